@@ -1,0 +1,176 @@
+"""The decider: is a proposed change allowed in the current state?
+
+A command is the payload of the event it would become. :func:`validate` checks it against the
+incident's state and raises :class:`RuleViolation` naming the rule it breaks; only validated
+payloads are stored (see ``service.IncidentService``). The fold then trusts stored events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from dispatch_console.domain import events as ev
+from dispatch_console.domain.lifecycle import ResponderStatus as S
+from dispatch_console.domain.lifecycle import Rule, RuleViolation, check_transition
+from dispatch_console.domain.state import IncidentState, Responder
+
+Check = Callable[[IncidentState, ev.Payload], None]
+
+
+def _open(state: IncidentState) -> None:
+    if not state.opened:
+        raise RuleViolation(Rule.INCIDENT_NOT_OPEN, f"incident {state.incident_id}")
+
+
+def _active(state: IncidentState) -> None:
+    _open(state)
+    if state.closed:
+        raise RuleViolation(Rule.INCIDENT_CLOSED, f"incident {state.incident_id} is {state.status}")
+
+
+def _responder(state: IncidentState, responder_id: str) -> Responder:
+    responder = state.responders.get(responder_id)
+    if responder is None:
+        raise RuleViolation(Rule.UNKNOWN_RESPONDER, f"responder {responder_id}")
+    return responder
+
+
+def _staging_area(state: IncidentState, staging_area_id: str | None) -> None:
+    if staging_area_id is not None and staging_area_id not in state.staging_areas:
+        raise RuleViolation(Rule.UNKNOWN_STAGING_AREA, f"staging area {staging_area_id}")
+
+
+def _check_opened(state: IncidentState, p: ev.Payload) -> None:
+    if state.opened:
+        raise RuleViolation(Rule.INCIDENT_ALREADY_OPEN, f"incident {state.incident_id}")
+
+
+def _check_open(state: IncidentState, p: ev.Payload) -> None:
+    _open(state)
+
+
+def _check_active(state: IncidentState, p: ev.Payload) -> None:
+    _active(state)
+
+
+def _check_alert_ack(state: IncidentState, p: ev.Payload) -> None:
+    assert isinstance(p, ev.AlertAcknowledged)
+    _open(state)
+    alert = state.alerts.get(p.alert_id)
+    if alert is None:
+        raise RuleViolation(Rule.UNKNOWN_ALERT, f"alert {p.alert_id}")
+    if alert.acknowledged_at_us is not None:
+        raise RuleViolation(
+            Rule.ALERT_ALREADY_ACKNOWLEDGED, f"alert {p.alert_id} by {alert.acknowledged_by}"
+        )
+
+
+def _check_staging_removed(state: IncidentState, p: ev.Payload) -> None:
+    assert isinstance(p, ev.StagingAreaRemoved)
+    _active(state)
+    _staging_area(state, p.staging_area_id)
+
+
+def _check_perimeter_removed(state: IncidentState, p: ev.Payload) -> None:
+    assert isinstance(p, ev.PerimeterRemoved)
+    _active(state)
+    if p.perimeter_id not in state.perimeters:
+        raise RuleViolation(Rule.UNKNOWN_PERIMETER, f"perimeter {p.perimeter_id}")
+
+
+def _check_notified(state: IncidentState, p: ev.Payload) -> None:
+    assert isinstance(p, ev.ResponderNotified)
+    _active(state)
+    if p.responder_id in state.responders:
+        raise RuleViolation(Rule.ALREADY_NOTIFIED, f"responder {p.responder_id}")
+
+
+def _check_known_responder(state: IncidentState, p: ev.Payload) -> None:
+    _open(state)
+    _responder(state, getattr(p, "responder_id"))  # noqa: B009 - every responder payload has it
+
+
+def _check_acknowledged(state: IncidentState, p: ev.Payload) -> None:
+    assert isinstance(p, ev.ResponderAcknowledged)
+    _open(state)
+    r = _responder(state, p.responder_id)
+    check_transition(r.responder_id, r.status, S.ACKNOWLEDGED if p.responding else S.DECLINED)
+
+
+def _transition_check(target: S, needs_active: bool = True) -> Check:
+    def check(state: IncidentState, p: ev.Payload) -> None:
+        if needs_active:
+            _active(state)
+        else:
+            _open(state)
+        r = _responder(state, getattr(p, "responder_id"))  # noqa: B009
+        check_transition(r.responder_id, r.status, target)
+
+    return check
+
+
+def _check_arrived(state: IncidentState, p: ev.Payload) -> None:
+    assert isinstance(p, ev.ResponderArrived)
+    _open(state)
+    r = _responder(state, p.responder_id)
+    if p.place == "staging":
+        _staging_area(state, p.staging_area_id)
+    check_transition(r.responder_id, r.status, S.AT_STAGING if p.place == "staging" else S.ON_SCENE)
+
+
+def _check_directed(state: IncidentState, p: ev.Payload) -> None:
+    assert isinstance(p, ev.ResponderDirected)
+    _active(state)
+    r = _responder(state, p.responder_id)
+    _staging_area(state, p.staging_area_id)
+    if r.status is S.RELEASED:
+        raise RuleViolation(Rule.RELEASED_IS_FINAL, f"responder {r.responder_id} is released")
+
+
+def _check_identified(state: IncidentState, p: ev.Payload) -> None:
+    assert isinstance(p, ev.ResponderIdentified)
+    if not p.verifier.strip():
+        raise RuleViolation(Rule.VERIFIER_REQUIRED, f"responder {p.responder_id}")
+    _transition_check(S.IDENTIFIED)(state, p)
+
+
+def _check_staged(state: IncidentState, p: ev.Payload) -> None:
+    assert isinstance(p, ev.ResponderStaged)
+    _staging_area(state, p.staging_area_id)
+    _transition_check(S.STAGED)(state, p)
+
+
+CHECKS: dict[str, Check] = {
+    ev.IncidentOpened.TYPE: _check_opened,
+    ev.AlertReceived.TYPE: _check_open,
+    ev.AlertAcknowledged.TYPE: _check_alert_ack,
+    ev.IncidentCommanderAssigned.TYPE: _check_active,
+    ev.IncidentStatusChanged.TYPE: _check_open,
+    ev.SuspectDescriptionRevised.TYPE: _check_active,
+    ev.StagingAreaSet.TYPE: _check_active,
+    ev.StagingAreaRemoved.TYPE: _check_staging_removed,
+    ev.PerimeterSet.TYPE: _check_active,
+    ev.PerimeterRemoved.TYPE: _check_perimeter_removed,
+    ev.CheckInPointSet.TYPE: _check_active,
+    ev.ResponderNotified.TYPE: _check_notified,
+    ev.ResponderProfileReported.TYPE: _check_known_responder,
+    ev.ResponderRosterChecked.TYPE: _check_known_responder,
+    ev.ResponderAcknowledged.TYPE: _check_acknowledged,
+    ev.ResponderPosition.TYPE: _check_known_responder,
+    ev.ResponderEnRoute.TYPE: _transition_check(S.EN_ROUTE, needs_active=False),
+    ev.ResponderArrived.TYPE: _check_arrived,
+    ev.ResponderDirected.TYPE: _check_directed,
+    ev.ResponderIdentified.TYPE: _check_identified,
+    ev.ResponderEquipmentIssued.TYPE: _check_known_responder,
+    ev.ResponderStaged.TYPE: _check_staged,
+    ev.ResponderAssigned.TYPE: _transition_check(S.ASSIGNED),
+    ev.ResponderReleased.TYPE: _transition_check(S.RELEASED, needs_active=False),
+}
+
+
+def validate(state: IncidentState, payload: ev.Payload) -> None:
+    """Raise :class:`RuleViolation` if ``payload`` may not be applied to ``state``."""
+    check = CHECKS.get(payload.TYPE)
+    if check is None:
+        raise ValueError(f"{payload.TYPE} is not an incident command")
+    check(state, payload)

@@ -1,0 +1,444 @@
+"""Events: the one record of every change.
+
+An :class:`Event` is immutable. The store gives it its sequence number and received time;
+everything else (incident, event time, actor, source, type, payload) is decided by whoever
+made the change. Live state, replay and the audit trail are all folds of the same events.
+
+Payloads are typed ``msgspec`` structs, one per event type, so a stored event is validated
+when it is decoded and the fold never sees a malformed payload.
+"""
+
+from __future__ import annotations
+
+import math
+from enum import StrEnum
+from typing import Any, ClassVar, Literal
+
+import msgspec
+
+
+class ActorKind(StrEnum):
+    CONSOLE_USER = "console_user"
+    DEVICE = "device"
+    SYSTEM = "system"
+
+
+class Source(StrEnum):
+    FEED = "feed"
+    CONSOLE = "console"
+    SIMULATOR = "simulator"
+    IMPORT = "import"
+
+
+class Actor(msgspec.Struct, frozen=True):
+    """Who made a change: a console user (by name), a device (by id) or the system."""
+
+    kind: ActorKind
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.kind.value}:{self.name}"
+
+    @classmethod
+    def parse(cls, text: str) -> Actor:
+        kind, _, name = text.partition(":")
+        return cls(ActorKind(kind), name)
+
+
+SYSTEM = Actor(ActorKind.SYSTEM, "dispatch-console")
+
+
+class Payload(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
+    """Base of every payload. ``TYPE`` is the event type it belongs to."""
+
+    TYPE: ClassVar[str] = ""
+
+
+# --- shared value types --------------------------------------------------------------------
+
+AlertType = Literal["active_shooter", "lockdown", "medical", "fire", "other"]
+IncidentStatus = Literal["active", "all_clear", "cancelled"]
+Duty = Literal["on", "off"]
+VisibleId = Literal["raid_jacket", "vest", "badge_on_belt", "none"]
+RosterVerdict = Literal["sworn_active", "retired", "not_on_roster"]
+PerimeterKind = Literal["inner", "outer"]
+ArrivalPlace = Literal["staging", "scene"]
+IdentificationMethod = Literal[
+    "credentials_in_person", "known_personally", "agency_confirmed_by_phone", "agency_confirmed_by_radio"
+]
+AssignmentTask = Literal[
+    "contact_team", "rescue_task_force", "perimeter_post", "traffic", "reunification", "other"
+]
+
+
+class Attire(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Uniform, or plainclothes with what a colleague would see of them."""
+
+    uniform: bool
+    top_color: str | None = None
+    top_type: str | None = None
+    bottom_color: str | None = None
+    headwear: str | None = None
+    visible_id: VisibleId | None = None
+
+    @property
+    def plainclothes(self) -> bool:
+        return not self.uniform
+
+    def describe(self) -> str:
+        if self.uniform:
+            return "uniform"
+        parts = [
+            " ".join(p for p in (self.top_color, self.top_type) if p),
+            " ".join(p for p in (self.bottom_color, "bottoms" if self.bottom_color else None) if p),
+            self.headwear or "",
+            f"ID: {self.visible_id.replace('_', ' ')}" if self.visible_id else "no visible ID",
+        ]
+        return "plainclothes: " + ", ".join(p for p in parts if p)
+
+
+class SuspectDescription(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    sex: str | None = None
+    race: str | None = None
+    age_range: str | None = None
+    height: str | None = None
+    build: str | None = None
+    hair: str | None = None
+    top_color: str | None = None
+    top_type: str | None = None
+    bottom_color: str | None = None
+    bottom_type: str | None = None
+    headwear: str | None = None
+    weapon: str | None = None
+    free_text: str | None = None
+
+    def describe(self) -> str:
+        fields = (
+            self.sex, self.race, self.age_range, self.build, self.height, self.hair,
+            " ".join(p for p in (self.top_color, self.top_type) if p),
+            " ".join(p for p in (self.bottom_color, self.bottom_type) if p),
+            self.headwear, self.weapon and f"armed: {self.weapon}", self.free_text,
+        )  # fmt: skip
+        return ", ".join(f for f in fields if f) or "no description"
+
+
+def check_lat_lon(lat: float, lon: float) -> None:
+    """Refuse a position that is not a finite WGS84 latitude/longitude."""
+    if not (math.isfinite(lat) and math.isfinite(lon)):
+        raise ValueError("latitude and longitude must be finite numbers")
+    if not -90.0 <= lat <= 90.0:
+        raise ValueError(f"latitude {lat} is outside -90..90")
+    if not -180.0 <= lon <= 180.0:
+        raise ValueError(f"longitude {lon} is outside -180..180")
+
+
+Geometry = dict[str, Any]
+"""A GeoJSON geometry object (RFC 7946), WGS84 lon/lat."""
+
+
+# --- reference data (no incident) ----------------------------------------------------------
+
+
+class SchoolsImported(Payload, frozen=True):
+    TYPE: ClassVar[str] = "schools_imported"
+    file: str
+    imported: int
+    rejected: int
+    skipped: int
+
+
+class RosterImported(Payload, frozen=True):
+    TYPE: ClassVar[str] = "roster_imported"
+    file: str
+    imported: int
+    rejected: int
+
+
+# --- incident --------------------------------------------------------------------------------
+
+
+class IncidentOpened(Payload, frozen=True):
+    TYPE: ClassVar[str] = "incident_opened"
+    school_id: str
+    school_name: str
+    incident_type: AlertType
+    lon: float
+    lat: float
+    exercise: bool = False
+
+    def __post_init__(self) -> None:
+        check_lat_lon(self.lat, self.lon)
+
+
+class AlertReceived(Payload, frozen=True):
+    TYPE: ClassVar[str] = "alert_received"
+    alert_id: str
+    school_id: str
+    alert_type: AlertType
+    activated_at_us: int
+    activated_by_name: str | None = None
+    activated_by_role: str | None = None
+    location_detail: str | None = None
+    message: str | None = None
+
+
+class AlertAcknowledged(Payload, frozen=True):
+    TYPE: ClassVar[str] = "alert_acknowledged"
+    alert_id: str
+    by: str
+
+
+class IncidentCommanderAssigned(Payload, frozen=True):
+    TYPE: ClassVar[str] = "incident_commander_assigned"
+    name: str
+
+
+class IncidentStatusChanged(Payload, frozen=True):
+    TYPE: ClassVar[str] = "incident_status_changed"
+    status: IncidentStatus
+    reason: str | None = None
+
+
+class SuspectDescriptionRevised(Payload, frozen=True):
+    TYPE: ClassVar[str] = "suspect_description_revised"
+    description: SuspectDescription
+
+
+class StagingAreaSet(Payload, frozen=True):
+    """A staging area created or changed (moved, renamed): the whole area each time."""
+
+    TYPE: ClassVar[str] = "staging_area_set"
+    staging_area_id: str
+    name: str
+    geometry: Geometry
+    radius_m: float | None = None
+    manager: str | None = None
+    capacity: int | None = None
+
+
+class StagingAreaRemoved(Payload, frozen=True):
+    TYPE: ClassVar[str] = "staging_area_removed"
+    staging_area_id: str
+
+
+class PerimeterSet(Payload, frozen=True):
+    TYPE: ClassVar[str] = "perimeter_set"
+    perimeter_id: str
+    kind: PerimeterKind
+    geometry: Geometry
+    radius_m: float | None = None
+
+
+class PerimeterRemoved(Payload, frozen=True):
+    TYPE: ClassVar[str] = "perimeter_removed"
+    perimeter_id: str
+
+
+class CheckInPointSet(Payload, frozen=True):
+    TYPE: ClassVar[str] = "check_in_point_set"
+    name: str
+    lon: float
+    lat: float
+
+
+# --- responders ------------------------------------------------------------------------------
+
+
+class ResponderNotified(Payload, frozen=True):
+    TYPE: ClassVar[str] = "responder_notified"
+    responder_id: str
+    device_id: str
+    notified_by: Literal["console", "school"] = "console"
+
+
+class ResponderProfileReported(Payload, frozen=True):
+    """The identity a responder claims, as their device reports it (not yet verified)."""
+
+    TYPE: ClassVar[str] = "responder_profile_reported"
+    responder_id: str
+    name: str | None = None
+    agency: str | None = None
+    badge: str | None = None
+    callsign: str | None = None
+    duty: Duty | None = None
+    has_radio: bool | None = None
+    attire: Attire | None = None
+
+
+class ResponderRosterChecked(Payload, frozen=True):
+    TYPE: ClassVar[str] = "responder_roster_checked"
+    responder_id: str
+    verdict: RosterVerdict
+    roster_name: str | None = None
+    agency: str | None = None
+    badge: str | None = None
+
+
+class ResponderAcknowledged(Payload, frozen=True):
+    """The responder answered the alert: responding (acknowledged) or not (declined)."""
+
+    TYPE: ClassVar[str] = "responder_acknowledged"
+    responder_id: str
+    responding: bool
+
+
+class ResponderPosition(Payload, frozen=True):
+    TYPE: ClassVar[str] = "responder_position"
+    responder_id: str
+    lat: float
+    lon: float
+    at_us: int
+    stale_at_us: int
+    accuracy_m: float | None = None
+    speed_mps: float | None = None
+    heading_deg: float | None = None
+
+    def __post_init__(self) -> None:
+        check_lat_lon(self.lat, self.lon)
+        for name in ("accuracy_m", "speed_mps", "heading_deg"):
+            value = getattr(self, name)
+            if value is not None and not math.isfinite(value):
+                raise ValueError(f"{name} must be a finite number")
+        if self.stale_at_us < self.at_us:
+            raise ValueError("stale time is earlier than the position's time")
+
+
+class ResponderEnRoute(Payload, frozen=True):
+    TYPE: ClassVar[str] = "responder_en_route"
+    responder_id: str
+
+
+class ResponderArrived(Payload, frozen=True):
+    TYPE: ClassVar[str] = "responder_arrived"
+    responder_id: str
+    place: ArrivalPlace
+    staging_area_id: str | None = None
+
+
+class ResponderDirected(Payload, frozen=True):
+    TYPE: ClassVar[str] = "responder_directed"
+    responder_id: str
+    staging_area_id: str
+
+
+class ResponderIdentified(Payload, frozen=True):
+    TYPE: ClassVar[str] = "responder_identified"
+    responder_id: str
+    method: IdentificationMethod
+    verifier: str
+
+
+class ResponderEquipmentIssued(Payload, frozen=True):
+    TYPE: ClassVar[str] = "responder_equipment_issued"
+    responder_id: str
+    radio_id: str | None = None
+    radio_channel: str | None = None
+    marking: Literal["raid_jacket", "vest"] | None = None
+
+
+class ResponderStaged(Payload, frozen=True):
+    TYPE: ClassVar[str] = "responder_staged"
+    responder_id: str
+    staging_area_id: str | None = None
+
+
+class ResponderAssigned(Payload, frozen=True):
+    TYPE: ClassVar[str] = "responder_assigned"
+    responder_id: str
+    task: AssignmentTask
+    team: str
+
+
+class ResponderReleased(Payload, frozen=True):
+    TYPE: ClassVar[str] = "responder_released"
+    responder_id: str
+    reason: str | None = None
+
+
+PAYLOAD_TYPES: dict[str, type[Payload]] = {
+    cls.TYPE: cls
+    for cls in (
+        SchoolsImported, RosterImported,
+        IncidentOpened, AlertReceived, AlertAcknowledged, IncidentCommanderAssigned,
+        IncidentStatusChanged, SuspectDescriptionRevised, StagingAreaSet, StagingAreaRemoved,
+        PerimeterSet, PerimeterRemoved, CheckInPointSet,
+        ResponderNotified, ResponderProfileReported, ResponderRosterChecked, ResponderAcknowledged,
+        ResponderPosition, ResponderEnRoute, ResponderArrived, ResponderDirected,
+        ResponderIdentified, ResponderEquipmentIssued, ResponderStaged, ResponderAssigned,
+        ResponderReleased,
+    )
+}  # fmt: skip
+
+
+class UnknownEventType(ValueError):
+    pass
+
+
+class Event(msgspec.Struct, frozen=True):
+    """A stored, immutable event."""
+
+    seq: int
+    incident_id: str | None
+    type: str
+    occurred_at_us: int
+    received_at_us: int
+    actor: Actor
+    source: Source
+    payload: Payload
+    idempotency_key: str | None = None
+
+
+class EventDraft(msgspec.Struct, frozen=True):
+    """An event not yet stored: the store adds ``seq`` and ``received_at_us``."""
+
+    incident_id: str | None
+    occurred_at_us: int
+    actor: Actor
+    source: Source
+    payload: Payload
+    idempotency_key: str | None = None
+
+    @property
+    def type(self) -> str:
+        return self.payload.TYPE
+
+
+_encoder = msgspec.json.Encoder()
+_decoders: dict[str, msgspec.json.Decoder[Any]] = {
+    name: msgspec.json.Decoder(cls) for name, cls in PAYLOAD_TYPES.items()
+}
+
+
+def encode_payload(payload: Payload) -> bytes:
+    return _encoder.encode(payload)
+
+
+def decode_payload(event_type: str, raw: bytes | str) -> Payload:
+    """Decode and validate a stored payload; raises on an unknown type or a bad payload."""
+    decoder = _decoders.get(event_type)
+    if decoder is None:
+        raise UnknownEventType(f"unknown event type {event_type!r}")
+    payload: Payload = decoder.decode(raw)
+    return payload
+
+
+def payload_to_dict(payload: Payload) -> dict[str, Any]:
+    result: dict[str, Any] = msgspec.to_builtins(payload)
+    return result
+
+
+def event_to_dict(event: Event) -> dict[str, Any]:
+    """The JSON shape of an event for export (``events --format jsonl``)."""
+    from dispatch_console.domain.timeutil import iso
+
+    return {
+        "seq": event.seq,
+        "incident_id": event.incident_id,
+        "type": event.type,
+        "event_time": iso(event.occurred_at_us),
+        "received_time": iso(event.received_at_us),
+        "actor": {"kind": event.actor.kind.value, "name": event.actor.name},
+        "source": event.source.value,
+        "payload": payload_to_dict(event.payload),
+        "idempotency_key": event.idempotency_key,
+    }

@@ -1,0 +1,366 @@
+"""Live state as a pure fold of events.
+
+``apply`` is the only code that changes an :class:`IncidentState`. It trusts stored events
+(they were checked by the decider before they were stored) but never raises on them: an event
+about an unknown responder or area is counted and skipped, so one odd event cannot stop a
+console or a replay.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+
+from dispatch_console.domain import events as ev
+from dispatch_console.domain.lifecycle import ResponderStatus as S
+from dispatch_console.domain.state import (
+    TRACK_LIMIT,
+    Alert,
+    Assignment,
+    CheckInPoint,
+    Equipment,
+    Identification,
+    IncidentState,
+    Perimeter,
+    Position,
+    Responder,
+    StagingArea,
+    SuspectRevision,
+)
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[IncidentState, ev.Event], None]
+
+
+def _incident_opened(state: IncidentState, event: ev.Event) -> None:
+    p = event.payload
+    assert isinstance(p, ev.IncidentOpened)
+    state.opened = True
+    state.opened_at_us = event.occurred_at_us
+    state.school_id = p.school_id
+    state.school_name = p.school_name
+    state.incident_type = p.incident_type
+    state.lon, state.lat = p.lon, p.lat
+    state.exercise = p.exercise
+    state.status = "active"
+    state.status_changed_at_us = event.occurred_at_us
+
+
+def _alert_received(state: IncidentState, event: ev.Event) -> None:
+    p = event.payload
+    assert isinstance(p, ev.AlertReceived)
+    state.alerts[p.alert_id] = Alert(
+        alert_id=p.alert_id,
+        school_id=p.school_id,
+        alert_type=p.alert_type,
+        activated_at_us=p.activated_at_us,
+        received_at_us=event.received_at_us,
+        activated_by_name=p.activated_by_name,
+        activated_by_role=p.activated_by_role,
+        location_detail=p.location_detail,
+        message=p.message,
+    )
+
+
+def _alert_acknowledged(state: IncidentState, event: ev.Event) -> None:
+    p = event.payload
+    assert isinstance(p, ev.AlertAcknowledged)
+    alert = state.alerts.get(p.alert_id)
+    if alert is not None and alert.acknowledged_at_us is None:
+        alert.acknowledged_at_us = event.occurred_at_us
+        alert.acknowledged_by = p.by
+
+
+def _commander(state: IncidentState, event: ev.Event) -> None:
+    p = event.payload
+    assert isinstance(p, ev.IncidentCommanderAssigned)
+    state.commander = p.name
+
+
+def _status(state: IncidentState, event: ev.Event) -> None:
+    p = event.payload
+    assert isinstance(p, ev.IncidentStatusChanged)
+    state.status = p.status
+    state.status_changed_at_us = event.occurred_at_us
+
+
+def _suspect(state: IncidentState, event: ev.Event) -> None:
+    p = event.payload
+    assert isinstance(p, ev.SuspectDescriptionRevised)
+    state.suspect_revisions.append(
+        SuspectRevision(
+            rev=len(state.suspect_revisions) + 1,
+            revised_at_us=event.occurred_at_us,
+            revised_by=event.actor.name,
+            description=p.description,
+        )
+    )
+
+
+def _staging_set(state: IncidentState, event: ev.Event) -> None:
+    p = event.payload
+    assert isinstance(p, ev.StagingAreaSet)
+    state.staging_areas[p.staging_area_id] = StagingArea(
+        p.staging_area_id, p.name, p.geometry, p.radius_m, p.manager, p.capacity
+    )
+
+
+def _staging_removed(state: IncidentState, event: ev.Event) -> None:
+    p = event.payload
+    assert isinstance(p, ev.StagingAreaRemoved)
+    state.staging_areas.pop(p.staging_area_id, None)
+
+
+def _perimeter_set(state: IncidentState, event: ev.Event) -> None:
+    p = event.payload
+    assert isinstance(p, ev.PerimeterSet)
+    state.perimeters[p.perimeter_id] = Perimeter(p.perimeter_id, p.kind, p.geometry, p.radius_m)
+
+
+def _perimeter_removed(state: IncidentState, event: ev.Event) -> None:
+    p = event.payload
+    assert isinstance(p, ev.PerimeterRemoved)
+    state.perimeters.pop(p.perimeter_id, None)
+
+
+def _check_in_point(state: IncidentState, event: ev.Event) -> None:
+    p = event.payload
+    assert isinstance(p, ev.CheckInPointSet)
+    state.check_in_point = CheckInPoint(p.name, p.lon, p.lat)
+
+
+def _notified(state: IncidentState, event: ev.Event) -> None:
+    p = event.payload
+    assert isinstance(p, ev.ResponderNotified)
+    if p.responder_id not in state.responders:
+        state.responders[p.responder_id] = Responder(
+            responder_id=p.responder_id,
+            device_id=p.device_id,
+            notified_at_us=event.occurred_at_us,
+            status_since_us=event.occurred_at_us,
+        )
+
+
+def _responder(state: IncidentState, responder_id: str, event: ev.Event) -> Responder | None:
+    responder = state.responders.get(responder_id)
+    if responder is None:
+        log.warning(
+            "event %s (%s) names responder %s, not notified in incident %s; skipped",
+            event.seq, event.type, responder_id, state.incident_id,
+        )  # fmt: skip
+    return responder
+
+
+def _move(responder: Responder, status: S, event: ev.Event) -> None:
+    responder.status = status
+    responder.status_since_us = event.occurred_at_us
+
+
+def _profile(state: IncidentState, event: ev.Event) -> None:
+    p = event.payload
+    assert isinstance(p, ev.ResponderProfileReported)
+    r = _responder(state, p.responder_id, event)
+    if r is None:
+        return
+    for name in ("name", "agency", "badge", "callsign", "duty", "has_radio", "attire"):
+        value = getattr(p, name)
+        if value is not None:
+            setattr(r, name, value)
+
+
+def _roster(state: IncidentState, event: ev.Event) -> None:
+    p = event.payload
+    assert isinstance(p, ev.ResponderRosterChecked)
+    r = _responder(state, p.responder_id, event)
+    if r is not None:
+        r.roster_verdict = p.verdict
+        r.roster_name = p.roster_name
+
+
+def _acknowledged(state: IncidentState, event: ev.Event) -> None:
+    p = event.payload
+    assert isinstance(p, ev.ResponderAcknowledged)
+    r = _responder(state, p.responder_id, event)
+    if r is None:
+        return
+    if p.responding:
+        r.acknowledged_at_us = r.acknowledged_at_us or event.occurred_at_us
+    if r.status in (S.NOTIFIED, S.ACKNOWLEDGED, S.DECLINED):
+        _move(r, S.ACKNOWLEDGED if p.responding else S.DECLINED, event)
+
+
+def _position(state: IncidentState, event: ev.Event) -> None:
+    p = event.payload
+    assert isinstance(p, ev.ResponderPosition)
+    r = _responder(state, p.responder_id, event)
+    if r is None:
+        return
+    pos = Position(p.lat, p.lon, p.at_us, p.stale_at_us, p.accuracy_m, p.speed_mps, p.heading_deg)
+    # Feed contract: an older position is stored but does not move the responder back.
+    if r.position is not None and pos.at_us <= r.position.at_us:
+        return
+    r.position = pos
+    track = r.track
+    track.append(pos)
+    if len(track) > TRACK_LIMIT:
+        del track[0]
+
+
+def _started_moving(r: Responder, event: ev.Event) -> None:
+    if r.en_route_at_us is None:
+        r.en_route_at_us = event.occurred_at_us
+        if r.directed_to is None:
+            r.self_dispatched = True  # lasting: never cleared
+
+
+def _en_route(state: IncidentState, event: ev.Event) -> None:
+    p = event.payload
+    assert isinstance(p, ev.ResponderEnRoute)
+    r = _responder(state, p.responder_id, event)
+    if r is not None:
+        _started_moving(r, event)
+        _move(r, S.EN_ROUTE, event)
+
+
+def _arrived(state: IncidentState, event: ev.Event) -> None:
+    p = event.payload
+    assert isinstance(p, ev.ResponderArrived)
+    r = _responder(state, p.responder_id, event)
+    if r is None:
+        return
+    _started_moving(r, event)
+    if r.arrived_at_us is None:
+        r.arrived_at_us = event.occurred_at_us
+    r.arrived_place = p.place
+    if p.place == "staging":
+        r.staging_area_id = p.staging_area_id
+        _move(r, S.AT_STAGING, event)
+    else:
+        _move(r, S.ON_SCENE, event)
+
+
+def _directed(state: IncidentState, event: ev.Event) -> None:
+    p = event.payload
+    assert isinstance(p, ev.ResponderDirected)
+    r = _responder(state, p.responder_id, event)
+    if r is not None:
+        r.directed_to = p.staging_area_id
+        r.directed_at_us = event.occurred_at_us
+
+
+def _identified(state: IncidentState, event: ev.Event) -> None:
+    p = event.payload
+    assert isinstance(p, ev.ResponderIdentified)
+    r = _responder(state, p.responder_id, event)
+    if r is not None:
+        r.identification = Identification(p.method, p.verifier, event.occurred_at_us)
+        _move(r, S.IDENTIFIED, event)
+
+
+def _equipment(state: IncidentState, event: ev.Event) -> None:
+    p = event.payload
+    assert isinstance(p, ev.ResponderEquipmentIssued)
+    r = _responder(state, p.responder_id, event)
+    if r is not None:
+        r.equipment = Equipment(p.radio_id, p.radio_channel, p.marking)
+        if p.radio_id is not None:
+            r.has_radio = True
+
+
+def _staged(state: IncidentState, event: ev.Event) -> None:
+    p = event.payload
+    assert isinstance(p, ev.ResponderStaged)
+    r = _responder(state, p.responder_id, event)
+    if r is not None:
+        if p.staging_area_id is not None:
+            r.staging_area_id = p.staging_area_id
+        r.assignment = None
+        _move(r, S.STAGED, event)
+
+
+def _assigned(state: IncidentState, event: ev.Event) -> None:
+    p = event.payload
+    assert isinstance(p, ev.ResponderAssigned)
+    r = _responder(state, p.responder_id, event)
+    if r is not None:
+        r.assignment = Assignment(p.task, p.team, event.occurred_at_us, event.actor.name)
+        _move(r, S.ASSIGNED, event)
+
+
+def _released(state: IncidentState, event: ev.Event) -> None:
+    p = event.payload
+    assert isinstance(p, ev.ResponderReleased)
+    r = _responder(state, p.responder_id, event)
+    if r is not None:
+        r.released_at_us = event.occurred_at_us
+        _move(r, S.RELEASED, event)
+
+
+def _ignore(state: IncidentState, event: ev.Event) -> None:
+    """Events that exist for the audit trail only (imports) change no incident state."""
+
+
+HANDLERS: dict[str, Handler] = {
+    ev.SchoolsImported.TYPE: _ignore,
+    ev.RosterImported.TYPE: _ignore,
+    ev.IncidentOpened.TYPE: _incident_opened,
+    ev.AlertReceived.TYPE: _alert_received,
+    ev.AlertAcknowledged.TYPE: _alert_acknowledged,
+    ev.IncidentCommanderAssigned.TYPE: _commander,
+    ev.IncidentStatusChanged.TYPE: _status,
+    ev.SuspectDescriptionRevised.TYPE: _suspect,
+    ev.StagingAreaSet.TYPE: _staging_set,
+    ev.StagingAreaRemoved.TYPE: _staging_removed,
+    ev.PerimeterSet.TYPE: _perimeter_set,
+    ev.PerimeterRemoved.TYPE: _perimeter_removed,
+    ev.CheckInPointSet.TYPE: _check_in_point,
+    ev.ResponderNotified.TYPE: _notified,
+    ev.ResponderProfileReported.TYPE: _profile,
+    ev.ResponderRosterChecked.TYPE: _roster,
+    ev.ResponderAcknowledged.TYPE: _acknowledged,
+    ev.ResponderPosition.TYPE: _position,
+    ev.ResponderEnRoute.TYPE: _en_route,
+    ev.ResponderArrived.TYPE: _arrived,
+    ev.ResponderDirected.TYPE: _directed,
+    ev.ResponderIdentified.TYPE: _identified,
+    ev.ResponderEquipmentIssued.TYPE: _equipment,
+    ev.ResponderStaged.TYPE: _staged,
+    ev.ResponderAssigned.TYPE: _assigned,
+    ev.ResponderReleased.TYPE: _released,
+}
+missing = set(ev.PAYLOAD_TYPES) - set(HANDLERS)
+assert not missing, f"event types without a fold handler: {missing}"
+
+
+def apply(state: IncidentState, event: ev.Event) -> None:
+    """Fold one event into ``state`` (in place)."""
+    HANDLERS[event.type](state, event)
+    state.last_seq = event.seq
+    state.event_count += 1
+    state.last_received_at_us = event.received_at_us
+    if event.occurred_at_us > state.last_event_at_us:
+        state.last_event_at_us = event.occurred_at_us
+
+
+def fold(events: Iterable[ev.Event], state: IncidentState) -> IncidentState:
+    """Fold ``events`` (in sequence order) into ``state`` and return it."""
+    handlers = HANDLERS
+    last: ev.Event | None = None
+    count = 0
+    for event in events:
+        handlers[event.type](state, event)
+        if event.occurred_at_us > state.last_event_at_us:
+            state.last_event_at_us = event.occurred_at_us
+        last = event
+        count += 1
+    if last is not None:
+        state.last_seq = last.seq
+        state.last_received_at_us = last.received_at_us
+        state.event_count += count
+    return state
+
+
+def replay(incident_id: str, events: Iterable[ev.Event]) -> IncidentState:
+    """The state after all ``events`` of one incident, from nothing."""
+    return fold(events, IncidentState(incident_id=incident_id))

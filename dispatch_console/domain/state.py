@@ -1,0 +1,238 @@
+"""Incident state: what the fold of an incident's events produces.
+
+Mutable ``msgspec`` structs: the fold updates them in place (fast), and a snapshot is just the
+state encoded with msgpack (safe to decode, unlike pickle, and exact). Nothing here reads a
+clock: questions that depend on "now" (is this position stale?) take the instant as an argument,
+so the same code answers for the live console and for replay at any second.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from dispatch_console.domain.events import (
+    AlertType,
+    ArrivalPlace,
+    AssignmentTask,
+    Attire,
+    Duty,
+    Geometry,
+    IdentificationMethod,
+    IncidentStatus,
+    PerimeterKind,
+    RosterVerdict,
+    SuspectDescription,
+)
+from dispatch_console.domain.lifecycle import RESPONDING, ResponderStatus
+
+#: Positions kept on the responder in state (for heading and a short tail); full trails come
+#: from the event store for a time window.
+TRACK_LIMIT = 5
+
+#: The domain's default stale time when a feed gives none.
+DEFAULT_STALE_US = 30_000_000
+
+
+class Position(msgspec.Struct, array_like=True):
+    lat: float
+    lon: float
+    at_us: int
+    stale_at_us: int
+    accuracy_m: float | None = None
+    speed_mps: float | None = None
+    heading_deg: float | None = None
+
+    def is_stale(self, now_us: int) -> bool:
+        return now_us >= self.stale_at_us
+
+
+class Alert(msgspec.Struct):
+    alert_id: str
+    school_id: str
+    alert_type: AlertType
+    activated_at_us: int
+    received_at_us: int
+    activated_by_name: str | None = None
+    activated_by_role: str | None = None
+    location_detail: str | None = None
+    message: str | None = None
+    acknowledged_at_us: int | None = None
+    acknowledged_by: str | None = None
+
+
+class SuspectRevision(msgspec.Struct):
+    rev: int
+    revised_at_us: int
+    revised_by: str
+    description: SuspectDescription
+
+
+class StagingArea(msgspec.Struct):
+    staging_area_id: str
+    name: str
+    geometry: Geometry
+    radius_m: float | None = None
+    manager: str | None = None
+    capacity: int | None = None
+
+
+class Perimeter(msgspec.Struct):
+    perimeter_id: str
+    kind: PerimeterKind
+    geometry: Geometry
+    radius_m: float | None = None
+
+
+class CheckInPoint(msgspec.Struct):
+    name: str
+    lon: float
+    lat: float
+
+
+class Identification(msgspec.Struct):
+    method: IdentificationMethod
+    verifier: str
+    at_us: int
+
+
+class Equipment(msgspec.Struct):
+    radio_id: str | None = None
+    radio_channel: str | None = None
+    marking: str | None = None
+
+
+class Assignment(msgspec.Struct):
+    task: AssignmentTask
+    team: str
+    at_us: int
+    by: str
+
+
+class Responder(msgspec.Struct):
+    responder_id: str
+    device_id: str
+    notified_at_us: int
+    status: ResponderStatus = ResponderStatus.NOTIFIED
+    status_since_us: int = 0
+    self_dispatched: bool = False
+    name: str | None = None
+    agency: str | None = None
+    badge: str | None = None
+    callsign: str | None = None
+    duty: Duty | None = None
+    has_radio: bool | None = None
+    attire: Attire | None = None
+    roster_verdict: RosterVerdict | None = None
+    roster_name: str | None = None
+    acknowledged_at_us: int | None = None
+    en_route_at_us: int | None = None
+    arrived_at_us: int | None = None
+    arrived_place: ArrivalPlace | None = None
+    directed_to: str | None = None
+    directed_at_us: int | None = None
+    staging_area_id: str | None = None
+    identification: Identification | None = None
+    equipment: Equipment | None = None
+    assignment: Assignment | None = None
+    released_at_us: int | None = None
+    position: Position | None = None
+    track: list[Position] = msgspec.field(default_factory=list)
+
+    @property
+    def display_name(self) -> str:
+        return self.callsign or self.name or self.responder_id
+
+    @property
+    def identified(self) -> bool:
+        return self.identification is not None
+
+    @property
+    def plainclothes(self) -> bool:
+        return self.attire is not None and not self.attire.uniform
+
+    @property
+    def unverified(self) -> bool:
+        """Not known to be a sworn or retired officer: not on any roster, or not checked yet."""
+        return self.roster_verdict not in ("sworn_active", "retired")
+
+    @property
+    def arrived_not_checked_in(self) -> bool:
+        return self.status in (ResponderStatus.AT_STAGING, ResponderStatus.ON_SCENE)
+
+    def is_stale(self, now_us: int) -> bool:
+        return self.position is None or self.position.is_stale(now_us)
+
+
+class IncidentState(msgspec.Struct):
+    incident_id: str
+    school_id: str = ""
+    school_name: str = ""
+    incident_type: AlertType = "other"
+    lon: float = 0.0
+    lat: float = 0.0
+    exercise: bool = False
+    opened: bool = False
+    opened_at_us: int = 0
+    status: IncidentStatus = "active"
+    status_changed_at_us: int = 0
+    commander: str | None = None
+    alerts: dict[str, Alert] = msgspec.field(default_factory=dict)
+    suspect_revisions: list[SuspectRevision] = msgspec.field(default_factory=list)
+    staging_areas: dict[str, StagingArea] = msgspec.field(default_factory=dict)
+    perimeters: dict[str, Perimeter] = msgspec.field(default_factory=dict)
+    check_in_point: CheckInPoint | None = None
+    responders: dict[str, Responder] = msgspec.field(default_factory=dict)
+    #: Sequence number, count and received time of the last event folded in.
+    last_seq: int = 0
+    event_count: int = 0
+    last_received_at_us: int = 0
+    last_event_at_us: int = 0
+
+    @property
+    def suspect(self) -> SuspectRevision | None:
+        return self.suspect_revisions[-1] if self.suspect_revisions else None
+
+    @property
+    def closed(self) -> bool:
+        return self.status != "active"
+
+    def counts(self, now_us: int) -> dict[str, int]:
+        """The incident header's counts at ``now_us``."""
+        by_status = dict.fromkeys((s.value for s in ResponderStatus), 0)
+        self_dispatched = stale = arrived_not_checked_in = unverified = plainclothes = 0
+        for r in self.responders.values():
+            by_status[r.status.value] += 1
+            self_dispatched += r.self_dispatched
+            arrived_not_checked_in += r.arrived_not_checked_in
+            if r.status in RESPONDING:
+                stale += r.is_stale(now_us)
+                unverified += r.unverified
+                plainclothes += r.plainclothes
+        acknowledged = sum(
+            1 for r in self.responders.values() if r.acknowledged_at_us is not None
+        )
+        return {
+            "notified": len(self.responders),
+            "acknowledged": acknowledged,
+            **by_status,
+            "self_dispatched": self_dispatched,
+            "arrived_not_checked_in": arrived_not_checked_in,
+            "stale_responding": stale,
+            "unverified_responding": unverified,
+            "plainclothes_responding": plainclothes,
+        }
+
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(IncidentState)
+
+#: Bumped whenever the shape of the state changes: snapshots of another format are ignored.
+STATE_FORMAT = 1
+
+
+def encode_state(state: IncidentState) -> bytes:
+    return _encoder.encode(state)
+
+
+def decode_state(blob: bytes) -> IncidentState:
+    return _decoder.decode(blob)
