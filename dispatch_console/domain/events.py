@@ -64,7 +64,10 @@ RosterVerdict = Literal["sworn_active", "retired", "not_on_roster"]
 PerimeterKind = Literal["inner", "outer"]
 ArrivalPlace = Literal["staging", "scene"]
 IdentificationMethod = Literal[
-    "credentials_in_person", "known_personally", "agency_confirmed_by_phone", "agency_confirmed_by_radio"
+    "credentials_in_person",
+    "known_personally",
+    "agency_confirmed_by_phone",
+    "agency_confirmed_by_radio",
 ]
 AssignmentTask = Literal[
     "contact_team", "rescue_task_force", "perimeter_post", "traffic", "reunification", "other"

@@ -67,7 +67,9 @@ class LocalFrame:
         return float(lon), float(lat)
 
     def to_local_many(
-        self, lons: Sequence[float] | NDArray[np.float64], lats: Sequence[float] | NDArray[np.float64]
+        self,
+        lons: Sequence[float] | NDArray[np.float64],
+        lats: Sequence[float] | NDArray[np.float64],
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         xs, ys = self._forward.transform(np.asarray(lons, float), np.asarray(lats, float))
         return np.asarray(xs, float), np.asarray(ys, float)
@@ -133,9 +135,7 @@ class AreaIndex:
         self.areas = list(areas)
         self._shapes = np.array([a.shape for a in self.areas], dtype=object)
 
-    def containing(
-        self, points: Mapping[str, tuple[float, float]]
-    ) -> dict[str, list[str]]:
+    def containing(self, points: Mapping[str, tuple[float, float]]) -> dict[str, list[str]]:
         """For ``{responder_id: (lon, lat)}``, the ids of the areas each point lies in or on."""
         result: dict[str, list[str]] = {key: [] for key in points}
         if not points or not self.areas:

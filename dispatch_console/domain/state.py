@@ -208,9 +208,7 @@ class IncidentState(msgspec.Struct):
                 stale += r.is_stale(now_us)
                 unverified += r.unverified
                 plainclothes += r.plainclothes
-        acknowledged = sum(
-            1 for r in self.responders.values() if r.acknowledged_at_us is not None
-        )
+        acknowledged = sum(1 for r in self.responders.values() if r.acknowledged_at_us is not None)
         return {
             "notified": len(self.responders),
             "acknowledged": acknowledged,

@@ -1,0 +1,78 @@
+"""Tables (SQLAlchemy Core). Alembic migrations in ``migrations/`` create them; this module is
+what the code reads and writes through, and a test checks the two agree."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+# SQLite makes an INTEGER PRIMARY KEY the rowid (no second index); PostgreSQL wants BIGINT.
+SeqType = BigInteger().with_variant(Integer(), "sqlite")
+
+events = Table(
+    "events",
+    metadata,
+    Column("seq", SeqType, primary_key=True, autoincrement=False),
+    Column("incident_id", String(64), nullable=True),
+    Column("type", String(64), nullable=False),
+    Column("occurred_at_us", BigInteger, nullable=False),
+    Column("received_at_us", BigInteger, nullable=False),
+    Column("actor_kind", String(16), nullable=False),
+    Column("actor_name", String(200), nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("idempotency_key", String(300), nullable=True, unique=True),
+)
+Index("ix_events_incident_seq", events.c.incident_id, events.c.seq)
+Index("ix_events_type", events.c.type)
+
+snapshots = Table(
+    "snapshots",
+    metadata,
+    Column("incident_id", String(64), primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("received_at_us", BigInteger, nullable=False),
+    Column("event_count", BigInteger, nullable=False),
+    Column("format", Integer, nullable=False),
+    Column("state", LargeBinary, nullable=False),
+)
+Index("ix_snapshots_incident_received", snapshots.c.incident_id, snapshots.c.received_at_us)
+
+schools = Table(
+    "schools",
+    metadata,
+    Column("school_id", String(100), primary_key=True),
+    Column("name", String(300), nullable=False),
+    Column("lon", Float, nullable=False),
+    Column("lat", Float, nullable=False),
+    Column("address", String(300), nullable=True),
+    Column("phone", String(64), nullable=True),
+    Column("classification", String(100), nullable=True),
+    Column("campus", Text, nullable=True),
+    Column("pre_plan", Text, nullable=False),
+    Column("notification_radius_m", Float, nullable=False),
+    Column("updated_at_us", BigInteger, nullable=False),
+)
+
+roster = Table(
+    "roster",
+    metadata,
+    Column("agency", String(100), primary_key=True),
+    Column("badge", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("device_ids", Text, nullable=False),
+    Column("updated_at_us", BigInteger, nullable=False),
+)

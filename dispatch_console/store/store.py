@@ -1,0 +1,491 @@
+"""The store: append-only events, snapshots for ``state_at``, and reference data.
+
+One writer at a time: appends run in a ``BEGIN IMMEDIATE`` transaction on SQLite and under a
+transaction-scoped advisory lock on PostgreSQL, so sequence numbers are handed out in commit
+order (a console catching up "after sequence N" can never miss a late commit) and received
+times never go backwards. An append returns only after its transaction committed durably
+(SQLite WAL with ``synchronous=FULL``; PostgreSQL's default ``synchronous_commit``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Callable, Generator, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, create_engine, event, func, select, text
+from sqlalchemy.dialects import postgresql as pg_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.pool import StaticPool
+
+from dispatch_console.domain import events as ev
+from dispatch_console.domain.fold import fold
+from dispatch_console.domain.reference import PrePlan, RosterEntry, School
+from dispatch_console.domain.state import (
+    STATE_FORMAT,
+    IncidentState,
+    decode_state,
+    encode_state,
+)
+from dispatch_console.store import schema
+from dispatch_console.store.urls import default_url, normalize_url, redact
+
+log = logging.getLogger(__name__)
+
+#: A snapshot of an incident's state is kept every this many of its events.
+SNAPSHOT_INTERVAL = 10_000
+#: Advisory lock key that serialises appenders on PostgreSQL ("DISPATCH" in ASCII, truncated).
+_PG_APPEND_LOCK = 0x4449535041544348 & 0x7FFFFFFFFFFFFFFF
+_KEY_CHUNK = 500
+
+_MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def wall_clock_us() -> int:
+    return time.time_ns() // 1000
+
+
+class StoreError(Exception):
+    """A store problem explained in one line (no traceback for the user)."""
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    stored: list[ev.Event]
+    #: Idempotency keys that were already stored, with the sequence number they were stored at.
+    duplicates: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class IncidentSummary:
+    incident_id: str
+    school_id: str
+    school_name: str
+    incident_type: str
+    exercise: bool
+    opened_at_us: int
+    status: str
+    event_count: int
+    last_received_at_us: int
+
+
+_SOURCES = {s.value: s for s in ev.Source}
+_ACTOR_KINDS = {k.value: k for k in ev.ActorKind}
+_school_encoder = msgspec.json.Encoder()
+_preplan_decoder = msgspec.json.Decoder(PrePlan)
+_geometry_decoder = msgspec.json.Decoder(dict[str, Any])
+_device_ids_decoder = msgspec.json.Decoder(tuple[str, ...])
+
+
+class Store:
+    """Events, snapshots and reference data in one database (SQLite file or PostgreSQL)."""
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        clock: Callable[[], int] = wall_clock_us,
+        migrate: bool = True,
+        snapshot_interval: int = SNAPSHOT_INTERVAL,
+        write_snapshots: bool = True,
+    ) -> None:
+        self.url = normalize_url(url) if url else default_url()
+        self._clock = clock
+        self.snapshot_interval = snapshot_interval
+        self.write_snapshots = write_snapshots
+        self._append_lock = threading.Lock()
+        self._actors: dict[tuple[str, str], ev.Actor] = {}
+        parsed = make_url(self.url)
+        self.dialect = parsed.get_backend_name()
+        if self.dialect == "sqlite":
+            self._writer, self._reader = self._sqlite_engines(parsed.database)
+            placeholders = ", ".join("?" * 10)
+        elif self.dialect == "postgresql":
+            engine = create_engine(self.url, pool_pre_ping=True)
+            self._writer = self._reader = engine
+            placeholders = ", ".join(["%s"] * 10)
+        else:
+            raise StoreError(f"unsupported database {redact(self.url)}: use sqlite or postgresql")
+        self._insert_sql = (
+            "INSERT INTO events (seq, incident_id, type, occurred_at_us, received_at_us, "
+            f"actor_kind, actor_name, source, payload, idempotency_key) VALUES ({placeholders})"
+        )
+        if migrate:
+            self.migrate()
+
+    # --- engines ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _sqlite_engines(database: str | None) -> tuple[Engine, Engine]:
+        memory = not database or database == ":memory:"
+        if memory:
+            engine = create_engine(
+                "sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False}
+            )
+            _sqlite_setup(engine, begin="BEGIN IMMEDIATE")
+            return engine, engine
+        Path(database).parent.mkdir(parents=True, exist_ok=True)  # type: ignore[arg-type]
+        url = f"sqlite:///{database}"
+        args = {"check_same_thread": False, "timeout": 30}
+        writer = create_engine(url, connect_args=args)
+        reader = create_engine(url, connect_args=args)
+        # The writer takes the write lock when its transaction begins, so a transaction that
+        # reads the last sequence number and then inserts can never be overtaken.
+        _sqlite_setup(writer, begin="BEGIN IMMEDIATE")
+        _sqlite_setup(reader, begin="BEGIN")
+        return writer, reader
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest Alembic revision (idempotent)."""
+        config = Config()
+        config.set_main_option("script_location", str(_MIGRATIONS))
+        try:
+            with self._writer.begin() as conn:
+                config.attributes["connection"] = conn
+                command.upgrade(config, "head")
+        except (OperationalError, DBAPIError) as exc:
+            raise StoreError(f"cannot open {redact(self.url)}: {_first_line(exc)}") from exc
+
+    def close(self) -> None:
+        self._writer.dispose()
+        if self._reader is not self._writer:
+            self._reader.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- events ----------------------------------------------------------------------------
+
+    def append(self, drafts: Sequence[ev.EventDraft]) -> AppendResult:
+        """Store ``drafts`` in one durable transaction; return them as stored events.
+
+        A draft whose idempotency key is already stored (or repeated within the batch) is not
+        stored again; its key is returned in ``duplicates`` with the first sequence number.
+        """
+        if not drafts:
+            return AppendResult([])
+        with self._append_lock, self._writer.begin() as conn:
+            if self.dialect == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_APPEND_LOCK})
+            last = conn.execute(
+                select(schema.events.c.seq, schema.events.c.received_at_us)
+                .order_by(schema.events.c.seq.desc())
+                .limit(1)
+            ).first()
+            seq = last[0] if last else 0
+            received = max(self._clock(), last[1] if last else 0)
+            existing = self._existing_keys(conn, drafts)
+            duplicates: dict[str, int] = {}
+            rows: list[tuple[Any, ...]] = []
+            stored: list[ev.Event] = []
+            encode = ev.encode_payload
+            for draft in drafts:
+                key = draft.idempotency_key
+                if key is not None:
+                    if key in existing:
+                        duplicates[key] = existing[key]
+                        continue
+                seq += 1
+                if key is not None:
+                    existing[key] = seq
+                payload = draft.payload
+                rows.append(
+                    (seq, draft.incident_id, payload.TYPE, draft.occurred_at_us, received,
+                     draft.actor.kind.value, draft.actor.name, draft.source.value,
+                     encode(payload).decode(), key)
+                )  # fmt: skip
+                stored.append(
+                    ev.Event(seq, draft.incident_id, payload.TYPE, draft.occurred_at_us,
+                             received, draft.actor, draft.source, payload, key)
+                )  # fmt: skip
+            if rows:
+                conn.exec_driver_sql(self._insert_sql, rows)
+        return AppendResult(stored, duplicates)
+
+    @staticmethod
+    def _existing_keys(conn: Connection, drafts: Sequence[ev.EventDraft]) -> dict[str, int]:
+        keys = list({d.idempotency_key for d in drafts if d.idempotency_key is not None})
+        found: dict[str, int] = {}
+        column = schema.events.c.idempotency_key
+        for start in range(0, len(keys), _KEY_CHUNK):
+            chunk = keys[start : start + _KEY_CHUNK]
+            for key, seq in conn.execute(
+                select(column, schema.events.c.seq).where(column.in_(chunk))
+            ):
+                found[key] = seq
+        return found
+
+    def last_seq(self) -> int:
+        with self._reader.connect() as conn:
+            value = conn.execute(select(func.max(schema.events.c.seq))).scalar()
+        return int(value or 0)
+
+    def read(
+        self,
+        incident_id: str | None = None,
+        *,
+        all_incidents: bool = False,
+        after_seq: int = 0,
+        until_seq: int | None = None,
+        until_received_us: int | None = None,
+        types: Iterable[str] | None = None,
+    ) -> Generator[ev.Event, None, None]:
+        """Events in sequence order: of one incident, of reference data (``incident_id=None``),
+        or of everything (``all_incidents=True``). Stops at the first event received after
+        ``until_received_us`` (received times never go backwards in sequence order)."""
+        table = schema.events
+        query = select(
+            table.c.seq, table.c.incident_id, table.c.type, table.c.occurred_at_us,
+            table.c.received_at_us, table.c.actor_kind, table.c.actor_name, table.c.source,
+            table.c.payload, table.c.idempotency_key,
+        ).where(table.c.seq > after_seq)  # fmt: skip
+        if not all_incidents:
+            query = query.where(
+                table.c.incident_id.is_(None)
+                if incident_id is None
+                else table.c.incident_id == incident_id
+            )
+        if until_seq is not None:
+            query = query.where(table.c.seq <= until_seq)
+        if types is not None:
+            query = query.where(table.c.type.in_(list(types)))
+        query = query.order_by(table.c.seq)
+        with self._reader.connect() as conn:
+            result = conn.execution_options(stream_results=True, yield_per=5000).execute(query)
+            for row in result:
+                if until_received_us is not None and row[4] > until_received_us:
+                    break
+                event = self._to_event(row)
+                if event is not None:
+                    yield event
+
+    def _to_event(self, row: Any) -> ev.Event | None:
+        seq, incident_id, type_, occurred, received, kind, name, source, payload, key = row
+        try:
+            decoded = ev.decode_payload(type_, payload)
+        except (ev.UnknownEventType, msgspec.ValidationError, msgspec.DecodeError) as exc:
+            log.warning(
+                "event %s (%s) cannot be read by this version: %s; skipped", seq, type_, exc
+            )
+            return None
+        actor = self._actors.get((kind, name))
+        if actor is None:
+            actor = self._actors[(kind, name)] = ev.Actor(_ACTOR_KINDS[kind], name)
+        return ev.Event(seq, incident_id, type_, occurred, received, actor, _SOURCES[source],
+                        decoded, key)  # fmt: skip
+
+    def incidents(self) -> list[IncidentSummary]:
+        """Every incident, oldest first, with its status and size."""
+        table = schema.events
+        with self._reader.connect() as conn:
+            opened = conn.execute(
+                select(table.c.incident_id, table.c.occurred_at_us, table.c.payload)
+                .where(table.c.type == ev.IncidentOpened.TYPE)
+                .order_by(table.c.seq)
+            ).all()
+            statuses: dict[str, str] = {}
+            for incident_id, payload in conn.execute(
+                select(table.c.incident_id, table.c.payload)
+                .where(table.c.type == ev.IncidentStatusChanged.TYPE)
+                .order_by(table.c.seq)
+            ):
+                status = ev.decode_payload(ev.IncidentStatusChanged.TYPE, payload)
+                assert isinstance(status, ev.IncidentStatusChanged)
+                statuses[incident_id] = status.status
+            sizes = {
+                row[0]: (int(row[1]), int(row[2]))
+                for row in conn.execute(
+                    select(table.c.incident_id, func.count(), func.max(table.c.received_at_us))
+                    .where(table.c.incident_id.is_not(None))
+                    .group_by(table.c.incident_id)
+                )
+            }
+        summaries = []
+        for incident_id, occurred, payload in opened:
+            p = ev.decode_payload(ev.IncidentOpened.TYPE, payload)
+            assert isinstance(p, ev.IncidentOpened)
+            count, last = sizes.get(incident_id, (0, 0))
+            summaries.append(
+                IncidentSummary(incident_id, p.school_id, p.school_name, p.incident_type,
+                                p.exercise, occurred, statuses.get(incident_id, "active"),
+                                count, last)
+            )  # fmt: skip
+        return summaries
+
+    def has_incident(self, incident_id: str) -> bool:
+        with self._reader.connect() as conn:
+            row = conn.execute(
+                select(schema.events.c.seq)
+                .where(schema.events.c.incident_id == incident_id)
+                .limit(1)
+            ).first()
+        return row is not None
+
+    # --- state at any instant --------------------------------------------------------------
+
+    def state_at(self, incident_id: str, at_us: int | None = None) -> IncidentState:
+        """The incident as it was known at ``at_us`` (received time; ``None``: now).
+
+        Starts from the newest snapshot at or before ``at_us`` and folds only the events after
+        it; snapshots missing on the way are written (they are a cache: the events stay the
+        truth, and a snapshot of another state format is ignored).
+        """
+        snaps = schema.snapshots
+        query = select(snaps.c.state).where(
+            snaps.c.incident_id == incident_id, snaps.c.format == STATE_FORMAT
+        )
+        if at_us is not None:
+            query = query.where(snaps.c.received_at_us <= at_us)
+        with self._reader.connect() as conn:
+            blob = conn.execute(query.order_by(snaps.c.seq.desc()).limit(1)).scalar()
+        state = decode_state(blob) if blob is not None else IncidentState(incident_id=incident_id)
+        if blob is None and not self.has_incident(incident_id):
+            raise StoreError(f"no incident {incident_id!r} in {redact(self.url)}")
+        events = self.read(incident_id, after_seq=state.last_seq, until_received_us=at_us)
+        pending: list[tuple[int, int, int, bytes]] = []
+        interval = self.snapshot_interval
+        while True:
+            room = interval - state.event_count % interval
+            chunk = list(itertools.islice(events, room))
+            fold(chunk, state)
+            if len(chunk) < room:
+                break
+            if self.write_snapshots:
+                pending.append(
+                    (state.last_seq, state.last_received_at_us, state.event_count,
+                     encode_state(state))
+                )  # fmt: skip
+        events.close()
+        if pending:
+            self._save_snapshots(incident_id, pending)
+        return state
+
+    def _save_snapshots(self, incident_id: str, rows: list[tuple[int, int, int, bytes]]) -> None:
+        insert = (pg_dialect.insert if self.dialect == "postgresql" else sqlite_dialect.insert)(
+            schema.snapshots
+        ).on_conflict_do_nothing()
+        values = [
+            {"incident_id": incident_id, "seq": seq, "received_at_us": received,
+             "event_count": count, "format": STATE_FORMAT, "state": blob}
+            for seq, received, count, blob in rows
+        ]  # fmt: skip
+        try:
+            with self._writer.begin() as conn:
+                conn.execute(insert, values)
+        except OperationalError as exc:  # a cache: failing to write one is not an error
+            log.warning("snapshot of %s not saved: %s", incident_id, _first_line(exc))
+
+    def checkpoint(self, incident_id: str) -> IncidentState:
+        """Fold the whole incident, writing every missing snapshot; return the current state."""
+        return self.state_at(incident_id)
+
+    # --- reference data ----------------------------------------------------------------------
+
+    def upsert_schools(self, schools: Iterable[School]) -> int:
+        now = self._clock()
+        rows = [
+            {"school_id": s.school_id, "name": s.name, "lon": s.lon, "lat": s.lat,
+             "address": s.address, "phone": s.phone, "classification": s.classification,
+             "campus": _school_encoder.encode(s.campus).decode() if s.campus else None,
+             "pre_plan": _school_encoder.encode(s.pre_plan).decode(),
+             "notification_radius_m": s.notification_radius_m, "updated_at_us": now}
+            for s in schools
+        ]  # fmt: skip
+        self._upsert(schema.schools, rows, ["school_id"])
+        return len(rows)
+
+    def schools(self) -> list[School]:
+        with self._reader.connect() as conn:
+            rows = conn.execute(select(schema.schools).order_by(schema.schools.c.name)).all()
+        return [_school(row._mapping) for row in rows]
+
+    def school(self, school_id: str) -> School | None:
+        with self._reader.connect() as conn:
+            row = conn.execute(
+                select(schema.schools).where(schema.schools.c.school_id == school_id)
+            ).first()
+        return _school(row._mapping) if row is not None else None
+
+    def upsert_roster(self, entries: Iterable[RosterEntry]) -> int:
+        now = self._clock()
+        rows = [
+            {"agency": e.agency, "badge": e.badge, "name": e.name, "status": e.status,
+             "device_ids": _school_encoder.encode(list(e.device_ids)).decode(),
+             "updated_at_us": now}
+            for e in entries
+        ]  # fmt: skip
+        self._upsert(schema.roster, rows, ["agency", "badge"])
+        return len(rows)
+
+    def roster(self) -> list[RosterEntry]:
+        with self._reader.connect() as conn:
+            rows = conn.execute(
+                select(schema.roster).order_by(schema.roster.c.agency, schema.roster.c.badge)
+            ).all()
+        return [
+            RosterEntry(
+                r.agency, r.badge, r.name, r.status, _device_ids_decoder.decode(r.device_ids)
+            )
+            for r in rows
+        ]
+
+    def _upsert(self, table: Any, rows: list[dict[str, Any]], keys: list[str]) -> None:
+        if not rows:
+            return
+        insert_fn = pg_dialect.insert if self.dialect == "postgresql" else sqlite_dialect.insert
+        statement = insert_fn(table)
+        statement = statement.on_conflict_do_update(
+            index_elements=keys,
+            set_={c: statement.excluded[c] for c in rows[0] if c not in keys},
+        )
+        with self._writer.begin() as conn:
+            conn.execute(statement, rows)
+
+
+def _school(row: Any) -> School:
+    return School(
+        school_id=row["school_id"],
+        name=row["name"],
+        lon=row["lon"],
+        lat=row["lat"],
+        address=row["address"],
+        phone=row["phone"],
+        classification=row["classification"],
+        campus=_geometry_decoder.decode(row["campus"]) if row["campus"] else None,
+        pre_plan=_preplan_decoder.decode(row["pre_plan"]),
+        notification_radius_m=row["notification_radius_m"],
+    )
+
+
+def _sqlite_setup(engine: Engine, *, begin: str) -> None:
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # SQLAlchemy's "begin" event says BEGIN
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")  # durable on power loss, not only on kill -9
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        conn.exec_driver_sql(begin)
+
+
+def _first_line(exc: BaseException) -> str:
+    text_ = str(getattr(exc, "orig", None) or exc)
+    return text_.strip().splitlines()[0] if text_.strip() else type(exc).__name__
