@@ -95,7 +95,9 @@ class Attire(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             " ".join(p for p in (self.top_color, self.top_type) if p),
             " ".join(p for p in (self.bottom_color, "bottoms" if self.bottom_color else None) if p),
             self.headwear or "",
-            f"ID: {self.visible_id.replace('_', ' ')}" if self.visible_id else "no visible ID",
+            f"ID: {(self.visible_id or '').replace('_', ' ')}"
+            if self.visible_id not in (None, "none")
+            else "no visible ID",
         ]
         return "plainclothes: " + ", ".join(p for p in parts if p)
 
@@ -117,11 +119,18 @@ class SuspectDescription(msgspec.Struct, frozen=True, forbid_unknown_fields=True
 
     def describe(self) -> str:
         fields = (
-            self.sex, self.race, self.age_range, self.build, self.height, self.hair,
+            self.sex,
+            self.race,
+            self.age_range,
+            self.build,
+            self.height,
+            self.hair,
             " ".join(p for p in (self.top_color, self.top_type) if p),
             " ".join(p for p in (self.bottom_color, self.bottom_type) if p),
-            self.headwear, self.weapon and f"armed: {self.weapon}", self.free_text,
-        )  # fmt: skip
+            self.headwear,
+            self.weapon and f"armed: {self.weapon}",
+            self.free_text,
+        )
         return ", ".join(f for f in fields if f) or "no description"
 
 
@@ -361,16 +370,34 @@ class ResponderReleased(Payload, frozen=True):
 PAYLOAD_TYPES: dict[str, type[Payload]] = {
     cls.TYPE: cls
     for cls in (
-        SchoolsImported, RosterImported,
-        IncidentOpened, AlertReceived, AlertAcknowledged, IncidentCommanderAssigned,
-        IncidentStatusChanged, SuspectDescriptionRevised, StagingAreaSet, StagingAreaRemoved,
-        PerimeterSet, PerimeterRemoved, CheckInPointSet,
-        ResponderNotified, ResponderProfileReported, ResponderRosterChecked, ResponderAcknowledged,
-        ResponderPosition, ResponderEnRoute, ResponderArrived, ResponderDirected,
-        ResponderIdentified, ResponderEquipmentIssued, ResponderStaged, ResponderAssigned,
+        SchoolsImported,
+        RosterImported,
+        IncidentOpened,
+        AlertReceived,
+        AlertAcknowledged,
+        IncidentCommanderAssigned,
+        IncidentStatusChanged,
+        SuspectDescriptionRevised,
+        StagingAreaSet,
+        StagingAreaRemoved,
+        PerimeterSet,
+        PerimeterRemoved,
+        CheckInPointSet,
+        ResponderNotified,
+        ResponderProfileReported,
+        ResponderRosterChecked,
+        ResponderAcknowledged,
+        ResponderPosition,
+        ResponderEnRoute,
+        ResponderArrived,
+        ResponderDirected,
+        ResponderIdentified,
+        ResponderEquipmentIssued,
+        ResponderStaged,
+        ResponderAssigned,
         ResponderReleased,
     )
-}  # fmt: skip
+}
 
 
 class UnknownEventType(ValueError):

@@ -147,8 +147,11 @@ def _responder(state: IncidentState, responder_id: str, event: ev.Event) -> Resp
     if responder is None:
         log.warning(
             "event %s (%s) names responder %s, not notified in incident %s; skipped",
-            event.seq, event.type, responder_id, state.incident_id,
-        )  # fmt: skip
+            event.seq,
+            event.type,
+            responder_id,
+            state.incident_id,
+        )
     return responder
 
 

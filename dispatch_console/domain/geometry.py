@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -104,6 +105,12 @@ class LocalFrame:
         """A circle of ``radius_m`` around a point, in lon/lat (for a point-with-radius area)."""
         x, y = self.to_local(lon, lat)
         return self.unproject(Point(x, y).buffer(radius_m, quad_segs=max(4, segments // 4)))
+
+
+@lru_cache(maxsize=64)
+def local_frame(lon0: float, lat0: float) -> LocalFrame:
+    """A shared :class:`LocalFrame` per centre (building a projection costs a millisecond)."""
+    return LocalFrame(lon0, lat0)
 
 
 def area_shape(geometry: Geometry, radius_m: float | None, frame: LocalFrame) -> BaseGeometry:

@@ -38,7 +38,9 @@ IDENTIFIED_OR_LATER = frozenset({S.IDENTIFIED, S.STAGED, S.ASSIGNED})
 RESPONDING = frozenset({S.EN_ROUTE} | PRESENT)
 
 TRANSITIONS: dict[ResponderStatus, frozenset[ResponderStatus]] = {
-    S.NOTIFIED: frozenset({S.ACKNOWLEDGED, S.DECLINED, S.EN_ROUTE, S.AT_STAGING, S.ON_SCENE, S.RELEASED}),
+    S.NOTIFIED: frozenset(
+        {S.ACKNOWLEDGED, S.DECLINED, S.EN_ROUTE, S.AT_STAGING, S.ON_SCENE, S.RELEASED}
+    ),
     S.ACKNOWLEDGED: frozenset({S.DECLINED, S.EN_ROUTE, S.AT_STAGING, S.ON_SCENE, S.RELEASED}),
     S.DECLINED: frozenset({S.ACKNOWLEDGED, S.EN_ROUTE, S.AT_STAGING, S.ON_SCENE, S.RELEASED}),
     S.EN_ROUTE: frozenset({S.AT_STAGING, S.ON_SCENE, S.RELEASED}),
@@ -48,7 +50,7 @@ TRANSITIONS: dict[ResponderStatus, frozenset[ResponderStatus]] = {
     S.STAGED: frozenset({S.ASSIGNED, S.RELEASED}),
     S.ASSIGNED: frozenset({S.ASSIGNED, S.STAGED, S.RELEASED}),
     S.RELEASED: frozenset(),
-}  # fmt: skip
+}
 
 
 class Rule(StrEnum):

@@ -210,9 +210,10 @@ class IncidentState(msgspec.Struct):
                 plainclothes += r.plainclothes
         acknowledged = sum(1 for r in self.responders.values() if r.acknowledged_at_us is not None)
         return {
+            **by_status,
+            "still_notified": by_status["notified"],
             "notified": len(self.responders),
             "acknowledged": acknowledged,
-            **by_status,
             "self_dispatched": self_dispatched,
             "arrived_not_checked_in": arrived_not_checked_in,
             "stale_responding": stale,

@@ -13,7 +13,6 @@ import secrets
 import threading
 from collections.abc import Callable, Sequence
 
-
 from dispatch_console.domain import events as ev
 from dispatch_console.domain.decide import validate
 from dispatch_console.domain.fold import apply, fold
@@ -96,16 +95,18 @@ class IncidentService:
         occurred = self.clock() if occurred_at_us is None else occurred_at_us
         incident_id = new_incident_id(school.school_id, occurred)
         payloads: list[ev.Payload] = [
-            ev.IncidentOpened(school.school_id, school.name, alert.alert_type, school.lon,
-                              school.lat, exercise),
+            ev.IncidentOpened(
+                school.school_id, school.name, alert.alert_type, school.lon, school.lat, exercise
+            ),
             alert,
-        ]  # fmt: skip
+        ]
         plan = school.pre_plan
         for area in plan.staging_areas:
             payloads.append(
-                ev.StagingAreaSet(area.area_id, area.name, area.geometry, area.radius_m,
-                                  None, area.capacity)
-            )  # fmt: skip
+                ev.StagingAreaSet(
+                    area.area_id, area.name, area.geometry, area.radius_m, None, area.capacity
+                )
+            )
         if plan.inner_perimeter is not None:
             area = plan.inner_perimeter
             payloads.append(ev.PerimeterSet(area.area_id, "inner", area.geometry, area.radius_m))
@@ -113,14 +114,19 @@ class IncidentService:
             area = plan.outer_perimeter
             payloads.append(ev.PerimeterSet(area.area_id, "outer", area.geometry, area.radius_m))
         if plan.check_in is not None:
-            payloads.append(ev.CheckInPointSet(plan.check_in.name, plan.check_in.lon,
-                                               plan.check_in.lat))  # fmt: skip
+            payloads.append(
+                ev.CheckInPointSet(plan.check_in.name, plan.check_in.lon, plan.check_in.lat)
+            )
         keys: list[str | None] = [None] * len(payloads)
         keys[1] = idempotency_key
         events = self.execute(
-            incident_id, payloads, actor=actor, source=source, occurred_at_us=occurred,
+            incident_id,
+            payloads,
+            actor=actor,
+            source=source,
+            occurred_at_us=occurred,
             idempotency_keys=keys,
-        )  # fmt: skip
+        )
         return incident_id, events
 
 

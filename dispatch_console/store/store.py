@@ -194,23 +194,40 @@ class Store:
             encode = ev.encode_payload
             for draft in drafts:
                 key = draft.idempotency_key
-                if key is not None:
-                    if key in existing:
-                        duplicates[key] = existing[key]
-                        continue
+                if key is not None and key in existing:
+                    duplicates[key] = existing[key]
+                    continue
                 seq += 1
                 if key is not None:
                     existing[key] = seq
                 payload = draft.payload
                 rows.append(
-                    (seq, draft.incident_id, payload.TYPE, draft.occurred_at_us, received,
-                     draft.actor.kind.value, draft.actor.name, draft.source.value,
-                     encode(payload).decode(), key)
-                )  # fmt: skip
+                    (
+                        seq,
+                        draft.incident_id,
+                        payload.TYPE,
+                        draft.occurred_at_us,
+                        received,
+                        draft.actor.kind.value,
+                        draft.actor.name,
+                        draft.source.value,
+                        encode(payload).decode(),
+                        key,
+                    )
+                )
                 stored.append(
-                    ev.Event(seq, draft.incident_id, payload.TYPE, draft.occurred_at_us,
-                             received, draft.actor, draft.source, payload, key)
-                )  # fmt: skip
+                    ev.Event(
+                        seq,
+                        draft.incident_id,
+                        payload.TYPE,
+                        draft.occurred_at_us,
+                        received,
+                        draft.actor,
+                        draft.source,
+                        payload,
+                        key,
+                    )
+                )
             if rows:
                 conn.exec_driver_sql(self._insert_sql, rows)
         return AppendResult(stored, duplicates)
@@ -248,10 +265,17 @@ class Store:
         ``until_received_us`` (received times never go backwards in sequence order)."""
         table = schema.events
         query = select(
-            table.c.seq, table.c.incident_id, table.c.type, table.c.occurred_at_us,
-            table.c.received_at_us, table.c.actor_kind, table.c.actor_name, table.c.source,
-            table.c.payload, table.c.idempotency_key,
-        ).where(table.c.seq > after_seq)  # fmt: skip
+            table.c.seq,
+            table.c.incident_id,
+            table.c.type,
+            table.c.occurred_at_us,
+            table.c.received_at_us,
+            table.c.actor_kind,
+            table.c.actor_name,
+            table.c.source,
+            table.c.payload,
+            table.c.idempotency_key,
+        ).where(table.c.seq > after_seq)
         if not all_incidents:
             query = query.where(
                 table.c.incident_id.is_(None)
@@ -265,12 +289,15 @@ class Store:
         query = query.order_by(table.c.seq)
         with self._reader.connect() as conn:
             result = conn.execution_options(stream_results=True, yield_per=5000).execute(query)
-            for row in result:
-                if until_received_us is not None and row[4] > until_received_us:
-                    break
-                event = self._to_event(row)
-                if event is not None:
-                    yield event
+            try:
+                for row in result:
+                    if until_received_us is not None and row[4] > until_received_us:
+                        break
+                    event = self._to_event(row)
+                    if event is not None:
+                        yield event
+            finally:
+                result.close()
 
     def _to_event(self, row: Any) -> ev.Event | None:
         seq, incident_id, type_, occurred, received, kind, name, source, payload, key = row
@@ -284,8 +311,9 @@ class Store:
         actor = self._actors.get((kind, name))
         if actor is None:
             actor = self._actors[(kind, name)] = ev.Actor(_ACTOR_KINDS[kind], name)
-        return ev.Event(seq, incident_id, type_, occurred, received, actor, _SOURCES[source],
-                        decoded, key)  # fmt: skip
+        return ev.Event(
+            seq, incident_id, type_, occurred, received, actor, _SOURCES[source], decoded, key
+        )
 
     def incidents(self) -> list[IncidentSummary]:
         """Every incident, oldest first, with its status and size."""
@@ -319,10 +347,18 @@ class Store:
             assert isinstance(p, ev.IncidentOpened)
             count, last = sizes.get(incident_id, (0, 0))
             summaries.append(
-                IncidentSummary(incident_id, p.school_id, p.school_name, p.incident_type,
-                                p.exercise, occurred, statuses.get(incident_id, "active"),
-                                count, last)
-            )  # fmt: skip
+                IncidentSummary(
+                    incident_id,
+                    p.school_id,
+                    p.school_name,
+                    p.incident_type,
+                    p.exercise,
+                    occurred,
+                    statuses.get(incident_id, "active"),
+                    count,
+                    last,
+                )
+            )
         return summaries
 
     def has_incident(self, incident_id: str) -> bool:
@@ -365,9 +401,13 @@ class Store:
                 break
             if self.write_snapshots:
                 pending.append(
-                    (state.last_seq, state.last_received_at_us, state.event_count,
-                     encode_state(state))
-                )  # fmt: skip
+                    (
+                        state.last_seq,
+                        state.last_received_at_us,
+                        state.event_count,
+                        encode_state(state),
+                    )
+                )
         events.close()
         if pending:
             self._save_snapshots(incident_id, pending)
@@ -378,10 +418,16 @@ class Store:
             schema.snapshots
         ).on_conflict_do_nothing()
         values = [
-            {"incident_id": incident_id, "seq": seq, "received_at_us": received,
-             "event_count": count, "format": STATE_FORMAT, "state": blob}
+            {
+                "incident_id": incident_id,
+                "seq": seq,
+                "received_at_us": received,
+                "event_count": count,
+                "format": STATE_FORMAT,
+                "state": blob,
+            }
             for seq, received, count, blob in rows
-        ]  # fmt: skip
+        ]
         try:
             with self._writer.begin() as conn:
                 conn.execute(insert, values)
@@ -397,13 +443,21 @@ class Store:
     def upsert_schools(self, schools: Iterable[School]) -> int:
         now = self._clock()
         rows = [
-            {"school_id": s.school_id, "name": s.name, "lon": s.lon, "lat": s.lat,
-             "address": s.address, "phone": s.phone, "classification": s.classification,
-             "campus": _school_encoder.encode(s.campus).decode() if s.campus else None,
-             "pre_plan": _school_encoder.encode(s.pre_plan).decode(),
-             "notification_radius_m": s.notification_radius_m, "updated_at_us": now}
+            {
+                "school_id": s.school_id,
+                "name": s.name,
+                "lon": s.lon,
+                "lat": s.lat,
+                "address": s.address,
+                "phone": s.phone,
+                "classification": s.classification,
+                "campus": _school_encoder.encode(s.campus).decode() if s.campus else None,
+                "pre_plan": _school_encoder.encode(s.pre_plan).decode(),
+                "notification_radius_m": s.notification_radius_m,
+                "updated_at_us": now,
+            }
             for s in schools
-        ]  # fmt: skip
+        ]
         self._upsert(schema.schools, rows, ["school_id"])
         return len(rows)
 
@@ -422,11 +476,16 @@ class Store:
     def upsert_roster(self, entries: Iterable[RosterEntry]) -> int:
         now = self._clock()
         rows = [
-            {"agency": e.agency, "badge": e.badge, "name": e.name, "status": e.status,
-             "device_ids": _school_encoder.encode(list(e.device_ids)).decode(),
-             "updated_at_us": now}
+            {
+                "agency": e.agency,
+                "badge": e.badge,
+                "name": e.name,
+                "status": e.status,
+                "device_ids": _school_encoder.encode(list(e.device_ids)).decode(),
+                "updated_at_us": now,
+            }
             for e in entries
-        ]  # fmt: skip
+        ]
         self._upsert(schema.roster, rows, ["agency", "badge"])
         return len(rows)
 

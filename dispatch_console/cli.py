@@ -1,0 +1,404 @@
+"""``dispatch-console``: the command line.
+
+Every command takes ``--db URL`` (default: a SQLite file in the user's data directory, or
+``$DISPATCH_CONSOLE_DB``). Errors are one line on stderr and a non-zero exit, never a traceback
+(the traceback of an unexpected error goes to the log file named in that line).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+import msgspec
+from platformdirs import user_log_path
+
+from dispatch_console.domain import events as ev
+from dispatch_console.domain.lifecycle import RuleViolation
+from dispatch_console.domain.state import IncidentState
+from dispatch_console.domain.timeutil import US_PER_S, format_duration, iso, parse_iso
+from dispatch_console.domain.views import responder_rows
+from dispatch_console.store import Store, StoreError
+from dispatch_console.store.urls import redact
+
+log = logging.getLogger("dispatch_console")
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_INTERNAL = 70
+
+CLI_ACTOR_NAME = "cli"
+
+
+class CliError(Exception):
+    """A user-facing error: printed as one line."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return int(args.handler(args, sys.stdout) or 0)
+    except (CliError, StoreError, RuleViolation, ValueError, OSError) as exc:
+        print(f"dispatch-console: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        log_file = _log_traceback()
+        print(
+            f"dispatch-console: internal error: {type(exc).__name__}: {exc} "
+            f"(details in {log_file})",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--db",
+        metavar="URL",
+        default=None,
+        help="database URL or SQLite file (default: $DISPATCH_CONSOLE_DB or a file in the "
+        "user data directory); PostgreSQL: postgresql+psycopg://user@host/db",
+    )
+    common.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    parser = argparse.ArgumentParser(
+        prog="dispatch-console",
+        parents=[common],
+        description="School alert dispatch console: incidents, responders, staging.",
+    )
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    def command(name: str, help_: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, parents=[common], help=help_, description=help_)
+        return p
+
+    p = command("init", "create the database, or bring its schema up to date")
+    p.set_defaults(handler=cmd_init)
+
+    p = command("import-schools", "import schools and their pre-plans from GeoJSON")
+    p.add_argument("file", type=Path)
+    p.set_defaults(handler=cmd_import_schools)
+
+    p = command("import-roster", "import an agency roster from CSV")
+    p.add_argument("file", type=Path)
+    p.set_defaults(handler=cmd_import_roster)
+
+    p = command("incidents", "list incidents")
+    p.set_defaults(handler=cmd_incidents)
+
+    p = command("events", "list an incident's events in order")
+    p.add_argument("incident")
+    p.add_argument("--format", choices=("table", "jsonl"), default="table")
+    p.add_argument(
+        "--type",
+        action="append",
+        dest="types",
+        metavar="TYPE",
+        help="only events of this type (repeatable)",
+    )
+    p.set_defaults(handler=cmd_events)
+
+    p = command("state", "an incident's state at an instant")
+    p.add_argument("incident")
+    p.add_argument(
+        "--at",
+        default=None,
+        help="ISO 8601 time with offset, or +SECONDS after the incident's first "
+        "event (default: now)",
+    )
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(handler=cmd_state)
+
+    p = command("demo", "build the built-in example incident in a fresh database and show it")
+    p.set_defaults(handler=cmd_demo)
+    return parser
+
+
+# --- commands ----------------------------------------------------------------------------------
+
+
+def _store(args: argparse.Namespace) -> Store:
+    return Store(args.db)
+
+
+def cmd_init(args: argparse.Namespace, out: TextIO) -> int:
+    with _store(args) as store:
+        print(f"database ready: {redact(store.url)}", file=out)
+    return 0
+
+
+def cmd_import_schools(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.importers.geojson_schools import load_schools
+
+    report = load_schools(args.file)
+    with _store(args) as store:
+        store.upsert_schools(report.imported)
+        _audit(
+            store,
+            ev.SchoolsImported(
+                str(args.file), len(report.imported), len(report.rejected), len(report.skipped)
+            ),
+        )
+    for line in report.lines():
+        print(line, file=out)
+    print(f"{args.file}: {report.summary()}", file=out)
+    return 0 if report.imported or not report.rejected else EXIT_ERROR
+
+
+def cmd_import_roster(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.importers.roster_csv import load_roster
+
+    report = load_roster(args.file)
+    with _store(args) as store:
+        store.upsert_roster(report.imported)
+        _audit(store, ev.RosterImported(str(args.file), len(report.imported), len(report.rejected)))
+    for line in report.lines():
+        print(line, file=out)
+    print(f"{args.file}: {report.summary()}", file=out)
+    return 0 if report.imported or not report.rejected else EXIT_ERROR
+
+
+def _audit(store: Store, payload: ev.Payload) -> None:
+    actor = ev.Actor(ev.ActorKind.CONSOLE_USER, CLI_ACTOR_NAME)
+    store.append([ev.EventDraft(None, store._clock(), actor, ev.Source.IMPORT, payload)])
+
+
+def cmd_incidents(args: argparse.Namespace, out: TextIO) -> int:
+    with _store(args) as store:
+        incidents = store.incidents()
+    if not incidents:
+        print("no incidents", file=out)
+        return 0
+    rows = [
+        (
+            i.incident_id,
+            i.school_name,
+            i.incident_type.replace("_", " "),
+            i.status.replace("_", " ") + (" [EXERCISE]" if i.exercise else ""),
+            iso(i.opened_at_us),
+            str(i.event_count),
+        )
+        for i in incidents
+    ]
+    _table(out, ("INCIDENT", "SCHOOL", "TYPE", "STATUS", "OPENED", "EVENTS"), rows)
+    return 0
+
+
+def cmd_events(args: argparse.Namespace, out: TextIO) -> int:
+    with _store(args) as store:
+        _require_incident(store, args.incident)
+        events = store.read(args.incident, types=args.types)
+        if args.format == "jsonl":
+            encoder = msgspec.json.Encoder()
+            for event in events:
+                out.write(encoder.encode(ev.event_to_dict(event)).decode() + "\n")
+            return 0
+        rows = [
+            (
+                str(e.seq),
+                iso(e.occurred_at_us),
+                iso(e.received_at_us),
+                str(e.actor),
+                e.source.value,
+                e.type,
+                _short(ev.payload_to_dict(e.payload)),
+            )
+            for e in events
+        ]
+    _table(out, ("SEQ", "EVENT TIME", "RECEIVED", "ACTOR", "SOURCE", "TYPE", "PAYLOAD"), rows)
+    return 0
+
+
+def cmd_state(args: argparse.Namespace, out: TextIO) -> int:
+    with _store(args) as store:
+        _require_incident(store, args.incident)
+        at_us = _instant(store, args.incident, args.at)
+        state = store.state_at(args.incident, at_us)
+        now_us = at_us if at_us is not None else max(state.last_received_at_us, store._clock())
+    if args.format == "json":
+        json.dump(state_document(state, now_us), out, indent=2, sort_keys=False)
+        out.write("\n")
+    else:
+        write_state_text(state, now_us, out)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.app.example import START_US, SimClock, build_example
+    from dispatch_console.importers.geojson_schools import load_schools
+    from dispatch_console.resources import resource
+
+    if args.db is None:
+        from platformdirs import user_data_path
+
+        path = user_data_path("dispatch-console", appauthor=False) / "demo.sqlite3"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        args.db = str(path)
+    report = load_schools(resource("example", "lincoln_hs.geojson"))
+    school = next(s for s in report.imported if s.school_id == "lincoln-hs")
+    clock = SimClock(START_US)
+    with Store(args.db, clock=clock) as store:
+        store.upsert_schools(report.imported)
+        incident, refusals = build_example(store, school, clock)
+        print(f"Example incident {incident} written to {redact(store.url)}\n", file=out)
+        for seconds in (30, 150, 270, 420):
+            at_us = START_US + seconds * US_PER_S
+            write_state_text(store.state_at(incident, at_us), at_us, out)
+            print(file=out)
+    for refusal in refusals:
+        print(f"refused, as it should be: {refusal}", file=out)
+    db = f" --db {args.db}"
+    print(
+        f"\nTry:\n  dispatch-console incidents{db}\n  dispatch-console events {incident}{db}\n"
+        f"  dispatch-console state {incident} --at +240{db}",
+        file=out,
+    )
+    return 0
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def _require_incident(store: Store, incident_id: str) -> None:
+    if not store.has_incident(incident_id):
+        raise CliError(f"no incident {incident_id!r} (see: dispatch-console incidents)")
+
+
+def _instant(store: Store, incident_id: str, text: str | None) -> int | None:
+    if text is None:
+        return None
+    if text.startswith("+"):
+        try:
+            seconds = float(text[1:])
+        except ValueError:
+            raise CliError(f"--at {text!r}: expected +SECONDS, e.g. +90") from None
+        first = next(store.read(incident_id), None)
+        assert first is not None
+        return first.received_at_us + int(seconds * US_PER_S)
+    try:
+        return parse_iso(text)
+    except ValueError as exc:
+        raise CliError(f"--at: {exc} (use e.g. 2026-11-24T09:20:00Z or +90)") from None
+
+
+def state_document(state: IncidentState, now_us: int) -> dict[str, Any]:
+    """The JSON form of ``state``: the state itself plus the figures derived at ``now_us``."""
+    document: dict[str, Any] = msgspec.to_builtins(state)
+    document["at"] = iso(now_us)
+    document["counts"] = state.counts(now_us)
+    document["responder_rows"] = [msgspec.to_builtins(row) for row in responder_rows(state, now_us)]
+    return document
+
+
+def write_state_text(state: IncidentState, now_us: int, out: TextIO) -> None:
+    if not state.opened:
+        print(f"{state.incident_id}: not opened yet at {iso(now_us)}", file=out)
+        return
+    elapsed = format_duration(now_us - state.opened_at_us)
+    flag = "  *** EXERCISE ***" if state.exercise else ""
+    print(
+        f"{state.school_name} · {state.incident_type.replace('_', ' ').upper()} · "
+        f"{state.status.replace('_', ' ')} · {iso(now_us)} (+{elapsed}){flag}",
+        file=out,
+    )
+    c = state.counts(now_us)
+    print(
+        f"notified {c['notified']} · acknowledged {c['acknowledged']} · declined "
+        f"{c['declined']} · en route {c['en_route']} · on scene {c['on_scene']} · at staging "
+        f"{c['at_staging']} · identified {c['identified']} · staged {c['staged']} · assigned "
+        f"{c['assigned']} · ARRIVED NOT CHECKED IN {c['arrived_not_checked_in']} · "
+        f"self-dispatched {c['self_dispatched']}",
+        file=out,
+    )
+    unacked = [a for a in state.alerts.values() if a.acknowledged_at_us is None]
+    for alert in unacked:
+        print(f"ALERT NOT ACKNOWLEDGED: {alert.alert_type} at {alert.location_detail}", file=out)
+    suspect = state.suspect
+    if suspect:
+        print(
+            f"SUSPECT: {suspect.description.describe()} (rev {suspect.rev}, "
+            f"+{format_duration(suspect.revised_at_us - state.opened_at_us)})",
+            file=out,
+        )
+    if state.commander:
+        print(f"Incident commander: {state.commander}", file=out)
+    rows = [
+        (
+            r.name,
+            r.agency,
+            r.status.label,
+            "yes" if r.self_dispatched else "",
+            r.duty,
+            r.attire,
+            r.roster,
+            f"{r.distance_m:,.0f} m" if r.distance_m is not None else "",
+            format_duration(int(r.eta_s * US_PER_S)) if r.eta_s else "",
+            ("STALE " if r.stale else "") + format_duration(int(r.position_age_s * US_PER_S))
+            if r.position_age_s is not None
+            else "no position",
+        )
+        for r in responder_rows(state, now_us)
+    ]
+    _table(
+        out,
+        (
+            "RESPONDER",
+            "AGENCY",
+            "STATUS",
+            "SELF-DISP",
+            "DUTY",
+            "ATTIRE",
+            "ROSTER",
+            "TO SCHOOL",
+            "ETA",
+            "POSITION AGE",
+        ),
+        rows,
+    )
+
+
+def _table(out: TextIO, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    widths = [len(h) for h in header]
+    for row in rows:
+        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
+    for row in (header, *rows):
+        out.write("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+        out.write("\n")
+
+
+def _short(payload: dict[str, Any], limit: int = 90) -> str:
+    text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _log_traceback() -> Path:
+    folder = user_log_path("dispatch-console", appauthor=False)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "cli-errors.log"
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write(traceback.format_exc() + "\n")
+        return path
+    except OSError:
+        return Path("(log not writable)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,131 @@
+from __future__ import annotations
+
+import pytest
+
+from dispatch_console.domain import events as ev
+from dispatch_console.domain.decide import validate
+from dispatch_console.domain.lifecycle import (
+    TRANSITIONS,
+    ResponderStatus,
+    Rule,
+    RuleViolation,
+    check_transition,
+)
+from tests.builders import Recorder
+
+S = ResponderStatus
+
+
+def _at(status: S) -> Recorder:
+    """An incident with responder r1 brought to ``status`` by the shortest legal path."""
+    rec = Recorder().opened().notified("r1")
+    path = {
+        S.NOTIFIED: [],
+        S.ACKNOWLEDGED: [ev.ResponderAcknowledged("r1", True)],
+        S.DECLINED: [ev.ResponderAcknowledged("r1", False)],
+        S.EN_ROUTE: [ev.ResponderEnRoute("r1")],
+        S.AT_STAGING: [ev.ResponderArrived("r1", "staging", "staging-a")],
+        S.ON_SCENE: [ev.ResponderArrived("r1", "scene")],
+        S.IDENTIFIED: [ev.ResponderArrived("r1", "scene"),
+                       ev.ResponderIdentified("r1", "credentials_in_person", "Sgt. Brooks")],
+        S.STAGED: [ev.ResponderArrived("r1", "staging", "staging-a"),
+                   ev.ResponderIdentified("r1", "known_personally", "Sgt. Brooks"),
+                   ev.ResponderStaged("r1", "staging-a")],
+        S.ASSIGNED: [ev.ResponderArrived("r1", "scene"),
+                     ev.ResponderIdentified("r1", "known_personally", "Sgt. Brooks"),
+                     ev.ResponderAssigned("r1", "contact_team", "Team 1")],
+        S.RELEASED: [ev.ResponderReleased("r1")],
+    }[status]  # fmt: skip
+    for i, payload in enumerate(path):
+        validate(rec.state(), payload)
+        rec.add(payload, at_s=10 + i)
+    assert rec.state().responders["r1"].status is status
+    return rec
+
+
+def test_every_status_is_reachable_through_the_decider() -> None:
+    for status in S:
+        _at(status)
+
+
+@pytest.mark.parametrize("status", [s for s in S if s not in (S.IDENTIFIED, S.STAGED, S.ASSIGNED)])
+def test_assigning_an_unidentified_responder_is_refused_naming_the_rule(status: S) -> None:
+    state = _at(status).state()
+    with pytest.raises(RuleViolation) as refused:
+        validate(state, ev.ResponderAssigned("r1", "contact_team", "Team 1"))
+    expected = Rule.RELEASED_IS_FINAL if status is S.RELEASED else Rule.ASSIGN_REQUIRES_IDENTIFIED
+    assert refused.value.rule is expected
+    assert expected.name in str(refused.value)
+
+
+@pytest.mark.parametrize("status", [S.NOTIFIED, S.ACKNOWLEDGED, S.DECLINED, S.EN_ROUTE])
+def test_identification_needs_the_responder_present(status: S) -> None:
+    with pytest.raises(RuleViolation) as refused:
+        validate(_at(status).state(), ev.ResponderIdentified("r1", "known_personally", "Sgt. B"))
+    assert refused.value.rule is Rule.IDENTIFY_REQUIRES_PRESENCE
+
+
+def test_identification_needs_a_verifier() -> None:
+    with pytest.raises(RuleViolation) as refused:
+        validate(_at(S.ON_SCENE).state(), ev.ResponderIdentified("r1", "known_personally", "  "))
+    assert refused.value.rule is Rule.VERIFIER_REQUIRED
+
+
+def test_staging_an_unidentified_responder_is_refused() -> None:
+    with pytest.raises(RuleViolation) as refused:
+        validate(_at(S.AT_STAGING).state(), ev.ResponderStaged("r1", "staging-a"))
+    assert refused.value.rule is Rule.STAGE_REQUIRES_IDENTIFIED
+
+
+def test_released_is_final() -> None:
+    for payload in (ev.ResponderEnRoute("r1"), ev.ResponderArrived("r1", "scene"),
+                    ev.ResponderDirected("r1", "staging-a")):  # fmt: skip
+        with pytest.raises(RuleViolation) as refused:
+            validate(_at(S.RELEASED).state(), payload)
+        assert refused.value.rule is Rule.RELEASED_IS_FINAL
+
+
+def test_the_lifecycle_does_not_go_backwards() -> None:
+    with pytest.raises(RuleViolation) as refused:
+        validate(_at(S.IDENTIFIED).state(), ev.ResponderEnRoute("r1"))
+    assert refused.value.rule is Rule.NO_GOING_BACK
+
+
+def test_every_forbidden_pair_is_refused_and_every_allowed_pair_accepted() -> None:
+    for current in S:
+        for target in S:
+            if target in TRANSITIONS[current]:
+                check_transition("r1", current, target)
+            else:
+                with pytest.raises(RuleViolation):
+                    check_transition("r1", current, target)
+
+
+def test_unknown_responder_and_unknown_staging_area_are_refused() -> None:
+    state = _at(S.EN_ROUTE).state()
+    with pytest.raises(RuleViolation) as refused:
+        validate(state, ev.ResponderEnRoute("nobody"))
+    assert refused.value.rule is Rule.UNKNOWN_RESPONDER
+    with pytest.raises(RuleViolation) as refused:
+        validate(state, ev.ResponderDirected("r1", "staging-z"))
+    assert refused.value.rule is Rule.UNKNOWN_STAGING_AREA
+
+
+def test_a_closed_incident_refuses_new_assignments_but_still_allows_release() -> None:
+    rec = _at(S.IDENTIFIED)
+    rec.add(ev.IncidentStatusChanged("all_clear", "suspect in custody"), at_s=99)
+    state = rec.state()
+    with pytest.raises(RuleViolation) as refused:
+        validate(state, ev.ResponderAssigned("r1", "traffic", "T"))
+    assert refused.value.rule is Rule.INCIDENT_CLOSED
+    validate(state, ev.ResponderReleased("r1", "all clear"))
+
+
+def test_an_alert_is_acknowledged_once() -> None:
+    rec = Recorder().opened()
+    rec.add(ev.AlertReceived("a1", "lincoln-hs", "active_shooter", 0))
+    validate(rec.state(), ev.AlertAcknowledged("a1", "Dispatcher Moreno"))
+    rec.add(ev.AlertAcknowledged("a1", "Dispatcher Moreno"))
+    with pytest.raises(RuleViolation) as refused:
+        validate(rec.state(), ev.AlertAcknowledged("a1", "Dispatcher Kim"))
+    assert refused.value.rule is Rule.ALERT_ALREADY_ACKNOWLEDGED
