@@ -8,6 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+# No screen here or in CI: Qt renders offscreen unless the caller chose a platform (xvfb).
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 

@@ -21,6 +21,7 @@ from dispatch_console.store import Store
 
 START_US = parse_iso("2026-11-24T09:14:05Z")
 SCHOOL_ID = "lincoln-hs"
+END_S = 420
 DISPATCHER = ev.Actor(ev.ActorKind.CONSOLE_USER, "Dispatcher A. Moreno")
 COMMANDER = ev.Actor(ev.ActorKind.CONSOLE_USER, "Lt. J. Hayes (IC)")
 SYSTEM = ev.Actor(ev.ActorKind.SYSTEM, "gateway")
@@ -243,6 +244,9 @@ def build_example(store: Store, school: School, clock: SimClock) -> tuple[str, l
         when(move.depart_s, device(rid), ev.ResponderEnRoute(rid))
         for t in range(move.depart_s, move.arrive_s + 1, 5):
             when(t, device(rid), _position(frame, move, t))
+        if rid != "dev-walker":  # Walker's phone loses GPS on arrival: his position goes stale
+            for t in range(move.arrive_s + 15, END_S + 1, 15):
+                when(t, device(rid), _position(frame, move, t))
         if move.end[1] > 300:
             when(move.arrive_s, SYSTEM, ev.ResponderArrived(rid, "staging", "staging-a"))
         else:
@@ -272,7 +276,7 @@ def build_example(store: Store, school: School, clock: SimClock) -> tuple[str, l
     for seconds, actor, source, payload in sorted(script, key=lambda item: item[0]):
         at(seconds)
         do(actor, payload, source=source)
-    at(420)
+    at(END_S)
     return incident, refusals
 
 

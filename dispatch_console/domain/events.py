@@ -93,7 +93,7 @@ class Attire(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             return "uniform"
         parts = [
             " ".join(p for p in (self.top_color, self.top_type) if p),
-            " ".join(p for p in (self.bottom_color, "bottoms" if self.bottom_color else None) if p),
+            " ".join(p for p in (self.bottom_color, "pants" if self.bottom_color else None) if p),
             self.headwear or "",
             f"ID: {(self.visible_id or '').replace('_', ' ')}"
             if self.visible_id not in (None, "none")

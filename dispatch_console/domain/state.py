@@ -8,6 +8,8 @@ so the same code answers for the live console and for replay at any second.
 
 from __future__ import annotations
 
+import zlib
+
 import msgspec
 
 from dispatch_console.domain.events import (
@@ -225,13 +227,15 @@ class IncidentState(msgspec.Struct):
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(IncidentState)
 
-#: Bumped whenever the shape of the state changes: snapshots of another format are ignored.
-STATE_FORMAT = 1
+#: Bumped whenever the shape of the state or its encoding changes: snapshots of another
+#: format are ignored (they are a cache; the events are the truth).
+STATE_FORMAT = 2
 
 
 def encode_state(state: IncidentState) -> bytes:
-    return _encoder.encode(state)
+    """msgpack, then zlib at its fastest level (a 2,000-responder state: ~1 MB to ~0.3 MB)."""
+    return zlib.compress(_encoder.encode(state), 1)
 
 
 def decode_state(blob: bytes) -> IncidentState:
-    return _decoder.decode(blob)
+    return _decoder.decode(zlib.decompress(blob))

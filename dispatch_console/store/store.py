@@ -9,11 +9,14 @@ times never go backwards. An append returns only after its transaction committed
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable, Generator, Iterable, Sequence
+import zlib
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,7 +46,7 @@ from dispatch_console.store.urls import default_url, normalize_url, redact
 log = logging.getLogger(__name__)
 
 #: A snapshot of an incident's state is kept every this many of its events.
-SNAPSHOT_INTERVAL = 10_000
+SNAPSHOT_INTERVAL = 5_000
 #: Advisory lock key that serialises appenders on PostgreSQL ("DISPATCH" in ASCII, truncated).
 _PG_APPEND_LOCK = 0x4449535041544348 & 0x7FFFFFFFFFFFFFFF
 _KEY_CHUNK = 500
@@ -387,28 +390,27 @@ class Store:
             query = query.where(snaps.c.received_at_us <= at_us)
         with self._reader.connect() as conn:
             blob = conn.execute(query.order_by(snaps.c.seq.desc()).limit(1)).scalar()
-        state = decode_state(blob) if blob is not None else IncidentState(incident_id=incident_id)
         if blob is None and not self.has_incident(incident_id):
             raise StoreError(f"no incident {incident_id!r} in {redact(self.url)}")
-        events = self.read(incident_id, after_seq=state.last_seq, until_received_us=at_us)
         pending: list[tuple[int, int, int, bytes]] = []
-        interval = self.snapshot_interval
-        while True:
-            room = interval - state.event_count % interval
-            chunk = list(itertools.islice(events, room))
-            fold(chunk, state)
-            if len(chunk) < room:
-                break
-            if self.write_snapshots:
-                pending.append(
-                    (
-                        state.last_seq,
-                        state.last_received_at_us,
-                        state.event_count,
-                        encode_state(state),
+        # Decoding creates many small objects and none of them form cycles: the cyclic
+        # collector would only slow this down (measured: about twice as fast without it).
+        with _collector_paused():
+            state = _snapshot_state(blob, incident_id)
+            events = self.read(incident_id, after_seq=state.last_seq, until_received_us=at_us)
+            interval = self.snapshot_interval
+            while True:
+                room = interval - state.event_count % interval
+                chunk = list(itertools.islice(events, room))
+                fold(chunk, state)
+                if len(chunk) < room:
+                    break
+                if self.write_snapshots:
+                    snapshot = encode_state(state)
+                    pending.append(
+                        (state.last_seq, state.last_received_at_us, state.event_count, snapshot)
                     )
-                )
-        events.close()
+            events.close()
         if pending:
             self._save_snapshots(incident_id, pending)
         return state
@@ -512,6 +514,26 @@ class Store:
         )
         with self._writer.begin() as conn:
             conn.execute(statement, rows)
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _snapshot_state(blob: bytes | None, incident_id: str) -> IncidentState:
+    if blob is not None:
+        try:
+            return decode_state(blob)
+        except (msgspec.DecodeError, msgspec.ValidationError, zlib.error) as exc:
+            log.warning("snapshot of %s unreadable (%s); folding from the start", incident_id, exc)
+    return IncidentState(incident_id=incident_id)
 
 
 def _school(row: Any) -> School:

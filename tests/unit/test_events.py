@@ -53,7 +53,7 @@ def test_unknown_fields_and_types_are_refused() -> None:
 
 def test_attire_describes_what_a_colleague_would_see() -> None:
     attire = ev.Attire(False, "black", "t-shirt", "blue", None, "none")
-    assert attire.describe() == "plainclothes: black t-shirt, blue bottoms, no visible ID"
+    assert attire.describe() == "plainclothes: black t-shirt, blue pants, no visible ID"
     assert ev.Attire(True).describe() == "uniform"
 
 

@@ -1,0 +1,48 @@
+# The two commands a newcomer needs:  make run  (the demo)  and  make test  (the tests).
+# Everything is installed from this repository's own files into .venv/.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+# Debian libraries Qt needs at run time (QtMultimedia needs libpulse0 even without a sound card).
+DEBS   := libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3 libglib2.0-0 libpulse0
+
+export QT_QPA_PLATFORM ?= offscreen
+
+.PHONY: run test lint bench install system-deps clean
+
+run: install
+	$(BIN)/dispatch-console demo
+
+test: install
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check dispatch_console tests benchmarks
+	$(BIN)/ruff format --check dispatch_console tests benchmarks
+	$(BIN)/mypy dispatch_console
+	$(BIN)/lint-imports
+
+bench: install
+	$(BIN)/python benchmarks/bench_store.py
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml | system-deps
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+# Installs missing Debian packages when run as root (as in CI); otherwise says what is missing.
+system-deps:
+	@missing=$$(for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -z "$$missing" ] || ! command -v dpkg >/dev/null; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	else \
+		echo "Qt needs these Debian packages: sudo apt-get install $$missing"; exit 1; \
+	fi
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,188 @@
+"""Store benchmarks (issue 3): append rate vs raw sqlite3, fold rate, state_at on a long incident.
+
+Run: ``make bench`` or ``.venv/bin/python benchmarks/bench_store.py [--events 1000000]``.
+Prints figures and ratios; asserts nothing (targets are compared in the output).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import random
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from dispatch_console.domain import events as ev
+from dispatch_console.domain.fold import replay
+from dispatch_console.store import Store
+
+T0 = 1_795_000_000_000_000
+S = 1_000_000
+LON, LAT = -84.54, 38.225
+
+
+def rss_mib() -> float:
+    with open("/proc/self/statm") as handle:
+        pages = int(handle.read().split()[1])
+    return pages * 4096 / 2**20
+
+
+def peak_rss_mib() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def incident_drafts(total: int, responders: int = 2000) -> list[ev.EventDraft]:
+    """An incident of ``total`` events: open, notify ``responders``, then positions."""
+    gw = ev.Actor(ev.ActorKind.SYSTEM, "gateway")
+    drafts = [ev.EventDraft("bench", T0, gw, ev.Source.FEED,
+                            ev.IncidentOpened("s", "School", "active_shooter", LON, LAT))]  # fmt: skip
+    for i in range(responders):
+        drafts.append(
+            ev.EventDraft("bench", T0, gw, ev.Source.FEED, ev.ResponderNotified(f"r{i}", f"d{i}"))
+        )
+    rng = random.Random(7)
+    actors = [ev.Actor(ev.ActorKind.DEVICE, f"d{i}") for i in range(responders)]
+    remaining = total - len(drafts)
+    for n in range(remaining):
+        i = n % responders
+        at = T0 + (n * 7200 * S) // remaining  # spread over two hours
+        payload = ev.ResponderPosition(f"r{i}", LAT + rng.uniform(-0.1, 0.1), LON + rng.uniform(-0.1, 0.1),
+                                       at, at + 30 * S, 8.0, 12.5, 270.0)  # fmt: skip
+        drafts.append(ev.EventDraft("bench", at, actors[i], ev.Source.FEED, payload, f"d{i}/{n}"))
+    return drafts
+
+
+def bench_append(folder: Path, count: int, batch: int) -> None:
+    drafts = incident_drafts(count)
+    url = f"sqlite:///{folder / 'append.sqlite3'}"
+    # Raw sqlite3: the same rows, same schema and pragmas, same batch size.
+    raw_path = folder / "raw.sqlite3"
+    Store(f"sqlite:///{raw_path}").close()
+    rows = [
+        (n + 1, d.incident_id, d.type, d.occurred_at_us, T0, d.actor.kind.value, d.actor.name,
+         d.source.value, ev.encode_payload(d.payload).decode(), d.idempotency_key)
+        for n, d in enumerate(drafts)
+    ]  # fmt: skip
+    conn = sqlite3.connect(raw_path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    sql = "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    started = time.perf_counter()
+    for start in range(0, len(rows), batch):
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany(sql, rows[start : start + batch])
+        conn.execute("COMMIT")
+    raw_rate = len(rows) / (time.perf_counter() - started)
+    conn.close()
+
+    with Store(url) as store:
+        started = time.perf_counter()
+        for start in range(0, len(drafts), batch):
+            store.append(drafts[start : start + batch])
+        rate = len(drafts) / (time.perf_counter() - started)
+    print(f"append, SQLite WAL synchronous=FULL, {batch}/transaction, {len(drafts):,} events:")
+    print(f"  Store.append        {rate:>10,.0f} events/s   (target >= 50,000)")
+    print(f"  raw executemany     {raw_rate:>10,.0f} rows/s")
+    print(f"  ratio               {rate / raw_rate:>10.2f}            (target >= 0.50)")
+
+
+def bench_pg_append(url: str, count: int, batch: int) -> None:
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text("DROP DATABASE IF EXISTS dc_bench WITH (FORCE)"))
+        conn.execute(text("CREATE DATABASE dc_bench"))
+    bench_url = url.rsplit("/", 1)[0] + "/dc_bench"
+    drafts = incident_drafts(count)
+    try:
+        with Store(bench_url) as store:
+            started = time.perf_counter()
+            for start in range(0, len(drafts), batch):
+                store.append(drafts[start : start + batch])
+            rate = len(drafts) / (time.perf_counter() - started)
+        print(f"append, PostgreSQL, {batch}/transaction: {rate:,.0f} events/s")
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text("DROP DATABASE IF EXISTS dc_bench WITH (FORCE)"))
+        admin.dispose()
+
+
+def bench_fold_and_state_at(folder: Path, count: int, samples: int) -> None:
+    url = f"sqlite:///{folder / 'long.sqlite3'}"
+    drafts = incident_drafts(count)
+    # Received times spread over two hours, as in a real incident: one append per second.
+    clock_now = [T0]
+    with Store(url, clock=lambda: clock_now[0]) as store:
+        per_second = max(1, len(drafts) // 7200)
+        started = time.perf_counter()
+        for start in range(0, len(drafts), per_second):
+            clock_now[0] = drafts[start].occurred_at_us
+            store.append(drafts[start : start + per_second])
+        print(f"\nlong incident: {len(drafts):,} events over 2 h appended in "
+              f"{time.perf_counter() - started:.1f} s")  # fmt: skip
+
+        events = list(store.read("bench"))
+        gc.collect()
+        started = time.perf_counter()
+        state = replay("bench", events)
+        fold_s = time.perf_counter() - started
+        print(
+            f"fold (decoded events)         {len(events) / fold_s:>12,.0f} events/s   (target >= 200,000)"
+        )
+        started = time.perf_counter()
+        state = replay("bench", store.read("bench"))
+        read_fold_s = time.perf_counter() - started
+        print(f"read + decode + fold          {len(events) / read_fold_s:>12,.0f} events/s")
+        del events
+        gc.collect()
+
+        started = time.perf_counter()
+        store.checkpoint("bench")
+        print(
+            f"first full fold writing snapshots: {time.perf_counter() - started:.1f} s (once per incident)"
+        )
+        rss_before = rss_mib()
+        rng = random.Random(11)
+        end = state.last_received_at_us
+        timings = []
+        for _ in range(samples):
+            at = rng.randint(T0, end)
+            started = time.perf_counter()
+            state = store.state_at("bench", at)
+            timings.append((time.perf_counter() - started) * 1000)
+        timings.sort()
+        print(f"state_at at {samples} random instants of the 1M-event incident:")
+        print(f"  median {statistics.median(timings):.1f} ms, p95 {timings[int(0.95 * len(timings)) - 1]:.1f} ms, "
+              f"max {timings[-1]:.1f} ms   (target <= 100 ms)")  # fmt: skip
+        print(f"  process memory: {rss_before:.0f} MiB resident before, {rss_mib():.0f} MiB after, "
+              f"peak {peak_rss_mib():.0f} MiB (includes building the 1M-event benchmark data)")  # fmt: skip
+        size = sum(p.stat().st_size for p in folder.glob("long.sqlite3*"))
+        print(f"  database size {size / 2**20:.0f} MiB")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=1_000_000, help="size of the long incident")
+    parser.add_argument("--append-events", type=int, default=200_000)
+    parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--samples", type=int, default=50)
+    parser.add_argument("--pg-url", default=None, help="also measure PostgreSQL appends")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="dc-bench-") as tmp:
+        folder = Path(tmp)
+        bench_append(folder, args.append_events, args.batch)
+        if args.pg_url:
+            bench_pg_append(args.pg_url, args.append_events, args.batch)
+        bench_fold_and_state_at(folder, args.events, args.samples)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""The ``dispatch-console`` command line, run as a user would (a real process, a real store)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dispatch_console.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(*args: str, env_home: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HOME": str(env_home), "XDG_DATA_HOME": str(env_home / "data"),
+           "XDG_STATE_HOME": str(env_home / "state"), "DISPATCH_CONSOLE_DB": ""}  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "dispatch_console.cli", *args],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=120,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def demo_db(tmp_path: Path) -> str:
+    db = str(tmp_path / "demo.sqlite3")
+    assert main(["demo", "--db", db]) == 0
+    return db
+
+
+def test_demo_builds_the_example_incident_and_shows_it(tmp_path: Path) -> None:
+    result = run("demo", "--db", str(tmp_path / "d.sqlite3"), env_home=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "Lincoln High School · ACTIVE SHOOTER" in out
+    assert "*** EXERCISE ***" in out
+    assert "SUSPECT: male, white, black shirt" in out
+    assert "refused, as it should be: ASSIGN_REQUIRES_IDENTIFIED" in out
+    assert "Det. M. Ruiz" in out and "UNVERIFIED" in out
+
+
+def test_demo_without_db_uses_the_user_data_directory(tmp_path: Path) -> None:
+    result = run("demo", env_home=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "data" / "dispatch-console" / "demo.sqlite3").exists()
+
+
+def test_incidents_events_and_state_of_the_example(demo_db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert main(["incidents", "--db", demo_db]) == 0
+    listing = capsys.readouterr().out
+    assert "[EXERCISE]" in listing and "Lincoln High School" in listing
+    incident = listing.splitlines()[1].split()[0]
+
+    assert main(["events", incident, "--db", demo_db, "--format", "jsonl"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert lines[0]["type"] == "incident_opened"
+    assert [e["seq"] for e in lines] == sorted(e["seq"] for e in lines)
+    assert {"seq", "incident_id", "event_time", "received_time", "actor", "source", "type",
+            "payload"} <= set(lines[0])  # fmt: skip
+    assert any(e["type"] == "responder_assigned" for e in lines)
+
+    assert main(["events", incident, "--db", demo_db, "--type", "alert_acknowledged"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert len(table) == 2 and "Dispatcher A. Moreno" in table[1]
+
+    assert main(["state", incident, "--db", demo_db, "--at", "+240", "--format", "json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    ruiz = document["responders"]["dev-ruiz"]
+    assert ruiz["status"] == "en_route" and ruiz["self_dispatched"] is True
+    assert document["counts"]["identified"] + document["counts"]["staged"] == 1
+    assert document["suspect_revisions"][0]["rev"] == 1 and len(document["suspect_revisions"]) == 1
+
+    assert main(["state", incident, "--db", demo_db, "--at", "2026-11-24T09:21:05Z"]) == 0
+    text = capsys.readouterr().out
+    assert "assigned 2" in text and "(rev 2," in text
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["state", "no-such-incident"], "no incident 'no-such-incident'"),
+        (["events", "no-such-incident"], "no incident 'no-such-incident'"),
+        (["import-schools", "/nonexistent/schools.geojson"], "error:"),
+        (["import-roster", "/nonexistent/roster.csv"], "error:"),
+    ],
+)
+def test_errors_are_one_line_and_a_non_zero_exit(args: list[str], message: str, tmp_path: Path) -> None:
+    result = run(*args, "--db", str(tmp_path / "x.sqlite3"), env_home=tmp_path)
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_bad_instant_is_one_clear_line(demo_db: str, tmp_path: Path) -> None:
+    listing = run("incidents", "--db", demo_db, env_home=tmp_path).stdout
+    incident = listing.splitlines()[1].split()[0]
+    for bad in ("+soon", "2026-11-24 09:20"):
+        result = run("state", incident, "--at", bad, "--db", demo_db, env_home=tmp_path)
+        assert result.returncode == 1
+        assert "--at" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_an_unreachable_database_is_one_clear_line(tmp_path: Path) -> None:
+    result = run("incidents", "--db", "postgresql://u:hunter2@127.0.0.1:1/x", env_home=tmp_path)
+    assert result.returncode == 1
+    assert "cannot open postgresql+psycopg://u@127.0.0.1:1/x" in result.stderr
+    assert "hunter2" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_init_creates_the_database(tmp_path: Path) -> None:
+    result = run("init", "--db", str(tmp_path / "new.sqlite3"), env_home=tmp_path)
+    assert result.returncode == 0 and "database ready" in result.stdout
+    assert (tmp_path / "new.sqlite3").exists()
