@@ -196,3 +196,18 @@ def test_the_migrated_schema_matches_the_tables_the_code_uses(store_url: str, st
 def test_an_unreachable_database_is_one_clear_error() -> None:
     with pytest.raises(StoreError, match="cannot open postgresql\\+psycopg://nobody@127.0.0.1:1/x"):
         Store("postgresql://nobody:secret@127.0.0.1:1/x")
+
+
+def test_an_unreadable_snapshot_falls_back_to_the_events(
+    store_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    rec = _long_incident(60)
+    with Store(store_url, snapshot_interval=20) as store:
+        store.append(rec.drafts())
+        expected = store.checkpoint("inc-1")
+        engine = create_engine(store_url)
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE snapshots SET state = :junk"), {"junk": b"\x00garbage"})
+        engine.dispose()
+        assert store.state_at("inc-1") == expected
+    assert "unreadable" in caplog.text
