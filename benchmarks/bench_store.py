@@ -33,9 +33,13 @@ def rss_mib() -> float:
 
 
 def peak_rss_mib() -> float:
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """High-water mark of this process's resident memory (VmHWM: unlike ru_maxrss, it does
+    not carry over the parent's peak into a child started with fork and exec)."""
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def incident_drafts(total: int, responders: int = 2000) -> list[ev.EventDraft]:
@@ -66,10 +70,20 @@ def bench_append(folder: Path, count: int, batch: int) -> None:
     raw_path = folder / "raw.sqlite3"
     Store(f"sqlite:///{raw_path}").close()
     rows = [
-        (n + 1, d.incident_id, d.type, d.occurred_at_us, T0, d.actor.kind.value, d.actor.name,
-         d.source.value, ev.encode_payload(d.payload).decode(), d.idempotency_key)
+        (
+            n + 1,
+            d.incident_id,
+            d.type,
+            d.occurred_at_us,
+            T0,
+            d.actor.kind.value,
+            d.actor.name,
+            d.source.value,
+            ev.encode_payload(d.payload).decode(),
+            d.idempotency_key,
+        )
         for n, d in enumerate(drafts)
-    ]  # fmt: skip
+    ]
     conn = sqlite3.connect(raw_path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
@@ -126,8 +140,10 @@ def bench_fold_and_state_at(folder: Path, count: int, samples: int) -> None:
         for start in range(0, len(drafts), per_second):
             clock_now[0] = drafts[start].occurred_at_us
             store.append(drafts[start : start + per_second])
-        print(f"\nlong incident: {len(drafts):,} events over 2 h appended in "
-              f"{time.perf_counter() - started:.1f} s")  # fmt: skip
+        print(
+            f"\nlong incident: {len(drafts):,} events over 2 h appended in "
+            f"{time.perf_counter() - started:.1f} s"
+        )
 
         events = list(store.read("bench"))
         gc.collect()

@@ -15,27 +15,16 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from dispatch_console.store import Store
+from tests.availability import require_shared_data, unavailable
 
-IN_CI = os.environ.get("CI", "").lower() == "true"
-PG_URL = os.environ.get(
-    "DISPATCH_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-
-
-def _unavailable(reason: str) -> None:
-    """Skip where a resource is simply absent (a user's clone); fail in CI, where it must be."""
-    if IN_CI:
-        pytest.fail(f"{reason} (CI=true: this must not be skipped)", pytrace=False)
-    pytest.skip(reason)
+PG_URL = os.environ.get("DISPATCH_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+SHARED_DATA = (Path(__file__).resolve().parents[1] / ".." / "shared" / "data").resolve()
 
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """``../shared/data`` beside the project root (real public files to import)."""
-    if not SHARED_DATA.is_dir():
-        _unavailable(f"shared test data not found at {SHARED_DATA}")
-    return SHARED_DATA
+    return require_shared_data(SHARED_DATA, os.environ)
 
 
 class PostgresDatabases:
@@ -74,8 +63,8 @@ def postgres() -> Iterator[PostgresDatabases]:
     try:
         with probe.connect() as conn:
             conn.execute(text("SELECT 1"))
-    except Exception as exc:  # noqa: BLE001 - any failure to connect means "unavailable"
-        _unavailable(f"PostgreSQL not reachable at {PG_URL}: {type(exc).__name__}")
+    except Exception as exc:
+        unavailable(f"PostgreSQL not reachable at {PG_URL}: {type(exc).__name__}", os.environ)
     finally:
         probe.dispose()
     databases = PostgresDatabases(PG_URL)

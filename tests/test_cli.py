@@ -16,12 +16,21 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def run(*args: str, env_home: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "HOME": str(env_home), "XDG_DATA_HOME": str(env_home / "data"),
-           "XDG_STATE_HOME": str(env_home / "state"), "DISPATCH_CONSOLE_DB": ""}  # fmt: skip
+    env = {
+        **os.environ,
+        "HOME": str(env_home),
+        "XDG_DATA_HOME": str(env_home / "data"),
+        "XDG_STATE_HOME": str(env_home / "state"),
+        "DISPATCH_CONSOLE_DB": "",
+    }
     return subprocess.run(
         [sys.executable, "-m", "dispatch_console.cli", *args],
-        capture_output=True, text=True, env=env, cwd=ROOT, timeout=120,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+    )
 
 
 @pytest.fixture
@@ -48,7 +57,9 @@ def test_demo_without_db_uses_the_user_data_directory(tmp_path: Path) -> None:
     assert (tmp_path / "data" / "dispatch-console" / "demo.sqlite3").exists()
 
 
-def test_incidents_events_and_state_of_the_example(demo_db: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_incidents_events_and_state_of_the_example(
+    demo_db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     capsys.readouterr()
     assert main(["incidents", "--db", demo_db]) == 0
     listing = capsys.readouterr().out
@@ -59,8 +70,16 @@ def test_incidents_events_and_state_of_the_example(demo_db: str, capsys: pytest.
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert lines[0]["type"] == "incident_opened"
     assert [e["seq"] for e in lines] == sorted(e["seq"] for e in lines)
-    assert {"seq", "incident_id", "event_time", "received_time", "actor", "source", "type",
-            "payload"} <= set(lines[0])  # fmt: skip
+    assert {
+        "seq",
+        "incident_id",
+        "event_time",
+        "received_time",
+        "actor",
+        "source",
+        "type",
+        "payload",
+    } <= set(lines[0])
     assert any(e["type"] == "responder_assigned" for e in lines)
 
     assert main(["events", incident, "--db", demo_db, "--type", "alert_acknowledged"]) == 0
@@ -88,7 +107,9 @@ def test_incidents_events_and_state_of_the_example(demo_db: str, capsys: pytest.
         (["import-roster", "/nonexistent/roster.csv"], "error:"),
     ],
 )
-def test_errors_are_one_line_and_a_non_zero_exit(args: list[str], message: str, tmp_path: Path) -> None:
+def test_errors_are_one_line_and_a_non_zero_exit(
+    args: list[str], message: str, tmp_path: Path
+) -> None:
     result = run(*args, "--db", str(tmp_path / "x.sqlite3"), env_home=tmp_path)
     assert result.returncode != 0
     assert message in result.stderr

@@ -16,10 +16,16 @@ def main(url: str) -> None:
     while True:
         batch += 1
         drafts = [
-            ev.EventDraft("inc-kill", batch * 1000 + i, actor, ev.Source.FEED,
-                          ev.ResponderEnRoute(f"r{i}"), f"dev-1/{batch}/{i}")
+            ev.EventDraft(
+                "inc-kill",
+                batch * 1000 + i,
+                actor,
+                ev.Source.FEED,
+                ev.ResponderEnRoute(f"r{i}"),
+                f"dev-1/{batch}/{i}",
+            )
             for i in range(20)
-        ]  # fmt: skip
+        ]
         stored = store.append(drafts).stored
         sys.stdout.write(f"{stored[-1].seq}\n")
         sys.stdout.flush()

@@ -14,14 +14,19 @@ from tests.builders import INNER, STAGING_A, T0
 IC = ev.Actor(ev.ActorKind.CONSOLE_USER, "Lt. Hayes")
 GW = ev.Actor(ev.ActorKind.SYSTEM, "gateway")
 SCHOOL = School(
-    "lincoln-hs", "Lincoln High School", -84.54, 38.225,
+    "lincoln-hs",
+    "Lincoln High School",
+    -84.54,
+    38.225,
     pre_plan=PrePlan(
         staging_areas=(PlannedArea("staging-a", "Staging A", STAGING_A, 60.0, 40),),
         inner_perimeter=PlannedArea("inner", "Inner", INNER),
-        outer_perimeter=PlannedArea("outer", "Outer", {"type": "Point", "coordinates": [-84.54, 38.225]}, 400.0),
+        outer_perimeter=PlannedArea(
+            "outer", "Outer", {"type": "Point", "coordinates": [-84.54, 38.225]}, 400.0
+        ),
         check_in=CheckIn("Check-in A", -84.5457, 38.2292),
     ),
-)  # fmt: skip
+)
 ALERT = ev.AlertReceived("act-1", "lincoln-hs", "active_shooter", T0, "J. Ortiz", "office")
 
 
@@ -39,7 +44,9 @@ def test_opening_an_incident_puts_the_school_pre_plan_in_force(store: Store) -> 
     assert state.school_name == "Lincoln High School" and state.incident_type == "active_shooter"
     assert set(state.staging_areas) == {"staging-a"}
     assert {p.kind for p in state.perimeters.values()} == {"inner", "outer"}
-    assert state.check_in_point is not None and state.alerts["act-1"].activated_by_name == "J. Ortiz"
+    assert (
+        state.check_in_point is not None and state.alerts["act-1"].activated_by_name == "J. Ortiz"
+    )
     assert [e.type for e in published[0]][:2] == ["incident_opened", "alert_received"]
     assert store.state_at(incident) == state
 
@@ -51,8 +58,9 @@ def test_a_refused_command_stores_nothing_from_its_batch(store: Store) -> None:
         service.execute(
             incident,
             [ev.ResponderNotified("r1", "d1"), ev.ResponderAssigned("r1", "contact_team", "T1")],
-            actor=IC, source=ev.Source.CONSOLE,
-        )  # fmt: skip
+            actor=IC,
+            source=ev.Source.CONSOLE,
+        )
     assert refused.value.rule is Rule.ASSIGN_REQUIRES_IDENTIFIED
     assert store.last_seq() == before
     assert "r1" not in service.state(incident).responders
@@ -62,12 +70,18 @@ def test_a_refused_command_stores_nothing_from_its_batch(store: Store) -> None:
 def test_commands_are_folded_into_live_state_and_published(store: Store) -> None:
     service, incident, published = _opened(store)
     service.execute(incident, [ev.ResponderNotified("r1", "d1")], actor=GW, source=ev.Source.FEED)
-    service.execute(incident, [ev.ResponderArrived("r1", "staging", "staging-a")],
-                    actor=GW, source=ev.Source.FEED)  # fmt: skip
+    service.execute(
+        incident,
+        [ev.ResponderArrived("r1", "staging", "staging-a")],
+        actor=GW,
+        source=ev.Source.FEED,
+    )
     events = service.execute(
-        incident, [ev.ResponderIdentified("r1", "credentials_in_person", "Sgt. Brooks")],
-        actor=IC, source=ev.Source.CONSOLE,
-    )  # fmt: skip
+        incident,
+        [ev.ResponderIdentified("r1", "credentials_in_person", "Sgt. Brooks")],
+        actor=IC,
+        source=ev.Source.CONSOLE,
+    )
     assert events[0].actor == IC and events[0].source is ev.Source.CONSOLE
     live = service.state(incident)
     assert live.responders["r1"].status is ResponderStatus.IDENTIFIED
@@ -78,7 +92,10 @@ def test_commands_are_folded_into_live_state_and_published(store: Store) -> None
 
 def test_a_repeated_alert_message_opens_no_second_incident_event(store: Store) -> None:
     service = IncidentService(store, clock=lambda: T0)
-    first, events = service.open_incident(SCHOOL, ALERT, actor=GW, source=ev.Source.FEED,
-                                          idempotency_key="school:lincoln-hs/act-1")  # fmt: skip
-    result = store.append([ev.EventDraft(first, T0, GW, ev.Source.FEED, ALERT, "school:lincoln-hs/act-1")])
+    first, events = service.open_incident(
+        SCHOOL, ALERT, actor=GW, source=ev.Source.FEED, idempotency_key="school:lincoln-hs/act-1"
+    )
+    result = store.append(
+        [ev.EventDraft(first, T0, GW, ev.Source.FEED, ALERT, "school:lincoln-hs/act-1")]
+    )
     assert result.stored == [] and result.duplicates == {"school:lincoln-hs/act-1": events[1].seq}

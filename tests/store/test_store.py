@@ -12,8 +12,7 @@ from dispatch_console.domain import events as ev
 from dispatch_console.domain.fold import replay
 from dispatch_console.domain.reference import CheckIn, PlannedArea, PrePlan, RosterEntry, School
 from dispatch_console.domain.state import STATE_FORMAT
-from dispatch_console.store import Store, StoreError
-from dispatch_console.store import schema
+from dispatch_console.store import Store, StoreError, schema
 from tests.builders import T0, Recorder, S
 
 
@@ -43,14 +42,21 @@ def test_appended_events_read_back_identical_in_order(store: Store) -> None:
     read = list(store.read("inc-1"))
     assert read == stored
     assert [e.payload for e in read] == [e.payload for e in rec.events]
-    assert all(e.actor == o.actor and e.source == o.source for e, o in zip(read, rec.events))
+    pairs = zip(read, rec.events, strict=True)
+    assert all(e.actor == o.actor and e.source == o.source for e, o in pairs)
 
 
 def test_a_repeated_idempotency_key_is_stored_once(store: Store) -> None:
     rec = Recorder().opened()
     draft = rec.drafts()[0]
-    keyed = ev.EventDraft(draft.incident_id, draft.occurred_at_us, draft.actor, draft.source,
-                          draft.payload, "school:lincoln-hs/act-1")  # fmt: skip
+    keyed = ev.EventDraft(
+        draft.incident_id,
+        draft.occurred_at_us,
+        draft.actor,
+        draft.source,
+        draft.payload,
+        "school:lincoln-hs/act-1",
+    )
     first = store.append([keyed, keyed])
     assert len(first.stored) == 1 and first.duplicates == {"school:lincoln-hs/act-1": 1}
     again = store.append([keyed])
@@ -118,8 +124,10 @@ def test_a_snapshot_of_another_state_format_is_ignored(store_url: str) -> None:
         expected = store.checkpoint("inc-1")
         engine = create_engine(store_url)
         with engine.begin() as conn:
-            conn.execute(text("UPDATE snapshots SET format = :f, state = :junk"),
-                         {"f": STATE_FORMAT + 1, "junk": b"not msgpack"})  # fmt: skip
+            conn.execute(
+                text("UPDATE snapshots SET format = :f, state = :junk"),
+                {"f": STATE_FORMAT + 1, "junk": b"not msgpack"},
+            )
         engine.dispose()
         assert store.state_at("inc-1") == expected
 
@@ -150,7 +158,7 @@ def test_concurrent_appenders_get_distinct_contiguous_sequence_numbers(
         try:
             for _ in range(25):
                 store.append(Recorder(f"inc-{n}").opened().drafts())
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=work, args=(s, n)) for n, s in enumerate(stores)]
@@ -167,17 +175,27 @@ def test_concurrent_appenders_get_distinct_contiguous_sequence_numbers(
 
 def test_schools_with_pre_plans_and_rosters_are_kept(store: Store) -> None:
     plan = PrePlan(
-        staging_areas=(PlannedArea("a", "Staging A", {"type": "Point", "coordinates": [-84.5, 38.2]}, 60.0, 40),),
-        inner_perimeter=PlannedArea("inner", "Inner", {"type": "Point", "coordinates": [-84.5, 38.2]}, 150.0),
+        staging_areas=(
+            PlannedArea(
+                "a", "Staging A", {"type": "Point", "coordinates": [-84.5, 38.2]}, 60.0, 40
+            ),
+        ),
+        inner_perimeter=PlannedArea(
+            "inner", "Inner", {"type": "Point", "coordinates": [-84.5, 38.2]}, 150.0
+        ),
         check_in=CheckIn("Check-in", -84.5, 38.21),
-    )  # fmt: skip
-    school = School("lincoln-hs", "Lincoln High School", -84.54, 38.225, "1200 Lincoln Ave", pre_plan=plan)
+    )
+    school = School(
+        "lincoln-hs", "Lincoln High School", -84.54, 38.225, "1200 Lincoln Ave", pre_plan=plan
+    )
     store.upsert_schools([school])
     store.upsert_schools([school])  # importing again updates, does not duplicate
     assert store.schools() == [school]
     assert store.school("lincoln-hs") == school and store.school("other") is None
-    entries = [RosterEntry("GPD", "4411", "M. Ruiz", "active", ("dev-1", "dev-2")),
-               RosterEntry("GPD", "1102", "L. Price", "retired")]  # fmt: skip
+    entries = [
+        RosterEntry("GPD", "4411", "M. Ruiz", "active", ("dev-1", "dev-2")),
+        RosterEntry("GPD", "1102", "L. Price", "retired"),
+    ]
     store.upsert_roster(entries)
     assert store.roster() == sorted(entries, key=lambda e: (e.agency, e.badge))
 
@@ -194,7 +212,9 @@ def test_the_migrated_schema_matches_the_tables_the_code_uses(store_url: str, st
 
 
 def test_an_unreachable_database_is_one_clear_error() -> None:
-    with pytest.raises(StoreError, match="cannot open postgresql\\+psycopg://nobody@127.0.0.1:1/x"):
+    with pytest.raises(
+        StoreError, match=r"cannot open postgresql\+psycopg://nobody@127\.0\.0\.1:1/x"
+    ):
         Store("postgresql://nobody:secret@127.0.0.1:1/x")
 
 

@@ -16,11 +16,19 @@ def test_every_event_type_round_trips_through_its_json_payload() -> None:
         ev.IncidentOpened("s", "School", "lockdown", -84.5, 38.2, exercise=True),
         ev.AlertReceived("a", "s", "fire", 5, "J. Ortiz", "office", "Gym", "smoke"),
         ev.SuspectDescriptionRevised(ev.SuspectDescription(sex="male", weapon="rifle")),
-        ev.ResponderProfileReported("r", "N", "A", "1", "C", "off", False,
-                                    ev.Attire(False, "black", "t-shirt", "blue", None, "none")),
+        ev.ResponderProfileReported(
+            "r",
+            "N",
+            "A",
+            "1",
+            "C",
+            "off",
+            False,
+            ev.Attire(False, "black", "t-shirt", "blue", None, "none"),
+        ),
         ev.ResponderPosition("r", 38.2, -84.5, 1, 2, 5.0, 12.5, 270.0),
         ev.ResponderAssigned("r", "rescue_task_force", "RTF 1"),
-    ]  # fmt: skip
+    ]
     for payload in samples:
         raw = ev.encode_payload(payload)
         assert ev.decode_payload(payload.TYPE, raw) == payload
@@ -34,7 +42,9 @@ def test_every_event_type_round_trips_through_its_json_payload() -> None:
 def test_a_position_outside_wgs84_cannot_exist(lat: float, lon: float) -> None:
     with pytest.raises(ValueError):
         ev.ResponderPosition("r", lat, lon, 1, 2)
-    raw = msgspec.json.encode({"responder_id": "r", "lat": lat, "lon": lon, "at_us": 1, "stale_at_us": 2})
+    raw = msgspec.json.encode(
+        {"responder_id": "r", "lat": lat, "lon": lon, "at_us": 1, "stale_at_us": 2}
+    )
     with pytest.raises((msgspec.ValidationError, msgspec.DecodeError)):
         ev.decode_payload("responder_position", raw)
 
@@ -59,9 +69,15 @@ def test_attire_describes_what_a_colleague_would_see() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["2026-11-24T09:14:05Z", "2026-11-24T09:14:05.71Z", "2026-11-24T09:14:05.000Z",
-     "2026-11-24T09:14:05.000000Z", "2026-11-24T09:14:05.0000000Z", "2026-11-24T04:14:05-05:00"],
-)  # fmt: skip
+    [
+        "2026-11-24T09:14:05Z",
+        "2026-11-24T09:14:05.71Z",
+        "2026-11-24T09:14:05.000Z",
+        "2026-11-24T09:14:05.000000Z",
+        "2026-11-24T09:14:05.0000000Z",
+        "2026-11-24T04:14:05-05:00",
+    ],
+)
 def test_iso_times_with_any_fraction_length_parse_to_the_same_second(text: str) -> None:
     assert parse_iso(text) // 1_000_000 == parse_iso("2026-11-24T09:14:05Z") // 1_000_000
 

@@ -72,7 +72,11 @@ def test_every_suspect_description_revision_is_kept_in_order() -> None:
 
 def test_staging_areas_and_perimeters_can_be_changed_and_removed() -> None:
     rec = Recorder().opened()
-    rec.add(ev.StagingAreaSet("staging-a", "Staging A (moved)", {"type": "Point", "coordinates": [-84.55, 38.23]}, 80))
+    rec.add(
+        ev.StagingAreaSet(
+            "staging-a", "Staging A (moved)", {"type": "Point", "coordinates": [-84.55, 38.23]}, 80
+        )
+    )
     rec.add(ev.PerimeterRemoved("inner"))
     state = rec.state()
     assert state.staging_areas["staging-a"].name == "Staging A (moved)"
@@ -80,7 +84,9 @@ def test_staging_areas_and_perimeters_can_be_changed_and_removed() -> None:
     assert "inner" not in state.perimeters
 
 
-def test_events_about_unknown_responders_are_skipped_not_fatal(caplog: pytest.LogCaptureFixture) -> None:
+def test_events_about_unknown_responders_are_skipped_not_fatal(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     rec = Recorder().opened()
     rec.position("ghost", 38.2, -84.5, at_s=5)
     state = rec.state()

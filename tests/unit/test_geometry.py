@@ -52,20 +52,28 @@ def test_straight_line_eta_uses_the_default_speed_when_parked_or_unknown() -> No
 
 
 def _index() -> AreaIndex:
-    return AreaIndex(FRAME, [
-        Area("inner", "inner_perimeter", area_shape(INNER, None, FRAME)),
-        Area("staging-a", "staging_area", area_shape(STAGING_A, 60, FRAME)),
-        Area("outer", "outer_perimeter",
-             area_shape({"type": "Point", "coordinates": [SCHOOL_LON, SCHOOL_LAT]}, 400, FRAME)),
-    ])  # fmt: skip
+    return AreaIndex(
+        FRAME,
+        [
+            Area("inner", "inner_perimeter", area_shape(INNER, None, FRAME)),
+            Area("staging-a", "staging_area", area_shape(STAGING_A, 60, FRAME)),
+            Area(
+                "outer",
+                "outer_perimeter",
+                area_shape({"type": "Point", "coordinates": [SCHOOL_LON, SCHOOL_LAT]}, 400, FRAME),
+            ),
+        ],
+    )
 
 
 def test_point_in_perimeter_and_staging_area() -> None:
-    inside = _index().containing({
-        "at-school": (SCHOOL_LON, SCHOOL_LAT),
-        "at-staging": (-84.5459, 38.2296),
-        "far": (-84.60, 38.30),
-    })  # fmt: skip
+    inside = _index().containing(
+        {
+            "at-school": (SCHOOL_LON, SCHOOL_LAT),
+            "at-staging": (-84.5459, 38.2296),
+            "far": (-84.60, 38.30),
+        }
+    )
     assert sorted(inside["at-school"]) == ["inner", "outer"]
     assert inside["at-staging"] == ["staging-a"]
     assert inside["far"] == []

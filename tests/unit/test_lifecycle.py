@@ -26,16 +26,22 @@ def _at(status: S) -> Recorder:
         S.EN_ROUTE: [ev.ResponderEnRoute("r1")],
         S.AT_STAGING: [ev.ResponderArrived("r1", "staging", "staging-a")],
         S.ON_SCENE: [ev.ResponderArrived("r1", "scene")],
-        S.IDENTIFIED: [ev.ResponderArrived("r1", "scene"),
-                       ev.ResponderIdentified("r1", "credentials_in_person", "Sgt. Brooks")],
-        S.STAGED: [ev.ResponderArrived("r1", "staging", "staging-a"),
-                   ev.ResponderIdentified("r1", "known_personally", "Sgt. Brooks"),
-                   ev.ResponderStaged("r1", "staging-a")],
-        S.ASSIGNED: [ev.ResponderArrived("r1", "scene"),
-                     ev.ResponderIdentified("r1", "known_personally", "Sgt. Brooks"),
-                     ev.ResponderAssigned("r1", "contact_team", "Team 1")],
+        S.IDENTIFIED: [
+            ev.ResponderArrived("r1", "scene"),
+            ev.ResponderIdentified("r1", "credentials_in_person", "Sgt. Brooks"),
+        ],
+        S.STAGED: [
+            ev.ResponderArrived("r1", "staging", "staging-a"),
+            ev.ResponderIdentified("r1", "known_personally", "Sgt. Brooks"),
+            ev.ResponderStaged("r1", "staging-a"),
+        ],
+        S.ASSIGNED: [
+            ev.ResponderArrived("r1", "scene"),
+            ev.ResponderIdentified("r1", "known_personally", "Sgt. Brooks"),
+            ev.ResponderAssigned("r1", "contact_team", "Team 1"),
+        ],
         S.RELEASED: [ev.ResponderReleased("r1")],
-    }[status]  # fmt: skip
+    }[status]
     for i, payload in enumerate(path):
         validate(rec.state(), payload)
         rec.add(payload, at_s=10 + i)
@@ -78,8 +84,11 @@ def test_staging_an_unidentified_responder_is_refused() -> None:
 
 
 def test_released_is_final() -> None:
-    for payload in (ev.ResponderEnRoute("r1"), ev.ResponderArrived("r1", "scene"),
-                    ev.ResponderDirected("r1", "staging-a")):  # fmt: skip
+    for payload in (
+        ev.ResponderEnRoute("r1"),
+        ev.ResponderArrived("r1", "scene"),
+        ev.ResponderDirected("r1", "staging-a"),
+    ):
         with pytest.raises(RuleViolation) as refused:
             validate(_at(S.RELEASED).state(), payload)
         assert refused.value.rule is Rule.RELEASED_IS_FINAL

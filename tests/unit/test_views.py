@@ -9,8 +9,12 @@ from tests.builders import T0, Recorder, S
 
 def test_rows_show_distance_eta_age_and_staleness_at_the_instant() -> None:
     rec = Recorder().opened().notified("r1", "r2")
-    rec.add(ev.ResponderProfileReported("r1", name="Det. Ruiz", duty="off",
-                                        attire=ev.Attire(False, "black", "t-shirt")), 2)  # fmt: skip
+    rec.add(
+        ev.ResponderProfileReported(
+            "r1", name="Det. Ruiz", duty="off", attire=ev.Attire(False, "black", "t-shirt")
+        ),
+        2,
+    )
     rec.add(ev.ResponderRosterChecked("r1", "sworn_active", "M. Ruiz"), 3)
     rec.add(ev.ResponderEnRoute("r1"), 4)
     rec.position("r1", 38.234, -84.54, at_s=10, stale_s=30)  # 1 km north of the school
