@@ -10,12 +10,27 @@ from dispatch_console.importers.report import ImportFileError
 
 _UTF8_BOM = b"\xef\xbb\xbf"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+#: Binary formats people hand to a text importer, by their first bytes.
+_BINARY_FORMATS = (
+    (b"PK\x03\x04", "a ZIP archive (a zipped shapefile?)"),
+    (b"\x00\x00\x27\x0a", "an ESRI shapefile (.shp)"),
+    (b"SQLite format 3\x00", "an SQLite database (GeoPackage or MBTiles?)"),
+    (b"%PDF", "a PDF document"),
+    (b"\xd0\xcf\x11\xe0", "an old Excel/Office file"),
+)
 
 
 def decode_text(data: bytes | str, source: str) -> str:
     """UTF-8 text from bytes or str; a UTF-8 byte-order mark is dropped."""
     if isinstance(data, str):
         return data.removeprefix("\ufeff")
+    for magic, what in _BINARY_FORMATS:
+        if data.startswith(magic):
+            raise ImportFileError(
+                f"this is {what}, not text; convert it first (e.g. ogr2ogr -f GeoJSON -t_srs "
+                "EPSG:4326 out.geojson in.shp, or save the sheet as CSV)",
+                source,
+            )
     if data.startswith(_UTF8_BOM):
         data = data[len(_UTF8_BOM) :]
     elif data.startswith(_UTF16_BOMS):

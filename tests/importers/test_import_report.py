@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from dispatch_console.importers import ImportFileError, ImportReport, Problem
 
 
@@ -58,3 +60,16 @@ def test_import_file_error_is_one_line_with_its_source() -> None:
     assert str(error) == "a.geojson: empty FeatureCollection: no features to import"
     assert str(ImportFileError("bad")) == "bad"
     assert isinstance(error, ValueError)  # the CLI reports ValueErrors as "error: ..."
+
+
+@pytest.mark.parametrize(
+    ("first_bytes", "what"),
+    [(b"PK\x03\x04rest", "ZIP archive"), (b"\x00\x00\x27\x0a\x00", "shapefile"),
+     (b"SQLite format 3\x00", "SQLite database"), (b"%PDF-1.7", "PDF")],
+)  # fmt: skip
+def test_a_binary_file_is_named_not_called_bad_utf8(first_bytes: bytes, what: str) -> None:
+    from dispatch_console.importers import parse_roster, parse_schools
+
+    for parse in (parse_schools, parse_roster):
+        with pytest.raises(ImportFileError, match=what):
+            parse(first_bytes + bytes(range(256)), source="upload")
