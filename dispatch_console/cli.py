@@ -241,7 +241,9 @@ def cmd_state(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     from dispatch_console.app.example import START_US, SimClock, build_example
+    from dispatch_console.domain.roster import Roster
     from dispatch_console.importers.geojson_schools import load_schools
+    from dispatch_console.importers.roster_csv import load_roster
     from dispatch_console.resources import resource
 
     if args.db is None:
@@ -253,10 +255,12 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
         args.db = str(path)
     report = load_schools(resource("example", "lincoln_hs.geojson"))
     school = next(s for s in report.imported if s.school_id == "lincoln-hs")
+    roster = load_roster(resource("example", "roster.csv")).imported
     clock = SimClock(START_US)
     with Store(args.db, clock=clock) as store:
         store.upsert_schools(report.imported)
-        incident, refusals = build_example(store, school, clock)
+        store.upsert_roster(roster)
+        incident, refusals = build_example(store, school, Roster(roster), clock)
         print(f"Example incident {incident} written to {redact(store.url)}\n", file=out)
         for seconds in (30, 150, 270, 420):
             at_us = START_US + seconds * US_PER_S

@@ -15,6 +15,7 @@ from dispatch_console.domain import events as ev
 from dispatch_console.domain.geometry import local_frame
 from dispatch_console.domain.lifecycle import RuleViolation
 from dispatch_console.domain.reference import School
+from dispatch_console.domain.roster import Roster
 from dispatch_console.domain.timeutil import US_PER_S, parse_iso
 from dispatch_console.service import IncidentService
 from dispatch_console.store import Store
@@ -39,8 +40,6 @@ class SimClock:
 class Officer:
     responder_id: str
     profile: ev.ResponderProfileReported
-    roster: ev.RosterVerdict
-    start: tuple[float, float]  # metres east/north of the school
 
 
 def _profile(
@@ -70,32 +69,24 @@ OFFICERS = [
             False,
             ev.Attire(False, "black", "t-shirt", "blue", None, "none"),
         ),
-        "sworn_active",
-        (-2200, 1500),
     ),
     Officer(
         "dev-chen",
         _profile(
             "dev-chen", "Ofc. K. Chen", "Georgetown PD", "3207", "GPD-212", "on", True, UNIFORM
         ),
-        "sworn_active",
-        (-3500, 2600),
     ),
     Officer(
         "dev-walker",
         _profile(
             "dev-walker", "Dep. A. Walker", "Scott County SO", "118", "SCSO-18", "on", True, UNIFORM
         ),
-        "sworn_active",
-        (3000, -2500),
     ),
     Officer(
         "dev-brooks",
         _profile(
             "dev-brooks", "Sgt. D. Brooks", "Georgetown PD", "2050", "GPD-S5", "on", True, UNIFORM
         ),
-        "sworn_active",
-        (-1800, 2400),
     ),
     Officer(
         "dev-grant",
@@ -109,8 +100,6 @@ OFFICERS = [
             False,
             ev.Attire(False, "grey", "hoodie", "blue", "ball cap", "none"),
         ),
-        "not_on_roster",
-        (2500, 3200),
     ),
     Officer(
         "dev-price",
@@ -124,24 +113,18 @@ OFFICERS = [
             False,
             ev.Attire(False, "white", "polo", "khaki", None, "badge_on_belt"),
         ),
-        "retired",
-        (4000, 500),
     ),
     Officer(
         "dev-patel",
         _profile(
             "dev-patel", "Ofc. S. Patel", "Scott County SO", "131", "SCSO-31", "on", True, UNIFORM
         ),
-        "sworn_active",
-        (-5200, -3900),
     ),
     Officer(
         "dev-diaz",
         _profile(
             "dev-diaz", "Ofc. R. Diaz", "Georgetown PD", "3390", "GPD-230", "on", True, UNIFORM
         ),
-        "sworn_active",
-        (6100, -800),
     ),
 ]
 
@@ -157,7 +140,9 @@ class Move:
     arrive_s: int
 
 
-def build_example(store: Store, school: School, clock: SimClock) -> tuple[str, list[str]]:
+def build_example(
+    store: Store, school: School, roster: Roster, clock: SimClock
+) -> tuple[str, list[str]]:
     """Write the example incident into ``store``; return its id and the refusals it met."""
     service = IncidentService(store, clock=clock)
     frame = local_frame(school.lon, school.lat)
@@ -220,22 +205,31 @@ def build_example(store: Store, school: School, clock: SimClock) -> tuple[str, l
         return ev.Actor(ev.ActorKind.DEVICE, rid)
 
     acknowledgements = (
-        (8, "dev-ruiz"), (12, "dev-walker"), (15, "dev-brooks"), (20, "dev-chen"),
-        (22, "dev-grant"), (30, "dev-price"), (45, "dev-patel"),
-    )  # fmt: skip
+        (8, "dev-ruiz"),
+        (12, "dev-walker"),
+        (15, "dev-brooks"),
+        (20, "dev-chen"),
+        (22, "dev-grant"),
+        (30, "dev-price"),
+        (45, "dev-patel"),
+    )
     profiles = {o.responder_id: o for o in OFFICERS}
     for seconds, rid in acknowledgements:
         officer = profiles[rid]
         when(seconds, device(rid), officer.profile)
         when(seconds, device(rid), ev.ResponderAcknowledged(rid, rid != "dev-price"))
-        roster_name = officer.profile.name if officer.roster != "not_on_roster" else None
-        when(
-            seconds + 1,
-            SYSTEM,
-            ev.ResponderRosterChecked(
-                rid, officer.roster, roster_name, officer.profile.agency, officer.profile.badge
-            ),
+        match = roster.match(agency=officer.profile.agency, badge=officer.profile.badge,
+                             name=officer.profile.name, device_id=rid)  # fmt: skip
+        roster_name = match.entry.name if match.entry is not None else None
+        checked = ev.ResponderRosterChecked(
+            rid,
+            match.verdict,
+            roster_name,
+            officer.profile.agency,
+            officer.profile.badge,
+            match.reason,
         )
+        when(seconds + 1, SYSTEM, checked)
     when(18, DISPATCHER, ev.AlertAcknowledged("act-7f3a", DISPATCHER.name))
     for move in moves:
         rid = move.responder_id
@@ -252,14 +246,23 @@ def build_example(store: Store, school: School, clock: SimClock) -> tuple[str, l
         else:
             when(move.arrive_s, SYSTEM, ev.ResponderArrived(rid, "scene"))
     first_description = ev.SuspectDescription(
-        sex="male", race="white", top_color="black", top_type="shirt",
+        sex="male",
+        race="white",
+        top_color="black",
+        top_type="shirt",
         free_text="caller: shots near the gym",
-    )  # fmt: skip
+    )
     second_description = ev.SuspectDescription(
-        sex="male", race="white", age_range="20-30", top_color="black", top_type="shirt",
-        bottom_color="blue", bottom_type="jeans", weapon="rifle",
+        sex="male",
+        race="white",
+        age_range="20-30",
+        top_color="black",
+        top_type="shirt",
+        bottom_color="blue",
+        bottom_type="jeans",
+        weapon="rifle",
         free_text="second caller: backpack, last seen east hallway",
-    )  # fmt: skip
+    )
     ic = COMMANDER
     when(90, DISPATCHER, ev.SuspectDescriptionRevised(first_description))
     when(120, ic, ev.IncidentCommanderAssigned("Lt. J. Hayes"))

@@ -284,6 +284,7 @@ class ResponderRosterChecked(Payload, frozen=True):
     roster_name: str | None = None
     agency: str | None = None
     badge: str | None = None
+    reason: str | None = None
 
 
 class ResponderAcknowledged(Payload, frozen=True):

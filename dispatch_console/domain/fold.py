@@ -179,6 +179,7 @@ def _roster(state: IncidentState, event: ev.Event) -> None:
     if r is not None:
         r.roster_verdict = p.verdict
         r.roster_name = p.roster_name
+        r.roster_reason = p.reason
 
 
 def _acknowledged(state: IncidentState, event: ev.Event) -> None:

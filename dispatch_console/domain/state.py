@@ -126,6 +126,7 @@ class Responder(msgspec.Struct):
     attire: Attire | None = None
     roster_verdict: RosterVerdict | None = None
     roster_name: str | None = None
+    roster_reason: str | None = None
     acknowledged_at_us: int | None = None
     en_route_at_us: int | None = None
     arrived_at_us: int | None = None
@@ -229,7 +230,7 @@ _decoder = msgspec.msgpack.Decoder(IncidentState)
 
 #: Bumped whenever the shape of the state or its encoding changes: snapshots of another
 #: format are ignored (they are a cache; the events are the truth).
-STATE_FORMAT = 2
+STATE_FORMAT = 3
 
 
 def encode_state(state: IncidentState) -> bytes:
