@@ -140,6 +140,33 @@ def _check_staged(state: IncidentState, p: ev.Payload) -> None:
     _transition_check(S.STAGED)(state, p)
 
 
+def _check_directive_queued(state: IncidentState, p: ev.Payload) -> None:
+    assert isinstance(p, ev.DirectiveQueued)
+    _open(state)
+    r = _responder(state, p.responder_id)
+    if r.status is S.RELEASED and p.kind != "released":
+        raise RuleViolation(Rule.RELEASED_IS_FINAL, f"responder {r.responder_id} is released")
+    _staging_area(state, p.staging_area_id)
+
+
+def _directive(state: IncidentState, directive_id: str) -> None:
+    _open(state)
+    if directive_id not in state.directives:
+        raise RuleViolation(Rule.UNKNOWN_DIRECTIVE, f"directive {directive_id}")
+
+
+def _check_directive_delivered(state: IncidentState, p: ev.Payload) -> None:
+    assert isinstance(p, ev.DirectiveDelivered)
+    _directive(state, p.directive_id)
+
+
+def _check_directive_acknowledged(state: IncidentState, p: ev.Payload) -> None:
+    assert isinstance(p, ev.DirectiveAcknowledged)
+    _directive(state, p.directive_id)
+    if state.directives[p.directive_id].acknowledged_at_us is not None:
+        raise RuleViolation(Rule.DIRECTIVE_ALREADY_ACKNOWLEDGED, f"directive {p.directive_id}")
+
+
 CHECKS: dict[str, Check] = {
     ev.IncidentOpened.TYPE: _check_opened,
     ev.AlertReceived.TYPE: _check_open,
@@ -165,6 +192,9 @@ CHECKS: dict[str, Check] = {
     ev.ResponderStaged.TYPE: _check_staged,
     ev.ResponderAssigned.TYPE: _transition_check(S.ASSIGNED),
     ev.ResponderReleased.TYPE: _transition_check(S.RELEASED, needs_active=False),
+    ev.DirectiveQueued.TYPE: _check_directive_queued,
+    ev.DirectiveDelivered.TYPE: _check_directive_delivered,
+    ev.DirectiveAcknowledged.TYPE: _check_directive_acknowledged,
 }
 
 

@@ -368,6 +368,34 @@ class ResponderReleased(Payload, frozen=True):
     reason: str | None = None
 
 
+# --- outbound directives (console -> responder devices) ------------------------------------
+
+DirectiveKind = Literal["alert", "go_to_staging", "identified", "released", "stand_down", "message"]
+
+
+class DirectiveQueued(Payload, frozen=True):
+    """A directive for one responder's device, waiting to be fetched (app) or pushed (TAK)."""
+
+    TYPE: ClassVar[str] = "directive_queued"
+    directive_id: str
+    responder_id: str
+    device_id: str
+    kind: DirectiveKind
+    text: str
+    staging_area_id: str | None = None
+
+
+class DirectiveDelivered(Payload, frozen=True):
+    TYPE: ClassVar[str] = "directive_delivered"
+    directive_id: str
+    via: Literal["http", "cot"]
+
+
+class DirectiveAcknowledged(Payload, frozen=True):
+    TYPE: ClassVar[str] = "directive_acknowledged"
+    directive_id: str
+
+
 PAYLOAD_TYPES: dict[str, type[Payload]] = {
     cls.TYPE: cls
     for cls in (
@@ -397,6 +425,9 @@ PAYLOAD_TYPES: dict[str, type[Payload]] = {
         ResponderStaged,
         ResponderAssigned,
         ResponderReleased,
+        DirectiveQueued,
+        DirectiveDelivered,
+        DirectiveAcknowledged,
     )
 }
 

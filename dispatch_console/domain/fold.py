@@ -18,6 +18,7 @@ from dispatch_console.domain.state import (
     Alert,
     Assignment,
     CheckInPoint,
+    Directive,
     Equipment,
     Identification,
     IncidentState,
@@ -301,6 +302,34 @@ def _released(state: IncidentState, event: ev.Event) -> None:
         _move(r, S.RELEASED, event)
 
 
+def _directive_queued(state: IncidentState, event: ev.Event) -> None:
+    p = event.payload
+    assert isinstance(p, ev.DirectiveQueued)
+    state.directives[p.directive_id] = Directive(
+        p.directive_id, p.responder_id, p.device_id, p.kind, p.text, event.occurred_at_us,
+        p.staging_area_id,
+    )  # fmt: skip
+
+
+def _directive_delivered(state: IncidentState, event: ev.Event) -> None:
+    p = event.payload
+    assert isinstance(p, ev.DirectiveDelivered)
+    directive = state.directives.get(p.directive_id)
+    if directive is not None and directive.delivered_at_us is None:
+        directive.delivered_at_us = event.occurred_at_us
+        directive.delivered_via = p.via
+
+
+def _directive_acknowledged(state: IncidentState, event: ev.Event) -> None:
+    p = event.payload
+    assert isinstance(p, ev.DirectiveAcknowledged)
+    directive = state.directives.get(p.directive_id)
+    if directive is not None and directive.acknowledged_at_us is None:
+        directive.acknowledged_at_us = event.occurred_at_us
+        if directive.delivered_at_us is None:  # an ack proves delivery
+            directive.delivered_at_us = event.occurred_at_us
+
+
 def _ignore(state: IncidentState, event: ev.Event) -> None:
     """Events that exist for the audit trail only (imports) change no incident state."""
 
@@ -332,6 +361,9 @@ HANDLERS: dict[str, Handler] = {
     ev.ResponderStaged.TYPE: _staged,
     ev.ResponderAssigned.TYPE: _assigned,
     ev.ResponderReleased.TYPE: _released,
+    ev.DirectiveQueued.TYPE: _directive_queued,
+    ev.DirectiveDelivered.TYPE: _directive_delivered,
+    ev.DirectiveAcknowledged.TYPE: _directive_acknowledged,
 }
 missing = set(ev.PAYLOAD_TYPES) - set(HANDLERS)
 assert not missing, f"event types without a fold handler: {missing}"

@@ -73,6 +73,9 @@ class Rule(StrEnum):
     INCIDENT_ALREADY_OPEN = "the incident is already open"
     UNKNOWN_PERIMETER = "the perimeter does not exist in this incident"
     VERIFIER_REQUIRED = "identification needs the name of the person who verified it"
+    UNKNOWN_DIRECTIVE = "the directive does not exist in this incident"
+    DIRECTIVE_ALREADY_ACKNOWLEDGED = "a directive is acknowledged once"
+    NOT_YOUR_DIRECTIVE = "a device can only acknowledge its own directives"
 
 
 class RuleViolation(Exception):

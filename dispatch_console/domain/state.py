@@ -110,6 +110,19 @@ class Assignment(msgspec.Struct):
     by: str
 
 
+class Directive(msgspec.Struct):
+    directive_id: str
+    responder_id: str
+    device_id: str
+    kind: str
+    text: str
+    queued_at_us: int
+    staging_area_id: str | None = None
+    delivered_at_us: int | None = None
+    delivered_via: str | None = None
+    acknowledged_at_us: int | None = None
+
+
 class Responder(msgspec.Struct):
     responder_id: str
     device_id: str
@@ -185,6 +198,7 @@ class IncidentState(msgspec.Struct):
     perimeters: dict[str, Perimeter] = msgspec.field(default_factory=dict)
     check_in_point: CheckInPoint | None = None
     responders: dict[str, Responder] = msgspec.field(default_factory=dict)
+    directives: dict[str, Directive] = msgspec.field(default_factory=dict)
     #: Sequence number, count and received time of the last event folded in.
     last_seq: int = 0
     event_count: int = 0
@@ -198,6 +212,14 @@ class IncidentState(msgspec.Struct):
     @property
     def closed(self) -> bool:
         return self.status != "active"
+
+    def pending_directives(self, device_id: str) -> list[Directive]:
+        """Directives for ``device_id`` not yet acknowledged, oldest first."""
+        return [
+            d
+            for d in self.directives.values()
+            if d.device_id == device_id and d.acknowledged_at_us is None
+        ]
 
     def counts(self, now_us: int) -> dict[str, int]:
         """The incident header's counts at ``now_us``."""
@@ -230,7 +252,7 @@ _decoder = msgspec.msgpack.Decoder(IncidentState)
 
 #: Bumped whenever the shape of the state or its encoding changes: snapshots of another
 #: format are ignored (they are a cache; the events are the truth).
-STATE_FORMAT = 3
+STATE_FORMAT = 4
 
 
 def encode_state(state: IncidentState) -> bytes:

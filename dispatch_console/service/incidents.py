@@ -12,16 +12,46 @@ import re
 import secrets
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 from dispatch_console.domain import events as ev
 from dispatch_console.domain.decide import validate
 from dispatch_console.domain.fold import apply, fold
+from dispatch_console.domain.lifecycle import RuleViolation
 from dispatch_console.domain.reference import School
 from dispatch_console.domain.state import IncidentState, decode_state, encode_state
 from dispatch_console.domain.timeutil import from_us
 from dispatch_console.store import Store, StoreError
 
 Subscriber = Callable[[list[ev.Event]], None]
+
+#: Event types that never change what a later command is validated against: a batch of them
+#: (a flood of positions) is checked against the live state without copying it.
+VALIDATION_NEUTRAL = frozenset({
+    ev.ResponderPosition.TYPE, ev.ResponderProfileReported.TYPE, ev.ResponderRosterChecked.TYPE,
+    ev.ResponderEquipmentIssued.TYPE, ev.DirectiveDelivered.TYPE,
+})  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Command:
+    """A proposed event: the payload, for which incident, by whom, from where, when."""
+
+    incident_id: str
+    payload: ev.Payload
+    actor: ev.Actor
+    source: ev.Source
+    occurred_at_us: int
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    stored: list[ev.Event]
+    #: Index in the batch -> why that command was refused.
+    refused: dict[int, RuleViolation] = field(default_factory=dict)
+    #: Idempotency keys already stored -> the sequence number they were stored at.
+    duplicates: dict[str, int] = field(default_factory=dict)
 
 
 class IncidentService:
@@ -60,25 +90,85 @@ class IncidentService:
         """
         occurred = self.clock() if occurred_at_us is None else occurred_at_us
         keys = list(idempotency_keys) if idempotency_keys is not None else [None] * len(payloads)
+        commands = [
+            Command(incident_id, payload, actor, source, occurred, key)
+            for payload, key in zip(payloads, keys, strict=True)
+        ]
+        outcome = self.execute_batch(commands, all_or_nothing=True)
+        return outcome.stored
+
+    def execute_batch(
+        self, commands: Sequence[Command], *, all_or_nothing: bool = False
+    ) -> BatchOutcome:
+        """Validate each command against the state the ones before it leave, store the valid
+        ones in one durable transaction, fold them into the live state and publish them.
+
+        With ``all_or_nothing`` the first refusal is raised and nothing is stored; otherwise
+        refusals are returned per command (``BatchOutcome.refused``) and the rest is stored.
+        """
         with self._lock:
-            try:
-                state = self.state(incident_id)
-            except StoreError:
-                state = self._live[incident_id] = IncidentState(incident_id=incident_id)
-            scratch = state if len(payloads) == 1 else decode_state(encode_state(state))
-            for payload in payloads:
-                validate(scratch, payload)
-                if scratch is not state:
-                    apply(scratch, _provisional(incident_id, occurred, actor, source, payload))
+            working: dict[str, IncidentState] = {}
+            copied: set[str] = set()
+            accepted: list[Command] = []
+            refused: dict[int, RuleViolation] = {}
+            for index, command in enumerate(commands):
+                state = working.get(command.incident_id)
+                if state is None:
+                    state = working[command.incident_id] = self._state_or_new(command.incident_id)
+                try:
+                    validate(state, command.payload)
+                except RuleViolation as violation:
+                    if all_or_nothing:
+                        raise
+                    refused[index] = violation
+                    continue
+                accepted.append(command)
+                if command.payload.TYPE in VALIDATION_NEUTRAL:
+                    continue  # cannot change what later commands are checked against
+                if command.incident_id not in copied:
+                    state = working[command.incident_id] = decode_state(encode_state(state))
+                    copied.add(command.incident_id)
+                apply(state, _provisional(command))
             drafts = [
-                ev.EventDraft(incident_id, occurred, actor, source, payload, key)
-                for payload, key in zip(payloads, keys, strict=True)
-            ]
+                ev.EventDraft(c.incident_id, c.occurred_at_us, c.actor, c.source, c.payload,
+                              c.idempotency_key)
+                for c in accepted
+            ]  # fmt: skip
             result = self.store.append(drafts)
-            fold(result.stored, state)
-            for subscriber in self._subscribers:
-                subscriber(result.stored)
-            return result.stored
+            by_incident: dict[str, list[ev.Event]] = {}
+            for event in result.stored:
+                assert event.incident_id is not None
+                by_incident.setdefault(event.incident_id, []).append(event)
+            for incident_id, events in by_incident.items():
+                fold(events, self._live_or_new(incident_id))
+            if result.stored:
+                for subscriber in self._subscribers:
+                    subscriber(result.stored)
+            return BatchOutcome(result.stored, refused, result.duplicates)
+
+    def _state_or_new(self, incident_id: str) -> IncidentState:
+        try:
+            return self.state(incident_id)
+        except StoreError:
+            return self._live_or_new(incident_id)
+
+    def _live_or_new(self, incident_id: str) -> IncidentState:
+        state = self._live.get(incident_id)
+        if state is None:
+            state = self._live[incident_id] = IncidentState(incident_id=incident_id)
+        return state
+
+    def live_incidents(self) -> list[IncidentState]:
+        """The incidents held in memory (loaded with :meth:`load_active` or written here)."""
+        with self._lock:
+            return list(self._live.values())
+
+    def load_active(self) -> list[IncidentState]:
+        """Load every active incident of the store into memory."""
+        for summary in self.store.incidents():
+            if summary.status == "active":
+                self.state(summary.incident_id)
+        return [s for s in self.live_incidents() if s.opened and not s.closed]
 
     def open_incident(
         self,
@@ -137,7 +227,14 @@ def new_incident_id(school_id: str, occurred_us: int) -> str:
     return f"{stamp}-{slug}-{secrets.token_hex(2)}"
 
 
-def _provisional(
-    incident_id: str, occurred: int, actor: ev.Actor, source: ev.Source, payload: ev.Payload
-) -> ev.Event:
-    return ev.Event(0, incident_id, payload.TYPE, occurred, occurred, actor, source, payload)
+def _provisional(command: Command) -> ev.Event:
+    return ev.Event(
+        0,
+        command.incident_id,
+        command.payload.TYPE,
+        command.occurred_at_us,
+        command.occurred_at_us,
+        command.actor,
+        command.source,
+        command.payload,
+    )

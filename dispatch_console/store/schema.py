@@ -76,3 +76,45 @@ roster = Table(
     Column("device_ids", Text, nullable=False),
     Column("updated_at_us", BigInteger, nullable=False),
 )
+
+# --- gateway (revision 0002) -----------------------------------------------------------------
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("key_id", String(64), primary_key=True),
+    Column("kind", String(16), nullable=False),  # "school" or "device"
+    Column("scope", String(100), nullable=False),  # the school id or the device id
+    Column("label", String(200), nullable=True),
+    Column("secret_sealed", LargeBinary, nullable=False),  # encrypted, never the secret itself
+    Column("created_at_us", BigInteger, nullable=False),
+    Column("revoked_at_us", BigInteger, nullable=True),
+)
+
+devices = Table(
+    "devices",
+    metadata,
+    Column("device_id", String(100), primary_key=True),
+    Column("tak_uid", String(200), nullable=True, unique=True),
+    Column("label", String(200), nullable=True),
+    Column("home_lon", Float, nullable=True),
+    Column("home_lat", Float, nullable=True),
+    Column("last_lon", Float, nullable=True),
+    Column("last_lat", Float, nullable=True),
+    Column("last_at_us", BigInteger, nullable=True),
+    Column("profile", Text, nullable=True),
+    Column("registered_at_us", BigInteger, nullable=False),
+    Column("removed_at_us", BigInteger, nullable=True),
+)
+
+rejections = Table(
+    "rejections",
+    metadata,
+    Column("rejection_id", SeqType, primary_key=True, autoincrement=True),
+    Column("at_us", BigInteger, nullable=False),
+    Column("transport", String(16), nullable=False),
+    Column("sender", String(200), nullable=False),
+    Column("reason", String(500), nullable=False),
+    Column("excerpt", Text, nullable=False),
+)
+Index("ix_rejections_at", rejections.c.at_us)

@@ -41,6 +41,7 @@ from dispatch_console.domain.state import (
     encode_state,
 )
 from dispatch_console.store import schema
+from dispatch_console.store.registry import RegistryMixin
 from dispatch_console.store.urls import default_url, normalize_url, redact
 
 log = logging.getLogger(__name__)
@@ -90,7 +91,7 @@ _geometry_decoder = msgspec.json.Decoder(dict[str, Any])
 _device_ids_decoder = msgspec.json.Decoder(tuple[str, ...])
 
 
-class Store:
+class Store(RegistryMixin):
     """Events, snapshots and reference data in one database (SQLite file or PostgreSQL)."""
 
     def __init__(
@@ -147,6 +148,9 @@ class Store:
         _sqlite_setup(writer, begin="BEGIN IMMEDIATE")
         _sqlite_setup(reader, begin="BEGIN")
         return writer, reader
+
+    def _now(self) -> int:
+        return self._clock()
 
     def migrate(self) -> None:
         """Bring the schema to the newest Alembic revision (idempotent)."""

@@ -1,0 +1,1 @@
+"""Feeds: the gateway (HTTP, Cursor-on-Target), parsers, keys. No Qt."""

@@ -1,0 +1,122 @@
+"""API keys: secrets made once, shown once, sealed at rest.
+
+HMAC verification needs the secret itself, so it cannot be stored as a one-way hash: it is
+sealed (Fernet: AES-128-CBC + HMAC-SHA256) with a master key that lives outside the database,
+in a file readable only by its owner (``$DISPATCH_CONSOLE_MASTER_KEY_FILE``, else
+``<user config dir>/master.key``, created on first use with mode 0600). A stolen database alone
+yields no secret. Every gateway and console that verifies signatures needs the same master key
+file.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken
+from platformdirs import user_config_path
+
+from dispatch_console.store.registry import ApiKey, KeyKind
+
+MASTER_KEY_ENV = "DISPATCH_CONSOLE_MASTER_KEY_FILE"
+
+
+class KeyProblem(Exception):
+    """A key problem told in one line (unknown, revoked, unsealable)."""
+
+
+def master_key_path() -> Path:
+    configured = os.environ.get(MASTER_KEY_ENV)
+    if configured:
+        return Path(configured).expanduser()
+    return user_config_path("dispatch-console", appauthor=False) / "master.key"
+
+
+class SecretBox:
+    """Seals and opens key secrets with the master key."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or master_key_path()
+        self._fernet = Fernet(self._load_or_create())
+
+    def _load_or_create(self) -> bytes:
+        try:
+            return self.path.read_bytes().strip()
+        except FileNotFoundError:
+            pass
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        key = Fernet.generate_key()
+        # O_EXCL: two processes starting at once must not each write a different key.
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return self.path.read_bytes().strip()
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(key)
+            handle.flush()
+            os.fsync(handle.fileno())
+        return key
+
+    def seal(self, secret: str) -> bytes:
+        return self._fernet.encrypt(secret.encode())
+
+    def open(self, sealed: bytes) -> str:
+        try:
+            return self._fernet.decrypt(sealed).decode()
+        except InvalidToken:
+            raise KeyProblem(
+                f"a key secret cannot be opened with the master key {self.path} "
+                "(a different master key sealed it)"
+            ) from None
+
+
+@dataclass(frozen=True)
+class NewKey:
+    key_id: str
+    secret: str  # shown to the operator once, never stored in the clear, never logged
+
+
+def new_key_material(kind: KeyKind) -> NewKey:
+    prefix = "sk" if kind == "school" else "dk"
+    return NewKey(f"{prefix}_{secrets.token_hex(6)}", secrets.token_urlsafe(32))
+
+
+@dataclass(frozen=True)
+class OpenKey:
+    key_id: str
+    kind: KeyKind
+    scope: str
+    secret: bytes
+
+
+class KeyRing:
+    """Opened keys for signature checks, cached briefly so a revocation takes effect within
+    ``ttl_s`` seconds without opening the seal on every request."""
+
+    def __init__(self, lookup: object, box: SecretBox, ttl_s: float = 5.0) -> None:
+        self._lookup = lookup
+        self._box = box
+        self._ttl = ttl_s
+        self._cache: dict[str, tuple[float, OpenKey | None]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key_id: str) -> OpenKey | None:
+        now = time.monotonic()
+        with self._lock:
+            cached = self._cache.get(key_id)
+            if cached is not None and now - cached[0] < self._ttl:
+                return cached[1]
+        record: ApiKey | None = self._lookup(key_id)  # type: ignore[operator]
+        opened = None
+        if record is not None and not record.revoked:
+            opened = OpenKey(record.key_id, record.kind, record.scope,
+                             self._box.open(record.secret_sealed).encode())  # fmt: skip
+        with self._lock:
+            if len(self._cache) > 10_000:  # unknown ids from a flood must not grow it forever
+                self._cache.clear()
+            self._cache[key_id] = (now, opened)
+        return opened

@@ -1,0 +1,264 @@
+"""Gateway registry tables: API keys (sealed secrets), registered devices, rejected messages.
+
+Reference data, not incident state: incidents change only through events. A device's last
+known position is kept here (coalesced) so the console, as the alerting service, can select who
+to notify when an alert comes in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import msgspec
+from sqlalchemy import Engine, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from dispatch_console.store import schema
+
+KeyKind = Literal["school", "device"]
+
+#: Rejections kept at most; the oldest go first (a flood must not fill the disk).
+REJECTIONS_KEPT = 100_000
+EXCERPT_LIMIT = 300
+
+_json = msgspec.json.Encoder()
+_profile_decoder = msgspec.json.Decoder(dict[str, Any])
+
+
+class RegistryError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    key_id: str
+    kind: KeyKind
+    scope: str
+    label: str | None
+    secret_sealed: bytes
+    created_at_us: int
+    revoked_at_us: int | None
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at_us is not None
+
+
+@dataclass(frozen=True)
+class Device:
+    device_id: str
+    tak_uid: str | None
+    label: str | None
+    home_lon: float | None
+    home_lat: float | None
+    last_lon: float | None
+    last_lat: float | None
+    last_at_us: int | None
+    profile: dict[str, Any] | None
+    registered_at_us: int
+
+    def known_position(self) -> tuple[float, float] | None:
+        """Last reported position, else the registered home or patrol area."""
+        if self.last_lon is not None and self.last_lat is not None:
+            return self.last_lon, self.last_lat
+        if self.home_lon is not None and self.home_lat is not None:
+            return self.home_lon, self.home_lat
+        return None
+
+
+@dataclass(frozen=True)
+class Rejection:
+    at_us: int
+    transport: str
+    sender: str
+    reason: str
+    excerpt: str
+
+
+def excerpt_of(data: bytes | str, limit: int = EXCERPT_LIMIT) -> str:
+    """A bounded, printable excerpt of a rejected message (control characters escaped)."""
+    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+    clipped = text[:limit]
+    cleaned = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in clipped)
+    return cleaned + ("…" if len(text) > limit else "")
+
+
+class RegistryMixin:
+    """Methods of :class:`~dispatch_console.store.Store` for the gateway's tables."""
+
+    _writer: Engine
+    _reader: Engine
+
+    def _now(self) -> int:
+        raise NotImplementedError
+
+    # --- keys ---------------------------------------------------------------------------------
+
+    def add_key(
+        self, key_id: str, kind: KeyKind, scope: str, secret_sealed: bytes, label: str | None
+    ) -> ApiKey:
+        row = {"key_id": key_id, "kind": kind, "scope": scope, "label": label,
+               "secret_sealed": secret_sealed, "created_at_us": self._now(),
+               "revoked_at_us": None}  # fmt: skip
+        try:
+            with self._writer.begin() as conn:
+                conn.execute(schema.api_keys.insert(), row)
+        except IntegrityError:
+            raise RegistryError(f"key {key_id!r} exists already") from None
+        return ApiKey(**row)  # type: ignore[arg-type]
+
+    def keys(self) -> list[ApiKey]:
+        with self._reader.connect() as conn:
+            rows = conn.execute(select(schema.api_keys).order_by(schema.api_keys.c.key_id))
+            return [ApiKey(**row._mapping) for row in rows]
+
+    def key(self, key_id: str) -> ApiKey | None:
+        with self._reader.connect() as conn:
+            row = conn.execute(
+                select(schema.api_keys).where(schema.api_keys.c.key_id == key_id)
+            ).first()
+        return ApiKey(**row._mapping) if row is not None else None
+
+    def revoke_key(self, key_id: str) -> None:
+        table = schema.api_keys
+        with self._writer.begin() as conn:
+            done = conn.execute(
+                update(table)
+                .where(table.c.key_id == key_id, table.c.revoked_at_us.is_(None))
+                .values(revoked_at_us=self._now())
+            ).rowcount
+        if not done:
+            raise RegistryError(f"no active key {key_id!r}")
+
+    # --- devices ----------------------------------------------------------------------------
+
+    def add_device(
+        self,
+        device_id: str,
+        *,
+        tak_uid: str | None = None,
+        label: str | None = None,
+        home: tuple[float, float] | None = None,
+    ) -> Device:
+        table = schema.devices
+        values = {"tak_uid": tak_uid, "label": label,
+                  "home_lon": home[0] if home else None, "home_lat": home[1] if home else None,
+                  "registered_at_us": self._now(), "removed_at_us": None}  # fmt: skip
+        try:
+            with self._writer.begin() as conn:
+                existing = conn.execute(
+                    select(table.c.removed_at_us).where(table.c.device_id == device_id)
+                ).first()
+                if existing is not None and existing[0] is None:
+                    raise RegistryError(f"device {device_id!r} is registered already")
+                if existing is None:
+                    conn.execute(table.insert(), {"device_id": device_id, **values})
+                else:  # registered again after removal
+                    conn.execute(update(table).where(table.c.device_id == device_id).values(values))
+        except IntegrityError:
+            raise RegistryError(f"TAK uid {tak_uid!r} belongs to another device") from None
+        device = self.device(device_id)
+        assert device is not None
+        return device
+
+    def remove_device(self, device_id: str) -> None:
+        table = schema.devices
+        with self._writer.begin() as conn:
+            done = conn.execute(
+                update(table)
+                .where(table.c.device_id == device_id, table.c.removed_at_us.is_(None))
+                .values(removed_at_us=self._now(), tak_uid=None)
+            ).rowcount
+        if not done:
+            raise RegistryError(f"no registered device {device_id!r}")
+
+    def devices(self) -> list[Device]:
+        table = schema.devices
+        with self._reader.connect() as conn:
+            rows = conn.execute(
+                select(table).where(table.c.removed_at_us.is_(None)).order_by(table.c.device_id)
+            )
+            return [_device(row._mapping) for row in rows]
+
+    def device(self, device_id: str) -> Device | None:
+        table = schema.devices
+        with self._reader.connect() as conn:
+            row = conn.execute(
+                select(table).where(table.c.device_id == device_id, table.c.removed_at_us.is_(None))
+            ).first()
+        return _device(row._mapping) if row is not None else None
+
+    def record_device_positions(self, positions: Sequence[tuple[str, float, float, int]]) -> None:
+        """Last known positions ``(device_id, lon, lat, at_us)``; an older one changes nothing."""
+        if not positions:
+            return
+        table = schema.devices
+        statement = (
+            update(table)
+            .where(table.c.device_id == _param("d"))
+            .where((table.c.last_at_us.is_(None)) | (table.c.last_at_us < _param("t")))
+            .values(last_lon=_param("x"), last_lat=_param("y"), last_at_us=_param("t"))
+        )
+        rows = [{"d": d, "x": lon, "y": lat, "t": at} for d, lon, lat, at in positions]
+        with self._writer.begin() as conn:
+            conn.execute(statement, rows)
+
+    def record_device_profile(self, device_id: str, profile: dict[str, Any]) -> None:
+        table = schema.devices
+        with self._writer.begin() as conn:
+            conn.execute(
+                update(table)
+                .where(table.c.device_id == device_id)
+                .values(profile=_json.encode(profile).decode())
+            )
+
+    # --- rejections -------------------------------------------------------------------------
+
+    def add_rejections(self, rejections: Iterable[Rejection]) -> None:
+        rows = [
+            {"at_us": r.at_us, "transport": r.transport, "sender": r.sender[:200],
+             "reason": r.reason[:500], "excerpt": r.excerpt}
+            for r in rejections
+        ]  # fmt: skip
+        if not rows:
+            return
+        table = schema.rejections
+        with self._writer.begin() as conn:
+            conn.execute(table.insert(), rows)
+            newest = conn.execute(select(func.max(table.c.rejection_id))).scalar() or 0
+            if newest > REJECTIONS_KEPT and newest % 1000 < len(rows):
+                conn.execute(table.delete().where(table.c.rejection_id <= newest - REJECTIONS_KEPT))
+
+    def rejections(self, limit: int = 100) -> list[Rejection]:
+        table = schema.rejections
+        with self._reader.connect() as conn:
+            rows = conn.execute(
+                select(table.c.at_us, table.c.transport, table.c.sender, table.c.reason,
+                       table.c.excerpt)
+                .order_by(table.c.rejection_id.desc())
+                .limit(limit)
+            ).all()  # fmt: skip
+        return [Rejection(*row) for row in rows]
+
+
+def _param(name: str) -> Any:
+    from sqlalchemy import bindparam
+
+    return bindparam(name)
+
+
+def _device(row: Any) -> Device:
+    return Device(
+        device_id=row["device_id"],
+        tak_uid=row["tak_uid"],
+        label=row["label"],
+        home_lon=row["home_lon"],
+        home_lat=row["home_lat"],
+        last_lon=row["last_lon"],
+        last_lat=row["last_lat"],
+        last_at_us=row["last_at_us"],
+        profile=_profile_decoder.decode(row["profile"]) if row["profile"] else None,
+        registered_at_us=row["registered_at_us"],
+    )
