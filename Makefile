@@ -29,6 +29,9 @@ bench: install
 install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml | system-deps
+	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { [ "$$(id -u)" = 0 ] && \
+		apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null; } || \
+		{ echo "Python's venv module is missing: sudo apt-get install python3-venv"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'

@@ -34,6 +34,7 @@ EXIT_USAGE = 2
 EXIT_INTERNAL = 70
 
 CLI_ACTOR_NAME = "cli"
+MAX_OFFSET_S = 10 * 365 * 86400.0
 
 
 class CliError(Exception):
@@ -166,7 +167,7 @@ def cmd_import_roster(args: argparse.Namespace, out: TextIO) -> int:
 
     report = load_roster(args.file)
     with _store(args) as store:
-        store.upsert_roster(report.imported)
+        store.replace_roster(report.imported)
         _audit(store, ev.RosterImported(str(args.file), len(report.imported), len(report.rejected)))
     for line in report.lines():
         print(line, file=out)
@@ -259,7 +260,7 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     clock = SimClock(START_US)
     with Store(args.db, clock=clock) as store:
         store.upsert_schools(report.imported)
-        store.upsert_roster(roster)
+        store.replace_roster(roster)
         incident, refusals = build_example(store, school, Roster(roster), clock)
         print(f"Example incident {incident} written to {redact(store.url)}\n", file=out)
         for seconds in (30, 150, 270, 420):
@@ -293,12 +294,17 @@ def _instant(store: Store, incident_id: str, text: str | None) -> int | None:
             seconds = float(text[1:])
         except ValueError:
             raise CliError(f"--at {text!r}: expected +SECONDS, e.g. +90") from None
+        if not 0 <= seconds <= MAX_OFFSET_S:  # also refuses nan and inf
+            raise CliError(f"--at {text!r}: seconds must be between 0 and {MAX_OFFSET_S:.0f}")
         first = next(store.read(incident_id), None)
         assert first is not None
         return first.received_at_us + int(seconds * US_PER_S)
     try:
-        return parse_iso(text)
-    except ValueError as exc:
+        at_us = parse_iso(text)
+        if not 0 <= at_us < 2**62:
+            raise ValueError(f"{text!r} is out of range")
+        return at_us
+    except (ValueError, OverflowError) as exc:
         raise CliError(f"--at: {exc} (use e.g. 2026-11-24T09:20:00Z or +90)") from None
 
 

@@ -136,3 +136,18 @@ def test_init_creates_the_database(tmp_path: Path) -> None:
     result = run("init", "--db", str(tmp_path / "new.sqlite3"), env_home=tmp_path)
     assert result.returncode == 0 and "database ready" in result.stdout
     assert (tmp_path / "new.sqlite3").exists()
+
+
+@pytest.mark.parametrize("bad", ["+inf", "+nan", "+1e30", "-5", "+-3", "9999-99-99T00:00:00Z"])
+def test_out_of_range_instants_are_one_clear_line(demo_db: str, tmp_path: Path, bad: str) -> None:
+    listing = run("incidents", "--db", demo_db, env_home=tmp_path).stdout
+    incident = listing.splitlines()[1].split()[0]
+    result = run("state", incident, f"--at={bad}", "--db", demo_db, env_home=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert "--at" in result.stderr and "internal error" not in result.stderr
+
+
+def test_a_malformed_database_url_is_one_clear_line(tmp_path: Path) -> None:
+    result = run("incidents", "--db", "foo:://x", env_home=tmp_path)
+    assert result.returncode == 1
+    assert "not a database URL" in result.stderr and "internal error" not in result.stderr

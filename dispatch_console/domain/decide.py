@@ -10,8 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from dispatch_console.domain import events as ev
+from dispatch_console.domain.geometry import area_problem
+from dispatch_console.domain.lifecycle import (
+    IDENTIFIED_OR_LATER,
+    PRESENT,
+    Rule,
+    RuleViolation,
+    check_transition,
+)
 from dispatch_console.domain.lifecycle import ResponderStatus as S
-from dispatch_console.domain.lifecycle import Rule, RuleViolation, check_transition
 from dispatch_console.domain.state import IncidentState, Responder
 
 Check = Callable[[IncidentState, ev.Payload], None]
@@ -65,6 +72,55 @@ def _check_alert_ack(state: IncidentState, p: ev.Payload) -> None:
         )
 
 
+def _check_alert_received(state: IncidentState, p: ev.Payload) -> None:
+    assert isinstance(p, ev.AlertReceived)
+    _open(state)
+    if p.alert_id in state.alerts:
+        raise RuleViolation(Rule.ALERT_ALREADY_RECEIVED, f"alert {p.alert_id}")
+    if p.school_id != state.school_id:
+        raise RuleViolation(
+            Rule.ALERT_OF_ANOTHER_SCHOOL,
+            f"alert of {p.school_id} in an incident at {state.school_id}",
+        )
+
+
+def _check_area(geometry: ev.Geometry, radius_m: float | None, capacity: int | None = None) -> None:
+    problem = area_problem(geometry, radius_m)
+    if problem is None and capacity is not None and capacity <= 0:
+        problem = f"capacity {capacity} is not positive"
+    if problem is not None:
+        raise RuleViolation(Rule.BAD_AREA, problem)
+
+
+def _check_staging_set(state: IncidentState, p: ev.Payload) -> None:
+    assert isinstance(p, ev.StagingAreaSet)
+    _active(state)
+    _check_area(p.geometry, p.radius_m, p.capacity)
+
+
+def _check_perimeter_set(state: IncidentState, p: ev.Payload) -> None:
+    assert isinstance(p, ev.PerimeterSet)
+    _active(state)
+    _check_area(p.geometry, p.radius_m)
+
+
+def _check_check_in_point(state: IncidentState, p: ev.Payload) -> None:
+    assert isinstance(p, ev.CheckInPointSet)
+    _active(state)
+    try:
+        ev.check_lat_lon(p.lat, p.lon)
+    except ValueError as bad:
+        raise RuleViolation(Rule.BAD_AREA, str(bad)) from None
+
+
+def _check_equipment(state: IncidentState, p: ev.Payload) -> None:
+    assert isinstance(p, ev.ResponderEquipmentIssued)
+    _open(state)
+    r = _responder(state, p.responder_id)
+    if r.status not in PRESENT:
+        raise RuleViolation(Rule.NOT_PRESENT, f"responder {r.responder_id} is {r.status.label}")
+
+
 def _check_staging_removed(state: IncidentState, p: ev.Payload) -> None:
     assert isinstance(p, ev.StagingAreaRemoved)
     _active(state)
@@ -114,7 +170,11 @@ def _check_arrived(state: IncidentState, p: ev.Payload) -> None:
     _open(state)
     r = _responder(state, p.responder_id)
     if p.place == "staging":
+        if p.staging_area_id is None:
+            raise RuleViolation(Rule.STAGING_AREA_REQUIRED, f"responder {r.responder_id}")
         _staging_area(state, p.staging_area_id)
+    if r.status in IDENTIFIED_OR_LATER:
+        return  # a checked-in responder moving between staging and scene: place, not status
     check_transition(r.responder_id, r.status, S.AT_STAGING if p.place == "staging" else S.ON_SCENE)
 
 
@@ -169,16 +229,16 @@ def _check_directive_acknowledged(state: IncidentState, p: ev.Payload) -> None:
 
 CHECKS: dict[str, Check] = {
     ev.IncidentOpened.TYPE: _check_opened,
-    ev.AlertReceived.TYPE: _check_open,
+    ev.AlertReceived.TYPE: _check_alert_received,
     ev.AlertAcknowledged.TYPE: _check_alert_ack,
     ev.IncidentCommanderAssigned.TYPE: _check_active,
     ev.IncidentStatusChanged.TYPE: _check_open,
     ev.SuspectDescriptionRevised.TYPE: _check_active,
-    ev.StagingAreaSet.TYPE: _check_active,
+    ev.StagingAreaSet.TYPE: _check_staging_set,
     ev.StagingAreaRemoved.TYPE: _check_staging_removed,
-    ev.PerimeterSet.TYPE: _check_active,
+    ev.PerimeterSet.TYPE: _check_perimeter_set,
     ev.PerimeterRemoved.TYPE: _check_perimeter_removed,
-    ev.CheckInPointSet.TYPE: _check_active,
+    ev.CheckInPointSet.TYPE: _check_check_in_point,
     ev.ResponderNotified.TYPE: _check_notified,
     ev.ResponderProfileReported.TYPE: _check_known_responder,
     ev.ResponderRosterChecked.TYPE: _check_known_responder,
@@ -188,7 +248,7 @@ CHECKS: dict[str, Check] = {
     ev.ResponderArrived.TYPE: _check_arrived,
     ev.ResponderDirected.TYPE: _check_directed,
     ev.ResponderIdentified.TYPE: _check_identified,
-    ev.ResponderEquipmentIssued.TYPE: _check_known_responder,
+    ev.ResponderEquipmentIssued.TYPE: _check_equipment,
     ev.ResponderStaged.TYPE: _check_staged,
     ev.ResponderAssigned.TYPE: _transition_check(S.ASSIGNED),
     ev.ResponderReleased.TYPE: _transition_check(S.RELEASED, needs_active=False),

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable, Iterable
 
 from dispatch_console.domain import events as ev
+from dispatch_console.domain.lifecycle import IDENTIFIED_OR_LATER
 from dispatch_console.domain.lifecycle import ResponderStatus as S
 from dispatch_console.domain.state import (
     TRACK_LIMIT,
@@ -30,6 +31,9 @@ from dispatch_console.domain.state import (
 )
 
 log = logging.getLogger(__name__)
+
+#: How far ahead of the store's receive time a device's clock may be before it is capped.
+CLOCK_TOLERANCE_US = 5_000_000
 
 Handler = Callable[[IncidentState, ev.Event], None]
 
@@ -51,6 +55,8 @@ def _incident_opened(state: IncidentState, event: ev.Event) -> None:
 def _alert_received(state: IncidentState, event: ev.Event) -> None:
     p = event.payload
     assert isinstance(p, ev.AlertReceived)
+    if p.alert_id in state.alerts:
+        return  # the first receipt stands (and keeps its acknowledgement)
     state.alerts[p.alert_id] = Alert(
         alert_id=p.alert_id,
         school_id=p.school_id,
@@ -201,7 +207,11 @@ def _position(state: IncidentState, event: ev.Event) -> None:
     r = _responder(state, p.responder_id, event)
     if r is None:
         return
-    pos = Position(p.lat, p.lon, p.at_us, p.stale_at_us, p.accuracy_m, p.speed_mps, p.heading_deg)
+    # A device clock running ahead must neither pin the responder to a "newer" fix nor keep a
+    # position from going stale: times are capped by when the store received the report.
+    at_us = min(p.at_us, event.received_at_us + CLOCK_TOLERANCE_US)
+    stale_at_us = min(p.stale_at_us, event.received_at_us + (p.stale_at_us - p.at_us))
+    pos = Position(p.lat, p.lon, at_us, stale_at_us, p.accuracy_m, p.speed_mps, p.heading_deg)
     # Feed contract: an older position is stored but does not move the responder back.
     if r.position is not None and pos.at_us <= r.position.at_us:
         return
@@ -240,9 +250,9 @@ def _arrived(state: IncidentState, event: ev.Event) -> None:
     r.arrived_place = p.place
     if p.place == "staging":
         r.staging_area_id = p.staging_area_id
-        _move(r, S.AT_STAGING, event)
-    else:
-        _move(r, S.ON_SCENE, event)
+    if r.status in IDENTIFIED_OR_LATER:
+        return  # checked in already: where they are changes, their status does not
+    _move(r, S.AT_STAGING if p.place == "staging" else S.ON_SCENE, event)
 
 
 def _directed(state: IncidentState, event: ev.Event) -> None:
@@ -268,7 +278,13 @@ def _equipment(state: IncidentState, event: ev.Event) -> None:
     assert isinstance(p, ev.ResponderEquipmentIssued)
     r = _responder(state, p.responder_id, event)
     if r is not None:
-        r.equipment = Equipment(p.radio_id, p.radio_channel, p.marking)
+        before = r.equipment or Equipment()
+        # Issued items add up: a vest handed out later does not erase the radio's receipt.
+        r.equipment = Equipment(
+            p.radio_id or before.radio_id,
+            p.radio_channel or before.radio_channel,
+            p.marking or before.marking,
+        )
         if p.radio_id is not None:
             r.has_radio = True
 
@@ -306,9 +322,14 @@ def _directive_queued(state: IncidentState, event: ev.Event) -> None:
     p = event.payload
     assert isinstance(p, ev.DirectiveQueued)
     state.directives[p.directive_id] = Directive(
-        p.directive_id, p.responder_id, p.device_id, p.kind, p.text, event.occurred_at_us,
+        p.directive_id,
+        p.responder_id,
+        p.device_id,
+        p.kind,
+        p.text,
+        event.occurred_at_us,
         p.staging_area_id,
-    )  # fmt: skip
+    )
 
 
 def _directive_delivered(state: IncidentState, event: ev.Event) -> None:

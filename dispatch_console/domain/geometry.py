@@ -121,6 +121,31 @@ def area_shape(geometry: Geometry, radius_m: float | None, frame: LocalFrame) ->
     return geom
 
 
+def area_problem(geometry: Geometry, radius_m: float | None) -> str | None:
+    """Why ``geometry`` (GeoJSON, WGS84) with ``radius_m`` is not a usable area, or ``None``."""
+    if radius_m is not None and not (math.isfinite(radius_m) and 0 < radius_m <= 50_000):
+        return f"radius {radius_m} m is not a positive distance"
+    kind = geometry.get("type") if isinstance(geometry, dict) else None
+    if kind not in ("Point", "Polygon", "MultiPolygon"):
+        return f"geometry type {kind!r} is not a Point, Polygon or MultiPolygon"
+    if kind == "Point" and radius_m is None:
+        return "a point area needs a radius"
+    try:
+        geom = shape(geometry)
+    except Exception as bad:
+        return f"malformed {kind}: {bad}"
+    if geom.is_empty:
+        return f"empty {kind}"
+    coords = shapely.get_coordinates(geom)
+    if not np.isfinite(coords).all():
+        return "coordinates are not finite numbers"
+    if (np.abs(coords[:, 0]) > 180).any() or (np.abs(coords[:, 1]) > 90).any():
+        return "coordinates are outside WGS84 longitude/latitude"
+    if not geom.is_valid:
+        return f"invalid {kind}: {shapely.is_valid_reason(geom)}"
+    return None
+
+
 @dataclass(frozen=True)
 class Area:
     """An area to test positions against (staging area, perimeter, campus): id, kind, shape."""

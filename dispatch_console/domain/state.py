@@ -252,7 +252,7 @@ _decoder = msgspec.msgpack.Decoder(IncidentState)
 
 #: Bumped whenever the shape of the state or its encoding changes: snapshots of another
 #: format are ignored (they are a cache; the events are the truth).
-STATE_FORMAT = 4
+STATE_FORMAT = 5
 
 
 def encode_state(state: IncidentState) -> bytes:

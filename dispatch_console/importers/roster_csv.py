@@ -14,7 +14,8 @@ import re
 from pathlib import Path
 
 from dispatch_console.domain.reference import RosterEntry, RosterStatus
-from dispatch_console.importers._text import decode_text, fold
+from dispatch_console.domain.roster import agency_key, badge_key
+from dispatch_console.importers._text import decode_text
 from dispatch_console.importers.report import ImportFileError, ImportReport, Problem
 
 __all__ = ["HEADER_NAMES", "STATUS_WORDS", "load_roster", "parse_roster"]
@@ -91,7 +92,7 @@ def parse_roster(text: str | bytes, *, source: str = "<input>") -> ImportReport[
         entry = _row(cells, line, columns, width, delimiter, report)
         if entry is None:
             continue
-        key = (fold(entry.agency), fold(entry.badge))
+        key = (agency_key(entry.agency), badge_key(entry.badge))
         if key in seen_badges:
             report.rejected.append(
                 Problem(

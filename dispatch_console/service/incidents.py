@@ -8,6 +8,7 @@ Nothing else writes incident state.
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 import threading
@@ -24,6 +25,7 @@ from dispatch_console.domain.timeutil import from_us
 from dispatch_console.store import Store, StoreError
 
 Subscriber = Callable[[list[ev.Event]], None]
+log = logging.getLogger(__name__)
 
 #: Event types that never change what a later command is validated against: a batch of them
 #: (a flood of positions) is checked against the live state without copying it.
@@ -107,34 +109,24 @@ class IncidentService:
         refusals are returned per command (``BatchOutcome.refused``) and the rest is stored.
         """
         with self._lock:
-            working: dict[str, IncidentState] = {}
-            copied: set[str] = set()
-            accepted: list[Command] = []
-            refused: dict[int, RuleViolation] = {}
-            for index, command in enumerate(commands):
-                state = working.get(command.incident_id)
-                if state is None:
-                    state = working[command.incident_id] = self._state_or_new(command.incident_id)
-                try:
-                    validate(state, command.payload)
-                except RuleViolation as violation:
-                    if all_or_nothing:
-                        raise
-                    refused[index] = violation
-                    continue
-                accepted.append(command)
-                if command.payload.TYPE in VALIDATION_NEUTRAL:
-                    continue  # cannot change what later commands are checked against
-                if command.incident_id not in copied:
-                    state = working[command.incident_id] = decode_state(encode_state(state))
-                    copied.add(command.incident_id)
-                apply(state, _provisional(command))
-            drafts = [
-                ev.EventDraft(c.incident_id, c.occurred_at_us, c.actor, c.source, c.payload,
-                              c.idempotency_key)
-                for c in accepted
-            ]  # fmt: skip
-            result = self.store.append(drafts)
+            for incident_id in dict.fromkeys(c.incident_id for c in commands):
+                self._state_or_new(incident_id)  # loaded before the write lock is taken
+            with self.store.writing() as tx:
+                # What other consoles and gateways stored since we last looked comes first:
+                # rules are checked against the store's truth, under its write lock.
+                for incident_id in dict.fromkeys(c.incident_id for c in commands):
+                    live = self._live[incident_id]
+                    fold(tx.read(incident_id, live.last_seq), live)
+                keys = [c.idempotency_key for c in commands if c.idempotency_key is not None]
+                duplicates = tx.existing_keys(keys)
+                accepted, refused = self._decide(commands, duplicates, all_or_nothing)
+                drafts = [
+                    ev.EventDraft(c.incident_id, c.occurred_at_us, c.actor, c.source, c.payload,
+                                  c.idempotency_key)
+                    for c in accepted
+                ]  # fmt: skip
+                result = tx.append(drafts)
+            duplicates.update(result.duplicates)
             by_incident: dict[str, list[ev.Event]] = {}
             for event in result.stored:
                 assert event.incident_id is not None
@@ -142,9 +134,52 @@ class IncidentService:
             for incident_id, events in by_incident.items():
                 fold(events, self._live_or_new(incident_id))
             if result.stored:
-                for subscriber in self._subscribers:
-                    subscriber(result.stored)
-            return BatchOutcome(result.stored, refused, result.duplicates)
+                self._publish(result.stored)
+            return BatchOutcome(result.stored, refused, duplicates)
+
+    def _decide(
+        self, commands: Sequence[Command], duplicates: dict[str, int], all_or_nothing: bool
+    ) -> tuple[list[Command], dict[int, RuleViolation]]:
+        """The commands that pass the rules, each checked against the state the accepted ones
+        before it leave; a command whose key is stored already is skipped, not re-checked."""
+        working: dict[str, IncidentState] = {}
+        copied: set[str] = set()
+        accepted: list[Command] = []
+        refused: dict[int, RuleViolation] = {}
+        seen_keys: set[str] = set()
+        for index, command in enumerate(commands):
+            key = command.idempotency_key
+            if key is not None and (key in duplicates or key in seen_keys):
+                continue
+            state = working.get(command.incident_id)
+            if state is None:
+                state = working[command.incident_id] = self._live[command.incident_id]
+            try:
+                validate(state, command.payload)
+            except RuleViolation as violation:
+                if all_or_nothing:
+                    raise
+                refused[index] = violation
+                continue
+            if key is not None:
+                seen_keys.add(key)
+            accepted.append(command)
+            if command.payload.TYPE in VALIDATION_NEUTRAL:
+                continue  # cannot change what later commands are checked against
+            if command.incident_id not in copied:
+                state = working[command.incident_id] = decode_state(encode_state(state))
+                copied.add(command.incident_id)
+            apply(state, _provisional(command))
+        return accepted, refused
+
+    def _publish(self, events: list[ev.Event]) -> None:
+        """Tell subscribers; one that fails is logged and does not stop the others (the events
+        are stored whatever a subscriber does)."""
+        for subscriber in self._subscribers:
+            try:
+                subscriber(events)
+            except Exception:
+                log.exception("subscriber %r failed on %d events", subscriber, len(events))
 
     def _state_or_new(self, incident_id: str) -> IncidentState:
         try:
@@ -183,6 +218,10 @@ class IncidentService:
     ) -> tuple[str, list[ev.Event]]:
         """Open an incident at ``school`` for ``alert``, with the school's pre-plan in force."""
         occurred = self.clock() if occurred_at_us is None else occurred_at_us
+        if idempotency_key is not None:
+            known = self.store.incident_of_key(idempotency_key)
+            if known:  # a retried activation: the incident it opened, nothing new
+                return known, []
         incident_id = new_incident_id(school.school_id, occurred)
         payloads: list[ev.Payload] = [
             ev.IncidentOpened(
@@ -208,7 +247,10 @@ class IncidentService:
                 ev.CheckInPointSet(plan.check_in.name, plan.check_in.lon, plan.check_in.lat)
             )
         keys: list[str | None] = [None] * len(payloads)
-        keys[1] = idempotency_key
+        if idempotency_key is not None:
+            # Keyed too, so that a retry racing in another process is refused, not opened twice.
+            keys[0] = f"{idempotency_key}#incident"
+            keys[1] = idempotency_key
         events = self.execute(
             incident_id,
             payloads,

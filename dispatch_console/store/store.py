@@ -28,7 +28,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, func, select, t
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.pool import StaticPool
 
 from dispatch_console.domain import events as ev
@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 SNAPSHOT_INTERVAL = 5_000
 #: Advisory lock key that serialises appenders on PostgreSQL ("DISPATCH" in ASCII, truncated).
 _PG_APPEND_LOCK = 0x4449535041544348 & 0x7FFFFFFFFFFFFFFF
+_PG_MIGRATE_LOCK = _PG_APPEND_LOCK - 1
 _KEY_CHUNK = 500
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
@@ -83,6 +84,18 @@ class IncidentSummary:
     last_received_at_us: int
 
 
+_EVENT_COLUMNS = (
+    schema.events.c.seq,
+    schema.events.c.incident_id,
+    schema.events.c.type,
+    schema.events.c.occurred_at_us,
+    schema.events.c.received_at_us,
+    schema.events.c.actor_kind,
+    schema.events.c.actor_name,
+    schema.events.c.source,
+    schema.events.c.payload,
+    schema.events.c.idempotency_key,
+)
 _SOURCES = {s.value: s for s in ev.Source}
 _ACTOR_KINDS = {k.value: k for k in ev.ActorKind}
 _school_encoder = msgspec.json.Encoder()
@@ -109,7 +122,10 @@ class Store(RegistryMixin):
         self.write_snapshots = write_snapshots
         self._append_lock = threading.Lock()
         self._actors: dict[tuple[str, str], ev.Actor] = {}
-        parsed = make_url(self.url)
+        try:
+            parsed = make_url(self.url)
+        except ArgumentError:
+            raise StoreError(f"not a database URL: {redact(self.url)!r}") from None
         self.dialect = parsed.get_backend_name()
         if self.dialect == "sqlite":
             self._writer, self._reader = self._sqlite_engines(parsed.database)
@@ -158,6 +174,10 @@ class Store(RegistryMixin):
         config.set_main_option("script_location", str(_MIGRATIONS))
         try:
             with self._writer.begin() as conn:
+                if self.dialect == "postgresql":  # several processes may start at once
+                    conn.execute(
+                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATE_LOCK}
+                    )
                 config.attributes["connection"] = conn
                 command.upgrade(config, "head")
         except (OperationalError, DBAPIError) as exc:
@@ -176,81 +196,41 @@ class Store(RegistryMixin):
 
     # --- events ----------------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[WriteTransaction]:
+        """The one write lock: a transaction in which a caller may read what others stored
+        since it last looked, decide, and append, with no other writer in between (``BEGIN
+        IMMEDIATE`` on SQLite, an advisory lock on PostgreSQL). Committed durably on exit."""
+        with self._append_lock, self._writer.begin() as conn:
+            if self.dialect == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_APPEND_LOCK})
+                # Durable at commit whatever the server's default: never acknowledge less.
+                conn.execute(text("SET LOCAL synchronous_commit = on"))
+            yield WriteTransaction(self, conn)
+
     def append(self, drafts: Sequence[ev.EventDraft]) -> AppendResult:
         """Store ``drafts`` in one durable transaction; return them as stored events.
 
         A draft whose idempotency key is already stored (or repeated within the batch) is not
         stored again; its key is returned in ``duplicates`` with the first sequence number.
+        A draft whose payload does not decode as its type, or whose identifiers are too long,
+        is refused with :class:`StoreError` and nothing of the batch is stored.
         """
         if not drafts:
             return AppendResult([])
-        with self._append_lock, self._writer.begin() as conn:
-            if self.dialect == "postgresql":
-                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_APPEND_LOCK})
-            last = conn.execute(
-                select(schema.events.c.seq, schema.events.c.received_at_us)
-                .order_by(schema.events.c.seq.desc())
-                .limit(1)
-            ).first()
-            seq = last[0] if last else 0
-            received = max(self._clock(), last[1] if last else 0)
-            existing = self._existing_keys(conn, drafts)
-            duplicates: dict[str, int] = {}
-            rows: list[tuple[Any, ...]] = []
-            stored: list[ev.Event] = []
-            encode = ev.encode_payload
-            for draft in drafts:
-                key = draft.idempotency_key
-                if key is not None and key in existing:
-                    duplicates[key] = existing[key]
-                    continue
-                seq += 1
-                if key is not None:
-                    existing[key] = seq
-                payload = draft.payload
-                rows.append(
-                    (
-                        seq,
-                        draft.incident_id,
-                        payload.TYPE,
-                        draft.occurred_at_us,
-                        received,
-                        draft.actor.kind.value,
-                        draft.actor.name,
-                        draft.source.value,
-                        encode(payload).decode(),
-                        key,
-                    )
-                )
-                stored.append(
-                    ev.Event(
-                        seq,
-                        draft.incident_id,
-                        payload.TYPE,
-                        draft.occurred_at_us,
-                        received,
-                        draft.actor,
-                        draft.source,
-                        payload,
-                        key,
-                    )
-                )
-            if rows:
-                conn.exec_driver_sql(self._insert_sql, rows)
-        return AppendResult(stored, duplicates)
+        with self.writing() as tx:
+            return tx.append(drafts)
 
-    @staticmethod
-    def _existing_keys(conn: Connection, drafts: Sequence[ev.EventDraft]) -> dict[str, int]:
-        keys = list({d.idempotency_key for d in drafts if d.idempotency_key is not None})
-        found: dict[str, int] = {}
-        column = schema.events.c.idempotency_key
-        for start in range(0, len(keys), _KEY_CHUNK):
-            chunk = keys[start : start + _KEY_CHUNK]
-            for key, seq in conn.execute(
-                select(column, schema.events.c.seq).where(column.in_(chunk))
-            ):
-                found[key] = seq
-        return found
+    def incident_of_key(self, idempotency_key: str) -> str | None:
+        """The incident of the event stored under ``idempotency_key`` ("" for reference data),
+        or ``None`` if no event carries that key."""
+        with self._reader.connect() as conn:
+            row = conn.execute(
+                select(schema.events.c.incident_id).where(
+                    schema.events.c.idempotency_key == idempotency_key
+                )
+            ).first()
+        return None if row is None else (row[0] or "")
 
     def last_seq(self) -> int:
         with self._reader.connect() as conn:
@@ -271,18 +251,7 @@ class Store(RegistryMixin):
         or of everything (``all_incidents=True``). Stops at the first event received after
         ``until_received_us`` (received times never go backwards in sequence order)."""
         table = schema.events
-        query = select(
-            table.c.seq,
-            table.c.incident_id,
-            table.c.type,
-            table.c.occurred_at_us,
-            table.c.received_at_us,
-            table.c.actor_kind,
-            table.c.actor_name,
-            table.c.source,
-            table.c.payload,
-            table.c.idempotency_key,
-        ).where(table.c.seq > after_seq)
+        query = select(*_EVENT_COLUMNS).where(table.c.seq > after_seq)
         if not all_incidents:
             query = query.where(
                 table.c.incident_id.is_(None)
@@ -479,7 +448,9 @@ class Store(RegistryMixin):
             ).first()
         return _school(row._mapping) if row is not None else None
 
-    def upsert_roster(self, entries: Iterable[RosterEntry]) -> int:
+    def replace_roster(self, entries: Iterable[RosterEntry]) -> int:
+        """Replace the roster of every agency named in ``entries`` (in one transaction): an
+        officer dropped from an agency's new roster is no longer verified."""
         now = self._clock()
         rows = [
             {
@@ -492,7 +463,12 @@ class Store(RegistryMixin):
             }
             for e in entries
         ]
-        self._upsert(schema.roster, rows, ["agency", "badge"])
+        agencies = sorted({row["agency"] for row in rows})
+        with self._writer.begin() as conn:
+            if agencies:
+                conn.execute(schema.roster.delete().where(schema.roster.c.agency.in_(agencies)))
+            if rows:
+                conn.execute(schema.roster.insert(), rows)
         return len(rows)
 
     def roster(self) -> list[RosterEntry]:
@@ -518,6 +494,120 @@ class Store(RegistryMixin):
         )
         with self._writer.begin() as conn:
             conn.execute(statement, rows)
+
+
+class WriteTransaction:
+    """Inside :meth:`Store.writing`: read since a sequence number, look up keys, append."""
+
+    def __init__(self, store: Store, conn: Connection) -> None:
+        self.store = store
+        self.conn = conn
+        self._next: tuple[int, int] | None = None
+
+    def read(self, incident_id: str, after_seq: int) -> list[ev.Event]:
+        """Events of ``incident_id`` after ``after_seq`` (stored by anyone, committed)."""
+        table = schema.events
+        rows = self.conn.execute(
+            select(*_EVENT_COLUMNS)
+            .where(table.c.incident_id == incident_id, table.c.seq > after_seq)
+            .order_by(table.c.seq)
+        )
+        events = [self.store._to_event(row) for row in rows]
+        return [e for e in events if e is not None]
+
+    def existing_keys(self, keys: Iterable[str]) -> dict[str, int]:
+        return _existing_keys(self.conn, keys)
+
+    def append(self, drafts: Sequence[ev.EventDraft]) -> AppendResult:
+        conn = self.conn
+        if self._next is None:
+            last = conn.execute(
+                select(schema.events.c.seq, schema.events.c.received_at_us)
+                .order_by(schema.events.c.seq.desc())
+                .limit(1)
+            ).first()
+            self._next = (last[0] if last else 0, last[1] if last else 0)
+        seq, last_received = self._next
+        received = max(self.store._clock(), last_received)
+        existing = _existing_keys(
+            conn, (d.idempotency_key for d in drafts if d.idempotency_key is not None)
+        )
+        duplicates: dict[str, int] = {}
+        rows: list[tuple[Any, ...]] = []
+        stored: list[ev.Event] = []
+        for draft in drafts:
+            key = draft.idempotency_key
+            if key is not None and key in existing:
+                duplicates[key] = existing[key]
+                continue
+            payload_json = _checked_payload(draft)
+            seq += 1
+            if key is not None:
+                existing[key] = seq
+            payload = draft.payload
+            rows.append(
+                (
+                    seq,
+                    draft.incident_id,
+                    payload.TYPE,
+                    draft.occurred_at_us,
+                    received,
+                    draft.actor.kind.value,
+                    draft.actor.name,
+                    draft.source.value,
+                    payload_json,
+                    key,
+                )
+            )
+            stored.append(
+                ev.Event(
+                    seq,
+                    draft.incident_id,
+                    payload.TYPE,
+                    draft.occurred_at_us,
+                    received,
+                    draft.actor,
+                    draft.source,
+                    payload,
+                    key,
+                )
+            )
+        if rows:
+            conn.exec_driver_sql(self.store._insert_sql, rows)
+            self._next = (seq, received)
+        return AppendResult(stored, duplicates)
+
+
+_LIMITS = (("incident id", 64), ("actor name", 200), ("idempotency key", 300))
+
+
+def _checked_payload(draft: ev.EventDraft) -> str:
+    """The payload's JSON, after proving it decodes back as its type (types, allowed values,
+    finite coordinates): the store never keeps an event it could not read again."""
+    for (what, limit), value in zip(
+        _LIMITS, (draft.incident_id, draft.actor.name, draft.idempotency_key), strict=True
+    ):
+        if value is not None and len(value) > limit:
+            raise StoreError(f"{what} longer than {limit} characters: {value[:40]!r}…")
+    raw = ev.encode_payload(draft.payload)
+    try:
+        decoded = ev.decode_payload(draft.payload.TYPE, raw)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise StoreError(f"{draft.payload.TYPE} refused: {exc}") from None
+    if decoded != draft.payload:  # NaN or infinity, which JSON writes as null
+        raise StoreError(f"{draft.payload.TYPE} refused: a number is not finite")
+    return raw.decode()
+
+
+def _existing_keys(conn: Connection, keys: Iterable[str]) -> dict[str, int]:
+    wanted = list(dict.fromkeys(keys))
+    found: dict[str, int] = {}
+    column = schema.events.c.idempotency_key
+    for start in range(0, len(wanted), _KEY_CHUNK):
+        chunk = wanted[start : start + _KEY_CHUNK]
+        for key, seq in conn.execute(select(column, schema.events.c.seq).where(column.in_(chunk))):
+            found[key] = seq
+    return found
 
 
 @contextlib.contextmanager

@@ -7,7 +7,7 @@ import pytest
 from dispatch_console.domain import events as ev
 from dispatch_console.domain.lifecycle import ResponderStatus, Rule, RuleViolation
 from dispatch_console.domain.reference import CheckIn, PlannedArea, PrePlan, School
-from dispatch_console.service import IncidentService
+from dispatch_console.service import Command, IncidentService
 from dispatch_console.store import Store
 from tests.builders import INNER, STAGING_A, T0
 
@@ -90,12 +90,100 @@ def test_commands_are_folded_into_live_state_and_published(store: Store) -> None
     assert store.state_at(incident) == live  # the store's fold agrees with the live one
 
 
-def test_a_repeated_alert_message_opens_no_second_incident_event(store: Store) -> None:
+def test_a_retried_activation_opens_no_second_incident(store: Store) -> None:
     service = IncidentService(store, clock=lambda: T0)
-    first, events = service.open_incident(
-        SCHOOL, ALERT, actor=GW, source=ev.Source.FEED, idempotency_key="school:lincoln-hs/act-1"
+    key = "school:lincoln-hs/act-1"
+    first, _ = service.open_incident(
+        SCHOOL, ALERT, actor=GW, source=ev.Source.FEED, idempotency_key=key
     )
-    result = store.append(
-        [ev.EventDraft(first, T0, GW, ev.Source.FEED, ALERT, "school:lincoln-hs/act-1")]
+    again, more = service.open_incident(
+        SCHOOL, ALERT, actor=GW, source=ev.Source.FEED, idempotency_key=key
     )
-    assert result.stored == [] and result.duplicates == {"school:lincoln-hs/act-1": events[1].seq}
+    assert again == first and more == []
+    assert [i.incident_id for i in store.incidents()] == [first]
+    # A second service (another process) that raced past the check is refused by the store's
+    # unique keys instead of opening a half-made incident.
+    other = IncidentService(store, clock=lambda: T0)
+    with pytest.raises(RuleViolation):
+        other.execute(
+            "another-id",
+            [
+                ev.IncidentOpened(
+                    "lincoln-hs", "Lincoln High School", "active_shooter", -84.54, 38.225
+                ),
+                ALERT,
+                ev.StagingAreaSet("staging-a", "A", STAGING_A, 60.0),
+            ],
+            actor=GW,
+            source=ev.Source.FEED,
+            idempotency_keys=[f"{key}#incident", key, None],
+        )
+    assert len(store.incidents()) == 1
+
+
+def test_a_retried_keyed_command_is_a_no_op_not_a_refusal(store: Store) -> None:
+    service, incident, _ = _opened(store)
+    command = [ev.ResponderNotified("r1", "d1")]
+    first = service.execute(
+        incident, command, actor=GW, source=ev.Source.FEED, idempotency_keys=["d1/m1"]
+    )
+    again = service.execute_batch([Command(incident, command[0], GW, ev.Source.FEED, T0, "d1/m1")])
+    assert (
+        again.stored == [] and again.refused == {} and again.duplicates == {"d1/m1": first[0].seq}
+    )
+
+
+def test_rules_are_checked_against_what_other_processes_stored(store: Store) -> None:
+    a, incident, _ = _opened(store)
+    a.execute(
+        incident,
+        [ev.ResponderNotified("r1", "d1"), ev.ResponderArrived("r1", "scene")],
+        actor=GW,
+        source=ev.Source.FEED,
+    )
+    a.execute(
+        incident,
+        [ev.ResponderIdentified("r1", "known_personally", "Sgt. B")],
+        actor=IC,
+        source=ev.Source.CONSOLE,
+    )
+    b = IncidentService(store, clock=lambda: T0)
+    b.state(incident)  # B loads the incident now ...
+    a.execute(
+        incident, [ev.ResponderReleased("r1", "sent home")], actor=IC, source=ev.Source.CONSOLE
+    )
+    a.execute(
+        incident,
+        [ev.IncidentStatusChanged("cancelled", "false alarm")],
+        actor=IC,
+        source=ev.Source.CONSOLE,
+    )
+    # ... and then decides on what it saw: refused, because the store knows better.
+    with pytest.raises(RuleViolation) as refused:
+        b.execute(
+            incident,
+            [ev.ResponderAssigned("r1", "contact_team", "T1")],
+            actor=IC,
+            source=ev.Source.CONSOLE,
+        )
+    assert refused.value.rule in (Rule.INCIDENT_CLOSED, Rule.RELEASED_IS_FINAL)
+    assert b.state(incident).status == "cancelled"
+    assert b.state(incident).responders["r1"].status is ResponderStatus.RELEASED
+    assert store.state_at(incident) == b.state(incident)
+
+
+def test_a_failing_subscriber_does_not_undo_or_hide_a_stored_command(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    service, incident, published = _opened(store)
+
+    def broken(events: list[ev.Event]) -> None:
+        raise RuntimeError("display crashed")
+
+    service.subscribe(broken)
+    service.subscribe(published.append)
+    stored = service.execute(
+        incident, [ev.ResponderNotified("r1", "d1")], actor=GW, source=ev.Source.FEED
+    )
+    assert len(stored) == 1 and published[-1] == stored
+    assert "display crashed" in caplog.text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -196,7 +197,7 @@ def test_schools_with_pre_plans_and_rosters_are_kept(store: Store) -> None:
         RosterEntry("GPD", "4411", "M. Ruiz", "active", ("dev-1", "dev-2")),
         RosterEntry("GPD", "1102", "L. Price", "retired"),
     ]
-    store.upsert_roster(entries)
+    store.replace_roster(entries)
     assert store.roster() == sorted(entries, key=lambda e: (e.agency, e.badge))
 
 
@@ -231,3 +232,52 @@ def test_an_unreadable_snapshot_falls_back_to_the_events(
         engine.dispose()
         assert store.state_at("inc-1") == expected
     assert "unreadable" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        ev.ResponderAssigned("r1", "swat_entry", "T1"),  # type: ignore[arg-type]
+        ev.ResponderProfileReported("r1", duty="off-duty"),  # type: ignore[arg-type]
+        ev.CheckInPointSet("Check-in", float("nan"), 38.2),
+        ev.StagingAreaSet("a", "A", {"type": "Point", "coordinates": [-84.5, 38.2]}, float("inf")),
+    ],
+)
+def test_an_event_the_store_could_not_read_back_is_refused(
+    store: Store, payload: ev.Payload
+) -> None:
+    actor = ev.Actor(ev.ActorKind.CONSOLE_USER, "x")
+    good = ev.EventDraft("inc-1", T0, actor, ev.Source.CONSOLE, ev.ResponderNotified("r0", "d0"))
+    bad = ev.EventDraft("inc-1", T0, actor, ev.Source.CONSOLE, payload)
+    with pytest.raises(StoreError, match="refused"):
+        store.append([good, bad])
+    assert store.last_seq() == 0  # nothing of the batch
+
+
+def test_identifiers_longer_than_the_columns_are_refused_alike_on_both_databases(
+    store: Store,
+) -> None:
+    actor = ev.Actor(ev.ActorKind.DEVICE, "d" * 201)
+    with pytest.raises(StoreError, match="actor name longer than 200"):
+        store.append([ev.EventDraft("inc-1", T0, actor, ev.Source.FEED, ev.ResponderEnRoute("r"))])
+
+
+def test_sqlite_is_durable_on_power_loss(tmp_path: Path) -> None:
+    with Store(f"sqlite:///{tmp_path / 'x.sqlite3'}") as store, store._writer.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+
+
+def test_importing_an_agency_roster_again_replaces_it(store: Store) -> None:
+    store.replace_roster(
+        [
+            RosterEntry("GPD", "1", "A. One", "active"),
+            RosterEntry("GPD", "2", "B. Two", "active"),
+            RosterEntry("SO", "9", "C. Nine", "active"),
+        ]
+    )
+    store.replace_roster([RosterEntry("GPD", "2", "B. Two", "retired")])
+    assert store.roster() == [
+        RosterEntry("GPD", "2", "B. Two", "retired"),
+        RosterEntry("SO", "9", "C. Nine", "active"),
+    ]

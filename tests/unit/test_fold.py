@@ -128,3 +128,17 @@ def test_state_encodes_to_builtins_for_json() -> None:
     document = msgspec.to_builtins(state)
     assert document["responders"]["r1"]["status"] == "notified"
     assert isinstance(IncidentState(incident_id="x"), IncidentState)
+
+
+def test_a_device_clock_running_ahead_neither_pins_the_position_nor_keeps_it_fresh() -> None:
+    rec = Recorder().opened().notified("r1")
+    # The device says "an hour from now" (received at 10 s): capped to the receive time.
+    at = T0 + 10 * S
+    ahead = ev.ResponderPosition("r1", 38.3, -84.6, at + 3600 * S, at + 3630 * S)
+    rec.add(ahead, 10, actor=ev.Actor(ev.ActorKind.DEVICE, "r1"))
+    rec.position("r1", 38.2, -84.5, at_s=20)
+    responder = rec.state().responders["r1"]
+    assert responder.position is not None and responder.position.lat == 38.2  # not pinned
+    rec2 = Recorder().opened().notified("r1")
+    rec2.add(ahead, 10, actor=ev.Actor(ev.ActorKind.DEVICE, "r1"))
+    assert rec2.state().responders["r1"].is_stale(T0 + 41 * S)  # stale 30 s after receipt

@@ -100,14 +100,42 @@ def test_the_lifecycle_does_not_go_backwards() -> None:
     assert refused.value.rule is Rule.NO_GOING_BACK
 
 
-def test_every_forbidden_pair_is_refused_and_every_allowed_pair_accepted() -> None:
-    for current in S:
-        for target in S:
-            if target in TRANSITIONS[current]:
-                check_transition("r1", current, target)
-            else:
-                with pytest.raises(RuleViolation):
-                    check_transition("r1", current, target)
+def test_the_transition_table_allows_exactly_the_documented_moves() -> None:
+    allowed = {
+        (S.NOTIFIED, S.ACKNOWLEDGED),
+        (S.NOTIFIED, S.DECLINED),
+        (S.NOTIFIED, S.EN_ROUTE),
+        (S.ACKNOWLEDGED, S.EN_ROUTE),
+        (S.DECLINED, S.ACKNOWLEDGED),
+        (S.EN_ROUTE, S.AT_STAGING),
+        (S.EN_ROUTE, S.ON_SCENE),
+        (S.AT_STAGING, S.IDENTIFIED),
+        (S.ON_SCENE, S.IDENTIFIED),
+        (S.IDENTIFIED, S.STAGED),
+        (S.IDENTIFIED, S.ASSIGNED),
+        (S.STAGED, S.ASSIGNED),
+        (S.ASSIGNED, S.RELEASED),
+        (S.ON_SCENE, S.AT_STAGING),
+    }
+    forbidden = {
+        (S.EN_ROUTE, S.IDENTIFIED),
+        (S.EN_ROUTE, S.ASSIGNED),
+        (S.AT_STAGING, S.ASSIGNED),
+        (S.ON_SCENE, S.STAGED),
+        (S.IDENTIFIED, S.EN_ROUTE),
+        (S.ASSIGNED, S.NOTIFIED),
+        (S.RELEASED, S.ACKNOWLEDGED),
+        (S.RELEASED, S.ASSIGNED),
+        (S.IDENTIFIED, S.IDENTIFIED),
+        (S.EN_ROUTE, S.NOTIFIED),
+        (S.DECLINED, S.IDENTIFIED),
+    }
+    for current, target in allowed:
+        check_transition("r1", current, target)
+    for current, target in forbidden:
+        with pytest.raises(RuleViolation):
+            check_transition("r1", current, target)
+    assert all(not TRANSITIONS[S.RELEASED] for _ in [0])
 
 
 def test_unknown_responder_and_unknown_staging_area_are_refused() -> None:
@@ -138,3 +166,69 @@ def test_an_alert_is_acknowledged_once() -> None:
     with pytest.raises(RuleViolation) as refused:
         validate(rec.state(), ev.AlertAcknowledged("a1", "Dispatcher Kim"))
     assert refused.value.rule is Rule.ALERT_ALREADY_ACKNOWLEDGED
+
+
+def test_a_re_sent_alert_is_refused_and_keeps_its_acknowledgement() -> None:
+    rec = Recorder().opened()
+    rec.add(ev.AlertReceived("a1", "lincoln-hs", "active_shooter", 0))
+    rec.add(ev.AlertAcknowledged("a1", "Dispatcher Moreno"))
+    with pytest.raises(RuleViolation) as refused:
+        validate(rec.state(), ev.AlertReceived("a1", "lincoln-hs", "active_shooter", 0))
+    assert refused.value.rule is Rule.ALERT_ALREADY_RECEIVED
+    with pytest.raises(RuleViolation) as refused:
+        validate(rec.state(), ev.AlertReceived("a2", "other-school", "lockdown", 0))
+    assert refused.value.rule is Rule.ALERT_OF_ANOTHER_SCHOOL
+    rec.add(ev.AlertReceived("a1", "lincoln-hs", "active_shooter", 0))  # stored anyway (import)
+    assert rec.state().alerts["a1"].acknowledged_by == "Dispatcher Moreno"
+
+
+@pytest.mark.parametrize(
+    ("geometry", "radius"),
+    [
+        ({"foo": 1}, None),
+        ({"type": "Point"}, 50.0),
+        ({"type": "Point", "coordinates": [1, 2]}, None),
+        ({"type": "Point", "coordinates": [-84.5, 38.2]}, -5.0),
+        ({"type": "Point", "coordinates": [-84.5, 999]}, 50.0),
+        ({"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]}, None),
+        ({"type": "LineString", "coordinates": [[0, 0], [1, 1]]}, None),
+    ],
+)
+def test_an_area_that_is_not_a_valid_shape_is_refused(geometry: dict, radius: float | None) -> None:  # type: ignore[type-arg]
+    state = Recorder().opened().state()
+    with pytest.raises(RuleViolation) as refused:
+        validate(state, ev.StagingAreaSet("b", "B", geometry, radius))
+    assert refused.value.rule is Rule.BAD_AREA
+    with pytest.raises(RuleViolation):
+        validate(state, ev.PerimeterSet("p", "outer", geometry, radius))
+
+
+def test_arrival_at_staging_names_the_area() -> None:
+    with pytest.raises(RuleViolation) as refused:
+        validate(_at(S.EN_ROUTE).state(), ev.ResponderArrived("r1", "staging", None))
+    assert refused.value.rule is Rule.STAGING_AREA_REQUIRED
+
+
+def test_a_checked_in_responder_can_move_between_staging_and_scene_keeping_their_status() -> None:
+    rec = _at(S.ASSIGNED)
+    payload = ev.ResponderArrived("r1", "staging", "staging-a")
+    validate(rec.state(), payload)
+    rec.add(payload, 50)
+    responder = rec.state().responders["r1"]
+    assert responder.status is S.ASSIGNED and responder.arrived_place == "staging"
+
+
+def test_equipment_is_issued_in_person_and_items_add_up() -> None:
+    with pytest.raises(RuleViolation) as refused:
+        validate(_at(S.EN_ROUTE).state(), ev.ResponderEquipmentIssued("r1", "R-1", "TAC-2"))
+    assert refused.value.rule is Rule.NOT_PRESENT
+    rec = _at(S.IDENTIFIED)
+    rec.add(ev.ResponderEquipmentIssued("r1", "R-114", "TAC-2", None), 40)
+    rec.add(ev.ResponderEquipmentIssued("r1", None, None, "vest"), 41)
+    equipment = rec.state().responders["r1"].equipment
+    assert equipment is not None
+    assert (equipment.radio_id, equipment.radio_channel, equipment.marking) == (
+        "R-114",
+        "TAC-2",
+        "vest",
+    )

@@ -3,11 +3,13 @@ from __future__ import annotations
 from dispatch_console.domain.reference import RosterEntry
 from dispatch_console.domain.roster import Roster
 
-ROSTER = Roster([
-    RosterEntry("Georgetown PD", "4411", "Det. Maria Ruiz", "active", ("dev-ruiz",)),
-    RosterEntry("Georgetown PD", "1102", "Lee Price", "retired", ("dev-price",)),
-    RosterEntry("Kentucky State Police", "0412", "Tpr. Joel Grant", "active"),
-])  # fmt: skip
+ROSTER = Roster(
+    [
+        RosterEntry("Georgetown PD", "4411", "Det. Maria Ruiz", "active", ("dev-ruiz",)),
+        RosterEntry("Georgetown PD", "1102", "Lee Price", "retired", ("dev-price",)),
+        RosterEntry("Kentucky State Police", "0412", "Tpr. Joel Grant", "active"),
+    ]
+)
 
 
 def test_a_matching_active_officer_is_sworn_active() -> None:
@@ -45,3 +47,23 @@ def test_a_registered_device_verifies_a_claim_without_badge_but_not_a_contrary_c
     )
     contrary = ROSTER.match(agency="Georgetown PD", badge="9999", name="Ruiz", device_id="dev-ruiz")
     assert contrary.verdict == "not_on_roster" and "registered to" in contrary.reason
+
+
+def test_a_badge_without_a_name_or_with_another_persons_name_is_not_verified() -> None:
+    no_name = ROSTER.match(agency="Georgetown PD", badge="4411", name=None)
+    assert no_name.verdict == "not_on_roster" and "no name was claimed" in no_name.reason
+    for impostor in ("Maria Lopez", "David Smith", "Ruiz Maria"):
+        assert ROSTER.match(agency="Georgetown PD", badge="4411", name=impostor).verdict == (
+            "not_on_roster"
+        ), impostor
+    assert ROSTER.match(agency="Georgetown PD", badge="4411", name="J. Ruiz").verdict == (
+        "not_on_roster"
+    )  # a different first initial
+    assert ROSTER.match(agency="Georgetown PD", badge="4411", name="Ruiz").verdict == "sworn_active"
+
+
+def test_a_badge_claimed_from_a_device_registered_to_someone_else_is_not_verified() -> None:
+    match = ROSTER.match(
+        agency="Georgetown PD", badge="4411", name="M. Ruiz", device_id="dev-price"
+    )
+    assert match.verdict == "not_on_roster" and "registered to Georgetown PD #1102" in match.reason
