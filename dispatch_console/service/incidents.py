@@ -132,10 +132,21 @@ class IncidentService:
                 assert event.incident_id is not None
                 by_incident.setdefault(event.incident_id, []).append(event)
             for incident_id, events in by_incident.items():
-                fold(events, self._live_or_new(incident_id))
+                self._fold_and_checkpoint(self._live_or_new(incident_id), events)
             if result.stored:
                 self._publish(result.stored)
             return BatchOutcome(result.stored, refused, duplicates)
+
+    def _fold_and_checkpoint(self, state: IncidentState, events: list[ev.Event]) -> None:
+        """Fold into the live state; where it crosses a snapshot boundary, keep a snapshot of
+        it there, so replay of a long live incident never has to fold from the start."""
+        interval = self.store.snapshot_interval
+        while events:
+            room = interval - state.event_count % interval
+            fold(events[:room], state)
+            if len(events) >= room and self.store.write_snapshots:
+                self.store.save_snapshot(state)
+            events = events[room:]
 
     def _decide(
         self, commands: Sequence[Command], duplicates: dict[str, int], all_or_nothing: bool

@@ -409,6 +409,13 @@ class Store(RegistryMixin):
         except OperationalError as exc:  # a cache: failing to write one is not an error
             log.warning("snapshot of %s not saved: %s", incident_id, _first_line(exc))
 
+    def save_snapshot(self, state: IncidentState) -> None:
+        """Keep ``state`` as the snapshot at its last sequence number (a cache of the fold)."""
+        self._save_snapshots(
+            state.incident_id,
+            [(state.last_seq, state.last_received_at_us, state.event_count, encode_state(state))],
+        )
+
     def checkpoint(self, incident_id: str) -> IncidentState:
         """Fold the whole incident, writing every missing snapshot; return the current state."""
         return self.state_at(incident_id)

@@ -187,3 +187,20 @@ def test_a_failing_subscriber_does_not_undo_or_hide_a_stored_command(
     )
     assert len(stored) == 1 and published[-1] == stored
     assert "display crashed" in caplog.text
+
+
+def test_the_live_path_keeps_snapshots_for_replay(store_url: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    with Store(store_url, snapshot_interval=10) as store:
+        service = IncidentService(store, clock=lambda: T0)
+        incident, _ = service.open_incident(SCHOOL, ALERT, actor=GW, source=ev.Source.FEED)
+        for i in range(30):
+            service.execute(incident, [ev.ResponderNotified(f"r{i}", f"d{i}")], actor=GW,
+                            source=ev.Source.FEED)  # fmt: skip
+        engine = create_engine(store_url)
+        with engine.connect() as conn:
+            counts = [r[0] for r in conn.execute(text("SELECT event_count FROM snapshots"))]
+        engine.dispose()
+        assert sorted(counts) == [10, 20, 30]
+        assert store.state_at(incident) == service.state(incident)
