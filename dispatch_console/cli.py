@@ -128,6 +128,53 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("demo", "build the built-in example incident in a fresh database and show it")
     p.set_defaults(handler=cmd_demo)
+
+    p = command("gateway", "run the feed gateway (HTTP, CoT UDP and TCP) until Ctrl-C/SIGTERM")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    p.add_argument("--http-port", type=int, default=8470)
+    p.add_argument("--udp-port", type=int, default=6969, help="Cursor-on-Target over UDP")
+    p.add_argument("--tcp-port", type=int, default=8087, help="Cursor-on-Target TCP stream")
+    p.add_argument("--tls-cert", default=None, help="certificate file: serve HTTPS")
+    p.add_argument("--tls-key", default=None, help="private key file for --tls-cert")
+    p.set_defaults(handler=cmd_gateway)
+
+    keys = sub.add_parser("keys", help="API keys of schools and devices").add_subparsers(
+        title="keys", metavar="ACTION"
+    )
+    p = keys.add_parser("add", parents=[common], help="make a key; its secret is shown once")
+    p.add_argument("kind", choices=("school", "device"))
+    p.add_argument("scope", help="the school id, or the device id, the key may send for")
+    p.add_argument("--label", default=None)
+    p.set_defaults(handler=cmd_keys_add)
+    p = keys.add_parser("list", parents=[common], help="list keys (never their secrets)")
+    p.set_defaults(handler=cmd_keys_list)
+    p = keys.add_parser("revoke", parents=[common], help="revoke a key")
+    p.add_argument("key_id")
+    p.set_defaults(handler=cmd_keys_revoke)
+
+    devices = sub.add_parser("devices", help="registered responder devices").add_subparsers(
+        title="devices", metavar="ACTION"
+    )
+    p = devices.add_parser("add", parents=[common], help="register a device")
+    p.add_argument("device_id")
+    p.add_argument("--tak-uid", default=None, help="the TAK uid its CoT positions carry")
+    p.add_argument("--label", default=None, help="who carries it, for people")
+    p.add_argument(
+        "--home",
+        default=None,
+        metavar="LAT,LON",
+        help="home or patrol area, used to alert it before its first position",
+    )
+    p.set_defaults(handler=cmd_devices_add)
+    p = devices.add_parser("list", parents=[common], help="list registered devices")
+    p.set_defaults(handler=cmd_devices_list)
+    p = devices.add_parser("remove", parents=[common], help="remove a device")
+    p.add_argument("device_id")
+    p.set_defaults(handler=cmd_devices_remove)
+
+    p = command("rejections", "messages the gateway refused, newest first")
+    p.add_argument("--limit", type=int, default=50)
+    p.set_defaults(handler=cmd_rejections)
     return parser
 
 
@@ -275,6 +322,138 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
         f"  dispatch-console state {incident} --at +240{db}",
         file=out,
     )
+    return 0
+
+
+def cmd_gateway(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.feeds.server import Listen, serve
+
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise CliError("--tls-cert and --tls-key go together")
+    logging.getLogger("dispatch_console").setLevel(logging.INFO)
+    listen = Listen(
+        args.host, args.http_port, args.udp_port, args.tcp_port, args.tls_cert, args.tls_key
+    )
+    Store(args.db).close()  # a clear error now, rather than from the writer thread
+    serve(args.db, listen)
+    return 0
+
+
+def cmd_keys_add(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.feeds.keys import SecretBox, new_key_material
+
+    box = SecretBox()
+    material = new_key_material(args.kind)
+    with _store(args) as store:
+        if args.kind == "school" and store.school(args.scope) is None:
+            raise CliError(f"no school {args.scope!r} (import it first)")
+        if args.kind == "device" and store.device(args.scope) is None:
+            raise CliError(f"no registered device {args.scope!r} (dispatch-console devices add)")
+        store.add_key(material.key_id, args.kind, args.scope, box.seal(material.secret), args.label)
+    print(f"key id:  {material.key_id}", file=out)
+    print(f"secret:  {material.secret}", file=out)
+    print(
+        "The secret is shown this once; give it to the sender now. It is stored sealed with "
+        f"the master key {box.path}.",
+        file=out,
+    )
+    return 0
+
+
+def cmd_keys_list(args: argparse.Namespace, out: TextIO) -> int:
+    with _store(args) as store:
+        rows = [
+            (
+                k.key_id,
+                k.kind,
+                k.scope,
+                k.label or "",
+                iso(k.created_at_us),
+                iso(k.revoked_at_us) if k.revoked_at_us else "active",
+            )
+            for k in store.api_keys()
+        ]
+    _table(out, ("KEY", "KIND", "FOR", "LABEL", "CREATED", "REVOKED"), rows)
+    return 0
+
+
+def cmd_keys_revoke(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.store.registry import RegistryError
+
+    with _store(args) as store:
+        try:
+            store.revoke_key(args.key_id)
+        except RegistryError as exc:
+            raise CliError(str(exc)) from None
+    print(f"revoked {args.key_id}", file=out)
+    return 0
+
+
+def cmd_devices_add(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.store.registry import RegistryError
+
+    home = None
+    if args.home:
+        try:
+            lat_text, lon_text = args.home.split(",")
+            lat, lon = float(lat_text), float(lon_text)
+            ev.check_lat_lon(lat, lon)
+        except ValueError as exc:
+            raise CliError(f"--home {args.home!r}: expected LAT,LON in degrees ({exc})") from None
+        home = (lon, lat)
+    with _store(args) as store:
+        try:
+            device = store.add_device(
+                args.device_id, tak_uid=args.tak_uid, label=args.label, home=home
+            )
+        except RegistryError as exc:
+            raise CliError(str(exc)) from None
+    print(
+        f"registered {device.device_id}"
+        + (f" (TAK uid {device.tak_uid})" if device.tak_uid else ""),
+        file=out,
+    )
+    return 0
+
+
+def cmd_devices_list(args: argparse.Namespace, out: TextIO) -> int:
+    with _store(args) as store:
+        rows = [
+            (
+                d.device_id,
+                d.tak_uid or "",
+                d.label or "",
+                f"{d.home_lat:.5f},{d.home_lon:.5f}" if d.home_lat is not None else "",
+                iso(d.last_at_us) if d.last_at_us else "never",
+            )
+            for d in store.devices()
+        ]
+    _table(out, ("DEVICE", "TAK UID", "LABEL", "HOME", "LAST POSITION"), rows)
+    return 0
+
+
+def cmd_devices_remove(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.store.registry import RegistryError
+
+    with _store(args) as store:
+        try:
+            store.remove_device(args.device_id)
+        except RegistryError as exc:
+            raise CliError(str(exc)) from None
+    print(f"removed {args.device_id}", file=out)
+    return 0
+
+
+def cmd_rejections(args: argparse.Namespace, out: TextIO) -> int:
+    with _store(args) as store:
+        rows = [
+            (iso(r.at_us), r.transport, r.sender, r.reason, r.excerpt[:80])
+            for r in store.rejections(args.limit)
+        ]
+    if not rows:
+        print("no rejected messages", file=out)
+        return 0
+    _table(out, ("TIME", "VIA", "SENDER", "REASON", "EXCERPT"), rows)
     return 0
 
 

@@ -17,6 +17,7 @@ from dispatch_console.domain.events import (
     ArrivalPlace,
     AssignmentTask,
     Attire,
+    DirectiveKind,
     Duty,
     Geometry,
     IdentificationMethod,
@@ -114,7 +115,7 @@ class Directive(msgspec.Struct):
     directive_id: str
     responder_id: str
     device_id: str
-    kind: str
+    kind: DirectiveKind
     text: str
     queued_at_us: int
     staging_area_id: str | None = None

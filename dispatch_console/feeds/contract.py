@@ -61,9 +61,13 @@ class Ack(_Message, tag="ack"):
     responding: bool
 
 
+Latitude = Annotated[float, msgspec.Meta(ge=-90.0, le=90.0)]
+Longitude = Annotated[float, msgspec.Meta(ge=-180.0, le=180.0)]
+
+
 class Position(_Message, tag="position"):
-    lat: float
-    lon: float
+    lat: Latitude
+    lon: Longitude
     accuracy_m: Annotated[float, msgspec.Meta(ge=0, le=100_000)] | None = None
     speed_mps: Annotated[float, msgspec.Meta(ge=0, le=150)] | None = None
     heading_deg: Annotated[float, msgspec.Meta(ge=0, le=360)] | None = None

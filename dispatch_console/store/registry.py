@@ -109,7 +109,7 @@ class RegistryMixin:
             raise RegistryError(f"key {key_id!r} exists already") from None
         return ApiKey(**row)  # type: ignore[arg-type]
 
-    def keys(self) -> list[ApiKey]:
+    def api_keys(self) -> list[ApiKey]:
         with self._reader.connect() as conn:
             rows = conn.execute(select(schema.api_keys).order_by(schema.api_keys.c.key_id))
             return [ApiKey(**row._mapping) for row in rows]

@@ -470,7 +470,7 @@ class Store(RegistryMixin):
             }
             for e in entries
         ]
-        agencies = sorted({row["agency"] for row in rows})
+        agencies = sorted({str(row["agency"]) for row in rows})
         with self._writer.begin() as conn:
             if agencies:
                 conn.execute(schema.roster.delete().where(schema.roster.c.agency.in_(agencies)))

@@ -1,0 +1,404 @@
+"""The gateway's transports: HTTP (aiohttp), Cursor-on-Target over UDP and a TCP stream.
+
+One asyncio loop does all network I/O; one writer thread runs :class:`GatewayCore` (parsing,
+validation, durable appends). A reply or acknowledgement is sent only after the writer says
+the events are stored. :class:`GatewayThread` runs the whole gateway inside another process (the
+console) off its GUI thread; :func:`serve` runs it standalone until SIGINT or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import ssl
+import threading
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from dispatch_console.domain import events as ev
+from dispatch_console.feeds.core import GatewayCore, Reply, error
+from dispatch_console.feeds.keys import SecretBox
+from dispatch_console.store import Store
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 64 * 1024
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Listen:
+    host: str = "127.0.0.1"
+    http_port: int = 8470
+    udp_port: int = 6969
+    tcp_port: int = 8087
+    certfile: str | None = None
+    keyfile: str | None = None
+
+
+class RateLimiter:
+    """Token buckets per sender: ``rate`` requests a second, bursts up to ``burst``."""
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate = rate
+        self.burst = burst
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def allow(self, sender: str) -> bool:
+        now = time.monotonic()
+        tokens, last = self._buckets.get(sender, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - last) * self.rate)
+        if tokens < 1.0:
+            self._buckets[sender] = (tokens, now)
+            return False
+        self._buckets[sender] = (tokens - 1.0, now)
+        if len(self._buckets) > 50_000:  # forget idle senders rather than grow without bound
+            self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < 60}
+        return True
+
+
+class Gateway:
+    """All transports of one gateway, on the running asyncio loop."""
+
+    def __init__(self, store_url: str | None, listen: Listen, *, box: SecretBox | None = None,
+                 clock: Callable[[], int] | None = None) -> None:  # fmt: skip
+        self.store_url = store_url
+        self.listen = listen
+        self.box = box
+        self.clock = clock
+        self.core: GatewayCore | None = None
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gateway-writer")
+        self._runner: web.AppRunner | None = None
+        self._udp: asyncio.DatagramTransport | None = None
+        self._tcp: asyncio.Server | None = None
+        self._flusher: asyncio.Task[None] | None = None
+        self._udp_queue: deque[tuple[bytes, str]] = deque()
+        self._udp_busy = False
+        self._tak_writers: dict[str, asyncio.StreamWriter] = {}
+        self.key_limiter = RateLimiter(rate=50.0, burst=100.0)
+        self.peer_limiter = RateLimiter(rate=200.0, burst=400.0)
+        self.ports: dict[str, int] = {}
+
+    async def on_writer(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._writer, fn, *args)
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        store = await self.on_writer(Store, self.store_url)
+        box = self.box if self.box is not None else await self.on_writer(SecretBox)
+        clock = self.clock
+        core = await self.on_writer(
+            lambda: GatewayCore(store, box, clock=clock) if clock else GatewayCore(store, box)
+        )
+        self.core = core
+        loop = asyncio.get_running_loop()
+
+        def to_loop(events: list[ev.Event]) -> None:
+            loop.call_soon_threadsafe(self._push_directives, events)
+
+        core.listeners.append(to_loop)
+        app = web.Application(client_max_size=MAX_BODY, middlewares=[self._errors])
+        app.router.add_post("/v1/activations", self._activation)
+        app.router.add_post("/v1/devices/{device_id}/messages", self._device_messages)
+        app.router.add_get("/v1/devices/{device_id}/directives", self._directives)
+        app.router.add_post("/v1/incidents/{incident_id}/notified", self._notified)
+        app.router.add_get("/v1/health", self._health)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        context = None
+        if self.listen.certfile:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(self.listen.certfile, self.listen.keyfile)
+        site = web.TCPSite(self._runner, self.listen.host, self.listen.http_port,
+                           ssl_context=context)  # fmt: skip
+        await site.start()
+        self.ports["http"] = _bound_port(site)
+        self._udp, _ = await loop.create_datagram_endpoint(
+            lambda: _CotDatagrams(self), local_addr=(self.listen.host, self.listen.udp_port)
+        )
+        sock = self._udp.get_extra_info("socket")
+        _big_receive_buffer(sock)
+        self.ports["udp"] = sock.getsockname()[1]
+        self._tcp = await asyncio.start_server(self._tak_stream, self.listen.host,
+                                               self.listen.tcp_port, limit=MAX_BODY)  # fmt: skip
+        self.ports["tcp"] = self._tcp.sockets[0].getsockname()[1]
+        self._flusher = asyncio.create_task(self._flush_periodically())
+        scheme = "https" if context else "http"
+        log.warning(
+            "gateway listening: %s://%s:%d, CoT UDP %s:%d, CoT TCP %s:%d", scheme,
+            self.listen.host, self.ports["http"], self.listen.host, self.ports["udp"],
+            self.listen.host, self.ports["tcp"],
+        )  # fmt: skip
+
+    async def stop(self) -> None:
+        if self._flusher is not None:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+        if self._udp is not None:
+            self._udp.close()
+        if self._tcp is not None:
+            self._tcp.close()
+            for writer in list(self._tak_writers.values()):
+                writer.close()
+            await self._tcp.wait_closed()
+        if self._runner is not None:
+            await self._runner.cleanup()
+        while self._udp_busy or self._udp_queue:
+            await self._drain_udp_now()
+        if self.core is not None:
+            await self.on_writer(self.core.flush)
+            await self.on_writer(self.core.store.close)
+        self._writer.shutdown(wait=True)
+        log.warning("gateway stopped")
+
+    async def _flush_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(0.5)
+            assert self.core is not None
+            try:
+                await self.on_writer(self.core.flush)
+            except Exception:
+                log.exception("gateway flush failed")
+
+    # --- HTTP ---------------------------------------------------------------------------------
+
+    @web.middleware
+    async def _errors(self, request: web.Request,
+                      handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                      ) -> web.StreamResponse:  # fmt: skip
+        try:
+            return await handler(request)
+        except web.HTTPRequestEntityTooLarge:
+            return web.json_response({"error": f"body larger than {MAX_BODY} bytes"}, status=413)
+        except web.HTTPException as http_error:
+            return web.json_response({"error": http_error.reason}, status=http_error.status)
+        except Exception:
+            log.exception("gateway error on %s %s", request.method, request.path)
+            return web.json_response({"error": "internal error; retry later"}, status=500)
+
+    def _limited(self, request: web.Request) -> web.Response | None:
+        peer = request.remote or "?"
+        key_id = request.headers.get("X-Dispatch-Key-Id", "")
+        if not self.peer_limiter.allow(peer) or (key_id and not self.key_limiter.allow(key_id)):
+            return web.json_response({"error": "rate limited"}, status=429,
+                                     headers={"Retry-After": "1"})  # fmt: skip
+        return None
+
+    async def _signed(self, request: web.Request,
+                      work: Callable[..., Reply], *args: str) -> web.Response:  # fmt: skip
+        limited = self._limited(request)
+        if limited is not None:
+            return limited
+        body = await request.read()
+        key_id = request.headers.get("X-Dispatch-Key-Id")
+        signature = request.headers.get("X-Dispatch-Signature")
+        peer = request.remote or "?"
+        core = self.core
+        assert core is not None
+
+        def run() -> Reply:
+            key = core.authenticate(key_id, signature, body, peer)
+            if isinstance(key, Reply):
+                return key
+            return work(key, *args, body)
+
+        reply = await self.on_writer(run)
+        return web.json_response(reply.body, status=reply.status)
+
+    async def _activation(self, request: web.Request) -> web.Response:
+        assert self.core is not None
+        return await self._signed(request, self.core.activation)
+
+    async def _device_messages(self, request: web.Request) -> web.Response:
+        assert self.core is not None
+        return await self._signed(request, self.core.device_messages,
+                                  request.match_info["device_id"])  # fmt: skip
+
+    async def _notified(self, request: web.Request) -> web.Response:
+        assert self.core is not None
+        return await self._signed(request, self.core.notified, request.match_info["incident_id"])
+
+    async def _directives(self, request: web.Request) -> web.Response:
+        core = self.core
+        assert core is not None
+        device_id = request.match_info["device_id"]
+        return await self._signed(request, lambda key, _body: core.directives(key, device_id))
+
+    async def _health(self, request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    # --- Cursor-on-Target ---------------------------------------------------------------------
+
+    def udp_received(self, data: bytes, sender: str) -> None:
+        self._udp_queue.append((data, sender))
+        if not self._udp_busy:
+            self._udp_busy = True
+            asyncio.get_running_loop().create_task(self._drain_udp())
+
+    async def _drain_udp(self) -> None:
+        try:
+            while self._udp_queue:
+                await self._drain_udp_now()
+        finally:
+            self._udp_busy = False
+
+    async def _drain_udp_now(self) -> None:
+        batch = [self._udp_queue.popleft() for _ in range(min(len(self._udp_queue), 5000))]
+        if not batch:
+            await asyncio.sleep(0)
+            return
+        assert self.core is not None
+        await self.on_writer(self.core.cot_batch, batch, "udp")
+
+    async def _tak_stream(self, reader: asyncio.StreamReader,
+                          writer: asyncio.StreamWriter) -> None:  # fmt: skip
+        from dispatch_console.feeds.cot.stream import CotStreamSplitter
+
+        peer = writer.get_extra_info("peername")
+        sender = f"{peer[0]}:{peer[1]}" if peer else "?"
+        splitter = CotStreamSplitter()
+        core = self.core
+        assert core is not None
+        uids: set[str] = set()
+        try:
+            while chunk := await reader.read(65536):
+                pieces = splitter.feed(chunk)
+                if not pieces:
+                    continue
+                seen = await self.on_writer(core.cot_stream_pieces, pieces, sender)
+                for uid in seen - uids:
+                    self._tak_writers[uid] = writer
+                    await self.on_writer(core.queue_pending_for_tak, uid)
+                uids |= seen
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            for uid in uids:
+                if self._tak_writers.get(uid) is writer:
+                    del self._tak_writers[uid]
+            writer.close()
+
+    def _push_directives(self, events: list[ev.Event]) -> None:
+        """Send queued directives to TAK devices connected over TCP (on the loop thread)."""
+        core = self.core
+        if core is None:
+            return
+        for event in events:
+            payload = event.payload
+            if not isinstance(payload, ev.DirectiveQueued) or event.incident_id is None:
+                continue
+            device = core.devices().get(payload.device_id)
+            uid = device.tak_uid if device else None
+            writer = self._tak_writers.get(uid) if uid else None
+            if writer is None or writer.is_closing():
+                continue
+            try:
+                for document in core.cot_for_directive(event.incident_id, payload, uid or ""):
+                    writer.write(document)
+            except (ConnectionError, RuntimeError):
+                continue
+            asyncio.get_running_loop().create_task(
+                self.on_writer(core.directive_delivered, event.incident_id, payload.directive_id)
+            )
+
+
+class _CotDatagrams(asyncio.DatagramProtocol):
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        self.gateway.udp_received(data, f"{addr[0]}:{addr[1]}")
+
+    def error_received(self, exc: Exception) -> None:
+        log.warning("CoT UDP error: %s", exc)
+
+
+def _big_receive_buffer(sock: socket.socket) -> None:
+    """A burst of CoT must wait in the kernel, not be dropped (the default is ~208 KiB)."""
+    for option in (getattr(socket, "SO_RCVBUFFORCE", None), socket.SO_RCVBUF):
+        if option is None:
+            continue
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, option, 16 * 1024 * 1024)
+            return
+        except OSError:
+            continue
+
+
+def _bound_port(site: web.TCPSite) -> int:
+    server = site._server  # aiohttp keeps the asyncio server here
+    assert server is not None
+    sockets = getattr(server, "sockets", None) or []
+    return int(sockets[0].getsockname()[1]) if sockets else 0
+
+
+def serve(store_url: str | None, listen: Listen) -> None:
+    """Run a standalone gateway until SIGINT or SIGTERM."""
+
+    async def main() -> None:
+        gateway = Gateway(store_url, listen)
+        await gateway.start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        log.warning("stopping the gateway")
+        await gateway.stop()
+
+    asyncio.run(main())
+
+
+class GatewayThread(threading.Thread):
+    """The gateway in a thread of its own (the console embeds it this way)."""
+
+    def __init__(self, store_url: str | None, listen: Listen, **kwargs: Any) -> None:
+        super().__init__(name="gateway", daemon=True)
+        self.gateway = Gateway(store_url, listen, **kwargs)
+        self.started_ok = threading.Event()
+        self.failure: BaseException | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop_event: asyncio.Event | None = None
+
+    def run(self) -> None:
+        async def main() -> None:
+            self._loop = asyncio.get_running_loop()
+            self._stop_event = asyncio.Event()
+            try:
+                await self.gateway.start()
+            except BaseException as exc:
+                self.failure = exc
+                self.started_ok.set()
+                raise
+            self.started_ok.set()
+            await self._stop_event.wait()
+            await self.gateway.stop()
+
+        with contextlib.suppress(BaseException):
+            asyncio.run(main())
+
+    def start_and_wait(self, timeout: float = 30.0) -> None:
+        self.start()
+        if not self.started_ok.wait(timeout):
+            raise RuntimeError("gateway did not start in time")
+        if self.failure is not None:
+            raise RuntimeError(f"gateway failed to start: {self.failure}") from self.failure
+
+    def stop(self, timeout: float = 30.0) -> None:
+        if self._loop is not None and self._stop_event is not None:
+            self._loop.call_soon_threadsafe(self._stop_event.set)
+        self.join(timeout)
+
+
+__all__ = ["Gateway", "GatewayThread", "Listen", "RateLimiter", "error", "serve"]

@@ -1,0 +1,113 @@
+"""A real gateway on free ports, with a store, schools, devices and keys: for the feed tests."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dispatch_console.feeds.auth import sign
+from dispatch_console.feeds.keys import SecretBox, new_key_material
+from dispatch_console.feeds.server import GatewayThread, Listen
+from dispatch_console.importers.geojson_schools import load_schools
+from dispatch_console.resources import resource
+from dispatch_console.store import Store
+
+SCHOOL_LON, SCHOOL_LAT = -84.5400, 38.2250
+
+#: Devices and where they are registered (home or patrol area): all but the last are within
+#: the 10-mile notification radius of Lincoln High School.
+DEVICES = {
+    "dev-ruiz": (38.2355, -84.5611),
+    "dev-chen": (38.2480, -84.5800),
+    "dev-walker": (38.2020, -84.5050),
+    "dev-far": (38.9000, -84.5400),  # 75 km north: not alerted
+}
+TAK_UID = "ANDROID-0000000000000042"
+
+
+@dataclass
+class Key:
+    key_id: str
+    secret: str
+
+
+@dataclass
+class RunningGateway:
+    url: str
+    store_url: str
+    ports: dict[str, int]
+    keys: dict[str, Key]
+    thread: GatewayThread
+    store: Store
+    clock_offset_s: float = 0.0
+    sent: list[str] = field(default_factory=list)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | dict[str, Any] | None = None,
+        key: str | Key | None = None,
+        *,
+        t: int | None = None,
+        signature: str | None = None,
+    ) -> tuple[int, dict[str, Any]]:
+        raw = body if isinstance(body, bytes) else (json.dumps(body).encode() if body else b"")
+        headers = {"Content-Type": "application/json"}
+        chosen = self.keys[key] if isinstance(key, str) else key
+        if chosen is not None:
+            now = int(time.time()) if t is None else t
+            headers["X-Dispatch-Key-Id"] = chosen.key_id
+            headers["X-Dispatch-Signature"] = (
+                signature if signature is not None else sign(chosen.secret.encode(), now, raw)
+            )
+        request = urllib.request.Request(
+            self.url + path, data=raw if method == "POST" else None, headers=headers, method=method
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read() or b"{}")
+        except urllib.error.HTTPError as failed:
+            with failed:
+                return failed.code, json.loads(failed.read() or b"{}")
+
+    def post(
+        self, path: str, body: bytes | dict[str, Any], key: str | Key | None, **kwargs: Any
+    ) -> tuple[int, dict[str, Any]]:
+        return self.request("POST", path, body, key, **kwargs)
+
+    def get(self, path: str, key: str | Key | None, **kw: Any) -> tuple[int, dict[str, Any]]:
+        return self.request("GET", path, None, key, **kw)
+
+    def stop(self) -> None:
+        self.thread.stop()
+        self.store.close()
+
+
+def start_gateway(store_url: str, folder: Path) -> RunningGateway:
+    box = SecretBox(folder / "master.key")
+    store = Store(store_url)
+    store.upsert_schools(load_schools(resource("example", "lincoln_hs.geojson")).imported)
+    keys: dict[str, Key] = {}
+
+    def add_key(name: str, kind: str, scope: str) -> None:
+        material = new_key_material(kind)  # type: ignore[arg-type]
+        store.add_key(material.key_id, kind, scope, box.seal(material.secret), name)  # type: ignore[arg-type]
+        keys[name] = Key(material.key_id, material.secret)
+
+    add_key("school", "school", "lincoln-hs")
+    for device_id, (lat, lon) in DEVICES.items():
+        tak = TAK_UID if device_id == "dev-chen" else None
+        store.add_device(device_id, tak_uid=tak, home=(lon, lat), label=device_id)
+        add_key(device_id, "device", device_id)
+    thread = GatewayThread(store_url, Listen("127.0.0.1", 0, 0, 0), box=box)
+    thread.start_and_wait()
+    ports = dict(thread.gateway.ports)
+    return RunningGateway(
+        f"http://127.0.0.1:{ports['http']}", store_url, ports, keys, thread, store
+    )

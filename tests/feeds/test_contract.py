@@ -1,0 +1,115 @@
+"""The examples of docs/feed-contract.md, sent to a real gateway (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from dispatch_console.domain.lifecycle import ResponderStatus
+from dispatch_console.service import IncidentService
+from tests.feeds.gateway_fixture import RunningGateway
+
+CONTRACT = Path(__file__).resolve().parents[2] / "docs" / "feed-contract.md"
+
+
+def example(name: str, **values: str) -> dict[str, Any]:
+    text = CONTRACT.read_text()
+    match = re.search(rf"<!-- example: {name} -->\s*```json\n(.*?)```", text, re.S)
+    assert match is not None, f"no example {name} in {CONTRACT}"
+    body = match.group(1)
+    for key, value in values.items():
+        body = body.replace("{" + key + "}", value)
+    result: dict[str, Any] = json.loads(body)
+    return result
+
+
+def state(gateway: RunningGateway, incident_id: str):  # type: ignore[no-untyped-def]
+    return IncidentService(gateway.store).state(incident_id)
+
+
+def test_the_activation_example_opens_an_incident_and_alerts_devices_in_the_radius(
+    gateway: RunningGateway,
+) -> None:
+    status, answer = gateway.post("/v1/activations", example("activation"), "school")
+    assert status == 202, answer
+    incident = state(gateway, answer["incident_id"])
+    assert incident.school_name == "Lincoln High School"
+    assert incident.alerts["act-7f3a"].location_detail == "Gym, building C"
+    assert set(incident.staging_areas) == {"staging-a", "staging-b"}
+    assert {p.kind for p in incident.perimeters.values()} == {"inner", "outer"}
+    assert set(incident.responders) == {"dev-ruiz", "dev-chen", "dev-walker"}  # not dev-far
+    assert answer["notified"] == 3
+    alerts = [d for d in incident.directives.values() if d.kind == "alert"]
+    assert sorted(d.device_id for d in alerts) == ["dev-chen", "dev-ruiz", "dev-walker"]
+    assert all("Staging A" in d.text and "NOT the school" in d.text for d in alerts)
+
+    again_status, again = gateway.post("/v1/activations", example("activation"), "school")
+    assert again_status == 202
+    assert again == {"incident_id": answer["incident_id"], "duplicate": True}
+    assert len(gateway.store.incidents()) == 1
+
+
+def test_the_device_messages_example_updates_the_responder(gateway: RunningGateway) -> None:
+    _, opened = gateway.post("/v1/activations", example("activation"), "school")
+    incident_id = opened["incident_id"]
+    body = example("device_messages", incident_id=incident_id)
+    status, answer = gateway.post("/v1/devices/dev-ruiz/messages", body, "dev-ruiz")
+    assert status == 202, answer
+    assert [r["result"] for r in answer["results"]] == ["stored"] * 4
+    ruiz = state(gateway, incident_id).responders["dev-ruiz"]
+    assert ruiz.name == "Det. M. Ruiz" and ruiz.duty == "off" and ruiz.plainclothes
+    assert ruiz.status is ResponderStatus.EN_ROUTE and ruiz.self_dispatched
+    assert ruiz.position is not None and ruiz.position.speed_mps == 14.5
+    assert ruiz.roster_verdict == "not_on_roster"  # no roster imported in this store
+    status, again = gateway.post("/v1/devices/dev-ruiz/messages", body, "dev-ruiz")
+    assert [r["result"] for r in again["results"]] == ["duplicate"] * 4
+
+
+def test_the_notified_example_adds_the_devices_the_school_alerted(gateway: RunningGateway) -> None:
+    activation = {**example("activation"), "notified_device_ids": ["dev-ruiz"]}
+    _, opened = gateway.post("/v1/activations", activation, "school")
+    incident_id = opened["incident_id"]
+    assert set(state(gateway, incident_id).responders) == {"dev-ruiz"}
+    status, answer = gateway.post(
+        f"/v1/incidents/{incident_id}/notified", example("notified"), "school"
+    )
+    assert (status, answer["notified"]) == (202, 1)
+    responders = state(gateway, incident_id).responders
+    assert set(responders) == {"dev-ruiz", "dev-walker"}
+    assert (
+        gateway.post(f"/v1/incidents/{incident_id}/notified", example("notified"), "school")[1][
+            "duplicate"
+        ]
+        is True
+    )
+
+
+def test_directives_are_fetched_delivered_and_acknowledged(gateway: RunningGateway) -> None:
+    _, opened = gateway.post("/v1/activations", example("activation"), "school")
+    status, listed = gateway.get("/v1/devices/dev-walker/directives", "dev-walker")
+    assert status == 200
+    (directive,) = listed["directives"]
+    assert directive["kind"] == "alert" and directive["school"] == "Lincoln High School"
+    assert set(directive) == set(example("directives")["directives"][0])
+    incident = state(gateway, opened["incident_id"])
+    assert incident.directives[directive["directive_id"]].delivered_via == "http"
+    ack = {
+        "messages": [
+            {
+                "id": "a-1",
+                "kind": "directive_ack",
+                "at": "2026-11-24T09:15:00Z",
+                "directive_id": directive["directive_id"],
+            }
+        ]
+    }
+    assert gateway.post("/v1/devices/dev-walker/messages", ack, "dev-walker")[0] == 202
+    assert gateway.get("/v1/devices/dev-walker/directives", "dev-walker")[1]["directives"] == []
+    other = gateway.post(
+        "/v1/devices/dev-ruiz/messages",
+        {**ack, "messages": [{**ack["messages"][0], "id": "a-2"}]},
+        "dev-ruiz",
+    )[1]
+    assert other["results"][0]["result"] == "refused"  # not dev-ruiz's directive
