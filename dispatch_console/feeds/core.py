@@ -150,13 +150,16 @@ class GatewayCore:
     def flush(self) -> None:
         """Write coalesced device positions and the rejection log (called a few times a second
         and on shutdown)."""
+        self._flush_positions()
+        if self._pending_rejections:
+            rejections, self._pending_rejections = self._pending_rejections, []
+            self.store.add_rejections(rejections)
+
+    def _flush_positions(self) -> None:
         if self._pending_positions:
             positions = list(self._pending_positions.values())
             self._pending_positions.clear()
             self.store.record_device_positions(positions)
-        if self._pending_rejections:
-            rejections, self._pending_rejections = self._pending_rejections, []
-            self.store.add_rejections(rejections)
 
     # --- activations --------------------------------------------------------------------------
 
@@ -327,6 +330,9 @@ class GatewayCore:
             owners.extend([index] * len(made))
             results.append({"id": msg.id, "result": "stored"})
         outcome = self.service.execute_batch(commands)
+        # A device's last known position is what alerts it to the next incident: written now,
+        # before the 2xx, even where it is part of no incident yet.
+        self._flush_positions()
         for command_index, violation in outcome.refused.items():
             message_index = owners[command_index]
             message_id = batch.messages[message_index].id
