@@ -80,6 +80,7 @@ class GatewayCore:
         self.service = IncidentService(store, clock=clock)
         self.keys = KeyRing(store.key, box)
         self._devices = _Cached()
+        self._by_tak_uid: dict[str, Device] = {}
         self._roster = _Cached()
         self._pending_positions: dict[str, tuple[str, float, float, int]] = {}
         self._pending_rejections: list[Rejection] = []
@@ -91,17 +92,15 @@ class GatewayCore:
 
     def devices(self) -> dict[str, Device]:
         if time.monotonic() - self._devices.loaded_at > REFERENCE_TTL_S:
-            self._devices = _Cached(
-                time.monotonic(), {d.device_id: d for d in self.store.devices()}
-            )
+            devices = {d.device_id: d for d in self.store.devices()}
+            self._devices = _Cached(time.monotonic(), devices)
+            self._by_tak_uid = {d.tak_uid: d for d in devices.values() if d.tak_uid}
         value: dict[str, Device] = self._devices.value
         return value
 
     def device_for_tak_uid(self, uid: str) -> Device | None:
-        for device in self.devices().values():
-            if device.tak_uid == uid:
-                return device
-        return None
+        self.devices()  # refreshes the index when the cache is old
+        return self._by_tak_uid.get(uid)
 
     def roster(self) -> Roster:
         if time.monotonic() - self._roster.loaded_at > REFERENCE_TTL_S:
