@@ -231,7 +231,7 @@ def main() -> int:
         gateway.gateway.peer_limiter = RateLimiter(1e9, 1e9)
         base = f"http://127.0.0.1:{gateway.gateway.ports['http']}"
         try:
-            status, opened = post(
+            _, opened = post(
                 base,
                 "/v1/activations",
                 {
