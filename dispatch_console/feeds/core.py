@@ -25,6 +25,7 @@ from dispatch_console.domain.state import DEFAULT_STALE_US, IncidentState
 from dispatch_console.domain.timeutil import US_PER_S, parse_iso
 from dispatch_console.feeds import contract as c
 from dispatch_console.feeds.auth import AuthError, verify
+from dispatch_console.feeds.cot.parse import CotPosition
 from dispatch_console.feeds.keys import KeyRing, OpenKey, SecretBox
 from dispatch_console.feeds.notify import alert_text, devices_to_notify
 from dispatch_console.service import Command, IncidentService
@@ -480,35 +481,46 @@ class GatewayCore:
 
     def cot_batch(self, batch: Sequence[tuple[bytes, str]], transport: str) -> set[str]:
         """Parse and store a batch of CoT documents ``(data, sender)``; return the uids seen."""
-        from dispatch_console.feeds.cot.parse import CotRejected, parse_cot
+        from dispatch_console.feeds.cot.parse import CotRejected, parse_position
 
-        commands: list[Command] = []
-        uids: set[str] = set()
+        positions: list[tuple[CotPosition, str]] = []
         for data, sender in batch:
             try:
-                cot = parse_cot(data)
+                cot = parse_position(data)
             except CotRejected as refused:
                 self.reject(transport, sender, refused.reason, data)
                 continue
+            if cot is not None:  # None: well-formed, but not a position report
+                positions.append((cot, sender))
+        return self.cot_positions(positions, transport)
+
+    def cot_positions(
+        self, positions: Sequence[tuple[CotPosition, str]], transport: str
+    ) -> set[str]:
+        """Store parsed position reports ``(report, sender)``; return the uids seen."""
+        commands: list[Command] = []
+        uids: set[str] = set()
+        horizon = self.clock() + MAX_FUTURE_US
+        for cot, sender in positions:
             uids.add(cot.uid)
-            if not cot.type.startswith("a-f-G"):
-                log.debug(
-                    "CoT %s from %s (%s) is not a position report; ignored",
-                    cot.type,
-                    cot.uid,
-                    sender,
-                )
-                continue
             if cot.lat == 0.0 and cot.lon == 0.0:
-                self.reject(transport, sender, "position at 0,0 (no GPS fix)", data)
+                self.reject(transport, sender, "position at 0,0 (no GPS fix)", f"uid {cot.uid}")
                 continue
-            if cot.time_us > self.clock() + MAX_FUTURE_US:
-                self.reject(transport, sender, "time more than 5 minutes in the future", data)
+            if cot.time_us > horizon:
+                self.reject(
+                    transport, sender, "time more than 5 minutes in the future", f"uid {cot.uid}"
+                )
                 continue
             commands.extend(self._cot_position(cot))
         if commands:
             self.service.execute_batch(commands)
         return uids
+
+    def udp_batch(self, batch: Any) -> None:
+        """A batch from the UDP worker process (parsed reports and refusals)."""
+        for sender, reason, excerpt in batch.rejected:
+            self.reject("udp", sender, reason, excerpt)
+        self.cot_positions(batch.positions, "udp")
 
     def cot_stream_pieces(self, pieces: Sequence[bytes | Exception], sender: str) -> set[str]:
         """Documents split from a TCP stream, with the splitter's rejections in between."""
@@ -520,7 +532,7 @@ class GatewayCore:
                 self.reject("tcp", sender, str(getattr(piece, "reason", piece)), b"")
         return self.cot_batch(documents, "tcp")
 
-    def _cot_position(self, cot: Any) -> list[Command]:
+    def _cot_position(self, cot: CotPosition) -> list[Command]:
         at_us: int = cot.time_us
         stale_us = max(int(cot.stale_us), at_us)  # a stale time before the time: stale at once
         device = self.device_for_tak_uid(cot.uid)
@@ -567,7 +579,7 @@ class GatewayCore:
         return found
 
     def _unregistered_contact(
-        self, state: IncidentState, responder_id: str, cot: Any
+        self, state: IncidentState, responder_id: str, cot: CotPosition
     ) -> list[Command]:
         """A TAK contact whose uid no device is registered with shows as UNVERIFIED."""
         now = self.clock()

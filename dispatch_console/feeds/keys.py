@@ -113,8 +113,12 @@ class KeyRing:
         record: ApiKey | None = self._lookup(key_id)  # type: ignore[operator]
         opened = None
         if record is not None and not record.revoked:
-            opened = OpenKey(record.key_id, record.kind, record.scope,
-                             self._box.open(record.secret_sealed).encode())  # fmt: skip
+            opened = OpenKey(
+                record.key_id,
+                record.kind,
+                record.scope,
+                self._box.open(record.secret_sealed).encode(),
+            )
         with self._lock:
             if len(self._cache) > 10_000:  # unknown ids from a flood must not grow it forever
                 self._cache.clear()

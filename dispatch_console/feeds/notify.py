@@ -26,8 +26,13 @@ def devices_to_notify(school: School, devices: Iterable[Device]) -> list[Device]
     )
 
 
-def alert_text(school: School, alert_type: str, location: str | None, message: str | None,
-               staging_name: str | None) -> str:  # fmt: skip
+def alert_text(
+    school: School,
+    alert_type: str,
+    location: str | None,
+    message: str | None,
+    staging_name: str | None,
+) -> str:
     """The alert as a responder's phone shows it: what, where, and where to go instead."""
     what = alert_type.replace("_", " ").upper()
     where = f" ({location})" if location else ""

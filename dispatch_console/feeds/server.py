@@ -27,6 +27,7 @@ from aiohttp import web
 from dispatch_console.domain import events as ev
 from dispatch_console.feeds.core import GatewayCore, Reply, error
 from dispatch_console.feeds.keys import SecretBox
+from dispatch_console.feeds.udp_worker import UdpBatch, UdpWorker
 from dispatch_console.store import Store
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,9 @@ class Listen:
     tcp_port: int = 8087
     certfile: str | None = None
     keyfile: str | None = None
+    #: Receive and parse CoT over UDP in a process of its own (the other core); off, the
+    #: gateway's event loop receives it (tests, or a one-core machine).
+    udp_worker: bool = True
 
 
 class RateLimiter:
@@ -69,8 +73,14 @@ class RateLimiter:
 class Gateway:
     """All transports of one gateway, on the running asyncio loop."""
 
-    def __init__(self, store_url: str | None, listen: Listen, *, box: SecretBox | None = None,
-                 clock: Callable[[], int] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        store_url: str | None,
+        listen: Listen,
+        *,
+        box: SecretBox | None = None,
+        clock: Callable[[], int] | None = None,
+    ) -> None:
         self.store_url = store_url
         self.listen = listen
         self.box = box
@@ -87,6 +97,10 @@ class Gateway:
         self.key_limiter = RateLimiter(rate=50.0, burst=100.0)
         self.peer_limiter = RateLimiter(rate=200.0, burst=400.0)
         self.ports: dict[str, int] = {}
+        self.udp_datagrams = 0  # received, for the benchmark's loss figure
+        self._udp_worker: UdpWorker | None = None
+        self._udp_pump: threading.Thread | None = None
+        self._stopping = threading.Event()
 
     async def on_writer(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._writer, fn, *args)
@@ -104,7 +118,9 @@ class Gateway:
         loop = asyncio.get_running_loop()
 
         def to_loop(events: list[ev.Event]) -> None:
-            loop.call_soon_threadsafe(self._push_directives, events)
+            queued = [e for e in events if e.type == ev.DirectiveQueued.TYPE]
+            if queued:  # only directives concern the loop (TAK pushes); positions never do
+                loop.call_soon_threadsafe(self._push_directives, queued)
 
         core.listeners.append(to_loop)
         app = web.Application(client_max_size=MAX_BODY, middlewares=[self._errors])
@@ -119,26 +135,43 @@ class Gateway:
         if self.listen.certfile:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(self.listen.certfile, self.listen.keyfile)
-        site = web.TCPSite(self._runner, self.listen.host, self.listen.http_port,
-                           ssl_context=context)  # fmt: skip
+        site = web.TCPSite(
+            self._runner, self.listen.host, self.listen.http_port, ssl_context=context
+        )
         await site.start()
         self.ports["http"] = _bound_port(site)
-        self._udp, _ = await loop.create_datagram_endpoint(
-            lambda: _CotDatagrams(self), local_addr=(self.listen.host, self.listen.udp_port)
+        if self.listen.udp_worker:
+            self._udp_worker = await self.on_writer(
+                UdpWorker, self.listen.host, self.listen.udp_port
+            )
+            self.ports["udp"] = self._udp_worker.port
+            self._udp_pump = threading.Thread(
+                target=self._pump_udp, name="cot-udp-pump", daemon=True
+            )
+            self._udp_pump.start()
+        else:
+            self._udp, _ = await loop.create_datagram_endpoint(
+                lambda: _CotDatagrams(self), local_addr=(self.listen.host, self.listen.udp_port)
+            )
+            sock = self._udp.get_extra_info("socket")
+            _big_receive_buffer(sock)
+            self.ports["udp"] = sock.getsockname()[1]
+        self._tcp = await asyncio.start_server(
+            self._tak_stream, self.listen.host, self.listen.tcp_port, limit=MAX_BODY
         )
-        sock = self._udp.get_extra_info("socket")
-        _big_receive_buffer(sock)
-        self.ports["udp"] = sock.getsockname()[1]
-        self._tcp = await asyncio.start_server(self._tak_stream, self.listen.host,
-                                               self.listen.tcp_port, limit=MAX_BODY)  # fmt: skip
         self.ports["tcp"] = self._tcp.sockets[0].getsockname()[1]
         self._flusher = asyncio.create_task(self._flush_periodically())
         scheme = "https" if context else "http"
         log.warning(
-            "gateway listening: %s://%s:%d, CoT UDP %s:%d, CoT TCP %s:%d", scheme,
-            self.listen.host, self.ports["http"], self.listen.host, self.ports["udp"],
-            self.listen.host, self.ports["tcp"],
-        )  # fmt: skip
+            "gateway listening: %s://%s:%d, CoT UDP %s:%d, CoT TCP %s:%d",
+            scheme,
+            self.listen.host,
+            self.ports["http"],
+            self.listen.host,
+            self.ports["udp"],
+            self.listen.host,
+            self.ports["tcp"],
+        )
 
     async def stop(self) -> None:
         if self._flusher is not None:
@@ -147,6 +180,11 @@ class Gateway:
                 await self._flusher
         if self._udp is not None:
             self._udp.close()
+        self._stopping.set()
+        if self._udp_pump is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self._udp_pump.join, 10)
+        if self._udp_worker is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self._udp_worker.stop)
         if self._tcp is not None:
             self._tcp.close()
             for writer in list(self._tak_writers.values()):
@@ -174,9 +212,9 @@ class Gateway:
     # --- HTTP ---------------------------------------------------------------------------------
 
     @web.middleware
-    async def _errors(self, request: web.Request,
-                      handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-                      ) -> web.StreamResponse:  # fmt: skip
+    async def _errors(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
         try:
             return await handler(request)
         except web.HTTPRequestEntityTooLarge:
@@ -191,12 +229,14 @@ class Gateway:
         peer = request.remote or "?"
         key_id = request.headers.get("X-Dispatch-Key-Id", "")
         if not self.peer_limiter.allow(peer) or (key_id and not self.key_limiter.allow(key_id)):
-            return web.json_response({"error": "rate limited"}, status=429,
-                                     headers={"Retry-After": "1"})  # fmt: skip
+            return web.json_response(
+                {"error": "rate limited"}, status=429, headers={"Retry-After": "1"}
+            )
         return None
 
-    async def _signed(self, request: web.Request,
-                      work: Callable[..., Reply], *args: str) -> web.Response:  # fmt: skip
+    async def _signed(
+        self, request: web.Request, work: Callable[..., Reply], *args: str
+    ) -> web.Response:
         limited = self._limited(request)
         if limited is not None:
             return limited
@@ -222,8 +262,9 @@ class Gateway:
 
     async def _device_messages(self, request: web.Request) -> web.Response:
         assert self.core is not None
-        return await self._signed(request, self.core.device_messages,
-                                  request.match_info["device_id"])  # fmt: skip
+        return await self._signed(
+            request, self.core.device_messages, request.match_info["device_id"]
+        )
 
     async def _notified(self, request: web.Request) -> web.Response:
         assert self.core is not None
@@ -240,7 +281,41 @@ class Gateway:
 
     # --- Cursor-on-Target ---------------------------------------------------------------------
 
+    def _pump_udp(self) -> None:
+        """Hand the UDP worker's batches to the writer, one at a time (while the writer is
+        busy, batches wait in the pipe and datagrams in the kernel buffer); restart a worker
+        that died."""
+        core = self.core
+        worker = self._udp_worker
+        assert core is not None and worker is not None
+        while not self._stopping.is_set():
+            batch = worker.receive(0.25)
+            if batch is not None:
+                # Whatever else is waiting goes into the same transaction: one durable commit
+                # for thousands of reports is what keeps up with a burst.
+                while len(batch.positions) < 5000:
+                    more = worker.receive(0.0)
+                    if more is None:
+                        break
+                    batch = UdpBatch(
+                        batch.positions + more.positions,
+                        batch.rejected + more.rejected,
+                        batch.received + more.received,
+                    )
+                self.udp_datagrams += batch.received
+                try:
+                    self._writer.submit(core.udp_batch, batch).result()
+                except Exception:
+                    log.exception("storing a CoT UDP batch failed")
+                continue
+            if not worker.alive and not self._stopping.is_set():
+                log.error("CoT UDP worker died (exit %s); restarting it", worker.process.exitcode)
+                port = worker.port
+                worker.stop()
+                worker = self._udp_worker = UdpWorker(self.listen.host, port)
+
     def udp_received(self, data: bytes, sender: str) -> None:
+        self.udp_datagrams += 1
         self._udp_queue.append((data, sender))
         if not self._udp_busy:
             self._udp_busy = True
@@ -261,8 +336,7 @@ class Gateway:
         assert self.core is not None
         await self.on_writer(self.core.cot_batch, batch, "udp")
 
-    async def _tak_stream(self, reader: asyncio.StreamReader,
-                          writer: asyncio.StreamWriter) -> None:  # fmt: skip
+    async def _tak_stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         from dispatch_console.feeds.cot.stream import CotStreamSplitter
 
         peer = writer.get_extra_info("peername")

@@ -89,7 +89,9 @@ class RunningGateway:
         self.store.close()
 
 
-def start_gateway(store_url: str, folder: Path) -> RunningGateway:
+def start_gateway(store_url: str, folder: Path, *, udp_worker: bool = False) -> RunningGateway:
+    """The gateway as deployed, but with CoT UDP received in-process unless ``udp_worker``
+    (starting the worker process costs a second; the tests that send UDP use it)."""
     box = SecretBox(folder / "master.key")
     store = Store(store_url)
     store.upsert_schools(load_schools(resource("example", "lincoln_hs.geojson")).imported)
@@ -105,7 +107,8 @@ def start_gateway(store_url: str, folder: Path) -> RunningGateway:
         tak = TAK_UID if device_id == "dev-chen" else None
         store.add_device(device_id, tak_uid=tak, home=(lon, lat), label=device_id)
         add_key(device_id, "device", device_id)
-    thread = GatewayThread(store_url, Listen("127.0.0.1", 0, 0, 0), box=box)
+    listen = Listen("127.0.0.1", 0, 0, 0, udp_worker=udp_worker)
+    thread = GatewayThread(store_url, listen, box=box)
     thread.start_and_wait()
     ports = dict(thread.gateway.ports)
     return RunningGateway(

@@ -101,8 +101,9 @@ def test_a_tak_device_on_tcp_reports_its_position_and_receives_its_alert(
 
 
 def test_pytak_over_udp_puts_an_unregistered_contact_in_the_incident_as_unverified(
-    gateway: RunningGateway,
+    gateway_with_udp_worker: RunningGateway,
 ) -> None:
+    gateway = gateway_with_udp_worker
     _, opened = gateway.post("/v1/activations", example("activation"), "school")
     incident_id = opened["incident_id"]
 
@@ -136,8 +137,9 @@ def test_pytak_over_udp_puts_an_unregistered_contact_in_the_incident_as_unverifi
 
 
 def test_the_real_captures_sent_over_udp_never_stop_the_listener(
-    gateway: RunningGateway, shared_data: Any
+    gateway_with_udp_worker: RunningGateway, shared_data: Any
 ) -> None:
+    gateway = gateway_with_udp_worker
     import socket
 
     captures = sorted((shared_data / "cot").iterdir())
@@ -158,3 +160,24 @@ def test_the_real_captures_sent_over_udp_never_stop_the_listener(
         return state.responders["dev-chen"].position is not None
 
     _wait(chen_located)
+
+
+def test_the_in_process_udp_listener_takes_positions_too(gateway: RunningGateway) -> None:
+    import socket
+
+    _, opened = gateway.post("/v1/activations", example("activation"), "school")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.sendto(
+            b"<?xml version='1.0'?><!DOCTYPE x [<!ENTITY a 'b'>]><event/>",
+            ("127.0.0.1", gateway.ports["udp"]),
+        )
+        sock.sendto(
+            _pli(TAK_UID, 38.2482, -84.5802, "GPD-212"), ("127.0.0.1", gateway.ports["udp"])
+        )
+
+    def chen_located() -> bool:
+        state = IncidentService(gateway.store).state(opened["incident_id"])
+        return state.responders["dev-chen"].position is not None
+
+    _wait(chen_located)
+    _wait(lambda: any("DOCTYPE" in r.reason for r in gateway.store.rejections()))

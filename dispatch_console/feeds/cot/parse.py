@@ -21,7 +21,7 @@ import re
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Final
+from typing import Final, NamedTuple
 
 from lxml import etree
 
@@ -648,3 +648,59 @@ def _chat(element: etree._Element) -> CotChat:
         recipient_uids=tuple(uid for _, uid in recipients),
         to=None,
     )
+
+
+class CotPosition(NamedTuple):
+    """What a position report needs, without the rest of a :class:`CotEvent` (the gateway's
+    fast path: thousands of these a second)."""
+
+    uid: str
+    type: str
+    time_us: int
+    stale_us: int
+    lat: float
+    lon: float
+    ce: float | None
+    callsign: str | None
+    speed_mps: float | None
+    course_deg: float | None
+
+
+def parse_position(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> CotPosition | None:
+    """A friendly ground unit's position report, ``None`` for any other well-formed CoT event,
+    or :class:`CotRejected`. Same safety checks as :func:`parse_cot`, far less work per event."""
+    check_size_and_declarations(data, max_bytes)
+    root = parse_xml(data)
+    if root.tag != "event":
+        raise CotRejected(f"root element is {shown(root.tag)}, not 'event'")
+    get = root.get
+    cot_type = _required_text(get("type"), "type")
+    if not is_friendly_ground(cot_type):
+        return None
+    uid = _required_text(get("uid"), "uid")
+    time_us = _time(get("time"), "time")
+    stale_us = _time(get("stale"), "stale")
+    point = callsign = speed = course = None
+    flags: list[str] = []
+    for child in root:
+        tag = child.tag
+        if tag == "point":
+            if point is not None:
+                raise CotRejected("more than one <point>")
+            point = child
+        elif tag == "detail":
+            for item in child:
+                if item.tag == "contact" and callsign is None:
+                    callsign = item.get("callsign") or None
+                elif item.tag == "track" and speed is None:
+                    fields = DetailFields()
+                    fields.set_track(_optional_float(item.get("speed")),
+                                     _optional_float(item.get("course")), flags)  # fmt: skip
+                    speed, course = fields.speed_mps, fields.course_deg
+    if point is None:
+        raise CotRejected("no <point> element")
+    pget = point.get
+    lat = _coordinate(pget("lat"), "lat", 90.0)
+    lon = _coordinate(pget("lon"), "lon", 180.0)
+    ce = _measure(pget("ce"), "ce", flags, signed=False)
+    return CotPosition(uid, cot_type, time_us, stale_us, lat, lon, ce, callsign, speed, course)
