@@ -151,3 +151,99 @@ def test_a_malformed_database_url_is_one_clear_line(tmp_path: Path) -> None:
     result = run("incidents", "--db", "foo:://x", env_home=tmp_path)
     assert result.returncode == 1
     assert "not a database URL" in result.stderr and "internal error" not in result.stderr
+
+
+def test_devices_and_keys_are_managed_and_secrets_never_shown_again(tmp_path: Path) -> None:
+    db = str(tmp_path / "g.sqlite3")
+    env_home = tmp_path
+    school = ROOT / "resources" / "example" / "lincoln_hs.geojson"
+    assert run("import-schools", str(school), "--db", db, env_home=env_home).returncode == 0
+    added = run(
+        "devices",
+        "add",
+        "dev-1",
+        "--tak-uid",
+        "ANDROID-1",
+        "--home",
+        "38.23,-84.55",
+        "--db",
+        db,
+        env_home=env_home,
+    )
+    assert added.returncode == 0 and "ANDROID-1" in added.stdout
+    clash = run("devices", "add", "dev-2", "--tak-uid", "ANDROID-1", "--db", db, env_home=env_home)
+    assert clash.returncode == 1 and "belongs to another device" in clash.stderr
+    bad_home = run("devices", "add", "dev-3", "--home", "north", "--db", db, env_home=env_home)
+    assert bad_home.returncode == 1 and "--home" in bad_home.stderr
+    listed = run("devices", "list", "--db", db, env_home=env_home).stdout
+    assert "dev-1" in listed and "38.23000,-84.55000" in listed
+
+    made = run("keys", "add", "device", "dev-1", "--db", db, env_home=env_home)
+    assert made.returncode == 0
+    secret = next(line.split()[1] for line in made.stdout.splitlines() if line.startswith("secret"))
+    key_id = next(line.split()[2] for line in made.stdout.splitlines() if line.startswith("key id"))
+    listed_keys = run("keys", "list", "--db", db, env_home=env_home).stdout
+    assert key_id in listed_keys and secret not in listed_keys
+    assert secret.encode() not in (tmp_path / "g.sqlite3").read_bytes()  # sealed at rest
+    assert run("keys", "add", "school", "nowhere", "--db", db, env_home=env_home).returncode == 1
+    assert run("keys", "revoke", key_id, "--db", db, env_home=env_home).returncode == 0
+    key_line = run("keys", "list", "--db", db, env_home=env_home).stdout.split(key_id)[1]
+    assert "active" not in key_line.splitlines()[0]
+    assert run("keys", "revoke", key_id, "--db", db, env_home=env_home).returncode == 1
+    assert run("devices", "remove", "dev-1", "--db", db, env_home=env_home).returncode == 0
+    assert "dev-1" not in run("devices", "list", "--db", db, env_home=env_home).stdout
+    assert "no rejected messages" in run("rejections", "--db", db, env_home=env_home).stdout
+
+
+def test_the_gateway_logs_where_it_listens_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    import signal
+    import socket
+    import time
+
+    ports = []
+    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM, socket.SOCK_STREAM):
+        with socket.socket(socket.AF_INET, kind) as probe:
+            probe.bind(("127.0.0.1", 0))
+            ports.append(str(probe.getsockname()[1]))
+    env = {
+        **os.environ,
+        "HOME": str(tmp_path),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+    }
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dispatch_console.cli",
+            "gateway",
+            "--db",
+            str(tmp_path / "gw.sqlite3"),
+            "--http-port",
+            ports[0],
+            "--udp-port",
+            ports[1],
+            "--tcp-port",
+            ports[2],
+        ],
+        cwd=ROOT,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stderr is not None
+    try:
+        line = child.stderr.readline()
+        deadline = time.monotonic() + 60
+        while "gateway listening" not in line and time.monotonic() < deadline:
+            line = child.stderr.readline()
+        assert f"http://127.0.0.1:{ports[0]}" in line and f"CoT UDP 127.0.0.1:{ports[1]}" in line
+        child.send_signal(signal.SIGTERM)
+        rest = child.stderr.read()
+        assert child.wait(timeout=60) == 0
+        assert "gateway stopped" in rest and "Traceback" not in rest
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        child.stderr.close()

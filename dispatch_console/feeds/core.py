@@ -481,12 +481,13 @@ class GatewayCore:
 
     def cot_batch(self, batch: Sequence[tuple[bytes, str]], transport: str) -> set[str]:
         """Parse and store a batch of CoT documents ``(data, sender)``; return the uids seen."""
-        from dispatch_console.feeds.cot.parse import CotRejected, parse_position
+        from dispatch_console.feeds.cot.parse import CotRejected
+        from dispatch_console.feeds.cot.proto import parse_position_message
 
         positions: list[tuple[CotPosition, str]] = []
         for data, sender in batch:
             try:
-                cot = parse_position(data)
+                cot = parse_position_message(data)
             except CotRejected as refused:
                 self.reject(transport, sender, refused.reason, data)
                 continue

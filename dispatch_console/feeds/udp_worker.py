@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 import msgspec
 
-from dispatch_console.feeds.cot.parse import CotPosition, CotRejected, parse_position
+from dispatch_console.feeds.cot.parse import CotPosition, CotRejected
+from dispatch_console.feeds.cot.proto import parse_position_message
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +94,7 @@ def run_worker(
             received += 1
             sender = f"{address[0]}:{address[1]}"
             try:
-                position = parse_position(data)
+                position = parse_position_message(data)
             except CotRejected as refused:
                 rejected.append((sender, refused.reason, data[:EXCERPT]))
             else:

@@ -181,3 +181,33 @@ def test_the_in_process_udp_listener_takes_positions_too(gateway: RunningGateway
 
     _wait(chen_located)
     _wait(lambda: any("DOCTYPE" in r.reason for r in gateway.store.rejections()))
+
+
+def test_tak_protocol_v1_protobuf_over_udp_mesh_and_tcp_stream(
+    gateway_with_udp_worker: RunningGateway,
+) -> None:
+    import socket
+
+    import takproto
+
+    gateway = gateway_with_udp_worker
+    _, opened = gateway.post("/v1/activations", example("activation"), "school")
+    incident_id = opened["incident_id"]
+    mesh = bytes(
+        takproto.xml2proto(_pli(TAK_UID, 38.2490, -84.5810, "GPD-212"), takproto.TAKProtoVer.MESH)
+    )
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.sendto(mesh, ("127.0.0.1", gateway.ports["udp"]))
+
+    def chen_at(lat: float) -> bool:
+        position = IncidentService(gateway.store).state(incident_id).responders["dev-chen"].position
+        return position is not None and abs(position.lat - lat) < 1e-6
+
+    _wait(lambda: chen_at(38.2490))
+    time.sleep(1.1)  # CoT times have a resolution of whole seconds in pytak's generator
+    stream = bytes(
+        takproto.xml2proto(_pli(TAK_UID, 38.2495, -84.5815, "GPD-212"), takproto.TAKProtoVer.STREAM)
+    )
+    with socket.create_connection(("127.0.0.1", gateway.ports["tcp"])) as conn:
+        conn.sendall(stream)
+        _wait(lambda: chen_at(38.2495))

@@ -28,13 +28,16 @@ from dispatch_console.feeds.cot.parse import (
     DETAIL_XML_DROPPED,
     DETAIL_XML_MAX_CHARS,
     CotEvent,
+    CotPosition,
     CotRejected,
     CotTakv,
     DetailFields,
     assemble,
     check_size_and_declarations,
     checked_measure,
+    is_friendly_ground,
     parse_cot,
+    parse_position,
     parse_xml,
     shown,
 )
@@ -189,9 +192,21 @@ def _event_from_proto(cot: Any, max_bytes: int) -> CotEvent:
             flags.append(DETAIL_XML_DROPPED)
         _typed_detail(detail, fields, flags)
     return assemble(
-        uid, cot_type, how, time_us, start_us, stale_us, lat, lon, hae, ce, le,
-        fields, detail_xml, flags,
-    )  # fmt: skip
+        uid,
+        cot_type,
+        how,
+        time_us,
+        start_us,
+        stale_us,
+        lat,
+        lon,
+        hae,
+        ce,
+        le,
+        fields,
+        detail_xml,
+        flags,
+    )
 
 
 def _typed_detail(detail: Any, fields: DetailFields, flags: list[str]) -> None:
@@ -220,3 +235,31 @@ def _typed_detail(detail: Any, fields: DetailFields, flags: list[str]) -> None:
         )
     if detail.HasField("track"):
         fields.set_track(float(detail.track.speed), float(detail.track.course), flags)
+
+
+def position_of(event: CotEvent) -> CotPosition | None:
+    """The position report in ``event``, or ``None`` if it is not a friendly ground unit."""
+    if not is_friendly_ground(event.type):
+        return None
+    return CotPosition(
+        event.uid,
+        event.type,
+        event.time_us,
+        event.stale_us,
+        event.lat,
+        event.lon,
+        event.ce,
+        event.callsign,
+        event.speed_mps,
+        event.course_deg,
+    )
+
+
+def parse_position_message(
+    data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES
+) -> CotPosition | None:
+    """:func:`~dispatch_console.feeds.cot.parse.parse_position` for XML, and for TAK protocol
+    version 1 (a first byte of 0xbf: mesh or stream framing) through the protobuf decoder."""
+    if data[:1] == b"\xbf":
+        return position_of(parse_tak_protobuf(data, max_bytes=max_bytes))
+    return parse_position(data, max_bytes=max_bytes)
