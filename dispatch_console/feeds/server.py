@@ -421,12 +421,13 @@ def serve(store_url: str | None, listen: Listen) -> None:
     """Run a standalone gateway until SIGINT or SIGTERM."""
 
     async def main() -> None:
-        gateway = Gateway(store_url, listen)
-        await gateway.start()
+        # Handlers first: a SIGTERM that comes while the gateway starts still stops it cleanly.
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        gateway = Gateway(store_url, listen)
+        await gateway.start()
         await stop.wait()
         log.warning("stopping the gateway")
         await gateway.stop()
