@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
+from pathlib import Path
 
 from dispatch_console.importers.report import ImportFileError
 
@@ -18,6 +19,14 @@ _BINARY_FORMATS = (
     (b"%PDF", "a PDF document"),
     (b"\xd0\xcf\x11\xe0", "an old Excel/Office file"),
 )
+
+
+def read_file(path: str | Path) -> bytes:
+    """A file's bytes; an unreadable file is one :class:`ImportFileError` naming it."""
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise ImportFileError(f"cannot read the file: {exc.strerror or exc}", str(path)) from None
 
 
 def decode_text(data: bytes | str, source: str) -> str:

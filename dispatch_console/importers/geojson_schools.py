@@ -38,6 +38,7 @@ from dispatch_console.importers._text import (
     decode_text,
     fold,
     normalize_key,
+    read_file,
     slug,
 )
 from dispatch_console.importers.report import ImportFileError, ImportReport, Problem
@@ -130,12 +131,7 @@ class _SchoolDraft:
 
 def load_schools(path: str | Path) -> ImportReport[School]:
     """:func:`parse_schools` on a file; an unreadable file is an :class:`ImportFileError`."""
-    source = str(path)
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise ImportFileError(f"cannot read the file: {exc.strerror or exc}", source) from None
-    return parse_schools(data, source=source)
+    return parse_schools(read_file(path), source=str(path))
 
 
 def parse_schools(data: bytes | str, *, source: str = "<input>") -> ImportReport[School]:

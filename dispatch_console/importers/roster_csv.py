@@ -15,7 +15,7 @@ from pathlib import Path
 
 from dispatch_console.domain.reference import RosterEntry, RosterStatus
 from dispatch_console.domain.roster import agency_key, badge_key
-from dispatch_console.importers._text import decode_text
+from dispatch_console.importers._text import decode_text, read_file
 from dispatch_console.importers.report import ImportFileError, ImportReport, Problem
 
 __all__ = ["HEADER_NAMES", "STATUS_WORDS", "load_roster", "parse_roster"]
@@ -51,12 +51,7 @@ _HEADER_NOISE = re.compile(r"[\s_\-]+")
 
 def load_roster(path: str | Path) -> ImportReport[RosterEntry]:
     """:func:`parse_roster` on a file; an unreadable file is an :class:`ImportFileError`."""
-    source = str(path)
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise ImportFileError(f"cannot read the file: {exc.strerror or exc}", source) from None
-    return parse_roster(data, source=source)
+    return parse_roster(read_file(path), source=str(path))
 
 
 def parse_roster(text: str | bytes, *, source: str = "<input>") -> ImportReport[RosterEntry]:
