@@ -113,3 +113,70 @@ def test_directives_are_fetched_delivered_and_acknowledged(gateway: RunningGatew
         "dev-ruiz",
     )[1]
     assert other["results"][0]["result"] == "refused"  # not dev-ruiz's directive
+
+
+def test_a_second_alert_from_the_same_school_joins_the_open_incident(
+    gateway: RunningGateway,
+) -> None:
+    _, first = gateway.post("/v1/activations", example("activation"), "school")
+    second_alert = {
+        **example("activation"),
+        "id": "act-8a01",
+        "type": "lockdown",
+        "location_detail": "Library",
+        "message": "second call: shooter upstairs",
+    }
+    status, second = gateway.post("/v1/activations", second_alert, "school")
+    assert status == 202 and second["incident_id"] == first["incident_id"]
+    assert second["notified"] == 0  # everyone in range was alerted already
+    incident = state(gateway, first["incident_id"])
+    assert set(incident.alerts) == {"act-7f3a", "act-8a01"}
+    assert len(gateway.store.incidents()) == 1
+
+
+def test_the_gateway_serves_https_with_a_certificate(store_url: str, tmp_path: Path) -> None:
+    import datetime
+    import ssl
+    import urllib.request
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    from dispatch_console.feeds.keys import SecretBox
+    from dispatch_console.feeds.server import GatewayThread, Listen
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    listen = Listen("127.0.0.1", 0, 0, 0, str(cert_file), str(key_file), udp_worker=False)
+    thread = GatewayThread(store_url, listen, box=SecretBox(tmp_path / "master.key"))
+    thread.start_and_wait()
+    try:
+        context = ssl.create_default_context(cafile=str(cert_file))
+        url = f"https://localhost:{thread.gateway.ports['http']}/v1/health"
+        with urllib.request.urlopen(url, context=context, timeout=30) as response:
+            assert response.status == 200 and json.loads(response.read()) == {"status": "ok"}
+    finally:
+        thread.stop()
