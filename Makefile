@@ -25,6 +25,8 @@ lint: install
 
 bench: install
 	$(BIN)/python benchmarks/bench_store.py
+	$(BIN)/python benchmarks/bench_cot.py
+	$(BIN)/python benchmarks/bench_gateway.py
 
 install: $(VENV)/.installed
 
