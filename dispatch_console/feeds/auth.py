@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 
 SKEW_S = 300
+_SECONDS = re.compile(r"[0-9]{1,12}")
+_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 
 
 class AuthError(Exception):
@@ -31,9 +34,9 @@ def parse_signature(header: str | None) -> tuple[int, str]:
         name, _, value = item.strip().partition("=")
         parts[name] = value
     t_text, mac = parts.get("t", ""), parts.get("v1", "")
-    if not t_text.isdigit() or len(t_text) > 12:
+    if not _SECONDS.fullmatch(t_text):  # ASCII digits only ("²".isdigit() is True)
         raise AuthError("signature without a valid t=")
-    if len(mac) != 64 or any(c not in "0123456789abcdef" for c in mac.lower()):
+    if not _HEX64.fullmatch(mac):
         raise AuthError("signature without a valid v1=")
     return int(t_text), mac.lower()
 

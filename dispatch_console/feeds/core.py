@@ -18,15 +18,15 @@ from typing import Any
 import msgspec
 
 from dispatch_console.domain import events as ev
-from dispatch_console.domain.lifecycle import RuleViolation
-from dispatch_console.domain.reference import School
+from dispatch_console.domain.lifecycle import Rule, RuleViolation
+from dispatch_console.domain.reference import DEFAULT_NOTIFICATION_RADIUS_M, School
 from dispatch_console.domain.roster import Roster
 from dispatch_console.domain.state import DEFAULT_STALE_US, IncidentState
 from dispatch_console.domain.timeutil import US_PER_S, parse_iso
 from dispatch_console.feeds import contract as c
 from dispatch_console.feeds.auth import AuthError, verify
 from dispatch_console.feeds.cot.parse import CotPosition
-from dispatch_console.feeds.keys import KeyRing, OpenKey, SecretBox
+from dispatch_console.feeds.keys import KeyProblem, KeyRing, OpenKey, SecretBox
 from dispatch_console.feeds.notify import alert_text, devices_to_notify
 from dispatch_console.service import Command, IncidentService
 from dispatch_console.store import Store
@@ -38,6 +38,13 @@ log = logging.getLogger(__name__)
 GATEWAY = ev.Actor(ev.ActorKind.SYSTEM, "gateway")
 #: Sender times further than this in the future are refused (a device clock gone wrong).
 MAX_FUTURE_US = 300 * US_PER_S
+#: Reports before this are from a device whose clock was never set.
+EARLIEST_US = 946_684_800 * US_PER_S
+#: The longest a CoT position stays current without a newer report.
+MAX_STALE_WINDOW_US = 600 * US_PER_S
+#: Unregistered TAK contacts added to one incident at most (each is an UNVERIFIED responder);
+#: past that, a flood of made-up uids is refused instead of burying the real responders.
+MAX_UNREGISTERED_PER_INCIDENT = 200
 #: How long cached reference data (devices, roster) is trusted before it is read again.
 REFERENCE_TTL_S = 10.0
 
@@ -82,6 +89,8 @@ class GatewayCore:
         self.keys = KeyRing(store.key, box)
         self._devices = _Cached()
         self._by_tak_uid: dict[str, Device] = {}
+        self._radii: dict[str, float] = {}
+        self._unregistered_count: dict[str, int] = {}
         self._roster = _Cached()
         self._pending_positions: dict[str, tuple[str, float, float, int]] = {}
         self._pending_rejections: list[Rejection] = []
@@ -129,17 +138,28 @@ class GatewayCore:
         self, key_id: str | None, signature: str | None, body: bytes, sender: str
     ) -> OpenKey | Reply:
         """The key that signed ``body``, or a 401 reply (and the refusal is logged)."""
-        key = self.keys.get(key_id) if key_id else None
         try:
+            if not key_id or len(key_id) > 64:
+                raise AuthError("missing or malformed key id")
+            key = self.keys.get(key_id)
             if key is None:
                 raise AuthError(f"unknown or revoked key {key_id!r}")
+            if key.kind == "device" and key.scope not in self.devices():
+                raise AuthError(f"key {key_id} belongs to device {key.scope}, which was removed")
             verify(key.secret, signature, body, self.clock() / US_PER_S)
+        except KeyProblem as problem:
+            log.error("key %s cannot be opened: %s", key_id, problem)
+            self.reject("http", f"{key_id}@{sender}", f"401: {problem}", body)
+            return error(401, "unauthorized")
         except AuthError as refused:
-            self.reject("http", f"{key_id or '-'}@{sender}", f"401: {refused}", body)
+            shown_id = (key_id or "-")[:64]
+            self.reject("http", f"{shown_id}@{sender}", f"401: {refused}", body)
             return error(401, "unauthorized")
         return key
 
     def reject(self, transport: str, sender: str, reason: str, data: bytes | str) -> None:
+        reason = excerpt_of(reason, 500)  # a sender's bytes never reach a terminal raw
+        sender = excerpt_of(sender, 200)
         log.warning("rejected %s message from %s: %s", transport, sender, reason)
         self._pending_rejections.append(
             Rejection(self.clock(), transport, sender, reason, excerpt_of(data))
@@ -154,6 +174,12 @@ class GatewayCore:
         if self._pending_rejections:
             rejections, self._pending_rejections = self._pending_rejections, []
             self.store.add_rejections(rejections)
+
+    def _remember_position(self, device_id: str, lon: float, lat: float, at_us: int) -> None:
+        """The newest report wins, whatever order reports arrive in."""
+        pending = self._pending_positions.get(device_id)
+        if pending is None or pending[3] < at_us:
+            self._pending_positions[device_id] = (device_id, lon, lat, at_us)
 
     def _flush_positions(self) -> None:
         if self._pending_positions:
@@ -175,15 +201,19 @@ class GatewayCore:
                 403, f"this key may not send activations for {msg.school_id}", "$.school_id"
             )
         idempotency = f"{key.key_id}/{msg.id}"
-        known = self._already_stored(idempotency)
-        if known is not None:
-            return Reply(202, {"incident_id": known, "duplicate": True})
         school = self.store.school(msg.school_id)
         if school is None:
+            self.reject("http", key.key_id, f"400: unknown school {msg.school_id}", body)
             return error(400, f"unknown school {msg.school_id}", "$.school_id")
+        known = self._already_stored(idempotency)
+        if known is not None:
+            # Answered as the first time; and if that first time stopped between opening the
+            # incident and alerting the devices, the alerting is finished now.
+            notified = self._alert_devices(known, school, msg.notified_device_ids)
+            return Reply(202, {"incident_id": known, "duplicate": True, "notified": notified})
         by = msg.activated_by or c.Person()
         alert = ev.AlertReceived(
-            msg.id,
+            idempotency,
             msg.school_id,
             msg.type,
             activated_us,
@@ -194,25 +224,32 @@ class GatewayCore:
         )
         actor = ev.Actor(ev.ActorKind.DEVICE, f"school:{msg.school_id}")
         open_incident = self.active_incident_at(msg.school_id)
-        if open_incident is None:
-            incident_id, _ = self.service.open_incident(
-                school, alert, actor=actor, source=ev.Source.FEED, idempotency_key=idempotency
-            )
-        else:  # a second alert from the same school joins the open incident
-            incident_id = open_incident.incident_id
-            self.service.execute(
-                incident_id,
-                [alert],
-                actor=actor,
-                source=ev.Source.FEED,
-                idempotency_keys=[idempotency],
-            )
-        if msg.notified_device_ids is not None:
-            notified = self._notify(incident_id, school, msg.notified_device_ids, "school")
-        else:
-            chosen = devices_to_notify(school, self.devices().values())
-            notified = self._notify(incident_id, school, [d.device_id for d in chosen], "console")
+        try:
+            if open_incident is None:
+                incident_id, _ = self.service.open_incident(
+                    school, alert, actor=actor, source=ev.Source.FEED, idempotency_key=idempotency
+                )
+            else:  # a second alert from the same school joins the open incident
+                incident_id = open_incident.incident_id
+                self.service.execute(
+                    incident_id,
+                    [alert],
+                    actor=actor,
+                    source=ev.Source.FEED,
+                    idempotency_keys=[idempotency],
+                )
+        except RuleViolation as refused:
+            self.reject("http", key.key_id, f"409: {refused}", body)
+            return error(409, str(refused))
+        notified = self._alert_devices(incident_id, school, msg.notified_device_ids)
         return Reply(202, {"incident_id": incident_id, "notified": notified})
+
+    def _alert_devices(self, incident_id: str, school: School, listed: Sequence[str] | None) -> int:
+        """Alert the devices the school listed, or else every device within its radius."""
+        if listed is not None:
+            return self._notify(incident_id, school, listed, "school")
+        chosen = devices_to_notify(school, self.devices().values())
+        return self._notify(incident_id, school, [d.device_id for d in chosen], "console")
 
     def notified(self, key: OpenKey, incident_id: str, body: bytes) -> Reply:
         try:
@@ -223,7 +260,11 @@ class GatewayCore:
             (s for s in self.service.live_incidents() if s.incident_id == incident_id), None
         )
         if state is None or not state.opened:
+            self.reject("http", key.key_id, f"404: no incident {incident_id}", body)
             return error(404, f"no open incident {incident_id}")
+        if state.closed:
+            self.reject("http", key.key_id, f"409: incident {incident_id} is closed", body)
+            return error(409, f"incident {incident_id} is {state.status.replace('_', ' ')}")
         if key.kind != "school" or key.scope != state.school_id:
             self.reject("http", key.key_id, f"403: key not for incident {incident_id}", body)
             return error(403, "this key may not report notifications for this incident")
@@ -287,9 +328,10 @@ class GatewayCore:
                 first.staging_area_id if first else None,
             )
             commands.append(Command(incident_id, directive, GATEWAY, ev.Source.FEED, now))
-        if commands:
-            self.service.execute_batch(commands)
-        return sum(1 for cmd in commands if isinstance(cmd.payload, ev.ResponderNotified))
+        if not commands:
+            return 0
+        outcome = self.service.execute_batch(commands)
+        return sum(1 for e in outcome.stored if isinstance(e.payload, ev.ResponderNotified))
 
     # --- device messages ----------------------------------------------------------------------
 
@@ -339,9 +381,10 @@ class GatewayCore:
             for result in results:
                 if result["id"] == message_id:
                     result.update(result="refused", error=str(violation))
-        for result in results:
-            if result["result"] == "refused":
-                self.reject("http", key.key_id, f"refused: {result['error']}", body)
+        refusals = [r for r in results if r["result"] == "refused"]
+        if refusals:  # one entry per request, however many of its messages were refused
+            summary = f"refused {len(refusals)} of {len(results)}: {refusals[0]['error']}"
+            self.reject("http", key.key_id, summary, body)
         return Reply(202, {"results": results})
 
     def _commands_for(
@@ -349,7 +392,7 @@ class GatewayCore:
     ) -> list[Command]:
         src = ev.Source.FEED
         if isinstance(msg, c.Position):
-            self._pending_positions[device_id] = (device_id, msg.lon, msg.lat, at_us)
+            self._remember_position(device_id, msg.lon, msg.lat, at_us)
             payloads: list[tuple[str, ev.Payload]] = [
                 (
                     s.incident_id,
@@ -383,12 +426,15 @@ class GatewayCore:
                 if directive is not None and directive.device_id == device_id:
                     payload = ev.DirectiveAcknowledged(msg.directive_id)
                     return [Command(state.incident_id, payload, actor, src, at_us)]
-            from dispatch_console.domain.lifecycle import Rule
-
             raise RuleViolation(
                 Rule.UNKNOWN_DIRECTIVE, f"directive {msg.directive_id} of {device_id}"
             )
         incident_id = msg.incident_id
+        if not any(s.incident_id == incident_id for s in self.incidents_of(device_id)):
+            # Never look up (or create state for) an incident the device was not alerted to.
+            raise RuleViolation(
+                Rule.UNKNOWN_RESPONDER, f"{device_id} is in no open incident {incident_id!r}"
+            )
         if isinstance(msg, c.Ack):
             return [
                 Command(
@@ -503,15 +549,23 @@ class GatewayCore:
         uids: set[str] = set()
         horizon = self.clock() + MAX_FUTURE_US
         for cot, sender in positions:
-            uids.add(cot.uid)
             if cot.lat == 0.0 and cot.lon == 0.0:
                 self.reject(transport, sender, "position at 0,0 (no GPS fix)", f"uid {cot.uid}")
+                continue
+            if cot.time_us < EARLIEST_US:
+                self.reject(
+                    transport,
+                    sender,
+                    "time before the year 2000 (clock never set)",
+                    f"uid {cot.uid}",
+                )
                 continue
             if cot.time_us > horizon:
                 self.reject(
                     transport, sender, "time more than 5 minutes in the future", f"uid {cot.uid}"
                 )
                 continue
+            uids.add(cot.uid)  # only an accepted report binds its uid to a connection
             commands.extend(self._cot_position(cot))
         if commands:
             self.service.execute_batch(commands)
@@ -535,11 +589,13 @@ class GatewayCore:
 
     def _cot_position(self, cot: CotPosition) -> list[Command]:
         at_us: int = cot.time_us
-        stale_us = max(int(cot.stale_us), at_us)  # a stale time before the time: stale at once
+        # A stale time before the time: stale at once; a window of days (as some clients send):
+        # capped, so a silent device is never shown as current for long.
+        stale_us = min(max(int(cot.stale_us), at_us), at_us + MAX_STALE_WINDOW_US)
         device = self.device_for_tak_uid(cot.uid)
         if device is not None:
             responder_id = device.device_id
-            self._pending_positions[responder_id] = (responder_id, cot.lon, cot.lat, at_us)
+            self._remember_position(responder_id, cot.lon, cot.lat, at_us)
             incidents = self.incidents_of(responder_id)
         else:
             responder_id = f"tak:{cot.uid}"
@@ -548,6 +604,10 @@ class GatewayCore:
         commands: list[Command] = []
         for state in incidents:
             if responder_id not in state.responders:
+                unregistered = self._unregistered_count.get(state.incident_id, 0)
+                if unregistered >= MAX_UNREGISTERED_PER_INCIDENT:
+                    continue
+                self._unregistered_count[state.incident_id] = unregistered + 1
                 commands.extend(self._unregistered_contact(state, responder_id, cot))
             position = ev.ResponderPosition(
                 responder_id,
@@ -570,14 +630,21 @@ class GatewayCore:
         for state in self.service.live_incidents():
             if not state.opened or state.closed:
                 continue
-            school = self.store.school(state.school_id)
-            radius = school.notification_radius_m if school else 16_093.44
+            radius = self._radius(state.school_id)
             if (
                 local_frame(state.lon, state.lat).distance_m(lon, lat, state.lon, state.lat)
                 <= radius
             ):
                 found.append(state)
         return found
+
+    def _radius(self, school_id: str) -> float:
+        radius = self._radii.get(school_id)
+        if radius is None:
+            school = self.store.school(school_id)
+            radius = school.notification_radius_m if school else DEFAULT_NOTIFICATION_RADIUS_M
+            self._radii[school_id] = radius
+        return radius
 
     def _unregistered_contact(
         self, state: IncidentState, responder_id: str, cot: CotPosition
@@ -616,38 +683,38 @@ class GatewayCore:
             ),
         ]
 
-    def queue_pending_for_tak(self, uid: str) -> None:
-        """A TAK device just connected: re-announce its undelivered directives so the
-        transport pushes them."""
+    def pending_cot_for_tak(self, uid: str) -> list[bytes]:
+        """A TAK device just connected: the CoT of every directive it has not acknowledged
+        (a write to a TCP socket proves nothing, so they go again on every connection)."""
         device = self.device_for_tak_uid(uid)
         if device is None:
-            return
-        events: list[ev.Event] = []
+            return []
+        documents: list[bytes] = []
         for state in self.incidents_of(device.device_id):
             for d in state.pending_directives(device.device_id):
-                if d.delivered_at_us is None:
-                    payload = ev.DirectiveQueued(
-                        d.directive_id,
-                        d.responder_id,
-                        d.device_id,
-                        d.kind,
-                        d.text,
-                        d.staging_area_id,
-                    )
-                    events.append(
-                        ev.Event(
-                            0,
-                            state.incident_id,
-                            payload.TYPE,
-                            d.queued_at_us,
-                            d.queued_at_us,
-                            GATEWAY,
-                            ev.Source.FEED,
-                            payload,
-                        )
-                    )
-        if events:
-            self._published(events)
+                payload = ev.DirectiveQueued(
+                    d.directive_id, d.responder_id, d.device_id, d.kind, d.text, d.staging_area_id
+                )
+                documents.extend(self.cot_for_directive(state.incident_id, payload, uid))
+                self.directive_sent(state.incident_id, d.directive_id)
+        return documents
+
+    def cot_for_events(
+        self, events: list[ev.Event]
+    ) -> list[tuple[str, list[bytes], tuple[str, str]]]:
+        """For directives just queued for TAK devices: ``(uid, CoT documents, (incident id,
+        directive id))`` to send."""
+        outbound = []
+        for event in events:
+            payload = event.payload
+            if not isinstance(payload, ev.DirectiveQueued) or event.incident_id is None:
+                continue
+            device = self.devices().get(payload.device_id)
+            if device is None or not device.tak_uid:
+                continue
+            documents = self.cot_for_directive(event.incident_id, payload, device.tak_uid)
+            outbound.append((device.tak_uid, documents, (event.incident_id, payload.directive_id)))
+        return outbound
 
     def cot_for_directive(
         self, incident_id: str, directive: ev.DirectiveQueued, uid: str
@@ -688,6 +755,10 @@ class GatewayCore:
         )
         return documents
 
+    def directive_sent(self, incident_id: str, directive_id: str) -> None:
+        """Recorded once, when a directive is first written to a device's connection."""
+        self.directive_delivered(incident_id, directive_id)
+
     def directive_delivered(self, incident_id: str, directive_id: str) -> None:
         state = self.service.state(incident_id)
         directive = state.directives.get(directive_id)
@@ -714,7 +785,7 @@ class GatewayCore:
             raise c.BodyError(str(bad), field_path) from None
         if at_us > self.clock() + MAX_FUTURE_US:
             raise c.BodyError("time is more than 5 minutes in the future", field_path)
-        if at_us < 946_684_800 * US_PER_S:  # before 2000: a device clock that was never set
+        if at_us < EARLIEST_US:  # a device clock that was never set
             raise c.BodyError("time is before the year 2000", field_path)
         return at_us
 

@@ -16,7 +16,7 @@ import socket
 import ssl
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -33,6 +33,9 @@ from dispatch_console.store import Store
 log = logging.getLogger(__name__)
 
 MAX_BODY = 64 * 1024
+MAX_TAK_CONNECTIONS = 1000
+MAX_UIDS_PER_CONNECTION = 8
+TAK_IDLE_TIMEOUT_S = 600.0
 T = TypeVar("T")
 
 
@@ -50,24 +53,27 @@ class Listen:
 
 
 class RateLimiter:
-    """Token buckets per sender: ``rate`` requests a second, bursts up to ``burst``."""
+    """Token buckets per sender: ``rate`` requests a second, bursts up to ``burst``. At most
+    ``senders`` buckets are kept (least recently seen forgotten first), so a flood of made-up
+    senders costs a bounded amount of memory and constant time per request."""
 
-    def __init__(self, rate: float, burst: float) -> None:
+    def __init__(self, rate: float, burst: float, senders: int = 10_000) -> None:
         self.rate = rate
         self.burst = burst
-        self._buckets: dict[str, tuple[float, float]] = {}
+        self.senders = senders
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+        self._lock = threading.Lock()
 
     def allow(self, sender: str) -> bool:
         now = time.monotonic()
-        tokens, last = self._buckets.get(sender, (self.burst, now))
-        tokens = min(self.burst, tokens + (now - last) * self.rate)
-        if tokens < 1.0:
-            self._buckets[sender] = (tokens, now)
-            return False
-        self._buckets[sender] = (tokens - 1.0, now)
-        if len(self._buckets) > 50_000:  # forget idle senders rather than grow without bound
-            self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < 60}
-        return True
+        with self._lock:
+            tokens, last = self._buckets.pop(sender, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - last) * self.rate)
+            allowed = tokens >= 1.0
+            self._buckets[sender] = (tokens - 1.0 if allowed else tokens, now)
+            if len(self._buckets) > self.senders:
+                self._buckets.popitem(last=False)
+        return allowed
 
 
 class Gateway:
@@ -94,6 +100,7 @@ class Gateway:
         self._udp_queue: deque[tuple[bytes, str]] = deque()
         self._udp_busy = False
         self._tak_writers: dict[str, asyncio.StreamWriter] = {}
+        self._tak_connections: dict[asyncio.Task[Any], asyncio.StreamWriter] = {}
         self.key_limiter = RateLimiter(rate=50.0, burst=100.0)
         self.peer_limiter = RateLimiter(rate=200.0, burst=400.0)
         self.ports: dict[str, int] = {}
@@ -118,9 +125,11 @@ class Gateway:
         loop = asyncio.get_running_loop()
 
         def to_loop(events: list[ev.Event]) -> None:
-            queued = [e for e in events if e.type == ev.DirectiveQueued.TYPE]
-            if queued:  # only directives concern the loop (TAK pushes); positions never do
-                loop.call_soon_threadsafe(self._push_directives, queued)
+            # On the writer thread: directives for TAK devices become CoT here, and the loop
+            # only writes bytes (it never touches the core or the store).
+            outbound = core.cot_for_events(events)
+            if outbound:
+                loop.call_soon_threadsafe(self._push_cot, outbound)
 
         core.listeners.append(to_loop)
         app = web.Application(client_max_size=MAX_BODY, middlewares=[self._errors])
@@ -187,8 +196,10 @@ class Gateway:
             await asyncio.get_running_loop().run_in_executor(None, self._udp_worker.stop)
         if self._tcp is not None:
             self._tcp.close()
-            for writer in list(self._tak_writers.values()):
-                writer.close()
+            for task in list(self._tak_connections):
+                task.cancel()
+            if self._tak_connections:
+                await asyncio.gather(*self._tak_connections, return_exceptions=True)
             await self._tcp.wait_closed()
         if self._runner is not None:
             await self._runner.cleanup()
@@ -226,12 +237,10 @@ class Gateway:
             return web.json_response({"error": "internal error; retry later"}, status=500)
 
     def _limited(self, request: web.Request) -> web.Response | None:
-        peer = request.remote or "?"
-        key_id = request.headers.get("X-Dispatch-Key-Id", "")
-        if not self.peer_limiter.allow(peer) or (key_id and not self.key_limiter.allow(key_id)):
-            return web.json_response(
-                {"error": "rate limited"}, status=429, headers={"Retry-After": "1"}
-            )
+        """Before authentication only the sender's address is limited: a key id is no secret,
+        so an unsigned flood naming it must not use up that key's allowance."""
+        if not self.peer_limiter.allow(request.remote or "?"):
+            return _too_many()
         return None
 
     async def _signed(
@@ -251,10 +260,14 @@ class Gateway:
             key = core.authenticate(key_id, signature, body, peer)
             if isinstance(key, Reply):
                 return key
+            if not self.key_limiter.allow(key.key_id):
+                core.reject("http", f"{key.key_id}@{peer}", "429: rate limited", body)
+                return error(429, "rate limited")
             return work(key, *args, body)
 
         reply = await self.on_writer(run)
-        return web.json_response(reply.body, status=reply.status)
+        headers = {"Retry-After": "1"} if reply.status == 429 else None
+        return web.json_response(reply.body, status=reply.status, headers=headers)
 
     async def _activation(self, request: web.Request) -> web.Response:
         assert self.core is not None
@@ -341,50 +354,71 @@ class Gateway:
 
         peer = writer.get_extra_info("peername")
         sender = f"{peer[0]}:{peer[1]}" if peer else "?"
-        splitter = CotStreamSplitter()
         core = self.core
         assert core is not None
-        uids: set[str] = set()
+        if len(self._tak_connections) >= MAX_TAK_CONNECTIONS:
+            log.warning("CoT TCP connection from %s refused: %d open", sender, MAX_TAK_CONNECTIONS)
+            writer.close()
+            return
+        task = asyncio.current_task()
+        assert task is not None
+        self._tak_connections[task] = writer
+        splitter = CotStreamSplitter()
+        bound: set[str] = set()
         try:
-            while chunk := await reader.read(65536):
+            while True:
+                chunk = await asyncio.wait_for(reader.read(65536), TAK_IDLE_TIMEOUT_S)
+                if not chunk:
+                    break
                 pieces = splitter.feed(chunk)
                 if not pieces:
                     continue
-                seen = await self.on_writer(core.cot_stream_pieces, pieces, sender)
-                for uid in seen - uids:
+                accepted = await self.on_writer(core.cot_stream_pieces, pieces, sender)
+                for uid in accepted - bound:
+                    if len(bound) >= MAX_UIDS_PER_CONNECTION:
+                        break
+                    current = self._tak_writers.get(uid)
+                    if current is not None and current is not writer and not current.is_closing():
+                        # A uid bound to a live connection is not handed to another: the first
+                        # connection to report it keeps it until it closes.
+                        await self.on_writer(
+                            core.reject,
+                            "tcp",
+                            sender,
+                            f"uid {uid} is bound to another connection",
+                            uid,
+                        )
+                        continue
                     self._tak_writers[uid] = writer
-                    await self.on_writer(core.queue_pending_for_tak, uid)
-                uids |= seen
-        except (ConnectionError, asyncio.IncompleteReadError):
+                    bound.add(uid)
+                    for document in await self.on_writer(core.pending_cot_for_tak, uid):
+                        writer.write(document)
+        except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
             pass
         finally:
-            for uid in uids:
+            for uid in bound:
                 if self._tak_writers.get(uid) is writer:
                     del self._tak_writers[uid]
+            self._tak_connections.pop(task, None)
             writer.close()
 
-    def _push_directives(self, events: list[ev.Event]) -> None:
-        """Send queued directives to TAK devices connected over TCP (on the loop thread)."""
+    def _push_cot(self, outbound: list[tuple[str, list[bytes], tuple[str, str]]]) -> None:
+        """Write CoT documents (built on the writer thread) to connected TAK devices."""
         core = self.core
-        if core is None:
-            return
-        for event in events:
-            payload = event.payload
-            if not isinstance(payload, ev.DirectiveQueued) or event.incident_id is None:
-                continue
-            device = core.devices().get(payload.device_id)
-            uid = device.tak_uid if device else None
-            writer = self._tak_writers.get(uid) if uid else None
+        assert core is not None
+        for uid, documents, (incident_id, directive_id) in outbound:
+            writer = self._tak_writers.get(uid)
             if writer is None or writer.is_closing():
-                continue
-            try:
-                for document in core.cot_for_directive(event.incident_id, payload, uid or ""):
-                    writer.write(document)
-            except (ConnectionError, RuntimeError):
-                continue
-            asyncio.get_running_loop().create_task(
-                self.on_writer(core.directive_delivered, event.incident_id, payload.directive_id)
+                continue  # sent again when the device next connects (not acknowledged yet)
+            for document in documents:
+                writer.write(document)
+            asyncio.get_running_loop().run_in_executor(
+                self._writer, core.directive_sent, incident_id, directive_id
             )
+
+
+def _too_many() -> web.Response:
+    return web.json_response({"error": "rate limited"}, status=429, headers={"Retry-After": "1"})
 
 
 class _CotDatagrams(asyncio.DatagramProtocol):

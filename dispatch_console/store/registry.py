@@ -99,9 +99,15 @@ class RegistryMixin:
     def add_key(
         self, key_id: str, kind: KeyKind, scope: str, secret_sealed: bytes, label: str | None
     ) -> ApiKey:
-        row = {"key_id": key_id, "kind": kind, "scope": scope, "label": label,
-               "secret_sealed": secret_sealed, "created_at_us": self._now(),
-               "revoked_at_us": None}  # fmt: skip
+        row = {
+            "key_id": key_id,
+            "kind": kind,
+            "scope": scope,
+            "label": label,
+            "secret_sealed": secret_sealed,
+            "created_at_us": self._now(),
+            "revoked_at_us": None,
+        }
         try:
             with self._writer.begin() as conn:
                 conn.execute(schema.api_keys.insert(), row)
@@ -143,9 +149,14 @@ class RegistryMixin:
         home: tuple[float, float] | None = None,
     ) -> Device:
         table = schema.devices
-        values = {"tak_uid": tak_uid, "label": label,
-                  "home_lon": home[0] if home else None, "home_lat": home[1] if home else None,
-                  "registered_at_us": self._now(), "removed_at_us": None}  # fmt: skip
+        values = {
+            "tak_uid": tak_uid,
+            "label": label,
+            "home_lon": home[0] if home else None,
+            "home_lat": home[1] if home else None,
+            "registered_at_us": self._now(),
+            "removed_at_us": None,
+        }
         try:
             with self._writer.begin() as conn:
                 existing = conn.execute(
@@ -155,8 +166,15 @@ class RegistryMixin:
                     raise RegistryError(f"device {device_id!r} is registered already")
                 if existing is None:
                     conn.execute(table.insert(), {"device_id": device_id, **values})
-                else:  # registered again after removal
-                    conn.execute(update(table).where(table.c.device_id == device_id).values(values))
+                else:  # registered again after removal: nothing of its last holder carries over
+                    fresh = {
+                        **values,
+                        "profile": None,
+                        "last_lon": None,
+                        "last_lat": None,
+                        "last_at_us": None,
+                    }
+                    conn.execute(update(table).where(table.c.device_id == device_id).values(fresh))
         except IntegrityError:
             raise RegistryError(f"TAK uid {tak_uid!r} belongs to another device") from None
         device = self.device(device_id)
@@ -164,13 +182,24 @@ class RegistryMixin:
         return device
 
     def remove_device(self, device_id: str) -> None:
-        table = schema.devices
+        table, keys = schema.devices, schema.api_keys
+        now = self._now()
         with self._writer.begin() as conn:
             done = conn.execute(
                 update(table)
                 .where(table.c.device_id == device_id, table.c.removed_at_us.is_(None))
-                .values(removed_at_us=self._now(), tak_uid=None)
+                .values(removed_at_us=now, tak_uid=None)
             ).rowcount
+            if done:  # its keys go with it
+                conn.execute(
+                    update(keys)
+                    .where(
+                        keys.c.kind == "device",
+                        keys.c.scope == device_id,
+                        keys.c.revoked_at_us.is_(None),
+                    )
+                    .values(revoked_at_us=now)
+                )
         if not done:
             raise RegistryError(f"no registered device {device_id!r}")
 
@@ -218,10 +247,15 @@ class RegistryMixin:
 
     def add_rejections(self, rejections: Iterable[Rejection]) -> None:
         rows = [
-            {"at_us": r.at_us, "transport": r.transport, "sender": r.sender[:200],
-             "reason": r.reason[:500], "excerpt": r.excerpt}
+            {
+                "at_us": r.at_us,
+                "transport": r.transport,
+                "sender": r.sender[:200],
+                "reason": r.reason[:500],
+                "excerpt": r.excerpt,
+            }
             for r in rejections
-        ]  # fmt: skip
+        ]
         if not rows:
             return
         table = schema.rejections
@@ -235,11 +269,16 @@ class RegistryMixin:
         table = schema.rejections
         with self._reader.connect() as conn:
             rows = conn.execute(
-                select(table.c.at_us, table.c.transport, table.c.sender, table.c.reason,
-                       table.c.excerpt)
+                select(
+                    table.c.at_us,
+                    table.c.transport,
+                    table.c.sender,
+                    table.c.reason,
+                    table.c.excerpt,
+                )
                 .order_by(table.c.rejection_id.desc())
                 .limit(limit)
-            ).all()  # fmt: skip
+            ).all()
         return [Rejection(*row) for row in rows]
 
 

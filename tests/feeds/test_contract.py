@@ -36,7 +36,10 @@ def test_the_activation_example_opens_an_incident_and_alerts_devices_in_the_radi
     assert status == 202, answer
     incident = state(gateway, answer["incident_id"])
     assert incident.school_name == "Lincoln High School"
-    assert incident.alerts["act-7f3a"].location_detail == "Gym, building C"
+    (alert,) = incident.alerts.values()
+    # Alert ids are the sender's, under its key id: two alert systems may both use "act-7f3a".
+    assert alert.alert_id == f"{gateway.keys['school'].key_id}/act-7f3a"
+    assert alert.location_detail == "Gym, building C"
     assert set(incident.staging_areas) == {"staging-a", "staging-b"}
     assert {p.kind for p in incident.perimeters.values()} == {"inner", "outer"}
     assert set(incident.responders) == {"dev-ruiz", "dev-chen", "dev-walker"}  # not dev-far
@@ -47,7 +50,7 @@ def test_the_activation_example_opens_an_incident_and_alerts_devices_in_the_radi
 
     again_status, again = gateway.post("/v1/activations", example("activation"), "school")
     assert again_status == 202
-    assert again == {"incident_id": answer["incident_id"], "duplicate": True}
+    assert again == {"incident_id": answer["incident_id"], "duplicate": True, "notified": 0}
     assert len(gateway.store.incidents()) == 1
 
 
@@ -130,7 +133,8 @@ def test_a_second_alert_from_the_same_school_joins_the_open_incident(
     assert status == 202 and second["incident_id"] == first["incident_id"]
     assert second["notified"] == 0  # everyone in range was alerted already
     incident = state(gateway, first["incident_id"])
-    assert set(incident.alerts) == {"act-7f3a", "act-8a01"}
+    key_id = gateway.keys["school"].key_id
+    assert set(incident.alerts) == {f"{key_id}/act-7f3a", f"{key_id}/act-8a01"}
     assert len(gateway.store.incidents()) == 1
 
 
