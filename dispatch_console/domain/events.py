@@ -260,7 +260,7 @@ class ResponderNotified(Payload, frozen=True):
     TYPE: ClassVar[str] = "responder_notified"
     responder_id: str
     device_id: str
-    notified_by: Literal["console", "school", "unregistered"] = "console"
+    notified_by: Literal["console", "school", "unregistered", "unsolicited"] = "console"
 
 
 class ResponderProfileReported(Payload, frozen=True):

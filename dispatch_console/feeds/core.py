@@ -124,6 +124,10 @@ class GatewayCore:
                 return state
         return None
 
+    def _incidents_with(self, device_id: str) -> list[IncidentState]:
+        """Every incident held here in which this device's responder is, open or closed."""
+        return [s for s in self.service.live_incidents() if device_id in s.responders]
+
     def incidents_of(self, device_id: str) -> list[IncidentState]:
         """Active incidents in which this device's responder was notified."""
         return [
@@ -393,6 +397,10 @@ class GatewayCore:
         src = ev.Source.FEED
         if isinstance(msg, c.Position):
             self._remember_position(device_id, msg.lon, msg.lat, at_us)
+            device = self.devices().get(device_id)
+            joined = self._join_nearby(device, msg.lon, msg.lat, at_us) if device else []
+            if joined:  # joins first, so that the position below lands in the new incidents
+                self.service.execute_batch(joined)
             payloads: list[tuple[str, ev.Payload]] = [
                 (
                     s.incident_id,
@@ -421,7 +429,7 @@ class GatewayCore:
                 for cmd in self._profile_commands(s.incident_id, device_id, profile, at_us)
             ]
         if isinstance(msg, c.DirectiveAck):
-            for state in self.incidents_of(device_id):
+            for state in self._incidents_with(device_id):
                 directive = state.directives.get(msg.directive_id)
                 if directive is not None and directive.device_id == device_id:
                     payload = ev.DirectiveAcknowledged(msg.directive_id)
@@ -497,7 +505,7 @@ class GatewayCore:
         listed: list[dict[str, Any]] = []
         commands: list[Command] = []
         now = self.clock()
-        for state in self.incidents_of(device_id):
+        for state in self._incidents_with(device_id):
             for d in state.pending_directives(device_id):
                 listed.append(
                     {
@@ -593,17 +601,21 @@ class GatewayCore:
         # capped, so a silent device is never shown as current for long.
         stale_us = min(max(int(cot.stale_us), at_us), at_us + MAX_STALE_WINDOW_US)
         device = self.device_for_tak_uid(cot.uid)
+        joined: list[Command] = []
         if device is not None:
             responder_id = device.device_id
             self._remember_position(responder_id, cot.lon, cot.lat, at_us)
+            joined = self._join_nearby(device, cot.lon, cot.lat, at_us)
             incidents = self.incidents_of(responder_id)
         else:
             responder_id = f"tak:{cot.uid}"
             incidents = self._nearby_incidents(cot.lon, cot.lat)
         actor = ev.Actor(ev.ActorKind.DEVICE, responder_id)
-        commands: list[Command] = []
+        commands: list[Command] = joined
+        joined_ids = {c.incident_id for c in joined}
+        incidents += [s for s in self.service.live_incidents() if s.incident_id in joined_ids]
         for state in incidents:
-            if responder_id not in state.responders:
+            if responder_id not in state.responders and state.incident_id not in joined_ids:
                 unregistered = self._unregistered_count.get(state.incident_id, 0)
                 if unregistered >= MAX_UNREGISTERED_PER_INCIDENT:
                     continue
@@ -637,6 +649,25 @@ class GatewayCore:
             ):
                 found.append(state)
         return found
+
+    def _join_nearby(self, device: Device, lon: float, lat: float, at_us: int) -> list[Command]:
+        """A registered device that reports from near an active incident it was never alerted
+        to (registered later, or the school's own list left it out) joins that incident as an
+        unsolicited responder, with its claimed identity and roster verdict: an armed officer
+        the incident commander cannot see is worse than one listed as self-dispatched."""
+        commands: list[Command] = []
+        for state in self._nearby_incidents(lon, lat):
+            if device.device_id in state.responders:
+                continue
+            notified = ev.ResponderNotified(device.device_id, device.device_id, "unsolicited")
+            commands.append(Command(state.incident_id, notified, GATEWAY, ev.Source.FEED, at_us))
+            if device.profile:
+                commands.extend(
+                    self._profile_commands(
+                        state.incident_id, device.device_id, device.profile, at_us
+                    )
+                )
+        return commands
 
     def _radius(self, school_id: str) -> float:
         radius = self._radii.get(school_id)

@@ -26,7 +26,7 @@ from aiohttp import web
 
 from dispatch_console.domain import events as ev
 from dispatch_console.feeds.core import GatewayCore, Reply, error
-from dispatch_console.feeds.keys import SecretBox
+from dispatch_console.feeds.keys import MASTER_KEY_ENV, KeyProblem, SecretBox
 from dispatch_console.feeds.udp_worker import UdpBatch, UdpWorker
 from dispatch_console.store import Store
 
@@ -92,6 +92,7 @@ class Gateway:
         self.box = box
         self.clock = clock
         self.core: GatewayCore | None = None
+        self._store: Store | None = None
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gateway-writer")
         self._runner: web.AppRunner | None = None
         self._udp: asyncio.DatagramTransport | None = None
@@ -115,13 +116,21 @@ class Gateway:
     # --- lifecycle ----------------------------------------------------------------------------
 
     async def start(self) -> None:
-        store = await self.on_writer(Store, self.store_url)
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop()  # whatever did start (worker process, sockets) is released
+            raise
+
+    async def _start(self) -> None:
+        store = self._store = await self.on_writer(Store, self.store_url)
         box = self.box if self.box is not None else await self.on_writer(SecretBox)
         clock = self.clock
         core = await self.on_writer(
             lambda: GatewayCore(store, box, clock=clock) if clock else GatewayCore(store, box)
         )
         self.core = core
+        await self.on_writer(_check_master_key, store, box)
         loop = asyncio.get_running_loop()
 
         def to_loop(events: list[ev.Event]) -> None:
@@ -207,7 +216,8 @@ class Gateway:
             await self._drain_udp_now()
         if self.core is not None:
             await self.on_writer(self.core.flush)
-            await self.on_writer(self.core.store.close)
+        if self._store is not None:
+            await self.on_writer(self._store.close)
         self._writer.shutdown(wait=True)
         log.warning("gateway stopped")
 
@@ -229,6 +239,7 @@ class Gateway:
         try:
             return await handler(request)
         except web.HTTPRequestEntityTooLarge:
+            await self._log_refusal(request, f"413: body larger than {MAX_BODY} bytes")
             return web.json_response({"error": f"body larger than {MAX_BODY} bytes"}, status=413)
         except web.HTTPException as http_error:
             return web.json_response({"error": http_error.reason}, status=http_error.status)
@@ -243,11 +254,18 @@ class Gateway:
             return _too_many()
         return None
 
+    async def _log_refusal(self, request: web.Request, reason: str) -> None:
+        core = self.core
+        if core is not None:
+            sender = f"{request.headers.get('X-Dispatch-Key-Id', '-')[:64]}@{request.remote}"
+            await self.on_writer(core.reject, "http", sender, reason, b"")
+
     async def _signed(
         self, request: web.Request, work: Callable[..., Reply], *args: str
     ) -> web.Response:
         limited = self._limited(request)
         if limited is not None:
+            await self._log_refusal(request, "429: too many requests from this address")
             return limited
         body = await request.read()
         key_id = request.headers.get("X-Dispatch-Key-Id")
@@ -415,6 +433,18 @@ class Gateway:
             asyncio.get_running_loop().run_in_executor(
                 self._writer, core.directive_sent, incident_id, directive_id
             )
+
+
+def _check_master_key(store: Store, box: SecretBox) -> None:
+    """Refuse to start with a master key that cannot open the stored key secrets (a new key
+    file made by mistake): every signed request would otherwise fail."""
+    for key in store.api_keys():
+        if not key.revoked:
+            try:
+                box.open(key.secret_sealed)
+            except KeyProblem as problem:
+                raise RuntimeError(f"{problem}; set {MASTER_KEY_ENV} to the right file") from None
+            return
 
 
 def _too_many() -> web.Response:

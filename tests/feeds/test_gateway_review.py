@@ -226,3 +226,75 @@ def test_a_cot_stale_window_of_days_is_capped(gateway: RunningGateway) -> None:
         IncidentService(gateway.store).state(opened["incident_id"]).responders["dev-chen"].position
     )
     assert position is not None and position.stale_at_us - position.at_us <= 600_000_000
+
+
+def test_a_registered_device_near_an_incident_it_was_not_alerted_to_joins_it(
+    gateway: RunningGateway,
+) -> None:
+    activation = {**example("activation"), "notified_device_ids": ["dev-ruiz"]}
+    _, opened = gateway.post("/v1/activations", activation, "school")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.sendto(
+            _pli(TAK_UID, 38.2290, -84.5440, "GPD-212"), ("127.0.0.1", gateway.ports["udp"])
+        )
+
+    def joined() -> bool:
+        state = IncidentService(gateway.store).state(opened["incident_id"])
+        chen = state.responders.get("dev-chen")
+        return chen is not None and chen.position is not None
+
+    _wait(joined)
+    position = {
+        "messages": [
+            {
+                "id": "w1",
+                "kind": "position",
+                "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "lat": 38.2300,
+                "lon": -84.5450,
+            }
+        ]
+    }
+    assert gateway.post("/v1/devices/dev-walker/messages", position, "dev-walker")[0] == 202
+    state = IncidentService(gateway.store).state(opened["incident_id"])
+    assert set(state.responders) == {"dev-ruiz", "dev-chen", "dev-walker"}
+    walker = state.responders["dev-walker"]
+    assert walker.position is not None and walker.position.lat == 38.2300
+
+
+def test_a_gateway_that_fails_to_start_releases_everything(store_url: str, tmp_path: Any) -> None:
+    from dispatch_console.feeds.server import GatewayThread, Listen
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.bind(("127.0.0.1", 0))
+            udp_port = probe.getsockname()[1]
+        thread = GatewayThread(
+            store_url,
+            Listen("127.0.0.1", 0, udp_port, taken, udp_worker=True),
+            box=SecretBox(tmp_path / "master.key"),
+        )
+        with pytest.raises(RuntimeError, match="failed to start"):
+            thread.start_and_wait()
+        thread.join(30)
+    assert thread.gateway._udp_worker is not None and not thread.gateway._udp_worker.alive
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as again:
+        again.bind(("127.0.0.1", udp_port))  # the UDP port is free again
+
+
+def test_a_gateway_refuses_to_start_with_the_wrong_master_key(
+    gateway: RunningGateway, tmp_path: Any
+) -> None:
+    from dispatch_console.feeds.server import GatewayThread, Listen
+
+    other = GatewayThread(
+        gateway.store_url,
+        Listen("127.0.0.1", 0, 0, 0, udp_worker=False),
+        box=SecretBox(tmp_path / "another-master.key"),
+    )
+    with pytest.raises(RuntimeError, match="master key"):
+        other.start_and_wait()
+    other.join(30)
