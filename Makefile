@@ -18,8 +18,8 @@ test: install
 	$(BIN)/python -m pytest
 
 lint: install
-	$(BIN)/ruff check dispatch_console tests benchmarks
-	$(BIN)/ruff format --check dispatch_console tests benchmarks
+	$(BIN)/ruff check dispatch_console tests benchmarks tools
+	$(BIN)/ruff format --check dispatch_console tests benchmarks tools
 	$(BIN)/mypy dispatch_console
 	$(BIN)/lint-imports
 

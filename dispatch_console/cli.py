@@ -90,6 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     p = command("init", "create the database, or bring its schema up to date")
+    p.add_argument(
+        "--demo",
+        action="store_true",
+        help="also load the demo county: schools with pre-plans, three agencies' "
+        "rosters, responders' devices, and a key for each school and device",
+    )
     p.set_defaults(handler=cmd_init)
 
     p = command("import-schools", "import schools and their pre-plans from GeoJSON")
@@ -188,6 +194,23 @@ def _store(args: argparse.Namespace) -> Store:
 def cmd_init(args: argparse.Namespace, out: TextIO) -> int:
     with _store(args) as store:
         print(f"database ready: {redact(store.url)}", file=out)
+        if args.demo:
+            from dispatch_console.county.load import load_demo_county
+            from dispatch_console.feeds.keys import SecretBox
+
+            box = SecretBox()
+            county = load_demo_county(store, box)
+            added = ", ".join(f"{count} {what}" for what, count in county.added.items())
+            print(
+                f"demo county from {county.directory}: added {added or 'nothing (loaded already)'}",
+                file=out,
+            )
+            print(
+                f"{len(county.schools)} schools, {len(county.roster)} officers on the rosters, "
+                f"{len(county.devices)} devices; key secrets are sealed with {box.path} and "
+                "used by the simulator",
+                file=out,
+            )
     return 0
 
 

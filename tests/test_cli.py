@@ -247,3 +247,14 @@ def test_the_gateway_logs_where_it_listens_and_stops_cleanly_on_sigterm(tmp_path
             child.kill()
             child.wait()
         child.stderr.close()
+
+
+def test_init_demo_loads_the_demo_county_once(tmp_path: Path) -> None:
+    db = str(tmp_path / "demo-county.sqlite3")
+    first = run("init", "--demo", "--db", db, env_home=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "added 10 schools, 150 roster, 147 devices, 157 keys" in first.stdout
+    again = run("init", "--demo", "--db", db, env_home=tmp_path)
+    assert "added 0 schools, 0 roster, 0 devices, 0 keys" in again.stdout
+    schools = run("devices", "list", "--db", db, env_home=tmp_path).stdout
+    assert len(schools.splitlines()) == 148  # a header and 147 devices

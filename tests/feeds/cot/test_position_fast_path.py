@@ -9,7 +9,12 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dispatch_console.feeds.cot.parse import CotRejected, parse_cot, parse_position
+from dispatch_console.feeds.cot.parse import (
+    CotRejected,
+    is_friendly_ground,
+    parse_cot,
+    parse_position,
+)
 from dispatch_console.feeds.cot.proto import parse_position_message
 
 PLI = (
@@ -38,7 +43,7 @@ def _agree(data: bytes) -> None:
         assert fast is None or (-90 <= fast.lat <= 90 and -180 <= fast.lon <= 180)
         return
     if fast is None:
-        assert not full.type.startswith("a-f-G")
+        assert not is_friendly_ground(full.type)
         return
     assert (
         fast.uid,
