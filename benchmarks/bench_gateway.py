@@ -118,7 +118,7 @@ def bench_activation_latency(
         stamp = time.perf_counter()
         for event in events:
             if isinstance(event.payload, ev.AlertReceived):
-                seen[event.payload.alert_id] = stamp
+                seen[event.payload.alert_id.rsplit("/", 1)[-1]] = stamp  # "<key id>/<id>"
 
     core.listeners.append(listener)
     latencies = []
