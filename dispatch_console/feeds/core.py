@@ -12,7 +12,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -66,13 +66,6 @@ def error(status: int, message: str, field: str | None = None) -> Reply:
 class _Cached:
     loaded_at: float = 0.0
     value: Any = None
-
-
-@dataclass
-class Outbound:
-    """Directives queued by this batch, for the transports to push (CoT to TAK devices)."""
-
-    directives: list[ev.DirectiveQueued] = field(default_factory=list)
 
 
 class GatewayCore:

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import logging
 import signal
-import socket
 import ssl
 import threading
 import time
@@ -27,7 +26,7 @@ from aiohttp import web
 from dispatch_console.domain import events as ev
 from dispatch_console.feeds.core import GatewayCore, Reply, error
 from dispatch_console.feeds.keys import MASTER_KEY_ENV, KeyProblem, SecretBox
-from dispatch_console.feeds.udp_worker import UdpBatch, UdpWorker
+from dispatch_console.feeds.udp_worker import UdpBatch, UdpWorker, enlarge_receive_buffer
 from dispatch_console.store import Store
 
 log = logging.getLogger(__name__)
@@ -172,7 +171,7 @@ class Gateway:
                 lambda: _CotDatagrams(self), local_addr=(self.listen.host, self.listen.udp_port)
             )
             sock = self._udp.get_extra_info("socket")
-            _big_receive_buffer(sock)
+            enlarge_receive_buffer(sock)
             self.ports["udp"] = sock.getsockname()[1]
         self._tcp = await asyncio.start_server(
             self._tak_stream, self.listen.host, self.listen.tcp_port, limit=MAX_BODY
@@ -460,18 +459,6 @@ class _CotDatagrams(asyncio.DatagramProtocol):
 
     def error_received(self, exc: Exception) -> None:
         log.warning("CoT UDP error: %s", exc)
-
-
-def _big_receive_buffer(sock: socket.socket) -> None:
-    """A burst of CoT must wait in the kernel, not be dropped (the default is ~208 KiB)."""
-    for option in (getattr(socket, "SO_RCVBUFFORCE", None), socket.SO_RCVBUF):
-        if option is None:
-            continue
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, option, 16 * 1024 * 1024)
-            return
-        except OSError:
-            continue
 
 
 def _bound_port(site: web.TCPSite) -> int:

@@ -58,16 +58,22 @@ def decode_batch(blob: bytes) -> UdpBatch:
     return UdpBatch(positions, rejected, received)
 
 
-def bind_udp(host: str, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
+def enlarge_receive_buffer(sock: socket.socket) -> None:
+    """A burst of CoT must wait in the kernel, not be dropped (the default is ~208 KiB).
+    SO_RCVBUFFORCE passes the system limit where we may (root); else the plain option."""
     for option in (getattr(socket, "SO_RCVBUFFORCE", None), socket.SO_RCVBUF):
         if option is None:
             continue
         try:
             sock.setsockopt(socket.SOL_SOCKET, option, RECEIVE_BUFFER)
-            break
+            return
         except OSError:
             continue
+
+
+def bind_udp(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
+    enlarge_receive_buffer(sock)
     sock.bind((host, port))
     return sock
 

@@ -129,6 +129,18 @@ class _SchoolDraft:
     check_in: tuple[int, CheckIn] | None = None
 
 
+def read_collection(data: bytes | str, source: str) -> tuple[list[Any], Any]:
+    """The features of a GeoJSON FeatureCollection (or lone Feature) and its CRS; a file
+    that is not one is an :class:`ImportFileError`."""
+    document = _load_json(decode_text(data, source), source)
+    features, crs_member = _features(document, source)
+    return features, resolve_crs(crs_member, source)
+
+
+def transformed_warning(crs: Any) -> Problem:
+    return Problem(None, f"coordinates transformed from {crs.authority} to WGS84")
+
+
 def load_schools(path: str | Path) -> ImportReport[School]:
     """:func:`parse_schools` on a file; an unreadable file is an :class:`ImportFileError`."""
     return parse_schools(read_file(path), source=str(path))
@@ -136,14 +148,10 @@ def load_schools(path: str | Path) -> ImportReport[School]:
 
 def parse_schools(data: bytes | str, *, source: str = "<input>") -> ImportReport[School]:
     """Schools, with their pre-plans, from GeoJSON text. See ``docs/import-formats.md``."""
-    document = _load_json(decode_text(data, source), source)
-    features, crs_member = _features(document, source)
-    crs = resolve_crs(crs_member, source)
+    features, crs = read_collection(data, source)
     report: ImportReport[School] = ImportReport(source=source, unit="feature")
     if not crs.is_wgs84:
-        report.warnings.append(
-            Problem(None, f"coordinates transformed from {crs.authority} to WGS84")
-        )
+        report.warnings.append(transformed_warning(crs))
     unusable_school_refs: dict[str, int] = {}
     candidates = [
         c

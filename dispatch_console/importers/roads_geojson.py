@@ -18,7 +18,7 @@ from typing import Any, Final, Literal
 
 import msgspec
 
-from dispatch_console.importers._crs import SourceCrs, resolve_crs
+from dispatch_console.importers._crs import SourceCrs
 from dispatch_console.importers._geometry import (
     GEOJSON_GEOMETRY_TYPES,
     GeometryRejected,
@@ -26,13 +26,13 @@ from dispatch_console.importers._geometry import (
     _position,
     _to_wgs84,
 )
-from dispatch_console.importers._text import clean_text, decode_text, normalize_key, read_file
+from dispatch_console.importers._text import clean_text, normalize_key, read_file
 from dispatch_console.importers.geojson_schools import (
-    _features,
-    _load_json,
     _normalize_props,
     _short,
     _unique,
+    read_collection,
+    transformed_warning,
 )
 from dispatch_console.importers.report import ImportReport, Problem
 
@@ -190,14 +190,10 @@ def load_roads(path: str | Path) -> ImportReport[Road]:
 
 def parse_roads(data: bytes | str, *, source: str = "<input>") -> ImportReport[Road]:
     """Roads from GeoJSON text, in file order (a MultiLineString's lines in their order)."""
-    document = _load_json(decode_text(data, source), source)
-    features, crs_member = _features(document, source)
-    crs = resolve_crs(crs_member, source)
+    features, crs = read_collection(data, source)
     report: ImportReport[Road] = ImportReport(source=source, unit="feature")
     if not crs.is_wgs84:
-        report.warnings.append(
-            Problem(None, f"coordinates transformed from {crs.authority} to WGS84")
-        )
+        report.warnings.append(transformed_warning(crs))
     used_ids: set[str] = set()
     first_with: dict[str, int] = {}
     unclassified = 0
