@@ -18,6 +18,7 @@ from typing import Any
 import msgspec
 
 from dispatch_console.domain import events as ev
+from dispatch_console.domain.fold import CLOCK_TOLERANCE_US
 from dispatch_console.domain.lifecycle import Rule, RuleViolation
 from dispatch_console.domain.reference import DEFAULT_NOTIFICATION_RADIUS_M, School
 from dispatch_console.domain.roster import Roster
@@ -173,7 +174,9 @@ class GatewayCore:
             self.store.add_rejections(rejections)
 
     def _remember_position(self, device_id: str, lon: float, lat: float, at_us: int) -> None:
-        """The newest report wins, whatever order reports arrive in."""
+        """The newest report wins, whatever order reports arrive in (a clock running ahead is
+        capped at now, so it cannot hold the last known position)."""
+        at_us = min(at_us, self.clock() + CLOCK_TOLERANCE_US)
         pending = self._pending_positions.get(device_id)
         if pending is None or pending[3] < at_us:
             self._pending_positions[device_id] = (device_id, lon, lat, at_us)
@@ -414,7 +417,8 @@ class GatewayCore:
         if isinstance(msg, c.Profile):
             profile = msgspec.to_builtins(msg)
             profile.pop("kind", None)
-            self.store.record_device_profile(device_id, profile)
+            if not self.store.record_device_profile(device_id, profile, at_us):
+                return []  # older than the profile kept: it changes nothing
             self._devices.loaded_at = 0.0  # re-read: the profile changed
             return [
                 cmd

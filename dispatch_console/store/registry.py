@@ -170,6 +170,7 @@ class RegistryMixin:
                     fresh = {
                         **values,
                         "profile": None,
+                        "profile_at_us": None,
                         "last_lon": None,
                         "last_lat": None,
                         "last_at_us": None,
@@ -234,14 +235,18 @@ class RegistryMixin:
         with self._writer.begin() as conn:
             conn.execute(statement, rows)
 
-    def record_device_profile(self, device_id: str, profile: dict[str, Any]) -> None:
+    def record_device_profile(self, device_id: str, profile: dict[str, Any], at_us: int) -> bool:
+        """Keep the profile a device claimed at ``at_us``, unless a newer one is kept already
+        (a replayed or late profile must not change who the device says it is)."""
         table = schema.devices
         with self._writer.begin() as conn:
-            conn.execute(
+            done = conn.execute(
                 update(table)
                 .where(table.c.device_id == device_id)
-                .values(profile=_json.encode(profile).decode())
-            )
+                .where(table.c.profile_at_us.is_(None) | (table.c.profile_at_us < at_us))
+                .values(profile=_json.encode(profile).decode(), profile_at_us=at_us)
+            ).rowcount
+        return bool(done)
 
     # --- rejections -------------------------------------------------------------------------
 

@@ -105,6 +105,7 @@ devices = Table(
     Column("profile", Text, nullable=True),
     Column("registered_at_us", BigInteger, nullable=False),
     Column("removed_at_us", BigInteger, nullable=True),
+    Column("profile_at_us", BigInteger, nullable=True),
 )
 
 rejections = Table(

@@ -298,3 +298,32 @@ def test_a_gateway_refuses_to_start_with_the_wrong_master_key(
     with pytest.raises(RuntimeError, match="master key"):
         other.start_and_wait()
     other.join(30)
+
+
+def test_an_older_or_replayed_profile_does_not_replace_a_newer_one(gateway: RunningGateway) -> None:
+    def profile(message_id: str, at: str, name: str) -> dict[str, Any]:
+        return {
+            "messages": [
+                {
+                    "id": message_id,
+                    "kind": "profile",
+                    "at": at,
+                    "name": name,
+                    "attire": {"uniform": False, "top_color": "black"},
+                }
+            ]
+        }
+
+    gateway.post(
+        "/v1/devices/dev-ruiz/messages",
+        profile("p2", "2026-11-24T09:20:00Z", "Det. M. Ruiz"),
+        "dev-ruiz",
+    )
+    gateway.post(
+        "/v1/devices/dev-ruiz/messages",
+        profile("p1", "2026-11-24T09:10:00Z", "Someone Else"),
+        "dev-ruiz",
+    )
+    device = gateway.store.device("dev-ruiz")
+    assert device is not None and device.profile is not None
+    assert device.profile["name"] == "Det. M. Ruiz"
