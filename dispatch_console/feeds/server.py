@@ -17,7 +17,7 @@ import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -312,17 +312,16 @@ class Gateway:
     # --- Cursor-on-Target ---------------------------------------------------------------------
 
     def _pump_udp(self) -> None:
-        """Hand the UDP worker's batches to the writer, one at a time (while the writer is
-        busy, batches wait in the pipe and datagrams in the kernel buffer); restart a worker
-        that died."""
+        """Hand the UDP worker's batches to the writer. Whatever waits in the pipe goes into
+        one transaction (one durable commit for thousands of reports), and the next batch is
+        read while the writer still stores the previous one. A worker that died is restarted."""
         core = self.core
         worker = self._udp_worker
         assert core is not None and worker is not None
+        in_flight: deque[Future[None]] = deque()
         while not self._stopping.is_set():
             batch = worker.receive(0.25)
             if batch is not None:
-                # Whatever else is waiting goes into the same transaction: one durable commit
-                # for thousands of reports is what keeps up with a burst.
                 while len(batch.positions) < 5000:
                     more = worker.receive(0.0)
                     if more is None:
@@ -333,16 +332,21 @@ class Gateway:
                         batch.received + more.received,
                     )
                 self.udp_datagrams += batch.received
-                try:
-                    self._writer.submit(core.udp_batch, batch).result()
-                except Exception:
-                    log.exception("storing a CoT UDP batch failed")
+                in_flight.append(self._writer.submit(core.udp_batch, batch))
+                while len(in_flight) > 1 or (in_flight and in_flight[0].done()):
+                    try:
+                        in_flight.popleft().result()
+                    except Exception:
+                        log.exception("storing a CoT UDP batch failed")
                 continue
             if not worker.alive and not self._stopping.is_set():
                 log.error("CoT UDP worker died (exit %s); restarting it", worker.process.exitcode)
                 port = worker.port
                 worker.stop()
                 worker = self._udp_worker = UdpWorker(self.listen.host, port)
+        for future in in_flight:
+            with contextlib.suppress(Exception):
+                future.result()
 
     def udp_received(self, data: bytes, sender: str) -> None:
         self.udp_datagrams += 1

@@ -15,7 +15,9 @@ import logging
 import multiprocessing
 import multiprocessing.connection
 import os
+import queue
 import socket
+import threading
 import time
 from dataclasses import dataclass
 
@@ -27,6 +29,9 @@ from dispatch_console.feeds.cot.proto import parse_position_message
 log = logging.getLogger(__name__)
 
 BATCH_MAX = 2000
+#: Batches waiting for the gateway inside the worker (about 2,000 reports each: 100 seconds
+#: at 20,000 reports a second); past that the kernel buffer takes over, then datagrams drop.
+QUEUED_BATCHES_MAX = 1000
 BATCH_WAIT_S = 0.02
 RECEIVE_BUFFER = 64 * 1024 * 1024
 EXCERPT = 300
@@ -81,44 +86,63 @@ def bind_udp(host: str, port: int) -> socket.socket:
 def run_worker(
     sock: socket.socket, pipe: multiprocessing.connection.Connection, parent_pid: int
 ) -> None:
-    """The worker's loop (in the child process)."""
+    """The worker's loop (in the child process).
+
+    Receiving never waits for the gateway: encoded batches go to a sender thread through a
+    bounded queue, so while the gateway is busy with a commit the socket keeps being drained
+    into memory here (up to :data:`QUEUED_BATCHES_MAX` batches) instead of overflowing the
+    kernel's buffer.
+    """
+    outbox: queue.Queue[bytes | None] = queue.Queue(maxsize=QUEUED_BATCHES_MAX)
+    gone = threading.Event()
+
+    def send_batches() -> None:
+        while (blob := outbox.get()) is not None:
+            try:
+                pipe.send_bytes(blob)
+            except (BrokenPipeError, OSError):
+                gone.set()
+                return
+
+    sender_thread = threading.Thread(target=send_batches, name="cot-udp-send", daemon=True)
+    sender_thread.start()
     sock.settimeout(BATCH_WAIT_S)
     positions: list[tuple[CotPosition, str]] = []
     rejected: list[tuple[str, str, bytes]] = []
     received = 0
     last_sent = last_check = time.monotonic()
-    while True:
-        try:
-            data, address = sock.recvfrom(70_000)
-        except TimeoutError:
-            data = b""
-            address = None
-        except OSError:
-            return
-        now = time.monotonic()
-        if address is not None:
-            received += 1
-            sender = f"{address[0]}:{address[1]}"
+    try:
+        while not gone.is_set():
             try:
-                position = parse_position_message(data)
-            except CotRejected as refused:
-                rejected.append((sender, refused.reason, data[:EXCERPT]))
-            else:
-                if position is not None:
-                    positions.append((position, sender))
-        if received and (
-            len(positions) + len(rejected) >= BATCH_MAX or now - last_sent >= BATCH_WAIT_S
-        ):
-            try:
-                pipe.send_bytes(encode_batch(UdpBatch(positions, rejected, received)))
-            except (BrokenPipeError, OSError):
+                data, address = sock.recvfrom(70_000)
+            except TimeoutError:
+                address = None
+            except OSError:
                 return
-            positions, rejected, received = [], [], 0
-            last_sent = now
-        if now - last_check > 0.5:
-            last_check = now
-            if os.getppid() != parent_pid or pipe.poll():  # parent gone, or told to stop
-                return
+            now = time.monotonic()
+            if address is not None:
+                received += 1
+                sender = f"{address[0]}:{address[1]}"
+                try:
+                    position = parse_position_message(data)
+                except CotRejected as refused:
+                    rejected.append((sender, refused.reason, data[:EXCERPT]))
+                else:
+                    if position is not None:
+                        positions.append((position, sender))
+            if received and (
+                len(positions) + len(rejected) >= BATCH_MAX or now - last_sent >= BATCH_WAIT_S
+            ):
+                outbox.put(encode_batch(UdpBatch(positions, rejected, received)))
+                positions, rejected, received = [], [], 0
+                last_sent = now
+            if now - last_check > 0.5:
+                last_check = now
+                if os.getppid() != parent_pid or pipe.poll():  # parent gone, or told to stop
+                    return
+    finally:
+        with contextlib.suppress(queue.Full):
+            outbox.put_nowait(None)
 
 
 def _child(
