@@ -25,6 +25,7 @@ from dispatch_console.domain.state import IncidentState
 from dispatch_console.domain.timeutil import US_PER_S, format_duration, iso, parse_iso
 from dispatch_console.domain.views import responder_rows
 from dispatch_console.store import Store, StoreError
+from dispatch_console.store.registry import RegistryError
 from dispatch_console.store.urls import redact
 
 log = logging.getLogger("dispatch_console")
@@ -53,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         return int(args.handler(args, sys.stdout) or 0)
-    except (CliError, StoreError, RuleViolation, ValueError, OSError) as exc:
+    except (CliError, StoreError, RegistryError, RuleViolation, ValueError, OSError) as exc:
         print(f"dispatch-console: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
@@ -401,20 +402,13 @@ def cmd_keys_list(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_keys_revoke(args: argparse.Namespace, out: TextIO) -> int:
-    from dispatch_console.store.registry import RegistryError
-
     with _store(args) as store:
-        try:
-            store.revoke_key(args.key_id)
-        except RegistryError as exc:
-            raise CliError(str(exc)) from None
+        store.revoke_key(args.key_id)
     print(f"revoked {args.key_id}", file=out)
     return 0
 
 
 def cmd_devices_add(args: argparse.Namespace, out: TextIO) -> int:
-    from dispatch_console.store.registry import RegistryError
-
     home = None
     if args.home:
         try:
@@ -425,12 +419,7 @@ def cmd_devices_add(args: argparse.Namespace, out: TextIO) -> int:
             raise CliError(f"--home {args.home!r}: expected LAT,LON in degrees ({exc})") from None
         home = (lon, lat)
     with _store(args) as store:
-        try:
-            device = store.add_device(
-                args.device_id, tak_uid=args.tak_uid, label=args.label, home=home
-            )
-        except RegistryError as exc:
-            raise CliError(str(exc)) from None
+        device = store.add_device(args.device_id, tak_uid=args.tak_uid, label=args.label, home=home)
     print(
         f"registered {device.device_id}"
         + (f" (TAK uid {device.tak_uid})" if device.tak_uid else ""),
@@ -456,13 +445,8 @@ def cmd_devices_list(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_devices_remove(args: argparse.Namespace, out: TextIO) -> int:
-    from dispatch_console.store.registry import RegistryError
-
     with _store(args) as store:
-        try:
-            store.remove_device(args.device_id)
-        except RegistryError as exc:
-            raise CliError(str(exc)) from None
+        store.remove_device(args.device_id)
     print(f"removed {args.device_id}", file=out)
     return 0
 

@@ -129,6 +129,19 @@ class _SchoolDraft:
     check_in: tuple[int, CheckIn] | None = None
 
 
+def feature_properties(feature: Any) -> dict[str, Any] | str:
+    """A Feature's normalised properties, or why it is not a usable GeoJSON Feature."""
+    if not isinstance(feature, dict) or feature.get("type") != "Feature":
+        kind = feature.get("type") if isinstance(feature, dict) else None
+        if isinstance(kind, str) and kind in GEOJSON_GEOMETRY_TYPES:
+            return f"a bare {kind} geometry, not a Feature"
+        return "not a GeoJSON Feature"
+    raw_props = feature.get("properties")
+    if raw_props is not None and not isinstance(raw_props, dict):
+        return "properties is not an object"
+    return _normalize_props(raw_props or {})
+
+
 def read_collection(data: bytes | str, source: str) -> tuple[list[Any], Any]:
     """The features of a GeoJSON FeatureCollection (or lone Feature) and its CRS; a file
     that is not one is an :class:`ImportFileError`."""
@@ -303,18 +316,11 @@ def _check_feature(
         for ref in school_refs:
             unusable_school_refs.setdefault(ref, index)
 
-    if not isinstance(feature, dict) or feature.get("type") != "Feature":
-        kind = feature.get("type") if isinstance(feature, dict) else None
-        if isinstance(kind, str) and kind in GEOJSON_GEOMETRY_TYPES:
-            reject(f"a bare {kind} geometry, not a Feature")
-        else:
-            reject("not a GeoJSON Feature")
+    props = feature_properties(feature)
+    if isinstance(props, str):
+        reject(props)
         return None
-    raw_props = feature.get("properties")
-    if raw_props is not None and not isinstance(raw_props, dict):
-        reject("properties is not an object")
-        return None
-    props = _normalize_props(raw_props or {})
+    assert isinstance(feature, dict)  # feature_properties said it is a Feature
     feature_id = feature.get("id")
 
     kind_text = clean_text(props.get("kind"))

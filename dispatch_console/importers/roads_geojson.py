@@ -28,9 +28,9 @@ from dispatch_console.importers._geometry import (
 )
 from dispatch_console.importers._text import clean_text, normalize_key, read_file
 from dispatch_console.importers.geojson_schools import (
-    _normalize_props,
     _short,
     _unique,
+    feature_properties,
     read_collection,
     transformed_warning,
 )
@@ -245,18 +245,11 @@ def _check_feature(
     def reject(reason: str, name: str | None = None) -> None:
         report.rejected.append(Problem(index, reason, name))
 
-    if not isinstance(feature, dict) or feature.get("type") != "Feature":
-        kind = feature.get("type") if isinstance(feature, dict) else None
-        if isinstance(kind, str) and kind in GEOJSON_GEOMETRY_TYPES:
-            reject(f"a bare {kind} geometry, not a Feature")
-        else:
-            reject("not a GeoJSON Feature")
+    props = feature_properties(feature)
+    if isinstance(props, str):
+        reject(props)
         return None
-    raw_props = feature.get("properties")
-    if raw_props is not None and not isinstance(raw_props, dict):
-        reject("properties is not an object")
-        return None
-    props = _normalize_props(raw_props or {})
+    assert isinstance(feature, dict)  # feature_properties said it is a Feature
     name = _road_name(props)
     explicit_id = (
         clean_text(props.get("road_id"))
