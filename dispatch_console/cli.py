@@ -8,8 +8,10 @@ Every command takes ``--db URL`` (default: a SQLite file in the user's data dire
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -54,6 +56,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         return int(args.handler(args, sys.stdout) or 0)
+    except BrokenPipeError:  # the reader went away (`... | head`): not an error of ours
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps the exit quiet
+        return 0
     except (CliError, StoreError, RegistryError, RuleViolation, ValueError, OSError) as exc:
         print(f"dispatch-console: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
@@ -178,6 +184,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = devices.add_parser("remove", parents=[common], help="remove a device")
     p.add_argument("device_id")
     p.set_defaults(handler=cmd_devices_remove)
+
+    p = sub.add_parser(
+        "simulate",
+        add_help=False,
+        prefix_chars="\0",
+        help="run a scenario through the gateway (see: dispatch-console simulate --help)",
+    )
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(handler=cmd_simulate)
 
     p = command("rejections", "messages the gateway refused, newest first")
     p.add_argument("--limit", type=int, default=50)
@@ -449,6 +464,14 @@ def cmd_devices_remove(args: argparse.Namespace, out: TextIO) -> int:
         store.remove_device(args.device_id)
     print(f"removed {args.device_id}", file=out)
     return 0
+
+
+def cmd_simulate(args: argparse.Namespace, out: TextIO) -> int:
+    """``simulate SCENARIO (--db URL | --gateway URL --keys FILE) [--speed X] [--seed N]``:
+    the simulator's own parser reads the rest (docs/scenarios.md)."""
+    from dispatch_console.sim.run import main as simulate
+
+    return simulate(args.rest)
 
 
 def cmd_rejections(args: argparse.Namespace, out: TextIO) -> int:

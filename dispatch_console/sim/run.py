@@ -1,0 +1,381 @@
+"""Run a scenario against a gateway: :func:`run_scenario`, and :func:`main` for a future
+``dispatch-console simulate SCENARIO [--db URL | --gateway URL] [--speed X] [--seed N]``.
+
+App devices speak signed HTTP (feed contract); TAK devices send Cursor-on-Target over UDP or a
+TCP stream. Suspect revisions are console actions, not feed messages: they are written through
+an :class:`~dispatch_console.service.IncidentService` when a store URL is given (``store_url``,
+or ``--db``), and skipped otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import socket
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from dispatch_console.county.roads import load_road_graph
+from dispatch_console.domain import events as ev
+from dispatch_console.feeds.auth import sign
+from dispatch_console.importers.geojson_schools import load_schools
+from dispatch_console.sim.engine import JSON, Engine, SimCounts
+from dispatch_console.sim.scenario import Officer, ScenarioError, load_scenario
+
+__all__ = ["GatewayError", "HttpCotTransport", "SimResult", "main", "run_scenario"]
+
+SIM_ACTOR = ev.Actor(ev.ActorKind.CONSOLE_USER, "simulator (incident commander)")
+
+
+class KeyPair(Protocol):
+    @property
+    def key_id(self) -> str: ...
+
+    @property
+    def secret(self) -> str: ...
+
+
+class GatewayError(RuntimeError):
+    """The gateway refused a request (not a per-message refusal, which is counted)."""
+
+
+@dataclass
+class SimResult:
+    """What a run did: the officers' own counts, the incident, and the log digest."""
+
+    incident_id: str | None
+    counts: SimCounts
+    digest: str
+    sent: list[str]
+    first_on_scene: str | None
+    start_us: int
+
+    @property
+    def notified(self) -> int:
+        return self.counts.notified
+
+    @property
+    def acknowledged(self) -> int:
+        return self.counts.acknowledged
+
+    @property
+    def self_dispatched(self) -> int:
+        return self.counts.self_dispatched
+
+    @property
+    def arrived_school(self) -> int:
+        return self.counts.arrived_school
+
+    @property
+    def arrived_staging(self) -> int:
+        return self.counts.arrived_staging
+
+
+class HttpCotTransport:
+    """Signed HTTP to ``gateway_url``; CoT to ``udp`` or a TCP stream per device to ``tcp``."""
+
+    def __init__(
+        self,
+        gateway_url: str,
+        keys: Mapping[str, KeyPair],
+        *,
+        school_id: str,
+        udp: tuple[str, int] | None = None,
+        tcp: tuple[str, int] | None = None,
+        store_url: str | None = None,
+        timeout_s: float = 30.0,
+        max_rps: float = 150.0,
+    ) -> None:
+        self.url = gateway_url.rstrip("/")
+        self.keys = keys
+        self.school_id = school_id
+        self.udp, self.tcp = udp, tcp
+        self.timeout_s = timeout_s
+        #: Every simulated device sends from this one address: stay under the gateway's
+        #: per-address limit (200 requests a second) instead of being refused with 429.
+        self._gap_s = 1.0 / max_rps
+        self._next_send = 0.0
+        self.store_url = store_url
+        self._udp_socket: socket.socket | None = None
+        self._streams: dict[str, socket.socket] = {}
+        self._service: Any = None
+        self._store: Any = None
+
+    def close(self) -> None:
+        for stream in self._streams.values():
+            with contextlib.suppress(OSError):
+                stream.close()
+        self._streams.clear()
+        if self._udp_socket is not None:
+            self._udp_socket.close()
+            self._udp_socket = None
+        if self._store is not None:
+            self._store.close()
+            self._store = self._service = None
+
+    def _key(self, name: str) -> KeyPair:
+        key = self.keys.get(name)
+        if key is None:
+            raise GatewayError(f"no key for {name}")
+        return key
+
+    def _request(self, method: str, path: str, key: KeyPair, body: JSON | None) -> JSON:
+        raw = json.dumps(body, separators=(",", ":")).encode() if body is not None else b""
+        for _attempt in range(20):
+            wait = self._next_send - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            self._next_send = max(self._next_send, time.monotonic()) + self._gap_s
+            headers = {
+                "Content-Type": "application/json",
+                "X-Dispatch-Key-Id": key.key_id,
+                "X-Dispatch-Signature": sign(key.secret.encode(), int(time.time()), raw),
+            }
+            request = urllib.request.Request(
+                self.url + path,
+                data=raw if method == "POST" else None,
+                headers=headers,
+                method=method,
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+                    answer: JSON = json.loads(response.read() or b"{}")
+                    return answer
+            except urllib.error.HTTPError as failed:
+                with failed:
+                    text = failed.read().decode("utf-8", "replace")
+                    if failed.code == 429:
+                        time.sleep(min(2.0, float(failed.headers.get("Retry-After") or 1)))
+                        continue
+                    raise GatewayError(f"{method} {path}: {failed.code} {text}") from None
+        raise GatewayError(f"{method} {path}: still rate limited after 20 tries")
+
+    def activation(self, body: JSON) -> JSON:
+        return self._request("POST", "/v1/activations", self._key(self.school_id), body)
+
+    def device_messages(self, device_id: str, messages: list[JSON]) -> JSON:
+        path = f"/v1/devices/{device_id}/messages"
+        return self._request("POST", path, self._key(device_id), {"messages": messages})
+
+    def directives(self, device_id: str) -> list[JSON]:
+        answer = self._request(
+            "GET", f"/v1/devices/{device_id}/directives", self._key(device_id), None
+        )
+        return list(answer.get("directives", []))
+
+    def cot(self, officer: Officer, data: bytes) -> None:
+        if officer.tak_transport == "tcp" and self.tcp is not None:
+            stream = self._streams.get(officer.device_id)
+            if stream is None:
+                stream = socket.create_connection(self.tcp, timeout=self.timeout_s)
+                stream.setblocking(False)
+                self._streams[officer.device_id] = stream
+            self._drain(stream)
+            stream.setblocking(True)
+            stream.sendall(data)
+            stream.setblocking(False)
+        elif self.udp is not None:
+            if self._udp_socket is None:
+                self._udp_socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            self._udp_socket.sendto(data, self.udp)
+
+    @staticmethod
+    def _drain(stream: socket.socket) -> None:
+        """Read (and drop) the CoT the gateway pushed: alert markers and chat lines."""
+        with contextlib.suppress(BlockingIOError, OSError):
+            while stream.recv(65536):
+                pass
+
+    def suspect(self, incident_id: str, description: dict[str, str], at_us: int) -> bool:
+        if self.store_url is None:
+            return False
+        if self._service is None:
+            from dispatch_console.service import IncidentService
+            from dispatch_console.store import Store
+
+            self._store = Store(self.store_url)
+            self._service = IncidentService(self._store)
+        payload = ev.SuspectDescriptionRevised(ev.SuspectDescription(**description))
+        self._service.execute(
+            incident_id,
+            [payload],
+            actor=SIM_ACTOR,
+            source=ev.Source.SIMULATOR,
+            occurred_at_us=at_us,
+        )
+        return True
+
+
+def run_scenario(
+    path: str | Path,
+    *,
+    gateway_url: str,
+    udp: tuple[str, int] | None = None,
+    tcp: tuple[str, int] | None = None,
+    keys: Mapping[str, KeyPair],
+    speed: float | None = None,
+    seed: int | None = None,
+    until_s: float | None = None,
+    start_us: int | None = None,
+    store_url: str | None = None,
+    county: str | Path | None = None,
+) -> SimResult:
+    """Run the scenario at ``path`` against the gateway; ``keys`` maps school and device ids to
+    their keys (as :func:`~dispatch_console.county.load.load_demo_county` hands them back).
+
+    ``speed``: simulated seconds per wall second (``None``: as fast as possible). ``until_s``:
+    stop there (default: the scenario's ``duration_s``). ``start_us``: the wall time simulated
+    second 0 maps onto (default: now); the gateway refuses times more than 5 minutes ahead of
+    its clock, so a fast run of a long scenario needs a ``start_us`` in the past.
+    """
+    from dispatch_console.county.load import demo_directory
+
+    folder = Path(county) if county is not None else demo_directory()
+    scenario = load_scenario(path, devices_csv=folder / "devices.csv")
+    schools = {s.school_id: s for s in load_schools(folder / "schools.geojson").imported}
+    graph = load_road_graph(folder / "roads.geojson")
+    transport = HttpCotTransport(
+        gateway_url,
+        keys,
+        school_id=scenario.activation.school_id,
+        udp=udp,
+        tcp=tcp,
+        store_url=store_url,
+    )
+    engine = Engine(scenario, transport, graph, schools, seed=seed, start_us=start_us, speed=speed)
+    try:
+        counts = engine.run(until_s)
+    finally:
+        transport.close()
+    return SimResult(
+        engine.incident_id,
+        counts,
+        engine.digest(),
+        engine.sent,
+        engine.first_on_scene,
+        engine.start_us,
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="dispatch-console simulate", description="run a responder scenario against a gateway"
+    )
+    p.add_argument("scenario", help="a scenario file (TOML), e.g. resources/scenarios/*.toml")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--db", help="start an embedded gateway on this store (demo county loaded)")
+    where.add_argument("--gateway", help="a running gateway's URL (keys: --keys FILE)")
+    p.add_argument("--keys", help="JSON {id: {key_id, secret}} for --gateway")
+    p.add_argument("--udp", help="CoT UDP host:port (with --gateway)")
+    p.add_argument("--tcp", help="CoT TCP host:port (with --gateway)")
+    p.add_argument(
+        "--speed", type=float, default=None, help="simulated s per wall s (default: max)"
+    )
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--until", type=float, default=None, help="stop at this simulated second")
+    p.add_argument("--master-key", help="master key file (with --db)")
+    return p
+
+
+def _host_port(text: str | None) -> tuple[str, int] | None:
+    if not text:
+        return None
+    host, _, port = text.rpartition(":")
+    return host or "127.0.0.1", int(port)
+
+
+@dataclass(frozen=True)
+class _Key:
+    key_id: str
+    secret: str
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        load_scenario(args.scenario)  # a bad file is reported before any gateway is involved
+        if args.db:
+            result = _run_embedded(args)
+        else:
+            if not args.keys:
+                print("--gateway needs --keys FILE", file=sys.stderr)
+                return 2
+            keys = _read_keys(args.keys)
+            result = run_scenario(
+                args.scenario,
+                gateway_url=args.gateway,
+                udp=_host_port(args.udp),
+                tcp=_host_port(args.tcp),
+                keys=keys,
+                speed=args.speed,
+                seed=args.seed,
+                until_s=args.until,
+            )
+    except (ScenarioError, GatewayError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    c = result.counts
+    print(f"incident {result.incident_id}")
+    print(
+        f"notified {c.notified}, answered {c.answered}, acknowledged {c.acknowledged}, "
+        f"declined {c.declined}, self-dispatched {c.self_dispatched}, "
+        f"arrived at school {c.arrived_school}, at staging {c.arrived_staging}, "
+        f"TAK moving {c.tak_moving}"
+    )
+    print(
+        f"messages {c.messages_sent} (refused {c.refused}), CoT {c.cot_sent}, "
+        f"digest {result.digest}"
+    )
+    return 0
+
+
+def _read_keys(path: str) -> dict[str, KeyPair]:
+    """``{"lincoln-hs": {"key_id": "sk_…", "secret": "…"}, "ios-…": {…}}``."""
+    try:
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+        return {name: _Key(str(v["key_id"]), str(v["secret"])) for name, v in raw.items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise GatewayError(f"--keys {path}: not a key file ({type(exc).__name__}: {exc})") from None
+
+
+def _run_embedded(args: argparse.Namespace) -> SimResult:
+    from dispatch_console.county.load import load_demo_county
+    from dispatch_console.feeds.keys import SecretBox
+    from dispatch_console.feeds.server import GatewayThread, Listen
+    from dispatch_console.store import Store
+
+    box = SecretBox(Path(args.master_key)) if args.master_key else SecretBox()
+    store = Store(args.db)
+    try:
+        county = load_demo_county(store, box)
+    finally:
+        store.close()
+    keys: dict[str, KeyPair] = {**county.school_keys, **county.device_keys}
+    thread = GatewayThread(args.db, Listen("127.0.0.1", 0, 0, 0, udp_worker=False), box=box)
+    thread.start_and_wait()
+    try:
+        ports = thread.gateway.ports
+        return run_scenario(
+            args.scenario,
+            gateway_url=f"http://127.0.0.1:{ports['http']}",
+            udp=("127.0.0.1", ports["udp"]),
+            tcp=("127.0.0.1", ports["tcp"]),
+            keys=keys,
+            speed=args.speed,
+            seed=args.seed,
+            until_s=args.until,
+            store_url=args.db,
+        )
+    finally:
+        thread.stop()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
