@@ -9,6 +9,7 @@ which is given only after the events are durably stored.
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 import time
 from collections.abc import Callable, Sequence
@@ -632,18 +633,21 @@ class GatewayCore:
             commands.append(Command(state.incident_id, position, actor, ev.Source.FEED, at_us, key))
         return commands
 
-    def _nearby_incidents(self, lon: float, lat: float) -> list[IncidentState]:
-        from dispatch_console.domain.geometry import local_frame
-
+    def _nearby_incidents(
+        self, lon: float, lat: float, *, without: str | None = None
+    ) -> list[IncidentState]:
+        """Active incidents whose school is within its notification radius of ``lon, lat``
+        (leaving out those ``without`` is a responder of, before measuring anything)."""
         found = []
         for state in self.service.live_incidents():
-            if not state.opened or state.closed:
+            if not state.opened or state.closed or (without and without in state.responders):
                 continue
             radius = self._radius(state.school_id)
-            if (
-                local_frame(state.lon, state.lat).distance_m(lon, lat, state.lon, state.lat)
-                <= radius
-            ):
+            # An equirectangular distance is far cheaper than a projection and within a few
+            # metres of it at these ranges; the radius is what matters here, not the metre.
+            dx = math.radians(lon - state.lon) * math.cos(math.radians(state.lat))
+            dy = math.radians(lat - state.lat)
+            if 6_371_008.8 * math.hypot(dx, dy) <= radius:
                 found.append(state)
         return found
 
@@ -653,9 +657,7 @@ class GatewayCore:
         unsolicited responder, with its claimed identity and roster verdict: an armed officer
         the incident commander cannot see is worse than one listed as self-dispatched."""
         commands: list[Command] = []
-        for state in self._nearby_incidents(lon, lat):
-            if device.device_id in state.responders:
-                continue
+        for state in self._nearby_incidents(lon, lat, without=device.device_id):
             notified = ev.ResponderNotified(device.device_id, device.device_id, "unsolicited")
             commands.append(Command(state.incident_id, notified, GATEWAY, ev.Source.FEED, at_us))
             if device.profile:
