@@ -11,27 +11,18 @@ from __future__ import annotations
 import argparse
 import gc
 import statistics
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from lxml import etree
 
 from dispatch_console.feeds.cot import CotStreamSplitter, parse_cot, parse_message
 from dispatch_console.feeds.cot.proto import takproto_available
 
-# A real ATAK-CIV 4.0 PLI (shared/data/cot/af_pli_a-f-G-U-C.xml, 722 bytes).
-PLI = (
-    b"<?xml version='1.0' encoding='UTF-8' standalone='yes'?><event version='2.0' "
-    b"uid='ANDROID-53af0912586418dc' type='a-f-G-U-C' time='2020-08-29T21:14:00.406Z' "
-    b"start='2020-08-29T21:14:00.406Z' stale='2020-08-29T21:15:15.406Z' how='h-e'>"
-    b"<point lat='39.71401955573084' lon='-104.99452709918448' hae='1586.245787738948' "
-    b"ce='9999999.0' le='9999999.0'/><detail><takv os='29' version='4.0.0.7 (a457ad0d)."
-    b"1597850931-CIV' device='GOOGLE PIXEL 4 XL' platform='ATAK-CIV'/><contact "
-    b"endpoint='192.0.2.10:4242:tcp' callsign='ALPHA-1'/><uid Droid='ALPHA-1'/>"
-    b"<precisionlocation altsrc='DTED2' geopointsrc='USER'/><__group role='Team Lead' "
-    b"name='Orange'/><status battery='58'/><track course='327.66875837972367' speed='0.0'/>"
-    b"</detail></event>"
-)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' samples
+from tests.feeds.cot.samples import PLI
 
 HARDENED = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
 

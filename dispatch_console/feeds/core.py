@@ -395,7 +395,7 @@ class GatewayCore:
         if isinstance(msg, c.Position):
             self._remember_position(device_id, msg.lon, msg.lat, at_us)
             device = self.devices().get(device_id)
-            joined = self._join_nearby(device, msg.lon, msg.lat, at_us) if device else []
+            joined = self._join_nearby(device, msg.lon, msg.lat, at_us)[1] if device else []
             if joined:  # joins first, so that the position below lands in the new incidents
                 self.service.execute_batch(joined)
             payloads: list[tuple[str, ev.Payload]] = [
@@ -599,19 +599,18 @@ class GatewayCore:
         # capped, so a silent device is never shown as current for long.
         stale_us = min(max(int(cot.stale_us), at_us), at_us + MAX_STALE_WINDOW_US)
         device = self.device_for_tak_uid(cot.uid)
-        joined: list[Command] = []
+        commands: list[Command] = []
+        joined: list[IncidentState] = []
         if device is not None:
             responder_id = device.device_id
             self._remember_position(responder_id, cot.lon, cot.lat, at_us)
-            joined = self._join_nearby(device, cot.lon, cot.lat, at_us)
-            incidents = self.incidents_of(responder_id)
+            joined, commands = self._join_nearby(device, cot.lon, cot.lat, at_us)
+            incidents = self.incidents_of(responder_id) + joined
         else:
             responder_id = f"tak:{cot.uid}"
             incidents = self._nearby_incidents(cot.lon, cot.lat)
         actor = ev.Actor(ev.ActorKind.DEVICE, responder_id)
-        commands: list[Command] = joined
-        joined_ids = {c.incident_id for c in joined}
-        incidents += [s for s in self.service.live_incidents() if s.incident_id in joined_ids]
+        joined_ids = {s.incident_id for s in joined}
         for state in incidents:
             if responder_id not in state.responders and state.incident_id not in joined_ids:
                 unregistered = self._unregistered_count.get(state.incident_id, 0)
@@ -651,13 +650,16 @@ class GatewayCore:
                 found.append(state)
         return found
 
-    def _join_nearby(self, device: Device, lon: float, lat: float, at_us: int) -> list[Command]:
+    def _join_nearby(
+        self, device: Device, lon: float, lat: float, at_us: int
+    ) -> tuple[list[IncidentState], list[Command]]:
         """A registered device that reports from near an active incident it was never alerted
         to (registered later, or the school's own list left it out) joins that incident as an
         unsolicited responder, with its claimed identity and roster verdict: an armed officer
         the incident commander cannot see is worse than one listed as self-dispatched."""
         commands: list[Command] = []
-        for state in self._nearby_incidents(lon, lat, without=device.device_id):
+        joined = self._nearby_incidents(lon, lat, without=device.device_id)
+        for state in joined:
             notified = ev.ResponderNotified(device.device_id, device.device_id, "unsolicited")
             commands.append(Command(state.incident_id, notified, GATEWAY, ev.Source.FEED, at_us))
             if device.profile:
@@ -666,7 +668,7 @@ class GatewayCore:
                         state.incident_id, device.device_id, device.profile, at_us
                     )
                 )
-        return commands
+        return joined, commands
 
     def _radius(self, school_id: str) -> float:
         radius = self._radii.get(school_id)
@@ -726,7 +728,7 @@ class GatewayCore:
                     d.directive_id, d.responder_id, d.device_id, d.kind, d.text, d.staging_area_id
                 )
                 documents.extend(self.cot_for_directive(state.incident_id, payload, uid))
-                self.directive_sent(state.incident_id, d.directive_id)
+                self.directive_delivered(state.incident_id, d.directive_id)
         return documents
 
     def cot_for_events(
@@ -785,11 +787,8 @@ class GatewayCore:
         )
         return documents
 
-    def directive_sent(self, incident_id: str, directive_id: str) -> None:
-        """Recorded once, when a directive is first written to a device's connection."""
-        self.directive_delivered(incident_id, directive_id)
-
     def directive_delivered(self, incident_id: str, directive_id: str) -> None:
+        """Recorded once: when a directive is first written to a TAK device's connection."""
         state = self.service.state(incident_id)
         directive = state.directives.get(directive_id)
         if directive is None or directive.delivered_at_us is not None:

@@ -14,6 +14,7 @@ import os
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,7 +98,9 @@ class KeyRing:
     """Opened keys for signature checks, cached briefly so a revocation takes effect within
     ``ttl_s`` seconds without opening the seal on every request."""
 
-    def __init__(self, lookup: object, box: SecretBox, ttl_s: float = 5.0) -> None:
+    def __init__(
+        self, lookup: Callable[[str], ApiKey | None], box: SecretBox, ttl_s: float = 5.0
+    ) -> None:
         self._lookup = lookup
         self._box = box
         self._ttl = ttl_s
@@ -110,7 +113,7 @@ class KeyRing:
             cached = self._cache.get(key_id)
             if cached is not None and now - cached[0] < self._ttl:
                 return cached[1]
-        record: ApiKey | None = self._lookup(key_id)  # type: ignore[operator]
+        record = self._lookup(key_id)
         opened = None
         if record is not None and not record.revoked:
             opened = OpenKey(

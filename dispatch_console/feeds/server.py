@@ -434,7 +434,7 @@ class Gateway:
             for document in documents:
                 writer.write(document)
             asyncio.get_running_loop().run_in_executor(
-                self._writer, core.directive_sent, incident_id, directive_id
+                self._writer, core.directive_delivered, incident_id, directive_id
             )
 
 

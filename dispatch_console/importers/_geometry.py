@@ -130,10 +130,15 @@ def _ring_name(index: int) -> str:
     return "exterior ring" if index == 0 else f"hole {index}"
 
 
-def _ring(value: object, name: str) -> Ring:
+def position_list(value: object, name: str) -> list[Position]:
+    """``value`` as GeoJSON positions, or :class:`GeometryRejected` naming ``name``."""
     if not isinstance(value, list):
         raise GeometryRejected(f"{name} is not a list of positions")
-    positions = [_position(p) for p in value]
+    return [_position(p) for p in value]
+
+
+def _ring(value: object, name: str) -> Ring:
+    positions = position_list(value, name)
     if len(positions) < 4:
         raise GeometryRejected(
             f"{name} has {len(positions)} positions; a closed ring needs at least 4"

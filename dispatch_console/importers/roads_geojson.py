@@ -23,8 +23,8 @@ from dispatch_console.importers._geometry import (
     GEOJSON_GEOMETRY_TYPES,
     GeometryRejected,
     Position,
-    _position,
     _to_wgs84,
+    position_list,
 )
 from dispatch_console.importers._text import clean_text, normalize_key, read_file
 from dispatch_console.importers.geojson_schools import (
@@ -324,9 +324,7 @@ def _lines(geometry: object, crs: SourceCrs) -> list[list[Position]]:
 
     raw: list[list[Position]] = []
     for what, value in parts:
-        if not isinstance(value, list):
-            raise GeometryRejected(f"{what} is not a list of positions")
-        positions = [_position(p) for p in value]
+        positions = position_list(value, what)
         if len(positions) < 2:
             raise GeometryRejected(
                 f"{what} has {len(positions)} position{'' if len(positions) == 1 else 's'}; "

@@ -10,9 +10,10 @@ import random
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from dispatch_console.county.load import DemoDevice, demo_directory, read_devices
+from dispatch_console.domain.events import AlertType
 
 __all__ = [
     "ALERT_TYPES",
@@ -35,16 +36,8 @@ Behaviour = Literal[
     "lose_gps",
     "arrive_never_check_in",
 ]
-BEHAVIOURS: tuple[str, ...] = (
-    "self_dispatch_to_school",
-    "go_to_staging_when_directed",
-    "ignore_directive_go_to_school",
-    "decline",
-    "ignore",
-    "lose_gps",
-    "arrive_never_check_in",
-)
-ALERT_TYPES = ("active_shooter", "lockdown", "medical", "fire", "other")
+BEHAVIOURS: tuple[str, ...] = get_args(Behaviour)
+ALERT_TYPES: tuple[str, ...] = get_args(AlertType)
 VISIBLE_IDS = ("raid_jacket", "vest", "badge_on_belt", "none")
 ATTIRE_FIELDS = ("top_color", "top_type", "bottom_color", "headwear", "visible_id")
 SUSPECT_FIELDS = (

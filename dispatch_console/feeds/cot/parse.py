@@ -251,6 +251,28 @@ def parse_xml(data: bytes) -> etree._Element:
         raise CotRejected(f"not parsable XML: {type(exc).__name__}") from None
 
 
+def _point_and_detail(
+    root: etree._Element, flags: list[str]
+) -> tuple[etree._Element, etree._Element | None]:
+    """The event's one ``<point>`` (required) and its first ``<detail>``, in any order."""
+    point: etree._Element | None = None
+    detail: etree._Element | None = None
+    for child in root:
+        tag = child.tag
+        if tag == "point":
+            if point is not None:
+                raise CotRejected("more than one <point>")
+            point = child
+        elif tag == "detail":
+            if detail is None:
+                detail = child
+            elif DUPLICATE_DETAIL not in flags:
+                flags.append(DUPLICATE_DETAIL)
+    if point is None:
+        raise CotRejected("no <point> element")
+    return point, detail
+
+
 def parse_cot(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> CotEvent:
     """One CoT XML event (UTF-8 bytes) to a :class:`CotEvent`; :class:`CotRejected` otherwise."""
     if not isinstance(data, bytes):
@@ -269,22 +291,8 @@ def parse_cot(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> CotEvent:
     start_us = time_us if start_text == time_text else _time(start_text, "start")
     stale_us = _time(get("stale"), "stale")
 
-    point: etree._Element | None = None
-    detail: etree._Element | None = None
     flags: list[str] = []
-    for child in root:
-        tag = child.tag
-        if tag == "point":
-            if point is not None:
-                raise CotRejected("more than one <point>")
-            point = child
-        elif tag == "detail":
-            if detail is None:
-                detail = child
-            elif DUPLICATE_DETAIL not in flags:
-                flags.append(DUPLICATE_DETAIL)
-    if point is None:
-        raise CotRejected("no <point> element")
+    point, detail = _point_and_detail(root, flags)
     pget = point.get
     lat = _coordinate(pget("lat"), "lat", 90.0)
     lon = _coordinate(pget("lon"), "lon", 180.0)
@@ -301,9 +309,21 @@ def parse_cot(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> CotEvent:
             detail_xml = None
             flags.append(DETAIL_XML_DROPPED)
     return assemble(
-        uid, cot_type, how, time_us, start_us, stale_us, lat, lon, hae, ce, le,
-        fields, detail_xml, flags,
-    )  # fmt: skip
+        uid,
+        cot_type,
+        how,
+        time_us,
+        start_us,
+        stale_us,
+        lat,
+        lon,
+        hae,
+        ce,
+        le,
+        fields,
+        detail_xml,
+        flags,
+    )
 
 
 def assemble(
@@ -454,9 +474,15 @@ class DetailFields:
         if self.chat is not None and remarks_to is not None:
             chat = self.chat
             self.chat = CotChat(
-                chat.chatroom, chat.chat_id, chat.sender_callsign, chat.parent,
-                chat.group_owner, chat.sender_uid, chat.recipient_uids, remarks_to,
-            )  # fmt: skip
+                chat.chatroom,
+                chat.chat_id,
+                chat.sender_callsign,
+                chat.parent,
+                chat.group_owner,
+                chat.sender_uid,
+                chat.recipient_uids,
+                remarks_to,
+            )
 
     def set_contact(self, callsign: str | None, endpoint: str | None, flags: list[str]) -> None:
         self.callsign = callsign or None
@@ -680,25 +706,18 @@ def parse_position(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> CotPos
     uid = _required_text(get("uid"), "uid")
     time_us = _time(get("time"), "time")
     stale_us = _time(get("stale"), "stale")
-    point = callsign = speed = course = None
+    callsign = speed = course = None
     flags: list[str] = []
-    for child in root:
-        tag = child.tag
-        if tag == "point":
-            if point is not None:
-                raise CotRejected("more than one <point>")
-            point = child
-        elif tag == "detail":
-            for item in child:
-                if item.tag == "contact" and callsign is None:
-                    callsign = item.get("callsign") or None
-                elif item.tag == "track" and speed is None:
-                    fields = DetailFields()
-                    fields.set_track(_optional_float(item.get("speed")),
-                                     _optional_float(item.get("course")), flags)  # fmt: skip
-                    speed, course = fields.speed_mps, fields.course_deg
-    if point is None:
-        raise CotRejected("no <point> element")
+    point, detail = _point_and_detail(root, flags)
+    for item in () if detail is None else detail:
+        if item.tag == "contact" and callsign is None:
+            callsign = item.get("callsign") or None
+        elif item.tag == "track" and speed is None:
+            fields = DetailFields()
+            fields.set_track(
+                _optional_float(item.get("speed")), _optional_float(item.get("course")), flags
+            )
+            speed, course = fields.speed_mps, fields.course_deg
     pget = point.get
     lat = _coordinate(pget("lat"), "lat", 90.0)
     lon = _coordinate(pget("lon"), "lon", 180.0)
