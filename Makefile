@@ -5,14 +5,25 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 # Debian libraries Qt needs at run time (QtMultimedia needs libpulse0 even without a sound card).
-DEBS   := libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3 libglib2.0-0 libpulse0
+# The xcb ones are for a real window (a desktop, or Xvfb); fonts-dejavu-core for legible text.
+DEBS   := libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3 libglib2.0-0 libpulse0 \
+          fonts-dejavu-core libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-image0 \
+          libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 \
+          libxcb-xkb1
 
+# No screen (CI, a server): Qt renders offscreen. With a desktop, a real window.
+ifeq ($(DISPLAY)$(WAYLAND_DISPLAY),)
 export QT_QPA_PLATFORM ?= offscreen
+endif
 
-.PHONY: run test lint bench install system-deps clean
+.PHONY: run test lint bench screenshot install system-deps clean
 
 run: install
-	$(BIN)/dispatch-console demo
+	@[ "$$QT_QPA_PLATFORM" != offscreen ] || echo "No screen: the console runs offscreen (see make screenshot)."
+	$(BIN)/dispatch-console console --demo
+
+screenshot: install
+	$(BIN)/dispatch-console screenshot -o docs/console.png
 
 test: install
 	$(BIN)/python -m pytest
@@ -27,6 +38,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_store.py
 	$(BIN)/python benchmarks/bench_cot.py
 	$(BIN)/python benchmarks/bench_gateway.py
+	$(BIN)/python benchmarks/bench_map.py
 
 install: $(VENV)/.installed
 

@@ -139,8 +139,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(handler=cmd_state)
 
-    p = command("demo", "build the built-in example incident in a fresh database and show it")
-    p.set_defaults(handler=cmd_demo)
+    p = command("example", "build the built-in example incident in a fresh database, as text")
+    p.set_defaults(handler=cmd_example)
+
+    p = command("console", "open the dispatcher console (the embedded gateway runs beside it)")
+    p.add_argument(
+        "--demo",
+        action="store_true",
+        help="the demo: a fresh database with the demo county, and the large active-shooter "
+        "scenario starting a few seconds after launch",
+    )
+    p.add_argument("--scenario", default=None, help="with --demo: another scenario file")
+    p.add_argument("--speed", type=float, default=1.0, help="with --demo: simulated s per s")
+    p.add_argument("--no-gateway", action="store_true", help="another process runs the gateway")
+    p.add_argument("--host", default="127.0.0.1", help="the gateway's address")
+    p.add_argument("--http-port", type=int, default=8470)
+    p.add_argument("--udp-port", type=int, default=6969)
+    p.add_argument("--tcp-port", type=int, default=8087)
+    p.add_argument("--roads", default=None, help="a roads GeoJSON file for the basemap")
+    p.add_argument("--mbtiles", default=None, help="an offline raster basemap (MBTiles file)")
+    p.add_argument("--user", default=None, help="your name (asked once if not given)")
+    p.add_argument("--role", default="dispatcher", choices=ev.ROLES)
+    p.add_argument("--theme", choices=("night", "day"), default=None)
+    p.add_argument("--quit-after", type=float, default=None, help=argparse.SUPPRESS)
+    p.set_defaults(handler=cmd_console)
+
+    p = command("screenshot", "render the console on the demo scenario at a fixed moment to PNG")
+    p.add_argument("-o", "--output", required=True, help="the PNG file to write")
+    p.add_argument("--at", type=float, default=150.0, help="simulated seconds into the scenario")
+    p.add_argument("--size", default="1920x1080", help="window size, WIDTHxHEIGHT")
+    p.add_argument("--theme", choices=("night", "day"), default="night")
+    p.add_argument("--scenario", default=None, help="a scenario file (default: the large one)")
+    p.set_defaults(handler=cmd_screenshot)
 
     p = command("gateway", "run the feed gateway (HTTP, CoT UDP and TCP) until Ctrl-C/SIGTERM")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on")
@@ -326,7 +356,7 @@ def cmd_state(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
+def cmd_example(args: argparse.Namespace, out: TextIO) -> int:
     from dispatch_console.app.example import START_US, SimClock, build_example
     from dispatch_console.domain.roster import Roster
     from dispatch_console.importers.geojson_schools import load_schools
@@ -334,12 +364,7 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     from dispatch_console.resources import resource
 
     if args.db is None:
-        from platformdirs import user_data_path
-
-        path = user_data_path("dispatch-console", appauthor=False) / "demo.sqlite3"
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-        args.db = str(path)
+        args.db = str(_fresh_demo_database("example.sqlite3"))
     report = load_schools(resource("example", "lincoln_hs.geojson"))
     school = next(s for s in report.imported if s.school_id == "lincoln-hs")
     roster = load_roster(resource("example", "roster.csv")).imported
@@ -362,6 +387,63 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
         file=out,
     )
     return 0
+
+
+def cmd_console(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.app.services import DEMO_SCENARIO, DemoPlan
+    from dispatch_console.feeds.server import Listen
+    from dispatch_console.resources import resource
+    from dispatch_console.ui.console_app import ConsoleOptions, run_console
+    from dispatch_console.ui.user import User
+
+    logging.getLogger("dispatch_console").setLevel(logging.INFO)
+    demo = None
+    listen = Listen(args.host, args.http_port, args.udp_port, args.tcp_port, udp_worker=False)
+    if args.demo:
+        scenario = Path(args.scenario) if args.scenario else resource("scenarios", DEMO_SCENARIO)
+        demo = DemoPlan(scenario, speed=args.speed)
+        if args.db is None:
+            args.db = str(_fresh_demo_database("demo-console.sqlite3"))
+        listen = Listen(args.host, 0, 0, 0, udp_worker=False)  # never clashes with a gateway
+    Store(args.db).close()  # a clear error now, rather than from a worker thread
+    options = ConsoleOptions(
+        args.db,
+        gateway=not args.no_gateway,
+        listen=listen,
+        demo=demo,
+        roads=Path(args.roads) if args.roads else None,
+        mbtiles=Path(args.mbtiles) if args.mbtiles else None,
+        user=User(args.user, args.role) if args.user else None,
+        theme=args.theme,
+        quit_after_s=args.quit_after,
+    )
+    return run_console(options)
+
+
+def cmd_screenshot(args: argparse.Namespace, out: TextIO) -> int:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # a picture, never a window
+    from dispatch_console.resources import resource
+    from dispatch_console.ui.screenshot import render_demo_screenshot
+
+    width, _, height = args.size.partition("x")
+    scenario = (
+        Path(args.scenario) if args.scenario else resource("scenarios", "large_active_shooter.toml")
+    )
+    path = render_demo_screenshot(
+        Path(args.output), scenario, at_s=args.at, size=(int(width), int(height)), theme=args.theme
+    )
+    print(f"wrote {path}", file=out)
+    return 0
+
+
+def _fresh_demo_database(name: str) -> Path:
+    from platformdirs import user_data_path
+
+    path = user_data_path("dispatch-console", appauthor=False) / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    return path
 
 
 def cmd_gateway(args: argparse.Namespace, out: TextIO) -> int:

@@ -36,12 +36,12 @@ def run(*args: str, env_home: Path) -> subprocess.CompletedProcess[str]:
 @pytest.fixture
 def demo_db(tmp_path: Path) -> str:
     db = str(tmp_path / "demo.sqlite3")
-    assert main(["demo", "--db", db]) == 0
+    assert main(["example", "--db", db]) == 0
     return db
 
 
-def test_demo_builds_the_example_incident_and_shows_it(tmp_path: Path) -> None:
-    result = run("demo", "--db", str(tmp_path / "d.sqlite3"), env_home=tmp_path)
+def test_example_builds_the_example_incident_and_shows_it(tmp_path: Path) -> None:
+    result = run("example", "--db", str(tmp_path / "d.sqlite3"), env_home=tmp_path)
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "Lincoln High School · ACTIVE SHOOTER" in out
@@ -51,10 +51,10 @@ def test_demo_builds_the_example_incident_and_shows_it(tmp_path: Path) -> None:
     assert "Det. M. Ruiz" in out and "UNVERIFIED" in out
 
 
-def test_demo_without_db_uses_the_user_data_directory(tmp_path: Path) -> None:
-    result = run("demo", env_home=tmp_path)
+def test_example_without_db_uses_the_user_data_directory(tmp_path: Path) -> None:
+    result = run("example", env_home=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert (tmp_path / "data" / "dispatch-console" / "demo.sqlite3").exists()
+    assert (tmp_path / "data" / "dispatch-console" / "example.sqlite3").exists()
 
 
 def test_incidents_events_and_state_of_the_example(

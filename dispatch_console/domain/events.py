@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from enum import StrEnum
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, get_args
 
 import msgspec
 
@@ -30,7 +30,7 @@ class Source(StrEnum):
     IMPORT = "import"
 
 
-class Actor(msgspec.Struct, frozen=True):
+class Actor(msgspec.Struct, frozen=True, gc=False):
     """Who made a change: a console user (by name), a device (by id) or the system."""
 
     kind: ActorKind
@@ -48,13 +48,19 @@ class Actor(msgspec.Struct, frozen=True):
 SYSTEM = Actor(ActorKind.SYSTEM, "dispatch-console")
 
 
-class Payload(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
+class Payload(
+    msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True, gc=False
+):
     """Base of every payload. ``TYPE`` is the event type it belongs to."""
 
     TYPE: ClassVar[str] = ""
 
 
 # --- shared value types --------------------------------------------------------------------
+
+#: What a console user may be (issue: several consoles, one incident).
+Role = Literal["dispatcher", "incident commander", "observer", "trainer"]
+ROLES: tuple[Role, ...] = get_args(Role)
 
 AlertType = Literal["active_shooter", "lockdown", "medical", "fire", "other"]
 IncidentStatus = Literal["active", "all_clear", "cancelled"]
@@ -436,8 +442,12 @@ class UnknownEventType(ValueError):
     pass
 
 
-class Event(msgspec.Struct, frozen=True):
-    """A stored, immutable event."""
+class Event(msgspec.Struct, frozen=True, gc=False):
+    """A stored, immutable event.
+
+    Events, actors and payloads are not tracked by Python's cycle collector (``gc=False``: they
+    are immutable and cannot form cycles): a console holds hundreds of thousands of them, and
+    tracking them made every full collection stop the GUI thread for 100 ms or more."""
 
     seq: int
     incident_id: str | None

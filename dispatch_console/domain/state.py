@@ -36,7 +36,7 @@ TRACK_LIMIT = 5
 DEFAULT_STALE_US = 30_000_000
 
 
-class Position(msgspec.Struct, array_like=True):
+class Position(msgspec.Struct, array_like=True, gc=False):
     lat: float
     lon: float
     at_us: int

@@ -20,6 +20,7 @@ import hashlib
 import json
 import math
 import random
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -227,6 +228,7 @@ class Engine:
         start_us: int | None = None,
         speed: float | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        on_time: Callable[[int], None] | None = None,
     ) -> None:
         self.scenario = scenario
         self.transport = transport
@@ -242,6 +244,8 @@ class Engine:
         self.start_us = start_us if start_us is not None else int(time.time()) * 1_000_000
         self.speed = speed
         self.sleep = sleep
+        #: Told the simulated instant at each step (a gateway on simulated time follows it).
+        self.on_time = on_time
         #: In every id sent: a second run on the same store is not taken for a resend.
         self.run_tag = f"{self.seed}-{self.start_us // 1_000_000}"
         self.counts = SimCounts()
@@ -261,11 +265,14 @@ class Engine:
     def at_us(self, t: float) -> int:
         return self.start_us + round(t * 1e6)
 
-    def run(self, until_s: float | None = None) -> SimCounts:
+    def run(
+        self, until_s: float | None = None, *, stop: threading.Event | None = None
+    ) -> SimCounts:
+        """Step until ``until_s`` (default: the scenario's duration) or until ``stop`` is set."""
         end = self.scenario.duration_s if until_s is None else until_s
         wall0 = time.monotonic()
         t = 0.0
-        while t <= end + 1e-9:
+        while t <= end + 1e-9 and not (stop is not None and stop.is_set()):
             self.step(t)
             if self.speed:
                 lag = wall0 + t / self.speed - time.monotonic()
@@ -279,6 +286,8 @@ class Engine:
         return hashlib.sha256("\n".join(self.sent).encode()).hexdigest()
 
     def step(self, t: float) -> None:
+        if self.on_time is not None:
+            self.on_time(self.at_us(t))
         activation = self.scenario.activation
         if self.incident_id is None and t >= activation.at_s:
             self._activate(t)

@@ -14,10 +14,11 @@ import contextlib
 import json
 import socket
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -226,6 +227,8 @@ def run_scenario(
     start_us: int | None = None,
     store_url: str | None = None,
     county: str | Path | None = None,
+    stop: threading.Event | None = None,
+    on_time: Callable[[int], None] | None = None,
 ) -> SimResult:
     """Run the scenario at ``path`` against the gateway; ``keys`` maps school and device ids to
     their keys (as :func:`~dispatch_console.county.load.load_demo_county` hands them back).
@@ -233,7 +236,9 @@ def run_scenario(
     ``speed``: simulated seconds per wall second (``None``: as fast as possible). ``until_s``:
     stop there (default: the scenario's ``duration_s``). ``start_us``: the wall time simulated
     second 0 maps onto (default: now); the gateway refuses times more than 5 minutes ahead of
-    its clock, so a fast run of a long scenario needs a ``start_us`` in the past.
+    its clock, so a fast run of a long scenario needs a ``start_us`` in the past. ``stop``: set
+    it to end the run early (the console does when it closes). ``on_time``: told each simulated
+    instant (a gateway running on simulated time follows it).
     """
     from dispatch_console.county.load import demo_directory
 
@@ -249,9 +254,18 @@ def run_scenario(
         tcp=tcp,
         store_url=store_url,
     )
-    engine = Engine(scenario, transport, graph, schools, seed=seed, start_us=start_us, speed=speed)
+    engine = Engine(
+        scenario,
+        transport,
+        graph,
+        schools,
+        seed=seed,
+        start_us=start_us,
+        speed=speed,
+        on_time=on_time,
+    )
     try:
-        counts = engine.run(until_s)
+        counts = engine.run(until_s, stop=stop)
     finally:
         transport.close()
     return SimResult(

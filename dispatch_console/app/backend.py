@@ -1,0 +1,235 @@
+"""The console's workers: everything that touches the database runs here, off the GUI thread.
+
+- :class:`StoreFeed` reads the store in a thread of its own: first the active incidents'
+  states, then every new event in sequence order (the sequence is the truth: after an error it
+  re-reads from the last sequence it delivered, so nothing is missed or applied twice). It
+  hands batches to the GUI thread through a queued Qt signal.
+- :class:`CommandRunner` executes the user's commands (acknowledge an alert, ...) through the
+  incident service, one at a time, in a thread of its own, and reports each outcome.
+
+Both stop and join their thread in :meth:`stop`; neither ever blocks the GUI thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from PySide6.QtCore import QObject, Signal
+
+from dispatch_console.domain import events as ev
+from dispatch_console.domain.lifecycle import RuleViolation
+from dispatch_console.domain.state import IncidentState
+from dispatch_console.service import IncidentService
+from dispatch_console.store import Store, StoreError
+
+log = logging.getLogger(__name__)
+
+#: How often the feed looks for new events when nobody wakes it (an embedded gateway does).
+POLL_S = 0.2
+#: Events per batch handed to the GUI thread (a big backlog arrives in digestible pieces).
+BATCH = 5_000
+#: Event types left out of the event log backlog read at start (positions flood it).
+BACKLOG_SKIPS = frozenset({ev.ResponderPosition.TYPE})
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """What the feed read at start: active incidents' states and the log's backlog."""
+
+    states: list[IncidentState]
+    last_seq: int
+    backlog: list[ev.Event]
+
+
+class _Signals(QObject):
+    loaded = Signal(object)  # Loaded
+    events = Signal(object)  # list[ev.Event]
+    #: (live, message): live False with why ("store unreachable: ..."), True when back.
+    health = Signal(bool, str)
+    #: (description, ok, message) of one command.
+    command_done = Signal(str, bool, str)
+
+
+class StoreFeed:
+    """Reads new events from the store and hands them to the GUI thread (see module doc)."""
+
+    def __init__(self, store_url: str | None, *, poll_s: float = POLL_S) -> None:
+        self.store_url = store_url
+        self.poll_s = poll_s
+        self.signals = _Signals()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="store-feed", daemon=True)
+        self.last_seq = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def wake(self, _events: list[ev.Event] | None = None) -> None:
+        """Look now (thread-safe; a service subscriber in this process calls it)."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stopping.set()
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        store: Store | None = None
+        loaded = False
+        healthy = True
+        while not self._stopping.is_set():
+            try:
+                if store is None:
+                    store = Store(self.store_url)
+                if not loaded:
+                    self.signals.loaded.emit(self._load(store))
+                    loaded = True
+                self._poll(store)
+                if not healthy:
+                    healthy = True
+                    self.signals.health.emit(True, "live")
+            except Exception as exc:  # the database went away: say so, retry, never die
+                if healthy:
+                    log.warning("store feed: %s: %s; retrying", type(exc).__name__, exc)
+                    self.signals.health.emit(False, f"not live: {_first_line(exc)}")
+                healthy = False
+                if store is not None:
+                    store.close()
+                    store = None
+                self._stopping.wait(1.0)
+                continue
+            self._wake.wait(self.poll_s)
+            self._wake.clear()
+        if store is not None:
+            store.close()
+
+    def _load(self, store: Store) -> Loaded:
+        loaded = load_active(store)
+        self.last_seq = loaded.last_seq
+        return loaded
+
+    def _poll(self, store: Store) -> None:
+        while not self._stopping.is_set():
+            batch: list[ev.Event] = []
+            for event in store.read(all_incidents=True, after_seq=self.last_seq):
+                batch.append(event)
+                if len(batch) >= BATCH:
+                    break
+            if not batch:
+                return
+            self.last_seq = batch[-1].seq
+            self.signals.events.emit(batch)
+            if len(batch) < BATCH:
+                return
+
+
+def load_active(store: Store) -> Loaded:
+    """The active incidents' states and their non-position events (the log's backlog)."""
+    # The global sequence first: each state knows its own last sequence, so an event appended
+    # while the states are read is applied once (ConsoleState checks both).
+    last_seq = store.last_seq()
+    states = []
+    backlog: list[ev.Event] = []
+    for summary in store.incidents():
+        if summary.status != "active":
+            continue
+        states.append(store.state_at(summary.incident_id))
+        backlog.extend(
+            e
+            for e in store.read(summary.incident_id, until_seq=last_seq)
+            if e.type not in BACKLOG_SKIPS
+        )
+    backlog.sort(key=lambda e: e.seq)
+    return Loaded(states, last_seq, backlog)
+
+
+@dataclass(frozen=True)
+class Job:
+    incident_id: str
+    payloads: Sequence[ev.Payload]
+    actor: ev.Actor
+    description: str
+
+
+class CommandRunner:
+    """Executes commands through the incident service in a worker thread (see module doc)."""
+
+    def __init__(
+        self,
+        store_url: str | None,
+        *,
+        on_stored: Callable[[list[ev.Event]], None] | None = None,
+        clock: Callable[[], int] | None = None,
+    ) -> None:
+        self.store_url = store_url
+        self.on_stored = on_stored
+        self.clock = clock
+        self.signals = _Signals()
+        self._jobs: queue.Queue[Job | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="commands", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def submit(
+        self,
+        incident_id: str,
+        payloads: Sequence[ev.Payload],
+        *,
+        actor: ev.Actor,
+        description: str,
+    ) -> None:
+        self._jobs.put(Job(incident_id, list(payloads), actor, description))
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._jobs.put(None)
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        service: IncidentService | None = None
+        store: Store | None = None
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                break
+            try:
+                if service is None:
+                    store = Store(self.store_url)
+                    service = IncidentService(store, clock=self.clock)
+                    if self.on_stored is not None:
+                        service.subscribe(self.on_stored)
+                service.execute(
+                    job.incident_id, job.payloads, actor=job.actor, source=ev.Source.CONSOLE
+                )
+            except RuleViolation as refusal:
+                log.info("refused: %s: %s", job.description, refusal)
+                self.signals.command_done.emit(job.description, False, str(refusal))
+            except (StoreError, Exception) as exc:
+                log.warning("%s failed: %s: %s", job.description, type(exc).__name__, exc)
+                self.signals.command_done.emit(
+                    job.description, False, f"not stored: {_first_line(exc)}"
+                )
+                if store is not None:
+                    store.close()
+                store = service = None
+            else:
+                self.signals.command_done.emit(job.description, True, "")
+        if store is not None:
+            store.close()
+
+
+def wall_clock_us() -> int:
+    return time.time_ns() // 1_000
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__

@@ -1,0 +1,138 @@
+"""What runs beside the console's window in the same process: the embedded gateway, and for the
+demo the simulated outside world (the large active-shooter scenario, through that gateway).
+
+All of it runs in threads of its own, never on the GUI thread; :meth:`EmbeddedServices.stop`
+ends the simulator first, then the gateway, and joins both.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from dispatch_console.domain import events as ev
+from dispatch_console.feeds.keys import SecretBox
+from dispatch_console.feeds.server import GatewayThread, Listen
+
+log = logging.getLogger(__name__)
+
+#: The demo's scenario and how long after launch its alert comes.
+DEMO_SCENARIO = "large_active_shooter.toml"
+DEMO_DELAY_S = 5.0
+
+
+@dataclass(frozen=True)
+class DemoPlan:
+    """Run ``scenario`` through the embedded gateway ``delay_s`` after start, at ``speed``."""
+
+    scenario: Path
+    delay_s: float = DEMO_DELAY_S
+    #: Simulated seconds per wall second; None: as fast as it can.
+    speed: float | None = 1.0
+    seed: int | None = None
+
+
+class EmbeddedServices:
+    """The embedded gateway, and optionally a simulator run against it."""
+
+    def __init__(
+        self,
+        store_url: str | None,
+        listen: Listen,
+        *,
+        box: SecretBox | None = None,
+        demo: DemoPlan | None = None,
+        on_stored: Callable[[list[ev.Event]], None] | None = None,
+    ) -> None:
+        self.store_url = store_url
+        self.listen = listen
+        self.box = box
+        self.demo = demo
+        self.on_stored = on_stored
+        self.gateway: GatewayThread | None = None
+        self.simulator: threading.Thread | None = None
+        self.simulator_error: str | None = None
+        self._keys: dict[str, object] | None = None
+        self._stop = threading.Event()
+        self._started = threading.Event()
+
+    def prepare_demo(self) -> None:
+        """Load the demo county into the store (schools, roster, devices, keys); call it
+        before the console reads its reference data. Loading twice changes nothing."""
+        from dispatch_console.county.load import load_demo_county
+        from dispatch_console.store import Store
+
+        if self.box is None:
+            self.box = SecretBox()
+        store = Store(self.store_url)
+        try:
+            county = load_demo_county(store, self.box)
+        finally:
+            store.close()
+        self._keys = {**county.school_keys, **county.device_keys}
+
+    def start(self) -> None:
+        """Start in the background (the window shows at once; the gateway binds meanwhile)."""
+        threading.Thread(target=self._start, name="services-start", daemon=True).start()
+
+    def _start(self) -> None:
+        try:
+            if self.demo is not None and self._keys is None:
+                self.prepare_demo()
+            keys = self._keys
+            self.gateway = GatewayThread(self.store_url, self.listen, box=self.box)
+            self.gateway.start_and_wait()
+            log.warning("embedded gateway listening: %s", self.gateway.gateway.ports)
+            if self.on_stored is not None and self.gateway.gateway.core is not None:
+                self.gateway.gateway.core.service.subscribe(self.on_stored)
+        except Exception as exc:
+            log.error("the embedded gateway did not start: %s: %s", type(exc).__name__, exc)
+            self.simulator_error = f"gateway: {exc}"
+            return
+        finally:
+            self._started.set()
+        if self.demo is not None and keys is not None and not self._stop.is_set():
+            self.simulator = threading.Thread(
+                target=self._simulate, args=(keys,), name="simulator", daemon=True
+            )
+            self.simulator.start()
+
+    def _simulate(self, keys: dict[str, object]) -> None:
+        from dispatch_console.sim.run import run_scenario
+
+        assert self.demo is not None and self.gateway is not None
+        if self._stop.wait(self.demo.delay_s):
+            return
+        ports = self.gateway.gateway.ports
+        try:
+            result = run_scenario(
+                self.demo.scenario,
+                gateway_url=f"http://127.0.0.1:{ports['http']}",
+                udp=("127.0.0.1", ports["udp"]),
+                tcp=("127.0.0.1", ports["tcp"]),
+                keys=keys,  # type: ignore[arg-type]
+                speed=self.demo.speed,
+                seed=self.demo.seed,
+                start_us=time.time_ns() // 1_000,
+                store_url=self.store_url,
+                stop=self._stop,
+            )
+            log.warning("demo scenario finished: incident %s", result.incident_id)
+        except Exception as exc:
+            self.simulator_error = f"{type(exc).__name__}: {exc}"
+            log.error("the demo simulator stopped: %s", self.simulator_error)
+
+    def wait_started(self, timeout: float = 30.0) -> bool:
+        return self._started.wait(timeout)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        if self.simulator is not None:
+            self.simulator.join(timeout)
+        self._started.wait(timeout)
+        if self.gateway is not None:
+            self.gateway.stop(timeout)

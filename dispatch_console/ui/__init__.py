@@ -1,0 +1,1 @@
+"""The console's Qt widgets: a thin view over :class:`dispatch_console.app.live.ConsoleState`."""

@@ -1,0 +1,179 @@
+"""The composition root: builds the store feed, the command runner, the embedded gateway (and
+the demo's simulator), the console state and the window, and wires them together.
+
+Nothing else creates these objects; there are no module-level singletons.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtWidgets import QApplication
+
+from dispatch_console.app.backend import CommandRunner, StoreFeed, wall_clock_us
+from dispatch_console.app.live import ConsoleState
+from dispatch_console.app.services import DemoPlan, EmbeddedServices
+from dispatch_console.domain import events as ev
+from dispatch_console.domain.reference import School
+from dispatch_console.feeds.keys import SecretBox
+from dispatch_console.feeds.server import Listen
+from dispatch_console.importers.roads_geojson import Road, load_roads
+from dispatch_console.resources import resource
+from dispatch_console.store import Store
+from dispatch_console.ui.main_window import MainWindow
+from dispatch_console.ui.theme import THEMES
+from dispatch_console.ui.user import User, ask_user, remember_user
+
+log = logging.getLogger(__name__)
+
+ORGANIZATION = "dispatch-console"
+APPLICATION = "Dispatch Console"
+
+
+@dataclass
+class ConsoleOptions:
+    store_url: str | None
+    #: Run the embedded gateway (off: another process runs it, e.g. with PostgreSQL).
+    gateway: bool = True
+    listen: Listen = field(default_factory=Listen)
+    #: The demo: load the demo county and run the large scenario shortly after launch.
+    demo: DemoPlan | None = None
+    roads: Path | None = None
+    mbtiles: Path | None = None
+    user: User | None = None
+    theme: str | None = None
+    settings_file: Path | None = None
+    master_key: Path | None = None
+    #: Close after this many seconds (smoke tests).
+    quit_after_s: float | None = None
+
+
+def settings_for(options: ConsoleOptions) -> QSettings:
+    if options.settings_file is not None:
+        return QSettings(str(options.settings_file), QSettings.Format.IniFormat)
+    return QSettings(ORGANIZATION, APPLICATION)
+
+
+def reference_data(store_url: str | None, roads: Path | None) -> tuple[list[School], list[Road]]:
+    """Schools from the store and roads from a GeoJSON file (read once, before the window)."""
+    store = Store(store_url)
+    try:
+        schools = store.schools()
+    finally:
+        store.close()
+    road_list: list[Road] = []
+    if roads is not None:
+        report = load_roads(roads)
+        road_list = list(report.imported)
+        if report.rejected:
+            log.warning("%s: %d roads rejected", roads, len(report.rejected))
+    return schools, road_list
+
+
+@dataclass
+class Console:
+    """A running console: its window and its workers (``close`` stops them all)."""
+
+    window: MainWindow
+    feed: StoreFeed
+    commands: CommandRunner
+    services: EmbeddedServices | None
+
+    def close(self) -> None:
+        self.window.close()
+        self.feed.stop()
+        self.commands.stop()
+        if self.services is not None:
+            self.services.stop()
+
+
+def build_console(
+    options: ConsoleOptions,
+    *,
+    clock: Callable[[], int] = wall_clock_us,
+    start_feed: bool = True,
+) -> Console | None:
+    """Everything but the event loop (tests and the screenshot drive the loop themselves)."""
+    settings = settings_for(options)
+    user = options.user
+    if user is None:
+        user = ask_user(settings)
+        if user is None:
+            return None
+    else:
+        remember_user(settings, user)
+    box = SecretBox(options.master_key) if options.master_key else None
+    services: EmbeddedServices | None = None
+    if options.gateway or options.demo is not None:
+        services = EmbeddedServices(options.store_url, options.listen, box=box, demo=options.demo)
+        if options.demo is not None:
+            services.prepare_demo()  # the county's schools must be in the store before we read
+    roads = options.roads
+    if roads is None and options.demo is not None:
+        roads = resource("demo", "roads.geojson")
+    schools, road_list = reference_data(options.store_url, roads)
+    console = ConsoleState(schools, road_list)
+    feed = StoreFeed(options.store_url)
+    commands = CommandRunner(options.store_url, on_stored=feed.wake, clock=clock)
+    theme = THEMES.get(options.theme or "", None)
+    window = MainWindow(
+        console, user, settings=settings, clock=clock, submit=_submitter(commands), theme=theme
+    )
+    feed.signals.loaded.connect(window.on_loaded)
+    feed.signals.events.connect(window.on_events)
+    feed.signals.health.connect(window.on_health)
+    commands.signals.command_done.connect(window.on_command_done)
+    if options.mbtiles is not None:
+        window.map.load_mbtiles(options.mbtiles)
+    if services is not None:
+        services.on_stored = feed.wake
+        services.start()
+    commands.start()
+    if start_feed:
+        feed.start()
+    return Console(window, feed, commands, services)
+
+
+class _Submitter:
+    def __init__(self, commands: CommandRunner) -> None:
+        self.commands = commands
+
+    def __call__(
+        self, incident_id: str, payloads: Sequence[ev.Payload], actor: ev.Actor, what: str
+    ) -> None:
+        self.commands.submit(incident_id, payloads, actor=actor, description=what)
+
+
+def _submitter(commands: CommandRunner) -> _Submitter:
+    return _Submitter(commands)
+
+
+def run_console(options: ConsoleOptions) -> int:
+    """Show the console and run until its window closes."""
+    os.environ.setdefault("QT_SCALE_FACTOR_ROUNDING_POLICY", "PassThrough")
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        if os.environ.setdefault("QT_QPA_PLATFORM", "offscreen") == "offscreen":
+            log.warning("no screen (DISPLAY is not set): the console runs offscreen")
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APPLICATION)
+    console = build_console(options)
+    if console is None:
+        print("no user given: the console needs to know who is using it", file=sys.stderr)
+        return 1
+    if not console.window.restored:
+        console.window.resize(1920, 1080)
+    console.window.show()
+    if options.quit_after_s is not None:
+        QTimer.singleShot(int(options.quit_after_s * 1000), console.window.close)
+    try:
+        return app.exec()
+    finally:
+        console.close()

@@ -1,0 +1,546 @@
+"""The console's main window: the header, the map, and the panels as docks.
+
+A thin view: it folds the event batches the store feed hands it into the ``ConsoleState``,
+collects what changed, and refreshes the panels at most ten times a second (and once a second
+when nothing happens, for the clocks and position ages). A new alert is shown at once. User
+actions become commands for the command runner, with the user's name as the actor.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from PySide6.QtCore import QByteArray, QObject, QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QColor,
+    QKeySequence,
+    QPainter,
+    QPaintEvent,
+    QResizeEvent,
+)
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QGridLayout,
+    QLabel,
+    QMainWindow,
+    QVBoxLayout,
+    QWidget,
+)
+
+from dispatch_console.app.backend import Loaded
+from dispatch_console.app.live import Changes, ConsoleState
+from dispatch_console.domain import events as ev
+from dispatch_console.ui.alerts import AlertsPanel
+from dispatch_console.ui.detail import ResponderDetailPanel
+from dispatch_console.ui.event_log import EventLogPanel
+from dispatch_console.ui.header import IncidentHeader
+from dispatch_console.ui.map_view import MapView
+from dispatch_console.ui.responders import RespondersPanel
+from dispatch_console.ui.selection import Selection
+from dispatch_console.ui.theme import DAY, NIGHT, THEMES, Theme, apply_theme
+from dispatch_console.ui.user import User
+
+log = logging.getLogger(__name__)
+
+#: Panels refresh at most this often (ms); with nothing new, once a second.
+REFRESH_MS = 100
+IDLE_REFRESH_MS = 1000
+SETTINGS_VERSION = 1
+
+Submit = Callable[[str, Sequence[ev.Payload], ev.Actor, str], None]
+
+
+@dataclass(frozen=True)
+class Shortcut:
+    name: str
+    keys: str
+    description: str
+
+
+class HelpOverlay(QWidget):
+    """Every keyboard shortcut, over the window; any key or click closes it."""
+
+    def __init__(self, parent: QWidget, theme: Theme) -> None:
+        super().__init__(parent)
+        self.theme = theme
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, False)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        layout = QVBoxLayout(self)
+        layout.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.title = QLabel("Keyboard shortcuts")
+        self.title.setStyleSheet("font-size: 20pt; font-weight: bold;")
+        layout.addWidget(self.title, alignment=Qt.AlignmentFlag.AlignHCenter)
+        self.grid = QGridLayout()
+        self.grid.setHorizontalSpacing(28)
+        self.grid.setVerticalSpacing(8)
+        layout.addLayout(self.grid)
+        hint = QLabel("Press any key or click to close")
+        hint.setProperty("role", "muted")
+        layout.addWidget(hint, alignment=Qt.AlignmentFlag.AlignHCenter)
+        self.hide()
+
+    def set_shortcuts(self, shortcuts: Sequence[Shortcut]) -> None:
+        while self.grid.count():
+            item = self.grid.takeAt(0)
+            widget = item.widget() if item is not None else None
+            if widget is not None:
+                widget.deleteLater()
+        for row, shortcut in enumerate(shortcuts):
+            key = QLabel(shortcut.keys)
+            key.setStyleSheet("font-family: monospace; font-size: 15pt; font-weight: bold;")
+            text = QLabel(shortcut.description)
+            text.setStyleSheet("font-size: 14pt;")
+            self.grid.addWidget(key, row, 0, Qt.AlignmentFlag.AlignRight)
+            self.grid.addWidget(text, row, 1)
+
+    def open(self) -> None:
+        parent = self.parentWidget()
+        if parent is not None:
+            self.setGeometry(parent.rect())
+        self.show()
+        self.raise_()
+        self.setFocus()
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        color = QColor(self.theme.window)
+        color.setAlpha(235)
+        painter.fillRect(self.rect(), color)
+        painter.end()
+
+    def keyPressEvent(self, event: object) -> None:
+        self.hide()
+
+    def mousePressEvent(self, event: object) -> None:
+        self.hide()
+
+
+class MainWindow(QMainWindow):
+    #: A user action that could not be stored (refused by a rule, or the store failed).
+    action_failed = Signal(str)
+
+    def __init__(
+        self,
+        console: ConsoleState,
+        user: User,
+        *,
+        settings: QSettings,
+        clock: Callable[[], int],
+        submit: Submit,
+        theme: Theme | None = None,
+    ) -> None:
+        super().__init__()
+        self.console = console
+        self.user = user
+        self.settings = settings
+        self.clock = clock
+        self.submit = submit
+        self.actor = ev.Actor(ev.ActorKind.CONSOLE_USER, user.name)
+        self.theme = theme or THEMES.get(str(settings.value("ui/theme", "night")), NIGHT)
+        self.selection = Selection(self)
+        self.pending = Changes()
+        self.live = True
+        self._flash_on = False
+        self._since_refresh_ms = 0
+        self.setObjectName("MainWindow")
+        self.setDockNestingEnabled(True)
+
+        self.header = IncidentHeader(console, self.selection, self.theme)
+        self.map = MapView(console, self.selection, self.theme)
+        self.alerts = AlertsPanel(console, self.selection, self.theme)
+        self.detail = ResponderDetailPanel(console, self.selection, self.theme)
+        self.responders = RespondersPanel(console, self.selection, self.theme)
+        self.event_log = EventLogPanel(console, self.selection, self.theme)
+        self.panels: list[QWidget] = [
+            self.header, self.map, self.alerts, self.detail, self.responders, self.event_log
+        ]  # fmt: skip
+
+        self.banner = QLabel()
+        self.banner.setObjectName("banner")
+        self.banner.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.banner.hide()
+        central = QWidget()
+        column = QVBoxLayout(central)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.banner)
+        column.addWidget(self.header)
+        column.addWidget(self.map, 1)
+        self.setCentralWidget(central)
+
+        self.docks: dict[str, QDockWidget] = {}
+        self._dock("alerts", "Alerts", self.alerts, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self._dock("detail", "Responder", self.detail, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self._dock(
+            "responders", "Responders", self.responders, Qt.DockWidgetArea.BottomDockWidgetArea
+        )
+        self._dock("event_log", "Event log", self.event_log, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.docks["responders"], self.docks["event_log"])
+        self.docks["responders"].raise_()
+        self.resizeDocks([self.docks["alerts"]], [430], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.docks["responders"]], [330], Qt.Orientation.Vertical)
+        self.resizeDocks(
+            [self.docks["alerts"], self.docks["detail"]], [460, 340], Qt.Orientation.Vertical
+        )
+
+        self.help = HelpOverlay(self, self.theme)
+        self.shortcuts: list[Shortcut] = []
+        self._build_actions()
+        self.help.set_shortcuts(self.shortcuts)
+
+        self.alerts.acknowledge_requested.connect(self.acknowledge_alert)
+        self.alerts.attention_changed.connect(self._attention_changed)
+        self.map.responder_activated.connect(self.show_responder)
+        self.selection.focus_changed.connect(self._focus_changed)
+
+        self.timer = QTimer(self)
+        self.timer.setInterval(REFRESH_MS)
+        self.timer.timeout.connect(self._tick)
+        self.timer.start()
+        self.flash = QTimer(self)
+        self.flash.setInterval(700)
+        self.flash.timeout.connect(self._flash_title)
+
+        self.statusBar().showMessage(f"Signed in as {user}")
+        self._apply_theme(self.theme)
+        self._attention_changed(self.alerts.unacknowledged_count() > 0)
+        self._update_title()
+        #: Whether the window's geometry and docks came back from the last session.
+        self.restored = self.restore_layout()
+
+    # --- building ---------------------------------------------------------------------------
+
+    def _dock(self, name: str, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> None:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock_{name}")
+        dock.setWidget(widget)
+        dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetClosable
+            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+        )
+        self.addDockWidget(area, dock)
+        self.docks[name] = dock
+
+    def _action(
+        self, name: str, text: str, keys: Sequence[str], slot: Callable[[], None], help_text: str
+    ) -> QAction:
+        action = QAction(text, self)
+        action.setObjectName(f"action_{name}")
+        action.setShortcuts([QKeySequence(k) for k in keys])
+        action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        action.triggered.connect(slot)
+        self.addAction(action)
+        self.shortcuts.append(Shortcut(name, " / ".join(keys), help_text))
+        return action
+
+    def _build_actions(self) -> None:
+        menu = self.menuBar()
+        incident = menu.addMenu("&Incident")
+        view = menu.addMenu("&View")
+        help_menu = menu.addMenu("&Help")
+        a = self._action
+        incident.addAction(
+            a("ack_alert", "Acknowledge top alert", ["Space", "Ctrl+Return"],
+              self.acknowledge_top_alert,
+              "Acknowledge the top unacknowledged alert (stops the alarm)")
+        )  # fmt: skip
+        incident.addAction(
+            a("next_incident", "Next active incident", ["Ctrl+Tab"], self.next_incident,
+              "Focus the next active incident")
+        )  # fmt: skip
+        incident.addSeparator()
+        incident.addAction(
+            a("user", "Change user…", ["Ctrl+U"], self.change_user, "Change who is signed in")
+        )
+        view.addAction(
+            a("fit", "Fit map to incident", ["F"], self.fit_map,
+              "Fit the map to the focused incident")
+        )  # fmt: skip
+        view.addAction(
+            a("search", "Find responder", ["Ctrl+F", "/"], self.focus_search,
+              "Focus the responders table's search field")
+        )  # fmt: skip
+        view.addAction(
+            a("clear", "Clear selection", ["Esc"], self.clear_selection, "Clear the selection")
+        )
+        view.addSeparator()
+        for name, label, key in (
+            ("self_dispatched", "self-dispatched", "Alt+S"),
+            ("unidentified", "unidentified", "Alt+U"),
+            ("plainclothes", "plainclothes", "Alt+P"),
+            ("stale", "stale", "Alt+T"),
+            ("unverified", "unverified", "Alt+V"),
+        ):
+            view.addAction(
+                a(f"filter_{name}", f"Filter: {label}", [key], self._filter_toggler(name),
+                  f"Show only {label} responders (toggle)")
+            )  # fmt: skip
+        view.addSeparator()
+        view.addAction(
+            a("log", "Show event log", ["Ctrl+L"], self.show_event_log, "Show the event log")
+        )
+        view.addAction(
+            a("table", "Show responders", ["Ctrl+R"], self.show_responders,
+              "Show the responders table")
+        )  # fmt: skip
+        view.addAction(
+            a("theme", "Day / night theme", ["Ctrl+T"], self.toggle_theme,
+              "Switch between the night and the day theme")
+        )  # fmt: skip
+        view.addAction(
+            a("fullscreen", "Full screen", ["F11"], self.toggle_fullscreen, "Full screen on/off")
+        )
+        help_menu.addAction(
+            a("help", "Keyboard shortcuts", ["?", "F1"], self.show_help, "Show this help")
+        )
+        docks = menu.addMenu("&Panels")
+        for dock in self.docks.values():
+            docks.addAction(dock.toggleViewAction())
+
+    def _filter_toggler(self, name: str) -> Callable[[], None]:
+        return _FilterToggle(self, name)
+
+    # --- the feed ---------------------------------------------------------------------------
+
+    def on_loaded(self, loaded: Loaded) -> None:
+        self.console.load(loaded.states, loaded.last_seq, loaded.backlog)
+        # What was loaded lives as long as the console: keep the cycle collector off it, so
+        # its full collections stay short (they stop the GUI thread).
+        gc.freeze()
+        for state in loaded.states:
+            self.pending.incidents.add(state.incident_id)
+            self.pending.areas.add(state.incident_id)
+            self.pending.new_responders.add(state.incident_id)
+            self.pending.responders.update((state.incident_id, r) for r in state.responders)
+        self.pending.alerts = True
+        self.pending.events.extend(loaded.backlog)
+        if self.selection.incident_id is None:
+            self.selection.focus(self.console.default_focus())
+        self.refresh_now()
+        self.fit_map()
+
+    def on_events(self, events: list[ev.Event]) -> None:
+        changes = self.console.apply(events)
+        _merge(self.pending, changes)
+        if changes.new_alerts:
+            # A new alert takes the focus unless the user is already on an unacknowledged one.
+            focused = self.console.incidents.get(self.selection.incident_id or "")
+            if focused is None or not any(
+                a.acknowledged_at_us is None for a in focused.alerts.values()
+            ):
+                self.selection.focus(changes.new_alerts[-1][0])
+                self.fit_map()
+            self.refresh_now()
+
+    def on_health(self, live: bool, message: str) -> None:
+        self.live = live
+        if live:
+            self.banner.hide()
+        else:
+            self.banner.setText(f"NOT LIVE — {message} — showing the last state received")
+            self.banner.show()
+
+    def on_command_done(self, description: str, ok: bool, message: str) -> None:
+        if ok:
+            self.statusBar().showMessage(f"{description}: done", 5000)
+        else:
+            self.statusBar().showMessage(f"{description}: {message}")
+            self.action_failed.emit(f"{description}: {message}")
+
+    # --- refreshing -------------------------------------------------------------------------
+
+    def _tick(self) -> None:
+        self._since_refresh_ms += REFRESH_MS
+        if self.pending or self._since_refresh_ms >= IDLE_REFRESH_MS:
+            self.refresh_now()
+
+    def refresh_now(self) -> None:
+        changes, self.pending = self.pending, Changes()
+        self._since_refresh_ms = 0
+        now = self.clock()
+        for panel in self.panels:
+            try:
+                panel.refresh(changes, now)  # type: ignore[attr-defined]
+            except Exception:  # one broken panel must not freeze the others
+                log.exception("%s.refresh failed", type(panel).__name__)
+
+    def _focus_changed(self, incident_id: str) -> None:
+        changes = Changes()
+        if incident_id:
+            changes.incidents.add(incident_id)
+            changes.areas.add(incident_id)
+        _merge(self.pending, changes)
+        self.refresh_now()
+
+    # --- actions ----------------------------------------------------------------------------
+
+    def acknowledge_top_alert(self) -> None:
+        if not self.alerts.acknowledge_top():
+            self.statusBar().showMessage("No alert waits for acknowledgement", 3000)
+
+    def acknowledge_alert(self, incident_id: str, alert_id: str) -> None:
+        payload = ev.AlertAcknowledged(alert_id, self.user.name)
+        self.submit(incident_id, [payload], self.actor, f"acknowledge alert {alert_id}")
+
+    def next_incident(self) -> None:
+        active = [s.incident_id for s in self.console.active_incidents()]
+        if not active:
+            return
+        current = self.selection.incident_id
+        index = active.index(current) + 1 if current in active else 0
+        self.selection.focus(active[index % len(active)])
+
+    def fit_map(self) -> None:
+        self.map.fit_to_incident(self.selection.incident_id)
+
+    def focus_search(self) -> None:
+        self.show_responders()
+        self.responders.focus_search()
+
+    def clear_selection(self) -> None:
+        if self.help.isVisible():
+            self.help.hide()
+            return
+        self.selection.select(frozenset(), "window")
+
+    def show_responder(self, responder_id: str) -> None:
+        """Double-click on the map: that responder, in the detail panel."""
+        self.selection.select({responder_id}, "window")
+        self.docks["detail"].show()
+        self.docks["detail"].raise_()
+
+    def show_event_log(self) -> None:
+        self.docks["event_log"].show()
+        self.docks["event_log"].raise_()
+
+    def show_responders(self) -> None:
+        self.docks["responders"].show()
+        self.docks["responders"].raise_()
+
+    def toggle_filter(self, name: str) -> None:
+        self.show_responders()
+        self.responders.toggle_filter(name)
+
+    def toggle_theme(self) -> None:
+        self._apply_theme(DAY if self.theme is NIGHT else NIGHT)
+
+    def toggle_fullscreen(self) -> None:
+        self.setWindowState(self.windowState() ^ Qt.WindowState.WindowFullScreen)
+
+    def show_help(self) -> None:
+        self.help.open()
+
+    def change_user(self) -> None:
+        from dispatch_console.ui.user import UserDialog, remember_user
+
+        dialog = UserDialog(self, self.user)
+        if dialog.exec():
+            self.user = dialog.user()
+            self.actor = ev.Actor(ev.ActorKind.CONSOLE_USER, self.user.name)
+            remember_user(self.settings, self.user)
+            self._update_title()
+            self.statusBar().showMessage(f"Signed in as {self.user}")
+
+    def _apply_theme(self, theme: Theme) -> None:
+        self.theme = theme
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            apply_theme(app, theme)
+        self.banner.setStyleSheet(
+            f"background: {theme.caution}; color: #000000; font-size: 14pt; font-weight: bold;"
+            " padding: 6px;"
+        )
+        self.help.theme = theme
+        for panel in self.panels:
+            panel.set_theme(theme)  # type: ignore[attr-defined]
+        self.settings.setValue("ui/theme", theme.name)
+
+    # --- title --------------------------------------------------------------------------------
+
+    def _update_title(self) -> None:
+        title = f"Dispatch Console — {self.user.name} ({self.user.role})"
+        if self._flash_on:
+            title = f"■ UNACKNOWLEDGED ALERT ■ — {title}"
+        self.setWindowTitle(title)
+
+    def _attention_changed(self, attention: bool) -> None:
+        if attention:
+            self.flash.start()
+            self._flash_on = True
+            QApplication.alert(self)
+        else:
+            self.flash.stop()
+            self._flash_on = False
+        self._update_title()
+
+    def _flash_title(self) -> None:
+        self._flash_on = not self._flash_on
+        self._update_title()
+
+    # --- layout memory ------------------------------------------------------------------------
+
+    def save_layout(self) -> None:
+        s = self.settings
+        s.setValue("ui/version", SETTINGS_VERSION)
+        s.setValue("ui/geometry", self.saveGeometry())
+        s.setValue("ui/state", self.saveState(SETTINGS_VERSION))
+        s.setValue("ui/responders_header", QByteArray(self.responders.header_state()))
+        s.setValue("ui/theme", self.theme.name)
+        s.sync()
+
+    def restore_layout(self) -> bool:
+        s = self.settings
+        if str(s.value("ui/version", "")) != str(SETTINGS_VERSION):
+            return False
+        geometry = s.value("ui/geometry")
+        state = s.value("ui/state")
+        header = s.value("ui/responders_header")
+        restored = False
+        if isinstance(geometry, QByteArray):
+            restored = self.restoreGeometry(geometry)
+        if isinstance(state, QByteArray):
+            restored = self.restoreState(state, SETTINGS_VERSION) and restored
+        if isinstance(header, QByteArray):
+            self.responders.restore_header_state(bytes(header.data()))
+        return restored
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.save_layout()
+        self.timer.stop()
+        self.flash.stop()
+        super().closeEvent(event)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if self.help.isVisible():
+            self.help.setGeometry(self.rect())
+
+
+class _FilterToggle(QObject):
+    """A named filter toggle as a slot (no lambda capturing the window)."""
+
+    def __init__(self, window: MainWindow, name: str) -> None:
+        super().__init__(window)
+        self.window = window
+        self.name = name
+
+    def __call__(self) -> None:
+        self.window.toggle_filter(self.name)
+
+
+def _merge(into: Changes, more: Changes) -> None:
+    into.incidents |= more.incidents
+    into.responders |= more.responders
+    into.new_responders |= more.new_responders
+    into.areas |= more.areas
+    into.new_alerts.extend(more.new_alerts)
+    into.alerts = into.alerts or more.alerts
+    into.events.extend(more.events)
+    into.duplicates += more.duplicates

@@ -1,0 +1,227 @@
+"""The main window: alerts take the focus and the alarm, one key acknowledges them in the
+user's name, the layout and theme come back after a restart, shortcuts are all listed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QLabel
+from pytestqt.qtbot import QtBot
+
+from dispatch_console.app.backend import Loaded
+from dispatch_console.app.live import ConsoleState
+from dispatch_console.domain import events as ev
+from dispatch_console.ui.main_window import MainWindow
+from dispatch_console.ui.theme import DAY, NIGHT
+from dispatch_console.ui.user import User
+from tests.ui.factory import Built, EventWriter, build_incident, demo_roads, demo_schools
+
+USER = User("Dispatcher A. Moreno", "dispatcher")
+
+
+class Commands:
+    """Stands in for the command runner: records what the window asks to store."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, list[ev.Payload], ev.Actor, str]] = []
+
+    def __call__(self, incident_id: str, payloads: object, actor: ev.Actor, what: str) -> None:
+        self.calls.append((incident_id, list(payloads), actor, what))  # type: ignore[call-overload]
+
+
+class Clock:
+    def __init__(self, now_us: int) -> None:
+        self.now_us = now_us
+
+    def __call__(self) -> int:
+        return self.now_us
+
+
+def show_active(qtbot: QtBot, window: MainWindow) -> None:
+    """Shown and active: window shortcuts only fire in the active window."""
+    with qtbot.waitActive(window):
+        window.show()
+        window.activateWindow()
+
+
+@pytest.fixture
+def built() -> Built:
+    return build_incident(30)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> QSettings:
+    return QSettings(str(tmp_path / "console.ini"), QSettings.Format.IniFormat)
+
+
+def make_window(
+    qtbot: QtBot, settings: QSettings, now_us: int, commands: Commands | None = None
+) -> MainWindow:
+    window = MainWindow(
+        ConsoleState(demo_schools(), demo_roads()),
+        USER,
+        settings=settings,
+        clock=Clock(now_us),
+        submit=commands or Commands(),
+    )
+    qtbot.addWidget(window)
+    if not window.restored:
+        window.resize(1600, 1000)
+    return window
+
+
+@pytest.fixture
+def window(qtbot: QtBot, settings: QSettings, built: Built) -> Iterator[MainWindow]:
+    w = make_window(qtbot, settings, built.now_us, Commands())
+    w.on_loaded(Loaded([], 0, []))
+    yield w
+
+
+def test_title_names_the_user_and_role(window: MainWindow) -> None:
+    assert "Dispatcher A. Moreno (dispatcher)" in window.windowTitle()
+    assert "UNACKNOWLEDGED" not in window.windowTitle()
+
+
+def test_activation_starts_the_alarm_focuses_and_space_acknowledges_in_the_users_name(
+    qtbot: QtBot, settings: QSettings, built: Built
+) -> None:
+    commands = Commands()
+    window = make_window(qtbot, settings, built.now_us, commands)
+    window.on_loaded(Loaded([], 0, []))
+    show_active(qtbot, window)
+    window.on_events(built.events)  # the activation and what followed, from the store feed
+
+    assert window.selection.incident_id == built.incident_id
+    assert window.alerts.unacknowledged_count() == 1
+    assert window.alerts.alarm.is_sounding
+    assert window.flash.isActive()
+    assert "UNACKNOWLEDGED ALERT" in window.windowTitle()
+
+    QTest.keyClick(window, Qt.Key.Key_Space)
+    assert len(commands.calls) == 1
+    incident_id, payloads, actor, _ = commands.calls[0]
+    assert incident_id == built.incident_id
+    assert payloads == [ev.AlertAcknowledged("act-1", USER.name)]
+    assert actor == ev.Actor(ev.ActorKind.CONSOLE_USER, USER.name)
+    # Nothing changes until the event comes back from the store.
+    assert window.alerts.alarm.is_sounding
+
+    writer = EventWriter(built.incident_id, built.events[-1].seq + 1)
+    writer.add(payloads[0], built.now_us, actor)
+    window.on_events(writer.events)
+    window.refresh_now()
+    assert window.alerts.unacknowledged_count() == 0
+    assert not window.alerts.alarm.is_sounding
+    assert not window.flash.isActive()
+    assert "UNACKNOWLEDGED" not in window.windowTitle()
+    state = window.console.incidents[built.incident_id]
+    assert state.alerts["act-1"].acknowledged_by == USER.name
+
+
+def test_space_with_no_alert_waiting_stores_nothing(window: MainWindow) -> None:
+    commands = window.submit
+    window.acknowledge_top_alert()
+    assert commands.calls == []  # type: ignore[attr-defined]
+    assert "No alert" in window.statusBar().currentMessage()
+
+
+def test_events_reach_every_panel_in_one_batched_refresh(
+    qtbot: QtBot, window: MainWindow, built: Built
+) -> None:
+    window.on_events(built.events[:5])  # the activation: shown at once
+    assert not window.pending
+    window.on_events(built.events[5:200])
+    window.on_events(built.events[200:])
+    assert len(window.pending.events) == len(built.events) - 5  # waiting for the next tick
+    qtbot.waitUntil(lambda: not window.pending, timeout=2000)
+    assert window.map.marker_count() > 0
+    assert window.responders.model.rowCount() == 30
+    assert window.header.text_of("notified") == "30"
+
+
+def test_layout_theme_and_dock_visibility_are_restored(
+    qtbot: QtBot, settings: QSettings, built: Built
+) -> None:
+    first = make_window(qtbot, settings, built.now_us)
+    first.show()
+    qtbot.waitExposed(first)
+    first.docks["event_log"].hide()
+    first.docks["detail"].setFloating(True)
+    first.toggle_theme()
+    assert first.theme is DAY
+    first.resize(1500, 900)
+    first.close()
+
+    second = make_window(qtbot, settings, built.now_us)
+    second.show()
+    qtbot.waitExposed(second)
+    assert second.restored
+    assert second.theme is DAY
+    assert not second.docks["event_log"].isVisible()
+    assert second.docks["detail"].isFloating()
+    # (the size itself is clamped to the offscreen platform's small screen: not checked)
+    second.toggle_theme()
+    assert second.theme is NIGHT
+
+
+def test_help_overlay_lists_every_shortcut(qtbot: QtBot, window: MainWindow) -> None:
+    show_active(qtbot, window)
+    QTest.keyClick(window, Qt.Key.Key_F1)
+    assert window.help.isVisible()
+    texts = {label.text() for label in window.help.findChildren(QLabel)}
+    actions = [a for a in window.actions() if a.objectName().startswith("action_")]
+    assert len(actions) == len(window.shortcuts) >= 15
+    for shortcut in window.shortcuts:
+        assert shortcut.keys in texts
+        assert shortcut.description in texts
+    QTest.keyClick(window.help, Qt.Key.Key_Escape)
+    assert not window.help.isVisible()
+
+
+def test_filter_shortcut_toggles_the_tables_filter(
+    qtbot: QtBot, window: MainWindow, built: Built
+) -> None:
+    show_active(qtbot, window)
+    window.on_events(built.events)
+    window.refresh_now()
+    everyone = window.responders.proxy.rowCount()
+    QTest.keyClick(window, Qt.Key.Key_T, Qt.KeyboardModifier.AltModifier)
+    stale = window.responders.proxy.rowCount()
+    assert 0 < stale < everyone  # r001 is stale
+    QTest.keyClick(window, Qt.Key.Key_T, Qt.KeyboardModifier.AltModifier)
+    assert window.responders.proxy.rowCount() == everyone
+
+
+def test_store_unreachable_shows_a_not_live_banner_until_it_is_back(window: MainWindow) -> None:
+    window.on_health(False, "not live: OperationalError: connection refused")
+    assert not window.banner.isHidden()
+    assert "NOT LIVE" in window.banner.text()
+    window.on_health(True, "live")
+    assert window.banner.isHidden()
+
+
+def test_a_refused_command_is_said_in_the_status_bar(qtbot: QtBot, window: MainWindow) -> None:
+    with qtbot.waitSignal(window.action_failed) as failed:
+        window.on_command_done("assign r001", False, "only identified responders can be assigned")
+    assert "only identified" in failed.args[0]
+    assert "only identified" in window.statusBar().currentMessage()
+
+
+def test_next_incident_cycles_through_active_incidents(
+    window: MainWindow, built: Built
+) -> None:
+    other = build_incident(
+        5, seed=2, school_index=1, console=ConsoleState(demo_schools()),
+        first_seq=built.events[-1].seq + 1,
+    )  # fmt: skip
+    window.on_events(built.events)
+    window.on_events(other.events)
+    seen = set()
+    for _ in range(2):
+        window.next_incident()
+        seen.add(window.selection.incident_id)
+    assert seen == {built.incident_id, other.incident_id}
