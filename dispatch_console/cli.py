@@ -139,6 +139,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(handler=cmd_state)
 
+    p = command("ics211", "the ICS 211 incident check-in list, as CSV or PDF (by the extension)")
+    p.add_argument("incident")
+    p.add_argument("-o", "--output", required=True, metavar="FILE", help="a .csv or .pdf file")
+    p.add_argument(
+        "--at",
+        default=None,
+        help="ISO 8601 time with offset, or +SECONDS after the incident's first event "
+        "(default: now)",
+    )
+    p.add_argument("--prepared-by", default=None, metavar="NAME", help="block 17: your name")
+    p.add_argument("--position", default=None, help="block 17: your position or title")
+    p.add_argument(
+        "--location",
+        default=None,
+        help="block 3: where check-in takes place (default: the check-in point and staging "
+        "areas the record names)",
+    )
+    p.set_defaults(handler=cmd_ics211)
+
     p = command("example", "build the built-in example incident in a fresh database, as text")
     p.set_defaults(handler=cmd_example)
 
@@ -353,6 +372,58 @@ def cmd_state(args: argparse.Namespace, out: TextIO) -> int:
         out.write("\n")
     else:
         write_state_text(state, now_us, out)
+    return 0
+
+
+def cmd_ics211(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.app.ics211 import (
+        TimeFormat,
+        build_ics211,
+        first_positions,
+        print_time_format,
+        write_csv,
+    )
+
+    output = Path(args.output)
+    kind = output.suffix.lower()
+    if kind not in (".csv", ".pdf"):
+        raise CliError(f"-o {args.output!r}: the file must end in .csv or .pdf")
+    with _store(args) as store:
+        _require_incident(store, args.incident)
+        at_us = _instant(store, args.incident, args.at)
+        state = store.state_at(args.incident, at_us)
+        wall_us = store._clock()
+        now_us = at_us if at_us is not None else max(state.last_received_at_us, wall_us)
+        school = store.school(state.school_id) if state.school_id else None
+        positions = store.read(
+            args.incident, types=[ev.ResponderPosition.TYPE], until_received_us=at_us
+        )
+        departures = first_positions(positions)
+    options: dict[str, Any] = {
+        "school": school,
+        "prepared_by": args.prepared_by,
+        "position": args.position,
+        "prepared_at_us": max(now_us, wall_us),
+        "location": args.location,
+        "departures": departures,
+    }
+    if kind == ".pdf":
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # a file, never a window
+        from dispatch_console.ui.ics211_pdf import write_ics211_pdf
+
+        times = print_time_format(state, now_us)
+        report = build_ics211(state, now_us, time_format=times, **options)
+        pages = write_ics211_pdf(report, output)
+        what = f"{pages} page{'s' if pages != 1 else ''}"
+    else:
+        report = build_ics211(state, now_us, time_format=TimeFormat(), **options)
+        write_csv(report, output)
+        what = "CSV"
+    print(
+        f"wrote {output} ({what}): {len(report.checked_in)} checked in, "
+        f"{len(report.not_checked_in)} arrived but not checked in, as of {iso(now_us)}",
+        file=out,
+    )
     return 0
 
 

@@ -19,7 +19,7 @@ from dispatch_console.domain.lifecycle import (
     check_transition,
 )
 from dispatch_console.domain.lifecycle import ResponderStatus as S
-from dispatch_console.domain.state import IncidentState, Responder
+from dispatch_console.domain.state import IncidentState, IncidentWarning, Par, Responder
 
 Check = Callable[[IncidentState, ev.Payload], None]
 
@@ -207,6 +207,8 @@ def _check_directive_queued(state: IncidentState, p: ev.Payload) -> None:
     if r.status is S.RELEASED and p.kind != "released":
         raise RuleViolation(Rule.RELEASED_IS_FINAL, f"responder {r.responder_id} is released")
     _staging_area(state, p.staging_area_id)
+    if p.broadcast_id is not None and p.broadcast_id not in state.broadcasts:
+        raise RuleViolation(Rule.UNKNOWN_BROADCAST, f"broadcast {p.broadcast_id}")
 
 
 def _directive(state: IncidentState, directive_id: str) -> None:
@@ -225,6 +227,123 @@ def _check_directive_acknowledged(state: IncidentState, p: ev.Payload) -> None:
     _directive(state, p.directive_id)
     if state.directives[p.directive_id].acknowledged_at_us is not None:
         raise RuleViolation(Rule.DIRECTIVE_ALREADY_ACKNOWLEDGED, f"directive {p.directive_id}")
+
+
+def _check_broadcast(state: IncidentState, p: ev.Payload) -> None:
+    assert isinstance(p, ev.BroadcastSent)
+    _active(state)
+    if p.broadcast_id in state.broadcasts:
+        raise RuleViolation(Rule.BROADCAST_ALREADY_SENT, f"broadcast {p.broadcast_id}")
+    if not p.text.strip():
+        raise RuleViolation(Rule.EMPTY_BROADCAST, f"broadcast {p.broadcast_id}")
+    _staging_area(state, p.staging_area_id)
+
+
+def _perimeter_of(state: IncidentState, p: ev.PerimeterEntered | ev.PerimeterExited) -> Responder:
+    _open(state)
+    r = _responder(state, p.responder_id)
+    perimeter = state.perimeters.get(p.perimeter_id)
+    if perimeter is None:
+        raise RuleViolation(Rule.UNKNOWN_PERIMETER, f"perimeter {p.perimeter_id}")
+    if perimeter.kind != p.kind:
+        raise RuleViolation(
+            Rule.PERIMETER_KIND_MISMATCH,
+            f"perimeter {p.perimeter_id} is {perimeter.kind}, not {p.kind}",
+        )
+    return r
+
+
+def _check_perimeter_entered(state: IncidentState, p: ev.Payload) -> None:
+    assert isinstance(p, ev.PerimeterEntered)
+    r = _perimeter_of(state, p)
+    if p.perimeter_id in r.inside_perimeters:
+        raise RuleViolation(
+            Rule.ALREADY_INSIDE, f"responder {r.responder_id} in perimeter {p.perimeter_id}"
+        )
+
+
+def _check_perimeter_exited(state: IncidentState, p: ev.Payload) -> None:
+    assert isinstance(p, ev.PerimeterExited)
+    r = _perimeter_of(state, p)
+    if p.perimeter_id not in r.inside_perimeters:
+        raise RuleViolation(
+            Rule.NOT_INSIDE, f"responder {r.responder_id} in perimeter {p.perimeter_id}"
+        )
+
+
+def _check_warning_raised(state: IncidentState, p: ev.Payload) -> None:
+    assert isinstance(p, ev.WarningRaised)
+    _active(state)
+    _responder(state, p.responder_id)
+    if p.warning_id in state.warnings:
+        raise RuleViolation(Rule.WARNING_ALREADY_RAISED, f"warning {p.warning_id}")
+    for w in state.warnings.values():
+        if w.ended_at_us is None and w.kind == p.kind and w.responder_id == p.responder_id:
+            raise RuleViolation(
+                Rule.WARNING_ALREADY_ACTIVE,
+                f"{p.kind} for responder {p.responder_id} is warning {w.warning_id}",
+            )
+
+
+def _active_warning(state: IncidentState, warning_id: str) -> IncidentWarning:
+    _open(state)
+    warning = state.warnings.get(warning_id)
+    if warning is None:
+        raise RuleViolation(Rule.UNKNOWN_WARNING, f"warning {warning_id}")
+    if warning.ended_at_us is not None:
+        why = f": {warning.end_reason}" if warning.end_reason else ""
+        raise RuleViolation(Rule.WARNING_ENDED, f"warning {warning_id} ended{why}")
+    return warning
+
+
+def _check_warning_acknowledged(state: IncidentState, p: ev.Payload) -> None:
+    assert isinstance(p, ev.WarningAcknowledged)
+    warning = _active_warning(state, p.warning_id)
+    if not p.by.strip():
+        raise RuleViolation(Rule.ACKNOWLEDGER_REQUIRED, f"warning {p.warning_id}")
+    if warning.acknowledged_at_us is not None:
+        raise RuleViolation(
+            Rule.WARNING_ALREADY_ACKNOWLEDGED,
+            f"warning {p.warning_id} by {warning.acknowledged_by}",
+        )
+
+
+def _check_warning_ended(state: IncidentState, p: ev.Payload) -> None:
+    assert isinstance(p, ev.WarningEnded)
+    _active_warning(state, p.warning_id)
+
+
+def _check_par_started(state: IncidentState, p: ev.Payload) -> None:
+    assert isinstance(p, ev.ParStarted)
+    _active(state)
+    running = state.par
+    if running is not None:
+        raise RuleViolation(Rule.PAR_RUNNING, f"PAR {running.par_id} is running")
+    if any(par.par_id == p.par_id for par in state.pars):
+        raise RuleViolation(Rule.PAR_ALREADY_STARTED, f"PAR {p.par_id}")
+    for responder_id in p.responder_ids:
+        _responder(state, responder_id)
+
+
+def _running_par(state: IncidentState, par_id: str) -> Par:
+    _open(state)
+    running = state.par
+    if running is None or running.par_id != par_id:
+        now = f"; PAR {running.par_id} is" if running is not None else "; none is"
+        raise RuleViolation(Rule.PAR_NOT_RUNNING, f"PAR {par_id}{now}")
+    return running
+
+
+def _check_par_accounted(state: IncidentState, p: ev.Payload) -> None:
+    assert isinstance(p, ev.ParAccounted)
+    par = _running_par(state, p.par_id)
+    if p.responder_id not in par.responder_ids:
+        raise RuleViolation(Rule.NOT_IN_PAR, f"responder {p.responder_id} in PAR {p.par_id}")
+
+
+def _check_par_ended(state: IncidentState, p: ev.Payload) -> None:
+    assert isinstance(p, ev.ParEnded)
+    _running_par(state, p.par_id)
 
 
 CHECKS: dict[str, Check] = {
@@ -255,6 +374,15 @@ CHECKS: dict[str, Check] = {
     ev.DirectiveQueued.TYPE: _check_directive_queued,
     ev.DirectiveDelivered.TYPE: _check_directive_delivered,
     ev.DirectiveAcknowledged.TYPE: _check_directive_acknowledged,
+    ev.BroadcastSent.TYPE: _check_broadcast,
+    ev.PerimeterEntered.TYPE: _check_perimeter_entered,
+    ev.PerimeterExited.TYPE: _check_perimeter_exited,
+    ev.WarningRaised.TYPE: _check_warning_raised,
+    ev.WarningAcknowledged.TYPE: _check_warning_acknowledged,
+    ev.WarningEnded.TYPE: _check_warning_ended,
+    ev.ParStarted.TYPE: _check_par_started,
+    ev.ParAccounted.TYPE: _check_par_accounted,
+    ev.ParEnded.TYPE: _check_par_ended,
 }
 
 

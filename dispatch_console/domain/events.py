@@ -389,6 +389,8 @@ class DirectiveQueued(Payload, frozen=True):
     kind: DirectiveKind
     text: str
     staging_area_id: str | None = None
+    #: Set when the directive is one responder's copy of a broadcast.
+    broadcast_id: str | None = None
 
 
 class DirectiveDelivered(Payload, frozen=True):
@@ -400,6 +402,95 @@ class DirectiveDelivered(Payload, frozen=True):
 class DirectiveAcknowledged(Payload, frozen=True):
     TYPE: ClassVar[str] = "directive_acknowledged"
     directive_id: str
+
+
+# --- broadcasts, geofences, warnings, accountability (incident command) -------------------
+
+BroadcastKind = Literal["go_to_staging", "stand_down", "message"]
+
+
+class BroadcastSent(Payload, frozen=True):
+    """A message to every notified responder at once; each gets a ``DirectiveQueued`` with
+    this ``broadcast_id`` (counted delivered and acknowledged per broadcast)."""
+
+    TYPE: ClassVar[str] = "broadcast_sent"
+    broadcast_id: str
+    kind: BroadcastKind
+    text: str
+    staging_area_id: str | None = None
+
+
+class PerimeterEntered(Payload, frozen=True):
+    """Detected from positions (a geofence), never reported by a device."""
+
+    TYPE: ClassVar[str] = "perimeter_entered"
+    responder_id: str
+    perimeter_id: str
+    kind: PerimeterKind
+
+
+class PerimeterExited(Payload, frozen=True):
+    TYPE: ClassVar[str] = "perimeter_exited"
+    responder_id: str
+    perimeter_id: str
+    kind: PerimeterKind
+
+
+#: The five friendly-fire warnings of the domain notes, highest priority first.
+WarningKind = Literal[
+    "unidentified_in_inner_perimeter",
+    "attire_matches_suspect",
+    "bypassing_staging",
+    "stale_or_no_radio_in_perimeter",
+    "not_on_roster",
+]
+WARNING_KINDS: tuple[WarningKind, ...] = get_args(WarningKind)
+#: 1 is the highest priority.
+WARNING_PRIORITY: dict[str, int] = {kind: rank for rank, kind in enumerate(WARNING_KINDS, 1)}
+
+
+class WarningRaised(Payload, frozen=True):
+    """A warning starts. ``detail`` is the sentence shown; ``matched_fields`` names what
+    matched for an attire/suspect match (e.g. ``("top_color", "top_type")``)."""
+
+    TYPE: ClassVar[str] = "warning_raised"
+    warning_id: str
+    kind: WarningKind
+    responder_id: str
+    detail: str
+    matched_fields: tuple[str, ...] = ()
+
+
+class WarningAcknowledged(Payload, frozen=True):
+    TYPE: ClassVar[str] = "warning_acknowledged"
+    warning_id: str
+    by: str
+
+
+class WarningEnded(Payload, frozen=True):
+    TYPE: ClassVar[str] = "warning_ended"
+    warning_id: str
+    reason: str | None = None
+
+
+class ParStarted(Payload, frozen=True):
+    """A personnel accountability roll call of ``responder_ids`` (everyone on scene then)."""
+
+    TYPE: ClassVar[str] = "par_started"
+    par_id: str
+    responder_ids: tuple[str, ...]
+
+
+class ParAccounted(Payload, frozen=True):
+    TYPE: ClassVar[str] = "par_accounted"
+    par_id: str
+    responder_id: str
+    accounted: bool = True
+
+
+class ParEnded(Payload, frozen=True):
+    TYPE: ClassVar[str] = "par_ended"
+    par_id: str
 
 
 PAYLOAD_TYPES: dict[str, type[Payload]] = {
@@ -434,6 +525,15 @@ PAYLOAD_TYPES: dict[str, type[Payload]] = {
         DirectiveQueued,
         DirectiveDelivered,
         DirectiveAcknowledged,
+        BroadcastSent,
+        PerimeterEntered,
+        PerimeterExited,
+        WarningRaised,
+        WarningAcknowledged,
+        WarningEnded,
+        ParStarted,
+        ParAccounted,
+        ParEnded,
     )
 }
 

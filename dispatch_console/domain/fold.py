@@ -18,11 +18,14 @@ from dispatch_console.domain.state import (
     TRACK_LIMIT,
     Alert,
     Assignment,
+    Broadcast,
     CheckInPoint,
     Directive,
     Equipment,
     Identification,
     IncidentState,
+    IncidentWarning,
+    Par,
     Perimeter,
     Position,
     Responder,
@@ -128,7 +131,12 @@ def _perimeter_set(state: IncidentState, event: ev.Event) -> None:
 def _perimeter_removed(state: IncidentState, event: ev.Event) -> None:
     p = event.payload
     assert isinstance(p, ev.PerimeterRemoved)
-    state.perimeters.pop(p.perimeter_id, None)
+    if state.perimeters.pop(p.perimeter_id, None) is None:
+        return
+    # Nobody is inside an area that no longer exists: no exit events are needed for it.
+    for r in state.responders.values():
+        if p.perimeter_id in r.inside_perimeters:
+            r.inside_perimeters.remove(p.perimeter_id)
 
 
 def _check_in_point(state: IncidentState, event: ev.Event) -> None:
@@ -329,7 +337,12 @@ def _directive_queued(state: IncidentState, event: ev.Event) -> None:
         p.text,
         event.occurred_at_us,
         p.staging_area_id,
+        broadcast_id=p.broadcast_id,
     )
+    if p.broadcast_id is not None:
+        broadcast = state.broadcasts.get(p.broadcast_id)
+        if broadcast is not None and p.directive_id not in broadcast.directive_ids:
+            broadcast.directive_ids.append(p.directive_id)
 
 
 def _directive_delivered(state: IncidentState, event: ev.Event) -> None:
@@ -349,6 +362,101 @@ def _directive_acknowledged(state: IncidentState, event: ev.Event) -> None:
         directive.acknowledged_at_us = event.occurred_at_us
         if directive.delivered_at_us is None:  # an ack proves delivery
             directive.delivered_at_us = event.occurred_at_us
+
+
+def _broadcast_sent(state: IncidentState, event: ev.Event) -> None:
+    p = event.payload
+    assert isinstance(p, ev.BroadcastSent)
+    if p.broadcast_id in state.broadcasts:
+        return  # the first one stands (and keeps its directives)
+    state.broadcasts[p.broadcast_id] = Broadcast(
+        p.broadcast_id, p.kind, p.text, event.occurred_at_us, event.actor.name, p.staging_area_id
+    )
+
+
+def _perimeter_entered(state: IncidentState, event: ev.Event) -> None:
+    p = event.payload
+    assert isinstance(p, ev.PerimeterEntered)
+    r = _responder(state, p.responder_id, event)
+    if r is not None and p.perimeter_id not in r.inside_perimeters:
+        r.inside_perimeters.append(p.perimeter_id)
+
+
+def _perimeter_exited(state: IncidentState, event: ev.Event) -> None:
+    p = event.payload
+    assert isinstance(p, ev.PerimeterExited)
+    r = _responder(state, p.responder_id, event)
+    if r is not None and p.perimeter_id in r.inside_perimeters:
+        r.inside_perimeters.remove(p.perimeter_id)
+
+
+def _warning_raised(state: IncidentState, event: ev.Event) -> None:
+    p = event.payload
+    assert isinstance(p, ev.WarningRaised)
+    if p.warning_id in state.warnings:
+        return  # a warning starts once
+    state.warnings[p.warning_id] = IncidentWarning(
+        p.warning_id,
+        p.kind,
+        p.responder_id,
+        p.detail,
+        event.occurred_at_us,
+        tuple(p.matched_fields),
+    )
+
+
+def _warning_acknowledged(state: IncidentState, event: ev.Event) -> None:
+    p = event.payload
+    assert isinstance(p, ev.WarningAcknowledged)
+    warning = state.warnings.get(p.warning_id)
+    if warning is not None and warning.acknowledged_at_us is None:
+        warning.acknowledged_at_us = event.occurred_at_us
+        warning.acknowledged_by = p.by
+
+
+def _warning_ended(state: IncidentState, event: ev.Event) -> None:
+    p = event.payload
+    assert isinstance(p, ev.WarningEnded)
+    warning = state.warnings.get(p.warning_id)
+    if warning is not None and warning.ended_at_us is None:
+        warning.ended_at_us = event.occurred_at_us
+        warning.end_reason = p.reason
+
+
+def _par(state: IncidentState, par_id: str) -> Par | None:
+    for par in reversed(state.pars):
+        if par.par_id == par_id:
+            return par
+    return None
+
+
+def _par_started(state: IncidentState, event: ev.Event) -> None:
+    p = event.payload
+    assert isinstance(p, ev.ParStarted)
+    if _par(state, p.par_id) is None:
+        state.pars.append(
+            Par(p.par_id, event.occurred_at_us, event.actor.name, list(p.responder_ids))
+        )
+
+
+def _par_accounted(state: IncidentState, event: ev.Event) -> None:
+    p = event.payload
+    assert isinstance(p, ev.ParAccounted)
+    par = _par(state, p.par_id)
+    if par is None or par.ended_at_us is not None:
+        return
+    if p.accounted:
+        par.accounted.setdefault(p.responder_id, event.occurred_at_us)
+    else:  # marked by mistake: unaccounted again
+        par.accounted.pop(p.responder_id, None)
+
+
+def _par_ended(state: IncidentState, event: ev.Event) -> None:
+    p = event.payload
+    assert isinstance(p, ev.ParEnded)
+    par = _par(state, p.par_id)
+    if par is not None and par.ended_at_us is None:
+        par.ended_at_us = event.occurred_at_us
 
 
 def _ignore(state: IncidentState, event: ev.Event) -> None:
@@ -385,6 +493,15 @@ HANDLERS: dict[str, Handler] = {
     ev.DirectiveQueued.TYPE: _directive_queued,
     ev.DirectiveDelivered.TYPE: _directive_delivered,
     ev.DirectiveAcknowledged.TYPE: _directive_acknowledged,
+    ev.BroadcastSent.TYPE: _broadcast_sent,
+    ev.PerimeterEntered.TYPE: _perimeter_entered,
+    ev.PerimeterExited.TYPE: _perimeter_exited,
+    ev.WarningRaised.TYPE: _warning_raised,
+    ev.WarningAcknowledged.TYPE: _warning_acknowledged,
+    ev.WarningEnded.TYPE: _warning_ended,
+    ev.ParStarted.TYPE: _par_started,
+    ev.ParAccounted.TYPE: _par_accounted,
+    ev.ParEnded.TYPE: _par_ended,
 }
 missing = set(ev.PAYLOAD_TYPES) - set(HANDLERS)
 assert not missing, f"event types without a fold handler: {missing}"

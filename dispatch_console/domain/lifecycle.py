@@ -81,6 +81,22 @@ class Rule(StrEnum):
     UNKNOWN_DIRECTIVE = "the directive does not exist in this incident"
     DIRECTIVE_ALREADY_ACKNOWLEDGED = "a directive is acknowledged once"
     NOT_YOUR_DIRECTIVE = "a device can only acknowledge its own directives"
+    UNKNOWN_BROADCAST = "the broadcast does not exist in this incident"
+    BROADCAST_ALREADY_SENT = "a broadcast is sent once"
+    EMPTY_BROADCAST = "a broadcast needs a text to read"
+    ALREADY_INSIDE = "the responder is already inside that perimeter"
+    NOT_INSIDE = "the responder is not inside that perimeter"
+    PERIMETER_KIND_MISMATCH = "the perimeter is of another kind"
+    UNKNOWN_WARNING = "the warning does not exist in this incident"
+    WARNING_ENDED = "the warning has ended"
+    WARNING_ALREADY_RAISED = "a warning is raised once"
+    WARNING_ALREADY_ACTIVE = "a warning of this kind is already active for this responder"
+    WARNING_ALREADY_ACKNOWLEDGED = "a warning is acknowledged once"
+    ACKNOWLEDGER_REQUIRED = "an acknowledgement needs the name of who acknowledged it"
+    PAR_RUNNING = "one roll call (PAR) at a time: end the running one first"
+    PAR_ALREADY_STARTED = "a roll call (PAR) is started once"
+    PAR_NOT_RUNNING = "the roll call (PAR) is not running"
+    NOT_IN_PAR = "the responder is not in this roll call (PAR)"
 
 
 class RuleViolation(Exception):

@@ -13,10 +13,12 @@ import zlib
 import msgspec
 
 from dispatch_console.domain.events import (
+    WARNING_PRIORITY,
     AlertType,
     ArrivalPlace,
     AssignmentTask,
     Attire,
+    BroadcastKind,
     DirectiveKind,
     Duty,
     Geometry,
@@ -25,6 +27,7 @@ from dispatch_console.domain.events import (
     PerimeterKind,
     RosterVerdict,
     SuspectDescription,
+    WarningKind,
 )
 from dispatch_console.domain.lifecycle import RESPONDING, ResponderStatus
 
@@ -122,6 +125,57 @@ class Directive(msgspec.Struct):
     delivered_at_us: int | None = None
     delivered_via: str | None = None
     acknowledged_at_us: int | None = None
+    broadcast_id: str | None = None
+
+
+class Broadcast(msgspec.Struct):
+    broadcast_id: str
+    kind: BroadcastKind
+    text: str
+    sent_at_us: int
+    sent_by: str
+    staging_area_id: str | None = None
+    #: The directive of each responder it went to.
+    directive_ids: list[str] = msgspec.field(default_factory=list)
+
+
+class IncidentWarning(msgspec.Struct):
+    """A friendly-fire warning: active while ``ended_at_us`` is None."""
+
+    warning_id: str
+    kind: WarningKind
+    responder_id: str
+    detail: str
+    raised_at_us: int
+    matched_fields: tuple[str, ...] = ()
+    acknowledged_at_us: int | None = None
+    acknowledged_by: str | None = None
+    ended_at_us: int | None = None
+    end_reason: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.ended_at_us is None
+
+    @property
+    def priority(self) -> int:
+        return WARNING_PRIORITY[self.kind]
+
+
+class Par(msgspec.Struct):
+    """A personnel accountability report (roll call)."""
+
+    par_id: str
+    started_at_us: int
+    started_by: str
+    responder_ids: list[str]
+    #: responder id -> when they were marked accounted for.
+    accounted: dict[str, int] = msgspec.field(default_factory=dict)
+    ended_at_us: int | None = None
+
+    @property
+    def unaccounted(self) -> list[str]:
+        return [r for r in self.responder_ids if r not in self.accounted]
 
 
 class Responder(msgspec.Struct):
@@ -152,6 +206,8 @@ class Responder(msgspec.Struct):
     equipment: Equipment | None = None
     assignment: Assignment | None = None
     released_at_us: int | None = None
+    #: Perimeters (ids) the responder is inside, as the geofence last detected.
+    inside_perimeters: list[str] = msgspec.field(default_factory=list)
     position: Position | None = None
     track: list[Position] = msgspec.field(default_factory=list)
 
@@ -200,6 +256,11 @@ class IncidentState(msgspec.Struct):
     check_in_point: CheckInPoint | None = None
     responders: dict[str, Responder] = msgspec.field(default_factory=dict)
     directives: dict[str, Directive] = msgspec.field(default_factory=dict)
+    broadcasts: dict[str, Broadcast] = msgspec.field(default_factory=dict)
+    #: Every warning raised (active and ended), by id.
+    warnings: dict[str, IncidentWarning] = msgspec.field(default_factory=dict)
+    #: Roll calls, oldest first (the last one may be running).
+    pars: list[Par] = msgspec.field(default_factory=list)
     #: Sequence number, count and received time of the last event folded in.
     last_seq: int = 0
     event_count: int = 0
@@ -213,6 +274,16 @@ class IncidentState(msgspec.Struct):
     @property
     def closed(self) -> bool:
         return self.status != "active"
+
+    def active_warnings(self) -> list[IncidentWarning]:
+        """Active warnings, highest priority first, then oldest first."""
+        active = [w for w in self.warnings.values() if w.ended_at_us is None]
+        return sorted(active, key=lambda w: (w.priority, w.raised_at_us, w.warning_id))
+
+    @property
+    def par(self) -> Par | None:
+        """The roll call running now, if any."""
+        return self.pars[-1] if self.pars and self.pars[-1].ended_at_us is None else None
 
     def pending_directives(self, device_id: str) -> list[Directive]:
         """Directives for ``device_id`` not yet acknowledged, oldest first."""
@@ -253,7 +324,7 @@ _decoder = msgspec.msgpack.Decoder(IncidentState)
 
 #: Bumped whenever the shape of the state or its encoding changes: snapshots of another
 #: format are ignored (they are a cache; the events are the truth).
-STATE_FORMAT = 5
+STATE_FORMAT = 6
 
 
 def encode_state(state: IncidentState) -> bytes:
