@@ -16,6 +16,11 @@ thread is never blocked more than 50 ms". Two phases, offscreen at 1600x1000:
    thread (the store reader) and the GUI thread folds them (``console.apply``) and refreshes
    the map; Python's full garbage collections are timed too, since they stop every thread.
 
+With ``--warnings N`` (default 40) that many responders carry an active friendly-fire warning
+(a tenth of them priority 1, a quarter acknowledged): their rings and badges are drawn in every
+frame, and the run reports how often the rings were rebuilt (they should not be, as only
+positions change).
+
 Prints figures, asserts nothing (tests never time anything).
 """
 
@@ -44,6 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ui/factory
 from dispatch_console.app.live import Changes, ConsoleState
 from dispatch_console.domain import events as ev
 from dispatch_console.domain.reference import School
+from dispatch_console.domain.state import IncidentWarning
 from dispatch_console.ui.map_view import MapView
 from dispatch_console.ui.selection import Selection
 from dispatch_console.ui.theme import NIGHT
@@ -151,6 +157,27 @@ class Mover:
         return self.console.apply(events)
 
 
+def add_warnings(
+    view: MapView, console: ConsoleState, incident_id: str, count: int, now_us: int
+) -> None:
+    """``count`` responders with an active warning, as the fold leaves them, and the refresh
+    that names their events (the rings are built once, here)."""
+    state = console.incidents[incident_id]
+    kinds = ev.WARNING_KINDS
+    with_fix = [rid for rid, r in state.responders.items() if r.position is not None]
+    events = []
+    writer = EventWriter(incident_id, 10**9)
+    for k, rid in enumerate(with_fix[:count]):
+        kind = kinds[0] if k % 10 == 0 else kinds[1 + k % (len(kinds) - 1)]
+        wid = f"{kind}:{rid}:1"
+        acked = now_us if k % 4 == 3 else None
+        state.warnings[wid] = IncidentWarning(
+            wid, kind, rid, "bench", now_us, acknowledged_at_us=acked
+        )
+        events.append(writer.add(ev.WarningRaised(wid, kind, rid, "bench"), now_us))
+    view.refresh(Changes(incidents={incident_id}, events=events), now_us)
+
+
 def summary(name: str, values: list[float]) -> str:
     ms = sorted(v * 1000 for v in values)
     p95 = ms[min(len(ms) - 1, int(0.95 * len(ms)))]
@@ -165,6 +192,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=200)
     parser.add_argument("--responders", type=int, default=2000)
     parser.add_argument("--schools", type=int, default=200)
+    parser.add_argument("--warnings", type=int, default=40, help="responders with a warning")
     parser.add_argument("--png", default="", help="save a grab of the last frame here")
     parser.add_argument(
         "--no-gc-freeze",
@@ -191,6 +219,9 @@ def main() -> None:
     app.processEvents()
     print(f"map built and first painted in {1000 * (time.perf_counter() - started):.0f} ms; "
           f"{view.marker_count()} markers")  # fmt: skip
+    add_warnings(view, console, built.incident_id, args.warnings, built.now_us)
+    rings_built = view._warning_layer.builds
+    print(f"warnings: {len(view.warning_rings())} ringed responders")
     if not args.no_gc_freeze:
         # What the console's composition root should do once its state is loaded: move the
         # long-lived objects (reference data, folded incidents) out of the collector's sight,
@@ -231,6 +262,8 @@ def main() -> None:
     print(summary("update + grab", [u + g for u, g in zip(update, grab, strict=True)]))
     print(f"frames whose paint did not run: {unpainted}; "
           f"labels {len(view.visible_labels())}")  # fmt: skip
+    print(f"warning rings rebuilt during the frames: {view._warning_layer.builds - rings_built} "
+          f"(they only follow their markers)")  # fmt: skip
 
     # --- phase 2: event loop with a watchdog ----------------------------------------------------
     gaps: list[float] = []

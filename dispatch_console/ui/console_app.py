@@ -157,9 +157,9 @@ def _submitter(commands: CommandRunner) -> _Submitter:
 def run_console(options: ConsoleOptions) -> int:
     """Show the console and run until its window closes."""
     os.environ.setdefault("QT_SCALE_FACTOR_ROUNDING_POLICY", "PassThrough")
-    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        if os.environ.setdefault("QT_QPA_PLATFORM", "offscreen") == "offscreen":
-            log.warning("no screen (DISPLAY is not set): the console runs offscreen")
+    no_screen = not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    if no_screen and os.environ.setdefault("QT_QPA_PLATFORM", "offscreen") == "offscreen":
+        log.warning("no screen (DISPLAY is not set): the console runs offscreen")
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     app.setOrganizationName(ORGANIZATION)

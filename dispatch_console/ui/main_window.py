@@ -12,8 +12,9 @@ import gc
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QObject, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QObject, QSettings, Qt, QThread, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -33,18 +34,31 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from dispatch_console.app import commands
 from dispatch_console.app.backend import Loaded
 from dispatch_console.app.live import Changes, ConsoleState
 from dispatch_console.domain import events as ev
+from dispatch_console.domain.state import IncidentState
 from dispatch_console.ui.alerts import AlertsPanel
+from dispatch_console.ui.broadcast_line import BroadcastLinePanel
+from dispatch_console.ui.broadcasts_panel import BroadcastsPanel
 from dispatch_console.ui.detail import ResponderDetailPanel
 from dispatch_console.ui.event_log import EventLogPanel
 from dispatch_console.ui.header import IncidentHeader
+from dispatch_console.ui.ic_dialogs import (
+    AssignDialog,
+    DirectDialog,
+    IdentifyDialog,
+    ReleaseDialog,
+    SuspectDialog,
+)
 from dispatch_console.ui.map_view import MapView
+from dispatch_console.ui.par_panel import ParPanel
 from dispatch_console.ui.responders import RespondersPanel
 from dispatch_console.ui.selection import Selection
 from dispatch_console.ui.theme import DAY, NIGHT, THEMES, Theme, apply_theme
 from dispatch_console.ui.user import User
+from dispatch_console.ui.warnings_panel import WarningsPanel
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +138,8 @@ class HelpOverlay(QWidget):
 class MainWindow(QMainWindow):
     #: A user action that could not be stored (refused by a rule, or the store failed).
     action_failed = Signal(str)
+    #: An export finished (message, ok), from its worker thread.
+    export_done = Signal(str, bool)
 
     def __init__(
         self,
@@ -157,8 +173,14 @@ class MainWindow(QMainWindow):
         self.detail = ResponderDetailPanel(console, self.selection, self.theme)
         self.responders = RespondersPanel(console, self.selection, self.theme)
         self.event_log = EventLogPanel(console, self.selection, self.theme)
+        self.warnings = WarningsPanel(console, self.selection, self.theme)
+        self.warnings.set_user(user.name)
+        self.broadcast_line = BroadcastLinePanel(console, self.selection, self.theme)
+        self.broadcasts = BroadcastsPanel(console, self.selection, self.theme)
+        self.par = ParPanel(console, self.selection, self.theme)
         self.panels: list[QWidget] = [
-            self.header, self.map, self.alerts, self.detail, self.responders, self.event_log
+            self.header, self.map, self.alerts, self.detail, self.responders, self.event_log,
+            self.warnings, self.broadcast_line, self.broadcasts, self.par,
         ]  # fmt: skip
 
         self.banner = QLabel()
@@ -181,9 +203,28 @@ class MainWindow(QMainWindow):
             "responders", "Responders", self.responders, Qt.DockWidgetArea.BottomDockWidgetArea
         )
         self._dock("event_log", "Event log", self.event_log, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self._dock("warnings", "Warnings", self.warnings, Qt.DockWidgetArea.RightDockWidgetArea)
+        self._dock(
+            "broadcast_line",
+            "Radio line",
+            self.broadcast_line,
+            Qt.DockWidgetArea.RightDockWidgetArea,
+        )
+        self._dock(
+            "broadcasts", "Broadcasts", self.broadcasts, Qt.DockWidgetArea.RightDockWidgetArea
+        )
+        self._dock("par", "PAR", self.par, Qt.DockWidgetArea.RightDockWidgetArea)
         self.tabifyDockWidget(self.docks["responders"], self.docks["event_log"])
+        self.tabifyDockWidget(self.docks["broadcasts"], self.docks["par"])
         self.docks["responders"].raise_()
+        self.docks["broadcasts"].raise_()
         self.resizeDocks([self.docks["alerts"]], [430], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.docks["warnings"]], [440], Qt.Orientation.Horizontal)
+        self.resizeDocks(
+            [self.docks["warnings"], self.docks["broadcast_line"], self.docks["broadcasts"]],
+            [420, 170, 260],
+            Qt.Orientation.Vertical,
+        )
         self.resizeDocks([self.docks["responders"]], [330], Qt.Orientation.Vertical)
         self.resizeDocks(
             [self.docks["alerts"], self.docks["detail"]], [460, 340], Qt.Orientation.Vertical
@@ -196,7 +237,15 @@ class MainWindow(QMainWindow):
 
         self.alerts.acknowledge_requested.connect(self.acknowledge_alert)
         self.alerts.attention_changed.connect(self._attention_changed)
+        self.warnings.attention_changed.connect(self._attention_changed)
         self.map.responder_activated.connect(self.show_responder)
+        self.map.direct_requested.connect(self.direct_dropped)
+        self.map.area_edited.connect(self.store_area_edit)
+        for panel in (self.warnings, self.broadcasts, self.par):
+            panel.commands_requested.connect(self.run_command)
+        self.responders.view.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        self._exports: set[QThread] = set()
+        self._apply_role()
         self.selection.focus_changed.connect(self._focus_changed)
 
         self.timer = QTimer(self)
@@ -254,6 +303,44 @@ class MainWindow(QMainWindow):
         incident.addAction(
             a("next_incident", "Next active incident", ["Ctrl+Tab"], self.next_incident,
               "Focus the next active incident")
+        )  # fmt: skip
+        incident.addAction(
+            a("ack_warning", "Acknowledge top warning", ["W"], self.acknowledge_top_warning,
+              "Acknowledge the top unacknowledged warning")
+        )  # fmt: skip
+        incident.addSeparator()
+        table_actions = [
+            a("direct", "Direct to staging…", ["D"], self.direct_selected,
+              "Direct the selected responders to a staging area"),
+            a("identify", "Mark identified…", ["I"], self.identify_selected,
+              "Mark the selected responder identified (check-in), with what staging issued"),
+            a("assign", "Assign…", ["A"], self.assign_selected,
+              "Assign the selected identified responders a task and a team"),
+            a("release", "Release…", ["Ctrl+Shift+R"], self.release_selected,
+              "Release the selected responders from the incident"),
+        ]  # fmt: skip
+        for action in table_actions:
+            incident.addAction(action)
+            self.responders.view.addAction(action)
+        incident.addSeparator()
+        incident.addAction(
+            a("suspect", "Suspect description…", ["Ctrl+Shift+S"], self.revise_suspect,
+              "Enter or revise the suspect description")
+        )  # fmt: skip
+        incident.addAction(
+            a("copy_radio", "Copy radio line", ["Ctrl+Shift+C"], self.copy_radio_line,
+              "Copy the radio line (plainclothes officers inside) to the clipboard")
+        )  # fmt: skip
+        incident.addAction(
+            a("par", "Start PAR", ["Ctrl+P"], self.start_par, "Start a PAR roll call")
+        )
+        incident.addAction(
+            a("stand_down", "Stand down…", ["Ctrl+Shift+D"], self.stand_down,
+              "Broadcast the stand-down to every notified responder (asks first)")
+        )  # fmt: skip
+        incident.addAction(
+            a("ics211", "Export ICS 211 check-in list…", ["Ctrl+E"], self.ask_export_ics211,
+              "Export the ICS 211 check-in list (PDF or CSV)")
         )  # fmt: skip
         incident.addSeparator()
         incident.addAction(
@@ -351,6 +438,7 @@ class MainWindow(QMainWindow):
         if ok:
             self.statusBar().showMessage(f"{description}: done", 5000)
         else:
+            self.map.clear_pending_edits()  # a refused edit's ghost goes at once
             self.statusBar().showMessage(f"{description}: {message}")
             self.action_failed.emit(f"{description}: {message}")
 
@@ -388,6 +476,139 @@ class MainWindow(QMainWindow):
     def acknowledge_alert(self, incident_id: str, alert_id: str) -> None:
         payload = ev.AlertAcknowledged(alert_id, self.user.name)
         self.submit(incident_id, [payload], self.actor, f"acknowledge alert {alert_id}")
+
+    def run_command(self, incident_id: str, payloads: Sequence[ev.Payload], what: str) -> None:
+        """A panel's or dialog's command, stored in the user's name."""
+        if incident_id and payloads:
+            self.submit(incident_id, list(payloads), self.actor, what)
+
+    def acknowledge_top_warning(self) -> None:
+        if not self.warnings.acknowledge_top():
+            self.statusBar().showMessage("No warning waits for acknowledgement", 3000)
+
+    def _focused_state(self) -> IncidentState | None:
+        return self.console.incidents.get(self.selection.incident_id or "")
+
+    def _selected(
+        self, what: str, *, single: bool = False
+    ) -> tuple[IncidentState, list[str]] | None:
+        state = self._focused_state()
+        ids = sorted(i for i in self.selection.responder_ids if state and i in state.responders)
+        if state is None or not ids or (single and len(ids) != 1):
+            need = "one responder" if single else "responders"
+            self.statusBar().showMessage(f"{what}: select {need} first (table or map)", 4000)
+            return None
+        return state, ids
+
+    def _run_dialog(
+        self, dialog: DirectDialog | IdentifyDialog | AssignDialog | ReleaseDialog | SuspectDialog
+    ) -> None:
+        if dialog.exec():
+            self.run_command(dialog.incident_id, dialog.payloads(), dialog.description())
+
+    def direct_selected(self) -> None:
+        picked = self._selected("Direct to staging")
+        if picked is not None:
+            state, ids = picked
+            self._run_dialog(DirectDialog(state, ids, self, theme=self.theme))
+
+    def identify_selected(self) -> None:
+        picked = self._selected("Mark identified", single=True)
+        if picked is not None:
+            state, ids = picked
+            self._run_dialog(IdentifyDialog(state, ids[0], self.user.name, self, theme=self.theme))
+
+    def assign_selected(self) -> None:
+        picked = self._selected("Assign")
+        if picked is not None:
+            state, ids = picked
+            self._run_dialog(AssignDialog(state, ids, self, theme=self.theme))
+
+    def release_selected(self) -> None:
+        picked = self._selected("Release")
+        if picked is not None:
+            state, ids = picked
+            self._run_dialog(ReleaseDialog(state, ids, self, theme=self.theme))
+
+    def revise_suspect(self) -> None:
+        state = self._focused_state()
+        if state is None:
+            self.statusBar().showMessage("No incident in focus", 3000)
+            return
+        self._run_dialog(SuspectDialog(state, self, theme=self.theme))
+
+    def copy_radio_line(self) -> None:
+        text = self.broadcast_line.copy()
+        self.statusBar().showMessage(f"Copied: {text}", 5000)
+
+    def start_par(self) -> None:
+        self.docks["par"].show()
+        self.docks["par"].raise_()
+        self.par.start_par()
+
+    def stand_down(self) -> None:
+        self.broadcasts.request_stand_down()
+
+    def ask_export_ics211(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
+        state = self._focused_state()
+        if state is None:
+            self.statusBar().showMessage("No incident in focus", 3000)
+            return
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export ICS 211", f"ics211-{state.incident_id}.pdf", "PDF (*.pdf);;CSV (*.csv)"
+        )
+        if path:
+            self.export_ics211(Path(path))
+
+    def export_ics211(self, path: Path) -> QThread | None:
+        """The focused incident's ICS 211 as it is now, to PDF or CSV; the file is written in a
+        worker thread (a long list takes seconds) and the status bar says when it is done."""
+        from dispatch_console.app.ics211 import build_ics211, print_time_format
+
+        state = self._focused_state()
+        if state is None:
+            return None
+        now = self.clock()
+        report = build_ics211(  # built here, from the state as it is now; written elsewhere
+            state,
+            now,
+            school=self.console.schools.get(state.school_id),
+            prepared_by=self.user.name,
+            position=self.user.role,
+            time_format=print_time_format(state, now),
+        )
+        thread = _ExportThread(report, path, self)
+        thread.done.connect(self._export_finished)
+        thread.finished.connect(thread.deleteLater)
+        self._exports.add(thread)
+        thread.finished.connect(self._forget_export)
+        thread.start()
+        self.statusBar().showMessage(f"Writing ICS 211 to {path}…")
+        return thread
+
+    def _export_finished(self, message: str, ok: bool) -> None:
+        self.statusBar().showMessage(message, 10_000 if ok else 0)
+        self.export_done.emit(message, ok)
+
+    def _forget_export(self) -> None:
+        self._exports = {t for t in self._exports if not t.isFinished()}
+
+    def direct_dropped(self, responder_ids: frozenset[str], staging_area_id: str) -> None:
+        """Selected responders dragged onto a staging area on the map."""
+        state = self._focused_state()
+        if state is None or not responder_ids:
+            return
+        payloads = commands.direct(state, sorted(responder_ids), staging_area_id)
+        area = state.staging_areas.get(staging_area_id)
+        name = area.name if area is not None else staging_area_id
+        self.run_command(state.incident_id, payloads, f"direct {len(responder_ids)} to {name}")
+
+    def store_area_edit(self, payloads: list[ev.Payload]) -> None:
+        state = self._focused_state()
+        if state is not None:
+            self.run_command(state.incident_id, payloads, "edit staging areas and perimeters")
 
     def next_incident(self) -> None:
         active = [s.incident_id for s in self.console.active_incidents()]
@@ -437,6 +658,12 @@ class MainWindow(QMainWindow):
     def show_help(self) -> None:
         self.help.open()
 
+    def _apply_role(self) -> None:
+        """Observers and trainers watch; they do not command (the map's editing and
+        drag-to-direct are off). The store does not check roles yet: this is the UI only."""
+        commands_allowed = self.user.role in ("dispatcher", "incident commander")
+        self.map.set_editing_enabled(commands_allowed)
+
     def change_user(self) -> None:
         from dispatch_console.ui.user import UserDialog, remember_user
 
@@ -444,6 +671,8 @@ class MainWindow(QMainWindow):
         if dialog.exec():
             self.user = dialog.user()
             self.actor = ev.Actor(ev.ActorKind.CONSOLE_USER, self.user.name)
+            self.warnings.set_user(self.user.name)
+            self._apply_role()
             remember_user(self.settings, self.user)
             self._update_title()
             self.statusBar().showMessage(f"Signed in as {self.user}")
@@ -467,10 +696,16 @@ class MainWindow(QMainWindow):
     def _update_title(self) -> None:
         title = f"Dispatch Console — {self.user.name} ({self.user.role})"
         if self._flash_on:
-            title = f"■ UNACKNOWLEDGED ALERT ■ — {title}"
+            title = f"■ UNACKNOWLEDGED {self._attention_word()} ■ — {title}"
         self.setWindowTitle(title)
 
-    def _attention_changed(self, attention: bool) -> None:
+    def _attention_changed(self, _attention: bool) -> None:
+        """An unacknowledged alert or warning exists: flash the title until none is left."""
+        attention = (
+            self.alerts.unacknowledged_count() > 0 or self.warnings.unacknowledged_count() > 0
+        )
+        if attention and self.flash.isActive():
+            return
         if attention:
             self.flash.start()
             self._flash_on = True
@@ -479,6 +714,9 @@ class MainWindow(QMainWindow):
             self.flash.stop()
             self._flash_on = False
         self._update_title()
+
+    def _attention_word(self) -> str:
+        return "ALERT" if self.alerts.unacknowledged_count() > 0 else "WARNING"
 
     def _flash_title(self) -> None:
         self._flash_on = not self._flash_on
@@ -515,12 +753,44 @@ class MainWindow(QMainWindow):
         self.save_layout()
         self.timer.stop()
         self.flash.stop()
+        for thread in list(self._exports):  # a file being written is finished, not cut
+            thread.wait(60_000)
         super().closeEvent(event)
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         if self.help.isVisible():
             self.help.setGeometry(self.rect())
+
+
+class _ExportThread(QThread):
+    """Writes an ICS 211 report (built in the GUI thread) to PDF or CSV. A QThread, not a
+    Python thread: the PDF's text layout needs a Qt event dispatcher in its thread."""
+
+    done = Signal(str, bool)
+
+    def __init__(self, report: object, path: Path, parent: QObject) -> None:
+        super().__init__(parent)
+        self.report = report
+        self.path = path
+
+    def run(self) -> None:
+        from dispatch_console.app.ics211 import Ics211, write_csv
+
+        report = self.report
+        assert isinstance(report, Ics211)
+        try:
+            if self.path.suffix.lower() == ".csv":
+                write_csv(report, self.path)
+                self.done.emit(f"ICS 211 written to {self.path}", True)
+            else:
+                from dispatch_console.ui.ics211_pdf import write_ics211_pdf
+
+                pages = write_ics211_pdf(report, self.path)
+                self.done.emit(f"ICS 211 written to {self.path} ({pages} pages)", True)
+        except Exception as exc:  # a full disk, a bad folder: said, never a crash
+            log.warning("ICS 211 export to %s failed: %s", self.path, exc)
+            self.done.emit(f"ICS 211 export failed: {exc}", False)
 
 
 class _FilterToggle(QObject):

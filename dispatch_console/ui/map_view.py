@@ -17,6 +17,19 @@ How a responder is drawn (``docs``: console.md, visual language):
   present) = a dashed outline;
 * selected = a larger ring in ``theme.selection``.
 
+Incident command on the map (issue 7):
+
+* warnings: a responder with an active warning gets a red ring (two for the priority-1 kind,
+  unidentified inside the inner perimeter) and a red "! U-012" badge for a label, placed before
+  every other label, which never cover a ring; acknowledged ones an amber ring; ended ones
+  nothing. Rebuilt only on warning events, the rings otherwise just follow their markers;
+* staging area labels say how many responders are there ("Staging A · 6");
+* the incident commander edits the areas (``map_edit.AreaEditor``: draw, select, move, rename,
+  delete), each edit leaving as ``area_edited`` payloads, drawn only once its events come back;
+* dragging one of the selected markers onto a staging area (or its label) asks to direct the
+  selected responders there (``direct_requested``); a drop elsewhere does nothing.
+  ``set_editing_enabled(False)`` (observers, replay) turns both off.
+
 Speed (2,000 moving responders at 10 Hz, ``benchmarks/bench_map.py``): the responders are
 numpy arrays updated in place for the responders named by ``Changes``; markers are one scatter
 item whose points take one of a few prebuilt styles (pens, brushes and symbols built once per
@@ -45,6 +58,7 @@ from PySide6.QtGui import (
     QPainter,
     QPainterPath,
     QPen,
+    QPixmap,
     QPolygonF,
     QStaticText,
     QTransform,
@@ -64,6 +78,7 @@ from dispatch_console.domain.geometry import LocalFrame, local_frame
 from dispatch_console.domain.lifecycle import PRESENT, RESPONDING, ResponderStatus
 from dispatch_console.domain.state import IncidentState
 from dispatch_console.domain.views import responder_row
+from dispatch_console.ui.map_edit import AreaEditor, Tool
 from dispatch_console.ui.mbtiles import BasemapLayer
 from dispatch_console.ui.selection import Selection
 from dispatch_console.ui.theme import Theme
@@ -111,6 +126,24 @@ DUTY_SYMBOL = ("o", "d", "s")
 STALE_STYLE_BASE = N_STATUS * 3 * 2
 
 ROAD_CLASSES = ("local", "collector", "arterial")
+
+#: Warning ring levels: an active priority-1 warning (unidentified inside the inner perimeter),
+#: another active warning, an acknowledged one.
+WARN_TOP, WARN_ACTIVE, WARN_ACKED = 0, 1, 2
+WARN_LEVEL_NAMES = ("priority", "active", "acknowledged")
+#: Ring radii (screen pixels) per level.
+WARN_RING_PX = (17.0, 16.0, 15.0)
+
+
+#: Event types that start, acknowledge or end a warning (the rings are rebuilt on them only).
+WARNING_TYPES = frozenset({
+    ev.WarningRaised.TYPE, ev.WarningAcknowledged.TYPE, ev.WarningEnded.TYPE,
+})  # fmt: skip
+#: Responders counted in a staging area's label: there, with that area's id.
+AT_STAGING = frozenset({
+    ResponderStatus.AT_STAGING, ResponderStatus.IDENTIFIED, ResponderStatus.STAGED,
+    ResponderStatus.ASSIGNED,
+})  # fmt: skip
 
 
 def age_text(seconds: float) -> str:
@@ -265,12 +298,21 @@ class _ResponderScatter(_StyledScatter):
     #: responder_id under the mouse, or "" when it left every marker
     spot_hovered = Signal(str)
 
+    #: A drag of a draggable marker: (responder_id, start, current position in map metres,
+    #: finished)
+    spot_dragged = Signal(str, QPointF, QPointF, bool)
+
     def __init__(self) -> None:
         super().__init__()
         self._hovered = ""
+        #: While an area is being drawn the markers take no clicks (they go to the editor).
+        self.passive = False
+        #: Markers that may be dragged (the selected responders, when directing is allowed).
+        self.draggable: frozenset[str] = frozenset()
+        self._dragging = ""
 
     def mouseClickEvent(self, ev: Any) -> None:
-        if ev.button() != Qt.MouseButton.LeftButton:
+        if ev.button() != Qt.MouseButton.LeftButton or self.passive:
             ev.ignore()
             return
         index = self.index_at(ev.pos())
@@ -280,11 +322,34 @@ class _ResponderScatter(_StyledScatter):
         ev.accept()
         self.spot_clicked.emit(str(self.data["data"][index]), ev)
 
+    def mouseDragEvent(self, ev: Any) -> None:
+        if ev.button() != Qt.MouseButton.LeftButton or self.passive:
+            ev.ignore()
+            return
+        if ev.isStart():
+            index = self.index_at(ev.buttonDownPos())
+            rid = "" if index is None else str(self.data["data"][index])
+            if rid not in self.draggable:
+                ev.ignore()
+                return
+            self._dragging = rid
+        if not self._dragging:
+            ev.ignore()
+            return
+        ev.accept()
+        rid = self._dragging
+        if ev.isFinish():
+            self._dragging = ""
+        self.spot_dragged.emit(rid, QPointF(ev.buttonDownPos()), QPointF(ev.pos()), ev.isFinish())
+
     def hoverEvent(self, ev: Any) -> None:
         index = None if ev.isExit() else self.index_at(ev.pos())
-        if index is not None:
-            ev.acceptClicks(Qt.MouseButton.LeftButton)
         rid = "" if index is None else str(self.data["data"][index])
+        if index is not None and not self.passive:
+            ev.acceptClicks(Qt.MouseButton.LeftButton)
+            shift = ev.modifiers() & Qt.KeyboardModifier.ShiftModifier
+            if rid in self.draggable and not shift:
+                ev.acceptDrags(Qt.MouseButton.LeftButton)
         if rid != self._hovered:
             self._hovered = rid
             self.spot_hovered.emit(rid)
@@ -303,6 +368,8 @@ class _MapViewBox(pg.ViewBox):  # type: ignore[misc]
 
     def __init__(self) -> None:
         super().__init__(enableMenu=False, lockAspect=True, defaultPadding=0.02)
+        #: The area editor: sees clicks and drags first (drawing, selecting, moving areas).
+        self.editor: AreaEditor | None = None
         self._lasso: list[QPointF] | None = None
         self._lasso_item = QGraphicsPathItem()
         self._lasso_item.setZValue(50)
@@ -315,13 +382,18 @@ class _MapViewBox(pg.ViewBox):  # type: ignore[misc]
         self._lasso_item.setBrush(QBrush(fill))
 
     def mouseClickEvent(self, ev: Any) -> None:
-        if ev.button() == Qt.MouseButton.LeftButton and not ev.double():
+        if self.editor is not None and self.editor.click(ev):
+            ev.accept()
+        elif ev.button() == Qt.MouseButton.LeftButton and not ev.double():
             ev.accept()
             self.empty_clicked.emit(ev.modifiers())
         else:
             ev.ignore()
 
     def mouseDragEvent(self, ev: Any, axis: int | None = None) -> None:
+        if self._lasso is None and self.editor is not None and self.editor.drag(ev):
+            ev.accept()
+            return
         shift = bool(ev.modifiers() & Qt.KeyboardModifier.ShiftModifier)
         left = ev.button() == Qt.MouseButton.LeftButton
         if left and (self._lasso is not None or (ev.isStart() and shift)):
@@ -368,7 +440,7 @@ class _Label:
     x: float
     y: float
     text: str
-    kind: str  # "responder", "stale", "school", "incident_school", "staging"
+    kind: str  # "responder", "stale", "warning", "warning_ack", "school", "staging", ...
     priority: int
     key: str = ""
     #: The responder's row in the map's arrays (labels follow their marker), or -1.
@@ -391,6 +463,7 @@ class _LabelLayer(pg.GraphicsObject):  # type: ignore[misc]
         self._fonts: dict[str, QFont] = {}
         self._pens: dict[str, QPen] = {}
         self._halo = QColor(0, 0, 0, 150)
+        self._backs: dict[str, QColor] = {}
         self._labels: list[_Label] = []
         self._x: FloatArray = np.empty(0)
         self._y: FloatArray = np.empty(0)
@@ -415,10 +488,14 @@ class _LabelLayer(pg.GraphicsObject):  # type: ignore[misc]
             "incident_school": big,
             "staging": bold,
             "check_in": bold,
+            "warning": bold,
+            "warning_ack": bold,
         }
         colours = {
             "responder": theme.text,
             "stale": theme.muted,
+            "warning": theme.alarm_text,
+            "warning_ack": theme.caution,
             "school": theme.muted,
             "incident_school": theme.text,
             "staging": theme.staging,
@@ -428,6 +505,8 @@ class _LabelLayer(pg.GraphicsObject):  # type: ignore[misc]
         halo = QColor(theme.map_background)
         halo.setAlpha(225)
         self._halo = halo
+        #: A warned responder's label is a red badge ("! U-000"), the urgent thing on top.
+        self._backs = {"warning": QColor(theme.alarm)}
         self._texts.clear()
         self.update()
 
@@ -481,11 +560,12 @@ class _LabelLayer(pg.GraphicsObject):  # type: ignore[misc]
         sy = t.m12() * self._x + t.m22() * self._y + t.dy()
         painter.setRenderHint(QPainter.RenderHint.TextAntialiasing, True)
         halo = self._halo
+        backs = self._backs
         last_kind = ""
         for i, label in enumerate(self._labels):
             static, width, height = self._static(label.text, label.kind)
             left, top = _label_origin(label.kind, float(sx[i]), float(sy[i]), width, height)
-            painter.fillRect(QRectF(left - 2, top, width + 4, height), halo)
+            painter.fillRect(QRectF(left - 2, top, width + 4, height), backs.get(label.kind, halo))
             if label.kind != last_kind:
                 painter.setFont(self._fonts[label.kind])
                 painter.setPen(self._pens[label.kind])
@@ -503,6 +583,10 @@ def _label_origin(
         return sx - width / 2, sy - height / 2
     if kind == "check_in":
         return sx - width / 2, sy + CHECK_IN_PX / 2 + 1
+    if kind == "warning":  # clear of the warning rings
+        return sx + WARN_RING_PX[WARN_TOP] + 10, sy - height / 2
+    if kind == "warning_ack":
+        return sx + WARN_RING_PX[WARN_ACKED] + 5, sy - height / 2
     return sx + 11, sy - height / 2
 
 
@@ -540,6 +624,102 @@ def _cells(sx: FloatArray, sy: FloatArray, width: float, height: float) -> IntAr
     cx = np.floor(sx / width).astype(np.int64)
     cy = np.floor(sy / height).astype(np.int64)
     return cx * 1_000_003 + cy
+
+
+class _WarningLayer(pg.GraphicsObject):  # type: ignore[misc]
+    """Rings around the responders with a warning, above every marker and area (labels are
+    laid out never to cover a ring, and the warned responders are labelled first).
+
+    Red (``theme.alarm``) for an active warning, a second outer ring for the priority-1 kind,
+    amber once acknowledged. Rebuilt only when the warnings change; in between the rings follow
+    their markers (a copy of a few coordinates per frame). Each level's rings are rendered once
+    per theme into a pixmap (antialiased wide strokes are slow to draw), then blitted.
+    """
+
+    def __init__(self, viewbox: pg.ViewBox) -> None:
+        super().__init__()
+        self._viewbox = viewbox
+        self.setParentItem(viewbox)
+        self.setZValue(9)  # above every marker; under the labels, which never cover a ring
+        self.slots: IntArray = np.empty(0, dtype=np.int64)
+        self.levels: IntArray = np.empty(0, dtype=np.int64)
+        self._x: FloatArray = np.empty(0)
+        self._y: FloatArray = np.empty(0)
+        self._shown: BoolArray = np.empty(0, dtype=bool)
+        self._pens: list[list[tuple[QPen, float]]] = [[], [], []]
+        self._sprites: list[QPixmap] = []
+        self._sprite_dpr = 0.0
+        #: How many times the rings were rebuilt (not just moved): tests check it stays put.
+        self.builds = 0
+        viewbox.sigResized.connect(self._resized)
+
+    def _resized(self, _viewbox: object) -> None:
+        self.prepareGeometryChange()
+
+    def set_theme(self, theme: Theme) -> None:
+        alarm, caution = QColor(theme.alarm), QColor(theme.caution)
+        halo = QColor(theme.map_background)
+        halo.setAlpha(200)
+        self._halo = QPen(halo, 8.0)
+        self._sprites = []
+        top, active, acked = WARN_RING_PX
+        self._pens = [
+            [(QPen(alarm, 4.5), top), (QPen(alarm, 2.0), top + 7)],
+            [(QPen(alarm, 3.5), active)],
+            [(QPen(caution, 2.5), acked)],
+        ]
+        self.update()
+
+    def set_rings(self, slots: IntArray, levels: IntArray) -> None:
+        order = np.argsort(-levels, kind="stable")  # the most urgent painted last, on top
+        self.slots = slots[order]
+        self.levels = levels[order]
+        self.builds += 1
+
+    def follow(self, x: FloatArray, y: FloatArray, has_pos: BoolArray) -> None:
+        slots = self.slots
+        self._x, self._y, self._shown = x[slots], y[slots], has_pos[slots]
+        self.update()
+
+    def boundingRect(self) -> QRectF:
+        return QRectF(self._viewbox.rect())
+
+    def paint(
+        self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
+    ) -> None:
+        if not self._shown.any():
+            return
+        t = self._viewbox.childTransform()
+        sx = t.m11() * self._x + t.m21() * self._y + t.dx()
+        sy = t.m12() * self._x + t.m22() * self._y + t.dy()
+        dpr = painter.device().devicePixelRatioF() if painter.device() is not None else 1.0
+        if not self._sprites or dpr != self._sprite_dpr:
+            self._sprites = [self._sprite(rings, dpr) for rings in self._pens]
+            self._sprite_dpr = dpr
+        for i in np.flatnonzero(self._shown).tolist():
+            sprite = self._sprites[int(self.levels[i])]
+            half = sprite.width() / sprite.devicePixelRatio() / 2
+            painter.drawPixmap(QPointF(float(sx[i]) - half, float(sy[i]) - half), sprite)
+
+    def _sprite(self, rings: list[tuple[QPen, float]], dpr: float) -> QPixmap:
+        """One level's rings (on their dark halo) in a transparent pixmap, centred."""
+        reach = max((r for _pen, r in rings), default=0.0) + self._halo.widthF() / 2 + 2
+        side = math.ceil(2 * reach)
+        pixmap = QPixmap(math.ceil(side * dpr), math.ceil(side * dpr))
+        pixmap.setDevicePixelRatio(dpr)
+        pixmap.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(pixmap)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        centre = QPointF(side / 2, side / 2)
+        painter.setPen(self._halo)
+        for _pen, r in rings:
+            painter.drawEllipse(centre, r, r)
+        for pen, r in rings:
+            painter.setPen(pen)
+            painter.drawEllipse(centre, r, r)
+        painter.end()
+        return pixmap
 
 
 class _Chrome(pg.GraphicsObject):  # type: ignore[misc]
@@ -845,6 +1025,11 @@ class MapView(QWidget):
 
     #: A responder marker was double-clicked (open its detail).
     responder_activated = Signal(str)
+    #: The selected responders (frozenset of ids) were dragged onto a staging area (its id).
+    direct_requested = Signal(object, str)
+    #: An area was drawn, moved, renamed or deleted: the payloads to store (list of
+    #: StagingAreaSet / StagingAreaRemoved / PerimeterSet / PerimeterRemoved).
+    area_edited = Signal(object)
 
     def __init__(
         self,
@@ -873,6 +1058,12 @@ class MapView(QWidget):
         self._check_ins: dict[str, tuple[float, float, str]] = {}
         self._school_labels: list[_Label] = []
         self._age_key: tuple[int, ...] = ()
+        #: Staging area labels' names and counts per incident: {incident: {area id: name}}.
+        self._staging_names: dict[str, dict[str, str]] = {}
+        self._staging_counts: dict[str, dict[str, int]] = {}
+        #: Warned responders' slots -> ring level (WARN_TOP / WARN_ACTIVE / WARN_ACKED).
+        self._warned: dict[int, int] = {}
+        self._editing = True
 
         self._view = pg.GraphicsView(self, background=theme.map_background)
         self._view.setMinimumSize(200, 150)
@@ -904,8 +1095,13 @@ class MapView(QWidget):
         self._add(self._check_in_item, 4)
         self._selected = _StyledScatter()
         self._add(self._selected, 5)
+        self._drag_ghost = _StyledScatter()
+        self._add(self._drag_ghost, 6)
         self._labels = _LabelLayer(self._vb)
+        self._warning_layer = _WarningLayer(self._vb)
         self._chrome = _Chrome(self._vb)
+        self._editor = AreaEditor(self, theme)
+        self._vb.editor = self._editor
 
         self._apply_theme_styles()
         self._draw_static()
@@ -916,6 +1112,7 @@ class MapView(QWidget):
 
         self._markers.spot_clicked.connect(self._marker_clicked)
         self._markers.spot_hovered.connect(self._marker_hovered)
+        self._markers.spot_dragged.connect(self._marker_dragged)
         self._vb.empty_clicked.connect(self._empty_clicked)
         self._vb.lassoed.connect(self._lassoed)
         self._vb.sigRangeChanged.connect(self._range_changed)
@@ -946,18 +1143,32 @@ class MapView(QWidget):
         """Fold in what ``changes`` names and move the clock to ``now_us``."""
         self._now_us = now_us
         focus = self._selection.incident_id
-        moved = relabel = False
+        moved = relabel = warnings = False
+        # Which incidents had events other than positions, and of which types (one pass).
+        position = ev.ResponderPosition.TYPE
+        other = {(e.incident_id, e.type) for e in changes.events if e.type != position}
         if focus != self._fleet.incident_id:
             self._load_focus()
             moved = relabel = True
         elif focus is not None and focus in changes.incidents:
             moved, relabel = self._apply_responder_changes(focus, changes)
+            warnings = any(iid == focus and t in WARNING_TYPES for iid, t in other)
         active = {s.incident_id for s in self._console.active_incidents()}
         redraw = (changes.areas & active) | (set(self._area_items) ^ active)
         if focus is not None and focus in changes.areas:
             redraw.add(focus)
+            self._editor.areas_came_back()
         for incident_id in redraw:
             self._draw_areas(incident_id)
+        if focus in redraw:
+            self._editor.set_areas(self._focused_state())
+            self._update_draggable()
+        recount = {iid for iid, _t in other if iid is not None} - redraw
+        for counted in recount & set(self._staging_names):
+            relabel |= self._count_staging(counted)
+        self._editor.expire_ghosts(now_us)
+        if warnings:
+            relabel |= self._draw_warnings()
         self._draw_responders(moved, relabel=relabel or bool(redraw))
 
     def set_theme(self, theme: Theme) -> None:
@@ -1060,6 +1271,7 @@ class MapView(QWidget):
             "age_text": self._age_text(slot) if stale else None,
             "selected": responder_id in set(self._selected.ids()),
             "label": label,
+            "warning": self.warning_rings().get(responder_id),
         }
 
     def visible_labels(self) -> list[str]:
@@ -1094,6 +1306,103 @@ class MapView(QWidget):
     def scale_bar(self) -> tuple[float, str, float]:
         """(metres, text, pixels) of the scale bar."""
         return self._chrome.scale_bar()
+
+    # --- editing and commands (incident command) ----------------------------------------------
+
+    @property
+    def editor(self) -> AreaEditor:
+        """The area editor (tools, selected area, dialogs): ``dispatch_console.ui.map_edit``."""
+        return self._editor
+
+    @property
+    def now_us(self) -> int:
+        """The instant drawn (the last refresh's)."""
+        return self._now_us
+
+    @property
+    def editing_enabled(self) -> bool:
+        return self._editing
+
+    def set_editing_enabled(self, enabled: bool) -> None:
+        """Allow the map's commands: area editing and dragging responders onto a staging area
+        (off for observers and replay: no tool bar, no selection of areas, no drag)."""
+        self._editing = enabled
+        self._editor.set_enabled(enabled)
+        self._update_draggable()
+
+    def start_drawing(self, kind: str, shape: str = "polygon") -> bool:
+        """Start a drawing tool: ``kind`` "staging" | "inner" | "outer", ``shape`` "polygon" |
+        "circle" (point + radius). ``False`` if editing is off or no incident is focused."""
+        return self._editor.start(Tool(shape, kind))  # type: ignore[arg-type]
+
+    def cancel_editing(self) -> None:
+        """Drop a drawing or move in progress (nothing is emitted)."""
+        self._editor.cancel()
+
+    def clear_pending_edits(self) -> None:
+        """Remove the dashed ghosts of edits sent but not back yet (e.g. the service refused
+        them; otherwise they go when their events come back, or after 15 s)."""
+        self._editor.areas_came_back()
+
+    def select_area(self, area_id: str | None) -> bool:
+        """Select the focused incident's staging area or perimeter ``area_id`` (None: none)."""
+        if area_id is None:
+            self._editor.select(None)
+            return True
+        for area in self._editor.areas:
+            if area.area_id == area_id:
+                self._editor.select((area.kind, area.area_id))
+                return self._editor.selected is not None
+        return False
+
+    @property
+    def selected_area_id(self) -> str | None:
+        area = self._editor.selected_area()
+        return area.area_id if area else None
+
+    def rename_selected_area(self) -> bool:
+        """Ask for the selected staging area's name and capacity (a dialog)."""
+        return self._editor.rename_selected()
+
+    def delete_selected_area(self) -> bool:
+        """Delete the selected area after asking once."""
+        return self._editor.delete_selected()
+
+    def focused_state(self) -> IncidentState | None:
+        return self._focused_state()
+
+    def set_markers_passive(self, passive: bool) -> None:
+        """Markers take no clicks while an area is being drawn."""
+        self._markers.passive = passive
+        self._update_draggable()
+
+    def staging_label_at(self, x: float, y: float) -> str | None:
+        """The focused incident's staging area whose shown label covers map point ``(x, y)``."""
+        focus = self._selection.incident_id
+        ids = self._staging_names.get(focus or "", {})
+        if not ids:
+            return None
+        t = self._vb.childTransform()
+        p = t.map(QPointF(x, y))
+        for lab in self._labels.labels():
+            if lab.kind != "staging" or lab.key not in ids:
+                continue
+            a = t.map(QPointF(lab.x, lab.y))
+            w, h = self._labels.measure(lab.text, lab.kind)
+            left, top = _label_origin(lab.kind, a.x(), a.y(), w, h)
+            if left - 3 <= p.x() <= left + w + 3 and top - 2 <= p.y() <= top + h + 2:
+                return lab.key
+        return None
+
+    def warning_rings(self) -> dict[str, str]:
+        """Responders ringed for a warning now: id -> "priority" | "active" | "acknowledged"."""
+        f = self._fleet
+        layer = self._warning_layer
+        return {
+            f.ids[int(s)]: WARN_LEVEL_NAMES[int(level)]
+            for s, level in zip(layer.slots, layer.levels, strict=True)
+            if f.has_pos[int(s)]
+        }
 
     # --- building the layers ----------------------------------------------------------------
 
@@ -1167,8 +1476,13 @@ class MapView(QWidget):
         self._trail_alpha = -1
         self._ticks.setPen(pg.mkPen(t.muted, width=1.5))
         self._vb.set_lasso_pen(t.selection)
+        ghost = pg.mkPen(t.selection, width=2.0, style=Qt.PenStyle.DashLine)
+        ghost_fill = pg.mkBrush(self._faint(t.selection, 70))
+        self._drag_ghost.set_styles([("o", MARKER_PX["o"] + 4, ghost, ghost_fill)])
         self._labels.set_theme(t)
+        self._warning_layer.set_theme(t)
         self._chrome.set_theme(t)
+        self._editor.set_theme(t)
 
     @staticmethod
     def _faint(color: str, alpha: int) -> QColor:
@@ -1282,6 +1596,8 @@ class MapView(QWidget):
             self._vb.removeItem(item)
         self._area_labels.pop(incident_id, None)
         self._check_ins.pop(incident_id, None)
+        self._staging_names.pop(incident_id, None)
+        self._staging_counts.pop(incident_id, None)
 
     def _draw_areas(self, incident_id: str) -> None:
         """(Re)draw one incident's perimeters, staging areas and check-in point."""
@@ -1324,6 +1640,10 @@ class MapView(QWidget):
             self._vb.addItem(each, ignoreBounds=True)
         self._area_items[incident_id] = items
         self._area_labels[incident_id] = labels
+        self._staging_names[incident_id] = {
+            a.staging_area_id: a.name for a in state.staging_areas.values()
+        }
+        self._count_staging(incident_id)
         check_in = state.check_in_point
         school = self._console.schools.get(state.school_id)
         planned = school.pre_plan.check_in if school is not None else None
@@ -1333,6 +1653,57 @@ class MapView(QWidget):
             self._check_ins[incident_id] = (x, y, point.name or "Check-in")
         self._draw_check_ins()
         self._draw_schools()
+
+    def _count_staging(self, incident_id: str) -> bool:
+        """Put how many responders are at each staging area in its label ("Staging A · 6");
+        ``True`` if a label changed."""
+        names = self._staging_names.get(incident_id)
+        state = self._console.incidents.get(incident_id)
+        if not names or state is None:
+            return False
+        counts = dict.fromkeys(names, 0)
+        for r in state.responders.values():
+            area = r.staging_area_id
+            if area in counts and r.status in AT_STAGING:
+                counts[area] += 1
+        if counts == self._staging_counts.get(incident_id):
+            return False
+        self._staging_counts[incident_id] = counts
+        self._area_labels[incident_id] = [
+            replace(lab, text=f"{names[lab.key]} · {counts[lab.key]}")
+            if lab.kind == "staging" and lab.key in names
+            else lab
+            for lab in self._area_labels.get(incident_id, [])
+        ]
+        return True
+
+    def staging_count(self, staging_area_id: str, incident_id: str | None = None) -> int | None:
+        """The count shown in a staging area's label (focused incident by default)."""
+        counts = self._staging_counts.get(incident_id or self._selection.incident_id or "", {})
+        return counts.get(staging_area_id)
+
+    def _draw_warnings(self) -> bool:
+        """Rebuild the warning rings from the focused incident's warnings; ``True`` if which
+        responders are ringed (or how) changed."""
+        state = self._focused_state()
+        f = self._fleet
+        warned: dict[int, int] = {}
+        for w in state.active_warnings() if state is not None else []:
+            s = f.slot.get(w.responder_id)
+            if s is None:
+                continue
+            if w.acknowledged_at_us is not None:
+                level = WARN_ACKED
+            else:
+                level = WARN_TOP if w.priority == 1 else WARN_ACTIVE
+            warned[s] = min(level, warned.get(s, WARN_ACKED))
+        changed = warned != self._warned
+        self._warned = warned
+        slots = np.fromiter(warned.keys(), np.int64, len(warned))
+        levels = np.fromiter(warned.values(), np.int64, len(warned))
+        self._warning_layer.set_rings(slots, levels)
+        self._warning_layer.follow(f.x, f.y, f.has_pos)
+        return changed
 
     def _draw_check_ins(self) -> None:
         points = list(self._check_ins.values())
@@ -1356,7 +1727,14 @@ class MapView(QWidget):
         state = self._focused_state()
         self._chrome.message = "" if state is not None else "No active incident"
         self._chrome.update()
+        self._editor.cancel()
+        self._editor.select(None)
+        self._editor.areas_came_back()  # another incident's pending edits: not shown here
+        self._editor.set_areas(state)
+        self._warned = {}
         if state is None:
+            self._draw_warnings()
+            self._update_draggable()
             return
         fleet.add(state.responders)
         fleet.read(state, state.responders, self._projector)
@@ -1373,6 +1751,8 @@ class MapView(QWidget):
         if slots:
             xs, ys = self._projector.to_local_many(lons, lats)
             fleet.add_trail(np.array(slots, np.int64), np.array(times, np.int64), xs, ys)
+        self._draw_warnings()
+        self._update_draggable()
 
     def _apply_responder_changes(self, focus: str, changes: Changes) -> tuple[bool, bool]:
         """Fold ``changes`` into the arrays: (anything moved or changed, anything other than a
@@ -1443,6 +1823,7 @@ class MapView(QWidget):
             self._rings.set_points(f.x[ringed], f.y[ringed], ring_style, f.ids_arr[ringed])
             self._draw_ticks()
             self._draw_selection()
+            self._warning_layer.follow(f.x, f.y, f.has_pos)
         since_trails = now - self._trail_drawn_at
         if moved or restyled or since_trails >= TRAIL_REDRAW_US or since_trails < 0:
             self._draw_trails()
@@ -1539,28 +1920,39 @@ class MapView(QWidget):
                 for l2, t2, r2, b2 in grid.get(cell, ()):
                     if left < r2 and l2 < right and top < b2 and t2 < bottom:
                         return False
-            box = (left, top, right, bottom)
-            for cell in cells:
-                grid.setdefault(cell, []).append(box)
+            block(left, top, right, bottom)
             placed.append(label)
             return True
 
+        def block(left: float, top: float, right: float, bottom: float) -> None:
+            box = (left, top, right, bottom)
+            for cx in range(int(left // 64), int(right // 64) + 1):
+                for cy in range(int(top // 20), int(bottom // 20) + 1):
+                    grid.setdefault((cx, cy), []).append(box)
+
         fixed.sort(key=lambda lab: lab.priority)
         n_places = 0
+        stale = self._stale
+        warned = self._warning_labels(t)
+        n_responders = 0
+        for label, x, y in warned:
+            old = 0 <= label.slot < len(stale) and bool(stale[label.slot])
+            n_responders += place(label, x, y, f"{label.text} +99" + ("  99m 99s" if old else ""))
+        ring = WARN_RING_PX[WARN_TOP] + 8
+        for _label, x, y in warned:  # no other label covers a warning ring
+            block(x - ring, y - ring, x + ring, y + ring)
         for label in fixed:
             if label.priority > 1:
                 break
             p = t.map(QPointF(label.x, label.y))
             place(label, p.x(), p.y())
-        n_responders = 0
         candidates, slots, sx, sy = self._responder_label_candidates(t, width, height)
         for label, x, y in candidates:
+            if n_responders >= MAX_RESPONDER_LABELS:  # warned ones included
+                break
             # Room is kept for what _crowd_texts may add: " +12" and a stale age.
             room = f"{label.text} +99" + ("  99m 99s" if label.kind == "stale" else "")
-            if place(label, x, y, room):
-                n_responders += 1
-                if n_responders >= MAX_RESPONDER_LABELS:
-                    break
+            n_responders += place(label, x, y, room)
         for label in fixed:
             if label.priority <= 1:
                 continue
@@ -1599,6 +1991,10 @@ class MapView(QWidget):
         priority[f.unidentified[slots] & f.present[slots]] = 3
         priority[selected[slots]] = 2
         order = np.lexsort((slots, priority))
+        if self._warned:  # warned responders are labelled first, by _warning_labels
+            warned = np.zeros(len(f), dtype=bool)
+            warned[list(self._warned)] = True
+            order = order[~warned[slots[order]]]
         # One candidate per 40x18 px cell: a denser crowd cannot show more labels anyway.
         cell = _cells(sx[order], sy[order], 40.0, 18.0)
         _, first = np.unique(cell, return_index=True)
@@ -1612,6 +2008,19 @@ class MapView(QWidget):
             )
             labels.append((label, float(sx[i]), float(sy[i])))
         return labels, slots, sx, sy
+
+    def _warning_labels(self, t: QTransform) -> list[tuple[_Label, float, float]]:
+        """Labels of the warned responders ("! U-000"), the most urgent first."""
+        f = self._fleet
+        out = []
+        for s, level in sorted(self._warned.items(), key=lambda item: (item[1], item[0])):
+            if not f.has_pos[s]:
+                continue
+            kind = "warning_ack" if level == WARN_ACKED else "warning"
+            x, y = float(f.x[s]), float(f.y[s])
+            p = t.map(QPointF(x, y))
+            out.append((_Label(x, y, f"! {f.labels[s]}", kind, -1, f.ids[s], s), p.x(), p.y()))
+        return out
 
     def _crowd_texts(
         self,
@@ -1635,7 +2044,8 @@ class MapView(QWidget):
         for k, i in enumerate(labelled):
             lab = placed[i]
             text = f"{lab.text} +{more[k]}" if more[k] else lab.text
-            if lab.kind == "stale":
+            old = lab.slot < len(self._stale) and bool(self._stale[lab.slot])
+            if lab.kind == "stale" or (old and lab.kind in ("warning", "warning_ack")):
                 text = f"{text}  {self._age_text(lab.slot)}"
             if text != lab.text:
                 out[i] = replace(lab, text=text)
@@ -1689,6 +2099,7 @@ class MapView(QWidget):
         self._selection.select(ids, ORIGIN)
 
     def _selection_changed(self, origin: str) -> None:
+        self._update_draggable()
         self._draw_selection()
         self._draw_trails()
         self._layout_labels()
@@ -1697,6 +2108,45 @@ class MapView(QWidget):
             position = self.marker_position(rid)
             if position is not None and not self._vb.viewRect().contains(QPointF(*position)):
                 self.center_on(rid)
+
+    def _update_draggable(self) -> None:
+        """Selected markers can be dragged onto a staging area (when commands are allowed)."""
+        state = self._focused_state()
+        allowed = self._editing and state is not None and not state.closed
+        self._markers.draggable = self._selection.responder_ids if allowed else frozenset()
+
+    def _marker_dragged(
+        self, _responder_id: str, start: QPointF, current: QPointF, finished: bool
+    ) -> None:
+        """A selected marker is being dragged: ghosts of the selected markers follow the
+        mouse and the staging area under it lights up; dropped on one, the selected responders
+        are directed there (the markers themselves never move: positions come from the feed)."""
+        f = self._fleet
+        ids = self._selection.responder_ids
+        area = self._editor.staging_at(current.x(), current.y())
+        if finished:
+            self._drag_ghost.set_points(
+                np.empty(0), np.empty(0), np.empty(0, np.int64), np.empty(0, dtype=object)
+            )
+            self._editor.show_drop_target(None)
+            self._editor.show_hint("")
+            if area is not None and ids and self._editing:
+                self.direct_requested.emit(frozenset(ids), area.area_id)
+            return
+        slots = np.array([f.slot[r] for r in ids if r in f.slot], dtype=np.int64)
+        slots = slots[f.has_pos[slots]]
+        dx, dy = current.x() - start.x(), current.y() - start.y()
+        self._drag_ghost.set_points(
+            f.x[slots] + dx, f.y[slots] + dy, np.zeros(len(slots), np.int64), f.ids_arr[slots]
+        )
+        self._editor.show_drop_target(area)
+        n = len(ids)
+        who = "1 responder" if n == 1 else f"{n} responders"
+        self._editor.show_hint(
+            f"Drop to direct {who} to {area.name}"
+            if area is not None
+            else f"Drop {who} on a staging area to direct them there"
+        )
 
     def _focus_changed(self, _incident_id: str) -> None:
         self._load_focus()

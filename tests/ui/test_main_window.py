@@ -211,9 +211,7 @@ def test_a_refused_command_is_said_in_the_status_bar(qtbot: QtBot, window: MainW
     assert "only identified" in window.statusBar().currentMessage()
 
 
-def test_next_incident_cycles_through_active_incidents(
-    window: MainWindow, built: Built
-) -> None:
+def test_next_incident_cycles_through_active_incidents(window: MainWindow, built: Built) -> None:
     other = build_incident(
         5, seed=2, school_index=1, console=ConsoleState(demo_schools()),
         first_seq=built.events[-1].seq + 1,
@@ -225,3 +223,96 @@ def test_next_incident_cycles_through_active_incidents(
         window.next_incident()
         seen.add(window.selection.incident_id)
     assert seen == {built.incident_id, other.incident_id}
+
+
+def _warning_events(built: Built) -> list[ev.Event]:
+    writer = EventWriter(built.incident_id, built.events[-1].seq + 1)
+    writer.add(
+        ev.WarningRaised(
+            "unidentified_in_inner_perimeter:r000:1", "unidentified_in_inner_perimeter", "r000",
+            "not identified, inside the inner perimeter",
+        ),
+        built.now_us,
+    )  # fmt: skip
+    return writer.events
+
+
+def test_w_acknowledges_the_top_warning_in_the_users_name(
+    qtbot: QtBot, settings: QSettings, built: Built
+) -> None:
+    commands = Commands()
+    window = make_window(qtbot, settings, built.now_us, commands)
+    window.on_loaded(Loaded([], 0, []))
+    show_active(qtbot, window)
+    window.on_events(built.events)
+    window.on_events(_warning_events(built))
+    window.refresh_now()
+    assert window.warnings.unacknowledged_count() == 1
+    QTest.keyClick(window, Qt.Key.Key_W)
+    (incident_id, payloads, actor, _), *_ = commands.calls
+    assert incident_id == built.incident_id
+    assert payloads == [ev.WarningAcknowledged("unidentified_in_inner_perimeter:r000:1", USER.name)]
+    assert actor.name == USER.name
+
+
+def test_dragging_responders_onto_a_staging_area_directs_them(
+    window: MainWindow, built: Built
+) -> None:
+    window.on_events(built.events)
+    state = window.console.incidents[built.incident_id]
+    area = next(iter(state.staging_areas))
+    window.direct_dropped(frozenset({"r002", "r003"}), area)
+    (_, payloads, _, what), *_ = window.submit.calls  # type: ignore[attr-defined]
+    directed = [p for p in payloads if isinstance(p, ev.ResponderDirected)]
+    queued = [p for p in payloads if isinstance(p, ev.DirectiveQueued)]
+    assert {p.responder_id for p in directed} == {"r002", "r003"}
+    assert {p.staging_area_id for p in directed} == {area}
+    assert {q.kind for q in queued} == {"go_to_staging"}
+    assert "direct 2" in what
+
+
+def test_ctrl_p_starts_a_par_of_everyone_present(
+    qtbot: QtBot, settings: QSettings, built: Built
+) -> None:
+    commands = Commands()
+    window = make_window(qtbot, settings, built.now_us, commands)
+    window.on_loaded(Loaded([], 0, []))
+    show_active(qtbot, window)
+    window.on_events(built.events)
+    window.refresh_now()
+    QTest.keyClick(window, Qt.Key.Key_P, Qt.KeyboardModifier.ControlModifier)
+    (_, payloads, _, _), *_ = commands.calls
+    (started,) = payloads
+    assert isinstance(started, ev.ParStarted)
+    state = window.console.incidents[built.incident_id]
+    from dispatch_console.domain.lifecycle import PRESENT
+
+    present = {r.responder_id for r in state.responders.values() if r.status in PRESENT}
+    assert set(started.responder_ids) == present
+
+
+def test_acting_on_nobody_says_what_to_select(window: MainWindow, built: Built) -> None:
+    window.on_events(built.events)
+    window.identify_selected()
+    assert "select one responder" in window.statusBar().currentMessage()
+    assert window.submit.calls == []  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("suffix", [".pdf", ".csv"])
+def test_ics211_export_is_written_off_the_gui_thread_and_said_when_done(
+    qtbot: QtBot, window: MainWindow, built: Built, tmp_path: Path, suffix: str
+) -> None:
+    window.on_events(built.events)
+    target = tmp_path / f"ics211{suffix}"
+    with qtbot.waitSignal(window.export_done, timeout=60_000) as done:
+        thread = window.export_ics211(target)
+    assert thread is not None
+    message, ok = done.args
+    assert ok, message
+    assert str(target) in window.statusBar().currentMessage()
+    data = target.read_bytes()
+    if suffix == ".pdf":
+        assert data.startswith(b"%PDF")
+    else:
+        text = data.decode("utf-8")
+        assert "Officer 005" in text  # identified in the factory incident
