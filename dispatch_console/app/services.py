@@ -86,7 +86,6 @@ class EmbeddedServices:
             keys = self._keys
             self.gateway = GatewayThread(self.store_url, self.listen, box=self.box)
             self.gateway.start_and_wait()
-            log.warning("embedded gateway listening: %s", self.gateway.gateway.ports)
             if self.on_stored is not None and self.gateway.gateway.core is not None:
                 self.gateway.gateway.core.service.subscribe(self.on_stored)
         except Exception as exc:
@@ -121,7 +120,8 @@ class EmbeddedServices:
                 store_url=self.store_url,
                 stop=self._stop,
             )
-            log.warning("demo scenario finished: incident %s", result.incident_id)
+            ended = "stopped" if self._stop.is_set() else "finished"
+            log.warning("demo scenario %s: incident %s", ended, result.incident_id)
         except Exception as exc:
             self.simulator_error = f"{type(exc).__name__}: {exc}"
             log.error("the demo simulator stopped: %s", self.simulator_error)
