@@ -1,8 +1,15 @@
 """Gateway benchmarks (issue 4): signed HTTP position batches, activation -> subscriber latency,
 and Cursor-on-Target over UDP parsed, validated and durably stored, against the parse ceiling.
 
-Run: ``.venv/bin/python benchmarks/bench_gateway.py [--db URL]`` (default: a temporary SQLite
-file). Prints figures; asserts nothing.
+CoT over UDP is offered at each rate of ``--udp-rate`` in turn (5 s each, from another process,
+as TAK devices would send it). Stored a second end to end can only reach the offered rate, so the
+ladder goes past 20,000/s: the line to read is the last, the highest rate stored with no loss and
+its ratio to a hardened lxml parse of the same messages (the ceiling), measured in the same run
+just before that step. The machine's cores are shared by the sender, the UDP worker and the
+gateway: compare ratios, run it several times, and take the median.
+
+Run: ``.venv/bin/python benchmarks/bench_gateway.py [--db URL] [--udp-only] [--udp-rate
+20000,50000]`` (default: a temporary SQLite file). Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
@@ -145,7 +152,7 @@ def bench_activation_latency(
 def pli(uid: str, n: int, now_us: int) -> bytes:
     from dispatch_console.domain.timeutil import iso
 
-    t = iso(now_us)
+    t = iso(now_us)  # milliseconds: a device's reports must be 1 ms apart to be distinct
     stale = iso(now_us + 30_000_000)
     lat = SCHOOL[1] + (n % 1000) * 1e-6
     return (
@@ -159,29 +166,63 @@ def pli(uid: str, n: int, now_us: int) -> bytes:
     ).encode()
 
 
-def bench_udp(gateway: GatewayThread, url: str, devices: int, rate: int, seconds: float) -> None:
+def udp_messages(devices: int, total: int) -> list[bytes]:
+    """``total`` PLIs from ``devices`` devices in turn, each device's 1 ms after its last
+    (times stay near now: a 5-minute future horizon refuses the rest)."""
+    now_us = time.time_ns() // 1000
+    return [
+        pli(f"ANDROID-{n % devices:015d}", n, now_us + (n // devices) * 1000) for n in range(total)
+    ]
+
+
+def parse_ceiling(messages: list[bytes]) -> float:
+    """Hardened lxml parse only of ``messages``, in this process: messages a second."""
     from lxml import etree
 
-    from dispatch_console.feeds.cot.parse import parse_cot
-
-    now_us = time.time_ns() // 1000
-    total = int(rate * seconds)
-    messages = [pli(f"ANDROID-{n % devices:015d}", n, now_us + n * 1000) for n in range(total)]
-    # Ceiling: hardened lxml parse of the same messages, in this process.
     parser = etree.XMLParser(
         resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
     )
     started = time.perf_counter()
     for message in messages:
         etree.fromstring(message, parser)
-    ceiling = total / (time.perf_counter() - started)
+    return len(messages) / (time.perf_counter() - started)
+
+
+def positions_stored(store: Store, after_seq: int) -> int:
+    """Position events stored after ``after_seq``."""
+    from sqlalchemy import func, select
+
+    from dispatch_console.store import schema
+
+    events = schema.events
+    query = (
+        select(func.count())
+        .select_from(events)
+        .where(events.c.seq > after_seq, events.c.type == ev.ResponderPosition.TYPE)
+    )
+    with store._reader.connect() as conn:
+        return int(conn.execute(query).scalar() or 0)
+
+
+def bench_udp(
+    gateway: GatewayThread, url: str, devices: int, rate: int, seconds: float
+) -> tuple[float, int, float]:
+    """Offer ``rate`` reports a second for ``seconds``; print and return (stored a second end
+    to end, lost, the parse ceiling measured just before on the same messages)."""
+    from dispatch_console.feeds.cot.parse import parse_cot
+
+    total = int(rate * seconds)
+    messages = udp_messages(devices, total)
+    ceiling = parse_ceiling(messages)
     started = time.perf_counter()
-    for message in messages:
+    for message in messages[:20_000]:
         parse_cot(message)
-    parse_rate = total / (time.perf_counter() - started)
+    parse_rate = min(total, 20_000) / (time.perf_counter() - started)
 
     with Store(url) as store:
         before = store.last_seq()
+        rejections_before = len(store.rejections(100_000))
+    received_before = gateway.gateway.udp_datagrams
     port = gateway.gateway.ports["udp"]
     # The sender is another process, as a TAK client would be: it must not share the GIL.
     sender = subprocess.run(
@@ -204,36 +245,58 @@ def bench_udp(gateway: GatewayThread, url: str, devices: int, rate: int, seconds
     first_send_text, send_s_text = sender.stdout.split()
     first_send, send_s = float(first_send_text), float(send_s_text)
     with Store(url) as store:
-        stored, done = 0, time.time()
+        progress, done = 0, time.time()
         while True:  # until everything is stored, or nothing more arrives for 2 s (losses)
             now_stored = store.last_seq() - before
-            if now_stored > stored:
-                stored, done = now_stored, time.time()
-            if stored >= total or time.time() - done > 2.0:
+            if now_stored > progress:
+                progress, done = now_stored, time.time()
+            if progress >= total and positions_stored(store, before) >= total:
+                break
+            if time.time() - done > 2.0:
                 break
             time.sleep(0.05)
+        # Counted by type: the gateway also stores what positions imply (perimeter entries).
+        stored = positions_stored(store, before)
     rate_achieved = stored / (done - first_send)
-    received = gateway.gateway.udp_datagrams
+    received = gateway.gateway.udp_datagrams - received_before
     with Store(url) as store:
         reasons: dict[str, int] = {}
-        for rejection in store.rejections(100_000):
+        for rejection in store.rejections(100_000)[rejections_before:]:
             reasons[rejection.reason] = reasons.get(rejection.reason, 0) + 1
-    print(f"  datagrams received by the gateway: {received:,}; rejections: {reasons or 'none'}")
     print(
         f"CoT over UDP, {total:,} position reports offered at {total / send_s:,.0f}/s: "
         f"{stored:,} stored ({total - stored:,} lost), {rate_achieved:,.0f} stored/s end to end"
+        f"; ratio to the ceiling {rate_achieved / ceiling:.2f}"
     )
     print(
-        f"  hardened lxml parse only (ceiling): {ceiling:,.0f}/s; our parse+extract: "
-        f"{parse_rate:,.0f}/s; stored/ceiling ratio {rate_achieved / ceiling:.2f}"
-        "   (targets: >= 20,000/s, no loss, ratio >= 0.3)"
+        f"  datagrams received by the gateway: {received:,}; rejections: {reasons or 'none'}; "
+        f"hardened lxml parse only (ceiling): {ceiling:,.0f}/s; full parse_cot: "
+        f"{parse_rate:,.0f}/s"
+    )
+    return rate_achieved, total - stored, ceiling
+
+
+def bench_udp_rates(
+    gateway: GatewayThread, url: str, devices: int, rates: list[int], seconds: float
+) -> None:
+    """Each offered rate in turn; then the highest stored rate reached with no loss, and its
+    ratio to the parse ceiling measured in the same run (targets: >= 20,000/s with no loss,
+    ratio >= 0.3)."""
+    results = [(rate, *bench_udp(gateway, url, devices, rate, seconds)) for rate in rates]
+    lossless = [(stored, rate, ceiling) for rate, stored, lost, ceiling in results if lost == 0]
+    if not lossless:
+        print("CoT over UDP: every offered rate lost reports")
+        return
+    best, offered, ceiling = max(lossless)
+    print(
+        f"CoT over UDP sustained with no loss: {best:,.0f} stored/s (offered {offered:,}/s); "
+        f"parse ceiling {ceiling:,.0f}/s; ratio {best / ceiling:.2f}"
+        "   (targets: >= 20,000/s with no loss, ratio >= 0.3)"
     )
 
 
 def send_udp(port: int, rate: int, seconds: float, devices: int) -> None:
-    now_us = time.time_ns() // 1000
-    total = int(rate * seconds)
-    messages = [pli(f"ANDROID-{n % devices:015d}", n, now_us + n * 1000) for n in range(total)]
+    messages = udp_messages(devices, int(rate * seconds))
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     first_send = time.time()
     started = time.perf_counter()
@@ -250,12 +313,18 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--db", default=None)
     parser.add_argument("--devices", type=int, default=200)
-    parser.add_argument("--udp-rate", type=int, default=20_000)
+    parser.add_argument(
+        "--udp-rate",
+        default="20000,40000,50000,60000",
+        help="offered CoT rates, comma-separated (each for --udp-seconds)",
+    )
     parser.add_argument("--udp-seconds", type=float, default=5.0)
+    parser.add_argument("--udp-only", action="store_true", help="skip the HTTP benchmarks")
     parser.add_argument("--send-udp", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    rates = [int(r) for r in str(args.udp_rate).split(",")]
     if args.send_udp:
-        send_udp(args.send_udp, args.udp_rate, args.udp_seconds, args.devices)
+        send_udp(args.send_udp, rates[0], args.udp_seconds, args.devices)
         return 0
     with tempfile.TemporaryDirectory(prefix="dc-gw-bench-") as tmp:
         folder = Path(tmp)
@@ -280,9 +349,10 @@ def main() -> int:
                 keys["school"],
             )
             print(f"incident {opened['incident_id']}: {opened['notified']} devices notified")
-            bench_activation_latency(gateway, base, keys["school"], 200)
-            bench_http(base, keys, args.devices, 100)
-            bench_udp(gateway, url, args.devices, args.udp_rate, args.udp_seconds)
+            if not args.udp_only:
+                bench_activation_latency(gateway, base, keys["school"], 200)
+                bench_http(base, keys, args.devices, 100)
+            bench_udp_rates(gateway, url, args.devices, rates, args.udp_seconds)
         finally:
             gateway.stop()
     return 0

@@ -116,6 +116,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("incidents", "list incidents")
     p.set_defaults(handler=cmd_incidents)
 
+    p = command("export-incident", "write one incident to a portable file (replay elsewhere)")
+    p.add_argument("incident")
+    p.add_argument("-o", "--output", type=Path, required=True, help="the file to write")
+    p.set_defaults(handler=cmd_export_incident)
+
+    p = command("import-incident", "store an incident from a portable file (append-only)")
+    p.add_argument("file", type=Path)
+    p.set_defaults(handler=cmd_import_incident)
+
     p = command("events", "list an incident's events in order")
     p.add_argument("incident")
     p.add_argument("--format", choices=("table", "jsonl"), default="table")
@@ -246,6 +255,34 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("rejections", "messages the gateway refused, newest first")
     p.add_argument("--limit", type=int, default=50)
     p.set_defaults(handler=cmd_rejections)
+
+    p = command("replay", "replay a past incident in the console, read-only (K: play/pause)")
+    p.add_argument("incident")
+    p.add_argument(
+        "--at",
+        default=None,
+        help="start at: ISO 8601 time with offset, or +SECONDS after the incident's first "
+        "event (default: its first event)",
+    )
+    p.add_argument(
+        "--speed", type=float, default=10.0, choices=(0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+    )
+    p.add_argument("--roads", default=None, help="a roads GeoJSON file for the basemap")
+    p.add_argument("--theme", choices=("night", "day"), default=None)
+    p.add_argument("--quit-after", type=float, default=None, help=argparse.SUPPRESS)
+    p.set_defaults(handler=cmd_replay)
+
+    p = command("report", "an incident's after-action report, as PDF or HTML (by the extension)")
+    p.add_argument("incident")
+    p.add_argument("-o", "--output", required=True, metavar="FILE", help="a .pdf or .html file")
+    p.add_argument(
+        "--roads",
+        default=None,
+        help="a roads GeoJSON file for the map snapshots (default: the demo county's roads "
+        "when the school is in the demo county)",
+    )
+    p.add_argument("--theme", choices=("day", "night"), default="day", help="maps and charts")
+    p.set_defaults(handler=cmd_report)
     return parser
 
 
@@ -333,6 +370,38 @@ def cmd_incidents(args: argparse.Namespace, out: TextIO) -> int:
         for i in incidents
     ]
     _table(out, ("INCIDENT", "SCHOOL", "TYPE", "STATUS", "OPENED", "EVENTS"), rows)
+    return 0
+
+
+def cmd_export_incident(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.replay.portable import export_incident
+
+    with _store(args) as store:
+        result = export_incident(store, args.incident, args.output)
+    flag = " [EXERCISE]" if result.exercise else ""
+    print(
+        f"wrote {result.path}: incident {result.incident_id}{flag}, {result.events} events, "
+        f"{result.status.replace('_', ' ')}, {result.bytes:,} bytes",
+        file=out,
+    )
+    return 0
+
+
+def cmd_import_incident(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.replay.portable import import_file
+
+    with _store(args) as store:
+        result = import_file(store, args.file)
+    flag = " [EXERCISE]" if result.exercise else ""
+    if result.already_imported:
+        print(f"incident {result.incident_id}{flag} is here already, same events", file=out)
+        return 0
+    added = ", its school added" if result.school_added else ""
+    print(
+        f"imported incident {result.incident_id}{flag}: {result.stored} events{added} "
+        "(replay: dispatch-console replay INCIDENT)",
+        file=out,
+    )
     return 0
 
 
@@ -504,6 +573,50 @@ def cmd_screenshot(args: argparse.Namespace, out: TextIO) -> int:
         Path(args.output), scenario, at_s=args.at, size=(int(width), int(height)), theme=args.theme
     )
     print(f"wrote {path}", file=out)
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.ui.replay_window import run_replay
+
+    with _store(args) as store:
+        _require_incident(store, args.incident)
+        start_us = _instant(store, args.incident, args.at)
+    return run_replay(
+        args.db,
+        args.incident,
+        start_us=start_us,
+        speed=args.speed,
+        roads_file=Path(args.roads) if args.roads else None,
+        theme=args.theme,
+        quit_after_s=args.quit_after,
+    )
+
+
+def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
+    output = Path(args.output)
+    if output.suffix.lower() not in (".pdf", ".html", ".htm"):
+        raise CliError(f"-o {args.output!r}: the file must end in .pdf or .html")
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # a file, never a window
+    from dispatch_console.ui.replay_window import incident_place, roads_for
+    from dispatch_console.ui.report import write_report
+    from dispatch_console.ui.theme import THEMES
+
+    with _store(args) as store:
+        _require_incident(store, args.incident)
+        place = incident_place(store, args.incident)
+        roads_file = Path(args.roads) if args.roads else None
+        roads = roads_for(*place, roads_file) if place is not None else []
+        report = write_report(store, args.incident, output, roads=roads, theme=THEMES[args.theme])
+    m = report.metrics
+    what = f"{report.pages} pages" if report.pages else "HTML"
+    flag = ", EXERCISE" if report.exercise else ""
+    print(
+        f"wrote {output} ({what}{flag}): {report.school_name}, {len(report.rows)} key events, "
+        f"peak {m.peak_unidentified_inner} unidentified inside the inner perimeter, "
+        f"exposure {m.exposure_person_minutes:.1f} person-minutes",
+        file=out,
+    )
     return 0
 
 

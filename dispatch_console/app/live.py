@@ -172,13 +172,18 @@ class ConsoleState:
         )
 
     def unacknowledged_alerts(self) -> list[tuple[IncidentState, Alert]]:
-        return [(s, a) for s, a in self.alerts() if a.acknowledged_at_us is None]
+        """Alerts waiting for a dispatcher, of open incidents only (an imported or closed one
+        waits for nobody), live incidents before exercises."""
+        waiting = [
+            (s, a) for s, a in self.alerts() if a.acknowledged_at_us is None and not s.closed
+        ]
+        return sorted(waiting, key=lambda p: p[0].exercise)  # stable: newest first within
 
     def default_focus(self) -> str | None:
         """The incident a dispatcher should be looking at: the newest with an unacknowledged
-        alert, else the newest active one."""
+        alert, else the newest active one; a live incident always before an exercise."""
         waiting = self.unacknowledged_alerts()
         if waiting:
             return waiting[0][0].incident_id
-        active = self.active_incidents()
+        active = sorted(self.active_incidents(), key=lambda s: s.exercise)
         return active[0].incident_id if active else None

@@ -615,7 +615,37 @@ def survey(state: IncidentState, index: GeofenceIndex | None = None) -> Survey:
             seen[rid] = (pos, place)
             if place is not NOWHERE:
                 inside[rid] = place
+    _keep_near_boundary(state, index, inside)
     return Survey(index, inside, state.responders)
+
+
+#: A responder recorded inside a perimeter counts as having left it only when their position
+#: is more than this far outside: GPS noise at the boundary must not end a warning and raise
+#: it again every few seconds.
+EXIT_MARGIN_M = 15.0
+
+
+def _keep_near_boundary(
+    state: IncidentState, index: GeofenceIndex, inside: dict[str, Place]
+) -> None:
+    area_of = {area_id: k for k, area_id in enumerate(index.ids)}
+    for rid, r in state.responders.items():
+        if not r.inside_perimeters or r.position is None:
+            continue
+        place = inside.get(rid, NOWHERE)
+        missing = [
+            area_of[pid]
+            for pid in r.inside_perimeters
+            if pid not in place.perimeters and pid in area_of
+        ]
+        if not missing:
+            continue
+        x, y = index.to_plane(r.position.lon, r.position.lat)
+        near = [
+            k for k in missing if shapely.distance(index.shapes[k], Point(x, y)) <= EXIT_MARGIN_M
+        ]
+        if near:
+            inside[rid] = index.place(tuple(sorted({*place.areas, *near})))
 
 
 # --- findings ----------------------------------------------------------------------------------

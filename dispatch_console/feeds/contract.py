@@ -34,6 +34,8 @@ class Activation(msgspec.Struct, forbid_unknown_fields=True):
     location_detail: Text | None = None
     message: Text | None = None
     notified_device_ids: list[Id] | None = None
+    #: A drill (simulator, training): opens an exercise incident, kept apart from live ones.
+    exercise: bool = False
 
 
 class Notified(msgspec.Struct, forbid_unknown_fields=True):

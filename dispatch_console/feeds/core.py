@@ -13,7 +13,7 @@ import math
 import secrets
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
@@ -30,8 +30,8 @@ from dispatch_console.feeds.auth import AuthError, verify
 from dispatch_console.feeds.cot.parse import CotPosition
 from dispatch_console.feeds.keys import KeyProblem, KeyRing, OpenKey, SecretBox
 from dispatch_console.feeds.notify import alert_text, devices_to_notify
-from dispatch_console.service import Command, IncidentService
-from dispatch_console.store import Store
+from dispatch_console.service import Command, IncidentService, PositionFields, PositionReport
+from dispatch_console.store import Store, collector_paused
 from dispatch_console.store.registry import Device, Rejection, excerpt_of
 from dispatch_console.store.store import wall_clock_us
 
@@ -68,6 +68,21 @@ def error(status: int, message: str, field: str | None = None) -> Reply:
 class _Cached:
     loaded_at: float = 0.0
     value: Any = None
+
+
+@dataclass(slots=True)
+class _Route:
+    """Where one uid's CoT positions go, worked out once per batch."""
+
+    responder_id: str
+    actor: ev.Actor
+    device: Device | None
+    #: Registered: the active incidents it is a responder of (joined ones added on the way).
+    member: list[IncidentState] = field(default_factory=list)
+    #: Registered: the active incidents it may join by reporting from near them.
+    others: list[IncidentState] = field(default_factory=list)
+    #: Unregistered: the incidents in which this batch made it an UNVERIFIED responder.
+    contacted: set[str] = field(default_factory=set)
 
 
 class GatewayCore:
@@ -113,9 +128,18 @@ class GatewayCore:
         value: Roster = self._roster.value
         return value
 
-    def active_incident_at(self, school_id: str) -> IncidentState | None:
+    def active_incident_at(
+        self, school_id: str, exercise: bool | None = None
+    ) -> IncidentState | None:
+        """The open incident at ``school_id``; with ``exercise`` given, only a live one
+        (``False``) or only an exercise (``True``): a real alert never joins a drill."""
         for state in self.service.live_incidents():
-            if state.opened and not state.closed and state.school_id == school_id:
+            if (
+                state.opened
+                and not state.closed
+                and state.school_id == school_id
+                and (exercise is None or state.exercise == exercise)
+            ):
                 return state
         return None
 
@@ -224,11 +248,16 @@ class GatewayCore:
             msg.message,
         )
         actor = ev.Actor(ev.ActorKind.DEVICE, f"school:{msg.school_id}")
-        open_incident = self.active_incident_at(msg.school_id)
+        open_incident = self.active_incident_at(msg.school_id, exercise=msg.exercise)
         try:
             if open_incident is None:
                 incident_id, _ = self.service.open_incident(
-                    school, alert, actor=actor, source=ev.Source.FEED, idempotency_key=idempotency
+                    school,
+                    alert,
+                    actor=actor,
+                    source=ev.Source.FEED,
+                    exercise=msg.exercise,
+                    idempotency_key=idempotency,
                 )
             else:  # a second alert from the same school joins the open incident
                 incident_id = open_incident.incident_id
@@ -299,6 +328,8 @@ class GatewayCore:
             latest_alert.message,
             first.name if first else None,
         )
+        if state.exercise:  # a phone must never show a drill as a real call
+            text = f"EXERCISE, NOT A REAL CALL. {text}"
         now = self.clock()
         commands: list[Command] = []
         for device_id in dict.fromkeys(device_ids):
@@ -358,6 +389,9 @@ class GatewayCore:
                 made = self._commands_for(device_id, msg, at_us, actor)
             except RuleViolation as refused:
                 results.append({"id": msg.id, "result": "refused", "error": str(refused)})
+                continue
+            except _AlreadyKnown:  # e.g. "at staging", after the geofence saw it arrive
+                results.append({"id": msg.id, "result": "duplicate"})
                 continue
             if made:
                 first = made[0]
@@ -452,6 +486,7 @@ class GatewayCore:
                 )
             ]
         status_payload: ev.Payload
+        _raise_if_known(self.service.state(incident_id), device_id, msg.status, msg)
         if msg.status == "en_route":
             status_payload = ev.ResponderEnRoute(device_id)
         elif msg.status == "on_scene":
@@ -550,32 +585,128 @@ class GatewayCore:
     def cot_positions(
         self, positions: Sequence[tuple[CotPosition, str]], transport: str
     ) -> set[str]:
-        """Store parsed position reports ``(report, sender)``; return the uids seen."""
-        commands: list[Command] = []
+        """Store parsed position reports ``(report, sender)``; return the uids seen.
+
+        No command per report: who a uid is, and which incidents its positions go to, is
+        worked out once per uid and batch. Only a contact joining an incident (a registered
+        device near one it was not alerted to, an unregistered uid near one) makes commands,
+        stored first in the same transaction as the positions.
+        """
+        with collector_paused():  # thousands of short-lived objects, no cycles
+            return self._cot_positions(positions, transport)
+
+    def _cot_positions(
+        self, positions: Sequence[tuple[CotPosition, str]], transport: str
+    ) -> set[str]:
+        now = self.clock()
+        horizon = now + MAX_FUTURE_US
+        latest = now + CLOCK_TOLERANCE_US
         uids: set[str] = set()
-        horizon = self.clock() + MAX_FUTURE_US
+        commands: list[Command] = []
+        reports: list[PositionReport] = []
+        routes: dict[str, _Route] = {}
+        open_states = [s for s in self.service.live_incidents() if s.opened and not s.closed]
+        pending = self._pending_positions
+        feed = ev.Source.FEED
         for cot, sender in positions:
-            if cot.lat == 0.0 and cot.lon == 0.0:
-                self.reject(transport, sender, "position at 0,0 (no GPS fix)", f"uid {cot.uid}")
+            uid, _, at_us, stale_us, lat, lon, ce, _, speed, course = cot
+            if lat == 0.0 and lon == 0.0:
+                self.reject(transport, sender, "position at 0,0 (no GPS fix)", f"uid {uid}")
                 continue
-            if cot.time_us < EARLIEST_US:
+            if at_us < EARLIEST_US:
                 self.reject(
-                    transport,
-                    sender,
-                    "time before the year 2000 (clock never set)",
-                    f"uid {cot.uid}",
+                    transport, sender, "time before the year 2000 (clock never set)", f"uid {uid}"
                 )
                 continue
-            if cot.time_us > horizon:
+            if at_us > horizon:
                 self.reject(
-                    transport, sender, "time more than 5 minutes in the future", f"uid {cot.uid}"
+                    transport, sender, "time more than 5 minutes in the future", f"uid {uid}"
                 )
                 continue
-            uids.add(cot.uid)  # only an accepted report binds its uid to a connection
-            commands.extend(self._cot_position(cot))
-        if commands:
-            self.service.execute_batch(commands)
+            uids.add(uid)  # only an accepted report binds its uid to a connection
+            route = routes.get(uid)
+            if route is None:
+                route = routes[uid] = self._route(uid, open_states)
+            responder_id = route.responder_id
+            if route.device is not None:
+                # The newest report wins, whatever order reports arrive in (a clock running
+                # ahead is capped at now, so it cannot hold the last known position).
+                capped = at_us if at_us < latest else latest
+                known = pending.get(responder_id)
+                if known is None or known[3] < capped:
+                    pending[responder_id] = (responder_id, lon, lat, capped)
+                if route.others:
+                    self._join_near(route, lon, lat, at_us, commands)
+                targets = route.member
+            else:
+                targets = self._contact_near(route, cot, open_states, commands)
+            if not targets:
+                continue
+            # A stale time before the time: stale at once; a window of days (as some clients
+            # send): capped, so a silent device is never shown as current for long.
+            if stale_us < at_us:
+                stale_us = at_us
+            elif stale_us > at_us + MAX_STALE_WINDOW_US:
+                stale_us = at_us + MAX_STALE_WINDOW_US
+            fields = PositionFields(responder_id, lat, lon, at_us, stale_us, ce, speed, course)
+            for state in targets:
+                incident_id = state.incident_id
+                # Time first: keys then arrive nearly in order, and the unique index takes
+                # them at its right edge (uid first scattered them: 3 us more per insert).
+                key = f"cot:{at_us}:{uid}:{incident_id}"
+                reports.append(PositionReport(incident_id, route.actor, feed, fields, key))
+        if reports or commands:
+            self.service.record_positions(reports, commands)
         return uids
+
+    def _route(self, uid: str, open_states: list[IncidentState]) -> _Route:
+        """Who reports as ``uid``, and where its positions go (for one batch)."""
+        device = self.device_for_tak_uid(uid)
+        if device is None:
+            responder_id = f"tak:{uid}"
+            return _Route(responder_id, ev.Actor(ev.ActorKind.DEVICE, responder_id), None)
+        responder_id = device.device_id
+        route = _Route(responder_id, ev.Actor(ev.ActorKind.DEVICE, responder_id), device)
+        for state in open_states:
+            (route.member if responder_id in state.responders else route.others).append(state)
+        return route
+
+    def _join_near(
+        self, route: _Route, lon: float, lat: float, at_us: int, commands: list[Command]
+    ) -> None:
+        """A registered device that reports from near an active incident it was never alerted
+        to joins it (see :meth:`_join_nearby`); its positions go there from now on."""
+        device = route.device
+        assert device is not None
+        for state in [s for s in route.others if self._near(s, lon, lat)]:
+            commands.extend(self._join_commands(state, device, at_us))
+            route.others.remove(state)
+            route.member.append(state)
+
+    def _contact_near(
+        self,
+        route: _Route,
+        cot: CotPosition,
+        open_states: list[IncidentState],
+        commands: list[Command],
+    ) -> list[IncidentState]:
+        """The active incidents near an unregistered uid's report, where it shows as an
+        UNVERIFIED responder (made one on its first report there, within the limit)."""
+        targets = []
+        responder_id = route.responder_id
+        for state in open_states:
+            if not self._near(state, cot.lon, cot.lat):
+                continue
+            incident_id = state.incident_id
+            if responder_id not in state.responders and incident_id not in route.contacted:
+                unregistered = self._unregistered_count.get(incident_id, 0)
+                if unregistered >= MAX_UNREGISTERED_PER_INCIDENT:
+                    continue
+                self._unregistered_count[incident_id] = unregistered + 1
+                route.contacted.add(incident_id)
+                commands.extend(self._unregistered_contact(state, responder_id, cot))
+            targets.append(state)
+        return targets
 
     def udp_batch(self, batch: Any) -> None:
         """A batch from the UDP worker process (parsed reports and refusals)."""
@@ -593,62 +724,27 @@ class GatewayCore:
                 self.reject("tcp", sender, str(getattr(piece, "reason", piece)), b"")
         return self.cot_batch(documents, "tcp")
 
-    def _cot_position(self, cot: CotPosition) -> list[Command]:
-        at_us: int = cot.time_us
-        # A stale time before the time: stale at once; a window of days (as some clients send):
-        # capped, so a silent device is never shown as current for long.
-        stale_us = min(max(int(cot.stale_us), at_us), at_us + MAX_STALE_WINDOW_US)
-        device = self.device_for_tak_uid(cot.uid)
-        commands: list[Command] = []
-        joined: list[IncidentState] = []
-        if device is not None:
-            responder_id = device.device_id
-            self._remember_position(responder_id, cot.lon, cot.lat, at_us)
-            joined, commands = self._join_nearby(device, cot.lon, cot.lat, at_us)
-            incidents = self.incidents_of(responder_id) + joined
-        else:
-            responder_id = f"tak:{cot.uid}"
-            incidents = self._nearby_incidents(cot.lon, cot.lat)
-        actor = ev.Actor(ev.ActorKind.DEVICE, responder_id)
-        joined_ids = {s.incident_id for s in joined}
-        for state in incidents:
-            if responder_id not in state.responders and state.incident_id not in joined_ids:
-                unregistered = self._unregistered_count.get(state.incident_id, 0)
-                if unregistered >= MAX_UNREGISTERED_PER_INCIDENT:
-                    continue
-                self._unregistered_count[state.incident_id] = unregistered + 1
-                commands.extend(self._unregistered_contact(state, responder_id, cot))
-            position = ev.ResponderPosition(
-                responder_id,
-                cot.lat,
-                cot.lon,
-                at_us,
-                stale_us,
-                cot.ce,
-                cot.speed_mps,
-                cot.course_deg,
-            )
-            key = f"cot:{cot.uid}:{at_us}:{state.incident_id}"
-            commands.append(Command(state.incident_id, position, actor, ev.Source.FEED, at_us, key))
-        return commands
-
     def _nearby_incidents(
         self, lon: float, lat: float, *, without: str | None = None
     ) -> list[IncidentState]:
         """Active incidents whose school is within its notification radius of ``lon, lat``
         (leaving out those ``without`` is a responder of, before measuring anything)."""
-        found = []
-        for state in self.service.live_incidents():
-            if not state.opened or state.closed or (without and without in state.responders):
-                continue
-            radius = self._radius(state.school_id)
-            # An equirectangular distance is far cheaper than a projection and within a few
-            # metres of it at these ranges; the radius is what matters here, not the metre.
-            dx = math.radians(lon - state.lon) * math.cos(math.radians(state.lat))
-            dy = math.radians(lat - state.lat)
-            if 6_371_008.8 * math.hypot(dx, dy) <= radius:
-                found.append(state)
-        return found
+        return [
+            state
+            for state in self.service.live_incidents()
+            if state.opened
+            and not state.closed
+            and not (without and without in state.responders)
+            and self._near(state, lon, lat)
+        ]
+
+    def _near(self, state: IncidentState, lon: float, lat: float) -> bool:
+        """Within the notification radius of the incident's school. An equirectangular
+        distance is far cheaper than a projection and within a few metres of it at these
+        ranges; the radius is what matters here, not the metre."""
+        dx = math.radians(lon - state.lon) * math.cos(math.radians(state.lat))
+        dy = math.radians(lat - state.lat)
+        return 6_371_008.8 * math.hypot(dx, dy) <= self._radius(state.school_id)
 
     def _join_nearby(
         self, device: Device, lon: float, lat: float, at_us: int
@@ -660,15 +756,17 @@ class GatewayCore:
         commands: list[Command] = []
         joined = self._nearby_incidents(lon, lat, without=device.device_id)
         for state in joined:
-            notified = ev.ResponderNotified(device.device_id, device.device_id, "unsolicited")
-            commands.append(Command(state.incident_id, notified, GATEWAY, ev.Source.FEED, at_us))
-            if device.profile:
-                commands.extend(
-                    self._profile_commands(
-                        state.incident_id, device.device_id, device.profile, at_us
-                    )
-                )
+            commands.extend(self._join_commands(state, device, at_us))
         return joined, commands
+
+    def _join_commands(self, state: IncidentState, device: Device, at_us: int) -> list[Command]:
+        notified = ev.ResponderNotified(device.device_id, device.device_id, "unsolicited")
+        commands = [Command(state.incident_id, notified, GATEWAY, ev.Source.FEED, at_us)]
+        if device.profile:
+            commands.extend(
+                self._profile_commands(state.incident_id, device.device_id, device.profile, at_us)
+            )
+        return commands
 
     def _radius(self, school_id: str) -> float:
         radius = self._radii.get(school_id)
@@ -829,6 +927,24 @@ class GatewayCore:
     def _published(self, events: list[ev.Event]) -> None:
         for listener in self.listeners:
             listener(events)
+
+
+class _AlreadyKnown(Exception):
+    """A device restates what the incident already knows (answered as a duplicate)."""
+
+
+_STATUS_OF_REPORT = {"en_route": "en_route", "on_scene": "on_scene", "at_staging": "at_staging"}
+
+
+def _raise_if_known(state: IncidentState, device_id: str, status: str, msg: Any) -> None:
+    """An arrival the geofence recorded first, reported again by the device, is no news."""
+    responder = state.responders.get(device_id)
+    if responder is None or _STATUS_OF_REPORT.get(status) != responder.status.value:
+        return
+    area = getattr(msg, "staging_area_id", None)
+    if status == "at_staging" and area is not None and area != responder.staging_area_id:
+        return  # a different staging area: the decider says what happens
+    raise _AlreadyKnown
 
 
 def _staging_cot(incident_id: str, area: Any, now_us: int, stale_us: int) -> bytes:

@@ -17,7 +17,7 @@ import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -26,8 +26,14 @@ from aiohttp import web
 from dispatch_console.domain import events as ev
 from dispatch_console.feeds.core import GatewayCore, Reply, error
 from dispatch_console.feeds.keys import MASTER_KEY_ENV, KeyProblem, SecretBox
-from dispatch_console.feeds.udp_worker import UdpBatch, UdpWorker, enlarge_receive_buffer
-from dispatch_console.store import Store
+from dispatch_console.feeds.udp_worker import (
+    EncodedBatch,
+    UdpWorker,
+    decode_batches,
+    enlarge_receive_buffer,
+)
+from dispatch_console.service.monitor import Monitor
+from dispatch_console.store import Store, collector_paused
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +41,11 @@ MAX_BODY = 64 * 1024
 MAX_TAK_CONNECTIONS = 1000
 MAX_UIDS_PER_CONNECTION = 8
 TAK_IDLE_TIMEOUT_S = 600.0
+#: The most CoT UDP reports stored in one transaction (the writer is busy about 12 us per
+#: report: a group this size keeps an HTTP request waiting behind it for ~100 ms at most).
+UDP_GROUP_MAX = 8000
+#: CoT UDP reports waiting for the writer at most before the pump stops reading the worker.
+UDP_GATHERED_MAX = 4 * UDP_GROUP_MAX
 T = TypeVar("T")
 
 
@@ -108,6 +119,12 @@ class Gateway:
         self._udp_worker: UdpWorker | None = None
         self._udp_pump: threading.Thread | None = None
         self._stopping = threading.Event()
+        self.monitor: Monitor | None = None
+        # UDP batches waiting for the writer, and whether a store of them is queued on it.
+        self._udp_gathered: deque[EncodedBatch] = deque()
+        self._udp_gathered_size = 0
+        self._udp_storing = False
+        self._udp_room = threading.Condition()
 
     async def on_writer(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._writer, fn, *args)
@@ -140,6 +157,7 @@ class Gateway:
                 loop.call_soon_threadsafe(self._push_cot, outbound)
 
         core.listeners.append(to_loop)
+        self.monitor = await self.on_writer(_start_monitor, core)
         app = web.Application(client_max_size=MAX_BODY, middlewares=[self._errors])
         app.router.add_post("/v1/activations", self._activation)
         app.router.add_post("/v1/devices/{device_id}/messages", self._device_messages)
@@ -225,9 +243,19 @@ class Gateway:
             await asyncio.sleep(0.5)
             assert self.core is not None
             try:
-                await self.on_writer(self.core.flush)
+                await self.on_writer(self._tick)
             except Exception:
                 log.exception("gateway flush failed")
+
+    def _tick(self) -> None:
+        """On the writer thread, twice a second: positions kept for alerting are written;
+        what consoles stored is folded in (their directives go out to TAK devices from here);
+        geofences and warnings are brought up to date (a position goes stale with no event)."""
+        assert self.core is not None
+        self.core.flush()
+        self.core.service.catch_up()
+        if self.monitor is not None:
+            self.monitor.check()
 
     # --- HTTP ---------------------------------------------------------------------------------
 
@@ -312,41 +340,64 @@ class Gateway:
     # --- Cursor-on-Target ---------------------------------------------------------------------
 
     def _pump_udp(self) -> None:
-        """Hand the UDP worker's batches to the writer. Whatever waits in the pipe goes into
-        one transaction (one durable commit for thousands of reports), and the next batch is
-        read while the writer still stores the previous one. A worker that died is restarted."""
-        core = self.core
+        """Hand the UDP worker's batches to the writer. Whatever arrives while the writer
+        stores one group is gathered into the next (group commit: the longer a commit takes,
+        the more reports the next durable commit carries). Past :data:`UDP_GATHERED_MAX`
+        waiting reports the pump stops reading, and the worker's queue and the kernel's
+        buffer hold the rest. A worker that died is restarted."""
         worker = self._udp_worker
-        assert core is not None and worker is not None
-        in_flight: deque[Future[None]] = deque()
+        assert worker is not None
         while not self._stopping.is_set():
             batch = worker.receive(0.25)
             if batch is not None:
-                while len(batch.positions) < 5000:
-                    more = worker.receive(0.0)
-                    if more is None:
-                        break
-                    batch = UdpBatch(
-                        batch.positions + more.positions,
-                        batch.rejected + more.rejected,
-                        batch.received + more.received,
-                    )
                 self.udp_datagrams += batch.received
-                in_flight.append(self._writer.submit(core.udp_batch, batch))
-                while len(in_flight) > 1 or (in_flight and in_flight[0].done()):
-                    try:
-                        in_flight.popleft().result()
-                    except Exception:
-                        log.exception("storing a CoT UDP batch failed")
+                with self._udp_room:
+                    while self._udp_gathered_size >= UDP_GATHERED_MAX and self._udp_storing:
+                        self._udp_room.wait(0.25)
+                    self._udp_gathered.append(batch)
+                    self._udp_gathered_size += batch.reports
+                    if not self._udp_storing:
+                        self._udp_storing = True
+                        self._writer.submit(self._store_udp_group)
                 continue
             if not worker.alive and not self._stopping.is_set():
                 log.error("CoT UDP worker died (exit %s); restarting it", worker.process.exitcode)
                 port = worker.port
                 worker.stop()
                 worker = self._udp_worker = UdpWorker(self.listen.host, port)
-        for future in in_flight:
-            with contextlib.suppress(Exception):
-                future.result()
+        with self._udp_room:  # what was received is stored before the gateway stops
+            while self._udp_storing:
+                self._udp_room.wait(0.25)
+
+    def _store_udp_group(self) -> None:
+        """On the writer: store what the pump gathered, up to :data:`UDP_GROUP_MAX` reports in
+        one transaction. If more is waiting, the next group is queued behind whatever else
+        waits for the writer (an HTTP request is not held up by a stream of datagrams)."""
+        core = self.core
+        assert core is not None
+        group: list[EncodedBatch] = []
+        size = 0
+        with self._udp_room:
+            gathered = self._udp_gathered
+            while gathered and (not group or size < UDP_GROUP_MAX):
+                batch = gathered.popleft()
+                group.append(batch)
+                size += batch.reports
+            self._udp_gathered_size -= size
+            self._udp_room.notify_all()
+        try:
+            if group:
+                with collector_paused():  # decoded here: short-lived, no cycles
+                    core.udp_batch(decode_batches(group))
+        except Exception:
+            log.exception("storing a CoT UDP batch failed")
+        finally:
+            with self._udp_room:
+                if self._udp_gathered:
+                    self._writer.submit(self._store_udp_group)
+                else:
+                    self._udp_storing = False
+                    self._udp_room.notify_all()
 
     def udp_received(self, data: bytes, sender: str) -> None:
         self.udp_datagrams += 1
@@ -436,6 +487,15 @@ class Gateway:
             asyncio.get_running_loop().run_in_executor(
                 self._writer, core.directive_delivered, incident_id, directive_id
             )
+
+
+def _start_monitor(core: GatewayCore) -> Monitor:
+    """The geofence and warning monitor, subscribed last (its events come after the batch that
+    caused them), and the service's starting point for catching up on other writers."""
+    monitor = Monitor(core.service)
+    core.service.subscribe(monitor.as_subscriber())
+    core.service.catch_up()
+    return monitor
 
 
 def _check_master_key(store: Store, box: SecretBox) -> None:

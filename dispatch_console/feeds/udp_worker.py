@@ -16,10 +16,14 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import queue
+import select
 import socket
+import struct
+import sys
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -46,8 +50,20 @@ class UdpBatch:
     received: int
 
 
+class EncodedBatch(NamedTuple):
+    """A batch as it came over the pipe: decoded only when it is stored (on the writer, with
+    the cyclic collector paused: thousands of small objects that never form cycles, which the
+    collector would otherwise walk while they wait for the writer)."""
+
+    reports: int  # positions and refusals in it
+    received: int
+    blob: bytes
+
+
 # Over the pipe a batch travels as msgpack of plain lists (a third of pickle's cost for
-# thousands of small named tuples), and is rebuilt in the gateway.
+# thousands of small named tuples) after a header with its counts, and is rebuilt in the
+# gateway.
+_HEADER = struct.Struct("<II")
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(
     tuple[list[tuple[CotPosition, str]], list[tuple[str, str, bytes]], int]
@@ -55,18 +71,40 @@ _decoder = msgspec.msgpack.Decoder(
 
 
 def encode_batch(batch: UdpBatch) -> bytes:
-    return _encoder.encode((batch.positions, batch.rejected, batch.received))
+    header = _HEADER.pack(len(batch.positions) + len(batch.rejected), batch.received)
+    return header + _encoder.encode((batch.positions, batch.rejected, batch.received))
 
 
-def decode_batch(blob: bytes) -> UdpBatch:
-    positions, rejected, received = _decoder.decode(blob)
+def read_batch(data: bytes) -> EncodedBatch:
+    reports, received = _HEADER.unpack_from(data)
+    return EncodedBatch(reports, received, data)
+
+
+def decode_batch(encoded: EncodedBatch) -> UdpBatch:
+    positions, rejected, received = _decoder.decode(memoryview(encoded.blob)[_HEADER.size :])
     return UdpBatch(positions, rejected, received)
+
+
+def decode_batches(batches: list[EncodedBatch]) -> UdpBatch:
+    """Several batches as one (one transaction for all of them)."""
+    if len(batches) == 1:
+        return decode_batch(batches[0])
+    decoded = [decode_batch(b) for b in batches]
+    return UdpBatch(
+        [p for b in decoded for p in b.positions],
+        [r for b in decoded for r in b.rejected],
+        sum(b.received for b in decoded),
+    )
+
+
+#: Linux's SO_RCVBUFFORCE (Python's socket module does not name it).
+_SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33 if sys.platform == "linux" else None)
 
 
 def enlarge_receive_buffer(sock: socket.socket) -> None:
     """A burst of CoT must wait in the kernel, not be dropped (the default is ~208 KiB).
     SO_RCVBUFFORCE passes the system limit where we may (root); else the plain option."""
-    for option in (getattr(socket, "SO_RCVBUFFORCE", None), socket.SO_RCVBUF):
+    for option in (_SO_RCVBUFFORCE, socket.SO_RCVBUF):
         if option is None:
             continue
         try:
@@ -106,40 +144,66 @@ def run_worker(
 
     sender_thread = threading.Thread(target=send_batches, name="cot-udp-send", daemon=True)
     sender_thread.start()
-    sock.settimeout(BATCH_WAIT_S)
+    # Non-blocking: a socket with a timeout polls before every receive (a second system call
+    # per datagram); here the poll happens only once the socket is drained.
+    sock.setblocking(False)
+    waiting = select.poll()
+    waiting.register(sock, select.POLLIN)
+    receive = sock.recvfrom
+    parse = parse_position_message
+    senders: dict[Any, str] = {}
     positions: list[tuple[CotPosition, str]] = []
     rejected: list[tuple[str, str, bytes]] = []
     received = 0
     last_sent = last_check = time.monotonic()
+
+    def hand_over(now: float) -> None:
+        nonlocal positions, rejected, received, last_sent
+        outbox.put(encode_batch(UdpBatch(positions, rejected, received)))
+        positions, rejected, received = [], [], 0
+        last_sent = now
+
+    def told_to_stop(now: float) -> bool:
+        """Checked twice a second: the parent is gone, or it told the worker to stop."""
+        nonlocal last_check
+        if now - last_check <= 0.5:
+            return False
+        last_check = now
+        return os.getppid() != parent_pid or pipe.poll()
+
     try:
         while not gone.is_set():
             try:
-                data, address = sock.recvfrom(70_000)
-            except TimeoutError:
-                address = None
+                data, address = receive(70_000)
+            except BlockingIOError:  # drained: hand over what waits, then wait for more
+                now = time.monotonic()
+                if received and now - last_sent >= BATCH_WAIT_S:
+                    hand_over(now)
+                if told_to_stop(now):
+                    return
+                wait = BATCH_WAIT_S - (now - last_sent) if received else 0.5
+                waiting.poll(max(1, int(wait * 1000)))
+                continue
             except OSError:
                 return
+            received += 1
+            sender = senders.get(address)
+            if sender is None:
+                if len(senders) > 4096:  # a flood of made-up source ports
+                    senders.clear()
+                sender = senders[address] = f"{address[0]}:{address[1]}"
+            try:
+                position = parse(data)
+            except CotRejected as refused:
+                rejected.append((sender, refused.reason, data[:EXCERPT]))
+            else:
+                if position is not None:
+                    positions.append((position, sender))
             now = time.monotonic()
-            if address is not None:
-                received += 1
-                sender = f"{address[0]}:{address[1]}"
-                try:
-                    position = parse_position_message(data)
-                except CotRejected as refused:
-                    rejected.append((sender, refused.reason, data[:EXCERPT]))
-                else:
-                    if position is not None:
-                        positions.append((position, sender))
-            if received and (
-                len(positions) + len(rejected) >= BATCH_MAX or now - last_sent >= BATCH_WAIT_S
-            ):
-                outbox.put(encode_batch(UdpBatch(positions, rejected, received)))
-                positions, rejected, received = [], [], 0
-                last_sent = now
-            if now - last_check > 0.5:
-                last_check = now
-                if os.getppid() != parent_pid or pipe.poll():  # parent gone, or told to stop
-                    return
+            if len(positions) + len(rejected) >= BATCH_MAX or now - last_sent >= BATCH_WAIT_S:
+                hand_over(now)
+            if now - last_check > 0.5 and told_to_stop(now):
+                return
     finally:
         with contextlib.suppress(queue.Full):
             outbox.put_nowait(None)
@@ -167,11 +231,11 @@ class UdpWorker:
         self.process.start()
         theirs.close()
 
-    def receive(self, timeout: float) -> UdpBatch | None:
+    def receive(self, timeout: float) -> EncodedBatch | None:
         """The next batch, or ``None`` after ``timeout`` seconds or once the worker is gone."""
         try:
             if self._ours.poll(timeout):
-                return decode_batch(self._ours.recv_bytes())
+                return read_batch(self._ours.recv_bytes())
         except (EOFError, OSError):
             return None
         return None

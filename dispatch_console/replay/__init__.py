@@ -1,1 +1,3 @@
-"""Replay and after-action: the state at any instant, metrics and portable incident files (no Qt)."""
+"""Replay and after-action: the state at any instant, metrics, portable incident files.
+
+No Qt here (the replay window is in ``ui``)."""

@@ -15,6 +15,8 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import msgspec
+
 from dispatch_console.domain import events as ev
 from dispatch_console.domain.decide import validate
 from dispatch_console.domain.fold import apply, fold
@@ -22,7 +24,7 @@ from dispatch_console.domain.lifecycle import RuleViolation
 from dispatch_console.domain.reference import School
 from dispatch_console.domain.state import IncidentState, decode_state, encode_state
 from dispatch_console.domain.timeutil import from_us
-from dispatch_console.store import Store, StoreError
+from dispatch_console.store import RawDraft, Store, StoreError
 
 Subscriber = Callable[[list[ev.Event]], None]
 log = logging.getLogger(__name__)
@@ -56,6 +58,51 @@ class BatchOutcome:
     duplicates: dict[str, int] = field(default_factory=dict)
 
 
+class PositionFields(msgspec.Struct, omit_defaults=True, gc=False):
+    """The fields of a :class:`~dispatch_console.domain.events.ResponderPosition`, not yet
+    checked: cheap to make, and encoded as the same JSON. The store decodes that JSON as a
+    ``ResponderPosition`` (which checks it) before it keeps it."""
+
+    responder_id: str
+    lat: float
+    lon: float
+    at_us: int
+    stale_at_us: int
+    accuracy_m: float | None = None
+    speed_mps: float | None = None
+    heading_deg: float | None = None
+
+
+class PositionReport(msgspec.Struct, frozen=True, gc=False):
+    """A position to store as a ``responder_position`` event of ``incident_id``, at the
+    position's own time (:meth:`IncidentService.record_positions`)."""
+
+    incident_id: str
+    actor: ev.Actor
+    source: ev.Source
+    position: PositionFields
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class PositionsOutcome:
+    #: Events stored: those of the commands first, then the positions, in sequence order.
+    stored: list[ev.Event]
+    #: Index among the commands -> why that command was refused.
+    refused_commands: dict[int, RuleViolation] = field(default_factory=dict)
+    #: Index among the reports -> why that position was refused (a rule, or its payload).
+    refused: dict[int, str] = field(default_factory=dict)
+    #: Idempotency keys already stored -> the sequence number they were stored at.
+    duplicates: dict[str, int] = field(default_factory=dict)
+
+
+_position_lines = msgspec.json.Encoder()
+
+
+#: What :meth:`IncidentService.catch_up` reads: everything but positions.
+_CATCH_UP_TYPES = tuple(t for t in ev.PAYLOAD_TYPES if t != ev.ResponderPosition.TYPE)
+
+
 class IncidentService:
     def __init__(self, store: Store, *, clock: Callable[[], int] | None = None) -> None:
         self.store = store
@@ -63,9 +110,52 @@ class IncidentService:
         self._lock = threading.RLock()
         self._live: dict[str, IncidentState] = {}
         self._subscribers: list[Subscriber] = []
+        #: The store's sequence :meth:`catch_up` has read up to (None: not started).
+        self._seen_seq: int | None = None
 
     def subscribe(self, subscriber: Subscriber) -> None:
         self._subscribers.append(subscriber)
+
+    @property
+    def lock(self) -> threading.RLock:
+        """Held while the live state is read or changed (a monitor deriving from it takes it)."""
+        return self._lock
+
+    def catch_up(self) -> list[ev.Event]:
+        """Fold and publish what other writers (a console's commands, another process) stored
+        since the last call, for the incidents held here and incidents opened since.
+
+        Positions are left out: in a deployment the gateway is their only writer. The first
+        call only sets the starting point (call it right after :meth:`load_active`).
+        """
+        with self._lock:
+            if self._seen_seq is None:
+                self._seen_seq = self.store.last_seq()
+                return []
+            events = list(
+                self.store.read(all_incidents=True, after_seq=self._seen_seq, types=_CATCH_UP_TYPES)
+            )
+            if not events:
+                return []
+            self._seen_seq = events[-1].seq
+            fresh: dict[str, list[ev.Event]] = {}
+            for event in events:
+                if event.incident_id is None:
+                    continue
+                state = self._live.get(event.incident_id)
+                if state is None and event.type != ev.IncidentOpened.TYPE:
+                    continue  # an incident this service never held (closed before it started)
+                if state is not None and event.seq <= state.last_seq:
+                    continue  # written (and folded) here
+                fresh.setdefault(event.incident_id, []).append(event)
+            published: list[ev.Event] = []
+            for incident_id, batch in fresh.items():
+                self._fold_and_checkpoint(self._live_or_new(incident_id), batch)
+                published.extend(batch)
+            if published:
+                published.sort(key=lambda e: e.seq)
+                self._publish(published)
+            return published
 
     def state(self, incident_id: str) -> IncidentState:
         """The live state (kept in memory after the first call)."""
@@ -119,7 +209,7 @@ class IncidentService:
                     fold(tx.read(incident_id, live.last_seq), live)
                 keys = [c.idempotency_key for c in commands if c.idempotency_key is not None]
                 duplicates = tx.existing_keys(keys)
-                accepted, refused = self._decide(commands, duplicates, all_or_nothing)
+                accepted, refused = self._decide(commands, duplicates, all_or_nothing, {})
                 drafts = [
                     ev.EventDraft(c.incident_id, c.occurred_at_us, c.actor, c.source, c.payload,
                                   c.idempotency_key)
@@ -127,15 +217,107 @@ class IncidentService:
                 ]  # fmt: skip
                 result = tx.append(drafts)
             duplicates.update(result.duplicates)
-            by_incident: dict[str, list[ev.Event]] = {}
-            for event in result.stored:
-                assert event.incident_id is not None
-                by_incident.setdefault(event.incident_id, []).append(event)
-            for incident_id, events in by_incident.items():
-                self._fold_and_checkpoint(self._live_or_new(incident_id), events)
-            if result.stored:
-                self._publish(result.stored)
+            self._fold_published(result.stored)
             return BatchOutcome(result.stored, refused, duplicates)
+
+    def record_positions(
+        self, reports: Sequence[PositionReport], commands: Sequence[Command] = ()
+    ) -> PositionsOutcome:
+        """Store a flood of position reports, and the few ``commands`` they brought about
+        (a contact joining an incident), in one durable transaction.
+
+        The commands are decided as :meth:`execute_batch` decides them, first. A position
+        passes the rule of ``responder_position`` (an opened incident in which the responder
+        is known), checked once per incident and responder against the state the commands
+        leave: positions change nothing a later position is checked against, and whether one
+        may be stored depends on its responder and incident only. No ``Command`` or
+        ``EventDraft`` per report: the fields are encoded as JSON in one call and the store
+        decodes them as ``ResponderPosition`` (checked, and proven readable) before it keeps
+        them; a key stored already, by this writer or another, is stored once.
+        """
+        with self._lock:
+            incident_ids = dict.fromkeys(
+                [c.incident_id for c in commands] + [r.incident_id for r in reports]
+            )
+            for incident_id in incident_ids:
+                self._state_or_new(incident_id)  # loaded before the write lock is taken
+            with self.store.writing() as tx:
+                for incident_id in incident_ids:
+                    live = self._live[incident_id]
+                    fold(tx.read(incident_id, live.last_seq), live)
+                working: dict[str, IncidentState] = {}
+                refused_commands: dict[int, RuleViolation] = {}
+                duplicates: dict[str, int] = {}
+                stored: list[ev.Event] = []
+                if commands:
+                    keys = [c.idempotency_key for c in commands if c.idempotency_key is not None]
+                    duplicates = tx.existing_keys(keys)
+                    accepted, refused_commands = self._decide(commands, duplicates, False, working)
+                    drafts = [
+                        ev.EventDraft(c.incident_id, c.occurred_at_us, c.actor, c.source,
+                                      c.payload, c.idempotency_key)
+                        for c in accepted
+                    ]  # fmt: skip
+                    result = tx.append(drafts)
+                    duplicates.update(result.duplicates)
+                    stored.extend(result.stored)
+                refused, kept = self._check_positions(reports, working)
+                positions = [reports[i].position for i in kept]
+                lines = _position_lines.encode_lines(positions).split(b"\n") if kept else []
+                position_type = ev.ResponderPosition.TYPE
+                raw = []
+                for index, line in zip(kept, lines, strict=False):
+                    r = reports[index]
+                    raw.append(
+                        RawDraft(r.incident_id, r.position.at_us, r.actor, r.source,
+                                 position_type, line, r.idempotency_key)
+                    )  # fmt: skip
+                result = tx.append_raw(raw)
+                for index, why in result.refused.items():
+                    refused[kept[index]] = why
+                duplicates.update(result.duplicates)
+                stored.extend(result.stored)
+            self._fold_published(stored)
+            return PositionsOutcome(stored, refused_commands, refused, duplicates)
+
+    def _check_positions(
+        self, reports: Sequence[PositionReport], working: dict[str, IncidentState]
+    ) -> tuple[dict[int, str], list[int]]:
+        """Why the reports the rules refuse are refused, and the indexes of the others (the
+        rule is checked once per incident and responder)."""
+        verdicts: dict[tuple[str, str], str | None] = {}
+        refused: dict[int, str] = {}
+        kept: list[int] = []
+        for index, report in enumerate(reports):
+            pair = (report.incident_id, report.position.responder_id)
+            try:
+                why = verdicts[pair]
+            except KeyError:
+                state = working.get(pair[0])
+                if state is None:
+                    state = self._live[pair[0]]
+                try:
+                    validate(state, ev.ResponderPosition(pair[1], 0.0, 0.0, 0, 0))
+                    why = None
+                except RuleViolation as violation:
+                    why = str(violation)
+                verdicts[pair] = why
+            if why is None:
+                kept.append(index)
+            else:
+                refused[index] = why
+        return refused, kept
+
+    def _fold_published(self, stored: list[ev.Event]) -> None:
+        """Fold committed events into the live states, then publish them."""
+        by_incident: dict[str, list[ev.Event]] = {}
+        for event in stored:
+            assert event.incident_id is not None
+            by_incident.setdefault(event.incident_id, []).append(event)
+        for incident_id, events in by_incident.items():
+            self._fold_and_checkpoint(self._live_or_new(incident_id), events)
+        if stored:
+            self._publish(stored)
 
     def _fold_and_checkpoint(self, state: IncidentState, events: list[ev.Event]) -> None:
         """Fold into the live state; where it crosses a snapshot boundary, keep a snapshot of
@@ -149,11 +331,15 @@ class IncidentService:
             events = events[room:]
 
     def _decide(
-        self, commands: Sequence[Command], duplicates: dict[str, int], all_or_nothing: bool
+        self,
+        commands: Sequence[Command],
+        duplicates: dict[str, int],
+        all_or_nothing: bool,
+        working: dict[str, IncidentState],
     ) -> tuple[list[Command], dict[int, RuleViolation]]:
         """The commands that pass the rules, each checked against the state the accepted ones
-        before it leave; a command whose key is stored already is skipped, not re-checked."""
-        working: dict[str, IncidentState] = {}
+        before it leave; a command whose key is stored already is skipped, not re-checked.
+        ``working`` is left holding, per incident, the state the accepted commands leave."""
         copied: set[str] = set()
         accepted: list[Command] = []
         refused: dict[int, RuleViolation] = {}

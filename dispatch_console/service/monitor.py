@@ -50,14 +50,18 @@ class Monitor:
         try:
             # Under the service's lock: the live states do not change while they are read,
             # and nothing is stored between reading them and storing what they imply.
-            with self.service._lock:
-                now = self.service.clock() if now_us is None else now_us
+            with self.service.lock:
+                clock = self.service.clock() if now_us is None else now_us
                 commands: list[Command] = []
                 for state in self.service.live_incidents():
                     if wanted is not None and state.incident_id not in wanted:
                         continue
                     if not state.opened or (state.closed and not state.active_warnings()):
                         continue
+                    # Never before the events it derives from: a feed's event times run
+                    # ahead of this clock by up to the fold's tolerance (or, in a fast
+                    # simulation, by much more), and an arrival must not precede its position.
+                    now = clock if now_us is not None else max(clock, state.last_event_at_us)
                     for payload in derive(state, now):
                         commands.append(
                             Command(

@@ -229,8 +229,11 @@ class Engine:
         speed: float | None = None,
         sleep: Callable[[float], None] = time.sleep,
         on_time: Callable[[int], None] | None = None,
+        exercise: bool = False,
     ) -> None:
         self.scenario = scenario
+        #: Run as an exercise: the activation says so, and the incident opens as one.
+        self.exercise = exercise
         self.transport = transport
         self.graph = graph
         school = schools.get(scenario.activation.school_id)
@@ -333,6 +336,8 @@ class Engine:
             body["location_detail"] = a.location_detail
         if a.message:
             body["message"] = a.message
+        if self.exercise:
+            body["exercise"] = True
         self._log("activation", body)
         answer = self.transport.activation(body)
         self.incident_id = str(answer["incident_id"])

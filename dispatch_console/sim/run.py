@@ -229,6 +229,7 @@ def run_scenario(
     county: str | Path | None = None,
     stop: threading.Event | None = None,
     on_time: Callable[[int], None] | None = None,
+    exercise: bool = False,
 ) -> SimResult:
     """Run the scenario at ``path`` against the gateway; ``keys`` maps school and device ids to
     their keys (as :func:`~dispatch_console.county.load.load_demo_county` hands them back).
@@ -238,7 +239,8 @@ def run_scenario(
     second 0 maps onto (default: now); the gateway refuses times more than 5 minutes ahead of
     its clock, so a fast run of a long scenario needs a ``start_us`` in the past. ``stop``: set
     it to end the run early (the console does when it closes). ``on_time``: told each simulated
-    instant (a gateway running on simulated time follows it).
+    instant (a gateway running on simulated time follows it). ``exercise``: the activation
+    opens the incident as an exercise (feed contract: kept apart from live incidents).
     """
     from dispatch_console.county.load import demo_directory
 
@@ -263,6 +265,7 @@ def run_scenario(
         start_us=start_us,
         speed=speed,
         on_time=on_time,
+        exercise=exercise,
     )
     try:
         counts = engine.run(until_s, stop=stop)
@@ -295,6 +298,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--until", type=float, default=None, help="stop at this simulated second")
     p.add_argument("--master-key", help="master key file (with --db)")
+    p.add_argument(
+        "--exercise",
+        action="store_true",
+        help="run as an exercise: the incident opens flagged EXERCISE, kept apart from live ones",
+    )
     return p
 
 
@@ -331,12 +339,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 speed=args.speed,
                 seed=args.seed,
                 until_s=args.until,
+                exercise=args.exercise,
             )
     except (ScenarioError, GatewayError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     c = result.counts
-    print(f"incident {result.incident_id}")
+    print(f"incident {result.incident_id}" + (" [EXERCISE]" if args.exercise else ""))
     print(
         f"notified {c.notified}, answered {c.answered}, acknowledged {c.acknowledged}, "
         f"declined {c.declined}, self-dispatched {c.self_dispatched}, "
@@ -386,6 +395,7 @@ def _run_embedded(args: argparse.Namespace) -> SimResult:
             seed=args.seed,
             until_s=args.until,
             store_url=args.db,
+            exercise=args.exercise,
         )
     finally:
         thread.stop()

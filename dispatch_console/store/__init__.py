@@ -1,5 +1,12 @@
 """The event store: SQLAlchemy 2 Core over SQLite (default) or PostgreSQL. No Qt."""
 
-from dispatch_console.store.store import AppendResult, IncidentSummary, Store, StoreError
+from dispatch_console.store.store import (
+    AppendResult,
+    IncidentSummary,
+    RawDraft,
+    Store,
+    StoreError,
+    collector_paused,
+)
 
-__all__ = ["AppendResult", "IncidentSummary", "Store", "StoreError"]
+__all__ = ["AppendResult", "IncidentSummary", "RawDraft", "Store", "StoreError", "collector_paused"]

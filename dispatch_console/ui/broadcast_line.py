@@ -152,7 +152,9 @@ class BroadcastLinePanel(QWidget):
             # The first sentence seen of an incident is not news; a change after it is.
             self._news = not first
             self.line = line
-            self.changed_at_us = self.now_us if state is not None else None
+            # (no instant yet: a focus change before the first refresh dates nothing)
+            known = state is not None and self.now_us > 0
+            self.changed_at_us = self.now_us if known else None
             self._show()
 
     def _show(self) -> None:
@@ -162,10 +164,10 @@ class BroadcastLinePanel(QWidget):
 
     def _show_changed(self) -> None:
         fresh = False
-        if self.changed_at_us is None:
+        age = self.now_us - (self.changed_at_us or 0)
+        if self.changed_at_us is None or age < 0:
             text = ""
         else:
-            age = self.now_us - self.changed_at_us
             fresh = self._news and 0 <= age < FRESH_US
             at = local_clock(self.changed_at_us)
             if fresh:

@@ -23,6 +23,7 @@ from PySide6.QtGui import (
     QPainter,
     QPaintEvent,
     QResizeEvent,
+    QShowEvent,
 )
 from PySide6.QtWidgets import (
     QApplication,
@@ -30,6 +31,7 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QLabel,
     QMainWindow,
+    QToolBar,
     QVBoxLayout,
     QWidget,
 )
@@ -187,14 +189,27 @@ class MainWindow(QMainWindow):
         self.banner.setObjectName("banner")
         self.banner.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.banner.hide()
-        central = QWidget()
-        column = QVBoxLayout(central)
+        # The banner and the header span the whole window, above every dock (a fixed toolbar).
+        top = QWidget()
+        column = QVBoxLayout(top)
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(0)
+        #: Across the top whenever the incident in focus is an exercise.
+        self.exercise_banner = QLabel("EXERCISE — EXERCISE — NOT A REAL INCIDENT — EXERCISE")
+        self.exercise_banner.setObjectName("exercise_banner")
+        self.exercise_banner.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.exercise_banner.hide()
+        column.addWidget(self.exercise_banner)
         column.addWidget(self.banner)
         column.addWidget(self.header)
-        column.addWidget(self.map, 1)
-        self.setCentralWidget(central)
+        self.top_bar = QToolBar("Incident header", self)
+        self.top_bar.setObjectName("incident_header")
+        self.top_bar.setMovable(False)
+        self.top_bar.setFloatable(False)
+        self.top_bar.toggleViewAction().setEnabled(False)  # never hidden
+        self.top_bar.addWidget(top)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.top_bar)
+        self.setCentralWidget(self.map)
 
         self.docks: dict[str, QDockWidget] = {}
         self._dock("alerts", "Alerts", self.alerts, Qt.DockWidgetArea.LeftDockWidgetArea)
@@ -218,17 +233,7 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.docks["broadcasts"], self.docks["par"])
         self.docks["responders"].raise_()
         self.docks["broadcasts"].raise_()
-        self.resizeDocks([self.docks["alerts"]], [430], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.docks["warnings"]], [440], Qt.Orientation.Horizontal)
-        self.resizeDocks(
-            [self.docks["warnings"], self.docks["broadcast_line"], self.docks["broadcasts"]],
-            [420, 170, 260],
-            Qt.Orientation.Vertical,
-        )
-        self.resizeDocks([self.docks["responders"]], [330], Qt.Orientation.Vertical)
-        self.resizeDocks(
-            [self.docks["alerts"], self.docks["detail"]], [460, 340], Qt.Orientation.Vertical
-        )
+        self._sized = False
 
         self.help = HelpOverlay(self, self.theme)
         self.shortcuts: list[Shortcut] = []
@@ -419,9 +424,19 @@ class MainWindow(QMainWindow):
         if changes.new_alerts:
             # A new alert takes the focus unless the user is already on an unacknowledged one.
             focused = self.console.incidents.get(self.selection.incident_id or "")
-            if focused is None or not any(
+            incoming = self.console.incidents.get(changes.new_alerts[-1][0])
+            busy = focused is not None and any(
                 a.acknowledged_at_us is None for a in focused.alerts.values()
-            ):
+            )
+            # An exercise's alert never takes the focus from a live incident.
+            drill_over_live = (
+                incoming is not None
+                and incoming.exercise
+                and focused is not None
+                and not focused.exercise
+                and not focused.closed
+            )
+            if not busy and not drill_over_live:
                 self.selection.focus(changes.new_alerts[-1][0])
                 self.fit_map()
             self.refresh_now()
@@ -453,6 +468,8 @@ class MainWindow(QMainWindow):
         changes, self.pending = self.pending, Changes()
         self._since_refresh_ms = 0
         now = self.clock()
+        focused = self._focused_state()
+        self.exercise_banner.setVisible(focused is not None and focused.exercise)
         for panel in self.panels:
             try:
                 panel.refresh(changes, now)  # type: ignore[attr-defined]
@@ -682,6 +699,10 @@ class MainWindow(QMainWindow):
         app = QApplication.instance()
         if isinstance(app, QApplication):
             apply_theme(app, theme)
+        self.exercise_banner.setStyleSheet(
+            f"background: {theme.alarm}; color: {theme.alarm_text}; font-size: 15pt;"
+            " font-weight: bold; padding: 4px; letter-spacing: 2px;"
+        )
         self.banner.setStyleSheet(
             f"background: {theme.caution}; color: #000000; font-size: 14pt; font-weight: bold;"
             " padding: 6px;"
@@ -756,6 +777,32 @@ class MainWindow(QMainWindow):
         for thread in list(self._exports):  # a file being written is finished, not cut
             thread.wait(60_000)
         super().closeEvent(event)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not self._sized and not self.restored:
+            self._sized = True
+            self.default_dock_sizes()
+
+    def default_dock_sizes(self) -> None:
+        """The starting layout, in proportion to the window (the warnings get the most room
+        on the right: they are what needs a human first)."""
+        height = max(600, self.height() - self.top_bar.height())
+        self.resizeDocks(
+            [self.docks["alerts"], self.docks["warnings"]], [420, 440], Qt.Orientation.Horizontal
+        )
+        self.resizeDocks([self.docks["responders"]], [int(height * 0.30)], Qt.Orientation.Vertical)
+        upper = height - int(height * 0.30)
+        self.resizeDocks(
+            [self.docks["warnings"], self.docks["broadcast_line"], self.docks["broadcasts"]],
+            [int(upper * 0.45), int(upper * 0.33), int(upper * 0.22)],
+            Qt.Orientation.Vertical,
+        )
+        self.resizeDocks(
+            [self.docks["alerts"], self.docks["detail"]],
+            [int(upper * 0.5), int(upper * 0.5)],
+            Qt.Orientation.Vertical,
+        )
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)

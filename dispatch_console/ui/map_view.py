@@ -2032,10 +2032,12 @@ class MapView(QWidget):
         """Final responder label texts: "U-012 +4" when 4 unlabelled markers hide under U-012's
         (each assigned to the nearest labelled marker within :data:`CROWD_PX`), then the age of
         a stale position ("U-001  2m 30s")."""
-        labelled = [i for i, lab in enumerate(placed) if lab.slot >= 0]
+        where = {slot: k for k, slot in enumerate(slots.tolist())}
+        # A warning's label is placed even when its marker is not among the candidates (off
+        # the view's edge): it gets no "+n" count.
+        labelled = [i for i, lab in enumerate(placed) if lab.slot >= 0 and lab.slot in where]
         if not labelled:
             return placed
-        where = {slot: k for k, slot in enumerate(slots.tolist())}
         at = np.array([where[placed[i].slot] for i in labelled], dtype=np.int64)
         others = np.ones(len(slots), dtype=bool)
         others[at] = False

@@ -83,3 +83,26 @@ def test_focus_goes_to_the_newest_unacknowledged_alert() -> None:
     assert console.unacknowledged_alerts() == []
     # nothing waits: the newest active incident (both opened at the same instant: either)
     assert console.default_focus() in {first.incident_id, second.incident_id}
+
+
+def test_a_live_incident_is_focused_before_an_exercise() -> None:
+    console = ConsoleState(demo_schools())
+    live = build_incident(2, seed=1, console=console)
+    drill = build_incident(2, seed=2, school_index=1, console=console,
+                           first_seq=live.events[-1].seq + 1)  # fmt: skip
+    drill_state = console.incidents[drill.incident_id]
+    drill_state.exercise = True
+    drill_state.alerts["act-1"].received_at_us += 10_000_000  # the newer alert
+    assert console.default_focus() == live.incident_id
+    assert [s.incident_id for s, _ in console.unacknowledged_alerts()] == [
+        live.incident_id, drill.incident_id,
+    ]  # fmt: skip
+
+
+def test_a_closed_incidents_alert_waits_for_nobody() -> None:
+    built = build_incident(2)
+    writer = EventWriter(built.incident_id, built.events[-1].seq + 1)
+    writer.add(ev.IncidentStatusChanged("cancelled", "false alarm"), built.now_us, DISPATCHER)
+    built.console.apply(writer.events)
+    assert built.console.unacknowledged_alerts() == []
+    assert built.console.default_focus() is None

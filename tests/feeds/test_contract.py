@@ -138,6 +138,29 @@ def test_a_second_alert_from_the_same_school_joins_the_open_incident(
     assert len(gateway.store.incidents()) == 1
 
 
+def test_the_exercise_example_opens_an_exercise_kept_apart_from_live_incidents(
+    gateway: RunningGateway,
+) -> None:
+    status, drill = gateway.post("/v1/activations", example("activation_exercise"), "school")
+    assert status == 202, drill
+    exercise = state(gateway, drill["incident_id"])
+    assert exercise.exercise and drill["notified"] == 3
+    alerts = [d for d in exercise.directives.values() if d.kind == "alert"]
+    assert alerts and all(d.text.startswith("EXERCISE, NOT A REAL CALL.") for d in alerts)
+    # A real alert at the same school never joins the drill: it opens a live incident.
+    _, live = gateway.post("/v1/activations", example("activation"), "school")
+    assert live["incident_id"] != drill["incident_id"]
+    live_state = state(gateway, live["incident_id"])
+    assert not live_state.exercise
+    assert not any(d.text.startswith("EXERCISE") for d in live_state.directives.values())
+    # ... and a second drill alert joins the drill, not the live incident.
+    again = {**example("activation_exercise"), "id": "drill-2"}
+    _, second = gateway.post("/v1/activations", again, "school")
+    assert second["incident_id"] == drill["incident_id"]
+    flags = {i.incident_id: i.exercise for i in gateway.store.incidents()}
+    assert flags == {drill["incident_id"]: True, live["incident_id"]: False}
+
+
 def test_the_gateway_serves_https_with_a_certificate(store_url: str, tmp_path: Path) -> None:
     import datetime
     import ssl

@@ -42,6 +42,17 @@ def _sim_counts(result: SimResult) -> dict[str, int]:
     }
 
 
+def _assert_matches(store: dict[str, int], sim: dict[str, int]) -> None:
+    """The store agrees with what the simulated officers did; it may know of more arrivals
+    (the geofence sees an officer arrive before the officer's app says so), never fewer."""
+    arrivals = ("arrived_school", "arrived_staging")
+    assert {k: v for k, v in store.items() if k not in arrivals} == {
+        k: v for k, v in sim.items() if k not in arrivals
+    }
+    for key in arrivals:
+        assert sim[key] <= store[key] <= sim[key] + 3, key
+
+
 def _wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -84,7 +95,7 @@ def test_black_shirt_officer_is_first_on_scene(sim_gateway: Start) -> None:
     result = gateway.run("black_shirt")
     assert result.incident_id is not None
     state = gateway.service().state(result.incident_id)
-    assert _store_counts(state, "black_shirt") == _sim_counts(result)
+    _assert_matches(_store_counts(state, "black_shirt"), _sim_counts(result))
     on_scene = sorted(
         (r for r in state.responders.values() if r.arrived_place == "scene"),
         key=lambda r: r.arrived_at_us or 0,
@@ -110,7 +121,7 @@ def test_large_active_shooter(sim_gateway: Start) -> None:
     assert result.counts.refused == 0
     state = gateway.service().state(result.incident_id)
     store = _store_counts(state, "large_active_shooter")
-    assert store == _sim_counts(result)
+    _assert_matches(store, _sim_counts(result))
     assert store["notified"] >= 55
     assert store["self_dispatched"] >= 40
     assert store["arrived_school"] >= 3 and store["arrived_staging"] >= 1

@@ -316,3 +316,29 @@ def test_ics211_export_is_written_off_the_gui_thread_and_said_when_done(
     else:
         text = data.decode("utf-8")
         assert "Officer 005" in text  # identified in the factory incident
+
+
+def test_an_exercise_in_focus_shows_the_exercise_banner_across_the_top(
+    window: MainWindow, built: Built
+) -> None:
+    window.show()
+    events = list(built.events)
+    opened = events[0]
+    assert isinstance(opened.payload, ev.IncidentOpened)
+    exercise = ev.IncidentOpened(**{**ev.payload_to_dict(opened.payload), "exercise": True})
+    events[0] = ev.Event(
+        opened.seq, opened.incident_id, opened.type, opened.occurred_at_us,
+        opened.received_at_us, opened.actor, opened.source, exercise,
+    )  # fmt: skip
+    window.on_events(events)
+    window.refresh_now()
+    assert window.exercise_banner.isVisible()
+    assert "EXERCISE" in window.exercise_banner.text()
+    assert window.exercise_banner.width() >= window.width() - 20
+
+
+def test_a_live_incident_shows_no_exercise_banner(window: MainWindow, built: Built) -> None:
+    window.show()
+    window.on_events(built.events)
+    window.refresh_now()
+    assert not window.exercise_banner.isVisible()

@@ -321,3 +321,20 @@ def test_derive_gives_the_same_events_from_a_cold_or_a_warm_index() -> None:
     derive(state, built.now_us, warm)  # remembers every position
     first = derive(state, built.now_us, cold())
     assert first and derive(state, built.now_us, warm) == first == derive(state, built.now_us)
+
+
+def test_gps_noise_at_the_boundary_does_not_end_and_raise_the_warning_again() -> None:
+    rec = incident()
+    responder(rec, "r1")
+    at(rec, "r1", IN_INNER, at_s=10)
+    first = settle(rec, 10)
+    assert ("unidentified_in_inner_perimeter", "r1") in raised(first)
+    # 8 m north of the inner perimeter's edge (38.2264): noise, not a departure.
+    at(rec, "r1", (38.2264 + 8 / 111_000, -84.5400), at_s=12)
+    assert settle(rec, 12) == []
+    assert "inner" in rec.state().responders["r1"].inside_perimeters
+    # 30 m out: left.
+    at(rec, "r1", (38.2264 + 30 / 111_000, -84.5400), at_s=14)
+    payloads = settle(rec, 14)
+    assert ev.PerimeterExited("r1", "inner", "inner") in payloads
+    assert [reason for _, reason in ended(payloads)]
