@@ -39,6 +39,9 @@ bench: install
 	$(BIN)/python benchmarks/bench_cot.py
 	$(BIN)/python benchmarks/bench_gateway.py
 	$(BIN)/python benchmarks/bench_map.py
+	$(BIN)/python benchmarks/bench_warnings.py
+	$(BIN)/python benchmarks/bench_replay.py
+	$(BIN)/python benchmarks/bench_playback.py
 
 install: $(VENV)/.installed
 
