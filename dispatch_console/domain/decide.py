@@ -74,7 +74,7 @@ def _check_alert_ack(state: IncidentState, p: ev.Payload) -> None:
 
 def _check_alert_received(state: IncidentState, p: ev.Payload) -> None:
     assert isinstance(p, ev.AlertReceived)
-    _open(state)
+    _active(state)  # a new alert never joins a closed incident: it opens a new one
     if p.alert_id in state.alerts:
         raise RuleViolation(Rule.ALERT_ALREADY_RECEIVED, f"alert {p.alert_id}")
     if p.school_id != state.school_id:

@@ -84,6 +84,8 @@ def _geofence(state: IncidentState, where: Survey) -> list[ev.Payload]:
     inside = where.inside
     for rid, r in state.responders.items():
         recorded = r.inside_perimeters
+        if r.position is None:
+            continue  # nothing known of where they are: like a stale position, keep membership
         place = inside.get(rid)
         if not recorded and (place is None or not place.perimeters):
             continue

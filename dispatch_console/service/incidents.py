@@ -12,7 +12,7 @@ import logging
 import re
 import secrets
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import msgspec
@@ -25,6 +25,7 @@ from dispatch_console.domain.reference import School
 from dispatch_console.domain.state import IncidentState, decode_state, encode_state
 from dispatch_console.domain.timeutil import from_us
 from dispatch_console.store import RawDraft, Store, StoreError
+from dispatch_console.store.store import WriteTransaction
 
 Subscriber = Callable[[list[ev.Event]], None]
 log = logging.getLogger(__name__)
@@ -139,18 +140,30 @@ class IncidentService:
                 return []
             self._seen_seq = events[-1].seq
             fresh: dict[str, list[ev.Event]] = {}
+            loaded: set[str] = set()
             for event in events:
-                if event.incident_id is None:
+                incident_id = event.incident_id
+                if incident_id is None:
                     continue
-                state = self._live.get(event.incident_id)
-                if state is None and event.type != ev.IncidentOpened.TYPE:
-                    continue  # an incident this service never held (closed before it started)
-                if state is not None and event.seq <= state.last_seq:
+                state = self._live.get(incident_id)
+                if state is None:
+                    if event.type != ev.IncidentOpened.TYPE:
+                        continue  # an incident this service never held (closed before it started)
+                    # Opened by another writer: read whole from the store (positions included,
+                    # which this read leaves out), not folded from the filtered stream.
+                    state = self._live[incident_id] = self.store.state_at(incident_id)
+                    loaded.add(incident_id)
+                if incident_id in loaded:
+                    if event.seq <= state.last_seq:
+                        fresh.setdefault(incident_id, []).append(event)  # to publish only
+                    continue
+                if event.seq <= state.last_seq:
                     continue  # written (and folded) here
-                fresh.setdefault(event.incident_id, []).append(event)
+                fresh.setdefault(incident_id, []).append(event)
             published: list[ev.Event] = []
             for incident_id, batch in fresh.items():
-                self._fold_and_checkpoint(self._live_or_new(incident_id), batch)
+                if incident_id not in loaded:
+                    self._fold_and_checkpoint(self._live[incident_id], batch)
                 published.extend(batch)
             if published:
                 published.sort(key=lambda e: e.seq)
@@ -204,9 +217,7 @@ class IncidentService:
             with self.store.writing() as tx:
                 # What other consoles and gateways stored since we last looked comes first:
                 # rules are checked against the store's truth, under its write lock.
-                for incident_id in dict.fromkeys(c.incident_id for c in commands):
-                    live = self._live[incident_id]
-                    fold(tx.read(incident_id, live.last_seq), live)
+                foreign = self._fold_foreign(tx, dict.fromkeys(c.incident_id for c in commands))
                 keys = [c.idempotency_key for c in commands if c.idempotency_key is not None]
                 duplicates = tx.existing_keys(keys)
                 accepted, refused = self._decide(commands, duplicates, all_or_nothing, {})
@@ -217,6 +228,7 @@ class IncidentService:
                 ]  # fmt: skip
                 result = tx.append(drafts)
             duplicates.update(result.duplicates)
+            self._publish_foreign(foreign)
             self._fold_published(result.stored)
             return BatchOutcome(result.stored, refused, duplicates)
 
@@ -242,9 +254,7 @@ class IncidentService:
             for incident_id in incident_ids:
                 self._state_or_new(incident_id)  # loaded before the write lock is taken
             with self.store.writing() as tx:
-                for incident_id in incident_ids:
-                    live = self._live[incident_id]
-                    fold(tx.read(incident_id, live.last_seq), live)
+                foreign = self._fold_foreign(tx, incident_ids)
                 working: dict[str, IncidentState] = {}
                 refused_commands: dict[int, RuleViolation] = {}
                 duplicates: dict[str, int] = {}
@@ -277,6 +287,7 @@ class IncidentService:
                     refused[kept[index]] = why
                 duplicates.update(result.duplicates)
                 stored.extend(result.stored)
+            self._publish_foreign(foreign)
             self._fold_published(stored)
             return PositionsOutcome(stored, refused_commands, refused, duplicates)
 
@@ -307,6 +318,25 @@ class IncidentService:
             else:
                 refused[index] = why
         return refused, kept
+
+    def _fold_foreign(self, tx: WriteTransaction, incident_ids: Iterable[str]) -> list[ev.Event]:
+        """Fold what other writers stored in these incidents since this service last looked
+        (under the write lock, before deciding); returned to be published after the commit:
+        a console's directive must reach the gateway's subscribers (its TAK push, the
+        monitor) however it was first seen."""
+        foreign: list[ev.Event] = []
+        for incident_id in incident_ids:
+            live = self._live[incident_id]
+            events = list(tx.read(incident_id, live.last_seq))
+            if events:
+                fold(events, live)
+                foreign.extend(events)
+        return foreign
+
+    def _publish_foreign(self, foreign: list[ev.Event]) -> None:
+        if foreign:
+            foreign.sort(key=lambda e: e.seq)
+            self._publish(foreign)
 
     def _fold_published(self, stored: list[ev.Event]) -> None:
         """Fold committed events into the live states, then publish them."""
@@ -396,7 +426,11 @@ class IncidentService:
             return list(self._live.values())
 
     def load_active(self) -> list[IncidentState]:
-        """Load every active incident of the store into memory."""
+        """Load every active incident of the store into memory (and start :meth:`catch_up`
+        from the store's sequence as it was before they were read)."""
+        with self._lock:
+            if self._seen_seq is None:
+                self._seen_seq = self.store.last_seq()
         for summary in self.store.incidents():
             if summary.status == "active":
                 self.state(summary.incident_id)

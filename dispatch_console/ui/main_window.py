@@ -69,6 +69,13 @@ REFRESH_MS = 100
 IDLE_REFRESH_MS = 1000
 SETTINGS_VERSION = 1
 
+#: Roles that may act on an incident, and the actions that act.
+COMMANDING_ROLES = frozenset({"dispatcher", "incident commander"})
+COMMAND_ACTIONS = frozenset({
+    "ack_alert", "ack_warning", "direct", "identify", "assign", "release", "suspect", "par",
+    "stand_down",
+})  # fmt: skip
+
 Submit = Callable[[str, Sequence[ev.Payload], ev.Actor, str], None]
 
 
@@ -492,10 +499,15 @@ class MainWindow(QMainWindow):
 
     def acknowledge_alert(self, incident_id: str, alert_id: str) -> None:
         payload = ev.AlertAcknowledged(alert_id, self.user.name)
-        self.submit(incident_id, [payload], self.actor, f"acknowledge alert {alert_id}")
+        self.run_command(incident_id, [payload], f"acknowledge alert {alert_id}")
 
     def run_command(self, incident_id: str, payloads: Sequence[ev.Payload], what: str) -> None:
         """A panel's or dialog's command, stored in the user's name."""
+        if not self.may_command:
+            self.statusBar().showMessage(
+                f"{what}: refused: a {self.user.role} watches and does not command", 6000
+            )
+            return
         if incident_id and payloads:
             self.submit(incident_id, list(payloads), self.actor, what)
 
@@ -675,11 +687,19 @@ class MainWindow(QMainWindow):
     def show_help(self) -> None:
         self.help.open()
 
+    @property
+    def may_command(self) -> bool:
+        return self.user.role in COMMANDING_ROLES
+
     def _apply_role(self) -> None:
-        """Observers and trainers watch; they do not command (the map's editing and
-        drag-to-direct are off). The store does not check roles yet: this is the UI only."""
-        commands_allowed = self.user.role in ("dispatcher", "incident commander")
-        self.map.set_editing_enabled(commands_allowed)
+        """Observers and trainers watch; they do not command: every acting shortcut and the
+        map's editing and drag-to-direct are off, and :meth:`run_command` refuses what a panel
+        asks. (The store does not check roles yet: this console does.)"""
+        allowed = self.may_command
+        self.map.set_editing_enabled(allowed)
+        for action in self.actions():
+            if action.objectName().removeprefix("action_") in COMMAND_ACTIONS:
+                action.setEnabled(allowed)
 
     def change_user(self) -> None:
         from dispatch_console.ui.user import UserDialog, remember_user

@@ -330,6 +330,11 @@ class ReplayWindow(MainWindow):
     #: Play started (True) or stopped (False).
     playing_changed = Signal(bool)
 
+    @property
+    def may_command(self) -> bool:
+        """Every command goes on to the read-only submit, which refuses it as a replay's."""
+        return True
+
     def __init__(
         self,
         timeline: Timeline,

@@ -342,3 +342,27 @@ def test_a_live_incident_shows_no_exercise_banner(window: MainWindow, built: Bui
     window.on_events(built.events)
     window.refresh_now()
     assert not window.exercise_banner.isVisible()
+
+
+def test_an_observer_cannot_command_from_keys_or_panels(
+    qtbot: QtBot, settings: QSettings, built: Built
+) -> None:
+    commands = Commands()
+    window = MainWindow(
+        ConsoleState(demo_schools(), demo_roads()),
+        User("Chief W. Park", "observer"),
+        settings=settings,
+        clock=Clock(built.now_us),
+        submit=commands,
+    )
+    qtbot.addWidget(window)
+    window.on_loaded(Loaded([], 0, []))
+    show_active(qtbot, window)
+    window.on_events(built.events)
+    window.refresh_now()
+    QTest.keyClick(window, Qt.Key.Key_Space)
+    window.alerts.acknowledge_top()  # the panel's button
+    window.par.start_par()
+    assert commands.calls == []
+    assert "does not command" in window.statusBar().currentMessage()
+    assert not window.map.editing_enabled

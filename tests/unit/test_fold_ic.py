@@ -202,3 +202,13 @@ def test_par_rules() -> None:
     assert _refused(state, ev.ParEnded("par-1")) is Rule.PAR_NOT_RUNNING
     assert _refused(state, ev.ParStarted("par-1", ("r1",))) is Rule.PAR_ALREADY_STARTED
     validate(state, ev.ParStarted("par-2", ("r1", "r2")))
+
+
+def test_an_alert_is_refused_by_a_closed_incident() -> None:
+    rec = Recorder().opened()
+    rec.add(ev.AlertReceived("act-1", "lincoln-hs", "active_shooter", 1))
+    rec.add(ev.IncidentStatusChanged("all_clear"))
+    state = rec.state()
+    with pytest.raises(RuleViolation) as refused:
+        validate(state, ev.AlertReceived("act-2", "lincoln-hs", "active_shooter", 2))
+    assert refused.value.rule is Rule.INCIDENT_CLOSED
