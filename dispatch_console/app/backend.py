@@ -1,7 +1,9 @@
 """The console's workers: everything that touches the database runs here, off the GUI thread.
 
 - :class:`StoreFeed` reads the store in a thread of its own: first the active incidents'
-  states, then every new event in sequence order (the sequence is the truth: after an error it
+  states, then every new event in sequence order, as soon as PostgreSQL notifies an append
+  (LISTEN/NOTIFY: other consoles and the gateway may be on other machines) or, on SQLite, at
+  the poll interval (the sequence is the truth: after an error it
   re-reads from the last sequence it delivered, so nothing is missed or applied twice). It
   hands batches to the GUI thread through a queued Qt signal.
 - :class:`CommandRunner` executes the user's commands (acknowledge an alert, ...) through the
@@ -12,14 +14,17 @@ Both stop and join their thread in :meth:`stop`; neither ever blocks the GUI thr
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal
+from sqlalchemy.engine import make_url
 
 from dispatch_console.domain import events as ev
 from dispatch_console.domain.lifecycle import RuleViolation
@@ -82,12 +87,14 @@ class StoreFeed:
 
     def _run(self) -> None:
         store: Store | None = None
+        listener: Any = None
         loaded = False
         healthy = True
         while not self._stopping.is_set():
             try:
                 if store is None:
                     store = Store(self.store_url)
+                    listener = _listen(store.url)
                 if not loaded:
                     self.signals.loaded.emit(self._load(store))
                     loaded = True
@@ -95,6 +102,7 @@ class StoreFeed:
                 if not healthy:
                     healthy = True
                     self.signals.health.emit(True, "live")
+                self._wait(listener)
             except Exception as exc:  # the database went away: say so, retry, never die
                 if healthy:
                     log.warning("store feed: %s: %s; retrying", type(exc).__name__, exc)
@@ -103,12 +111,27 @@ class StoreFeed:
                 if store is not None:
                     store.close()
                     store = None
+                _close_listener(listener)
+                listener = None
                 self._stopping.wait(1.0)
-                continue
-            self._wake.wait(self.poll_s)
-            self._wake.clear()
         if store is not None:
             store.close()
+        _close_listener(listener)
+
+    def _wait(self, listener: Any) -> None:
+        """Until new events may be there: a PostgreSQL notification (any writer, any
+        machine), a wake-up from this process, or the poll interval."""
+        if listener is None:
+            self._wake.wait(self.poll_s)
+        else:  # in short slices, so that a wake-up or a stop is heard at once
+            deadline = time.monotonic() + self.poll_s
+            while not self._wake.is_set():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or any(
+                    True for _ in listener.notifies(timeout=min(0.1, remaining), stop_after=1)
+                ):
+                    break
+        self._wake.clear()
 
     def _load(self, store: Store) -> Loaded:
         loaded = load_active(store)
@@ -224,6 +247,29 @@ class CommandRunner:
                 self.signals.command_done.emit(job.description, True, "")
         if store is not None:
             store.close()
+
+
+#: The channel the store's trigger notifies on every append (PostgreSQL only).
+NOTIFY_CHANNEL = "dispatch_events"
+
+
+def _listen(url: str) -> Any:
+    """A connection listening for the store's notifications, or None (SQLite polls)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        return None
+    import psycopg
+
+    conninfo = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+    connection = psycopg.connect(conninfo, autocommit=True)
+    connection.execute(f"LISTEN {NOTIFY_CHANNEL}")
+    return connection
+
+
+def _close_listener(listener: Any) -> None:
+    if listener is not None:
+        with contextlib.suppress(Exception):
+            listener.close()
 
 
 def wall_clock_us() -> int:

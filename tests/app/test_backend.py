@@ -198,3 +198,32 @@ def test_command_runner_stops_and_joins(jobs: int, tmp_path: object, qtbot: QtBo
     assert not runner._thread.is_alive()
     assert len(store.state_at(incident).responders) == jobs
     store.close()
+
+
+@pytest.mark.postgres
+def test_feed_on_postgresql_is_woken_by_the_stores_notification(
+    qtbot: QtBot, postgres: object
+) -> None:
+    """Another writer (another machine's console or gateway) appends: PostgreSQL's NOTIFY
+    wakes the feed long before its 30 s poll would."""
+    url = postgres.new()  # type: ignore[attr-defined]
+    store = Store(url)
+    _, incident = _open(store)
+    feed = StoreFeed(url, poll_s=30.0)
+    sink = _Collector()
+    feed.signals.loaded.connect(sink.loaded)
+    feed.signals.events.connect(sink.events)
+    other = IncidentService(Store(url))
+    try:
+        with qtbot.waitSignal(feed.signals.loaded, timeout=10_000):
+            feed.start()
+        qtbot.wait(300)  # the feed is waiting for a notification now
+        other.execute(
+            incident, [ev.ResponderNotified("r1", "d1")], actor=SCHOOL_ACTOR, source=ev.Source.FEED
+        )
+        qtbot.waitUntil(lambda: "r1" in sink.console.incidents[incident].responders, timeout=3_000)
+    finally:
+        feed.stop()
+        other.store.close()
+        store.close()
+    assert not feed._thread.is_alive()
