@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from typing import Literal
 
 from dispatch_console.domain import events as ev
-from dispatch_console.domain.lifecycle import PRESENT, ResponderStatus
+from dispatch_console.domain.lifecycle import IDENTIFIED_OR_LATER, PRESENT, ResponderStatus
 from dispatch_console.domain.state import IncidentState, Responder
 
 #: What every responder reads on a stand-down (short enough for a lock screen).
@@ -65,6 +65,9 @@ def direct(state: IncidentState, responder_ids: Iterable[str], staging_area_id: 
     text = go_to_staging_text(state, staging_area_id)
     payloads: Payloads = []
     for rid in dict.fromkeys(responder_ids):
+        responder = state.responders.get(rid)
+        if responder is not None and responder.status is ResponderStatus.RELEASED:
+            continue  # released is final: one of them must not sink everyone else's directive
         payloads.append(ev.ResponderDirected(rid, staging_area_id))
         payloads.append(
             ev.DirectiveQueued(
@@ -74,10 +77,13 @@ def direct(state: IncidentState, responder_ids: Iterable[str], staging_area_id: 
     return payloads
 
 
-def broadcast_recipients(state: IncidentState) -> list[Responder]:
+def broadcast_recipients(
+    state: IncidentState, skip: frozenset[ResponderStatus] = frozenset()
+) -> list[Responder]:
     """Who a broadcast reaches: every notified responder who has not declined or been
-    released, in notification order."""
-    return [r for r in state.responders.values() if r.status not in NOT_BROADCAST]
+    released (nor is in ``skip``), in notification order."""
+    excluded = NOT_BROADCAST | skip
+    return [r for r in state.responders.values() if r.status not in excluded]
 
 
 def broadcast(
@@ -85,12 +91,14 @@ def broadcast(
     kind: ev.BroadcastKind,
     text: str,
     staging_area_id: str | None = None,
+    *,
+    skip: frozenset[ResponderStatus] = frozenset(),
 ) -> Payloads:
     """``BroadcastSent`` and one directive per recipient (:func:`broadcast_recipients`)
     carrying the broadcast's id, so delivery and acknowledgement are counted per broadcast."""
     broadcast_id = new_id("bc")
     payloads: Payloads = [ev.BroadcastSent(broadcast_id, kind, text, staging_area_id)]
-    for r in broadcast_recipients(state):
+    for r in broadcast_recipients(state, skip):
         payloads.append(
             ev.DirectiveQueued(
                 new_id("dir"),
@@ -106,10 +114,22 @@ def broadcast(
 
 
 def broadcast_go_to_staging(state: IncidentState, staging_area_id: str) -> Payloads:
-    """ "Go to staging area B, not the school", to everyone."""
-    return broadcast(
-        state, "go_to_staging", go_to_staging_text(state, staging_area_id), staging_area_id
+    """ "Go to staging area B, not the school", to everyone not yet checked in (an assigned
+    contact team inside the school is not sent away), and each of them counts as directed
+    there: not self-dispatched from now on, and warned about if they bypass staging."""
+    payloads = broadcast(
+        state,
+        "go_to_staging",
+        go_to_staging_text(state, staging_area_id),
+        staging_area_id,
+        skip=IDENTIFIED_OR_LATER,
     )
+    directed: Payloads = [
+        ev.ResponderDirected(p.responder_id, staging_area_id)
+        for p in payloads
+        if isinstance(p, ev.DirectiveQueued)
+    ]
+    return [*payloads, *directed]
 
 
 def stand_down(state: IncidentState) -> Payloads:

@@ -681,5 +681,11 @@ def _csv_cells(row: Ics211Row) -> list[str]:
     cells = []
     for name, _ in COLUMNS:
         value = getattr(row, name)
-        cells.append(SECTION_LABELS[value] if name == "section" else str(value))
+        cells.append(SECTION_LABELS[value] if name == "section" else csv_safe(str(value)))
     return cells
+
+
+def csv_safe(text: str) -> str:
+    """Names, agencies and callsigns come from responders' own apps: a cell a spreadsheet
+    would run as a formula (``=HYPERLINK(...)``) is written as text, with a leading quote."""
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

@@ -35,7 +35,7 @@ from dispatch_console.app import commands
 from dispatch_console.app.live import Changes, ConsoleState
 from dispatch_console.domain import events as ev
 from dispatch_console.domain.geometry import MOVING_SPEED_MPS, local_frame
-from dispatch_console.domain.lifecycle import ResponderStatus
+from dispatch_console.domain.lifecycle import IDENTIFIED_OR_LATER, ResponderStatus
 from dispatch_console.domain.state import Broadcast, IncidentState, Responder
 from dispatch_console.domain.timeutil import US_PER_S
 from dispatch_console.ui.header import local_clock
@@ -328,15 +328,15 @@ class BroadcastsPanel(QWidget):
         state = self._state()
         if state is None or staging_area_id not in state.staging_areas:
             return False
-        n = len(commands.broadcast_recipients(state))
+        n = len(commands.broadcast_recipients(state, IDENTIFIED_OR_LATER))
         if n == 0:
             return False
         area = commands.staging_area_name(state, staging_area_id)
         text = commands.go_to_staging_text(state, staging_area_id)
         title = f"Broadcast to {n} {_people(n)}: go to {area}?"
         body = (
-            f"Every notified responder who has not declined or been released ({n} "
-            f"{_people(n)}) will receive:\n\n“{text}”"
+            f"Every notified responder not yet checked in, who has not declined or been "
+            f"released ({n} {_people(n)}), will receive, and be directed there:\n\n“{text}”"
         )
         if not self.confirm(self, title, body, f"Send to {n} {_people(n)}"):
             return False

@@ -45,6 +45,7 @@ from PySide6.QtWidgets import (
 from dispatch_console.app import commands
 from dispatch_console.app.live import Changes, ConsoleState
 from dispatch_console.domain import events as ev
+from dispatch_console.domain.lifecycle import ResponderStatus
 from dispatch_console.domain.state import IncidentState, Par, Responder
 from dispatch_console.domain.timeutil import US_PER_S
 from dispatch_console.ui.broadcasts_panel import Confirm, ask
@@ -115,7 +116,13 @@ def unaccounted_order(state: IncidentState, par: Par) -> list[str]:
             r.display_name.casefold(),
         )
 
-    return sorted(par.unaccounted, key=key)
+    # Released responders have left the incident: not missing, so not on this list.
+    still_here = [
+        rid
+        for rid in par.unaccounted
+        if (r := state.responders.get(rid)) is None or r.status is not ResponderStatus.RELEASED
+    ]
+    return sorted(still_here, key=key)
 
 
 class AccountedButtonDelegate(QStyledItemDelegate):

@@ -120,12 +120,20 @@ def test_a_broadcast_reaches_every_notified_responder_but_the_declined_and_the_r
 
 def test_go_to_staging_broadcast_names_the_area_and_not_the_school(state: IncidentState) -> None:
     area = list(state.staging_areas)[1]
-    sent, *queued = commands.broadcast_go_to_staging(state, area)
+    sent, *rest = commands.broadcast_go_to_staging(state, area)
     assert isinstance(sent, ev.BroadcastSent)
     assert sent.kind == "go_to_staging" and sent.staging_area_id == area
     assert sent.text == "Go to Staging B (bus depot). Do not go to the school."
-    assert all(isinstance(q, ev.DirectiveQueued) and q.staging_area_id == area for q in queued)
-    store(state, [sent, *queued])
+    queued = [p for p in rest if isinstance(p, ev.DirectiveQueued)]
+    directed = [p for p in rest if isinstance(p, ev.ResponderDirected)]
+    assert queued and all(q.staging_area_id == area for q in queued)
+    # Each recipient is directed there (not self-dispatched; warned if they bypass staging)...
+    assert [d.responder_id for d in directed] == [q.responder_id for q in queued]
+    assert all(d.staging_area_id == area for d in directed)
+    # ...and nobody checked in already is sent away from their post.
+    checked_in = {r.responder_id for r in state.responders.values() if r.identified}
+    assert checked_in and not checked_in & {q.responder_id for q in queued}
+    store(state, [sent, *rest])
 
 
 def test_two_broadcasts_never_share_an_id(state: IncidentState) -> None:
@@ -262,3 +270,29 @@ def test_perimeters_are_created_changed_and_removed(state: IncidentState) -> Non
     assert state.perimeters[payload.perimeter_id].radius_m == 800
     store(state, commands.remove_perimeter(payload.perimeter_id))
     assert payload.perimeter_id not in state.perimeters
+
+
+def test_directing_a_group_with_a_released_responder_still_directs_the_others(
+    state: IncidentState,
+) -> None:
+    area = next(iter(state.staging_areas))
+    released = next(r for r in state.responders.values() if r.status is ResponderStatus.EN_ROUTE)
+    store(state, [ev.ResponderReleased(released.responder_id, "went home")])
+    others = [
+        r.responder_id
+        for r in state.responders.values()
+        if r.status is ResponderStatus.EN_ROUTE and r.responder_id != released.responder_id
+    ][:2]
+    payloads = commands.direct(state, [released.responder_id, *others], area)
+    directed = [p.responder_id for p in payloads if isinstance(p, ev.ResponderDirected)]
+    assert directed == others
+    store(state, payloads)  # the decider accepts the lot: nobody's directive is lost
+
+
+def test_ics211_csv_cells_never_run_as_spreadsheet_formulas() -> None:
+    from dispatch_console.app.ics211 import csv_safe
+
+    assert csv_safe('=HYPERLINK("http://x","click")').startswith("'=")
+    assert csv_safe("+1 555").startswith("'")
+    assert csv_safe("@cmd") == "'@cmd"
+    assert csv_safe("Det. M. Ruiz") == "Det. M. Ruiz"

@@ -88,12 +88,13 @@ def agreeing(qtbot: QtBot) -> Scene:
     return Scene(qtbot, answer=True)
 
 
-def recipients(state: IncidentState) -> int:
-    return sum(
-        1
-        for r in state.responders.values()
-        if r.status not in (ResponderStatus.DECLINED, ResponderStatus.RELEASED)
-    )
+def recipients(state: IncidentState, *, checked_in_too: bool = True) -> int:
+    """A stand-down reaches everyone but who declined or was released; a go-to-staging
+    broadcast leaves out, besides, those checked in (identified, staged, assigned)."""
+    skipped = {ResponderStatus.DECLINED, ResponderStatus.RELEASED}
+    if not checked_in_too:
+        skipped |= {ResponderStatus.IDENTIFIED, ResponderStatus.STAGED, ResponderStatus.ASSIGNED}
+    return sum(1 for r in state.responders.values() if r.status not in skipped)
 
 
 def test_stand_down_asks_once_naming_the_count_and_cancel_sends_nothing(
@@ -134,7 +135,7 @@ def test_go_to_staging_lists_the_areas_and_names_the_area_and_count(
     menu = agreeing.panel.go_menu
     names = [a.text() for a in menu.actions()]
     assert names == [a.name for a in agreeing.state.staging_areas.values()]
-    n = recipients(agreeing.state)
+    n = recipients(agreeing.state, checked_in_too=False)
     menu.actions()[1].trigger()  # the second area: Staging B
     title, text, accept = agreeing.confirm.asked[0]
     assert title == f"Broadcast to {n} responders: go to Staging B (bus depot)?"
@@ -166,8 +167,10 @@ def test_each_broadcast_shows_delivered_and_acknowledged_of_its_total(agreeing: 
     acknowledged = [ev.DirectiveAcknowledged(d) for d in newer.directive_ids[:2]]
     agreeing.store([*delivered, *acknowledged], actor=ev.Actor(ev.ActorKind.SYSTEM, "gateway"))
     assert card.counts.text() == f"delivered 5/{n} · acknowledged 2/{n}"
+    m = len(older.directive_ids)  # go to staging: not to those checked in already
+    assert m == recipients(state, checked_in_too=False) < n
     assert agreeing.panel.cards[older.broadcast_id].counts.text() == (
-        f"delivered 0/{n} · acknowledged 0/{n}"
+        f"delivered 0/{m} · acknowledged 0/{m}"
     )
     assert "STAND DOWN · by Lt. Hayes" in card.title.text()
 

@@ -243,3 +243,11 @@ def test_a_responder_entering_the_inner_perimeter_moves_up(scene: Scene) -> None
     assert scene.panel.unaccounted_shown()[:4] == ["r000", "r013", "r005", "r003"]
     item = scene.panel.table.item(1, 0)
     assert item is not None and item.text().endswith("INNER PERIMETER · NOT CHECKED IN")
+
+
+def test_a_responder_released_during_the_par_leaves_the_unaccounted_list(scene: Scene) -> None:
+    scene.started()
+    assert "r005" in scene.panel.unaccounted_shown()
+    scene.store([ev.ResponderReleased("r005", "sent home")])
+    assert "r005" not in scene.panel.unaccounted_shown()
+    assert "r000" in scene.panel.unaccounted_shown()
