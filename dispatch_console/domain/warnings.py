@@ -77,20 +77,21 @@ def _families(table: Mapping[str, str]) -> dict[str, str]:
 #: Colour families. Witnesses name colours loosely ("blue" for navy, "grey" for charcoal), so
 #: colours are compared by family: a word here is its family; any other word is its own
 #: family (compared literally). Shades ("dark", "light", ...) are dropped first. Grouping errs
-#: towards a match, which is the safe side for a friendly-fire warning.
+#: towards a match, which is the safe side for a friendly-fire warning. Dispatchers' and NCIC
+#: abbreviations ("W/M, BLK SHIRT, BLU JEANS") are colours too.
 COLOUR_FAMILIES: dict[str, str] = _families(
     {
-        "black": "black|jet black|ebony",
-        "grey": "grey|gray|charcoal|silver|heather grey|heather gray|slate|ash",
-        "white": "white|off white|cream|ivory",
-        "blue": "blue|navy|navy blue|royal blue|denim|indigo",
-        "red": "red|maroon|burgundy|crimson|scarlet|wine",
-        "green": "green|olive|olive drab|forest green|army green",
-        "brown": "brown|tan|khaki|beige|camel|coyote",
-        "yellow": "yellow|gold|mustard",
-        "orange": "orange",
-        "purple": "purple|violet|lavender",
-        "pink": "pink|magenta",
+        "black": "black|jet black|ebony|blk|bk",
+        "grey": "grey|gray|charcoal|silver|heather grey|heather gray|slate|ash|gry|gy",
+        "white": "white|off white|cream|ivory|wht|wh",
+        "blue": "blue|navy|navy blue|royal blue|denim|indigo|blu|bl|nvy|nav",
+        "red": "red|maroon|burgundy|crimson|scarlet|wine|mar",
+        "green": "green|olive|olive drab|forest green|army green|grn|gr",
+        "brown": "brown|tan|khaki|beige|camel|coyote|brn|br",
+        "yellow": "yellow|gold|mustard|yel|ylw",
+        "orange": "orange|org|ong",
+        "purple": "purple|violet|lavender|pur|prp",
+        "pink": "pink|magenta|pnk",
     }
 )
 _SHADES = frozenset({"dark", "light", "bright", "pale", "deep", "faded"})
@@ -222,7 +223,12 @@ def _colour_before(words: list[str], index: int) -> str:
     """The colour words among the (up to three) words before ``words[index]``, stopping at a
     word that starts another phrase ("white male in a black shirt" -> "black")."""
     colours: list[str] = []
-    for word in reversed(words[max(0, index - 3) : index]):
+    before = words[max(0, index - 3) : index]
+    for k in range(len(before) - 1, -1, -1):
+        word = before[k]
+        if word == "and" and colours and k > 0 and before[k - 1] in COLOUR_FAMILIES:
+            colours.insert(0, word)  # "black and white shirt": one garment, two colours
+            continue
         if word in _STOP_WORDS:
             break
         if word in COLOUR_FAMILIES or word in _SHADES:
@@ -234,8 +240,11 @@ def _from_free_text(text: str) -> dict[str, str]:
     """Garments named in a free-text description ("white male, black shirt, jeans"): the
     first top, bottom and headwear word, each with the colour written just before it."""
     found: dict[str, str] = {}
-    for clause in re.split(r"[,;.]|\band\b|\bwith\b", _words(text.replace(".", ","))):
-        words = clause.split()
+    # Clauses end at punctuation, read before the words are cleaned (which drops it), and at
+    # "with"; not at "and", which joins colours ("black and white shirt") as often as
+    # garments (and "and" stops a colour from reaching back over it anyway).
+    for raw in re.split(r"[,;.]|\bwith\b", text.lower()):
+        words = _words(raw).split()
         for index, word in enumerate(words):
             colour = _colour_before(words, index)
             if word in TOP_FAMILIES and "top_type" not in found:

@@ -457,3 +457,20 @@ def test_the_survey_agrees_with_shapely_point_by_point(extra_areas: int) -> None
         got = sorted(a for a in where.area_ids(rid, "staging") if a != "staging-a")
         assert got == expected, rid
         assert where.place(rid) is again.place(rid)
+
+
+def test_free_text_clauses_and_dispatch_abbreviations_are_read_as_written() -> None:
+    from dispatch_console.domain.warnings import attire_match
+
+    black_tee = ev.Attire(False, "black", "t-shirt", "blue", None, "none")
+    black_jacket = ev.Attire(False, "black", "jacket", "black", None, "none")
+    said = ev.SuspectDescription
+    # Abbreviations as dispatchers type them.
+    assert attire_match(black_tee, said(free_text="W/M, BLK SHIRT, BLU JEANS")) == (
+        "top_color", "top_type", "bottom_color",
+    )  # fmt: skip
+    # Two colours of one garment.
+    assert attire_match(black_tee, said(free_text="white male black and white shirt"))
+    # A colour never crosses a comma into the next garment: the jeans have no colour here,
+    # so a black jacket and black trousers match on colour only, which is no match.
+    assert attire_match(black_jacket, said(free_text="white male, black shirt, jeans")) == ()
