@@ -49,8 +49,11 @@ def _assert_matches(store: dict[str, int], sim: dict[str, int]) -> None:
     assert {k: v for k, v in store.items() if k not in arrivals} == {
         k: v for k, v in sim.items() if k not in arrivals
     }
+    # Where an officer counts as arrived (scene or staging) may differ by a few when the
+    # geofence and the officer's own report disagree on the place; the total never falls short.
+    assert sum(store[k] for k in arrivals) >= sum(sim[k] for k in arrivals)
     for key in arrivals:
-        assert sim[key] <= store[key] <= sim[key] + 3, key
+        assert abs(store[key] - sim[key]) <= 3, key
 
 
 def _wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
