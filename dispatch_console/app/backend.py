@@ -179,6 +179,16 @@ class Job:
     payloads: Sequence[ev.Payload]
     actor: ev.Actor
     description: str
+    #: The incident's ``last_seq`` the user saw when deciding (``None``: not checked).
+    expected_seq: int | None = None
+
+
+@dataclass(frozen=True)
+class Registration:
+    """Register the console's user in the store (name and role), before its commands."""
+
+    name: str
+    role: str
 
 
 class CommandRunner:
@@ -195,7 +205,7 @@ class CommandRunner:
         self.on_stored = on_stored
         self.clock = clock
         self.signals = _Signals()
-        self._jobs: queue.Queue[Job | None] = queue.Queue()
+        self._jobs: queue.Queue[Job | Registration | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="commands", daemon=True)
 
     def start(self) -> None:
@@ -208,8 +218,17 @@ class CommandRunner:
         *,
         actor: ev.Actor,
         description: str,
+        expected_seq: int | None = None,
     ) -> None:
-        self._jobs.put(Job(incident_id, list(payloads), actor, description))
+        """Queue a command. ``expected_seq``: the incident's ``last_seq`` the user decided on;
+        if another console user changed what it acts on since, it is refused (``CONFLICT``)."""
+        self._jobs.put(Job(incident_id, list(payloads), actor, description, expected_seq))
+
+    def register_user(self, name: str, role: str) -> None:
+        """Register the console's user in the store, in the worker thread, before any command
+        queued after it (the service refuses commands of unregistered users and of roles that
+        only watch)."""
+        self._jobs.put(Registration(name, role))
 
     def stop(self, timeout: float = 10.0) -> None:
         self._jobs.put(None)
@@ -219,32 +238,49 @@ class CommandRunner:
     def _run(self) -> None:
         service: IncidentService | None = None
         store: Store | None = None
+        user: Registration | None = None
         while True:
             job = self._jobs.get()
             if job is None:
                 break
+            if isinstance(job, Registration):
+                user = job
+                description = f"register {job.name} as {job.role}"
+            else:
+                description = job.description
             try:
                 if service is None:
                     store = Store(self.store_url)
                     service = IncidentService(store, clock=self.clock)
                     if self.on_stored is not None:
                         service.subscribe(self.on_stored)
+                    if user is not None:  # at each (re)connection: the store may be new
+                        service.store.set_user(user.name, user.role)
+                elif isinstance(job, Registration):
+                    service.store.set_user(job.name, job.role)
+                if isinstance(job, Registration):
+                    log.info("console user %s registered as %s", job.name, job.role)
+                    continue
                 service.execute(
-                    job.incident_id, job.payloads, actor=job.actor, source=ev.Source.CONSOLE
+                    job.incident_id,
+                    job.payloads,
+                    actor=job.actor,
+                    source=ev.Source.CONSOLE,
+                    expected_seq=job.expected_seq,
                 )
             except RuleViolation as refusal:
-                log.info("refused: %s: %s", job.description, refusal)
-                self.signals.command_done.emit(job.description, False, str(refusal))
+                log.info("refused: %s: %s", description, refusal)
+                self.signals.command_done.emit(description, False, str(refusal))
             except (StoreError, Exception) as exc:
-                log.warning("%s failed: %s: %s", job.description, type(exc).__name__, exc)
+                log.warning("%s failed: %s: %s", description, type(exc).__name__, exc)
                 self.signals.command_done.emit(
-                    job.description, False, f"not stored: {_first_line(exc)}"
+                    description, False, f"not stored: {_first_line(exc)}"
                 )
                 if store is not None:
                     store.close()
                 store = service = None
             else:
-                self.signals.command_done.emit(job.description, True, "")
+                self.signals.command_done.emit(description, True, "")
         if store is not None:
             store.close()
 

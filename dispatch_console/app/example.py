@@ -145,6 +145,8 @@ def build_example(
 ) -> tuple[str, list[str]]:
     """Write the example incident into ``store``; return its id and the refusals it met."""
     service = IncidentService(store, clock=clock)
+    store.set_user(DISPATCHER.name, "dispatcher")  # console users must be registered to act
+    store.set_user(COMMANDER.name, "incident commander")
     frame = local_frame(school.lon, school.lat)
     refusals: list[str] = []
 

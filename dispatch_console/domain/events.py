@@ -61,6 +61,8 @@ class Payload(
 #: What a console user may be (issue: several consoles, one incident).
 Role = Literal["dispatcher", "incident commander", "observer", "trainer"]
 ROLES: tuple[Role, ...] = get_args(Role)
+#: Roles that may change an incident (the others watch; the service refuses their events).
+COMMANDING_ROLES: frozenset[str] = frozenset({"dispatcher", "incident commander"})
 
 AlertType = Literal["active_shooter", "lockdown", "medical", "fire", "other"]
 IncidentStatus = Literal["active", "all_clear", "cancelled"]

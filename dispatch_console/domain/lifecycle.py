@@ -97,6 +97,9 @@ class Rule(StrEnum):
     PAR_ALREADY_STARTED = "a roll call (PAR) is started once"
     PAR_NOT_RUNNING = "the roll call (PAR) is not running"
     NOT_IN_PAR = "the responder is not in this roll call (PAR)"
+    CONFLICT = "someone else changed what this command acts on since it was decided"
+    ROLE_MAY_NOT_COMMAND = "observers and trainers watch: they do not change an incident"
+    UNKNOWN_USER = "a console user must be registered in the store to change an incident"
 
 
 class RuleViolation(Exception):

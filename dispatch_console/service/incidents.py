@@ -20,7 +20,7 @@ import msgspec
 from dispatch_console.domain import events as ev
 from dispatch_console.domain.decide import validate
 from dispatch_console.domain.fold import apply, fold
-from dispatch_console.domain.lifecycle import RuleViolation
+from dispatch_console.domain.lifecycle import Rule, RuleViolation
 from dispatch_console.domain.reference import School
 from dispatch_console.domain.state import IncidentState, decode_state, encode_state
 from dispatch_console.domain.timeutil import from_us
@@ -48,6 +48,9 @@ class Command:
     source: ev.Source
     occurred_at_us: int
     idempotency_key: str | None = None
+    #: The incident's ``last_seq`` when the user decided (the state they saw): if another
+    #: console user changed what this command acts on since, it is refused (``CONFLICT``).
+    expected_seq: int | None = None
 
 
 @dataclass(frozen=True)
@@ -187,16 +190,18 @@ class IncidentService:
         source: ev.Source,
         occurred_at_us: int | None = None,
         idempotency_keys: Sequence[str | None] | None = None,
+        expected_seq: int | None = None,
     ) -> list[ev.Event]:
         """Validate and store ``payloads`` as events of ``incident_id``, all or none.
 
         Raises ``RuleViolation`` (nothing stored) if any payload breaks a rule in the state
-        left by the ones before it.
+        left by the ones before it, or, with ``expected_seq`` (the incident's ``last_seq`` the
+        user decided on), if another console user changed what they act on since (``CONFLICT``).
         """
         occurred = self.clock() if occurred_at_us is None else occurred_at_us
         keys = list(idempotency_keys) if idempotency_keys is not None else [None] * len(payloads)
         commands = [
-            Command(incident_id, payload, actor, source, occurred, key)
+            Command(incident_id, payload, actor, source, occurred, key, expected_seq)
             for payload, key in zip(payloads, keys, strict=True)
         ]
         outcome = self.execute_batch(commands, all_or_nothing=True)
@@ -220,7 +225,7 @@ class IncidentService:
                 foreign = self._fold_foreign(tx, dict.fromkeys(c.incident_id for c in commands))
                 keys = [c.idempotency_key for c in commands if c.idempotency_key is not None]
                 duplicates = tx.existing_keys(keys)
-                accepted, refused = self._decide(commands, duplicates, all_or_nothing, {})
+                accepted, refused = self._decide(commands, duplicates, all_or_nothing, {}, tx)
                 drafts = [
                     ev.EventDraft(c.incident_id, c.occurred_at_us, c.actor, c.source, c.payload,
                                   c.idempotency_key)
@@ -262,7 +267,9 @@ class IncidentService:
                 if commands:
                     keys = [c.idempotency_key for c in commands if c.idempotency_key is not None]
                     duplicates = tx.existing_keys(keys)
-                    accepted, refused_commands = self._decide(commands, duplicates, False, working)
+                    accepted, refused_commands = self._decide(
+                        commands, duplicates, False, working, tx
+                    )
                     drafts = [
                         ev.EventDraft(c.incident_id, c.occurred_at_us, c.actor, c.source,
                                       c.payload, c.idempotency_key)
@@ -366,14 +373,24 @@ class IncidentService:
         duplicates: dict[str, int],
         all_or_nothing: bool,
         working: dict[str, IncidentState],
+        tx: WriteTransaction,
     ) -> tuple[list[Command], dict[int, RuleViolation]]:
         """The commands that pass the rules, each checked against the state the accepted ones
         before it leave; a command whose key is stored already is skipped, not re-checked.
-        ``working`` is left holding, per incident, the state the accepted commands leave."""
+        ``working`` is left holding, per incident, the state the accepted commands leave.
+
+        First, who acts: a console user must be registered in the store, in a role that
+        commands (``UNKNOWN_USER``, ``ROLE_MAY_NOT_COMMAND``); then, for a command that says
+        which version it was decided on, that no other console user changed what it acts on
+        since (``CONFLICT``)."""
         copied: set[str] = set()
         accepted: list[Command] = []
         refused: dict[int, RuleViolation] = {}
         seen_keys: set[str] = set()
+        roles = tx.user_roles(
+            c.actor.name for c in commands if c.actor.kind is ev.ActorKind.CONSOLE_USER
+        )
+        since: dict[tuple[str, int], list[ev.Event]] = {}
         for index, command in enumerate(commands):
             key = command.idempotency_key
             if key is not None and (key in duplicates or key in seen_keys):
@@ -382,6 +399,9 @@ class IncidentService:
             if state is None:
                 state = working[command.incident_id] = self._live[command.incident_id]
             try:
+                _check_actor(command.actor, roles)
+                if command.expected_seq is not None:
+                    self._check_conflict(tx, command, since)
                 validate(state, command.payload)
             except RuleViolation as violation:
                 if all_or_nothing:
@@ -398,6 +418,38 @@ class IncidentService:
                 copied.add(command.incident_id)
             apply(state, _provisional(command))
         return accepted, refused
+
+    def _check_conflict(
+        self,
+        tx: WriteTransaction,
+        command: Command,
+        since: dict[tuple[str, int], list[ev.Event]],
+    ) -> None:
+        """Refuse ``command`` (``CONFLICT``) if another console user stored, after the version
+        it was decided on, an event about the same responder, staging area, perimeter, warning
+        or alert. ``since`` caches what was read per incident and version."""
+        assert command.expected_seq is not None
+        where = (command.incident_id, command.expected_seq)
+        events = since.get(where)
+        if events is None:
+            events = since[where] = [
+                e
+                for e in tx.read(command.incident_id, command.expected_seq, _CATCH_UP_TYPES)
+                if e.actor.kind is ev.ActorKind.CONSOLE_USER
+            ]
+        touched = _touched(command.payload)
+        clashes = [e for e in events if e.actor != command.actor and _subjects(e.payload) & touched]
+        if not clashes:
+            return
+        shown = next(
+            (e for e in reversed(clashes) if e.type != ev.DirectiveQueued.TYPE), clashes[-1]
+        )
+        state = self._live.get(command.incident_id)
+        detail = f"since you looked, {describe_change(shown, state)}"
+        others = len(clashes) - 1
+        if others:
+            detail += f", and {others} other change{'s' if others > 1 else ''}"
+        raise RuleViolation(Rule.CONFLICT, detail)
 
     def _publish(self, events: list[ev.Event]) -> None:
         """Tell subscribers; one that fails is logged and does not stop the others (the events
@@ -498,6 +550,100 @@ def new_incident_id(school_id: str, occurred_us: int) -> str:
     stamp = from_us(occurred_us).strftime("%Y%m%d-%H%M")
     slug = re.sub(r"[^a-z0-9]+", "-", school_id.lower()).strip("-")[:32]
     return f"{stamp}-{slug}-{secrets.token_hex(2)}"
+
+
+def _check_actor(actor: ev.Actor, roles: dict[str, str]) -> None:
+    """A console user changes an incident only if registered in a commanding role."""
+    if actor.kind is not ev.ActorKind.CONSOLE_USER:
+        return
+    role = roles.get(actor.name)
+    if role is None:
+        raise RuleViolation(Rule.UNKNOWN_USER, f"{actor.name} is not a registered console user")
+    if role not in ev.COMMANDING_ROLES:
+        raise RuleViolation(Rule.ROLE_MAY_NOT_COMMAND, f"{actor.name} is registered as {role}")
+
+
+#: Payload fields naming what an event is about, and the kind of thing they name.
+_ID_FIELDS = (
+    ("responder_id", "responder"),
+    ("staging_area_id", "staging area"),
+    ("perimeter_id", "perimeter"),
+    ("warning_id", "warning"),
+    ("alert_id", "alert"),
+)
+#: The events whose staging area is their subject (elsewhere it is only where one is sent).
+_STAGING_SUBJECT = frozenset({ev.StagingAreaSet.TYPE, ev.StagingAreaRemoved.TYPE})
+_NEVER_CONFLICT = VALIDATION_NEUTRAL | {ev.DirectiveAcknowledged.TYPE, ev.BroadcastSent.TYPE}
+
+
+def _touched(payload: ev.Payload) -> set[tuple[str, str]]:
+    """Everything a command names: its responder, and the staging area it sends them to."""
+    found = set()
+    for name, kind in _ID_FIELDS:
+        value = getattr(payload, name, None)
+        if isinstance(value, str):
+            found.add((kind, value))
+    return found
+
+
+def _subjects(payload: ev.Payload) -> set[tuple[str, str]]:
+    """What a stored event changed: directing two responders to one staging area is no
+    conflict, changing the area is."""
+    if payload.TYPE in _NEVER_CONFLICT:
+        return set()
+    found = _touched(payload)
+    if payload.TYPE not in _STAGING_SUBJECT:
+        found.discard(("staging area", getattr(payload, "staging_area_id", None) or ""))
+    return found
+
+
+def describe_change(event: ev.Event, state: IncidentState | None) -> str:
+    """``Lt. Hayes directed U-012 to Staging B (at 09:21:14)``: who did what, and when."""
+    p = event.payload
+
+    def responder(rid: str) -> str:
+        known = state.responders.get(rid) if state is not None else None
+        return (known.callsign or known.name or rid) if known is not None else rid
+
+    def area(area_id: str | None) -> str:
+        known = state.staging_areas.get(area_id or "") if state is not None else None
+        return known.name if known is not None else str(area_id)
+
+    what: str
+    if isinstance(p, ev.ResponderDirected):
+        what = f"directed {responder(p.responder_id)} to {area(p.staging_area_id)}"
+    elif isinstance(p, ev.ResponderIdentified):
+        what = f"identified {responder(p.responder_id)}"
+    elif isinstance(p, ev.ResponderAssigned):
+        task = p.task.replace("_", " ")
+        what = f"assigned {responder(p.responder_id)} to {task} ({p.team})"
+    elif isinstance(p, ev.ResponderStaged):
+        what = f"staged {responder(p.responder_id)}"
+    elif isinstance(p, ev.ResponderReleased):
+        what = f"released {responder(p.responder_id)}"
+    elif isinstance(p, ev.ResponderArrived):
+        what = f"marked {responder(p.responder_id)} arrived at {p.place}"
+    elif isinstance(p, ev.DirectiveQueued):
+        what = f"sent {responder(p.responder_id)} a directive ({p.text})"
+    elif isinstance(p, ev.StagingAreaSet):
+        what = f"changed staging area {p.name}"
+    elif isinstance(p, ev.StagingAreaRemoved):
+        what = f"removed staging area {area(p.staging_area_id)}"
+    elif isinstance(p, ev.PerimeterSet):
+        what = f"changed the {p.kind} perimeter {p.perimeter_id}"
+    elif isinstance(p, ev.PerimeterRemoved):
+        what = f"removed perimeter {p.perimeter_id}"
+    elif isinstance(p, ev.WarningAcknowledged):
+        what = f"acknowledged warning {p.warning_id}"
+    elif isinstance(p, ev.WarningEnded):
+        what = f"ended warning {p.warning_id}"
+    elif isinstance(p, ev.AlertAcknowledged):
+        what = f"acknowledged alert {p.alert_id}"
+    else:
+        rid = getattr(p, "responder_id", None)
+        what = event.type.replace("_", " ") + (f" for {responder(rid)}" if rid else "")
+    at = from_us(event.occurred_at_us).strftime("%H:%M:%S")
+    return f"{event.actor.name} {what} (at {at})"
 
 
 def _provisional(command: Command) -> ev.Event:

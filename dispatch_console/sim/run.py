@@ -202,6 +202,8 @@ class HttpCotTransport:
             from dispatch_console.store import Store
 
             self._store = Store(self.store_url)
+            # The simulator plays the incident commander: registered as one, or refused.
+            self._store.set_user(SIM_ACTOR.name, "incident commander")
             self._service = IncidentService(self._store)
         payload = ev.SuspectDescriptionRevised(ev.SuspectDescription(**description))
         self._service.execute(

@@ -119,3 +119,13 @@ rejections = Table(
     Column("excerpt", Text, nullable=False),
 )
 Index("ix_rejections_at", rejections.c.at_us)
+
+# --- console users (revision 0005) -----------------------------------------------------------
+
+console_users = Table(
+    "console_users",
+    metadata,
+    Column("name", String(200), primary_key=True),  # the actor name of their events
+    Column("role", String(32), nullable=False),  # one of domain.events.ROLES
+    Column("updated_at_us", BigInteger, nullable=False),
+)

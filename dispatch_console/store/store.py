@@ -536,6 +536,29 @@ class Store(RegistryMixin):
             for r in rows
         ]
 
+    # --- console users ---------------------------------------------------------------------
+
+    def set_user(self, name: str, role: str) -> None:
+        """Register (or re-register) the console user ``name`` in ``role`` (one of
+        :data:`~dispatch_console.domain.events.ROLES`): the incident service refuses incident
+        events by console users who are not registered, or whose role only watches."""
+        name = name.strip()
+        if not name:
+            raise StoreError("a console user needs a name")
+        if len(name) > _MAX_ACTOR_NAME:
+            raise StoreError(f"console user name longer than {_MAX_ACTOR_NAME} characters")
+        if role not in ev.ROLES:
+            raise StoreError(f"unknown role {role!r}: one of {', '.join(ev.ROLES)}")
+        row = {"name": name, "role": role, "updated_at_us": self._clock()}
+        self._upsert(schema.console_users, [row], ["name"])
+
+    def user_role(self, name: str) -> str | None:
+        """The registered role of console user ``name`` (``None``: not registered)."""
+        table = schema.console_users
+        with self._reader.connect() as conn:
+            role = conn.execute(select(table.c.role).where(table.c.name == name)).scalar()
+        return None if role is None else str(role)
+
     def _upsert(self, table: Any, rows: list[dict[str, Any]], keys: list[str]) -> None:
         if not rows:
             return
@@ -562,20 +585,35 @@ class WriteTransaction:
         #: Keys appended in this transaction (known to be stored once it commits).
         self.keys_written: dict[str, int] = {}
 
-    def read(self, incident_id: str, after_seq: int) -> list[ev.Event]:
-        """Events of ``incident_id`` after ``after_seq`` (stored by anyone, committed)."""
+    def read(
+        self, incident_id: str, after_seq: int, types: Iterable[str] | None = None
+    ) -> list[ev.Event]:
+        """Events of ``incident_id`` after ``after_seq`` (stored by anyone, committed), of
+        ``types`` only if given."""
         table = schema.events
-        rows = self.conn.execute(
-            select(*_EVENT_COLUMNS)
-            .where(table.c.incident_id == incident_id, table.c.seq > after_seq)
-            .order_by(table.c.seq)
+        query = select(*_EVENT_COLUMNS).where(
+            table.c.incident_id == incident_id, table.c.seq > after_seq
         )
+        if types is not None:
+            query = query.where(table.c.type.in_(list(types)))
+        rows = self.conn.execute(query.order_by(table.c.seq))
         events = [self.store._to_event(row) for row in rows]
         # Committed by someone: a repeat of one of their keys is known without a query.
         self.store._remember_keys(
             {e.idempotency_key: e.seq for e in events if e is not None and e.idempotency_key}
         )
         return [e for e in events if e is not None]
+
+    def user_roles(self, names: Iterable[str]) -> dict[str, str]:
+        """The registered roles of those of the console users ``names`` who are registered."""
+        wanted = list(dict.fromkeys(names))
+        if not wanted:
+            return {}
+        table = schema.console_users
+        rows = self.conn.execute(
+            select(table.c.name, table.c.role).where(table.c.name.in_(wanted))
+        ).all()
+        return {str(name): str(role) for name, role in rows}
 
     def existing_keys(self, keys: Iterable[str]) -> dict[str, int]:
         """The keys of ``keys`` that are stored, with their sequence numbers."""

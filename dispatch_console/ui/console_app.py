@@ -122,9 +122,14 @@ def build_console(
     feed = StoreFeed(options.store_url)
     commands = CommandRunner(options.store_url, on_stored=feed.wake, clock=clock)
     theme = THEMES.get(options.theme or "", None)
+    # The user is registered in the store (in the runner's thread) before any command: the
+    # service refuses commands of unregistered users and of roles that only watch.
+    commands.register_user(user.name, user.role)
+    submitter = _Submitter(commands, console, user)
     window = MainWindow(
-        console, user, settings=settings, clock=clock, submit=_submitter(commands), theme=theme
+        console, user, settings=settings, clock=clock, submit=submitter, theme=theme
     )
+    submitter.window = window
     feed.signals.loaded.connect(window.on_loaded)
     feed.signals.events.connect(window.on_events)
     feed.signals.health.connect(window.on_health)
@@ -141,17 +146,35 @@ def build_console(
 
 
 class _Submitter:
-    def __init__(self, commands: CommandRunner) -> None:
+    """The window's ``submit``: queues the command with the version of the incident the user
+    saw (its ``last_seq`` in the console's state, so that a command decided on a state another
+    console has changed since is refused, not applied), and registers the user again first if
+    they signed in as someone else."""
+
+    def __init__(self, commands: CommandRunner, console: ConsoleState, user: User) -> None:
         self.commands = commands
+        self.console = console
+        self.registered = user
+        self.window: MainWindow | None = None
 
     def __call__(
-        self, incident_id: str, payloads: Sequence[ev.Payload], actor: ev.Actor, what: str
+        self,
+        incident_id: str,
+        payloads: Sequence[ev.Payload],
+        actor: ev.Actor,
+        what: str,
+        expected_seq: int | None = None,
     ) -> None:
-        self.commands.submit(incident_id, payloads, actor=actor, description=what)
-
-
-def _submitter(commands: CommandRunner) -> _Submitter:
-    return _Submitter(commands)
+        user = self.window.user if self.window is not None else self.registered
+        if user != self.registered:
+            self.commands.register_user(user.name, user.role)
+            self.registered = user
+        if expected_seq is None:
+            state = self.console.incidents.get(incident_id)
+            expected_seq = state.last_seq if state is not None else None
+        self.commands.submit(
+            incident_id, payloads, actor=actor, description=what, expected_seq=expected_seq
+        )
 
 
 def run_console(options: ConsoleOptions) -> int:

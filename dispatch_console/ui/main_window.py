@@ -40,6 +40,7 @@ from dispatch_console.app import commands
 from dispatch_console.app.backend import Loaded
 from dispatch_console.app.live import Changes, ConsoleState
 from dispatch_console.domain import events as ev
+from dispatch_console.domain.events import COMMANDING_ROLES
 from dispatch_console.domain.state import IncidentState
 from dispatch_console.ui.alerts import AlertsPanel
 from dispatch_console.ui.broadcast_line import BroadcastLinePanel
@@ -69,8 +70,7 @@ REFRESH_MS = 100
 IDLE_REFRESH_MS = 1000
 SETTINGS_VERSION = 1
 
-#: Roles that may act on an incident, and the actions that act.
-COMMANDING_ROLES = frozenset({"dispatcher", "incident commander"})
+#: The actions that act on an incident (off for roles that do not command).
 COMMAND_ACTIONS = frozenset({
     "ack_alert", "ack_warning", "direct", "identify", "assign", "release", "suspect", "par",
     "stand_down",
@@ -694,7 +694,7 @@ class MainWindow(QMainWindow):
     def _apply_role(self) -> None:
         """Observers and trainers watch; they do not command: every acting shortcut and the
         map's editing and drag-to-direct are off, and :meth:`run_command` refuses what a panel
-        asks. (The store does not check roles yet: this console does.)"""
+        asks. The incident service refuses them too, whatever a console shows."""
         allowed = self.may_command
         self.map.set_editing_enabled(allowed)
         for action in self.actions():

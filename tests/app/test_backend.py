@@ -135,6 +135,7 @@ def test_command_runner_stores_the_acknowledgement_with_the_users_name(
     store = Store(store_url)
     _, incident = _open(store)
     runner = CommandRunner(store_url)
+    runner.register_user(DISPATCHER.name, "dispatcher")
     runner.start()
     try:
         with qtbot.waitSignal(runner.signals.command_done, timeout=10_000) as done:
@@ -166,6 +167,7 @@ def test_command_runner_reports_a_refusal_and_stores_nothing(
     )
     before = store.last_seq()
     runner = CommandRunner(url)
+    runner.register_user(DISPATCHER.name, "dispatcher")
     runner.start()
     try:
         with qtbot.waitSignal(runner.signals.command_done, timeout=10_000) as done:
@@ -190,6 +192,7 @@ def test_command_runner_stops_and_joins(jobs: int, tmp_path: object, qtbot: QtBo
     store = Store(url)
     _, incident = _open(store)
     runner = CommandRunner(url)
+    runner.register_user(DISPATCHER.name, "dispatcher")
     runner.start()
     for k in range(jobs):
         runner.submit(incident, [ev.ResponderNotified(f"r{k}", f"d{k}")], actor=DISPATCHER,
@@ -227,3 +230,44 @@ def test_feed_on_postgresql_is_woken_by_the_stores_notification(
         other.store.close()
         store.close()
     assert not feed._thread.is_alive()
+
+
+def test_command_runner_passes_the_version_seen_and_registers_the_user(
+    qtbot: QtBot, tmp_path: object
+) -> None:
+    url = f"sqlite:///{tmp_path}/versions.sqlite3"  # type: ignore[str-bytes-safe]
+    store = Store(url)
+    service, incident = _open(store)
+    service.execute(
+        incident, [ev.ResponderNotified("r1", "d1")], actor=SCHOOL_ACTOR, source=ev.Source.FEED
+    )
+    seen = store.last_seq()
+    area = next(iter(store.state_at(incident).staging_areas))
+    store.set_user("Lt. Hayes", "incident commander")
+    hayes = ev.Actor(ev.ActorKind.CONSOLE_USER, "Lt. Hayes")
+    service.execute(  # another console, after this one looked
+        incident, [ev.ResponderDirected("r1", area)], actor=hayes, source=ev.Source.CONSOLE
+    )
+    runner = CommandRunner(url)
+    runner.register_user("Watcher", "observer")
+    runner.start()
+    try:
+        with qtbot.waitSignal(runner.signals.command_done, timeout=10_000) as done:
+            runner.submit(incident, [ev.AlertAcknowledged("act-1", "Watcher")],
+                          actor=ev.Actor(ev.ActorKind.CONSOLE_USER, "Watcher"),
+                          description="acknowledge alert act-1")  # fmt: skip
+        assert done.args[1] is False and "ROLE_MAY_NOT_COMMAND" in done.args[2]
+        assert store.user_role("Watcher") == "observer"
+        runner.register_user(DISPATCHER.name, "dispatcher")
+        with qtbot.waitSignal(runner.signals.command_done, timeout=10_000) as done:
+            runner.submit(incident, [ev.ResponderDirected("r1", area)], actor=DISPATCHER,
+                          description="direct r1", expected_seq=seen)  # fmt: skip
+        assert done.args[0] == "direct r1" and done.args[1] is False
+        assert (
+            "CONFLICT" in done.args[2]
+            and "since you looked, Lt. Hayes directed r1" in (done.args[2])
+        )
+        assert len(list(store.read(incident, types=["responder_directed"]))) == 1
+    finally:
+        runner.stop()
+        store.close()

@@ -160,6 +160,7 @@ def test_notifications_for_a_closed_incident_are_refused(gateway: RunningGateway
     _, opened = gateway.post("/v1/activations", example("activation"), "school")
     core = gateway.thread.gateway.core
     assert core is not None
+    core.service.store.set_user("IC", "incident commander")
     gateway.thread.gateway._writer.submit(
         core.service.execute,
         opened["incident_id"],

@@ -60,6 +60,8 @@ def run_live(
     )
     service = gateway.service()
     store = gateway.store
+    store.set_user(IC.name, "incident commander")
+    store.set_user(DISPATCHER.name, "dispatcher")
     console = ConsoleState()
     seen: list[ev.Event] = []
 

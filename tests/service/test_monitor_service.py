@@ -13,6 +13,7 @@ from dispatch_console.service.incidents import PositionFields, PositionReport
 from dispatch_console.service.monitor import Monitor
 from dispatch_console.store import Store
 from tests.builders import INNER, SCHOOL_LAT, SCHOOL_LON, STAGING_A, T0, S
+from tests.users import register
 
 IC = ev.Actor(ev.ActorKind.CONSOLE_USER, "Lt. Hayes")
 GW = ev.Actor(ev.ActorKind.SYSTEM, "gateway")
@@ -50,6 +51,7 @@ class Clock:
 
 
 def _service(store: Store, clock: Clock) -> tuple[IncidentService, Monitor]:
+    register(store, IC)
     service = IncidentService(store, clock=clock)
     monitor = Monitor(service)
     service.subscribe(monitor.as_subscriber())

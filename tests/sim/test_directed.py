@@ -13,6 +13,7 @@ from dispatch_console.sim.engine import Engine
 from dispatch_console.sim.run import HttpCotTransport
 from dispatch_console.sim.scenario import load_scenario
 from tests.sim.conftest import SimGateway
+from tests.users import register
 
 SCENARIO = """
 name = "directed"
@@ -59,6 +60,7 @@ def test_directive_reroutes_only_the_officer_who_follows_it(
         load_scenario(path), transport, load_road_graph(folder / "roads.geojson"), schools
     )
     service = gateway.service()
+    register(service.store, IC)
     try:
         for t in range(0, 201):
             if t == 12:  # the IC sends both officers to Staging B

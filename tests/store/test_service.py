@@ -10,6 +10,7 @@ from dispatch_console.domain.reference import CheckIn, PlannedArea, PrePlan, Sch
 from dispatch_console.service import Command, IncidentService
 from dispatch_console.store import Store
 from tests.builders import INNER, STAGING_A, T0
+from tests.users import register
 
 IC = ev.Actor(ev.ActorKind.CONSOLE_USER, "Lt. Hayes")
 GW = ev.Actor(ev.ActorKind.SYSTEM, "gateway")
@@ -32,6 +33,7 @@ ALERT = ev.AlertReceived("act-1", "lincoln-hs", "active_shooter", T0, "J. Ortiz"
 
 def _opened(store: Store) -> tuple[IncidentService, str, list[list[ev.Event]]]:
     published: list[list[ev.Event]] = []
+    register(store, IC)
     service = IncidentService(store, clock=lambda: T0)
     service.subscribe(published.append)
     incident, _ = service.open_incident(SCHOOL, ALERT, actor=GW, source=ev.Source.FEED)
