@@ -71,6 +71,17 @@ class Changes:
     def __bool__(self) -> bool:
         return bool(self.incidents or self.events)
 
+    def merge(self, more: Changes) -> None:
+        """Add what ``more`` changed (batches folded between two refreshes)."""
+        self.incidents |= more.incidents
+        self.responders |= more.responders
+        self.new_responders |= more.new_responders
+        self.areas |= more.areas
+        self.new_alerts.extend(more.new_alerts)
+        self.alerts = self.alerts or more.alerts
+        self.events.extend(more.events)
+        self.duplicates += more.duplicates
+
 
 class ConsoleState:
     """Every incident the console holds, their trails and the event log."""

@@ -427,7 +427,7 @@ class MainWindow(QMainWindow):
 
     def on_events(self, events: list[ev.Event]) -> None:
         changes = self.console.apply(events)
-        _merge(self.pending, changes)
+        self.pending.merge(changes)
         if changes.new_alerts:
             # A new alert takes the focus unless the user is already on an unacknowledged one.
             focused = self.console.incidents.get(self.selection.incident_id or "")
@@ -488,7 +488,7 @@ class MainWindow(QMainWindow):
         if incident_id:
             changes.incidents.add(incident_id)
             changes.areas.add(incident_id)
-        _merge(self.pending, changes)
+        self.pending.merge(changes)
         self.refresh_now()
 
     # --- actions ----------------------------------------------------------------------------
@@ -870,14 +870,3 @@ class _FilterToggle(QObject):
 
     def __call__(self) -> None:
         self.window.toggle_filter(self.name)
-
-
-def _merge(into: Changes, more: Changes) -> None:
-    into.incidents |= more.incidents
-    into.responders |= more.responders
-    into.new_responders |= more.new_responders
-    into.areas |= more.areas
-    into.new_alerts.extend(more.new_alerts)
-    into.alerts = into.alerts or more.alerts
-    into.events.extend(more.events)
-    into.duplicates += more.duplicates

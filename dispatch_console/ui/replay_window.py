@@ -275,17 +275,6 @@ def reload_map(map_view: MapView, now_us: int) -> None:
     map_view._load_focus()
 
 
-def merge_changes(into: Changes, more: Changes) -> None:
-    into.incidents |= more.incidents
-    into.responders |= more.responders
-    into.new_responders |= more.new_responders
-    into.areas |= more.areas
-    into.new_alerts.extend(more.new_alerts)
-    into.alerts = into.alerts or more.alerts
-    into.events.extend(more.events)
-    into.duplicates += more.duplicates
-
-
 def chart_step_us(timeline: Timeline, samples: int = CHART_SAMPLES) -> int:
     """A whole number of seconds giving about ``samples`` chart samples (at least 1 s)."""
     span = max(1, timeline.end_us - timeline.start_us)
@@ -668,7 +657,7 @@ class ReplayWindow(MainWindow):
         if events:
             changes = self.console.apply(events)
             changes.new_alerts = []  # a replay never sounds the alarm
-            merge_changes(self.pending, changes)
+            self.pending.merge(changes)
         self.refresh_now()
         if self.broadcast_line.line != self._radio_line_at_seek:
             self.broadcast_line.changed.show()
