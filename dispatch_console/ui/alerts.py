@@ -26,7 +26,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
-    QScrollArea,
     QSizePolicy,
     QVBoxLayout,
     QWidget,
@@ -35,6 +34,7 @@ from PySide6.QtWidgets import (
 from dispatch_console.app.live import Changes, ConsoleState
 from dispatch_console.domain.state import Alert, IncidentState
 from dispatch_console.ui.alarm import Alarm
+from dispatch_console.ui.cards import CardColumn
 from dispatch_console.ui.header import hms, local_clock, words
 from dispatch_console.ui.selection import Selection
 from dispatch_console.ui.theme import Theme, tabular_font
@@ -271,17 +271,9 @@ class AlertsPanel(QWidget):
         self.empty.setObjectName("empty")
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         layout.addWidget(self.empty, 1)
-        self.scroll_area = QScrollArea(self)
-        self.scroll_area.setWidgetResizable(True)
-        self.scroll_area.setFrameShape(QFrame.Shape.NoFrame)
-        self.scroll_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.alert_list = QWidget(self.scroll_area)
-        self.alert_list.setObjectName("alert_list")
-        self.list_layout = QVBoxLayout(self.alert_list)
-        self.list_layout.setContentsMargins(0, 0, 0, 0)
-        self.list_layout.setSpacing(6)
-        self.list_layout.addStretch(1)
-        self.scroll_area.setWidget(self.alert_list)
+        self.scroll_area = CardColumn("alert_list", self)
+        self.alert_list = self.scroll_area.container
+        self.list_layout = self.scroll_area.column
         layout.addWidget(self.scroll_area, 1)
 
         selection.focus_changed.connect(self._on_focus_changed)

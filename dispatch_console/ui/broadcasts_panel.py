@@ -26,7 +26,6 @@ from PySide6.QtWidgets import (
     QMenu,
     QMessageBox,
     QPushButton,
-    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -38,6 +37,7 @@ from dispatch_console.domain.geometry import MOVING_SPEED_MPS, local_frame
 from dispatch_console.domain.lifecycle import IDENTIFIED_OR_LATER, ResponderStatus
 from dispatch_console.domain.state import Broadcast, IncidentState, Responder
 from dispatch_console.domain.timeutil import US_PER_S
+from dispatch_console.ui.cards import CardColumn
 from dispatch_console.ui.header import local_clock
 from dispatch_console.ui.selection import Selection
 from dispatch_console.ui.theme import Theme, tabular_font
@@ -269,17 +269,9 @@ class BroadcastsPanel(QWidget):
         self.empty.setWordWrap(True)
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         layout.addWidget(self.empty, 1)
-        self.scroll_area = QScrollArea(self)
-        self.scroll_area.setWidgetResizable(True)
-        self.scroll_area.setFrameShape(QFrame.Shape.NoFrame)
-        self.scroll_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.card_list = QWidget(self.scroll_area)
-        self.card_list.setObjectName("card_list")
-        self.list_layout = QVBoxLayout(self.card_list)
-        self.list_layout.setContentsMargins(0, 0, 0, 0)
-        self.list_layout.setSpacing(6)
-        self.list_layout.addStretch(1)
-        self.scroll_area.setWidget(self.card_list)
+        self.scroll_area = CardColumn("card_list", self)
+        self.card_list = self.scroll_area.container
+        self.list_layout = self.scroll_area.column
         layout.addWidget(self.scroll_area, 1)
 
         selection.focus_changed.connect(self._on_focus_changed)

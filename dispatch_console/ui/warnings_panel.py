@@ -28,7 +28,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
-    QScrollArea,
     QSizePolicy,
     QToolButton,
     QVBoxLayout,
@@ -40,6 +39,7 @@ from dispatch_console.app.live import Changes, ConsoleState
 from dispatch_console.domain import events as ev
 from dispatch_console.domain.state import IncidentState, IncidentWarning, Responder
 from dispatch_console.domain.timeutil import US_PER_S, format_duration
+from dispatch_console.ui.cards import CardColumn
 from dispatch_console.ui.header import hms, local_clock
 from dispatch_console.ui.selection import Selection
 from dispatch_console.ui.theme import Theme, tabular_font
@@ -345,20 +345,12 @@ class WarningsPanel(QWidget):
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty.setWordWrap(True)
         layout.addWidget(self.empty, 1)
-        self.scroll_area = QScrollArea(self)
-        self.scroll_area.setWidgetResizable(True)
-        self.scroll_area.setFrameShape(QFrame.Shape.NoFrame)
-        self.scroll_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.card_list = QWidget(self.scroll_area)
-        self.card_list.setObjectName("card_list")
-        self.list_layout = QVBoxLayout(self.card_list)
-        self.list_layout.setContentsMargins(0, 0, 0, 0)
-        self.list_layout.setSpacing(6)
+        self.scroll_area = CardColumn("card_list", self)
+        self.card_list = self.scroll_area.container
+        self.list_layout = self.scroll_area.column
         self.more = QLabel(self.card_list)
         self.more.setObjectName("more")
-        self.list_layout.addWidget(self.more)
-        self.list_layout.addStretch(1)
-        self.scroll_area.setWidget(self.card_list)
+        self.list_layout.insertWidget(0, self.more)  # above the column's stretch
         layout.addWidget(self.scroll_area, 1)
         self.history_button = QToolButton(self)
         self.history_button.setObjectName("history_button")
