@@ -207,6 +207,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tcp-port", type=int, default=8087, help="Cursor-on-Target TCP stream")
     p.add_argument("--tls-cert", default=None, help="certificate file: serve HTTPS")
     p.add_argument("--tls-key", default=None, help="private key file for --tls-cert")
+    p.add_argument(
+        "--journal",
+        default=None,
+        metavar="FILE",
+        help="where messages are kept while the database is unreachable (default: beside a "
+        "SQLite database, or in your state folder for PostgreSQL)",
+    )
     p.set_defaults(handler=cmd_gateway)
 
     keys = sub.add_parser("keys", help="API keys of schools and devices").add_subparsers(
@@ -640,7 +647,7 @@ def cmd_gateway(args: argparse.Namespace, out: TextIO) -> int:
         args.host, args.http_port, args.udp_port, args.tcp_port, args.tls_cert, args.tls_key
     )
     Store(args.db).close()  # a clear error now, rather than from the writer thread
-    serve(args.db, listen)
+    serve(args.db, listen, journal_path=args.journal)
     return 0
 
 

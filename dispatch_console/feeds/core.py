@@ -8,11 +8,12 @@ which is given only after the events are durably stored.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +32,8 @@ from dispatch_console.feeds.cot.parse import CotPosition
 from dispatch_console.feeds.keys import KeyProblem, KeyRing, OpenKey, SecretBox
 from dispatch_console.feeds.notify import alert_text, devices_to_notify
 from dispatch_console.service import Command, IncidentService, PositionFields, PositionReport
-from dispatch_console.store import Store, collector_paused
+from dispatch_console.service.incidents import new_incident_id
+from dispatch_console.store import Store, collector_paused, unreachable
 from dispatch_console.store.registry import Device, Rejection, excerpt_of
 from dispatch_console.store.store import wall_clock_us
 
@@ -94,9 +96,12 @@ class GatewayCore:
         clock: Callable[[], int] = wall_clock_us,
     ) -> None:
         self.store = store
-        self.clock = clock
-        self.service = IncidentService(store, clock=clock)
+        self._wall_clock = clock
+        #: While a journaled message is forwarded: the time it was received (see ``received_at``).
+        self._received_us: int | None = None
+        self.service = IncidentService(store, clock=self.clock)
         self.keys = KeyRing(store.key, box)
+        self._schools: dict[str, School] = {}
         self._devices = _Cached()
         self._by_tak_uid: dict[str, Device] = {}
         self._radii: dict[str, float] = {}
@@ -108,15 +113,58 @@ class GatewayCore:
         self.service.subscribe(self._published)
         self.service.load_active()
 
+    def clock(self) -> int:
+        """Now; or, while a journaled message is forwarded, when it was received."""
+        received = self._received_us
+        return self._wall_clock() if received is None else received
+
+    @contextlib.contextmanager
+    def received_at(self, at_us: int) -> Iterator[None]:
+        """Handle a message as at ``at_us``, when it was received and journaled: its
+        signature's age, its times and the events it makes are judged as they would have been."""
+        self._received_us = at_us
+        try:
+            yield
+        finally:
+            self._received_us = None
+
     # --- reference data -----------------------------------------------------------------------
+    # While the store is unreachable, the last copy read is used (the journal needs them).
 
     def devices(self) -> dict[str, Device]:
         if time.monotonic() - self._devices.loaded_at > REFERENCE_TTL_S:
-            devices = {d.device_id: d for d in self.store.devices()}
+            try:
+                listed = self.store.devices()
+            except Exception as exc:
+                if self._devices.value is None or not unreachable(exc):
+                    raise
+                value: dict[str, Device] = self._devices.value
+                return value  # the last copy: the store is down
+            devices = {d.device_id: d for d in listed}
             self._devices = _Cached(time.monotonic(), devices)
             self._by_tak_uid = {d.tak_uid: d for d in devices.values() if d.tak_uid}
-        value: dict[str, Device] = self._devices.value
-        return value
+        current: dict[str, Device] = self._devices.value
+        return current
+
+    def remember_reference(self) -> None:
+        """Read every key, school and device now (the gateway does so every minute): what a
+        message is checked against while the store is unreachable."""
+        self.keys.remember(self.store.api_keys())
+        self._schools = {school.school_id: school for school in self.store.schools()}
+        self._devices.loaded_at = 0.0
+        self.devices()
+
+    def school(self, school_id: str) -> School | None:
+        """The school, from the store (or its last copy read, while the store is down)."""
+        try:
+            school = self.store.school(school_id)
+        except Exception as exc:
+            if not unreachable(exc) or school_id not in self._schools:
+                raise
+            return self._schools[school_id]
+        if school is not None:
+            self._schools[school_id] = school
+        return school
 
     def device_for_tak_uid(self, uid: str) -> Device | None:
         self.devices()  # refreshes the index when the cache is old
@@ -196,7 +244,12 @@ class GatewayCore:
         self._flush_positions()
         if self._pending_rejections:
             rejections, self._pending_rejections = self._pending_rejections, []
-            self.store.add_rejections(rejections)
+            try:
+                self.store.add_rejections(rejections)
+            except Exception:
+                # Kept for the next flush (the store is down); a flood is not kept forever.
+                self._pending_rejections = (rejections + self._pending_rejections)[-10_000:]
+                raise
 
     def _remember_position(self, device_id: str, lon: float, lat: float, at_us: int) -> None:
         """The newest report wins, whatever order reports arrive in (a clock running ahead is
@@ -208,13 +261,100 @@ class GatewayCore:
 
     def _flush_positions(self) -> None:
         if self._pending_positions:
-            positions = list(self._pending_positions.values())
-            self._pending_positions.clear()
-            self.store.record_device_positions(positions)
+            self.store.record_device_positions(list(self._pending_positions.values()))
+            self._pending_positions.clear()  # written (kept for the next try if not)
 
     # --- activations --------------------------------------------------------------------------
 
-    def activation(self, key: OpenKey, body: bytes) -> Reply:
+    # --- the HTTP routes, by name (the journal keeps the name) -------------------------------
+
+    def handle(
+        self, route: str, key: OpenKey, target: str, body: bytes, incident_id: str | None = None
+    ) -> Reply:
+        """Answer one authenticated request of ``route`` (``target``: the device or incident
+        of its path; ``incident_id``: for an activation answered from the journal, the id its
+        incident was promised)."""
+        if route == "activation":
+            return self.activation(key, body, incident_id=incident_id)
+        if route == "device_messages":
+            return self.device_messages(key, target, body)
+        if route == "notified":
+            return self.notified(key, target, body)
+        if route == "directives":
+            return self.directives(key, target)
+        raise ValueError(f"no route {route!r}")
+
+    def journal_answer(
+        self, route: str, key: OpenKey, target: str, body: bytes, promised: dict[str, str]
+    ) -> tuple[Reply, str | None]:
+        """While the store is unreachable: the answer for a signed request that is to be kept
+        in the journal, and for an activation the incident id it is promised.
+
+        What can be checked without the store is checked now (the body against the contract,
+        times, the key's scope, the school), and a request that fails is refused now, as it
+        would be at once; everything else is checked when the journal is forwarded, and its
+        answer then is kept in the journal. ``promised``: ``school_id/exercise`` -> incident id
+        for activations journaled before (a second alert joins the incident the first opens).
+        """
+        if route == "activation":
+            try:
+                msg = c.decode_body(body, c.Activation)
+                self._time(msg.activated_at, "$.activated_at")
+            except c.BodyError as bad:
+                return self._bad("http", key.key_id, bad, body), None
+            if key.kind != "school" or key.scope != msg.school_id:
+                self.reject("http", key.key_id, f"403: key not for school {msg.school_id}", body)
+                refused = f"this key may not send activations for {msg.school_id}"
+                return error(403, refused, "$.school_id"), None
+            if self.school(msg.school_id) is None:
+                self.reject("http", key.key_id, f"400: unknown school {msg.school_id}", body)
+                return error(400, f"unknown school {msg.school_id}", "$.school_id"), None
+            slot = f"{msg.school_id}/{msg.exercise}"
+            incident_id = promised.get(slot)
+            if incident_id is None:
+                open_incident = self.active_incident_at(msg.school_id, exercise=msg.exercise)
+                incident_id = (
+                    open_incident.incident_id
+                    if open_incident is not None
+                    else new_incident_id(msg.school_id, self.clock())
+                )
+                promised[slot] = incident_id
+            return Reply(202, {"incident_id": incident_id, "journaled": True}), incident_id
+        if route == "device_messages":
+            if key.kind != "device" or key.scope != target:
+                self.reject("http", key.key_id, f"403: key not for device {target}", body)
+                return error(403, f"this key may not send for device {target}"), None
+            try:
+                batch = c.decode_body(body, c.DeviceMessages)
+                for i, m in enumerate(batch.messages):
+                    self._time(m.at, f"$.messages[{i}].at")
+            except c.BodyError as bad:
+                return self._bad("http", key.key_id, bad, body), None
+            results = [{"id": m.id, "result": "journaled"} for m in batch.messages]
+            return Reply(202, {"results": results, "journaled": True}), None
+        if route == "notified":
+            try:
+                c.decode_body(body, c.Notified)
+            except c.BodyError as bad:
+                return self._bad("http", key.key_id, bad, body), None
+            live = self.service.live_incidents()
+            state = next((s for s in live if s.incident_id == target), None)
+            school_id = state.school_id if state is not None and state.opened else None
+            for slot, promised_id in promised.items():
+                if promised_id == target:
+                    school_id = slot.rpartition("/")[0]
+            if school_id is None:
+                self.reject("http", key.key_id, f"404: no incident {target}", body)
+                return error(404, f"no open incident {target}"), None
+            if key.kind != "school" or key.scope != school_id:
+                self.reject("http", key.key_id, f"403: key not for incident {target}", body)
+                return error(403, "this key may not report notifications for this incident"), None
+            return Reply(202, {"incident_id": target, "journaled": True}), None
+        raise ValueError(f"route {route!r} is not journaled")
+
+    # --- activations --------------------------------------------------------------------------
+
+    def activation(self, key: OpenKey, body: bytes, *, incident_id: str | None = None) -> Reply:
         try:
             msg = c.decode_body(body, c.Activation)
             activated_us = self._time(msg.activated_at, "$.activated_at")
@@ -226,7 +366,7 @@ class GatewayCore:
                 403, f"this key may not send activations for {msg.school_id}", "$.school_id"
             )
         idempotency = f"{key.key_id}/{msg.id}"
-        school = self.store.school(msg.school_id)
+        school = self.school(msg.school_id)
         if school is None:
             self.reject("http", key.key_id, f"400: unknown school {msg.school_id}", body)
             return error(400, f"unknown school {msg.school_id}", "$.school_id")
@@ -258,6 +398,7 @@ class GatewayCore:
                     source=ev.Source.FEED,
                     exercise=msg.exercise,
                     idempotency_key=idempotency,
+                    incident_id=incident_id,
                 )
             else:  # a second alert from the same school joins the open incident
                 incident_id = open_incident.incident_id
@@ -301,7 +442,7 @@ class GatewayCore:
         idempotency = f"{key.key_id}/{msg.id}"
         if self._already_stored(idempotency) is not None:
             return Reply(202, {"incident_id": incident_id, "duplicate": True})
-        school = self.store.school(state.school_id)
+        school = self.school(state.school_id)
         assert school is not None
         count = self._notify(incident_id, school, msg.device_ids, "school", idempotency)
         return Reply(202, {"incident_id": incident_id, "notified": count})
@@ -771,7 +912,7 @@ class GatewayCore:
     def _radius(self, school_id: str) -> float:
         radius = self._radii.get(school_id)
         if radius is None:
-            school = self.store.school(school_id)
+            school = self.school(school_id)
             radius = school.notification_radius_m if school else DEFAULT_NOTIFICATION_RADIUS_M
             self._radii[school_id] = radius
         return radius

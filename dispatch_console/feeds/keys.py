@@ -21,6 +21,7 @@ from pathlib import Path
 from cryptography.fernet import Fernet, InvalidToken
 from platformdirs import user_config_path
 
+from dispatch_console.store import unreachable
 from dispatch_console.store.registry import ApiKey, KeyKind
 
 MASTER_KEY_ENV = "DISPATCH_CONSOLE_MASTER_KEY_FILE"
@@ -106,6 +107,15 @@ class KeyRing:
         self._ttl = ttl_s
         self._cache: dict[str, tuple[float, OpenKey | None]] = {}
         self._lock = threading.Lock()
+        #: Every key as last read (sealed): what signs while the store is unreachable.
+        self._known: dict[str, ApiKey] = {}
+
+    def remember(self, records: list[ApiKey]) -> None:
+        """Keep a copy of every key (``Store.api_keys()``, read now and then): while the store
+        is down, a device that never sent before can still be checked."""
+        known = {record.key_id: record for record in records}
+        with self._lock:
+            self._known = known
 
     def get(self, key_id: str) -> OpenKey | None:
         now = time.monotonic()
@@ -113,7 +123,19 @@ class KeyRing:
             cached = self._cache.get(key_id)
             if cached is not None and now - cached[0] < self._ttl:
                 return cached[1]
-        record = self._lookup(key_id)
+        try:
+            record = self._lookup(key_id)
+        except Exception as exc:
+            # The store is down: a key opened or read before still signs (its revocation, if
+            # any, is seen when the store is back); one never seen cannot be checked (raised).
+            if not unreachable(exc):
+                raise
+            if cached is not None:
+                return cached[1]
+            with self._lock:
+                record = self._known.get(key_id)
+            if record is None:
+                raise
         opened = None
         if record is not None and not record.revoked:
             opened = OpenKey(

@@ -16,7 +16,7 @@ import ssl
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -25,6 +25,7 @@ from aiohttp import web
 
 from dispatch_console.domain import events as ev
 from dispatch_console.feeds.core import GatewayCore, Reply, error
+from dispatch_console.feeds.journal import Entry, Journal, JournalError, default_journal_path
 from dispatch_console.feeds.keys import MASTER_KEY_ENV, KeyProblem, SecretBox
 from dispatch_console.feeds.udp_worker import (
     EncodedBatch,
@@ -33,7 +34,7 @@ from dispatch_console.feeds.udp_worker import (
     enlarge_receive_buffer,
 )
 from dispatch_console.service.monitor import Monitor
-from dispatch_console.store import Store, collector_paused
+from dispatch_console.store import Store, collector_paused, unreachable
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,12 @@ TAK_IDLE_TIMEOUT_S = 600.0
 UDP_GROUP_MAX = 8000
 #: CoT UDP reports waiting for the writer at most before the pump stops reading the worker.
 UDP_GATHERED_MAX = 4 * UDP_GROUP_MAX
+#: Journaled messages forwarded in one go on the writer (then it takes other work, and goes on).
+FORWARD_CHUNK = 50
+#: How often every key, school and device is read for checking messages during an outage.
+REFERENCE_EVERY_S = 60.0
+#: The routes a journal may keep (a GET of directives is not a message to keep).
+JOURNALED_ROUTES = frozenset({"activation", "device_messages", "notified"})
 T = TypeVar("T")
 
 
@@ -96,11 +103,23 @@ class Gateway:
         *,
         box: SecretBox | None = None,
         clock: Callable[[], int] | None = None,
+        journal_path: str | None = None,
     ) -> None:
         self.store_url = store_url
         self.listen = listen
         self.box = box
         self.clock = clock
+        self.journal_path = journal_path
+        self.journal: Journal | None = None
+        #: Why the store is unreachable (None while it answers): messages go to the journal.
+        self.store_down: str | None = None
+        #: Activations journaled in this outage: ``school_id/exercise`` -> the incident promised.
+        self._promised: dict[str, str] = {}
+        self._forwarding = False
+        self._reference_read_at = 0.0
+        #: CoT reports that could not be stored while the store was down (CoT is never
+        #: acknowledged; the next report of each device supersedes them).
+        self.cot_dropped = 0
         self.core: GatewayCore | None = None
         self._store: Store | None = None
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gateway-writer")
@@ -140,6 +159,8 @@ class Gateway:
 
     async def _start(self) -> None:
         store = self._store = await self.on_writer(Store, self.store_url)
+        path = self.journal_path or default_journal_path(store.url)
+        self.journal = await self.on_writer(Journal, path)
         box = self.box if self.box is not None else await self.on_writer(SecretBox)
         clock = self.clock
         core = await self.on_writer(
@@ -147,6 +168,8 @@ class Gateway:
         )
         self.core = core
         await self.on_writer(_check_master_key, store, box)
+        await self.on_writer(core.remember_reference)
+        self._reference_read_at = time.monotonic()
         loop = asyncio.get_running_loop()
 
         def to_loop(events: list[ev.Event]) -> None:
@@ -235,6 +258,8 @@ class Gateway:
             await self.on_writer(self.core.flush)
         if self._store is not None:
             await self.on_writer(self._store.close)
+        if self.journal is not None:
+            await self.on_writer(self.journal.close)
         self._writer.shutdown(wait=True)
         log.warning("gateway stopped")
 
@@ -250,12 +275,135 @@ class Gateway:
     def _tick(self) -> None:
         """On the writer thread, twice a second: positions kept for alerting are written;
         what consoles stored is folded in (their directives go out to TAK devices from here);
-        geofences and warnings are brought up to date (a position goes stale with no event)."""
-        assert self.core is not None
-        self.core.flush()
-        self.core.service.catch_up()
-        if self.monitor is not None:
-            self.monitor.check()
+        geofences and warnings are brought up to date (a position goes stale with no event).
+        While the store is down, it is asked whether it is back; once it is, the journal is
+        forwarded first."""
+        core = self.core
+        assert core is not None and self._store is not None
+        try:
+            if self.store_down is not None:
+                self._store.last_seq()  # raises while it is still down
+                self._store_back()
+            self._forward_journal()
+            if time.monotonic() - self._reference_read_at > REFERENCE_EVERY_S:
+                core.remember_reference()
+                self._reference_read_at = time.monotonic()
+            core.flush()
+            core.service.catch_up()
+            if self.monitor is not None:
+                self.monitor.check()
+        except Exception as exc:
+            if not unreachable(exc):
+                raise
+            self._store_lost(exc)
+
+    # --- the store down: the journal ------------------------------------------------------
+
+    def _store_lost(self, exc: BaseException) -> None:
+        """On the writer: the store stopped answering (said once per outage)."""
+        if self.store_down is None:
+            self.store_down = _first_line(exc)
+            assert self.journal is not None
+            log.error(
+                "the store is unreachable (%s): acknowledged messages are kept in the journal "
+                "%s and forwarded when it is back",
+                self.store_down,
+                self.journal.path,
+            )
+
+    def _store_back(self) -> None:
+        assert self.journal is not None
+        log.warning(
+            "the store answers again: forwarding %d journaled message(s); %d CoT report(s) "
+            "could not be stored meanwhile",
+            self.journal.pending,
+            self.cot_dropped,
+        )
+        self.store_down = None
+
+    def _journal_first(self) -> bool:
+        """A message goes to the journal while the store is down, and while the journal still
+        holds messages not forwarded (they keep their order)."""
+        return self.store_down is not None or bool(self.journal and self.journal.pending)
+
+    def _forward_journal(self) -> None:
+        """On the writer: forward the oldest journaled messages, each as if it had arrived when
+        it was received; queue the rest behind other work. A message's answer now (stored,
+        duplicate, refused) is kept in the journal; refusals go to the rejection log too."""
+        journal, core = self.journal, self.core
+        assert journal is not None and core is not None
+        if not journal.pending or self.store_down is not None:
+            return
+        for entry in journal.oldest(FORWARD_CHUNK):
+            with core.received_at(entry.received_us):
+                key = core.authenticate(entry.key_id, entry.signature, entry.body, entry.peer)
+                if isinstance(key, Reply):
+                    reply = key
+                else:
+                    reply = core.handle(
+                        entry.route, key, entry.target, entry.body, entry.incident_id
+                    )
+            journal.forwarded(entry.id, reply.status, reply.body)
+        if journal.pending:
+            if not self._forwarding:
+                self._forwarding = True
+                self._writer.submit(self._forward_more)
+        else:
+            self._promised.clear()
+            pruned = journal.prune()
+            log.warning("journal forwarded, store up to date (%d old entries pruned)", pruned)
+
+    def _forward_more(self) -> None:
+        self._forwarding = False
+        try:
+            self._forward_journal()
+        except Exception as exc:
+            if not unreachable(exc):
+                log.exception("forwarding the journal failed")
+                return
+            self._store_lost(exc)
+
+    def _journal(
+        self,
+        route: str,
+        target: str,
+        key_id: str | None,
+        signature: str | None,
+        body: bytes,
+        peer: str,
+    ) -> Reply:
+        """On the writer, while the store is down: authenticate (with the keys read before),
+        check what needs no store, keep the message durably and acknowledge it."""
+        core, journal = self.core, self.journal
+        assert core is not None and journal is not None
+        if route not in JOURNALED_ROUTES:
+            return _unavailable()
+        received_us = core.clock()
+        try:
+            key = core.authenticate(key_id, signature, body, peer)
+            if isinstance(key, Reply):
+                return key
+            if not self.key_limiter.allow(key.key_id):
+                core.reject("http", f"{key.key_id}@{peer}", "429: rate limited", body)
+                return error(429, "rate limited")
+            promised = dict(self._promised)
+            reply, incident_id = core.journal_answer(route, key, target, body, promised)
+        except Exception as exc:
+            if not unreachable(exc):
+                raise
+            return _unavailable()  # a key or school never read before: cannot be checked now
+        if reply.status >= 300:
+            return reply
+        try:
+            journal.add(
+                Entry(received_us, route, target, key.key_id, signature or "", body, peer,
+                      incident_id)
+            )  # fmt: skip
+        except JournalError as full:
+            log.error("%s", full)
+            return _unavailable()
+        self._promised = promised
+        return reply
 
     # --- HTTP ---------------------------------------------------------------------------------
 
@@ -287,9 +435,7 @@ class Gateway:
             sender = f"{request.headers.get('X-Dispatch-Key-Id', '-')[:64]}@{request.remote}"
             await self.on_writer(core.reject, "http", sender, reason, b"")
 
-    async def _signed(
-        self, request: web.Request, work: Callable[..., Reply], *args: str
-    ) -> web.Response:
+    async def _signed(self, request: web.Request, route: str, target: str = "") -> web.Response:
         limited = self._limited(request)
         if limited is not None:
             await self._log_refusal(request, "429: too many requests from this address")
@@ -302,42 +448,68 @@ class Gateway:
         assert core is not None
 
         def run() -> Reply:
-            key = core.authenticate(key_id, signature, body, peer)
-            if isinstance(key, Reply):
-                return key
-            if not self.key_limiter.allow(key.key_id):
-                core.reject("http", f"{key.key_id}@{peer}", "429: rate limited", body)
-                return error(429, "rate limited")
-            return work(key, *args, body)
+            if self._journal_first():
+                return self._journal(route, target, key_id, signature, body, peer)
+            try:
+                key = core.authenticate(key_id, signature, body, peer)
+                if isinstance(key, Reply):
+                    return key
+                if not self.key_limiter.allow(key.key_id):
+                    core.reject("http", f"{key.key_id}@{peer}", "429: rate limited", body)
+                    return error(429, "rate limited")
+                return core.handle(route, key, target, body)
+            except Exception as exc:
+                if not unreachable(exc):
+                    raise
+                self._store_lost(exc)
+            # Whatever of it was stored before the store went is stored once: the journal
+            # forwards it under the same idempotency key.
+            return self._journal(route, target, key_id, signature, body, peer)
 
         reply = await self.on_writer(run)
-        headers = {"Retry-After": "1"} if reply.status == 429 else None
+        headers = {"Retry-After": "1"} if reply.status in (429, 503) else None
         return web.json_response(reply.body, status=reply.status, headers=headers)
 
     async def _activation(self, request: web.Request) -> web.Response:
-        assert self.core is not None
-        return await self._signed(request, self.core.activation)
+        return await self._signed(request, "activation")
 
     async def _device_messages(self, request: web.Request) -> web.Response:
-        assert self.core is not None
-        return await self._signed(
-            request, self.core.device_messages, request.match_info["device_id"]
-        )
+        return await self._signed(request, "device_messages", request.match_info["device_id"])
 
     async def _notified(self, request: web.Request) -> web.Response:
-        assert self.core is not None
-        return await self._signed(request, self.core.notified, request.match_info["incident_id"])
+        return await self._signed(request, "notified", request.match_info["incident_id"])
 
     async def _directives(self, request: web.Request) -> web.Response:
-        core = self.core
-        assert core is not None
-        device_id = request.match_info["device_id"]
-        return await self._signed(request, lambda key, _body: core.directives(key, device_id))
+        return await self._signed(request, "directives", request.match_info["device_id"])
 
     async def _health(self, request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok"})
+        """``ok``; or ``degraded`` while the store is unreachable or the journal is being
+        forwarded (how many messages it holds)."""
+        pending = self.journal.pending if self.journal is not None else 0
+        body: dict[str, Any] = {
+            "status": "ok" if self.store_down is None and not pending else "degraded",
+            "store": "reachable" if self.store_down is None else "unreachable",
+            "journaled": pending,
+        }
+        if self.store_down is not None:
+            body["store_error"] = self.store_down
+        return web.json_response(body)
 
     # --- Cursor-on-Target ---------------------------------------------------------------------
+
+    def _cot(
+        self, store: Callable[[Sequence[Any], str], set[str]], batch: Sequence[Any], sender: str
+    ) -> set[str]:
+        """On the writer: store CoT reports; while the store is down they are counted and
+        dropped (CoT is never acknowledged, and a device's next report supersedes them)."""
+        try:
+            return store(batch, sender)
+        except Exception as exc:
+            if not unreachable(exc):
+                raise
+            self._store_lost(exc)
+            self.cot_dropped += len(batch)
+            return set()
 
     def _pump_udp(self) -> None:
         """Hand the UDP worker's batches to the writer. Whatever arrives while the writer
@@ -389,8 +561,12 @@ class Gateway:
             if group:
                 with collector_paused():  # decoded here: short-lived, no cycles
                     core.udp_batch(decode_batches(group))
-        except Exception:
-            log.exception("storing a CoT UDP batch failed")
+        except Exception as exc:
+            if unreachable(exc):
+                self._store_lost(exc)
+                self.cot_dropped += size
+            else:
+                log.exception("storing a CoT UDP batch failed")
         finally:
             with self._udp_room:
                 if self._udp_gathered:
@@ -419,7 +595,7 @@ class Gateway:
             await asyncio.sleep(0)
             return
         assert self.core is not None
-        await self.on_writer(self.core.cot_batch, batch, "udp")
+        await self.on_writer(self._cot, self.core.cot_batch, batch, "udp")
 
     async def _tak_stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         from dispatch_console.feeds.cot.stream import CotStreamSplitter
@@ -445,7 +621,7 @@ class Gateway:
                 pieces = splitter.feed(chunk)
                 if not pieces:
                     continue
-                accepted = await self.on_writer(core.cot_stream_pieces, pieces, sender)
+                accepted = await self.on_writer(self._cot, core.cot_stream_pieces, pieces, sender)
                 for uid in accepted - bound:
                     if len(bound) >= MAX_UIDS_PER_CONNECTION:
                         break
@@ -510,6 +686,16 @@ def _check_master_key(store: Store, box: SecretBox) -> None:
             return
 
 
+def _unavailable() -> Reply:
+    """Not acknowledged: the sender sends it again (``Retry-After``)."""
+    return error(503, "the store is unavailable; send again later")
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0] if lines else ''}"[:300]
+
+
 def _too_many() -> web.Response:
     return web.json_response({"error": "rate limited"}, status=429, headers={"Retry-After": "1"})
 
@@ -532,7 +718,7 @@ def _bound_port(site: web.TCPSite) -> int:
     return int(sockets[0].getsockname()[1]) if sockets else 0
 
 
-def serve(store_url: str | None, listen: Listen) -> None:
+def serve(store_url: str | None, listen: Listen, *, journal_path: str | None = None) -> None:
     """Run a standalone gateway until SIGINT or SIGTERM."""
 
     async def main() -> None:
@@ -541,7 +727,7 @@ def serve(store_url: str | None, listen: Listen) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        gateway = Gateway(store_url, listen)
+        gateway = Gateway(store_url, listen, journal_path=journal_path)
         await gateway.start()
         await stop.wait()
         log.warning("stopping the gateway")

@@ -498,14 +498,16 @@ class IncidentService:
         exercise: bool = False,
         occurred_at_us: int | None = None,
         idempotency_key: str | None = None,
+        incident_id: str | None = None,
     ) -> tuple[str, list[ev.Event]]:
-        """Open an incident at ``school`` for ``alert``, with the school's pre-plan in force."""
+        """Open an incident at ``school`` for ``alert``, with the school's pre-plan in force
+        (``incident_id``: the id it was promised, by a gateway that answered from its journal)."""
         occurred = self.clock() if occurred_at_us is None else occurred_at_us
         if idempotency_key is not None:
             known = self.store.incident_of_key(idempotency_key)
             if known:  # a retried activation: the incident it opened, nothing new
                 return known, []
-        incident_id = new_incident_id(school.school_id, occurred)
+        incident_id = incident_id or new_incident_id(school.school_id, occurred)
         payloads: list[ev.Payload] = [
             ev.IncidentOpened(
                 school.school_id, school.name, alert.alert_type, school.lon, school.lat, exercise

@@ -7,6 +7,15 @@ from dispatch_console.store.store import (
     Store,
     StoreError,
     collector_paused,
+    unreachable,
 )
 
-__all__ = ["AppendResult", "IncidentSummary", "RawDraft", "Store", "StoreError", "collector_paused"]
+__all__ = [
+    "AppendResult",
+    "IncidentSummary",
+    "RawDraft",
+    "Store",
+    "StoreError",
+    "collector_paused",
+    "unreachable",
+]

@@ -28,7 +28,13 @@ from sqlalchemy import Connection, Engine, create_engine, event, func, select, t
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+)
 from sqlalchemy.pool import StaticPool
 
 from dispatch_console.domain import events as ev
@@ -66,6 +72,15 @@ def wall_clock_us() -> int:
 
 class StoreError(Exception):
     """A store problem explained in one line (no traceback for the user)."""
+
+
+def unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database could not be reached (stopped, restarting, the
+    connection lost, a lock it could not get) rather than that a statement was wrong: what
+    was being written may be kept and written again later."""
+    if isinstance(exc, OperationalError | InterfaceError):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 
 
 @dataclass(frozen=True)
@@ -152,7 +167,11 @@ class Store(RegistryMixin):
             self._writer, self._reader, self._cache_writer = self._sqlite_engines(parsed.database)
             placeholders = ", ".join("?" * 10)
         elif self.dialect == "postgresql":
-            engine = create_engine(self.url, pool_pre_ping=True)
+            # A server that does not answer is given up on in seconds (a gateway journals
+            # meanwhile), not waited for as long as the network stack would.
+            engine = create_engine(
+                self.url, pool_pre_ping=True, connect_args={"connect_timeout": 5}
+            )
             self._writer = self._reader = self._cache_writer = engine
             placeholders = ", ".join(["%s"] * 10)
         else:

@@ -108,7 +108,8 @@ def start_gateway(store_url: str, folder: Path, *, udp_worker: bool = False) -> 
         store.add_device(device_id, tak_uid=tak, home=(lon, lat), label=device_id)
         add_key(device_id, "device", device_id)
     listen = Listen("127.0.0.1", 0, 0, 0, udp_worker=udp_worker)
-    thread = GatewayThread(store_url, listen, box=box)
+    journal = str(folder / "gateway-journal.sqlite3")
+    thread = GatewayThread(store_url, listen, box=box, journal_path=journal)
     thread.start_and_wait()
     ports = dict(thread.gateway.ports)
     return RunningGateway(
