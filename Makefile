@@ -42,6 +42,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_warnings.py
 	$(BIN)/python benchmarks/bench_replay.py
 	$(BIN)/python benchmarks/bench_playback.py
+	$(BIN)/python benchmarks/bench_propagation.py
 
 install: $(VENV)/.installed
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import glob
 import os
 import pwd
+import secrets
 import shutil
 import socket
 import subprocess
@@ -18,6 +19,7 @@ import time
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from tests.availability import unavailable
 
@@ -95,8 +97,23 @@ class PrivateCluster:
     def stop(self, mode: str = "fast") -> None:
         self._run(self.pg_ctl, "-D", str(self.data), "-m", mode, "-w", "stop")
 
+    @property
+    def running(self) -> bool:
+        return (self.data / "postmaster.pid").exists()
+
+    def new_database(self) -> str:
+        """A fresh database in the cluster; its URL."""
+        name = f"dc_{secrets.token_hex(5)}"
+        admin = create_engine(self.url, isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+        finally:
+            admin.dispose()
+        return make_url(self.url).set(database=name).render_as_string(hide_password=False)
+
     def remove(self) -> None:
-        if (self.data / "postmaster.pid").exists():
+        if self.running:
             subprocess.run(
                 [*self.prefix, self.pg_ctl, "-D", str(self.data), "-m", "immediate", "stop"],
                 capture_output=True,

@@ -284,6 +284,13 @@ class GatewayCore:
             return self.directives(key, target)
         raise ValueError(f"no route {route!r}")
 
+    def handle_read(self, route: str, key: OpenKey, target: str, *, stored: bool) -> Reply:
+        """A request that stores no message (directives), while the journal is in use:
+        ``stored`` False while the store is down (answered from memory, nothing recorded)."""
+        if route == "directives":
+            return self.directives(key, target, record_delivery=stored)
+        raise ValueError(f"no route {route!r}")
+
     def journal_answer(
         self, route: str, key: OpenKey, target: str, body: bytes, promised: dict[str, str]
     ) -> tuple[Reply, str | None]:
@@ -671,8 +678,10 @@ class GatewayCore:
 
     # --- directives ---------------------------------------------------------------------------
 
-    def directives(self, key: OpenKey, device_id: str) -> Reply:
-        """Pending directives of the device; the first fetch of each is its delivery event."""
+    def directives(self, key: OpenKey, device_id: str, *, record_delivery: bool = True) -> Reply:
+        """Pending directives of the device; the first fetch of each is its delivery event
+        (while the store is down they are listed from memory, ``record_delivery`` False, and the
+        first fetch after it is back is recorded as the delivery)."""
         if key.kind != "device" or key.scope != device_id:
             self.reject("http", key.key_id, f"403: key not for device {device_id}", b"")
             return error(403, f"this key may not read directives of {device_id}")
@@ -701,7 +710,7 @@ class GatewayCore:
                             now,
                         )
                     )
-        if commands:
+        if commands and record_delivery:
             self.service.execute_batch(commands)
         return Reply(200, {"directives": listed})
 

@@ -152,11 +152,11 @@ class HttpCotTransport:
             except urllib.error.HTTPError as failed:
                 with failed:
                     text = failed.read().decode("utf-8", "replace")
-                    if failed.code == 429:
+                    if failed.code in (429, 503):  # rate limited; the store briefly down
                         time.sleep(min(2.0, float(failed.headers.get("Retry-After") or 1)))
                         continue
                     raise GatewayError(f"{method} {path}: {failed.code} {text}") from None
-        raise GatewayError(f"{method} {path}: still rate limited after 20 tries")
+        raise GatewayError(f"{method} {path}: still refused (429/503) after 20 tries")
 
     def activation(self, body: JSON) -> JSON:
         return self._request("POST", "/v1/activations", self._key(self.school_id), body)

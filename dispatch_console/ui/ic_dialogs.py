@@ -102,6 +102,9 @@ class _CommandDialog(QDialog):
     ) -> None:
         super().__init__(parent)
         self.state = state
+        #: The incident's version when the dialog opened: what the user decides on (the state
+        #: object itself is updated in place while the dialog is open).
+        self.decided_on: int = state.last_seq
         self.theme = theme
         self.setWindowTitle(title)
         self.layout_ = QVBoxLayout(self)

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from PySide6.QtCore import QByteArray, QObject, QSettings, Qt, QThread, QTimer, Signal
 from PySide6.QtGui import (
@@ -76,7 +77,19 @@ COMMAND_ACTIONS = frozenset({
     "stand_down",
 })  # fmt: skip
 
-Submit = Callable[[str, Sequence[ev.Payload], ev.Actor, str], None]
+
+class Submit(Protocol):
+    """Queues a command; ``expected_seq``: the incident's version the user decided on (left
+    out: the version the console shows now)."""
+
+    def __call__(
+        self,
+        incident_id: str,
+        payloads: Sequence[ev.Payload],
+        actor: ev.Actor,
+        what: str,
+        expected_seq: int | None = None,
+    ) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -501,15 +514,23 @@ class MainWindow(QMainWindow):
         payload = ev.AlertAcknowledged(alert_id, self.user.name)
         self.run_command(incident_id, [payload], f"acknowledge alert {alert_id}")
 
-    def run_command(self, incident_id: str, payloads: Sequence[ev.Payload], what: str) -> None:
-        """A panel's or dialog's command, stored in the user's name."""
+    def run_command(
+        self,
+        incident_id: str,
+        payloads: Sequence[ev.Payload],
+        what: str,
+        *,
+        expected_seq: int | None = None,
+    ) -> None:
+        """A panel's or dialog's command, stored in the user's name; ``expected_seq``: the
+        version the user decided on, when that was before now (a dialog opened earlier)."""
         if not self.may_command:
             self.statusBar().showMessage(
                 f"{what}: refused: a {self.user.role} watches and does not command", 6000
             )
             return
         if incident_id and payloads:
-            self.submit(incident_id, list(payloads), self.actor, what)
+            self.submit(incident_id, list(payloads), self.actor, what, expected_seq=expected_seq)
 
     def acknowledge_top_warning(self) -> None:
         if not self.warnings.acknowledge_top():
@@ -533,7 +554,14 @@ class MainWindow(QMainWindow):
         self, dialog: DirectDialog | IdentifyDialog | AssignDialog | ReleaseDialog | SuspectDialog
     ) -> None:
         if dialog.exec():
-            self.run_command(dialog.incident_id, dialog.payloads(), dialog.description())
+            # Decided on what the dialog showed when it opened: if another console changed the
+            # same responder while it was open, the command is refused with what changed.
+            self.run_command(
+                dialog.incident_id,
+                dialog.payloads(),
+                dialog.description(),
+                expected_seq=dialog.decided_on,
+            )
 
     def direct_selected(self) -> None:
         picked = self._selected("Direct to staging")

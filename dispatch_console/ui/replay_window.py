@@ -303,7 +303,12 @@ class ReadOnlySubmit:
         self.listener: Callable[[str], None] | None = None
 
     def __call__(
-        self, incident_id: str, payloads: Sequence[ev.Payload], actor: ev.Actor, what: str
+        self,
+        incident_id: str,
+        payloads: Sequence[ev.Payload],
+        actor: ev.Actor,
+        what: str,
+        expected_seq: int | None = None,
     ) -> None:
         self.refused.append(what)
         log.info("replay refused %r on %s (read-only)", what, incident_id)

@@ -31,7 +31,7 @@ from dispatch_console.ui.user import User
 class _NoSubmit:
     """The screenshot never acts on the incident."""
 
-    def __call__(self, *args: object) -> None:
+    def __call__(self, *args: object, **kwargs: object) -> None:
         raise RuntimeError("the screenshot console is read-only")
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import signal
 import socket
 import sqlite3
@@ -17,8 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from dispatch_console.domain import events as ev
 from dispatch_console.domain.timeutil import iso
@@ -106,22 +103,11 @@ def cluster() -> Iterator[PrivateCluster]:
         private.remove()
 
 
-def _new_database(cluster: PrivateCluster) -> str:
-    name = f"dc_{secrets.token_hex(5)}"
-    admin = create_engine(cluster.url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    finally:
-        admin.dispose()
-    return make_url(cluster.url).set(database=name).render_as_string(hide_password=False)
-
-
 @pytest.fixture
 def gateway_pg(cluster: PrivateCluster, tmp_path: Path) -> Iterator[RunningGateway]:
-    running = start_gateway(_new_database(cluster), tmp_path)
+    running = start_gateway(cluster.new_database(), tmp_path)
     yield running
-    if not (cluster.data / "postmaster.pid").exists():
+    if not cluster.running:
         cluster.start()  # a failed test must not leave the next one without a server
     running.stop()
 
@@ -189,8 +175,10 @@ def test_messages_acknowledged_while_postgresql_is_down_are_stored_once_when_it_
     status, unknown = g.post("/v1/devices/dev-ruiz/messages", {"messages": messages},
                              g.keys["dev-ruiz"].__class__("dk_never_seen", "x"))  # fmt: skip
     assert status == 503 and "send again" in unknown["error"]
-    # Directives are read from the store: not now, and the device is told to ask again.
-    assert g.get("/v1/devices/dev-ruiz/directives", "dev-ruiz")[0] == 503
+    # Directives are listed from memory (an officer en route still learns where to go); the
+    # fetch is recorded as their delivery once the store is back.
+    status, listed = g.get("/v1/devices/dev-ruiz/directives", "dev-ruiz")
+    assert status == 200 and [d["kind"] for d in listed["directives"]] == ["alert"]
     health = _health(g)
     assert health["status"] == "degraded" and health["store"] == "unreachable"
     assert health["journaled"] == 3
@@ -207,6 +195,12 @@ def test_messages_acknowledged_while_postgresql_is_down_are_stored_once_when_it_
         state = IncidentService(store).state(incident_id)
         assert state.responders["dev-ruiz"].status == "en_route"
         assert len(state.alerts) == 2
+        (alert,) = state.pending_directives("dev-ruiz")
+        assert alert.delivered_at_us is None  # not recorded while the store was down
+    assert g.get("/v1/devices/dev-ruiz/directives", "dev-ruiz")[0] == 200
+    with Store(g.store_url) as store:
+        (alert,) = IncidentService(store).state(incident_id).pending_directives("dev-ruiz")
+        assert alert.delivered_at_us is not None  # the first fetch since it is back
     # The journal kept what each forwarded message was answered.
     journal = Journal(Path(g.thread.gateway.journal.path))  # type: ignore[union-attr]
     answers = [(entry.route, status, reply) for entry, status, reply in journal.history()]
@@ -262,7 +256,7 @@ def test_a_journal_left_by_a_killed_gateway_is_forwarded_by_the_next_one(
 ) -> None:
     """kill -9 while the database is down and messages are journaled: nothing acknowledged is
     lost, the next gateway on the same journal forwards it once."""
-    prepared = start_gateway(_new_database(cluster), tmp_path)  # keys, devices, the school
+    prepared = start_gateway(cluster.new_database(), tmp_path)  # keys, devices, the school
     status, opened = prepared.post("/v1/activations", example("activation"), "school")
     assert status == 202
     prepared.stop()

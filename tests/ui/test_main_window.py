@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QLabel
+from PySide6.QtWidgets import QLabel, QWidget
 from pytestqt.qtbot import QtBot
 
 from dispatch_console.app.backend import Loaded
@@ -19,6 +19,7 @@ from dispatch_console.ui.main_window import MainWindow
 from dispatch_console.ui.theme import DAY, NIGHT
 from dispatch_console.ui.user import User
 from tests.ui.factory import Built, EventWriter, build_incident, demo_roads, demo_schools
+from tests.ui.test_map_edit import answer_modal
 
 USER = User("Dispatcher A. Moreno", "dispatcher")
 
@@ -28,9 +29,18 @@ class Commands:
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, list[ev.Payload], ev.Actor, str]] = []
+        self.versions: list[int | None] = []
 
-    def __call__(self, incident_id: str, payloads: object, actor: ev.Actor, what: str) -> None:
+    def __call__(
+        self,
+        incident_id: str,
+        payloads: object,
+        actor: ev.Actor,
+        what: str,
+        expected_seq: int | None = None,
+    ) -> None:
         self.calls.append((incident_id, list(payloads), actor, what))  # type: ignore[call-overload]
+        self.versions.append(expected_seq)
 
 
 class Clock:
@@ -366,3 +376,36 @@ def test_an_observer_cannot_command_from_keys_or_panels(
     assert commands.calls == []
     assert "does not command" in window.statusBar().currentMessage()
     assert not window.map.editing_enabled
+
+
+def test_a_dialog_decides_on_the_version_it_showed_when_it_opened(
+    qtbot: QtBot, settings: QSettings, built: Built
+) -> None:
+    """Another console's change that arrives while the dialog is open is not taken as seen: the
+    command carries the version of when the dialog opened, and the service refuses it
+    (``CONFLICT``) if the change touched the same responder."""
+    commands = Commands()
+    window = make_window(qtbot, settings, built.now_us, commands)
+    window.on_loaded(Loaded([], 0, []))
+    show_active(qtbot, window)
+    window.on_events(built.events)
+    state = window.console.incidents[built.incident_id]
+    opened_on = state.last_seq
+    window.selection.focus(built.incident_id)
+    window.selection.select({"r002"}, "test")
+    other = EventWriter(built.incident_id, first_seq=opened_on + 1)
+    hayes = ev.Actor(ev.ActorKind.CONSOLE_USER, "Lt. J. Hayes")
+    area = sorted(state.staging_areas)[-1]
+
+    def meanwhile_then_ok(dialog: QWidget) -> None:
+        # Lt. Hayes, at another console, directs the same responder while this one is open.
+        window.on_events([other.add(ev.ResponderDirected("r002", area), built.now_us, hayes)])
+        assert window.console.incidents[built.incident_id].last_seq == opened_on + 1
+        QTest.keyClick(dialog, Qt.Key.Key_Return)
+
+    seen = answer_modal(qtbot, meanwhile_then_ok)
+    window.direct_selected()
+    assert len(seen) == 1 and type(seen[0]).__name__ == "DirectDialog"
+    (_, payloads, _, what), *_ = commands.calls
+    assert any(isinstance(p, ev.ResponderDirected) for p in payloads) and "direct" in what
+    assert commands.versions == [opened_on]
