@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 
 from dispatch_console.store import Store
 from tests.availability import require_shared_data, unavailable
+from tests.builders import IC
 
 PG_URL = os.environ.get("DISPATCH_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SHARED_DATA = (Path(__file__).resolve().parents[1] / ".." / "shared" / "data").resolve()
@@ -74,11 +75,17 @@ def postgres() -> Iterator[PostgresDatabases]:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh, migrated database URL: a SQLite file, then a PostgreSQL database."""
+    """A fresh, migrated database URL: a SQLite file, then a PostgreSQL database; the
+    builders' incident commander is a registered console user in it (the store refuses incident
+    events of console users who are not, or who only watch)."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'store.sqlite3'}"
-    databases: PostgresDatabases = request.getfixturevalue("postgres")
-    return databases.new()
+        url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    else:
+        databases: PostgresDatabases = request.getfixturevalue("postgres")
+        url = databases.new()
+    with Store(url) as store:
+        store.set_user(IC.name, "incident commander")
+    return url
 
 
 @pytest.fixture

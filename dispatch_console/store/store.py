@@ -623,6 +623,25 @@ class WriteTransaction:
         )
         return [e for e in events if e is not None]
 
+    def _check_console_users(self, drafts: Sequence[ev.EventDraft]) -> None:
+        """The store's own guard, whatever wrote the drafts: a console user changes an incident
+        only if registered in a commanding role (an observer or a trainer never does)."""
+        names = {
+            d.actor.name
+            for d in drafts
+            if d.actor.kind is ev.ActorKind.CONSOLE_USER and d.incident_id is not None
+        }
+        if not names:
+            return
+        roles = self.user_roles(names)
+        for name in sorted(names):
+            role = roles.get(name)
+            if role not in ev.COMMANDING_ROLES:
+                registered = (
+                    "not a registered console user" if role is None else f"registered as {role}"
+                )
+                raise StoreError(f"refused: {name} is {registered} and may not change incidents")
+
     def user_roles(self, names: Iterable[str]) -> dict[str, str]:
         """The registered roles of those of the console users ``names`` who are registered."""
         wanted = list(dict.fromkeys(names))
@@ -672,6 +691,7 @@ class WriteTransaction:
 
     def append(self, drafts: Sequence[ev.EventDraft]) -> AppendResult:
         conn = self.conn
+        self._check_console_users(drafts)
         seq, received = self._next_seq()
         existing = self.existing_keys(
             d.idempotency_key for d in drafts if d.idempotency_key is not None

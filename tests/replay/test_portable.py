@@ -27,9 +27,10 @@ from dispatch_console.replay.portable import (
 )
 from dispatch_console.replay.timeline import Timeline
 from dispatch_console.store import Store
-from tests.builders import T0, Recorder, S
+from tests.builders import IC, T0, Recorder, S
 from tests.replay.scripted import run_live
 from tests.sim.conftest import SimGateway
+from tests.users import register
 
 
 def comparable(state: object) -> object:
@@ -103,6 +104,7 @@ def small_store(tmp_path: Path, *, close: bool = True, exercise: bool = False) -
     if close:
         rec.add(ev.IncidentStatusChanged("all_clear"), 60)
     store = Store(f"sqlite:///{tmp_path / 'small.sqlite3'}", clock=lambda: T0 + 3600 * S)
+    register(store, IC)
     store.append(rec.drafts())
     return store
 
@@ -292,6 +294,7 @@ def test_a_key_stored_already_refuses_the_whole_import(small_file: Path, tmp_pat
     with Store(f"sqlite:///{tmp_path / 'k.sqlite3'}") as store:
         rec = Recorder("inc-other").opened()
         rec.add(ev.ResponderNotified("x", "x"), 1, key="sk_1/m-1")
+        register(store, IC)
         store.append(rec.drafts())
         before = store.last_seq()
         with pytest.raises(PortableError, match="sk_1/m-1"):

@@ -281,3 +281,33 @@ def test_importing_an_agency_roster_again_replaces_it(store: Store) -> None:
         RosterEntry("GPD", "2", "B. Two", "retired"),
         RosterEntry("SO", "9", "C. Nine", "active"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("role", "refused"),
+    [
+        (None, "not a registered console user"),
+        ("observer", "registered as observer"),
+        ("trainer", "registered as trainer"),
+    ],
+)
+def test_the_store_refuses_incident_events_of_users_who_do_not_command(
+    store: Store, role: str | None, refused: str
+) -> None:
+    """Whatever writes (not only the incident service): an observer, a trainer or a user the
+    store does not know never changes an incident. Reference data is not an incident."""
+    store.append(Recorder().opened().drafts())
+    chief = ev.Actor(ev.ActorKind.CONSOLE_USER, "Chief W. Park")
+    if role is not None:
+        store.set_user(chief.name, role)
+    before = store.last_seq()
+    draft = ev.EventDraft(
+        "inc-1", T0, chief, ev.Source.CONSOLE, ev.IncidentStatusChanged("all_clear")
+    )
+    with pytest.raises(StoreError, match=refused):
+        store.append([draft])
+    with pytest.raises(StoreError, match=refused), store.writing() as tx:
+        tx.append([draft])
+    assert store.last_seq() == before
+    store.set_user(chief.name, "incident commander")
+    assert [e.seq for e in store.append([draft]).stored] == [before + 1]
