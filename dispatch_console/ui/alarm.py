@@ -94,6 +94,16 @@ class Alarm(QObject):
         self._ensure_effect()
         return self._effect is not None
 
+    @property
+    def prepared(self) -> bool:
+        """Whether the audio output was looked for (and the sound loaded, if there is one)."""
+        return self._probed
+
+    def prepare(self) -> None:
+        """Find the audio output and load the sound now (tens of milliseconds), not when the
+        first alert comes; with no output, the one log line is written now too."""
+        self._ensure_effect()
+
     def start(self) -> None:
         if self._sounding:
             return

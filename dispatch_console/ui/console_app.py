@@ -194,6 +194,7 @@ def run_console(options: ConsoleOptions) -> int:
     if not console.window.restored:
         console.window.resize(1920, 1080)
     console.window.show()
+    QTimer.singleShot(0, console.window.prepare_for_alerts)
     if options.quit_after_s is not None:
         QTimer.singleShot(int(options.quit_after_s * 1000), console.window.close)
     try:

@@ -42,6 +42,7 @@ from dispatch_console.app.backend import Loaded
 from dispatch_console.app.live import Changes, ConsoleState
 from dispatch_console.domain import events as ev
 from dispatch_console.domain.events import COMMANDING_ROLES
+from dispatch_console.domain.geometry import local_frame
 from dispatch_console.domain.state import IncidentState
 from dispatch_console.ui.alerts import AlertsPanel
 from dispatch_console.ui.broadcast_line import BroadcastLinePanel
@@ -420,6 +421,15 @@ class MainWindow(QMainWindow):
         return _FilterToggle(self, name)
 
     # --- the feed ---------------------------------------------------------------------------
+
+    def prepare_for_alerts(self) -> None:
+        """What the first alert would otherwise wait for, done once the window is up: the
+        audio output and the sound, and the map projection library (its first use costs about
+        100 ms of the GUI thread)."""
+        self.alerts.alarm.prepare()
+        school = next(iter(self.console.schools.values()), None)
+        if school is not None:
+            local_frame(school.lon, school.lat)
 
     def on_loaded(self, loaded: Loaded) -> None:
         self.console.load(loaded.states, loaded.last_seq, loaded.backlog)

@@ -409,3 +409,16 @@ def test_a_dialog_decides_on_the_version_it_showed_when_it_opened(
     (_, payloads, _, what), *_ = commands.calls
     assert any(isinstance(p, ev.ResponderDirected) for p in payloads) and "direct" in what
     assert commands.versions == [opened_on]
+
+
+def test_what_the_first_alert_needs_is_prepared_once_the_window_is_up(
+    window: MainWindow,
+) -> None:
+    from dispatch_console.domain.geometry import local_frame
+
+    local_frame.cache_clear()
+    assert not window.alerts.alarm.prepared
+    window.prepare_for_alerts()
+    assert window.alerts.alarm.prepared  # no sound device here: visual only, said once now
+    assert local_frame.cache_info().currsize == 1
+    assert not window.alerts.alarm.is_sounding  # prepared, not started
