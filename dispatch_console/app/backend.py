@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import queue
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -106,7 +107,7 @@ class StoreFeed:
             except Exception as exc:  # the database went away: say so, retry, never die
                 if healthy:
                     log.warning("store feed: %s: %s; retrying", type(exc).__name__, exc)
-                    self.signals.health.emit(False, f"not live: {_first_line(exc)}")
+                    self.signals.health.emit(False, _reason(exc))
                 healthy = False
                 if store is not None:
                     store.close()
@@ -310,6 +311,15 @@ def _close_listener(listener: Any) -> None:
 
 def wall_clock_us() -> int:
     return time.time_ns() // 1_000
+
+
+def _reason(exc: BaseException) -> str:
+    """Why the store cannot be read, in a few words for the banner: the driver's first line
+    without the exception classes SQLAlchemy puts before it."""
+    text = str(exc).strip().splitlines()
+    line = re.sub(r"^(\([\w.]+\)\s*)+", "", text[0]) if text else ""
+    line = re.sub(r"\s*\(Background on this error.*$", "", line)
+    return (line or type(exc).__name__)[:160]
 
 
 def _first_line(exc: BaseException) -> str:

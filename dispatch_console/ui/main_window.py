@@ -49,7 +49,7 @@ from dispatch_console.ui.broadcast_line import BroadcastLinePanel
 from dispatch_console.ui.broadcasts_panel import BroadcastsPanel
 from dispatch_console.ui.detail import ResponderDetailPanel
 from dispatch_console.ui.event_log import EventLogPanel
-from dispatch_console.ui.header import IncidentHeader
+from dispatch_console.ui.header import IncidentHeader, local_clock
 from dispatch_console.ui.ic_dialogs import (
     AssignDialog,
     DirectDialog,
@@ -185,6 +185,7 @@ class MainWindow(QMainWindow):
         self.selection = Selection(self)
         self.pending = Changes()
         self.live = True
+        self._not_live_since = 0
         self._flash_on = False
         self._since_refresh_ms = 0
         self.setObjectName("MainWindow")
@@ -472,12 +473,20 @@ class MainWindow(QMainWindow):
             self.refresh_now()
 
     def on_health(self, live: bool, message: str) -> None:
-        self.live = live
+        """The store feed lost the store (``live`` False, ``message`` why) or has it back."""
+        was_live, self.live = self.live, live
         if live:
             self.banner.hide()
-        else:
-            self.banner.setText(f"NOT LIVE — {message} — showing the last state received")
-            self.banner.show()
+            self.banner.setToolTip("")
+            return
+        if was_live:
+            self._not_live_since = self.clock()
+        self.banner.setText(
+            f"NOT LIVE since {local_clock(self._not_live_since)} — the event store cannot be "
+            "reached; reconnecting by itself — what you see is the last state received"
+        )
+        self.banner.setToolTip(f"Why: {message}")
+        self.banner.show()
 
     def on_command_done(self, description: str, ok: bool, message: str) -> None:
         if ok:

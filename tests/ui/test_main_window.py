@@ -15,6 +15,7 @@ from pytestqt.qtbot import QtBot
 from dispatch_console.app.backend import Loaded
 from dispatch_console.app.live import ConsoleState
 from dispatch_console.domain import events as ev
+from dispatch_console.ui.header import local_clock
 from dispatch_console.ui.main_window import MainWindow
 from dispatch_console.ui.theme import DAY, NIGHT
 from dispatch_console.ui.user import User
@@ -206,10 +207,17 @@ def test_filter_shortcut_toggles_the_tables_filter(
     assert window.responders.proxy.rowCount() == everyone
 
 
-def test_store_unreachable_shows_a_not_live_banner_until_it_is_back(window: MainWindow) -> None:
-    window.on_health(False, "not live: OperationalError: connection refused")
+def test_store_unreachable_shows_a_not_live_banner_until_it_is_back(
+    window: MainWindow, built: Built
+) -> None:
+    window.on_health(False, "connection refused")
     assert not window.banner.isHidden()
-    assert "NOT LIVE" in window.banner.text()
+    since = local_clock(built.now_us)
+    assert window.banner.text().startswith(f"NOT LIVE since {since} — the event store cannot")
+    assert window.banner.toolTip() == "Why: connection refused"
+    window.clock.now_us += 5_000_000  # type: ignore[attr-defined]
+    window.on_health(False, "server closed the connection")  # still down: since the first time
+    assert f"since {since}" in window.banner.text()
     window.on_health(True, "live")
     assert window.banner.isHidden()
 
