@@ -33,7 +33,7 @@ from dispatch_console.feeds.keys import KeyProblem, KeyRing, OpenKey, SecretBox
 from dispatch_console.feeds.notify import alert_text, devices_to_notify
 from dispatch_console.service import Command, IncidentService, PositionFields, PositionReport
 from dispatch_console.service.incidents import new_incident_id
-from dispatch_console.store import Store, collector_paused, unreachable
+from dispatch_console.store import Store, StoreUnreachable, collector_paused, unreachable
 from dispatch_console.store.registry import Device, Rejection, excerpt_of
 from dispatch_console.store.store import wall_clock_us
 
@@ -99,6 +99,12 @@ class GatewayCore:
         self._wall_clock = clock
         #: While a journaled message is forwarded: the time it was received (see ``received_at``).
         self._received_us: int | None = None
+        #: The store is known to be down (set by the gateway): reference data comes from the
+        #: copies read last, without asking the store (each try could take seconds).
+        self.offline = False
+        #: The incident the last activation was to open (its id is promised if the store went
+        #: away while it was being stored: it may be stored under that id).
+        self.attempted_incident_id: str | None = None
         self.service = IncidentService(store, clock=self.clock)
         self.keys = KeyRing(store.key, box)
         self._schools: dict[str, School] = {}
@@ -134,6 +140,8 @@ class GatewayCore:
     def devices(self) -> dict[str, Device]:
         if time.monotonic() - self._devices.loaded_at > REFERENCE_TTL_S:
             try:
+                if self.offline:
+                    raise StoreUnreachable("the store is down")
                 listed = self.store.devices()
             except Exception as exc:
                 if self._devices.value is None or not unreachable(exc):
@@ -157,6 +165,8 @@ class GatewayCore:
     def school(self, school_id: str) -> School | None:
         """The school, from the store (or its last copy read, while the store is down)."""
         try:
+            if self.offline:
+                raise StoreUnreachable("the store is down")
             school = self.store.school(school_id)
         except Exception as exc:
             if not unreachable(exc) or school_id not in self._schools:
@@ -212,7 +222,7 @@ class GatewayCore:
         try:
             if not key_id or len(key_id) > 64:
                 raise AuthError("missing or malformed key id")
-            key = self.keys.get(key_id)
+            key = self.keys.get(key_id, offline=self.offline)
             if key is None:
                 raise AuthError(f"unknown or revoked key {key_id!r}")
             if key.kind == "device" and key.scope not in self.devices():
@@ -235,8 +245,12 @@ class GatewayCore:
         self._pending_rejections.append(
             Rejection(self.clock(), transport, sender, reason, excerpt_of(data))
         )
-        if len(self._pending_rejections) >= 200:
-            self.flush()
+        if len(self._pending_rejections) >= 200 and not self.offline:
+            try:
+                self.flush()
+            except Exception as exc:  # kept for the next flush; the refusal stands
+                if not unreachable(exc):
+                    raise
 
     def flush(self) -> None:
         """Write coalesced device positions and the rejection log (called a few times a second
@@ -284,6 +298,15 @@ class GatewayCore:
             return self.directives(key, target)
         raise ValueError(f"no route {route!r}")
 
+    @staticmethod
+    def promised_slot(body: bytes) -> str | None:
+        """``school_id/exercise`` of a journaled activation (see :meth:`journal_answer`)."""
+        try:
+            msg = c.decode_body(body, c.Activation)
+        except c.BodyError:
+            return None
+        return f"{msg.school_id}/{msg.exercise}"
+
     def handle_read(self, route: str, key: OpenKey, target: str, *, stored: bool) -> Reply:
         """A request that stores no message (directives), while the journal is in use:
         ``stored`` False while the store is down (answered from memory, nothing recorded)."""
@@ -292,7 +315,13 @@ class GatewayCore:
         raise ValueError(f"no route {route!r}")
 
     def journal_answer(
-        self, route: str, key: OpenKey, target: str, body: bytes, promised: dict[str, str]
+        self,
+        route: str,
+        key: OpenKey,
+        target: str,
+        body: bytes,
+        promised: dict[str, str],
+        attempted: str | None = None,
     ) -> tuple[Reply, str | None]:
         """While the store is unreachable: the answer for a signed request that is to be kept
         in the journal, and for an activation the incident id it is promised.
@@ -302,6 +331,8 @@ class GatewayCore:
         would be at once; everything else is checked when the journal is forwarded, and its
         answer then is kept in the journal. ``promised``: ``school_id/exercise`` -> incident id
         for activations journaled before (a second alert joins the incident the first opens).
+        ``attempted``: the incident this very activation was being opened as when the store
+        went away (it may have been committed under that id: the same id is promised).
         """
         if route == "activation":
             try:
@@ -320,11 +351,10 @@ class GatewayCore:
             incident_id = promised.get(slot)
             if incident_id is None:
                 open_incident = self.active_incident_at(msg.school_id, exercise=msg.exercise)
-                incident_id = (
-                    open_incident.incident_id
-                    if open_incident is not None
-                    else new_incident_id(msg.school_id, self.clock())
-                )
+                if open_incident is not None:
+                    incident_id = open_incident.incident_id
+                else:
+                    incident_id = attempted or new_incident_id(msg.school_id, self.clock())
                 promised[slot] = incident_id
             return Reply(202, {"incident_id": incident_id, "journaled": True}), incident_id
         if route == "device_messages":
@@ -396,6 +426,19 @@ class GatewayCore:
         )
         actor = ev.Actor(ev.ActorKind.DEVICE, f"school:{msg.school_id}")
         open_incident = self.active_incident_at(msg.school_id, exercise=msg.exercise)
+        if open_incident is None and incident_id is not None and self._known_incident(incident_id):
+            # Promised from the journal, but closed meanwhile (a console stood it down while
+            # the gateway could not reach the store): the alert is real, it opens a new one.
+            log.warning(
+                "activation %s was promised incident %s, which was closed meanwhile: it opens "
+                "a new incident",
+                idempotency,
+                incident_id,
+            )
+            incident_id = None
+        if open_incident is None:
+            incident_id = incident_id or new_incident_id(msg.school_id, self.clock())
+            self.attempted_incident_id = incident_id
         try:
             if open_incident is None:
                 incident_id, _ = self.service.open_incident(
@@ -421,6 +464,15 @@ class GatewayCore:
             return error(409, str(refused))
         notified = self._alert_devices(incident_id, school, msg.notified_device_ids)
         return Reply(202, {"incident_id": incident_id, "notified": notified})
+
+    def _known_incident(self, incident_id: str) -> bool:
+        """Whether an incident of this id was ever opened (in memory, or in the store)."""
+        live = next(
+            (s for s in self.service.live_incidents() if s.incident_id == incident_id), None
+        )
+        if live is not None and live.opened:
+            return True
+        return self.store.has_incident(incident_id)
 
     def _alert_devices(self, incident_id: str, school: School, listed: Sequence[str] | None) -> int:
         """Alert the devices the school listed, or else every device within its radius."""
@@ -1004,7 +1056,7 @@ class GatewayCore:
         from dispatch_console.feeds.cot import build
 
         state = self.service.state(incident_id)
-        now = self.clock()
+        now = self._wall_clock()  # sent now (a forwarded message's directive too): not stale
         stale = 3600 * US_PER_S
         documents = []
         if directive.kind == "alert":

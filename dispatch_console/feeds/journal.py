@@ -171,6 +171,17 @@ class Journal:
         ).fetchall()
         return [Entry(r[1], r[2], r[3], r[4], r[5], bytes(r[6]), r[7], r[8], id=r[0]) for r in rows]
 
+    def pending_of(self, route: str) -> list[Entry]:
+        """The entries of ``route`` not yet forwarded, oldest first."""
+        if self._db is None:
+            return []
+        rows = self._db.execute(
+            "SELECT id, received_us, route, target, key_id, signature, body, peer, incident_id"
+            " FROM journal WHERE forwarded_us IS NULL AND route = ? ORDER BY id",
+            (route,),
+        ).fetchall()
+        return [Entry(r[1], r[2], r[3], r[4], r[5], bytes(r[6]), r[7], r[8], id=r[0]) for r in rows]
+
     def forwarded(self, entry_id: int, status: int, reply: dict[str, Any]) -> None:
         """Mark an entry forwarded, with the answer the store's checks gave it."""
         cursor = self._open().execute(

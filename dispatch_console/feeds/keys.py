@@ -21,7 +21,7 @@ from pathlib import Path
 from cryptography.fernet import Fernet, InvalidToken
 from platformdirs import user_config_path
 
-from dispatch_console.store import unreachable
+from dispatch_console.store import StoreUnreachable, unreachable
 from dispatch_console.store.registry import ApiKey, KeyKind
 
 MASTER_KEY_ENV = "DISPATCH_CONSOLE_MASTER_KEY_FILE"
@@ -110,6 +110,10 @@ class KeyRing:
         #: Every key as last read (sealed): what signs while the store is unreachable.
         self._known: dict[str, ApiKey] = {}
 
+    def _open(self, record: ApiKey) -> OpenKey:
+        secret = self._box.open(record.secret_sealed).encode()
+        return OpenKey(record.key_id, record.kind, record.scope, secret)
+
     def remember(self, records: list[ApiKey]) -> None:
         """Keep a copy of every key (``Store.api_keys()``, read now and then): while the store
         is down, a device that never sent before can still be checked."""
@@ -117,33 +121,34 @@ class KeyRing:
         with self._lock:
             self._known = known
 
-    def get(self, key_id: str) -> OpenKey | None:
+    def get(self, key_id: str, *, offline: bool = False) -> OpenKey | None:
+        """The opened key (None: unknown or revoked). ``offline``: the store is known to be
+        down, so it is not asked: the copy of every key read last (:meth:`remember`) decides,
+        then a key opened before; a key never seen cannot be checked (``StoreUnreachable``)."""
         now = time.monotonic()
         with self._lock:
             cached = self._cache.get(key_id)
-            if cached is not None and now - cached[0] < self._ttl:
+            if not offline and cached is not None and now - cached[0] < self._ttl:
                 return cached[1]
         try:
+            if offline:
+                raise StoreUnreachable("the store is down")
             record = self._lookup(key_id)
         except Exception as exc:
-            # The store is down: a key opened or read before still signs (its revocation, if
-            # any, is seen when the store is back); one never seen cannot be checked (raised).
             if not unreachable(exc):
                 raise
-            if cached is not None:
-                return cached[1]
             with self._lock:
                 record = self._known.get(key_id)
             if record is None:
+                if cached is not None:
+                    return cached[1]
                 raise
+            if record.revoked or cached is None:
+                return None if record.revoked else self._open(record)
+            return cached[1]
         opened = None
         if record is not None and not record.revoked:
-            opened = OpenKey(
-                record.key_id,
-                record.kind,
-                record.scope,
-                self._box.open(record.secret_sealed).encode(),
-            )
+            opened = self._open(record)
         with self._lock:
             if len(self._cache) > 10_000:  # unknown ids from a flood must not grow it forever
                 self._cache.clear()

@@ -34,7 +34,7 @@ from dispatch_console.feeds.udp_worker import (
     enlarge_receive_buffer,
 )
 from dispatch_console.service.monitor import Monitor
-from dispatch_console.store import Store, collector_paused, unreachable
+from dispatch_console.store import Store, StoreUnreachable, collector_paused, unreachable
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,11 @@ UDP_GROUP_MAX = 8000
 UDP_GATHERED_MAX = 4 * UDP_GROUP_MAX
 #: Journaled messages forwarded in one go on the writer (then it takes other work, and goes on).
 FORWARD_CHUNK = 50
+#: Times a journaled message is forwarded before it is kept as failed (not counting the store
+#: being away): one that cannot be handled must not hold up the rest for ever.
+FORWARD_TRIES = 3
+#: A writer that has not finished a periodic tick for this long is reported by the health check.
+WRITER_STUCK_S = 5.0
 #: How often every key, school and device is read for checking messages during an outage.
 REFERENCE_EVERY_S = 60.0
 #: The routes a journal may keep (a GET of directives is not a message to keep).
@@ -116,7 +121,12 @@ class Gateway:
         #: Activations journaled in this outage: ``school_id/exercise`` -> the incident promised.
         self._promised: dict[str, str] = {}
         self._forwarding = False
+        #: Journal entry id -> how often forwarding it failed (not for the store being away).
+        self._forward_failures: dict[int, int] = {}
         self._reference_read_at = 0.0
+        #: When the writer last finished a periodic tick (health: a writer stuck on a store
+        #: that stopped answering mid-query shows here).
+        self._last_tick = time.monotonic()
         #: CoT reports that could not be stored while the store was down (CoT is never
         #: acknowledged; the next report of each device supersedes them).
         self.cot_dropped = 0
@@ -160,7 +170,12 @@ class Gateway:
     async def _start(self) -> None:
         store = self._store = await self.on_writer(Store, self.store_url)
         path = self.journal_path or default_journal_path(store.url)
-        self.journal = await self.on_writer(Journal, path)
+        journal = self.journal = await self.on_writer(Journal, path)
+        # Activations journaled by an earlier run keep the incidents they were promised.
+        for entry in await self.on_writer(journal.pending_of, "activation"):
+            slot = GatewayCore.promised_slot(entry.body)
+            if slot is not None and entry.incident_id:
+                self._promised.setdefault(slot, entry.incident_id)
         box = self.box if self.box is not None else await self.on_writer(SecretBox)
         clock = self.clock
         core = await self.on_writer(
@@ -264,31 +279,54 @@ class Gateway:
         log.warning("gateway stopped")
 
     async def _flush_periodically(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(0.5)
-            assert self.core is not None
             try:
+                if self.store_down is not None:
+                    # Asked off the writer (a connection attempt may take seconds), so that
+                    # messages keep being journaled meanwhile.
+                    answers = await loop.run_in_executor(None, self._store_answers)
+                    self._last_tick = time.monotonic()
+                    if not answers:
+                        continue
                 await self.on_writer(self._tick)
+                self._last_tick = time.monotonic()
             except Exception:
                 log.exception("gateway flush failed")
+
+    def _store_answers(self) -> bool:
+        """Whether the store answers a read (off the writer thread, while it is down)."""
+        assert self._store is not None
+        try:
+            self._store.last_seq()
+        except Exception as exc:
+            if not unreachable(exc):
+                log.exception("asking the store failed")
+            return False
+        return True
 
     def _tick(self) -> None:
         """On the writer thread, twice a second: positions kept for alerting are written;
         what consoles stored is folded in (their directives go out to TAK devices from here);
         geofences and warnings are brought up to date (a position goes stale with no event).
-        While the store is down, it is asked whether it is back; once it is, the journal is
-        forwarded first."""
+        After an outage (the store answered a read again): what others stored meanwhile is
+        folded in first, then the journal is forwarded; the store counts as back once that and
+        the writes kept meanwhile have succeeded."""
         core = self.core
-        assert core is not None and self._store is not None
+        assert core is not None
+        trying = self.store_down is not None
         try:
-            if self.store_down is not None:
-                self._store.last_seq()  # raises while it is still down
+            if trying:
+                core.offline = False
+                core.service.catch_up()
+            self._forward_journal(trying=trying)
+            core.flush()
+            if trying:
                 self._store_back()
-            self._forward_journal()
             if time.monotonic() - self._reference_read_at > REFERENCE_EVERY_S:
                 core.remember_reference()
                 self._reference_read_at = time.monotonic()
-            core.flush()
             core.service.catch_up()
             if self.monitor is not None:
                 self.monitor.check()
@@ -301,9 +339,10 @@ class Gateway:
 
     def _store_lost(self, exc: BaseException) -> None:
         """On the writer: the store stopped answering (said once per outage)."""
+        assert self.core is not None and self.journal is not None
+        self.core.offline = True
         if self.store_down is None:
             self.store_down = _first_line(exc)
-            assert self.journal is not None
             log.error(
                 "the store is unreachable (%s): acknowledged messages are kept in the journal "
                 "%s and forwarded when it is back",
@@ -314,8 +353,8 @@ class Gateway:
     def _store_back(self) -> None:
         assert self.journal is not None
         log.warning(
-            "the store answers again: forwarding %d journaled message(s); %d CoT report(s) "
-            "could not be stored meanwhile",
+            "the store answers again: %d journaled message(s) still to forward; %d CoT "
+            "report(s) could not be stored meanwhile",
             self.journal.pending,
             self.cot_dropped,
         )
@@ -326,24 +365,41 @@ class Gateway:
         holds messages not forwarded (they keep their order)."""
         return self.store_down is not None or bool(self.journal and self.journal.pending)
 
-    def _forward_journal(self) -> None:
+    def _forward_journal(self, *, trying: bool = False) -> None:
         """On the writer: forward the oldest journaled messages, each as if it had arrived when
         it was received; queue the rest behind other work. A message's answer now (stored,
-        duplicate, refused) is kept in the journal; refusals go to the rejection log too."""
+        duplicate, refused) is kept in the journal; refusals go to the rejection log too. One
+        that fails for another reason than the store being away is tried
+        :data:`FORWARD_TRIES` times, then kept as failed (500), so the rest goes on.
+        ``trying``: the store is believed down but answered a read."""
         journal, core = self.journal, self.core
         assert journal is not None and core is not None
-        if not journal.pending or self.store_down is not None:
+        if not journal.pending or (self.store_down is not None and not trying):
             return
         for entry in journal.oldest(FORWARD_CHUNK):
-            with core.received_at(entry.received_us):
-                key = core.authenticate(entry.key_id, entry.signature, entry.body, entry.peer)
-                if isinstance(key, Reply):
-                    reply = key
-                else:
-                    reply = core.handle(
-                        entry.route, key, entry.target, entry.body, entry.incident_id
-                    )
+            try:
+                with core.received_at(entry.received_us):
+                    key = core.authenticate(entry.key_id, entry.signature, entry.body, entry.peer)
+                    if isinstance(key, Reply):
+                        reply = key
+                    else:
+                        reply = core.handle(
+                            entry.route, key, entry.target, entry.body, entry.incident_id
+                        )
+            except Exception as exc:
+                if unreachable(exc):
+                    raise
+                tries = self._forward_failures[entry.id] = (
+                    self._forward_failures.get(entry.id, 0) + 1
+                )
+                if tries < FORWARD_TRIES:
+                    raise
+                log.exception(
+                    "journaled message %d failed %d times: kept as failed", entry.id, tries
+                )
+                reply = error(500, f"{type(exc).__name__}: {exc}"[:300])
             journal.forwarded(entry.id, reply.status, reply.body)
+            self._forward_failures.pop(entry.id, None)
         if journal.pending:
             if not self._forwarding:
                 self._forwarding = True
@@ -359,7 +415,7 @@ class Gateway:
             self._forward_journal()
         except Exception as exc:
             if not unreachable(exc):
-                log.exception("forwarding the journal failed")
+                log.exception("forwarding the journal failed (tried again on the next tick)")
                 return
             self._store_lost(exc)
 
@@ -371,9 +427,14 @@ class Gateway:
         signature: str | None,
         body: bytes,
         peer: str,
+        *,
+        counted: bool = False,
+        attempted: str | None = None,
     ) -> Reply:
         """On the writer, while the store is down: authenticate (with the keys read before),
-        check what needs no store, keep the message durably and acknowledge it."""
+        check what needs no store, keep the message durably and acknowledge it. ``counted``:
+        the request was counted against its key's rate already; ``attempted``: the incident an
+        activation was being opened as when the store went (see ``journal_answer``)."""
         core, journal = self.core, self.journal
         assert core is not None and journal is not None
         received_us = core.clock()
@@ -381,13 +442,13 @@ class Gateway:
             key = core.authenticate(key_id, signature, body, peer)
             if isinstance(key, Reply):
                 return key
-            if not self.key_limiter.allow(key.key_id):
+            if not counted and not self.key_limiter.allow(key.key_id):
                 core.reject("http", f"{key.key_id}@{peer}", "429: rate limited", body)
                 return error(429, "rate limited")
             if route not in JOURNALED_ROUTES:  # directives: listed from memory meanwhile
                 return core.handle_read(route, key, target, stored=self.store_down is None)
             promised = dict(self._promised)
-            reply, incident_id = core.journal_answer(route, key, target, body, promised)
+            reply, incident_id = core.journal_answer(route, key, target, body, promised, attempted)
         except Exception as exc:
             if not unreachable(exc):
                 raise
@@ -450,10 +511,13 @@ class Gateway:
         def run() -> Reply:
             if self._journal_first():
                 return self._journal(route, target, key_id, signature, body, peer)
+            core.attempted_incident_id = None
+            counted = False
             try:
                 key = core.authenticate(key_id, signature, body, peer)
                 if isinstance(key, Reply):
                     return key
+                counted = True
                 if not self.key_limiter.allow(key.key_id):
                     core.reject("http", f"{key.key_id}@{peer}", "429: rate limited", body)
                     return error(429, "rate limited")
@@ -464,7 +528,10 @@ class Gateway:
                 self._store_lost(exc)
             # Whatever of it was stored before the store went is stored once: the journal
             # forwards it under the same idempotency key.
-            return self._journal(route, target, key_id, signature, body, peer)
+            return self._journal(
+                route, target, key_id, signature, body, peer,
+                counted=counted, attempted=core.attempted_incident_id,
+            )  # fmt: skip
 
         reply = await self.on_writer(run)
         headers = {"Retry-After": "1"} if reply.status in (429, 503) else None
@@ -486,13 +553,17 @@ class Gateway:
         """``ok``; or ``degraded`` while the store is unreachable or the journal is being
         forwarded (how many messages it holds)."""
         pending = self.journal.pending if self.journal is not None else 0
+        stuck_s = time.monotonic() - self._last_tick
+        stuck = stuck_s > WRITER_STUCK_S
         body: dict[str, Any] = {
-            "status": "ok" if self.store_down is None and not pending else "degraded",
+            "status": "ok" if self.store_down is None and not pending and not stuck else "degraded",
             "store": "reachable" if self.store_down is None else "unreachable",
             "journaled": pending,
         }
         if self.store_down is not None:
             body["store_error"] = self.store_down
+        if stuck:
+            body["writer_stuck_s"] = round(stuck_s, 1)
         return web.json_response(body)
 
     # --- Cursor-on-Target ---------------------------------------------------------------------
@@ -503,6 +574,8 @@ class Gateway:
         """On the writer: store CoT reports; while the store is down they are counted and
         dropped (CoT is never acknowledged, and a device's next report supersedes them)."""
         try:
+            if self.store_down is not None:  # not tried again for every batch
+                raise StoreUnreachable(self.store_down)
             return store(batch, sender)
         except Exception as exc:
             if not unreachable(exc):
@@ -558,6 +631,8 @@ class Gateway:
             self._udp_gathered_size -= size
             self._udp_room.notify_all()
         try:
+            if group and self.store_down is not None:
+                raise StoreUnreachable(self.store_down)  # not tried again for every group
             if group:
                 with collector_paused():  # decoded here: short-lived, no cycles
                     core.udp_batch(decode_batches(group))

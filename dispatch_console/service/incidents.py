@@ -8,11 +8,12 @@ Nothing else writes incident state.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import secrets
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import msgspec
@@ -216,9 +217,7 @@ class IncidentService:
         With ``all_or_nothing`` the first refusal is raised and nothing is stored; otherwise
         refusals are returned per command (``BatchOutcome.refused``) and the rest is stored.
         """
-        with self._lock:
-            for incident_id in dict.fromkeys(c.incident_id for c in commands):
-                self._state_or_new(incident_id)  # loaded before the write lock is taken
+        with self._lock, self._forgetting_new_on_failure(c.incident_id for c in commands):
             with self.store.writing() as tx:
                 # What other consoles and gateways stored since we last looked comes first:
                 # rules are checked against the store's truth, under its write lock.
@@ -252,12 +251,10 @@ class IncidentService:
         decodes them as ``ResponderPosition`` (checked, and proven readable) before it keeps
         them; a key stored already, by this writer or another, is stored once.
         """
-        with self._lock:
-            incident_ids = dict.fromkeys(
-                [c.incident_id for c in commands] + [r.incident_id for r in reports]
-            )
-            for incident_id in incident_ids:
-                self._state_or_new(incident_id)  # loaded before the write lock is taken
+        incident_ids = dict.fromkeys(
+            [c.incident_id for c in commands] + [r.incident_id for r in reports]
+        )
+        with self._lock, self._forgetting_new_on_failure(incident_ids):
             with self.store.writing() as tx:
                 foreign = self._fold_foreign(tx, incident_ids)
                 working: dict[str, IncidentState] = {}
@@ -459,6 +456,26 @@ class IncidentService:
                 subscriber(events)
             except Exception:
                 log.exception("subscriber %r failed on %d events", subscriber, len(events))
+
+    @contextlib.contextmanager
+    def _forgetting_new_on_failure(self, incident_ids: Iterable[str]) -> Iterator[None]:
+        """Load the incidents before the write lock is taken; if the write fails, forget those
+        that were new here: the store may or may not have committed them (a connection lost
+        at the commit), and an empty state must not stand for one it did (it is read from the
+        store when next needed). Held ones catch up by themselves (``_fold_foreign``)."""
+        new = []
+        for incident_id in dict.fromkeys(incident_ids):
+            if incident_id not in self._live:
+                new.append(incident_id)
+            self._state_or_new(incident_id)
+        try:
+            yield
+        except BaseException:
+            for incident_id in new:
+                state = self._live.get(incident_id)
+                if state is not None and state.last_seq == 0:
+                    del self._live[incident_id]
+            raise
 
     def _state_or_new(self, incident_id: str) -> IncidentState:
         try:

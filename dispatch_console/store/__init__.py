@@ -6,6 +6,7 @@ from dispatch_console.store.store import (
     RawDraft,
     Store,
     StoreError,
+    StoreUnreachable,
     collector_paused,
     unreachable,
 )
@@ -16,6 +17,7 @@ __all__ = [
     "RawDraft",
     "Store",
     "StoreError",
+    "StoreUnreachable",
     "collector_paused",
     "unreachable",
 ]

@@ -62,6 +62,16 @@ RECENT_KEYS_MAX = 65_536
 _PG_APPEND_LOCK = 0x4449535041544348 & 0x7FFFFFFFFFFFFFFF
 _PG_MIGRATE_LOCK = _PG_APPEND_LOCK - 1
 _KEY_CHUNK = 500
+#: libpq connection settings: connect within 5 s; data unacknowledged for 10 s, or a silent
+#: connection that does not answer three keepalives 2 s apart after 5 s idle, is a lost one.
+_PG_CONNECT_ARGS = {
+    "connect_timeout": 5,
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 10_000,
+}
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -74,11 +84,15 @@ class StoreError(Exception):
     """A store problem explained in one line (no traceback for the user)."""
 
 
+class StoreUnreachable(StoreError):
+    """Raised without trying the database, by a caller that knows it is down."""
+
+
 def unreachable(exc: BaseException) -> bool:
     """Whether ``exc`` says the database could not be reached (stopped, restarting, the
     connection lost, a lock it could not get) rather than that a statement was wrong: what
     was being written may be kept and written again later."""
-    if isinstance(exc, OperationalError | InterfaceError):
+    if isinstance(exc, OperationalError | InterfaceError | StoreUnreachable):
         return True
     return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 
@@ -167,11 +181,10 @@ class Store(RegistryMixin):
             self._writer, self._reader, self._cache_writer = self._sqlite_engines(parsed.database)
             placeholders = ", ".join("?" * 10)
         elif self.dialect == "postgresql":
-            # A server that does not answer is given up on in seconds (a gateway journals
-            # meanwhile), not waited for as long as the network stack would.
-            engine = create_engine(
-                self.url, pool_pre_ping=True, connect_args={"connect_timeout": 5}
-            )
+            # A server that cannot be reached, or whose host or network went away mid-query,
+            # is given up on in seconds (a gateway journals meanwhile), not after the many
+            # minutes the network stack would wait.
+            engine = create_engine(self.url, pool_pre_ping=True, connect_args=_PG_CONNECT_ARGS)
             self._writer = self._reader = self._cache_writer = engine
             placeholders = ", ".join(["%s"] * 10)
         else:
