@@ -24,6 +24,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 from dispatch_console.domain import events as ev
@@ -37,7 +38,19 @@ from dispatch_console.store import Store
 SCHOOL = (-84.54, 38.225)
 
 
-def setup(url: str, folder: Path, devices: int) -> tuple[SecretBox, dict[str, tuple[str, str]]]:
+def grid_home(i: int) -> tuple[float, float]:
+    """Device ``i``'s home: on a 50-wide grid of 100 m steps from the school."""
+    return SCHOOL[0] + (i % 50) * 1e-3, SCHOOL[1] + (i // 50) * 1e-3
+
+
+def setup(
+    url: str,
+    folder: Path,
+    devices: int,
+    home: Callable[[int], tuple[float, float]] = grid_home,
+) -> tuple[SecretBox, dict[str, tuple[str, str]]]:
+    """The school and ``devices`` devices (``dev-<i>``, TAK uid ``ANDROID-<i>``, at
+    ``home(i)``), each with a key: the master key's box and ``{name: (key id, secret)}``."""
     box = SecretBox(folder / "master.key")
     keys: dict[str, tuple[str, str]] = {}
     with Store(url) as store:
@@ -47,11 +60,7 @@ def setup(url: str, folder: Path, devices: int) -> tuple[SecretBox, dict[str, tu
         keys["school"] = (material.key_id, material.secret)
         for i in range(devices):
             device = f"dev-{i}"
-            store.add_device(
-                device,
-                tak_uid=f"ANDROID-{i:015d}",
-                home=(SCHOOL[0] + (i % 50) * 1e-3, SCHOOL[1] + (i // 50) * 1e-3),
-            )
+            store.add_device(device, tak_uid=f"ANDROID-{i:015d}", home=home(i), label=device)
             material = new_key_material("device")
             store.add_key(material.key_id, "device", device, box.seal(material.secret), None)
             keys[device] = (material.key_id, material.secret)

@@ -47,15 +47,15 @@ from sqlalchemy.exc import OperationalError
 from dispatch_console.domain import events as ev
 from dispatch_console.domain.timeutil import iso
 from dispatch_console.feeds.auth import sign
-from dispatch_console.feeds.keys import SecretBox, new_key_material
-from dispatch_console.importers.geojson_schools import load_schools
-from dispatch_console.resources import resource
 from dispatch_console.store import Store
 from dispatch_console.store.urls import redact
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the console processes' driver lives with the tests
+from bench_gateway import setup  # noqa: E402  (beside this script)
+
 from tests.deploy.consoles import ConsoleProcess  # noqa: E402
+from tests.ports import free_port  # noqa: E402
 
 SERVER = os.environ.get("DISPATCH_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SCHOOL = (-84.54, 38.225)
@@ -107,29 +107,6 @@ def device_home(i: int) -> tuple[float, float]:
     angle = step * 2 * math.pi / 20
     km = 1.5 + 0.5 * ring
     return SCHOOL[0] + km / 87.5 * math.cos(angle), SCHOOL[1] + km / 111.0 * math.sin(angle)
-
-
-def setup(url: str, folder: Path, devices: int) -> dict[str, Key]:
-    box = SecretBox(folder / "master.key")
-    keys: dict[str, Key] = {}
-    with Store(url) as store:
-        store.upsert_schools(load_schools(resource("example", "lincoln_hs.geojson")).imported)
-        material = new_key_material("school")
-        store.add_key(material.key_id, "school", "lincoln-hs", box.seal(material.secret), None)
-        keys["school"] = (material.key_id, material.secret)
-        for i in range(devices):
-            device = f"dev-{i}"
-            store.add_device(device, tak_uid=tak_uid(i), home=device_home(i), label=device)
-            material = new_key_material("device")
-            store.add_key(material.key_id, "device", device, box.seal(material.secret), None)
-            keys[device] = (material.key_id, material.secret)
-    return keys
-
-
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @contextmanager
@@ -369,7 +346,7 @@ def run(args: argparse.Namespace) -> int:
     with ExitStack() as stack:
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="dc-prop-")))
         url = stack.enter_context(fresh_database(args.server))
-        keys = setup(url, folder, args.devices)
+        _, keys = setup(url, folder, args.devices, home=device_home)
         ports = stack.enter_context(gateway_process(url, folder))
         consoles: list[ConsoleProcess] = []
         stack.callback(lambda: [c.stop() for c in consoles])

@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 from dispatch_console.store import Store
 from tests.availability import require_shared_data, unavailable
 from tests.builders import IC
+from tests.pgcluster import PrivateCluster
 
 PG_URL = os.environ.get("DISPATCH_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SHARED_DATA = (Path(__file__).resolve().parents[1] / ".." / "shared" / "data").resolve()
@@ -71,6 +72,18 @@ def postgres() -> Iterator[PostgresDatabases]:
     databases = PostgresDatabases(PG_URL)
     yield databases
     databases.drop_all()
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[PrivateCluster]:
+    """A private PostgreSQL cluster, running, for tests that stop and start it (a test that
+    stops it starts it again before it ends)."""
+    private = PrivateCluster()
+    try:
+        private.start()
+        yield private
+    finally:
+        private.remove()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -73,6 +73,13 @@ def default_journal_path(store_url: str) -> Path:
     return folder / f"gateway-journal-{digest}.sqlite3"
 
 
+_ENTRY_COLUMNS = "id, received_us, route, target, key_id, signature, body, peer, incident_id"
+
+
+def _entry(r: Any) -> Entry:
+    return Entry(r[1], r[2], r[3], r[4], r[5], bytes(r[6]), r[7], r[8], id=r[0])
+
+
 class JournalError(Exception):
     """The journal itself cannot keep a message (disk full, file unwritable)."""
 
@@ -162,25 +169,21 @@ class Journal:
 
     def oldest(self, limit: int) -> list[Entry]:
         """Up to ``limit`` entries not yet forwarded, oldest first."""
-        if self._db is None:
-            return []
-        rows = self._db.execute(
-            "SELECT id, received_us, route, target, key_id, signature, body, peer, incident_id"
-            " FROM journal WHERE forwarded_us IS NULL ORDER BY id LIMIT ?",
-            (limit,),
-        ).fetchall()
-        return [Entry(r[1], r[2], r[3], r[4], r[5], bytes(r[6]), r[7], r[8], id=r[0]) for r in rows]
+        return self._pending("", (limit,), "LIMIT ?")
 
     def pending_of(self, route: str) -> list[Entry]:
         """The entries of ``route`` not yet forwarded, oldest first."""
+        return self._pending("AND route = ?", (route,))
+
+    def _pending(self, where: str, params: tuple[object, ...], limit: str = "") -> list[Entry]:
         if self._db is None:
             return []
         rows = self._db.execute(
-            "SELECT id, received_us, route, target, key_id, signature, body, peer, incident_id"
-            " FROM journal WHERE forwarded_us IS NULL AND route = ? ORDER BY id",
-            (route,),
-        ).fetchall()
-        return [Entry(r[1], r[2], r[3], r[4], r[5], bytes(r[6]), r[7], r[8], id=r[0]) for r in rows]
+            f"SELECT {_ENTRY_COLUMNS} FROM journal WHERE forwarded_us IS NULL {where} "
+            f"ORDER BY id {limit}",
+            params,
+        )
+        return [_entry(row) for row in rows]
 
     def forwarded(self, entry_id: int, status: int, reply: dict[str, Any]) -> None:
         """Mark an entry forwarded, with the answer the store's checks gave it."""
@@ -207,10 +210,6 @@ class Journal:
         pending): for the operator and the tests."""
         if self._db is None:
             return
-        rows = self._db.execute(
-            "SELECT id, received_us, route, target, key_id, signature, body, peer, incident_id,"
-            " status, reply FROM journal ORDER BY id"
-        )
+        rows = self._db.execute(f"SELECT {_ENTRY_COLUMNS}, status, reply FROM journal ORDER BY id")
         for r in rows:
-            entry = Entry(r[1], r[2], r[3], r[4], r[5], bytes(r[6]), r[7], r[8], id=r[0])
-            yield entry, r[9], (json.loads(r[10]) if r[10] is not None else None)
+            yield _entry(r), r[9], (json.loads(r[10]) if r[10] is not None else None)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,16 +26,6 @@ from tests.deploy.consoles import ConsoleProcess
 from tests.pgcluster import PrivateCluster
 
 SPEED = 10.0  # the 150 s lockdown in about 15 s
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[PrivateCluster]:
-    private = PrivateCluster()
-    try:
-        private.start()
-        yield private
-    finally:
-        private.remove()
 
 
 class _Recorder:

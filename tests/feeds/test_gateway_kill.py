@@ -17,14 +17,9 @@ from dispatch_console.resources import resource
 from dispatch_console.store import Store
 from tests.feeds.gateway_fixture import Key, RunningGateway
 from tests.feeds.test_contract import example
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def test_every_acknowledged_message_survives_kill_9_of_the_gateway(
@@ -45,7 +40,7 @@ def test_every_acknowledged_message_survives_kill_9_of_the_gateway(
             material = new_key_material(kind)  # type: ignore[arg-type]
             store.add_key(material.key_id, kind, scope, box.seal(material.secret), None)  # type: ignore[arg-type]
             keys[name] = Key(material.key_id, material.secret)
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "DISPATCH_CONSOLE_MASTER_KEY_FILE": str(master)}
     child = subprocess.Popen(
         [
@@ -58,9 +53,9 @@ def test_every_acknowledged_message_survives_kill_9_of_the_gateway(
             "--http-port",
             str(port),
             "--udp-port",
-            str(_free_port(socket.SOCK_DGRAM)),
+            str(free_port(socket.SOCK_DGRAM)),
             "--tcp-port",
-            str(_free_port()),
+            str(free_port()),
         ],
         env=env,
         stdout=subprocess.DEVNULL,

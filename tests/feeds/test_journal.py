@@ -27,6 +27,7 @@ from dispatch_console.store import Store
 from tests.feeds.gateway_fixture import RunningGateway, start_gateway
 from tests.feeds.test_contract import example
 from tests.pgcluster import PrivateCluster
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -91,16 +92,6 @@ def test_the_journal_lives_beside_a_sqlite_store_and_per_database_for_postgresql
 
 
 # --- a real outage ------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[PrivateCluster]:
-    private = PrivateCluster()
-    try:
-        private.start()
-        yield private
-    finally:
-        private.remove()
 
 
 @pytest.fixture
@@ -245,12 +236,6 @@ def test_an_activation_during_the_outage_opens_the_incident_it_was_promised(
         assert [s.incident_id for s in store.incidents()] == [promised]
 
 
-def _free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_a_journal_left_by_a_killed_gateway_is_forwarded_by_the_next_one(
     cluster: PrivateCluster, tmp_path: Path
 ) -> None:
@@ -261,7 +246,7 @@ def test_a_journal_left_by_a_killed_gateway_is_forwarded_by_the_next_one(
     assert status == 202
     prepared.stop()
     journal = tmp_path / "journal-of-the-process"
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
@@ -269,8 +254,8 @@ def test_a_journal_left_by_a_killed_gateway_is_forwarded_by_the_next_one(
     }
     command = [
         sys.executable, "-m", "dispatch_console.cli", "gateway", "--db", prepared.store_url,
-        "--http-port", str(port), "--udp-port", str(_free_port(socket.SOCK_DGRAM)),
-        "--tcp-port", str(_free_port()), "--journal", str(journal),
+        "--http-port", str(port), "--udp-port", str(free_port(socket.SOCK_DGRAM)),
+        "--tcp-port", str(free_port()), "--journal", str(journal),
     ]  # fmt: skip
     client = RunningGateway(
         f"http://127.0.0.1:{port}",
