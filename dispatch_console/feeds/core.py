@@ -606,10 +606,13 @@ class GatewayCore:
             commands.extend(made)
             owners.extend([index] * len(made))
             results.append({"id": msg.id, "result": "stored"})
-        outcome = self.service.execute_batch(commands)
         # A device's last known position is what alerts it to the next incident: written now,
-        # before the 2xx, even where it is part of no incident yet.
-        self._flush_positions()
+        # before the 2xx, even where it is part of no incident yet (in the same commit).
+        positions = list(self._pending_positions.values())
+        outcome = self.service.execute_batch(
+            commands, alongside=lambda tx: tx.record_device_positions(positions)
+        )
+        self._pending_positions.clear()
         for command_index, violation in outcome.refused.items():
             message_index = owners[command_index]
             message_id = batch.messages[message_index].id

@@ -209,13 +209,18 @@ class IncidentService:
         return outcome.stored
 
     def execute_batch(
-        self, commands: Sequence[Command], *, all_or_nothing: bool = False
+        self,
+        commands: Sequence[Command],
+        *,
+        all_or_nothing: bool = False,
+        alongside: Callable[[WriteTransaction], None] | None = None,
     ) -> BatchOutcome:
         """Validate each command against the state the ones before it leave, store the valid
         ones in one durable transaction, fold them into the live state and publish them.
 
         With ``all_or_nothing`` the first refusal is raised and nothing is stored; otherwise
         refusals are returned per command (``BatchOutcome.refused``) and the rest is stored.
+        ``alongside``: more to write in the same transaction (one commit, not two).
         """
         with self._lock, self._forgetting_new_on_failure(c.incident_id for c in commands):
             with self.store.writing() as tx:
@@ -231,6 +236,8 @@ class IncidentService:
                     for c in accepted
                 ]  # fmt: skip
                 result = tx.append(drafts)
+                if alongside is not None:
+                    alongside(tx)
             duplicates.update(result.duplicates)
             self._publish_foreign(foreign)
             self._fold_published(result.stored)

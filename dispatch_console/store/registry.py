@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import msgspec
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Connection, Engine, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from dispatch_console.store import schema
@@ -222,18 +222,9 @@ class RegistryMixin:
 
     def record_device_positions(self, positions: Sequence[tuple[str, float, float, int]]) -> None:
         """Last known positions ``(device_id, lon, lat, at_us)``; an older one changes nothing."""
-        if not positions:
-            return
-        table = schema.devices
-        statement = (
-            update(table)
-            .where(table.c.device_id == _param("d"))
-            .where((table.c.last_at_us.is_(None)) | (table.c.last_at_us < _param("t")))
-            .values(last_lon=_param("x"), last_lat=_param("y"), last_at_us=_param("t"))
-        )
-        rows = [{"d": d, "x": lon, "y": lat, "t": at} for d, lon, lat, at in positions]
-        with self._writer.begin() as conn:
-            conn.execute(statement, rows)
+        if positions:
+            with self._writer.begin() as conn:
+                write_device_positions(conn, positions)
 
     def record_device_profile(self, device_id: str, profile: dict[str, Any], at_us: int) -> bool:
         """Keep the profile a device claimed at ``at_us``, unless a newer one is kept already
@@ -305,4 +296,23 @@ def _device(row: Any) -> Device:
         last_at_us=row["last_at_us"],
         profile=_profile_decoder.decode(row["profile"]) if row["profile"] else None,
         registered_at_us=row["registered_at_us"],
+    )
+
+
+def write_device_positions(
+    conn: Connection, positions: Sequence[tuple[str, float, float, int]]
+) -> None:
+    """Last known positions ``(device_id, lon, lat, at_us)`` in ``conn``'s transaction; an
+    older one changes nothing."""
+    if not positions:
+        return
+    table = schema.devices
+    statement = (
+        update(table)
+        .where(table.c.device_id == _param("d"))
+        .where((table.c.last_at_us.is_(None)) | (table.c.last_at_us < _param("t")))
+        .values(last_lon=_param("x"), last_lat=_param("y"), last_at_us=_param("t"))
+    )
+    conn.execute(
+        statement, [{"d": d, "x": lon, "y": lat, "t": at} for d, lon, lat, at in positions]
     )

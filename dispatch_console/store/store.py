@@ -47,7 +47,7 @@ from dispatch_console.domain.state import (
     encode_state,
 )
 from dispatch_console.store import schema
-from dispatch_console.store.registry import RegistryMixin
+from dispatch_console.store.registry import RegistryMixin, write_device_positions
 from dispatch_console.store.urls import default_url, normalize_url, redact
 
 log = logging.getLogger(__name__)
@@ -635,6 +635,10 @@ class WriteTransaction:
             {e.idempotency_key: e.seq for e in events if e is not None and e.idempotency_key}
         )
         return [e for e in events if e is not None]
+
+    def record_device_positions(self, positions: Sequence[tuple[str, float, float, int]]) -> None:
+        """Devices' last known positions, in this transaction (see the store's method)."""
+        write_device_positions(self.conn, positions)
 
     def _check_console_users(self, drafts: Sequence[ev.EventDraft]) -> None:
         """The store's own guard, whatever wrote the drafts: a console user changes an incident
