@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 
 #: How often the feed looks for new events when nobody wakes it (an embedded gateway does).
 POLL_S = 0.2
+#: Listening to PostgreSQL's notifications, the store is read on a notification and otherwise
+#: only this often (a safety net: each console's reads cost the shared server).
+LISTENING_POLL_S = 2.0
 #: Events per batch handed to the GUI thread (a big backlog arrives in digestible pieces).
 BATCH = 5_000
 #: Event types left out of the event log backlog read at start (positions flood it).
@@ -125,7 +128,7 @@ class StoreFeed:
         if listener is None:
             self._wake.wait(self.poll_s)
         else:  # in short slices, so that a wake-up or a stop is heard at once
-            deadline = time.monotonic() + self.poll_s
+            deadline = time.monotonic() + max(self.poll_s, LISTENING_POLL_S)
             while not self._wake.is_set():
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or any(
