@@ -30,8 +30,10 @@ from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
     QGridLayout,
+    QHBoxLayout,
     QLabel,
     QMainWindow,
+    QPushButton,
     QToolBar,
     QVBoxLayout,
     QWidget,
@@ -223,6 +225,20 @@ class MainWindow(QMainWindow):
         self.exercise_banner.hide()
         column.addWidget(self.exercise_banner)
         column.addWidget(self.banner)
+        #: A command the store refused (another user changed it first, a rule): what was NOT
+        #: done stays in view until dismissed or replaced, not only in the status bar.
+        self.refusal = QWidget()
+        self.refusal.setObjectName("refusal")
+        row = QHBoxLayout(self.refusal)
+        row.setContentsMargins(8, 4, 8, 4)
+        self.refusal_text = QLabel()
+        self.refusal_text.setWordWrap(True)
+        self.refusal_dismiss = QPushButton("Dismiss")
+        self.refusal_dismiss.clicked.connect(self.refusal.hide)
+        row.addWidget(self.refusal_text, 1)
+        row.addWidget(self.refusal_dismiss)
+        self.refusal.hide()
+        column.addWidget(self.refusal)
         column.addWidget(self.header)
         self.top_bar = QToolBar("Incident header", self)
         self.top_bar.setObjectName("incident_header")
@@ -494,6 +510,8 @@ class MainWindow(QMainWindow):
         else:
             self.map.clear_pending_edits()  # a refused edit's ghost goes at once
             self.statusBar().showMessage(f"{description}: {message}")
+            self.refusal_text.setText(f"NOT DONE — {description}: {message}")
+            self.refusal.show()
             self.action_failed.emit(f"{description}: {message}")
 
     # --- refreshing -------------------------------------------------------------------------
@@ -773,6 +791,12 @@ class MainWindow(QMainWindow):
         self.banner.setStyleSheet(
             f"background: {theme.caution}; color: #000000; font-size: 14pt; font-weight: bold;"
             " padding: 6px;"
+        )
+        self.refusal.setStyleSheet(
+            f"#refusal {{ background: {theme.panel}; border: 2px solid {theme.caution}; }}"
+        )
+        self.refusal_text.setStyleSheet(
+            f"color: {theme.caution}; font-size: 13pt; font-weight: bold; border: none;"
         )
         self.help.theme = theme
         for panel in self.panels:

@@ -222,11 +222,24 @@ def test_store_unreachable_shows_a_not_live_banner_until_it_is_back(
     assert window.banner.isHidden()
 
 
-def test_a_refused_command_is_said_in_the_status_bar(qtbot: QtBot, window: MainWindow) -> None:
+def test_a_refused_command_stays_in_view_across_the_top_until_dismissed(
+    qtbot: QtBot, window: MainWindow
+) -> None:
     with qtbot.waitSignal(window.action_failed) as failed:
         window.on_command_done("assign r001", False, "only identified responders can be assigned")
     assert "only identified" in failed.args[0]
     assert "only identified" in window.statusBar().currentMessage()
+    assert not window.refusal.isHidden()
+    assert window.refusal_text.text() == (
+        "NOT DONE — assign r001: only identified responders can be assigned"
+    )
+    window.on_command_done("direct 1 to Staging A", True, "")  # another act does not hide it
+    assert not window.refusal.isHidden()
+    conflict = "CONFLICT: since you looked, Lt. J. Hayes directed r002 to Staging B (at 09:21:14)"
+    window.on_command_done("direct 1 to Staging A", False, conflict)  # the newest one shows
+    assert window.refusal_text.text() == f"NOT DONE — direct 1 to Staging A: {conflict}"
+    qtbot.mouseClick(window.refusal_dismiss, Qt.MouseButton.LeftButton)
+    assert window.refusal.isHidden()
 
 
 def test_next_incident_cycles_through_active_incidents(window: MainWindow, built: Built) -> None:
