@@ -42,19 +42,25 @@ class PrivateCluster:
             unavailable("PostgreSQL's initdb and pg_ctl are not installed", os.environ)
         self.pg_ctl = pg_ctl
         self.prefix: list[str] = []
-        self.folder = Path(tempfile.mkdtemp(prefix="dc-pgcluster-"))
+        owner: pwd.struct_passwd | None = None
         if os.geteuid() == 0:
             try:
-                user = pwd.getpwnam("postgres")
+                owner = pwd.getpwnam("postgres")
             except KeyError:
                 unavailable("running as root and there is no postgres user", os.environ)
-            os.chown(self.folder, user.pw_uid, user.pw_gid)
             self.prefix = ["runuser", "-u", "postgres", "--"]
+        self.folder = Path(tempfile.mkdtemp(prefix="dc-pgcluster-"))
         self.data = self.folder / "data"
         self.port = free_port()
         self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
-        self._run(initdb, "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync",
-                  "-E", "UTF8")  # fmt: skip
+        try:
+            if owner is not None:
+                os.chown(self.folder, owner.pw_uid, owner.pw_gid)
+            self._run(initdb, "-D", str(self.data), "-A", "trust", "-U", "postgres",
+                      "--no-sync", "-E", "UTF8")  # fmt: skip
+        except BaseException:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            raise
 
     def _run(self, *command: str) -> None:
         result = subprocess.run(

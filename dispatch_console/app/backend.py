@@ -31,7 +31,7 @@ from dispatch_console.domain import events as ev
 from dispatch_console.domain.lifecycle import RuleViolation
 from dispatch_console.domain.state import IncidentState
 from dispatch_console.service import IncidentService
-from dispatch_console.store import Store, StoreError
+from dispatch_console.store import PG_CONNECT_ARGS, Store, StoreError, unreachable
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +58,9 @@ class Loaded:
 class _Signals(QObject):
     loaded = Signal(object)  # Loaded
     events = Signal(object)  # list[ev.Event]
-    #: (live, message): live False with why ("store unreachable: ..."), True when back.
-    health = Signal(bool, str)
+    #: (live, why, unreachable): live False with why, and whether the store could not be
+    #: reached (rather than read and failed); (True, "live", True) when back.
+    health = Signal(bool, str, bool)
     #: (description, ok, message) of one command.
     command_done = Signal(str, bool, str)
 
@@ -105,12 +106,14 @@ class StoreFeed:
                 self._poll(store)
                 if not healthy:
                     healthy = True
-                    self.signals.health.emit(True, "live")
+                    self.signals.health.emit(True, "live", True)
                 self._wait(listener)
             except Exception as exc:  # the database went away: say so, retry, never die
                 if healthy:
                     log.warning("store feed: %s: %s; retrying", type(exc).__name__, exc)
-                    self.signals.health.emit(False, _reason(exc))
+                    cause = exc.__cause__
+                    lost = unreachable(exc) or (cause is not None and unreachable(cause))
+                    self.signals.health.emit(False, _reason(cause or exc), lost)
                 healthy = False
                 if store is not None:
                     store.close()
@@ -301,6 +304,9 @@ def _listen(url: str) -> Any:
     import psycopg
 
     conninfo = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+    # The store's connection settings: an idle listener whose server or network went away is
+    # noticed in seconds (keepalives), not after hours, and the feed reconnects.
+    conninfo = psycopg.conninfo.make_conninfo(conninfo, **PG_CONNECT_ARGS)
     connection = psycopg.connect(conninfo, autocommit=True)
     connection.execute(f"LISTEN {NOTIFY_CHANNEL}")
     return connection

@@ -589,6 +589,12 @@ def _check_actor(actor: ev.Actor, roles: dict[str, str]) -> None:
         raise RuleViolation(Rule.ROLE_MAY_NOT_COMMAND, f"{actor.name} is registered as {role}")
 
 
+#: Events that replace something of the whole incident (a revision decided on an older one
+#: would silently undo another user's).
+_INCIDENT_WIDE = {
+    ev.SuspectDescriptionRevised.TYPE: ("suspect", "description"),
+    ev.IncidentStatusChanged.TYPE: ("incident", "status"),
+}
 #: Payload fields naming what an event is about, and the kind of thing they name.
 _ID_FIELDS = (
     ("responder_id", "responder"),
@@ -603,12 +609,16 @@ _NEVER_CONFLICT = VALIDATION_NEUTRAL | {ev.DirectiveAcknowledged.TYPE, ev.Broadc
 
 
 def _touched(payload: ev.Payload) -> set[tuple[str, str]]:
-    """Everything a command names: its responder, and the staging area it sends them to."""
+    """Everything a command names: its responder, and the staging area it sends them to; or
+    the incident-wide thing it replaces (the suspect's description, the incident's status)."""
     found = set()
     for name, kind in _ID_FIELDS:
         value = getattr(payload, name, None)
         if isinstance(value, str):
             found.add((kind, value))
+    whole = _INCIDENT_WIDE.get(payload.TYPE)
+    if whole is not None:
+        found.add(whole)
     return found
 
 
@@ -665,6 +675,10 @@ def describe_change(event: ev.Event, state: IncidentState | None) -> str:
         what = f"ended warning {p.warning_id}"
     elif isinstance(p, ev.AlertAcknowledged):
         what = f"acknowledged alert {p.alert_id}"
+    elif isinstance(p, ev.SuspectDescriptionRevised):
+        what = "revised the suspect description"
+    elif isinstance(p, ev.IncidentStatusChanged):
+        what = f"set the incident {p.status.replace('_', ' ')}"
     else:
         rid = getattr(p, "responder_id", None)
         what = event.type.replace("_", " ") + (f" for {responder(rid)}" if rid else "")

@@ -1,6 +1,7 @@
 """The event store: SQLAlchemy 2 Core over SQLite (default) or PostgreSQL. No Qt."""
 
 from dispatch_console.store.store import (
+    PG_CONNECT_ARGS,
     AppendResult,
     IncidentSummary,
     RawDraft,
@@ -12,6 +13,7 @@ from dispatch_console.store.store import (
 )
 
 __all__ = [
+    "PG_CONNECT_ARGS",
     "AppendResult",
     "IncidentSummary",
     "RawDraft",

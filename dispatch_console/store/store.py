@@ -64,7 +64,7 @@ _PG_MIGRATE_LOCK = _PG_APPEND_LOCK - 1
 _KEY_CHUNK = 500
 #: libpq connection settings: connect within 5 s; data unacknowledged for 10 s, or a silent
 #: connection that does not answer three keepalives 2 s apart after 5 s idle, is a lost one.
-_PG_CONNECT_ARGS = {
+PG_CONNECT_ARGS = {
     "connect_timeout": 5,
     "keepalives": 1,
     "keepalives_idle": 5,
@@ -184,7 +184,7 @@ class Store(RegistryMixin):
             # A server that cannot be reached, or whose host or network went away mid-query,
             # is given up on in seconds (a gateway journals meanwhile), not after the many
             # minutes the network stack would wait.
-            engine = create_engine(self.url, pool_pre_ping=True, connect_args=_PG_CONNECT_ARGS)
+            engine = create_engine(self.url, pool_pre_ping=True, connect_args=PG_CONNECT_ARGS)
             self._writer = self._reader = self._cache_writer = engine
             placeholders = ", ".join(["%s"] * 10)
         else:
@@ -640,9 +640,12 @@ class WriteTransaction:
         """Devices' last known positions, in this transaction (see the store's method)."""
         write_device_positions(self.conn, positions)
 
-    def _check_console_users(self, drafts: Sequence[ev.EventDraft]) -> None:
-        """The store's own guard, whatever wrote the drafts: a console user changes an incident
-        only if registered in a commanding role (an observer or a trainer never does)."""
+    def _check_console_users(self, drafts: Sequence[ev.EventDraft] | Sequence[RawDraft]) -> None:
+        """The store's own guard on every append (:meth:`append`, :meth:`append_raw`),
+        whatever code wrote the drafts: a console user changes an incident only if registered in
+        a commanding role (an observer or a trainer never does). An imported incident's
+        history (``importing.append_incident``) is not checked: its users are another
+        center's."""
         names = {
             d.actor.name
             for d in drafts
@@ -776,6 +779,7 @@ class WriteTransaction:
         stored it) are the batch's keys looked up, and the batch inserted again without them,
         so sequence numbers stay contiguous.
         """
+        self._check_console_users(drafts)
         refused: dict[int, str] = {}
         payloads = _decoded_payloads(drafts, refused)
         recent = self.store._recent_keys

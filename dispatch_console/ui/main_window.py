@@ -488,8 +488,9 @@ class MainWindow(QMainWindow):
                 self.fit_map()
             self.refresh_now()
 
-    def on_health(self, live: bool, message: str) -> None:
-        """The store feed lost the store (``live`` False, ``message`` why) or has it back."""
+    def on_health(self, live: bool, message: str, unreachable: bool = True) -> None:
+        """The store feed lost the store (``live`` False, ``message`` why; ``unreachable``:
+        it could not be reached, rather than read and failed) or has it back."""
         was_live, self.live = self.live, live
         if live:
             self.banner.hide()
@@ -497,10 +498,17 @@ class MainWindow(QMainWindow):
             return
         if was_live:
             self._not_live_since = self.clock()
-        self.banner.setText(
-            f"NOT LIVE since {local_clock(self._not_live_since)} — the event store cannot be "
-            "reached; reconnecting by itself — what you see is the last state received"
-        )
+        since = local_clock(self._not_live_since)
+        if unreachable:
+            self.banner.setText(
+                f"NOT LIVE since {since} — the event store cannot be reached; reconnecting by "
+                "itself — what you see is the last state received"
+            )
+        else:  # not the network: say what it is, someone has to act on it
+            self.banner.setText(
+                f"NOT LIVE since {since} — reading the event store fails: {message[:120]} — "
+                "trying again; what you see is the last state received"
+            )
         self.banner.setToolTip(f"Why: {message}")
         self.banner.show()
 
@@ -699,10 +707,15 @@ class MainWindow(QMainWindow):
         name = area.name if area is not None else staging_area_id
         self.run_command(state.incident_id, payloads, f"direct {len(responder_ids)} to {name}")
 
-    def store_area_edit(self, payloads: list[ev.Payload]) -> None:
+    def store_area_edit(self, payloads: list[ev.Payload], expected_seq: int | None = None) -> None:
         state = self._focused_state()
         if state is not None:
-            self.run_command(state.incident_id, payloads, "edit staging areas and perimeters")
+            self.run_command(
+                state.incident_id,
+                payloads,
+                "edit staging areas and perimeters",
+                expected_seq=expected_seq,
+            )
 
     def next_incident(self) -> None:
         active = [s.incident_id for s in self.console.active_incidents()]

@@ -674,6 +674,7 @@ class AreaEditor(QObject):
         area = self.selected_area()
         if area is None or area.kind != "staging" or not self._can_edit():
             return False
+        decided_on = self._version()  # what the dialog shows, whatever arrives while it is open
         dialog = AreaDialog(area, self._map)
         dialog.name.setFocus()
         if dialog.exec() != QDialog.DialogCode.Accepted:
@@ -681,7 +682,8 @@ class AreaEditor(QObject):
         name, capacity = dialog.values()
         if not name or (name == area.name and capacity == area.capacity):
             return False
-        self._emit([set_payload(area, name=name, capacity=capacity)], area.kind, None)
+        payload = set_payload(area, name=name, capacity=capacity)
+        self._emit([payload], area.kind, None, decided_on)
         return True
 
     def delete_selected(self) -> bool:
@@ -689,6 +691,7 @@ class AreaEditor(QObject):
         area = self.selected_area()
         if area is None or not self._can_edit():
             return False
+        decided_on = self._version()
         box = QMessageBox(self._map)
         box.setObjectName("area_delete_question")
         box.setIcon(QMessageBox.Icon.Question)
@@ -702,10 +705,22 @@ class AreaEditor(QObject):
         if box.clickedButton() is not delete:
             return False
         self.select(None)
-        self._emit([removed_payload(area)], area.kind, None)
+        self._emit([removed_payload(area)], area.kind, None, decided_on)
         return True
 
-    def _emit(self, payloads: list[ev.Payload], kind: str, metric: BaseGeometry | None) -> None:
+    def _version(self) -> int | None:
+        state = self._map.focused_state()
+        return state.last_seq if state is not None else None
+
+    def _emit(
+        self,
+        payloads: list[ev.Payload],
+        kind: str,
+        metric: BaseGeometry | None,
+        decided_on: int | None = None,
+    ) -> None:
+        """Send the edit (``decided_on``: the incident's version a dialog showed, so that a
+        change another console made while it was open is a conflict, not overwritten)."""
         if metric is not None:
             item = self._path_item(-18)
             item.setData(0, kind)
@@ -713,7 +728,7 @@ class AreaEditor(QObject):
             item.setPen(self._ghost_pen(kind))
             item.setBrush(QBrush(Qt.BrushStyle.NoBrush))
             self._ghosts.append((item, self._map.now_us))
-        self._map.area_edited.emit(payloads)
+        self._map.area_edited.emit(payloads, decided_on)
 
     # --- mouse (forwarded by the map's view box) -------------------------------------------------
 

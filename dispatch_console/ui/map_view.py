@@ -1029,7 +1029,7 @@ class MapView(QWidget):
     direct_requested = Signal(object, str)
     #: An area was drawn, moved, renamed or deleted: the payloads to store (list of
     #: StagingAreaSet / StagingAreaRemoved / PerimeterSet / PerimeterRemoved).
-    area_edited = Signal(object)
+    area_edited = Signal(object, object)  # (payloads, the version decided on or None)
 
     def __init__(
         self,

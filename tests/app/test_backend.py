@@ -43,8 +43,9 @@ class _Collector:
         self.batches.append(events)
         self.console.apply(events)
 
-    def on_health(self, live: bool, message: str) -> None:
+    def on_health(self, live: bool, message: str, unreachable: bool) -> None:
         self.health.append((live, message))
+        self.unreachable = unreachable
 
 
 def test_feed_loads_active_incidents_then_delivers_new_events_once_in_order(
@@ -123,6 +124,7 @@ def test_feed_on_an_unreachable_database_says_not_live_and_keeps_trying(qtbot: Q
         live, message = sink.health[0]
         assert not live
         assert "connection" in message.lower()  # why, in the driver's words
+        assert sink.unreachable  # the network, not a failed read
         assert not message.startswith("(") and "Background on this error" not in message
         assert feed._thread.is_alive()  # it retries; it does not die
     finally:

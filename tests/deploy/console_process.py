@@ -97,7 +97,7 @@ class Driver(QObject):
         )
 
     @Slot(bool, str)
-    def on_health(self, live: bool, message: str) -> None:
+    def on_health(self, live: bool, message: str, _unreachable: bool = True) -> None:
         banner = self.window.banner
         shown = None if banner.isHidden() else banner.text()  # after the window's own slot
         self.write({"kind": "health", "live": live, "message": message, "banner": shown})

@@ -171,6 +171,30 @@ def test_a_change_to_the_staging_area_or_the_responder_since_is_a_conflict(store
             other.store.close()
 
 
+def test_a_suspect_description_revised_since_is_a_conflict(store_url: str) -> None:
+    """The description is one thing of the whole incident: a revision decided on an older one
+    would undo the other user's, so it is refused with what changed."""
+    with Store(store_url) as store:
+        incident = _incident(store)
+        mine = IncidentService(store, clock=lambda: T0)
+        seen = mine.state(incident).last_seq
+        other = IncidentService(Store(store_url), clock=lambda: T0)
+        try:
+            black = ev.SuspectDescription(top_color="black", top_type="shirt")
+            red = ev.SuspectDescription(top_color="red", top_type="hoodie")
+            other.execute(incident, [ev.SuspectDescriptionRevised(red)], actor=HAYES,
+                          source=ev.Source.CONSOLE)  # fmt: skip
+            with pytest.raises(RuleViolation) as refused:
+                mine.execute(incident, [ev.SuspectDescriptionRevised(black)], actor=MORENO,
+                             source=ev.Source.CONSOLE, expected_seq=seen)  # fmt: skip
+            assert refused.value.rule is Rule.CONFLICT
+            assert "Lt. Hayes revised the suspect description" in str(refused.value)
+            suspect = mine.state(incident).suspect
+            assert suspect is not None and suspect.description == red
+        finally:
+            other.store.close()
+
+
 @pytest.mark.parametrize("role", ["observer", "trainer"])
 def test_an_observer_or_trainer_cannot_change_an_incident(store_url: str, role: str) -> None:
     with Store(store_url) as store:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import msgspec
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError
@@ -13,7 +14,7 @@ from dispatch_console.domain import events as ev
 from dispatch_console.domain.fold import replay
 from dispatch_console.domain.reference import CheckIn, PlannedArea, PrePlan, RosterEntry, School
 from dispatch_console.domain.state import STATE_FORMAT
-from dispatch_console.store import Store, StoreError, schema
+from dispatch_console.store import RawDraft, Store, StoreError, schema
 from tests.builders import T0, Recorder, S
 
 
@@ -308,6 +309,10 @@ def test_the_store_refuses_incident_events_of_users_who_do_not_command(
         store.append([draft])
     with pytest.raises(StoreError, match=refused), store.writing() as tx:
         tx.append([draft])
+    raw = RawDraft("inc-1", T0, chief, ev.Source.CONSOLE, draft.payload.TYPE,
+                   msgspec.json.encode(draft.payload))  # fmt: skip
+    with pytest.raises(StoreError, match=refused), store.writing() as tx:
+        tx.append_raw([raw])
     assert store.last_seq() == before
     store.set_user(chief.name, "incident commander")
     assert [e.seq for e in store.append([draft]).stored] == [before + 1]

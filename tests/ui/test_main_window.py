@@ -220,6 +220,10 @@ def test_store_unreachable_shows_a_not_live_banner_until_it_is_back(
     assert f"since {since}" in window.banner.text()
     window.on_health(True, "live")
     assert window.banner.isHidden()
+    # Reached, but reading fails (a schema the console does not know): said, not blamed on the
+    # network.
+    window.on_health(False, "no such column: events.payload", False)
+    assert "reading the event store fails: no such column: events.payload" in (window.banner.text())
 
 
 def test_a_refused_command_stays_in_view_across_the_top_until_dismissed(

@@ -61,7 +61,7 @@ class Emitted:
 
     @property
     def payloads(self) -> list[ev.Payload]:
-        return [p for (payloads,) in self.calls for p in payloads]
+        return [p for (payloads, *_) in self.calls for p in payloads]
 
 
 # --- helpers: pixels, map metres, lon/lat ------------------------------------------------------
@@ -392,6 +392,49 @@ def test_rename_asks_for_name_and_capacity_and_emits_the_whole_area(qtbot: QtBot
     assert m.state.staging_areas["staging-b"].name == area.name  # until the event comes back
     apply_payloads(m, edits.payloads)
     assert any(t.startswith("Staging North (bus depot) · ") for t in m.view.visible_labels())
+
+
+def test_rename_and_delete_decide_on_the_version_their_dialog_opened_on(
+    qtbot: QtBot, m: Map
+) -> None:
+    """Another console moves the area while the dialog is open: the edit says which version it
+    was decided on (the service refuses it as a conflict, instead of putting the old shape
+    back), and edits decided on the spot say none (the version the console shows)."""
+    edits = Emitted(m.view.area_edited)
+    area = m.state.staging_areas["staging-b"]
+    m.view.select_area("staging-b")
+    opened_on = m.state.last_seq
+
+    def moved_elsewhere_then(answer: Callable[[QWidget], None]) -> Callable[[QWidget], None]:
+        def act(dialog: QWidget) -> None:
+            moved = translated(area.geometry, 50, 0, m.view.frame)
+            staging = ev.StagingAreaSet(
+                "staging-b", area.name, moved, area.radius_m, area.manager, area.capacity
+            )
+            apply_payloads(m, [staging])
+            answer(dialog)
+
+        return act
+
+    def rename(dialog: QWidget) -> None:
+        dialog.name.setText("Staging North")  # type: ignore[attr-defined]
+        dialog.accept()  # type: ignore[attr-defined]
+
+    answer_modal(qtbot, moved_elsewhere_then(rename))
+    assert m.view.rename_selected_area()
+    assert m.state.last_seq == opened_on + 1  # the other console's move arrived meanwhile
+    assert edits.calls[-1][1] == opened_on
+
+    def delete(box: QWidget) -> None:
+        next(b for b in box.findChildren(QPushButton) if b.text() == "Delete").click()
+
+    m.view.select_area("staging-b")
+    answer_modal(qtbot, moved_elsewhere_then(delete))
+    assert m.view.delete_selected_area()
+    assert edits.calls[-1] == ([ev.StagingAreaRemoved("staging-b")], opened_on + 1)
+    m.view.select_area("staging-a")
+    assert m.view.editor.move_selected(10.0, 0.0)
+    assert edits.calls[-1][1] is None  # decided now
 
 
 def test_rename_cancelled_or_unchanged_emits_nothing(qtbot: QtBot, m: Map) -> None:
