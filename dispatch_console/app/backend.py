@@ -31,7 +31,7 @@ from dispatch_console.domain import events as ev
 from dispatch_console.domain.lifecycle import RuleViolation
 from dispatch_console.domain.state import IncidentState
 from dispatch_console.service import IncidentService
-from dispatch_console.store import PG_CONNECT_ARGS, Store, StoreError, unreachable
+from dispatch_console.store import PG_CONNECT_ARGS, Store, StoreError, error_line, unreachable
 
 log = logging.getLogger(__name__)
 
@@ -280,9 +280,7 @@ class CommandRunner:
                 self.signals.command_done.emit(description, False, str(refusal))
             except (StoreError, Exception) as exc:
                 log.warning("%s failed: %s: %s", description, type(exc).__name__, exc)
-                self.signals.command_done.emit(
-                    description, False, f"not stored: {_first_line(exc)}"
-                )
+                self.signals.command_done.emit(description, False, f"not stored: {error_line(exc)}")
                 if store is not None:
                     store.close()
                 store = service = None
@@ -329,8 +327,3 @@ def _reason(exc: BaseException) -> str:
     line = re.sub(r"^(\([\w.]+\)\s*)+", "", text[0]) if text else ""
     line = re.sub(r"\s*\(Background on this error.*$", "", line)
     return (line or type(exc).__name__)[:160]
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__

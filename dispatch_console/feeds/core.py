@@ -278,8 +278,6 @@ class GatewayCore:
             self.store.record_device_positions(list(self._pending_positions.values()))
             self._pending_positions.clear()  # written (kept for the next try if not)
 
-    # --- activations --------------------------------------------------------------------------
-
     # --- the HTTP routes, by name (the journal keeps the name) -------------------------------
 
     def handle(
@@ -302,17 +300,9 @@ class GatewayCore:
     def promised_slot(body: bytes) -> str | None:
         """``school_id/exercise`` of a journaled activation (see :meth:`journal_answer`)."""
         try:
-            msg = c.decode_body(body, c.Activation)
+            return _slot(c.decode_body(body, c.Activation))
         except c.BodyError:
             return None
-        return f"{msg.school_id}/{msg.exercise}"
-
-    def handle_read(self, route: str, key: OpenKey, target: str, *, stored: bool) -> Reply:
-        """A request that stores no message (directives), while the journal is in use:
-        ``stored`` False while the store is down (answered from memory, nothing recorded)."""
-        if route == "directives":
-            return self.directives(key, target, record_delivery=stored)
-        raise ValueError(f"no route {route!r}")
 
     def journal_answer(
         self,
@@ -335,19 +325,11 @@ class GatewayCore:
         went away (it may have been committed under that id: the same id is promised).
         """
         if route == "activation":
-            try:
-                msg = c.decode_body(body, c.Activation)
-                self._time(msg.activated_at, "$.activated_at")
-            except c.BodyError as bad:
-                return self._bad("http", key.key_id, bad, body), None
-            if key.kind != "school" or key.scope != msg.school_id:
-                self.reject("http", key.key_id, f"403: key not for school {msg.school_id}", body)
-                refused = f"this key may not send activations for {msg.school_id}"
-                return error(403, refused, "$.school_id"), None
-            if self.school(msg.school_id) is None:
-                self.reject("http", key.key_id, f"400: unknown school {msg.school_id}", body)
-                return error(400, f"unknown school {msg.school_id}", "$.school_id"), None
-            slot = f"{msg.school_id}/{msg.exercise}"
+            checked = self._checked_activation(key, body)
+            if isinstance(checked, Reply):
+                return checked, None
+            msg = checked[0]
+            slot = _slot(msg)
             incident_id = promised.get(slot)
             if incident_id is None:
                 open_incident = self.active_incident_at(msg.school_id, exercise=msg.exercise)
@@ -358,24 +340,17 @@ class GatewayCore:
                 promised[slot] = incident_id
             return Reply(202, {"incident_id": incident_id, "journaled": True}), incident_id
         if route == "device_messages":
-            if key.kind != "device" or key.scope != target:
-                self.reject("http", key.key_id, f"403: key not for device {target}", body)
-                return error(403, f"this key may not send for device {target}"), None
-            try:
-                batch = c.decode_body(body, c.DeviceMessages)
-                for i, m in enumerate(batch.messages):
-                    self._time(m.at, f"$.messages[{i}].at")
-            except c.BodyError as bad:
-                return self._bad("http", key.key_id, bad, body), None
-            results = [{"id": m.id, "result": "journaled"} for m in batch.messages]
+            messages = self._checked_device_messages(key, target, body)
+            if isinstance(messages, Reply):
+                return messages, None
+            results = [{"id": m.id, "result": "journaled"} for m in messages[0].messages]
             return Reply(202, {"results": results, "journaled": True}), None
         if route == "notified":
             try:
                 c.decode_body(body, c.Notified)
             except c.BodyError as bad:
                 return self._bad("http", key.key_id, bad, body), None
-            live = self.service.live_incidents()
-            state = next((s for s in live if s.incident_id == target), None)
+            state = self._held(target)
             school_id = state.school_id if state is not None and state.opened else None
             for slot, promised_id in promised.items():
                 if promised_id == target:
@@ -391,7 +366,11 @@ class GatewayCore:
 
     # --- activations --------------------------------------------------------------------------
 
-    def activation(self, key: OpenKey, body: bytes, *, incident_id: str | None = None) -> Reply:
+    def _checked_activation(
+        self, key: OpenKey, body: bytes
+    ) -> tuple[c.Activation, int, School] | Reply:
+        """The activation, its time and its school; or the refusal (its body, its time, the
+        key's school, the school itself): checked alike now and when journaled."""
         try:
             msg = c.decode_body(body, c.Activation)
             activated_us = self._time(msg.activated_at, "$.activated_at")
@@ -402,11 +381,18 @@ class GatewayCore:
             return error(
                 403, f"this key may not send activations for {msg.school_id}", "$.school_id"
             )
-        idempotency = f"{key.key_id}/{msg.id}"
         school = self.school(msg.school_id)
         if school is None:
             self.reject("http", key.key_id, f"400: unknown school {msg.school_id}", body)
             return error(400, f"unknown school {msg.school_id}", "$.school_id")
+        return msg, activated_us, school
+
+    def activation(self, key: OpenKey, body: bytes, *, incident_id: str | None = None) -> Reply:
+        checked = self._checked_activation(key, body)
+        if isinstance(checked, Reply):
+            return checked
+        msg, activated_us, school = checked
+        idempotency = f"{key.key_id}/{msg.id}"
         known = self._already_stored(idempotency)
         if known is not None:
             # Answered as the first time; and if that first time stopped between opening the
@@ -467,12 +453,17 @@ class GatewayCore:
 
     def _known_incident(self, incident_id: str) -> bool:
         """Whether an incident of this id was ever opened (in memory, or in the store)."""
-        live = next(
-            (s for s in self.service.live_incidents() if s.incident_id == incident_id), None
-        )
+        live = self._held(incident_id)
         if live is not None and live.opened:
             return True
         return self.store.has_incident(incident_id)
+
+    def _held(self, incident_id: str) -> IncidentState | None:
+        """The incident's state, if this gateway holds it in memory (never read from the
+        store: a request about an incident nobody alerted must not load one)."""
+        return next(
+            (s for s in self.service.live_incidents() if s.incident_id == incident_id), None
+        )
 
     def _alert_devices(self, incident_id: str, school: School, listed: Sequence[str] | None) -> int:
         """Alert the devices the school listed, or else every device within its radius."""
@@ -486,9 +477,7 @@ class GatewayCore:
             msg = c.decode_body(body, c.Notified)
         except c.BodyError as bad:
             return self._bad("http", key.key_id, bad, body)
-        state = next(
-            (s for s in self.service.live_incidents() if s.incident_id == incident_id), None
-        )
+        state = self._held(incident_id)
         if state is None or not state.opened:
             self.reject("http", key.key_id, f"404: no incident {incident_id}", body)
             return error(404, f"no open incident {incident_id}")
@@ -567,7 +556,11 @@ class GatewayCore:
 
     # --- device messages ----------------------------------------------------------------------
 
-    def device_messages(self, key: OpenKey, device_id: str, body: bytes) -> Reply:
+    def _checked_device_messages(
+        self, key: OpenKey, device_id: str, body: bytes
+    ) -> tuple[c.DeviceMessages, list[int]] | Reply:
+        """The messages and their times; or the refusal (the key's device, the body, the
+        times): checked alike now and when journaled."""
         if key.kind != "device" or key.scope != device_id:
             self.reject("http", key.key_id, f"403: key not for device {device_id}", body)
             return error(403, f"this key may not send for device {device_id}")
@@ -576,6 +569,13 @@ class GatewayCore:
             times = [self._time(m.at, f"$.messages[{i}].at") for i, m in enumerate(batch.messages)]
         except c.BodyError as bad:
             return self._bad("http", key.key_id, bad, body)
+        return batch, times
+
+    def device_messages(self, key: OpenKey, device_id: str, body: bytes) -> Reply:
+        checked = self._checked_device_messages(key, device_id, body)
+        if isinstance(checked, Reply):
+            return checked
+        batch, times = checked
         actor = ev.Actor(ev.ActorKind.DEVICE, device_id)
         commands: list[Command] = []
         owners: list[int] = []  # index of the message each command came from
@@ -1132,6 +1132,11 @@ class GatewayCore:
     def _published(self, events: list[ev.Event]) -> None:
         for listener in self.listeners:
             listener(events)
+
+
+def _slot(msg: c.Activation) -> str:
+    """Where an activation's promised incident is kept: ``school_id/exercise``."""
+    return f"{msg.school_id}/{msg.exercise}"
 
 
 class _AlreadyKnown(Exception):

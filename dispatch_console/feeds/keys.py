@@ -139,13 +139,13 @@ class KeyRing:
                 raise
             with self._lock:
                 record = self._known.get(key_id)
-            if record is None:
-                if cached is not None:
-                    return cached[1]
-                raise
-            if record.revoked or cached is None:
-                return None if record.revoked else self._open(record)
-            return cached[1]
+            if record is None:  # never read: only a key opened before can be checked
+                if cached is None:
+                    raise
+                return cached[1]
+            if record.revoked:
+                return None
+            return cached[1] if cached is not None and cached[1] is not None else self._open(record)
         opened = None
         if record is not None and not record.revoked:
             opened = self._open(record)

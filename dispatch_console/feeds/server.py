@@ -26,7 +26,7 @@ from aiohttp import web
 from dispatch_console.domain import events as ev
 from dispatch_console.feeds.core import GatewayCore, Reply, error
 from dispatch_console.feeds.journal import Entry, Journal, JournalError, default_journal_path
-from dispatch_console.feeds.keys import MASTER_KEY_ENV, KeyProblem, SecretBox
+from dispatch_console.feeds.keys import MASTER_KEY_ENV, KeyProblem, OpenKey, SecretBox
 from dispatch_console.feeds.udp_worker import (
     EncodedBatch,
     UdpWorker,
@@ -34,7 +34,13 @@ from dispatch_console.feeds.udp_worker import (
     enlarge_receive_buffer,
 )
 from dispatch_console.service.monitor import Monitor
-from dispatch_console.store import Store, StoreUnreachable, collector_paused, unreachable
+from dispatch_console.store import (
+    Store,
+    StoreUnreachable,
+    collector_paused,
+    error_line,
+    unreachable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -317,9 +323,8 @@ class Gateway:
         assert core is not None
         trying = self.store_down is not None
         try:
-            if trying:
-                core.offline = False
-                core.service.catch_up()
+            core.offline = False
+            core.service.catch_up()
             self._forward_journal(trying=trying)
             core.flush()
             if trying:
@@ -327,7 +332,6 @@ class Gateway:
             if time.monotonic() - self._reference_read_at > REFERENCE_EVERY_S:
                 core.remember_reference()
                 self._reference_read_at = time.monotonic()
-            core.service.catch_up()
             if self.monitor is not None:
                 self.monitor.check()
         except Exception as exc:
@@ -342,7 +346,7 @@ class Gateway:
         assert self.core is not None and self.journal is not None
         self.core.offline = True
         if self.store_down is None:
-            self.store_down = _first_line(exc)
+            self.store_down = error_line(exc)[:300]
             log.error(
                 "the store is unreachable (%s): acknowledged messages are kept in the journal "
                 "%s and forwarded when it is back",
@@ -419,6 +423,25 @@ class Gateway:
                 return
             self._store_lost(exc)
 
+    def _authorized(
+        self,
+        key_id: str | None,
+        signature: str | None,
+        body: bytes,
+        peer: str,
+        *,
+        counted: bool = False,
+    ) -> OpenKey | Reply:
+        """On the writer: the key that signed the request, within its rate (unless the request
+        was ``counted`` against it already); or the refusal (401, 429)."""
+        core = self.core
+        assert core is not None
+        key = core.authenticate(key_id, signature, body, peer)
+        if isinstance(key, Reply) or counted or self.key_limiter.allow(key.key_id):
+            return key
+        core.reject("http", f"{key.key_id}@{peer}", "429: rate limited", body)
+        return error(429, "rate limited")
+
     def _journal(
         self,
         route: str,
@@ -439,14 +462,11 @@ class Gateway:
         assert core is not None and journal is not None
         received_us = core.clock()
         try:
-            key = core.authenticate(key_id, signature, body, peer)
+            key = self._authorized(key_id, signature, body, peer, counted=counted)
             if isinstance(key, Reply):
                 return key
-            if not counted and not self.key_limiter.allow(key.key_id):
-                core.reject("http", f"{key.key_id}@{peer}", "429: rate limited", body)
-                return error(429, "rate limited")
             if route not in JOURNALED_ROUTES:  # directives: listed from memory meanwhile
-                return core.handle_read(route, key, target, stored=self.store_down is None)
+                return core.directives(key, target, record_delivery=self.store_down is None)
             promised = dict(self._promised)
             reply, incident_id = core.journal_answer(route, key, target, body, promised, attempted)
         except Exception as exc:
@@ -514,13 +534,10 @@ class Gateway:
             core.attempted_incident_id = None
             counted = False
             try:
-                key = core.authenticate(key_id, signature, body, peer)
+                key = self._authorized(key_id, signature, body, peer)
                 if isinstance(key, Reply):
                     return key
-                counted = True
-                if not self.key_limiter.allow(key.key_id):
-                    core.reject("http", f"{key.key_id}@{peer}", "429: rate limited", body)
-                    return error(429, "rate limited")
+                counted = True  # (whatever raises after this, it was counted against the key)
                 return core.handle(route, key, target, body)
             except Exception as exc:
                 if not unreachable(exc):
@@ -764,11 +781,6 @@ def _check_master_key(store: Store, box: SecretBox) -> None:
 def _unavailable() -> Reply:
     """Not acknowledged: the sender sends it again (``Retry-After``)."""
     return error(503, "the store is unavailable; send again later")
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0] if lines else ''}"[:300]
 
 
 def _too_many() -> web.Response:

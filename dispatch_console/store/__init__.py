@@ -9,6 +9,7 @@ from dispatch_console.store.store import (
     StoreError,
     StoreUnreachable,
     collector_paused,
+    error_line,
     unreachable,
 )
 
@@ -21,5 +22,6 @@ __all__ = [
     "StoreError",
     "StoreUnreachable",
     "collector_paused",
+    "error_line",
     "unreachable",
 ]

@@ -22,7 +22,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import msgspec
 from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
@@ -30,13 +29,12 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 from dispatch_console.domain import events as ev
 from dispatch_console.domain.reference import School
 from dispatch_console.store import schema
-from dispatch_console.store.store import Store, StoreError
+from dispatch_console.store.store import Store, StoreError, school_row
 
 __all__ = ["AppendedIncident", "append_incident", "incident_rows"]
 
 _CHUNK = 5_000
 _KEY_CHUNK = 500
-_json = msgspec.json.Encoder()
 #: Column limits (schema.events).
 _LIMITS = {"incident id": 64, "actor name": 200, "idempotency key": 300}
 
@@ -113,7 +111,7 @@ def append_incident(
                 )
             ).first()
             if known is None:
-                conn.execute(_insert(store, schema.schools), [_school_row(school, store)])
+                conn.execute(_insert(store, schema.schools), [school_row(school, store._clock())])
                 school_added = True
         values: list[dict[str, Any]] = []
         for seq, row in enumerate(rows, last + 1):
@@ -154,20 +152,3 @@ def _check_limits(incident_id: str, events: Sequence[ev.Event]) -> None:
 def _insert(store: Store, table: Any) -> Any:
     insert = pg_dialect.insert if store.dialect == "postgresql" else sqlite_dialect.insert
     return insert(table).on_conflict_do_nothing()
-
-
-def _school_row(s: School, store: Store) -> dict[str, Any]:
-    """A school as :meth:`Store.upsert_schools` writes it."""
-    return {
-        "school_id": s.school_id,
-        "name": s.name,
-        "lon": s.lon,
-        "lat": s.lat,
-        "address": s.address,
-        "phone": s.phone,
-        "classification": s.classification,
-        "campus": _json.encode(s.campus).decode() if s.campus else None,
-        "pre_plan": _json.encode(s.pre_plan).decode(),
-        "notification_radius_m": s.notification_radius_m,
-        "updated_at_us": store._clock(),
-    }

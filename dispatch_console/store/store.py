@@ -84,6 +84,13 @@ class StoreError(Exception):
     """A store problem explained in one line (no traceback for the user)."""
 
 
+def error_line(exc: BaseException) -> str:
+    """``OperationalError: connection refused``: an error's class and first line, for a log
+    line or a status message."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+
+
 class StoreUnreachable(StoreError):
     """Raised without trying the database, by a caller that knows it is down."""
 
@@ -502,22 +509,7 @@ class Store(RegistryMixin):
 
     def upsert_schools(self, schools: Iterable[School]) -> int:
         now = self._clock()
-        rows = [
-            {
-                "school_id": s.school_id,
-                "name": s.name,
-                "lon": s.lon,
-                "lat": s.lat,
-                "address": s.address,
-                "phone": s.phone,
-                "classification": s.classification,
-                "campus": _school_encoder.encode(s.campus).decode() if s.campus else None,
-                "pre_plan": _school_encoder.encode(s.pre_plan).decode(),
-                "notification_radius_m": s.notification_radius_m,
-                "updated_at_us": now,
-            }
-            for s in schools
-        ]
+        rows = [school_row(s, now) for s in schools]
         self._upsert(schema.schools, rows, ["school_id"])
         return len(rows)
 
@@ -992,6 +984,23 @@ def _snapshot_state(blob: bytes | None, incident_id: str) -> IncidentState:
         except (msgspec.DecodeError, msgspec.ValidationError, zlib.error) as exc:
             log.warning("snapshot of %s unreadable (%s); folding from the start", incident_id, exc)
     return IncidentState(incident_id=incident_id)
+
+
+def school_row(s: School, updated_at_us: int) -> dict[str, Any]:
+    """A school as a row of the ``schools`` table."""
+    return {
+        "school_id": s.school_id,
+        "name": s.name,
+        "lon": s.lon,
+        "lat": s.lat,
+        "address": s.address,
+        "phone": s.phone,
+        "classification": s.classification,
+        "campus": _school_encoder.encode(s.campus).decode() if s.campus else None,
+        "pre_plan": _school_encoder.encode(s.pre_plan).decode(),
+        "notification_radius_m": s.notification_radius_m,
+        "updated_at_us": updated_at_us,
+    }
 
 
 def _school(row: Any) -> School:

@@ -5,6 +5,8 @@ by whom (``CONFLICT``); console users act only if registered in a commanding rol
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
 
@@ -105,94 +107,95 @@ def test_two_consoles_directing_one_responder_at_once_store_one_and_refuse_the_o
             store.close()
 
 
-def test_unrelated_changes_since_do_not_conflict(store_url: str) -> None:
-    with Store(store_url) as store:
+@dataclass
+class TwoConsoles:
+    """This console's service and another's, on one incident, each with its own store
+    connection; ``seen``: the version this console showed when the test starts."""
+
+    store: Store
+    incident: str
+    mine: IncidentService
+    other: IncidentService
+    seen: int
+
+
+@pytest.fixture
+def two(store_url: str) -> Iterator[TwoConsoles]:
+    with Store(store_url) as store, Store(store_url) as other_store:
         incident = _incident(store)
         mine = IncidentService(store, clock=lambda: T0)
-        seen = mine.state(incident).last_seq
-        other = IncidentService(Store(store_url), clock=lambda: T0)
-        try:
-            # Another console acts on another responder, sending them to the same area; the
-            # device reports where U-012 is; and this console's own earlier command.
-            _direct(other, incident, "U-007", "staging-b", HAYES, seen)
-            other.execute(
-                incident,
-                [ev.ResponderPosition("U-012", 38.22, -84.53, T0, T0 + 30_000_000)],
-                actor=ev.Actor(ev.ActorKind.DEVICE, "d12"),
-                source=ev.Source.FEED,
-            )
-            _direct(mine, incident, "U-012", "staging-a", MORENO, seen)
-            stored = _direct(mine, incident, "U-012", "staging-b", MORENO, seen)
-        finally:
-            other.store.close()
-        assert [e.type for e in stored] == [ev.ResponderDirected.TYPE]
-        assert store.state_at(incident).responders["U-012"].directed_to == "staging-b"
+        other = IncidentService(other_store, clock=lambda: T0)
+        yield TwoConsoles(store, incident, mine, other, mine.state(incident).last_seq)
 
 
-def test_a_change_to_the_staging_area_or_the_responder_since_is_a_conflict(store_url: str) -> None:
-    with Store(store_url) as store:
-        incident = _incident(store)
-        mine = IncidentService(store, clock=lambda: T0)
-        seen = mine.state(incident).last_seq
-        other = IncidentService(Store(store_url), clock=lambda: T0)
-        try:
-            other.execute(
-                incident,
-                [ev.StagingAreaSet("staging-b", "Staging B (bus depot)", STAGING_B, 80.0)],
-                actor=HAYES,
-                source=ev.Source.CONSOLE,
-            )
-            before = store.last_seq()
-            with pytest.raises(RuleViolation) as refused:
-                _direct(mine, incident, "U-012", "staging-b", MORENO, seen)
-            assert refused.value.rule is Rule.CONFLICT
-            assert "Lt. Hayes changed staging area Staging B (bus depot)" in str(refused.value)
-            assert store.last_seq() == before
-            # Decided again on what is there now: stored.
-            _direct(mine, incident, "U-012", "staging-b", MORENO, store.last_seq())
-            # In a batch, only the conflicting command is refused.
-            seen = store.last_seq()
-            other.execute(
-                incident,
-                [ev.ResponderReleased("U-007", "sent home")],
-                actor=HAYES,
-                source=ev.Source.CONSOLE,
-            )
-            commands = [
-                Command(incident, ev.ResponderDirected(rid, "staging-a"), MORENO,
-                        ev.Source.CONSOLE, T0, expected_seq=seen)
-                for rid in ("U-007", "U-012")
-            ]  # fmt: skip
-            outcome = mine.execute_batch(commands)
-            assert list(outcome.refused) == [0]
-            assert "Lt. Hayes released U-007" in str(outcome.refused[0])
-            assert [e.payload for e in outcome.stored] == [commands[1].payload]
-        finally:
-            other.store.close()
+def test_unrelated_changes_since_do_not_conflict(two: TwoConsoles) -> None:
+    store, incident, mine, other, seen = two.store, two.incident, two.mine, two.other, two.seen
+    # Another console acts on another responder, sending them to the same area; the device
+    # reports where U-012 is; and this console's own earlier command.
+    _direct(other, incident, "U-007", "staging-b", HAYES, seen)
+    other.execute(
+        incident,
+        [ev.ResponderPosition("U-012", 38.22, -84.53, T0, T0 + 30_000_000)],
+        actor=ev.Actor(ev.ActorKind.DEVICE, "d12"),
+        source=ev.Source.FEED,
+    )
+    _direct(mine, incident, "U-012", "staging-a", MORENO, seen)
+    stored = _direct(mine, incident, "U-012", "staging-b", MORENO, seen)
+    assert [e.type for e in stored] == [ev.ResponderDirected.TYPE]
+    assert store.state_at(incident).responders["U-012"].directed_to == "staging-b"
 
 
-def test_a_suspect_description_revised_since_is_a_conflict(store_url: str) -> None:
+def test_a_change_to_the_staging_area_or_the_responder_since_is_a_conflict(
+    two: TwoConsoles,
+) -> None:
+    store, incident, mine, other, seen = two.store, two.incident, two.mine, two.other, two.seen
+    other.execute(
+        incident,
+        [ev.StagingAreaSet("staging-b", "Staging B (bus depot)", STAGING_B, 80.0)],
+        actor=HAYES,
+        source=ev.Source.CONSOLE,
+    )
+    before = store.last_seq()
+    with pytest.raises(RuleViolation) as refused:
+        _direct(mine, incident, "U-012", "staging-b", MORENO, seen)
+    assert refused.value.rule is Rule.CONFLICT
+    assert "Lt. Hayes changed staging area Staging B (bus depot)" in str(refused.value)
+    assert store.last_seq() == before
+    # Decided again on what is there now: stored.
+    _direct(mine, incident, "U-012", "staging-b", MORENO, store.last_seq())
+    # In a batch, only the conflicting command is refused.
+    seen = store.last_seq()
+    other.execute(
+        incident,
+        [ev.ResponderReleased("U-007", "sent home")],
+        actor=HAYES,
+        source=ev.Source.CONSOLE,
+    )
+    commands = [
+        Command(incident, ev.ResponderDirected(rid, "staging-a"), MORENO,
+                ev.Source.CONSOLE, T0, expected_seq=seen)
+        for rid in ("U-007", "U-012")
+    ]  # fmt: skip
+    outcome = mine.execute_batch(commands)
+    assert list(outcome.refused) == [0]
+    assert "Lt. Hayes released U-007" in str(outcome.refused[0])
+    assert [e.payload for e in outcome.stored] == [commands[1].payload]
+
+
+def test_a_suspect_description_revised_since_is_a_conflict(two: TwoConsoles) -> None:
     """The description is one thing of the whole incident: a revision decided on an older one
     would undo the other user's, so it is refused with what changed."""
-    with Store(store_url) as store:
-        incident = _incident(store)
-        mine = IncidentService(store, clock=lambda: T0)
-        seen = mine.state(incident).last_seq
-        other = IncidentService(Store(store_url), clock=lambda: T0)
-        try:
-            black = ev.SuspectDescription(top_color="black", top_type="shirt")
-            red = ev.SuspectDescription(top_color="red", top_type="hoodie")
-            other.execute(incident, [ev.SuspectDescriptionRevised(red)], actor=HAYES,
-                          source=ev.Source.CONSOLE)  # fmt: skip
-            with pytest.raises(RuleViolation) as refused:
-                mine.execute(incident, [ev.SuspectDescriptionRevised(black)], actor=MORENO,
-                             source=ev.Source.CONSOLE, expected_seq=seen)  # fmt: skip
-            assert refused.value.rule is Rule.CONFLICT
-            assert "Lt. Hayes revised the suspect description" in str(refused.value)
-            suspect = mine.state(incident).suspect
-            assert suspect is not None and suspect.description == red
-        finally:
-            other.store.close()
+    black = ev.SuspectDescription(top_color="black", top_type="shirt")
+    red = ev.SuspectDescription(top_color="red", top_type="hoodie")
+    two.other.execute(two.incident, [ev.SuspectDescriptionRevised(red)], actor=HAYES,
+                      source=ev.Source.CONSOLE)  # fmt: skip
+    with pytest.raises(RuleViolation) as refused:
+        two.mine.execute(two.incident, [ev.SuspectDescriptionRevised(black)], actor=MORENO,
+                         source=ev.Source.CONSOLE, expected_seq=two.seen)  # fmt: skip
+    assert refused.value.rule is Rule.CONFLICT
+    assert "Lt. Hayes revised the suspect description" in str(refused.value)
+    suspect = two.mine.state(two.incident).suspect
+    assert suspect is not None and suspect.description == red
 
 
 @pytest.mark.parametrize("role", ["observer", "trainer"])

@@ -3,20 +3,16 @@ recorded it once the call returned, and a batch cut short leaves nothing: whole 
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 from dispatch_console.domain import events as ev
 from dispatch_console.service import IncidentService
 from dispatch_console.store import Store
+from tests.store.killed import acknowledged_then_killed
 from tests.store.position_appender import BATCH
 from tests.store.test_service import ALERT, GW, SCHOOL
 
 APPENDER = Path(__file__).with_name("position_appender.py")
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_every_returned_batch_of_positions_is_present_after_kill_9(
@@ -25,26 +21,7 @@ def test_every_returned_batch_of_positions_is_present_after_kill_9(
     incident, opened = IncidentService(store).open_incident(
         SCHOOL, ALERT, actor=GW, source=ev.Source.FEED
     )
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    child = subprocess.Popen(
-        [sys.executable, str(APPENDER), store_url, incident],
-        stdout=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    acknowledged: list[int] = []
-    assert child.stdout is not None
-    try:
-        for line in child.stdout:
-            acknowledged.append(int(line))
-            if len(acknowledged) == 60:
-                break
-    finally:
-        os.kill(child.pid, signal.SIGKILL)
-        child.wait(timeout=30)
-        child.stdout.close()
-    assert child.returncode == -signal.SIGKILL
-    assert len(acknowledged) == 60
+    acknowledged = acknowledged_then_killed(APPENDER, store_url, incident, count=60)
 
     with Store(store_url) as reopened:
         events = list(reopened.read(incident))[len(opened) :]
