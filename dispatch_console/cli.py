@@ -754,9 +754,10 @@ def cmd_devices_remove(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_simulate(args: argparse.Namespace, out: TextIO) -> int:
     """``simulate SCENARIO (--db URL | --gateway URL --keys FILE) [--speed X] [--seed N]``:
     the simulator's own parser reads the rest (docs/scenarios.md)."""
+    from dispatch_console.app.demo_ic import act_payloads
     from dispatch_console.sim.run import main as simulate
 
-    return simulate(args.rest)
+    return simulate(args.rest, acts=act_payloads)
 
 
 def cmd_rejections(args: argparse.Namespace, out: TextIO) -> int:

@@ -107,6 +107,9 @@ def _actor(event: ev.Event) -> str:
     if actor.kind is ev.ActorKind.SYSTEM:
         return "The console"
     if actor.kind is ev.ActorKind.DEVICE:
+        school = actor.name.removeprefix("school:")
+        if school != actor.name:
+            return f"The school's alert system ({school})"
         return f"Device {actor.name}"
     return actor.name
 

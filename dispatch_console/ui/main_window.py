@@ -493,6 +493,18 @@ class MainWindow(QMainWindow):
                 self.fit_map()
             self.refresh_now()
 
+    def show_demo_ended(self, text: str) -> None:
+        """The demo's scenario has played to its end: say so, for good, in the status bar."""
+        label = self.findChild(QLabel, "demo_ended")
+        if label is None:
+            label = QLabel(self)
+            label.setObjectName("demo_ended")
+            label.setStyleSheet("font-weight: bold; padding: 0 8px;")
+            self.statusBar().addPermanentWidget(label)
+        label.setText("DEMO FINISHED — close the console; make run starts it again")
+        label.setToolTip(text)
+        self.statusBar().showMessage(text)
+
     def on_health(self, live: bool, message: str, unreachable: bool = True) -> None:
         """The store feed lost the store (``live`` False, ``message`` why; ``unreachable``:
         it could not be reached, rather than read and failed) or has it back."""
