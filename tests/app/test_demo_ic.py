@@ -3,10 +3,16 @@ rules accept it: check-in of those a roster vouches for, release of everyone at 
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from pytestqt.qtbot import QtBot
+
 from dispatch_console.app.demo_ic import UNVERIFIED_REASON, act_payloads
 from dispatch_console.domain import events as ev
 from dispatch_console.domain.decide import validate
+from dispatch_console.domain.lifecycle import ResponderStatus
 from dispatch_console.sim.scenario import ScriptedAct
+from dispatch_console.store import Store
 from tests.builders import Recorder
 
 DEVICE = ev.Actor(ev.ActorKind.DEVICE, "dev")
@@ -50,3 +56,39 @@ def test_the_scripted_ending_is_accepted_by_the_rules() -> None:
     assert set(reasons) == {"sworn", "impostor", "driving", "no"}
     assert reasons["impostor"] == UNVERIFIED_REASON
     assert all(r.status == "released" for r in rec.state().responders.values())
+
+
+def test_the_embedded_demo_says_when_it_has_finished(tmp_path: Path, qtbot: QtBot) -> None:
+    from dispatch_console.app.services import DEMO_ENDED, DemoPlan, EmbeddedServices
+    from dispatch_console.feeds.keys import SecretBox
+    from dispatch_console.feeds.server import Listen
+    from dispatch_console.resources import resource
+
+    text = resource("scenarios", "small_lockdown.toml").read_text(encoding="utf-8")
+    scenario = tmp_path / "short.toml"
+    scenario.write_text(
+        text.replace("duration_s = 150", "duration_s = 40")
+        + '\n[[command]]\nat_s = 30\nact = "all_clear"\n'
+        + '\n[[command]]\nat_s = 35\nact = "release"\n',
+        encoding="utf-8",
+    )
+    url = f"sqlite:///{tmp_path / 'demo.sqlite3'}"
+    ended: list[str] = []
+    services = EmbeddedServices(
+        url,
+        Listen("127.0.0.1", 0, 0, 0, udp_worker=False),
+        box=SecretBox(tmp_path / "master.key"),
+        demo=DemoPlan(scenario, delay_s=0.0, speed=None),
+        on_demo_ended=ended.append,
+    )
+    services.start()
+    try:
+        qtbot.waitUntil(lambda: bool(ended), timeout=60_000)
+    finally:
+        services.stop()
+    assert ended == [DEMO_ENDED] and services.simulator_error is None
+    with Store(url) as store:
+        (summary,) = store.incidents()
+        state = store.state_at(summary.incident_id)
+    assert state.status == "all_clear"
+    assert {r.status for r in state.responders.values()} == {ResponderStatus.RELEASED}

@@ -147,3 +147,17 @@ def test_ctrl_shift_k_opens_the_command_dialog_and_submits_its_event(
     assert incident_id == built.incident_id
     assert payloads == [ev.CommandEstablished(window.user.name, "church lot")]
     assert actor.name == window.user.name
+
+
+def test_the_console_says_the_demo_has_finished(qtbot: QtBot, tmp_path: Path) -> None:
+    from PySide6.QtWidgets import QLabel
+
+    from tests.ui.test_main_window import Commands, make_window
+
+    settings = QSettings(str(tmp_path / "console.ini"), QSettings.Format.IniFormat)
+    window = make_window(qtbot, settings, build_incident(2).now_us, Commands())
+    window.show_demo_ended("Demo finished: the incident is over.")
+    label = window.findChild(QLabel, "demo_ended")
+    assert label is not None and label.text().startswith("DEMO FINISHED")
+    assert label.toolTip() == "Demo finished: the incident is over."
+    assert window.statusBar().currentMessage() == "Demo finished: the incident is over."
