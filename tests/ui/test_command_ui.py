@@ -23,6 +23,7 @@ from dispatch_console.ui.ic_dialogs import CommandDialog
 from dispatch_console.ui.report import command_text, condensed_rows, summary_lines
 from dispatch_console.ui.selection import Selection
 from dispatch_console.ui.theme import NIGHT
+from dispatch_console.ui.timeline_bar import STEP_KIND_BY_KEY
 from tests.ui.factory import Built, EventWriter, S, build_incident
 
 HAYES = ev.Actor(ev.ActorKind.CONSOLE_USER, "Lt. J. Hayes")
@@ -111,10 +112,12 @@ def test_the_report_and_replay_say_who_held_command_when() -> None:
     assert rows[1].detail == "Incident command passed from Lt. J. Hayes to Capt. R. Ortiz; " + (
         "command post Engine 3."
     )
-    # Replay: the state at each instant (what the replay window's header shows) names the IC.
+    # Replay: a step kind jumps between command changes, and the state at each instant (what
+    # the replay window's header shows) names the IC.
     assert timeline.state_at(t1 - S).commander is None
     assert timeline.state_at(t1 + S).commander == "Lt. J. Hayes"
     assert timeline.state_at(t2 + S).commander == "Capt. R. Ortiz"
+    assert STEP_KIND_BY_KEY["command"].types >= {"command_established", "command_transferred"}
     QApplication.processEvents()
 
 
