@@ -697,6 +697,10 @@ def cmd_keys_list(args: argparse.Namespace, out: TextIO) -> int:
             )
             for k in store.api_keys()
         ]
+        where = _where(store)
+    if not rows:
+        print(f"no API keys in {where}", file=out)
+        return 0
     _table(out, ("KEY", "KIND", "FOR", "LABEL", "CREATED", "REVOKED"), rows)
     return 0
 
@@ -740,6 +744,10 @@ def cmd_devices_list(args: argparse.Namespace, out: TextIO) -> int:
             )
             for d in store.devices()
         ]
+        where = _where(store)
+    if not rows:
+        print(f"no registered devices in {where}", file=out)
+        return 0
     _table(out, ("DEVICE", "TAK UID", "LABEL", "HOME", "LAST POSITION"), rows)
     return 0
 
@@ -766,8 +774,9 @@ def cmd_rejections(args: argparse.Namespace, out: TextIO) -> int:
             (iso(r.at_us), r.transport, r.sender, r.reason, r.excerpt[:80])
             for r in store.rejections(args.limit)
         ]
+        where = _where(store)
     if not rows:
-        print("no rejected messages", file=out)
+        print(f"no rejected messages in {where}", file=out)
         return 0
     _table(out, ("TIME", "VIA", "SENDER", "REASON", "EXCERPT"), rows)
     return 0

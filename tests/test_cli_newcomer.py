@@ -24,6 +24,13 @@ def test_an_empty_default_database_is_named_and_the_demo_one_pointed_at(
     assert main(["incidents"]) == 0
     out = capsys.readouterr().out
     assert out == f"no incidents in {default}\n"  # no demo run yet: nothing else to say
+    for argv, what in (
+        (["rejections"], "no rejected messages"),
+        (["keys", "list"], "no API keys"),
+        (["devices", "list"], "no registered devices"),
+    ):
+        assert main(argv) == 0
+        assert capsys.readouterr().out == f"{what} in {default}\n", argv
 
     # An incident in the demo console's database (what `make run` writes).
     assert main(["example", "--db", "demo"]) == 0
