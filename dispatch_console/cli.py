@@ -28,7 +28,7 @@ from dispatch_console.domain.timeutil import US_PER_S, format_duration, iso, par
 from dispatch_console.domain.views import responder_rows
 from dispatch_console.store import Store, StoreError
 from dispatch_console.store.registry import RegistryError
-from dispatch_console.store.urls import redact
+from dispatch_console.store.urls import default_url, redact
 
 log = logging.getLogger("dispatch_console")
 
@@ -54,6 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return EXIT_USAGE
+    args.db_given = args.db is not None
+    args.db = _resolve_db(args.db)
     try:
         return int(args.handler(args, sys.stdout) or 0)
     except BrokenPipeError:  # the reader went away (`... | head`): not an error of ours
@@ -82,7 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URL",
         default=None,
         help="database URL or SQLite file (default: $DISPATCH_CONSOLE_DB or a file in the "
-        "user data directory); PostgreSQL: postgresql+psycopg://user@host/db",
+        "user data directory); PostgreSQL: postgresql+psycopg://user@host/db; 'demo': the demo "
+        "console's (make run), 'example': the example incident's",
     )
     common.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     parser = argparse.ArgumentParser(
@@ -362,8 +365,12 @@ def _audit(store: Store, payload: ev.Payload) -> None:
 def cmd_incidents(args: argparse.Namespace, out: TextIO) -> int:
     with _store(args) as store:
         incidents = store.incidents()
+        where = _where(store)
+    elsewhere = _demo_note(args)
     if not incidents:
-        print("no incidents", file=out)
+        print(f"no incidents in {where}", file=out)
+        if elsewhere:
+            print(elsewhere, file=out)
         return 0
     rows = [
         (
@@ -377,6 +384,8 @@ def cmd_incidents(args: argparse.Namespace, out: TextIO) -> int:
         for i in incidents
     ]
     _table(out, ("INCIDENT", "SCHOOL", "TYPE", "STATUS", "OPENED", "EVENTS"), rows)
+    if elsewhere:
+        print(elsewhere, file=out)
     return 0
 
 
@@ -511,7 +520,7 @@ def cmd_example(args: argparse.Namespace, out: TextIO) -> int:
     from dispatch_console.resources import resource
 
     if args.db is None:
-        args.db = str(_fresh_demo_database("example.sqlite3"))
+        args.db = str(_fresh_demo_database(DB_SHORTHANDS["example"]))
     report = load_schools(resource("example", "lincoln_hs.geojson"))
     school = next(s for s in report.imported if s.school_id == "lincoln-hs")
     roster = load_roster(resource("example", "roster.csv")).imported
@@ -527,7 +536,7 @@ def cmd_example(args: argparse.Namespace, out: TextIO) -> int:
             print(file=out)
     for refusal in refusals:
         print(f"refused, as it should be: {refusal}", file=out)
-    db = f" --db {args.db}"
+    db = f" --db {args.db}" if getattr(args, "db_given", True) else " --db example"
     print(
         f"\nTry:\n  dispatch-console incidents{db}\n  dispatch-console events {incident}{db}\n"
         f"  dispatch-console state {incident} --at +240{db}",
@@ -550,7 +559,12 @@ def cmd_console(args: argparse.Namespace, out: TextIO) -> int:
         scenario = Path(args.scenario) if args.scenario else resource("scenarios", DEMO_SCENARIO)
         demo = DemoPlan(scenario, speed=args.speed)
         if args.db is None:
-            args.db = str(_fresh_demo_database("demo-console.sqlite3"))
+            args.db = str(_fresh_demo_database(DB_SHORTHANDS["demo"]))
+            print(
+                f"The demo's database: {args.db} (emptied at each start). From another "
+                "terminal: .venv/bin/dispatch-console incidents --db demo",
+                file=out,
+            )
         listen = Listen(args.host, 0, 0, 0, udp_worker=False)  # never clashes with a gateway
     Store(args.db).close()  # a clear error now, rather than from a worker thread
     options = ConsoleOptions(
@@ -628,9 +642,7 @@ def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _fresh_demo_database(name: str) -> Path:
-    from platformdirs import user_data_path
-
-    path = user_data_path("dispatch-console", appauthor=False) / name
+    path = _demo_path(name)
     path.parent.mkdir(parents=True, exist_ok=True)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
@@ -685,6 +697,10 @@ def cmd_keys_list(args: argparse.Namespace, out: TextIO) -> int:
             )
             for k in store.api_keys()
         ]
+        where = _where(store)
+    if not rows:
+        print(f"no API keys in {where}", file=out)
+        return 0
     _table(out, ("KEY", "KIND", "FOR", "LABEL", "CREATED", "REVOKED"), rows)
     return 0
 
@@ -728,6 +744,10 @@ def cmd_devices_list(args: argparse.Namespace, out: TextIO) -> int:
             )
             for d in store.devices()
         ]
+        where = _where(store)
+    if not rows:
+        print(f"no registered devices in {where}", file=out)
+        return 0
     _table(out, ("DEVICE", "TAK UID", "LABEL", "HOME", "LAST POSITION"), rows)
     return 0
 
@@ -742,9 +762,10 @@ def cmd_devices_remove(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_simulate(args: argparse.Namespace, out: TextIO) -> int:
     """``simulate SCENARIO (--db URL | --gateway URL --keys FILE) [--speed X] [--seed N]``:
     the simulator's own parser reads the rest (docs/scenarios.md)."""
+    from dispatch_console.app.demo_ic import act_payloads
     from dispatch_console.sim.run import main as simulate
 
-    return simulate(args.rest)
+    return simulate(args.rest, acts=act_payloads)
 
 
 def cmd_rejections(args: argparse.Namespace, out: TextIO) -> int:
@@ -753,8 +774,9 @@ def cmd_rejections(args: argparse.Namespace, out: TextIO) -> int:
             (iso(r.at_us), r.transport, r.sender, r.reason, r.excerpt[:80])
             for r in store.rejections(args.limit)
         ]
+        where = _where(store)
     if not rows:
-        print("no rejected messages", file=out)
+        print(f"no rejected messages in {where}", file=out)
         return 0
     _table(out, ("TIME", "VIA", "SENDER", "REASON", "EXCERPT"), rows)
     return 0
@@ -763,9 +785,64 @@ def cmd_rejections(args: argparse.Namespace, out: TextIO) -> int:
 # --- helpers -----------------------------------------------------------------------------------
 
 
+#: ``--db`` shorthands for the databases the demo commands make (in the user data directory).
+DB_SHORTHANDS = {"demo": "demo-console.sqlite3", "example": "example.sqlite3"}
+
+
+def _demo_path(name: str) -> Path:
+    from platformdirs import user_data_path
+
+    return user_data_path("dispatch-console", appauthor=False) / name
+
+
+def _resolve_db(db: str | None) -> str | None:
+    """``--db demo``: the database of the demo console (``make run``); ``--db example``: the
+    example incident's (``dispatch-console example``); anything else as given."""
+    shorthand = DB_SHORTHANDS.get(db or "")
+    return str(_demo_path(shorthand)) if shorthand is not None else db
+
+
+def _where(store: Store) -> str:
+    """The database a command read, as a newcomer can find it: the file for SQLite."""
+    url = store.url
+    return url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else redact(url)
+
+
+def _demo_incidents(incident_id: str | None = None) -> int:
+    """How many incidents (or whether ``incident_id``) the demo console's database holds."""
+    path = _demo_path(DB_SHORTHANDS["demo"])
+    if not path.exists():
+        return 0
+    try:
+        with Store(str(path)) as demo:
+            if incident_id is not None:
+                return int(demo.has_incident(incident_id))
+            return len(demo.incidents())
+    except (StoreError, OSError):
+        return 0  # a note only: never fail a command over the demo's database
+
+
+def _demo_note(args: argparse.Namespace) -> str:
+    """Where the demo console's incidents are, when the command read another database."""
+    if getattr(args, "db_given", True):
+        return ""
+    n = _demo_incidents()
+    if not n:
+        return ""
+    path = _demo_path(DB_SHORTHANDS["demo"])
+    return (
+        f"The demo console (make run) keeps its {n} incident{'s' if n != 1 else ''} in {path}: "
+        "add --db demo (e.g. dispatch-console incidents --db demo)."
+    )
+
+
 def _require_incident(store: Store, incident_id: str) -> None:
-    if not store.has_incident(incident_id):
-        raise CliError(f"no incident {incident_id!r} (see: dispatch-console incidents)")
+    if store.has_incident(incident_id):
+        return
+    hint = "see: dispatch-console incidents"
+    if store.url == default_url() and _demo_incidents(incident_id):
+        hint = "it is in the demo console's database: add --db demo"
+    raise CliError(f"no incident {incident_id!r} in {_where(store)} ({hint})")
 
 
 def _instant(store: Store, incident_id: str, text: str | None) -> int | None:
@@ -830,7 +907,10 @@ def write_state_text(state: IncidentState, now_us: int, out: TextIO) -> None:
             file=out,
         )
     if state.commander:
-        print(f"Incident commander: {state.commander}", file=out)
+        post = f" (command post: {state.command_post})" if state.command_post else ""
+        print(f"Incident commander: {state.commander}{post}", file=out)
+    else:
+        print("Incident commander: command not established", file=out)
     rows = [
         (
             r.name,

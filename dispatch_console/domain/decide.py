@@ -60,6 +60,32 @@ def _check_active(state: IncidentState, p: ev.Payload) -> None:
     _active(state)
 
 
+def _check_command_established(state: IncidentState, p: ev.Payload) -> None:
+    assert isinstance(p, ev.CommandEstablished)
+    _active(state)
+    if not p.commander.strip():
+        raise RuleViolation(Rule.COMMANDER_REQUIRED, "no name given")
+    if state.commander is not None:
+        raise RuleViolation(
+            Rule.COMMAND_ALREADY_ESTABLISHED, f"{state.commander} is incident commander"
+        )
+
+
+def _check_command_transferred(state: IncidentState, p: ev.Payload) -> None:
+    assert isinstance(p, ev.CommandTransferred)
+    _active(state)
+    if not p.to_commander.strip():
+        raise RuleViolation(Rule.COMMANDER_REQUIRED, "no name to hand command to")
+    if state.commander is None:
+        raise RuleViolation(Rule.NO_COMMAND, f"incident {state.incident_id}")
+    if p.from_commander != state.commander:
+        raise RuleViolation(
+            Rule.NOT_IN_COMMAND, f"{state.commander} is in command, not {p.from_commander}"
+        )
+    if p.to_commander.strip() == state.commander:
+        raise RuleViolation(Rule.COMMAND_ALREADY_ESTABLISHED, f"{state.commander} holds it")
+
+
 def _check_alert_ack(state: IncidentState, p: ev.Payload) -> None:
     assert isinstance(p, ev.AlertAcknowledged)
     _open(state)
@@ -351,6 +377,8 @@ CHECKS: dict[str, Check] = {
     ev.AlertReceived.TYPE: _check_alert_received,
     ev.AlertAcknowledged.TYPE: _check_alert_ack,
     ev.IncidentCommanderAssigned.TYPE: _check_active,
+    ev.CommandEstablished.TYPE: _check_command_established,
+    ev.CommandTransferred.TYPE: _check_command_transferred,
     ev.IncidentStatusChanged.TYPE: _check_open,
     ev.SuspectDescriptionRevised.TYPE: _check_active,
     ev.StagingAreaSet.TYPE: _check_staging_set,

@@ -209,8 +209,51 @@ class AlertAcknowledged(Payload, frozen=True):
 
 
 class IncidentCommanderAssigned(Payload, frozen=True):
+    """Kept so that records written before command was established and transferred
+    (``command_established``, ``command_transferred``) still read: folded as one of those."""
+
     TYPE: ClassVar[str] = "incident_commander_assigned"
     name: str
+
+
+def _check_command_post(lon: float | None, lat: float | None) -> None:
+    if (lon is None) != (lat is None):
+        raise ValueError("a command post location needs both latitude and longitude")
+    if lon is not None and lat is not None:
+        check_lat_lon(lat, lon)
+
+
+class CommandEstablished(Payload, frozen=True):
+    """Incident command established: who is incident commander (IC), and where the command
+    post is (a name, and optionally a point). ``assumed``: recorded by the service when a
+    console user in the incident commander role acted before anyone established command (they
+    are taken to have assumed it by acting)."""
+
+    TYPE: ClassVar[str] = "command_established"
+    commander: str
+    command_post: str | None = None
+    lon: float | None = None
+    lat: float | None = None
+    assumed: bool = False
+
+    def __post_init__(self) -> None:
+        _check_command_post(self.lon, self.lat)
+
+
+class CommandTransferred(Payload, frozen=True):
+    """Command handed from ``from_commander`` to ``to_commander`` (the command post may move
+    with it; left out, it stays where it was)."""
+
+    TYPE: ClassVar[str] = "command_transferred"
+    from_commander: str
+    to_commander: str
+    command_post: str | None = None
+    lon: float | None = None
+    lat: float | None = None
+    reason: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_command_post(self.lon, self.lat)
 
 
 class IncidentStatusChanged(Payload, frozen=True):
@@ -504,6 +547,8 @@ PAYLOAD_TYPES: dict[str, type[Payload]] = {
         AlertReceived,
         AlertAcknowledged,
         IncidentCommanderAssigned,
+        CommandEstablished,
+        CommandTransferred,
         IncidentStatusChanged,
         SuspectDescriptionRevised,
         StagingAreaSet,

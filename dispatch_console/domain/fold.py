@@ -20,6 +20,7 @@ from dispatch_console.domain.state import (
     Assignment,
     Broadcast,
     CheckInPoint,
+    CommandPeriod,
     Directive,
     Equipment,
     Identification,
@@ -82,10 +83,47 @@ def _alert_acknowledged(state: IncidentState, event: ev.Event) -> None:
         alert.acknowledged_by = p.by
 
 
-def _commander(state: IncidentState, event: ev.Event) -> None:
+def _take_command(state: IncidentState, event: ev.Event, period: CommandPeriod) -> None:
+    """The one path by which command changes hands (established, assumed, transferred)."""
+    if state.command and state.command[-1].until_us is None:
+        state.command[-1].until_us = event.occurred_at_us
+        if period.command_post is None:  # the post stays where it was unless it moved
+            before = state.command[-1]
+            period.command_post = before.command_post
+            period.lon, period.lat = before.lon, before.lat
+    state.command.append(period)
+    state.commander = period.commander
+
+
+def _command_established(state: IncidentState, event: ev.Event) -> None:
+    p = event.payload
+    assert isinstance(p, ev.CommandEstablished)
+    how = "assumed" if p.assumed else "established"
+    period = CommandPeriod(
+        p.commander, event.occurred_at_us, how, event.actor.name, p.command_post, p.lon, p.lat
+    )
+    _take_command(state, event, period)
+
+
+def _command_transferred(state: IncidentState, event: ev.Event) -> None:
+    p = event.payload
+    assert isinstance(p, ev.CommandTransferred)
+    period = CommandPeriod(
+        p.to_commander, event.occurred_at_us, "transferred", event.actor.name, p.command_post,
+        p.lon, p.lat, from_commander=p.from_commander, reason=p.reason,
+    )  # fmt: skip
+    _take_command(state, event, period)
+
+
+def _commander_assigned(state: IncidentState, event: ev.Event) -> None:
+    """An older record's assignment: establishes command, or transfers it."""
     p = event.payload
     assert isinstance(p, ev.IncidentCommanderAssigned)
-    state.commander = p.name
+    before = state.commander
+    how = "established" if before is None else "transferred"
+    period = CommandPeriod(p.name, event.occurred_at_us, how, event.actor.name)
+    period.from_commander = before
+    _take_command(state, event, period)
 
 
 def _status(state: IncidentState, event: ev.Event) -> None:
@@ -469,7 +507,9 @@ HANDLERS: dict[str, Handler] = {
     ev.IncidentOpened.TYPE: _incident_opened,
     ev.AlertReceived.TYPE: _alert_received,
     ev.AlertAcknowledged.TYPE: _alert_acknowledged,
-    ev.IncidentCommanderAssigned.TYPE: _commander,
+    ev.IncidentCommanderAssigned.TYPE: _commander_assigned,
+    ev.CommandEstablished.TYPE: _command_established,
+    ev.CommandTransferred.TYPE: _command_transferred,
     ev.IncidentStatusChanged.TYPE: _status,
     ev.SuspectDescriptionRevised.TYPE: _suspect,
     ev.StagingAreaSet.TYPE: _staging_set,

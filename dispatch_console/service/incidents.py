@@ -414,6 +414,13 @@ class IncidentService:
                 continue
             if key is not None:
                 seen_keys.add(key)
+            assumed = _assumption(command, roles, state)
+            if assumed is not None:
+                if command.incident_id not in copied:
+                    state = working[command.incident_id] = decode_state(encode_state(state))
+                    copied.add(command.incident_id)
+                accepted.append(assumed)
+                apply(state, _provisional(assumed))
             accepted.append(command)
             if command.payload.TYPE in VALIDATION_NEUTRAL:
                 continue  # cannot change what later commands are checked against
@@ -587,6 +594,33 @@ def _check_actor(actor: ev.Actor, roles: dict[str, str]) -> None:
         raise RuleViolation(Rule.UNKNOWN_USER, f"{actor.name} is not a registered console user")
     if role not in ev.COMMANDING_ROLES:
         raise RuleViolation(Rule.ROLE_MAY_NOT_COMMAND, f"{actor.name} is registered as {role}")
+
+
+#: The events that set who is in command (acting as IC before any of them assumes command).
+COMMAND_TYPES = frozenset(
+    {ev.CommandEstablished.TYPE, ev.CommandTransferred.TYPE, ev.IncidentCommanderAssigned.TYPE}
+)
+#: The role whose first act, when nobody has established command, assumes it.
+COMMANDER_ROLE = "incident commander"
+
+
+def _assumption(command: Command, roles: dict[str, str], state: IncidentState) -> Command | None:
+    """A console user registered as incident commander who acts in an active incident where
+    nobody has established command is recorded as having assumed it, by an event stored just
+    before their act (same actor, time and source): the report and replay then say who held
+    command from when, instead of "none recorded" while an IC acted all along."""
+    actor = command.actor
+    if (
+        actor.kind is not ev.ActorKind.CONSOLE_USER
+        or roles.get(actor.name) != COMMANDER_ROLE
+        or state.commander is not None
+        or not state.opened
+        or state.closed
+        or command.payload.TYPE in COMMAND_TYPES
+    ):
+        return None
+    payload = ev.CommandEstablished(actor.name, assumed=True)
+    return Command(command.incident_id, payload, actor, command.source, command.occurred_at_us)
 
 
 #: Events that replace something of the whole incident (a revision decided on an older one

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import socket
 import sys
 import threading
@@ -28,11 +29,19 @@ from dispatch_console.domain import events as ev
 from dispatch_console.feeds.auth import sign
 from dispatch_console.importers.geojson_schools import load_schools
 from dispatch_console.sim.engine import JSON, Engine, SimCounts
-from dispatch_console.sim.scenario import Officer, ScenarioError, load_scenario
+from dispatch_console.sim.scenario import Officer, ScenarioError, ScriptedAct, load_scenario
 
-__all__ = ["GatewayError", "HttpCotTransport", "SimResult", "main", "run_scenario"]
+__all__ = ["ActPayloads", "GatewayError", "HttpCotTransport", "SimResult", "main", "run_scenario"]
+
+log = logging.getLogger(__name__)
 
 SIM_ACTOR = ev.Actor(ev.ActorKind.CONSOLE_USER, "simulator (incident commander)")
+
+
+#: Turns one of the incident commander's scripted acts into the payloads the console would store
+#: for it, given the incident's state (the console's own builders, ``app.demo_ic``: the
+#: simulator sits below the app layer, so it is handed them).
+ActPayloads = Callable[[ScriptedAct, Any], list[ev.Payload]]
 
 
 class KeyPair(Protocol):
@@ -93,7 +102,9 @@ class HttpCotTransport:
         store_url: str | None = None,
         timeout_s: float = 30.0,
         max_rps: float = 150.0,
+        acts: ActPayloads | None = None,
     ) -> None:
+        self.acts = acts
         self.url = gateway_url.rstrip("/")
         self.keys = keys
         self.school_id = school_id
@@ -194,9 +205,8 @@ class HttpCotTransport:
             while stream.recv(65536):
                 pass
 
-    def suspect(self, incident_id: str, description: dict[str, str], at_us: int) -> bool:
-        if self.store_url is None:
-            return False
+    def _console(self) -> Any:
+        """The incident service the simulated incident commander acts through."""
         if self._service is None:
             from dispatch_console.service import IncidentService
             from dispatch_console.store import Store
@@ -205,14 +215,39 @@ class HttpCotTransport:
             # The simulator plays the incident commander: registered as one, or refused.
             self._store.set_user(SIM_ACTOR.name, "incident commander")
             self._service = IncidentService(self._store)
+        return self._service
+
+    def suspect(self, incident_id: str, description: dict[str, str], at_us: int) -> bool:
+        if self.store_url is None:
+            return False
         payload = ev.SuspectDescriptionRevised(ev.SuspectDescription(**description))
-        self._service.execute(
+        self._console().execute(
             incident_id,
             [payload],
             actor=SIM_ACTOR,
             source=ev.Source.SIMULATOR,
             occurred_at_us=at_us,
         )
+        return True
+
+    def command(self, incident_id: str, act: ScriptedAct, at_us: int) -> bool:
+        """Carry out one of the incident commander's acts on the store's current state; what
+        the rules refuse (a responder whose status changed meanwhile) is logged and skipped."""
+        if self.store_url is None or self.acts is None:
+            return False
+        from dispatch_console.service.incidents import Command
+
+        service = self._console()
+        state = self._store.state_at(incident_id)  # fresh: devices moved through the gateway
+        payloads = self.acts(act, state)
+        if not payloads:
+            return True
+        commands = [
+            Command(incident_id, p, SIM_ACTOR, ev.Source.SIMULATOR, at_us) for p in payloads
+        ]
+        outcome = service.execute_batch(commands)
+        for index, why in outcome.refused.items():
+            log.info("simulated IC %s: %s refused: %s", act.act, payloads[index].TYPE, why)
         return True
 
 
@@ -232,6 +267,7 @@ def run_scenario(
     stop: threading.Event | None = None,
     on_time: Callable[[int], None] | None = None,
     exercise: bool = False,
+    acts: ActPayloads | None = None,
 ) -> SimResult:
     """Run the scenario at ``path`` against the gateway; ``keys`` maps school and device ids to
     their keys (as :func:`~dispatch_console.county.load.load_demo_county` hands them back).
@@ -243,6 +279,8 @@ def run_scenario(
     it to end the run early (the console does when it closes). ``on_time``: told each simulated
     instant (a gateway running on simulated time follows it). ``exercise``: the activation
     opens the incident as an exercise (feed contract: kept apart from live incidents).
+    ``acts``: builds the payloads of the scenario's ``[[command]]`` acts (with a store URL);
+    without it they are skipped.
     """
     from dispatch_console.county.load import demo_directory
 
@@ -257,6 +295,7 @@ def run_scenario(
         udp=udp,
         tcp=tcp,
         store_url=store_url,
+        acts=acts,
     )
     engine = Engine(
         scenario,
@@ -321,8 +360,9 @@ class _Key:
     secret: str
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, acts: ActPayloads | None = None) -> int:
     args = _parser().parse_args(argv)
+    args.acts = acts
     try:
         load_scenario(args.scenario)  # a bad file is reported before any gateway is involved
         if args.db:
@@ -398,6 +438,7 @@ def _run_embedded(args: argparse.Namespace) -> SimResult:
             until_s=args.until,
             store_url=args.db,
             exercise=args.exercise,
+            acts=args.acts,
         )
     finally:
         thread.stop()

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtCore import QObject, QSettings, QTimer, Signal
 from PySide6.QtWidgets import QApplication
 
 from dispatch_console.app.backend import CommandRunner, StoreFeed, wall_clock_us
@@ -138,11 +138,19 @@ def build_console(
         window.map.load_mbtiles(options.mbtiles)
     if services is not None:
         services.on_stored = feed.wake
+        # Told from the simulator's thread: a queued signal shows it on the GUI thread.
+        relay = _DemoEnded(window)
+        relay.ended.connect(window.show_demo_ended)
+        services.on_demo_ended = relay.ended.emit
         services.start()
     commands.start()
     if start_feed:
         feed.start()
     return Console(window, feed, commands, services)
+
+
+class _DemoEnded(QObject):
+    ended = Signal(str)
 
 
 class _Submitter:

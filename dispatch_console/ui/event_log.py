@@ -43,6 +43,7 @@ from PySide6.QtWidgets import (
 
 from dispatch_console.app.live import Changes, ConsoleState
 from dispatch_console.domain import events as ev
+from dispatch_console.domain.sentences import sentence
 from dispatch_console.domain.state import IncidentState
 from dispatch_console.domain.timeutil import iso
 from dispatch_console.ui.header import local_clock, words
@@ -97,9 +98,7 @@ def summarize(event: ev.Event, state: IncidentState | None) -> str:
     describe = _SUMMARIES.get(type(p))
     if describe is not None:
         return describe(p, state)
-    fields = ev.payload_to_dict(p)
-    fields.pop("responder_id", None)
-    return ", ".join(f"{k}={v}" for k, v in fields.items())
+    return sentence(event, state)
 
 
 def _position(p: ev.ResponderPosition, _s: IncidentState | None) -> str:

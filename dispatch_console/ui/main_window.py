@@ -54,6 +54,7 @@ from dispatch_console.ui.event_log import EventLogPanel
 from dispatch_console.ui.header import IncidentHeader, local_clock
 from dispatch_console.ui.ic_dialogs import (
     AssignDialog,
+    CommandDialog,
     DirectDialog,
     IdentifyDialog,
     ReleaseDialog,
@@ -77,7 +78,7 @@ SETTINGS_VERSION = 1
 #: The actions that act on an incident (off for roles that do not command).
 COMMAND_ACTIONS = frozenset({
     "ack_alert", "ack_warning", "direct", "identify", "assign", "release", "suspect", "par",
-    "stand_down",
+    "stand_down", "command",
 })  # fmt: skip
 
 
@@ -371,6 +372,10 @@ class MainWindow(QMainWindow):
               "Enter or revise the suspect description")
         )  # fmt: skip
         incident.addAction(
+            a("command", "Incident command…", ["Ctrl+Shift+K"], self.take_command,
+              "Establish incident command, or transfer it (IC name, command post)")
+        )  # fmt: skip
+        incident.addAction(
             a("copy_radio", "Copy radio line", ["Ctrl+Shift+C"], self.copy_radio_line,
               "Copy the radio line (plainclothes officers inside) to the clipboard")
         )  # fmt: skip
@@ -488,6 +493,18 @@ class MainWindow(QMainWindow):
                 self.fit_map()
             self.refresh_now()
 
+    def show_demo_ended(self, text: str) -> None:
+        """The demo's scenario has played to its end: say so, for good, in the status bar."""
+        label = self.findChild(QLabel, "demo_ended")
+        if label is None:
+            label = QLabel(self)
+            label.setObjectName("demo_ended")
+            label.setStyleSheet("font-weight: bold; padding: 0 8px;")
+            self.statusBar().addPermanentWidget(label)
+        label.setText("DEMO FINISHED — close the console; make run starts it again")
+        label.setToolTip(text)
+        self.statusBar().showMessage(text)
+
     def on_health(self, live: bool, message: str, unreachable: bool = True) -> None:
         """The store feed lost the store (``live`` False, ``message`` why; ``unreachable``:
         it could not be reached, rather than read and failed) or has it back."""
@@ -596,7 +613,13 @@ class MainWindow(QMainWindow):
         return state, ids
 
     def _run_dialog(
-        self, dialog: DirectDialog | IdentifyDialog | AssignDialog | ReleaseDialog | SuspectDialog
+        self,
+        dialog: DirectDialog
+        | IdentifyDialog
+        | AssignDialog
+        | ReleaseDialog
+        | SuspectDialog
+        | CommandDialog,
     ) -> None:
         if dialog.exec():
             # Decided on what the dialog showed when it opened: if another console changed the
@@ -638,6 +661,13 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("No incident in focus", 3000)
             return
         self._run_dialog(SuspectDialog(state, self, theme=self.theme))
+
+    def take_command(self) -> None:
+        state = self._focused_state()
+        if state is None:
+            self.statusBar().showMessage("No incident in focus", 3000)
+            return
+        self._run_dialog(CommandDialog(state, self.user.name, self, theme=self.theme))
 
     def copy_radio_line(self) -> None:
         text = self.broadcast_line.copy()

@@ -102,7 +102,7 @@ EXERCISE_RED = "#C8102E"
 EXERCISE_TEXT = "EXERCISE — EXERCISE — NOT A REAL INCIDENT — EXERCISE — EXERCISE"
 #: The console's actions that open a command dialog: disabled in replay.
 COMMAND_ACTIONS = (
-    "direct", "identify", "assign", "release", "suspect", "par", "stand_down", "user",
+    "direct", "identify", "assign", "release", "suspect", "par", "stand_down", "user", "command",
 )  # fmt: skip
 
 
