@@ -105,9 +105,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler=cmd_init)
 
-    p = command("import-schools", "import schools and their pre-plans from GeoJSON")
-    p.add_argument("file", type=Path)
+    p = command(
+        "import-schools",
+        "import schools and their pre-plans from GeoJSON, a zipped shapefile, GeoPackage, "
+        "a file geodatabase or Esri JSON",
+    )
+    _gis_arguments(p)
     p.set_defaults(handler=cmd_import_schools)
+
+    p = command(
+        "import-roads",
+        "replace the store's roads (drawn by every console, replay and report of this store) "
+        "with a county's road centrelines: GeoJSON, zipped shapefile, GeoPackage, FileGDB, "
+        "Esri JSON",
+    )
+    _gis_arguments(p)
+    p.set_defaults(handler=cmd_import_roads)
 
     p = command("import-roster", "import an agency roster from CSV")
     p.add_argument("file", type=Path)
@@ -184,7 +197,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--http-port", type=int, default=8470)
     p.add_argument("--udp-port", type=int, default=6969)
     p.add_argument("--tcp-port", type=int, default=8087)
-    p.add_argument("--roads", default=None, help="a roads GeoJSON file for the basemap")
+    p.add_argument(
+        "--roads",
+        default=None,
+        help="a roads GeoJSON file for the basemap, instead of the store's (import-roads)",
+    )
     p.add_argument("--mbtiles", default=None, help="an offline raster basemap (MBTiles file)")
     p.add_argument("--user", default=None, help="your name (asked once if not given)")
     p.add_argument("--role", default="dispatcher", choices=ev.ROLES)
@@ -274,7 +291,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--speed", type=float, default=10.0, choices=(0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
     )
-    p.add_argument("--roads", default=None, help="a roads GeoJSON file for the basemap")
+    p.add_argument(
+        "--roads",
+        default=None,
+        help="a roads GeoJSON file for the basemap, instead of the store's (import-roads)",
+    )
     p.add_argument("--theme", choices=("night", "day"), default=None)
     p.add_argument("--quit-after", type=float, default=None, help=argparse.SUPPRESS)
     p.set_defaults(handler=cmd_replay)
@@ -285,7 +306,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--roads",
         default=None,
-        help="a roads GeoJSON file for the map snapshots (default: the demo county's roads "
+        help="a roads GeoJSON file for the map snapshots (default: the store's roads, see "
+        "import-roads; else the demo county's roads "
         "when the school is in the demo county)",
     )
     p.add_argument("--theme", choices=("day", "night"), default="day", help="maps and charts")
@@ -323,10 +345,24 @@ def cmd_init(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def cmd_import_schools(args: argparse.Namespace, out: TextIO) -> int:
-    from dispatch_console.importers.geojson_schools import load_schools
+def _gis_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", type=Path, help="the file (.geojson, .zip, .shp, .gpkg, .gdb, .json)")
+    p.add_argument(
+        "--crs",
+        default=None,
+        help="the coordinate system of a file that declares none (a shapefile without .prj), "
+        "e.g. EPSG:3089; overrides a declared one with a warning",
+    )
+    p.add_argument("--layer", default=None, help="the layer (or dataset in a ZIP) to read")
+    p.add_argument(
+        "--encoding", default=None, help="the text encoding of the attributes (e.g. cp1252)"
+    )
 
-    report = load_schools(args.file)
+
+def cmd_import_schools(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.importers.gis import load_gis_schools
+
+    report = load_gis_schools(args.file, crs=args.crs, layer=args.layer, encoding=args.encoding)
     with _store(args) as store:
         store.upsert_schools(report.imported)
         _audit(
@@ -339,6 +375,27 @@ def cmd_import_schools(args: argparse.Namespace, out: TextIO) -> int:
         print(line, file=out)
     print(f"{args.file}: {report.summary()}", file=out)
     return 0 if report.imported or not report.rejected else EXIT_ERROR
+
+
+def cmd_import_roads(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.importers.gis import load_gis_roads
+
+    report = load_gis_roads(args.file, crs=args.crs, layer=args.layer, encoding=args.encoding)
+    for line in report.lines():
+        print(line, file=out)
+    print(f"{args.file}: {report.summary()}", file=out)
+    if not report.imported:
+        print(f"{args.file}: no roads imported; the stored roads are unchanged", file=out)
+        return EXIT_ERROR
+    with _store(args) as store:
+        store.replace_roads(report.imported)
+        _audit(
+            store,
+            ev.RoadsImported(
+                str(args.file), len(report.imported), len(report.rejected), len(report.skipped)
+            ),
+        )
+    return 0
 
 
 def cmd_import_roster(args: argparse.Namespace, out: TextIO) -> int:
@@ -613,7 +670,8 @@ def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
         _require_incident(store, args.incident)
         place = incident_place(store, args.incident)
         roads_file = Path(args.roads) if args.roads else None
-        roads = roads_for(*place, roads_file) if place is not None else []
+        stored = store.roads() if roads_file is None else []
+        roads = roads_for(*place, roads_file, stored=stored) if place is not None else stored
         report = write_report(store, args.incident, output, roads=roads, theme=THEMES[args.theme])
     m = report.metrics
     what = f"{report.pages} pages" if report.pages else "HTML"

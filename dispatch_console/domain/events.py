@@ -174,6 +174,16 @@ class RosterImported(Payload, frozen=True):
     rejected: int
 
 
+class RoadsImported(Payload, frozen=True):
+    """The store's roads were replaced by those of ``file`` (``import-roads``)."""
+
+    TYPE: ClassVar[str] = "roads_imported"
+    file: str
+    imported: int
+    rejected: int
+    skipped: int
+
+
 # --- incident --------------------------------------------------------------------------------
 
 
@@ -495,11 +505,19 @@ class ParEnded(Payload, frozen=True):
     par_id: str
 
 
+#: Reference-data events (no incident): the schools, the roster, the roads.
+REFERENCE_DATA_TYPES: tuple[str, ...] = (
+    SchoolsImported.TYPE,
+    RosterImported.TYPE,
+    RoadsImported.TYPE,
+)
+
 PAYLOAD_TYPES: dict[str, type[Payload]] = {
     cls.TYPE: cls
     for cls in (
         SchoolsImported,
         RosterImported,
+        RoadsImported,
         IncidentOpened,
         AlertReceived,
         AlertAcknowledged,
