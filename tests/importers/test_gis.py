@@ -312,3 +312,34 @@ def test_garbage_and_unknown_files_are_one_clear_line(tmp_path: Path) -> None:
     broken.write_bytes(b"PK\x03\x04 truncated")
     with pytest.raises(ImportFileError, match="not a readable ZIP"):
         load_gis_schools(broken)
+
+
+def test_a_zipped_file_geodatabase(tmp_path: Path) -> None:
+    gdb = _write(
+        tmp_path / "county.gdb",
+        [_ky(-84.559, 38.206), _ky(-84.557, 38.1997)],
+        {"SCHOOL_NAME": ["Garth Elementary", "Georgetown Middle"]},
+        driver="OpenFileGDB",
+        geometry_type="Point",
+    )
+    assert load_gis_schools(gdb).summary() == "2 imported, 0 rejected, 0 skipped, 1 warning"
+    archive = tmp_path / "county.gdb.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for part in sorted(gdb.iterdir()):
+            zf.write(part, f"county.gdb/{part.name}")
+    report = load_gis_schools(archive)
+    assert [s.name for s in report.imported] == ["Garth Elementary", "Georgetown Middle"]
+    assert report.warnings[0].reason == "coordinates transformed from EPSG:3089 to WGS84"
+
+
+def test_a_layer_with_too_many_features_is_refused_before_reading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("dispatch_console.importers.gis.MAX_FEATURES", 3)
+    gpkg = _write(
+        tmp_path / "big.gpkg",
+        [_ky(-84.5 - i / 100, 38.2) for i in range(4)],
+        {"name": list("abcd")},
+    )
+    with pytest.raises(ImportFileError, match="the layer has 4 features; at most 3 are read"):
+        load_gis_schools(gpkg)

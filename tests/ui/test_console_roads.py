@@ -61,3 +61,20 @@ def test_the_console_draws_the_stored_roads_and_roads_overrides_them(
         )
     )
     assert _drawn(qtbot, tmp_path, url, override) == {"arterial": 0, "collector": 2, "local": 0}
+
+
+def test_replay_and_report_take_the_stored_roads_unless_a_file_is_given(tmp_path: Path) -> None:
+    from dispatch_console.ui.replay_window import roads_for
+
+    assert roads_for(-84.55, 38.2, stored=STORED) == STORED
+    override = tmp_path / "one.geojson"
+    override.write_text(
+        json.dumps(
+            {
+                "type": "Feature",
+                "properties": {"id": "oak"},
+                "geometry": {"type": "LineString", "coordinates": [[-84.5, 38.2], [-84.49, 38.2]]},
+            }
+        )
+    )
+    assert [r.road_id for r in roads_for(-84.55, 38.2, override, stored=STORED)] == ["oak"]
