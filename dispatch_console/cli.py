@@ -134,6 +134,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", type=Path, required=True, help="the file to write")
     p.set_defaults(handler=cmd_export_incident)
 
+    p = command(
+        "export-kml",
+        "an incident for Google Earth: school, areas, each responder's track (time slider), "
+        "warnings at their time",
+    )
+    p.add_argument("incident")
+    p.add_argument("-o", "--output", required=True, metavar="FILE", help="a .kml or .kmz file")
+    p.set_defaults(handler=cmd_export_kml)
+
+    p = command("export-geojson", "an incident's school, areas, tracks and warnings as GeoJSON")
+    p.add_argument("incident")
+    p.add_argument("-o", "--output", required=True, metavar="FILE", help="a .geojson file")
+    p.set_defaults(handler=cmd_export_geojson)
+
     p = command("import-incident", "store an incident from a portable file (append-only)")
     p.add_argument("file", type=Path)
     p.set_defaults(handler=cmd_import_incident)
@@ -395,6 +409,40 @@ def cmd_import_roads(args: argparse.Namespace, out: TextIO) -> int:
                 str(args.file), len(report.imported), len(report.rejected), len(report.skipped)
             ),
         )
+    return 0
+
+
+def cmd_export_kml(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.replay.geo_export import read_geo_incident, write_kml
+
+    output = Path(args.output)
+    if output.suffix.lower() not in (".kml", ".kmz"):
+        raise CliError(f"-o {args.output!r}: the file must end in .kml or .kmz")
+    with _store(args) as store:
+        _require_incident(store, args.incident)
+        geo = read_geo_incident(store, args.incident)
+    write_kml(geo, output)
+    tracks = sum(1 for r in geo.responders if r.positions)
+    print(
+        f"wrote {output}: {tracks} responder tracks, "
+        f"{sum(len(r.positions) for r in geo.responders)} positions, {len(geo.warnings)} warnings",
+        file=out,
+    )
+    return 0
+
+
+def cmd_export_geojson(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.replay.geo_export import (
+        geojson_document,
+        read_geo_incident,
+        write_geojson,
+    )
+
+    with _store(args) as store:
+        _require_incident(store, args.incident)
+        geo = read_geo_incident(store, args.incident)
+    write_geojson(geo, args.output)
+    print(f"wrote {args.output}: {len(geojson_document(geo)['features'])} features", file=out)
     return 0
 
 
