@@ -251,9 +251,18 @@ def build_parser() -> argparse.ArgumentParser:
         title="keys", metavar="ACTION"
     )
     p = keys.add_parser("add", parents=[common], help="make a key; its secret is shown once")
-    p.add_argument("kind", choices=("school", "device"))
-    p.add_argument("scope", help="the school id, or the device id, the key may send for")
+    p.add_argument("kind", choices=("school", "device", "vendor"))
+    p.add_argument(
+        "scope",
+        help="the school id, or the device id, the key may send for; for a vendor (CAP "
+        "alerts for many schools) the vendor's name",
+    )
     p.add_argument("--label", default=None)
+    vendor = p.add_mutually_exclusive_group()
+    vendor.add_argument(
+        "--schools", default=None, metavar="ID,ID", help="vendor: the schools it may alert for"
+    )
+    vendor.add_argument("--all", action="store_true", help="vendor: every school")
     p.set_defaults(handler=cmd_keys_add)
     p = keys.add_parser("list", parents=[common], help="list keys (never their secrets)")
     p.set_defaults(handler=cmd_keys_list)
@@ -767,7 +776,10 @@ def cmd_keys_add(args: argparse.Namespace, out: TextIO) -> int:
             raise CliError(f"no school {args.scope!r} (import it first)")
         if args.kind == "device" and store.device(args.scope) is None:
             raise CliError(f"no registered device {args.scope!r} (dispatch-console devices add)")
+        schools = _vendor_schools(store, args)
         store.add_key(material.key_id, args.kind, args.scope, box.seal(material.secret), args.label)
+        if schools:
+            store.set_vendor_schools(material.key_id, schools)
     print(f"key id:  {material.key_id}", file=out)
     print(f"secret:  {material.secret}", file=out)
     print(
@@ -776,6 +788,23 @@ def cmd_keys_add(args: argparse.Namespace, out: TextIO) -> int:
         file=out,
     )
     return 0
+
+
+def _vendor_schools(store: Store, args: argparse.Namespace) -> list[str]:
+    """A vendor key's schools (``["*"]``: all); none for another kind of key."""
+    if args.kind != "vendor":
+        if args.schools or args.all:
+            raise CliError("--schools and --all are for vendor keys")
+        return []
+    if args.all:
+        return ["*"]
+    ids = [s.strip() for s in (args.schools or "").split(",") if s.strip()]
+    if not ids:
+        raise CliError("a vendor key needs --schools ID,ID or --all")
+    unknown = [s for s in ids if store.school(s) is None]
+    if unknown:
+        raise CliError(f"no school {', '.join(map(repr, unknown))} (import it first)")
+    return ids
 
 
 def cmd_keys_list(args: argparse.Namespace, out: TextIO) -> int:

@@ -223,6 +223,16 @@ class IncidentCommanderAssigned(Payload, frozen=True):
     name: str
 
 
+class AlertRevised(Payload, frozen=True):
+    """The sender revised an alert it sent (a CAP ``Update``): where in the school, what is
+    happening. ``None`` leaves a field as it was."""
+
+    TYPE: ClassVar[str] = "alert_revised"
+    alert_id: str
+    location_detail: str | None = None
+    message: str | None = None
+
+
 class IncidentStatusChanged(Payload, frozen=True):
     TYPE: ClassVar[str] = "incident_status_changed"
     status: IncidentStatus
@@ -520,6 +530,7 @@ PAYLOAD_TYPES: dict[str, type[Payload]] = {
         RoadsImported,
         IncidentOpened,
         AlertReceived,
+        AlertRevised,
         AlertAcknowledged,
         IncidentCommanderAssigned,
         IncidentStatusChanged,

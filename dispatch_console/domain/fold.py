@@ -73,6 +73,18 @@ def _alert_received(state: IncidentState, event: ev.Event) -> None:
     )
 
 
+def _alert_revised(state: IncidentState, event: ev.Event) -> None:
+    p = event.payload
+    assert isinstance(p, ev.AlertRevised)
+    alert = state.alerts.get(p.alert_id)
+    if alert is None:
+        return
+    if p.location_detail is not None:
+        alert.location_detail = p.location_detail
+    if p.message is not None:
+        alert.message = p.message
+
+
 def _alert_acknowledged(state: IncidentState, event: ev.Event) -> None:
     p = event.payload
     assert isinstance(p, ev.AlertAcknowledged)
@@ -481,6 +493,7 @@ HANDLERS: dict[str, Handler] = {
     ev.RoadsImported.TYPE: _ignore,
     ev.IncidentOpened.TYPE: _incident_opened,
     ev.AlertReceived.TYPE: _alert_received,
+    ev.AlertRevised.TYPE: _alert_revised,
     ev.AlertAcknowledged.TYPE: _alert_acknowledged,
     ev.IncidentCommanderAssigned.TYPE: _commander,
     ev.IncidentStatusChanged.TYPE: _status,

@@ -294,6 +294,10 @@ class GatewayCore:
             return self.notified(key, target, body)
         if route == "directives":
             return self.directives(key, target)
+        if route == "cap":
+            from dispatch_console.feeds.cap import handle_cap
+
+            return handle_cap(self, key, body)
         raise ValueError(f"no route {route!r}")
 
     @staticmethod

@@ -144,3 +144,11 @@ roads = Table(
 )
 """The county's road centrelines (``import-roads``): every console, replay and report of this
 store draws them; a ``--roads`` file overrides them for that one run."""
+
+vendor_schools = Table(
+    "vendor_schools",
+    metadata,
+    Column("key_id", String(64), primary_key=True),
+    Column("school_id", String(100), primary_key=True),  # "*": every school
+)
+"""The schools a vendor key (a school-alert vendor's CAP feed) may send alerts for."""

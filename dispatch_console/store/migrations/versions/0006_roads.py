@@ -1,5 +1,6 @@
 """Roads: the county's road centrelines, imported once (``import-roads``) and drawn by every
-console, replay and report of the store.
+console, replay and report of the store. Vendor schools: the schools a school-alert vendor's
+key (CAP alerts) may send for.
 
 Revision ID: 0006
 Revises: 0005
@@ -27,7 +28,13 @@ def upgrade() -> None:
         sa.Column("coordinates", sa.Text, nullable=False),
         sa.Column("updated_at_us", sa.BigInteger, nullable=False),
     )
+    op.create_table(
+        "vendor_schools",
+        sa.Column("key_id", sa.String(64), primary_key=True),
+        sa.Column("school_id", sa.String(100), primary_key=True),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("vendor_schools")
     op.drop_table("roads")
