@@ -143,6 +143,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="a .kml or .kmz file")
     p.set_defaults(handler=cmd_export_kml)
 
+    p = command(
+        "export-eido",
+        "an incident as a NENA EIDO 1.0 document (JSON) for a CAD, as it was at an instant",
+    )
+    p.add_argument("incident")
+    p.add_argument("-o", "--output", default=None, metavar="FILE", help="default: standard output")
+    p.add_argument(
+        "--at", default=None, help="ISO 8601 time with offset, or +SECONDS after the first event"
+    )
+    p.set_defaults(handler=cmd_export_eido)
+
     p = command("export-geojson", "an incident's school, areas, tracks and warnings as GeoJSON")
     p.add_argument("incident")
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="a .geojson file")
@@ -437,6 +448,21 @@ def cmd_export_kml(args: argparse.Namespace, out: TextIO) -> int:
         f"{sum(len(r.positions) for r in geo.responders)} positions, {len(geo.warnings)} warnings",
         file=out,
     )
+    return 0
+
+
+def cmd_export_eido(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.replay.eido import incident_eido
+
+    with _store(args) as store:
+        _require_incident(store, args.incident)
+        document = incident_eido(store, args.incident, _instant(store, args.incident, args.at))
+    text = json.dumps(document, ensure_ascii=False, indent=1) + "\n"
+    if args.output is None:
+        out.write(text)
+    else:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}: EIDO {document['eidoVersion']} of {args.incident}", file=out)
     return 0
 
 
