@@ -262,11 +262,12 @@ def build_parser() -> argparse.ArgumentParser:
         title="keys", metavar="ACTION"
     )
     p = keys.add_parser("add", parents=[common], help="make a key; its secret is shown once")
-    p.add_argument("kind", choices=("school", "device", "vendor"))
+    p.add_argument("kind", choices=("school", "device", "vendor", "cad"))
     p.add_argument(
         "scope",
         help="the school id, or the device id, the key may send for; for a vendor (CAP "
-        "alerts for many schools) the vendor's name",
+        "alerts for many schools) the vendor's name; for a cad (reads EIDO, sends nothing) "
+        "the CAD's name",
     )
     p.add_argument("--label", default=None)
     vendor = p.add_mutually_exclusive_group()
@@ -452,7 +453,7 @@ def cmd_export_kml(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_export_eido(args: argparse.Namespace, out: TextIO) -> int:
-    from dispatch_console.replay.eido import incident_eido
+    from dispatch_console.feeds.eido import incident_eido
 
     with _store(args) as store:
         _require_incident(store, args.incident)

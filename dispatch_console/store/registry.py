@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from dispatch_console.store import schema
 
-KeyKind = Literal["school", "device", "vendor"]
+KeyKind = Literal["school", "device", "vendor", "cad"]
 #: A vendor key's schools: every school.
 ALL_SCHOOLS = "*"
 
