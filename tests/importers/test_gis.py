@@ -343,3 +343,10 @@ def test_a_layer_with_too_many_features_is_refused_before_reading(
     )
     with pytest.raises(ImportFileError, match="the layer has 4 features; at most 3 are read"):
         load_gis_schools(gpkg)
+
+
+@pytest.mark.shared_data
+def test_the_scott_county_streets_through_the_gis_reader(shared_data: Path) -> None:
+    path = shared_data / "roads" / "scott_county_ky_streets_20170104.geojson"
+    report = load_gis_roads(path)
+    assert report.summary() == "3560 imported, 0 rejected, 54 skipped, 1 warning"
