@@ -108,9 +108,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler=cmd_init)
 
-    p = command("import-schools", "import schools and their pre-plans from GeoJSON")
-    p.add_argument("file", type=Path)
+    p = command(
+        "import-schools",
+        "import schools and their pre-plans from GeoJSON, a zipped shapefile, GeoPackage, "
+        "a file geodatabase or Esri JSON",
+    )
+    _gis_arguments(p)
     p.set_defaults(handler=cmd_import_schools)
+
+    p = command(
+        "import-roads",
+        "replace the store's roads (drawn by every console, replay and report of this store) "
+        "with a county's road centrelines: GeoJSON, zipped shapefile, GeoPackage, FileGDB, "
+        "Esri JSON",
+    )
+    _gis_arguments(p)
+    p.set_defaults(handler=cmd_import_roads)
 
     p = command("import-roster", "import an agency roster from CSV")
     p.add_argument("file", type=Path)
@@ -123,6 +136,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("incident")
     p.add_argument("-o", "--output", type=Path, required=True, help="the file to write")
     p.set_defaults(handler=cmd_export_incident)
+
+    p = command(
+        "export-kml",
+        "an incident for Google Earth: school, areas, each responder's track (time slider), "
+        "warnings at their time",
+    )
+    p.add_argument("incident")
+    p.add_argument("-o", "--output", required=True, metavar="FILE", help="a .kml or .kmz file")
+    p.set_defaults(handler=cmd_export_kml)
+
+    p = command(
+        "export-eido",
+        "an incident as a NENA EIDO 1.0 document (JSON) for a CAD, as it was at an instant",
+    )
+    p.add_argument("incident")
+    p.add_argument("-o", "--output", default=None, metavar="FILE", help="default: standard output")
+    p.add_argument(
+        "--at", default=None, help="ISO 8601 time with offset, or +SECONDS after the first event"
+    )
+    p.set_defaults(handler=cmd_export_eido)
+
+    p = command("export-geojson", "an incident's school, areas, tracks and warnings as GeoJSON")
+    p.add_argument("incident")
+    p.add_argument("-o", "--output", required=True, metavar="FILE", help="a .geojson file")
+    p.set_defaults(handler=cmd_export_geojson)
 
     p = command("import-incident", "store an incident from a portable file (append-only)")
     p.add_argument("file", type=Path)
@@ -187,7 +225,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--http-port", type=int, default=8470)
     p.add_argument("--udp-port", type=int, default=6969)
     p.add_argument("--tcp-port", type=int, default=8087)
-    p.add_argument("--roads", default=None, help="a roads GeoJSON file for the basemap")
+    p.add_argument(
+        "--roads",
+        default=None,
+        help="a roads GeoJSON file for the basemap, instead of the store's (import-roads)",
+    )
     p.add_argument("--mbtiles", default=None, help="an offline raster basemap (MBTiles file)")
     p.add_argument("--user", default=None, help="your name (asked once if not given)")
     p.add_argument("--role", default="dispatcher", choices=ev.ROLES)
@@ -223,9 +265,19 @@ def build_parser() -> argparse.ArgumentParser:
         title="keys", metavar="ACTION"
     )
     p = keys.add_parser("add", parents=[common], help="make a key; its secret is shown once")
-    p.add_argument("kind", choices=("school", "device"))
-    p.add_argument("scope", help="the school id, or the device id, the key may send for")
+    p.add_argument("kind", choices=("school", "device", "vendor", "cad"))
+    p.add_argument(
+        "scope",
+        help="the school id, or the device id, the key may send for; for a vendor (CAP "
+        "alerts for many schools) the vendor's name; for a cad (reads EIDO, sends nothing) "
+        "the CAD's name",
+    )
     p.add_argument("--label", default=None)
+    vendor = p.add_mutually_exclusive_group()
+    vendor.add_argument(
+        "--schools", default=None, metavar="ID,ID", help="vendor: the schools it may alert for"
+    )
+    vendor.add_argument("--all", action="store_true", help="vendor: every school")
     p.set_defaults(handler=cmd_keys_add)
     p = keys.add_parser("list", parents=[common], help="list keys (never their secrets)")
     p.set_defaults(handler=cmd_keys_list)
@@ -277,7 +329,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--speed", type=float, default=10.0, choices=(0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
     )
-    p.add_argument("--roads", default=None, help="a roads GeoJSON file for the basemap")
+    p.add_argument(
+        "--roads",
+        default=None,
+        help="a roads GeoJSON file for the basemap, instead of the store's (import-roads)",
+    )
     p.add_argument("--theme", choices=("night", "day"), default=None)
     p.add_argument("--quit-after", type=float, default=None, help=argparse.SUPPRESS)
     p.set_defaults(handler=cmd_replay)
@@ -288,7 +344,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--roads",
         default=None,
-        help="a roads GeoJSON file for the map snapshots (default: the demo county's roads "
+        help="a roads GeoJSON file for the map snapshots (default: the store's roads, see "
+        "import-roads; else the demo county's roads "
         "when the school is in the demo county)",
     )
     p.add_argument("--theme", choices=("day", "night"), default="day", help="maps and charts")
@@ -326,10 +383,24 @@ def cmd_init(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def cmd_import_schools(args: argparse.Namespace, out: TextIO) -> int:
-    from dispatch_console.importers.geojson_schools import load_schools
+def _gis_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", type=Path, help="the file (.geojson, .zip, .shp, .gpkg, .gdb, .json)")
+    p.add_argument(
+        "--crs",
+        default=None,
+        help="the coordinate system of a file that declares none (a shapefile without .prj), "
+        "e.g. EPSG:3089; overrides a declared one with a warning",
+    )
+    p.add_argument("--layer", default=None, help="the layer (or dataset in a ZIP) to read")
+    p.add_argument(
+        "--encoding", default=None, help="the text encoding of the attributes (e.g. cp1252)"
+    )
 
-    report = load_schools(args.file)
+
+def cmd_import_schools(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.importers.gis import load_gis_schools
+
+    report = load_gis_schools(args.file, crs=args.crs, layer=args.layer, encoding=args.encoding)
     with _store(args) as store:
         store.upsert_schools(report.imported)
         _audit(
@@ -342,6 +413,76 @@ def cmd_import_schools(args: argparse.Namespace, out: TextIO) -> int:
         print(line, file=out)
     print(f"{args.file}: {report.summary()}", file=out)
     return 0 if report.imported or not report.rejected else EXIT_ERROR
+
+
+def cmd_import_roads(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.importers.gis import load_gis_roads
+
+    report = load_gis_roads(args.file, crs=args.crs, layer=args.layer, encoding=args.encoding)
+    for line in report.lines():
+        print(line, file=out)
+    print(f"{args.file}: {report.summary()}", file=out)
+    if not report.imported:
+        print(f"{args.file}: no roads imported; the stored roads are unchanged", file=out)
+        return EXIT_ERROR
+    with _store(args) as store:
+        store.replace_roads(report.imported)
+        _audit(
+            store,
+            ev.RoadsImported(
+                str(args.file), len(report.imported), len(report.rejected), len(report.skipped)
+            ),
+        )
+    return 0
+
+
+def cmd_export_kml(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.replay.geo_export import read_geo_incident, write_kml
+
+    output = Path(args.output)
+    if output.suffix.lower() not in (".kml", ".kmz"):
+        raise CliError(f"-o {args.output!r}: the file must end in .kml or .kmz")
+    with _store(args) as store:
+        _require_incident(store, args.incident)
+        geo = read_geo_incident(store, args.incident)
+    write_kml(geo, output)
+    tracks = sum(1 for r in geo.responders if r.positions)
+    print(
+        f"wrote {output}: {tracks} responder tracks, "
+        f"{sum(len(r.positions) for r in geo.responders)} positions, {len(geo.warnings)} warnings",
+        file=out,
+    )
+    return 0
+
+
+def cmd_export_eido(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.feeds.eido import incident_eido
+
+    with _store(args) as store:
+        _require_incident(store, args.incident)
+        document = incident_eido(store, args.incident, _instant(store, args.incident, args.at))
+    text = json.dumps(document, ensure_ascii=False, indent=1) + "\n"
+    if args.output is None:
+        out.write(text)
+    else:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}: EIDO {document['eidoVersion']} of {args.incident}", file=out)
+    return 0
+
+
+def cmd_export_geojson(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.replay.geo_export import (
+        geojson_document,
+        read_geo_incident,
+        write_geojson,
+    )
+
+    with _store(args) as store:
+        _require_incident(store, args.incident)
+        geo = read_geo_incident(store, args.incident)
+    write_geojson(geo, args.output)
+    print(f"wrote {args.output}: {len(geojson_document(geo)['features'])} features", file=out)
+    return 0
 
 
 def cmd_import_roster(args: argparse.Namespace, out: TextIO) -> int:
@@ -627,7 +768,8 @@ def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
         _require_incident(store, args.incident)
         place = incident_place(store, args.incident)
         roads_file = Path(args.roads) if args.roads else None
-        roads = roads_for(*place, roads_file) if place is not None else []
+        stored = store.roads() if roads_file is None else []
+        roads = roads_for(*place, roads_file, stored=stored) if place is not None else stored
         report = write_report(store, args.incident, output, roads=roads, theme=THEMES[args.theme])
     m = report.metrics
     what = f"{report.pages} pages" if report.pages else "HTML"
@@ -673,7 +815,10 @@ def cmd_keys_add(args: argparse.Namespace, out: TextIO) -> int:
             raise CliError(f"no school {args.scope!r} (import it first)")
         if args.kind == "device" and store.device(args.scope) is None:
             raise CliError(f"no registered device {args.scope!r} (dispatch-console devices add)")
+        schools = _vendor_schools(store, args)
         store.add_key(material.key_id, args.kind, args.scope, box.seal(material.secret), args.label)
+        if schools:
+            store.set_vendor_schools(material.key_id, schools)
     print(f"key id:  {material.key_id}", file=out)
     print(f"secret:  {material.secret}", file=out)
     print(
@@ -682,6 +827,23 @@ def cmd_keys_add(args: argparse.Namespace, out: TextIO) -> int:
         file=out,
     )
     return 0
+
+
+def _vendor_schools(store: Store, args: argparse.Namespace) -> list[str]:
+    """A vendor key's schools (``["*"]``: all); none for another kind of key."""
+    if args.kind != "vendor":
+        if args.schools or args.all:
+            raise CliError("--schools and --all are for vendor keys")
+        return []
+    if args.all:
+        return ["*"]
+    ids = [s.strip() for s in (args.schools or "").split(",") if s.strip()]
+    if not ids:
+        raise CliError("a vendor key needs --schools ID,ID or --all")
+    unknown = [s for s in ids if store.school(s) is None]
+    if unknown:
+        raise CliError(f"no school {', '.join(map(repr, unknown))} (import it first)")
+    return ids
 
 
 def cmd_keys_list(args: argparse.Namespace, out: TextIO) -> int:

@@ -98,6 +98,13 @@ def _check_alert_ack(state: IncidentState, p: ev.Payload) -> None:
         )
 
 
+def _check_alert_revised(state: IncidentState, p: ev.Payload) -> None:
+    assert isinstance(p, ev.AlertRevised)
+    _active(state)
+    if p.alert_id not in state.alerts:
+        raise RuleViolation(Rule.UNKNOWN_ALERT, f"alert {p.alert_id}")
+
+
 def _check_alert_received(state: IncidentState, p: ev.Payload) -> None:
     assert isinstance(p, ev.AlertReceived)
     _active(state)  # a new alert never joins a closed incident: it opens a new one
@@ -375,6 +382,7 @@ def _check_par_ended(state: IncidentState, p: ev.Payload) -> None:
 CHECKS: dict[str, Check] = {
     ev.IncidentOpened.TYPE: _check_opened,
     ev.AlertReceived.TYPE: _check_alert_received,
+    ev.AlertRevised.TYPE: _check_alert_revised,
     ev.AlertAcknowledged.TYPE: _check_alert_ack,
     ev.IncidentCommanderAssigned.TYPE: _check_active,
     ev.CommandEstablished.TYPE: _check_command_established,

@@ -174,6 +174,16 @@ class RosterImported(Payload, frozen=True):
     rejected: int
 
 
+class RoadsImported(Payload, frozen=True):
+    """The store's roads were replaced by those of ``file`` (``import-roads``)."""
+
+    TYPE: ClassVar[str] = "roads_imported"
+    file: str
+    imported: int
+    rejected: int
+    skipped: int
+
+
 # --- incident --------------------------------------------------------------------------------
 
 
@@ -254,6 +264,16 @@ class CommandTransferred(Payload, frozen=True):
 
     def __post_init__(self) -> None:
         _check_command_post(self.lon, self.lat)
+
+
+class AlertRevised(Payload, frozen=True):
+    """The sender revised an alert it sent (a CAP ``Update``): where in the school, what is
+    happening. ``None`` leaves a field as it was."""
+
+    TYPE: ClassVar[str] = "alert_revised"
+    alert_id: str
+    location_detail: str | None = None
+    message: str | None = None
 
 
 class IncidentStatusChanged(Payload, frozen=True):
@@ -538,13 +558,22 @@ class ParEnded(Payload, frozen=True):
     par_id: str
 
 
+#: Reference-data events (no incident): the schools, the roster, the roads.
+REFERENCE_DATA_TYPES: tuple[str, ...] = (
+    SchoolsImported.TYPE,
+    RosterImported.TYPE,
+    RoadsImported.TYPE,
+)
+
 PAYLOAD_TYPES: dict[str, type[Payload]] = {
     cls.TYPE: cls
     for cls in (
         SchoolsImported,
         RosterImported,
+        RoadsImported,
         IncidentOpened,
         AlertReceived,
+        AlertRevised,
         AlertAcknowledged,
         IncidentCommanderAssigned,
         CommandEstablished,

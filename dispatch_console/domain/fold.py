@@ -74,6 +74,18 @@ def _alert_received(state: IncidentState, event: ev.Event) -> None:
     )
 
 
+def _alert_revised(state: IncidentState, event: ev.Event) -> None:
+    p = event.payload
+    assert isinstance(p, ev.AlertRevised)
+    alert = state.alerts.get(p.alert_id)
+    if alert is None:
+        return
+    if p.location_detail is not None:
+        alert.location_detail = p.location_detail
+    if p.message is not None:
+        alert.message = p.message
+
+
 def _alert_acknowledged(state: IncidentState, event: ev.Event) -> None:
     p = event.payload
     assert isinstance(p, ev.AlertAcknowledged)
@@ -247,19 +259,31 @@ def _acknowledged(state: IncidentState, event: ev.Event) -> None:
         _move(r, S.ACKNOWLEDGED if p.responding else S.DECLINED, event)
 
 
+def position_fix(event: ev.Event) -> Position:
+    """The position a ``responder_position`` event reports, as the fold takes it (also what a
+    track export draws: one rule for both)."""
+    p = event.payload
+    assert isinstance(p, ev.ResponderPosition)
+    # A device clock running ahead must neither pin the responder to a "newer" fix nor keep a
+    # position from going stale: times are capped by when the store received the report.
+    at_us = min(p.at_us, event.received_at_us + CLOCK_TOLERANCE_US)
+    stale_at_us = min(p.stale_at_us, event.received_at_us + (p.stale_at_us - p.at_us))
+    return Position(p.lat, p.lon, at_us, stale_at_us, p.accuracy_m, p.speed_mps, p.heading_deg)
+
+
+def moves_forward(previous: Position | None, fix: Position) -> bool:
+    """Feed contract: an older position is stored but does not move the responder back."""
+    return previous is None or fix.at_us > previous.at_us
+
+
 def _position(state: IncidentState, event: ev.Event) -> None:
     p = event.payload
     assert isinstance(p, ev.ResponderPosition)
     r = _responder(state, p.responder_id, event)
     if r is None:
         return
-    # A device clock running ahead must neither pin the responder to a "newer" fix nor keep a
-    # position from going stale: times are capped by when the store received the report.
-    at_us = min(p.at_us, event.received_at_us + CLOCK_TOLERANCE_US)
-    stale_at_us = min(p.stale_at_us, event.received_at_us + (p.stale_at_us - p.at_us))
-    pos = Position(p.lat, p.lon, at_us, stale_at_us, p.accuracy_m, p.speed_mps, p.heading_deg)
-    # Feed contract: an older position is stored but does not move the responder back.
-    if r.position is not None and pos.at_us <= r.position.at_us:
+    pos = position_fix(event)
+    if not moves_forward(r.position, pos):
         return
     r.position = pos
     track = r.track
@@ -504,8 +528,10 @@ def _ignore(state: IncidentState, event: ev.Event) -> None:
 HANDLERS: dict[str, Handler] = {
     ev.SchoolsImported.TYPE: _ignore,
     ev.RosterImported.TYPE: _ignore,
+    ev.RoadsImported.TYPE: _ignore,
     ev.IncidentOpened.TYPE: _incident_opened,
     ev.AlertReceived.TYPE: _alert_received,
+    ev.AlertRevised.TYPE: _alert_revised,
     ev.AlertAcknowledged.TYPE: _alert_acknowledged,
     ev.IncidentCommanderAssigned.TYPE: _commander_assigned,
     ev.CommandEstablished.TYPE: _command_established,

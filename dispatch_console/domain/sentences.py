@@ -138,6 +138,16 @@ def _alert(p: ev.AlertReceived, e: ev.Event, s: Names) -> str:
     return f"{words(p.alert_type).upper()} alert activated by {who}{where}{said}."
 
 
+def _alert_revised(p: ev.AlertRevised, e: ev.Event, s: Names) -> str:
+    changes = []
+    if p.location_detail is not None:
+        changes.append(f"location now {p.location_detail}")
+    if p.message is not None:
+        changes.append(f"message now “{p.message}”")
+    what = "; ".join(changes) if changes else "no field changed"
+    return f"{_actor(e)} revised the alert: {what}."
+
+
 def _command_established(p: ev.CommandEstablished, e: ev.Event, s: Names) -> str:
     post = f", command post {p.command_post}" if p.command_post else ""
     if p.assumed:
@@ -283,8 +293,13 @@ SENTENCES: dict[str, Render] = {
     ev.RosterImported.TYPE: lambda p, e, s: (
         f"{_actor(e)} imported {p.imported} roster entries from {p.file} ({p.rejected} rejected)."
     ),
+    ev.RoadsImported.TYPE: lambda p, e, s: (
+        f"{_actor(e)} imported {p.imported} road segments from {p.file} "
+        f"({p.rejected} rejected, {p.skipped} skipped)."
+    ),
     ev.IncidentOpened.TYPE: _opened,
     ev.AlertReceived.TYPE: _alert,
+    ev.AlertRevised.TYPE: _alert_revised,
     ev.AlertAcknowledged.TYPE: lambda p, e, s: f"{p.by} acknowledged the alert.",
     ev.IncidentCommanderAssigned.TYPE: lambda p, e, s: f"{p.name} took incident command.",
     ev.CommandEstablished.TYPE: _command_established,

@@ -294,6 +294,14 @@ class GatewayCore:
             return self.notified(key, target, body)
         if route == "directives":
             return self.directives(key, target)
+        if route == "cap":
+            from dispatch_console.feeds.cap import handle_cap
+
+            return handle_cap(self, key, body)
+        if route == "eido":
+            from dispatch_console.feeds.eido_ws import incident_eido_reply
+
+            return incident_eido_reply(self, key, target)
         raise ValueError(f"no route {route!r}")
 
     @staticmethod

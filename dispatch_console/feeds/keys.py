@@ -83,7 +83,7 @@ class NewKey:
 
 
 def new_key_material(kind: KeyKind) -> NewKey:
-    prefix = "sk" if kind == "school" else "dk"
+    prefix = {"school": "sk", "device": "dk", "vendor": "vk", "cad": "ck"}[kind]
     return NewKey(f"{prefix}_{secrets.token_hex(6)}", secrets.token_urlsafe(32))
 
 

@@ -25,6 +25,7 @@ from aiohttp import web
 
 from dispatch_console.domain import events as ev
 from dispatch_console.feeds.core import GatewayCore, Reply, error
+from dispatch_console.feeds.eido_ws import EidoSubscribers
 from dispatch_console.feeds.journal import Entry, Journal, JournalError, default_journal_path
 from dispatch_console.feeds.keys import MASTER_KEY_ENV, KeyProblem, OpenKey, SecretBox
 from dispatch_console.feeds.udp_worker import (
@@ -155,6 +156,7 @@ class Gateway:
         self._udp_pump: threading.Thread | None = None
         self._stopping = threading.Event()
         self.monitor: Monitor | None = None
+        self.eido: EidoSubscribers | None = None
         # UDP batches waiting for the writer, and whether a store of them is queued on it.
         self._udp_gathered: deque[EncodedBatch] = deque()
         self._udp_gathered_size = 0
@@ -201,9 +203,14 @@ class Gateway:
                 loop.call_soon_threadsafe(self._push_cot, outbound)
 
         core.listeners.append(to_loop)
+        self.eido = EidoSubscribers(core, loop)
+        core.listeners.append(self.eido.on_events)
         self.monitor = await self.on_writer(_start_monitor, core)
         app = web.Application(client_max_size=MAX_BODY, middlewares=[self._errors])
         app.router.add_post("/v1/activations", self._activation)
+        app.router.add_post("/v1/cap", self._cap)
+        app.router.add_get("/v1/incidents/{incident_id}/eido", self._eido)
+        app.router.add_get("/v1/eido/subscribe", self._eido_subscribe)
         app.router.add_post("/v1/devices/{device_id}/messages", self._device_messages)
         app.router.add_get("/v1/devices/{device_id}/directives", self._directives)
         app.router.add_post("/v1/incidents/{incident_id}/notified", self._notified)
@@ -465,6 +472,8 @@ class Gateway:
             key = self._authorized(key_id, signature, body, peer, counted=counted)
             if isinstance(key, Reply):
                 return key
+            if route in ("cap", "eido"):  # not journaled: the sender retries on 503
+                return _unavailable()
             if route not in JOURNALED_ROUTES:  # directives: listed from memory meanwhile
                 return core.directives(key, target, record_delivery=self.store_down is None)
             promised = dict(self._promised)
@@ -556,6 +565,28 @@ class Gateway:
 
     async def _activation(self, request: web.Request) -> web.Response:
         return await self._signed(request, "activation")
+
+    async def _cap(self, request: web.Request) -> web.Response:
+        from dispatch_console.feeds.cap import CAP_CONTENT_TYPES
+
+        if request.content_type not in CAP_CONTENT_TYPES:
+            await self._log_refusal(request, f"415: CAP body of type {request.content_type!r}")
+            return web.json_response({"error": "a CAP body is application/cap+xml"}, status=415)
+        return await self._signed(request, "cap")
+
+    async def _eido(self, request: web.Request) -> web.Response:
+        return await self._signed(request, "eido", request.match_info["incident_id"])
+
+    async def _eido_subscribe(self, request: web.Request) -> web.StreamResponse:
+        limited = self._limited(request)
+        if limited is not None:
+            return limited
+        assert self.eido is not None  # routes exist only once started
+
+        async def authorize(key_id: str | None, sig: str | None, body: bytes, peer: str) -> Any:
+            return await self.on_writer(self._authorized, key_id, sig, body, peer)
+
+        return await self.eido.handle(request, authorize, self.on_writer)
 
     async def _device_messages(self, request: web.Request) -> web.Response:
         return await self._signed(request, "device_messages", request.match_info["device_id"])

@@ -17,7 +17,9 @@ from sqlalchemy.exc import IntegrityError
 
 from dispatch_console.store import schema
 
-KeyKind = Literal["school", "device"]
+KeyKind = Literal["school", "device", "vendor", "cad"]
+#: A vendor key's schools: every school.
+ALL_SCHOOLS = "*"
 
 #: Rejections kept at most; the oldest go first (a flood must not fill the disk).
 REJECTIONS_KEPT = 100_000
@@ -114,6 +116,25 @@ class RegistryMixin:
         except IntegrityError:
             raise RegistryError(f"key {key_id!r} exists already") from None
         return ApiKey(**row)  # type: ignore[arg-type]
+
+    def set_vendor_schools(self, key_id: str, school_ids: Sequence[str]) -> None:
+        """The schools vendor key ``key_id`` may send alerts for (``["*"]``: every school)."""
+        table = schema.vendor_schools
+        rows = [{"key_id": key_id, "school_id": s} for s in dict.fromkeys(school_ids)]
+        with self._writer.begin() as conn:
+            conn.execute(table.delete().where(table.c.key_id == key_id))
+            if rows:
+                conn.execute(table.insert(), rows)
+
+    def vendor_schools(self, key_id: str) -> list[str]:
+        table = schema.vendor_schools
+        with self._reader.connect() as conn:
+            rows = conn.execute(
+                select(table.c.school_id)
+                .where(table.c.key_id == key_id)
+                .order_by(table.c.school_id)
+            )
+            return [str(r[0]) for r in rows]
 
     def api_keys(self) -> list[ApiKey]:
         with self._reader.connect() as conn:

@@ -129,3 +129,26 @@ console_users = Table(
     Column("role", String(32), nullable=False),  # one of domain.events.ROLES
     Column("updated_at_us", BigInteger, nullable=False),
 )
+
+# --- roads (revision 0006) -------------------------------------------------------------------
+
+roads = Table(
+    "roads",
+    metadata,
+    Column("road_id", String(200), primary_key=True),
+    Column("name", String(300), nullable=True),
+    Column("road_class", String(16), nullable=False),  # arterial, collector or local
+    Column("speed_mps", Float, nullable=False),
+    Column("coordinates", Text, nullable=False),  # JSON [[lon, lat], ...], WGS84
+    Column("updated_at_us", BigInteger, nullable=False),
+)
+"""The county's road centrelines (``import-roads``): every console, replay and report of this
+store draws them; a ``--roads`` file overrides them for that one run."""
+
+vendor_schools = Table(
+    "vendor_schools",
+    metadata,
+    Column("key_id", String(64), primary_key=True),
+    Column("school_id", String(100), primary_key=True),  # "*": every school
+)
+"""The schools a vendor key (a school-alert vendor's CAP feed) may send alerts for."""

@@ -39,7 +39,7 @@ from sqlalchemy.pool import StaticPool
 
 from dispatch_console.domain import events as ev
 from dispatch_console.domain.fold import fold
-from dispatch_console.domain.reference import PrePlan, RosterEntry, School
+from dispatch_console.domain.reference import PrePlan, Road, RosterEntry, School
 from dispatch_console.domain.state import (
     STATE_FORMAT,
     IncidentState,
@@ -155,6 +155,9 @@ _EVENT_COLUMNS = (
 _SOURCES = {s.value: s for s in ev.Source}
 _ACTOR_KINDS = {k.value: k for k in ev.ActorKind}
 _school_encoder = msgspec.json.Encoder()
+_road_coordinates_decoder = msgspec.json.Decoder(tuple[tuple[float, float], ...])
+_MAX_ROAD_ID = 200
+_MAX_ROAD_NAME = 300
 _preplan_decoder = msgspec.json.Decoder(PrePlan)
 _geometry_decoder = msgspec.json.Decoder(dict[str, Any])
 _device_ids_decoder = msgspec.json.Decoder(tuple[str, ...])
@@ -556,6 +559,50 @@ class Store(RegistryMixin):
         return [
             RosterEntry(
                 r.agency, r.badge, r.name, r.status, _device_ids_decoder.decode(r.device_ids)
+            )
+            for r in rows
+        ]
+
+    # --- roads -------------------------------------------------------------------------------
+
+    def replace_roads(self, roads: Iterable[Road]) -> int:
+        """Replace the store's roads with ``roads`` (a county's road file is the whole
+        network), in one transaction; the number stored."""
+        now = self._clock()
+        rows = [
+            {
+                "road_id": r.road_id,
+                "name": r.name,
+                "road_class": r.road_class,
+                "speed_mps": r.speed_mps,
+                "coordinates": _school_encoder.encode(r.coordinates).decode(),
+                "updated_at_us": now,
+            }
+            for r in roads
+        ]
+        for row in rows:
+            if len(str(row["road_id"])) > _MAX_ROAD_ID:
+                raise StoreError(f"road id longer than {_MAX_ROAD_ID} characters")
+            if row["name"] is not None and len(str(row["name"])) > _MAX_ROAD_NAME:
+                row["name"] = str(row["name"])[:_MAX_ROAD_NAME]
+        with self._writer.begin() as conn:
+            conn.execute(schema.roads.delete())
+            for start in range(0, len(rows), 1000):
+                conn.execute(schema.roads.insert(), rows[start : start + 1000])
+        return len(rows)
+
+    def roads(self) -> list[Road]:
+        """The stored roads, by id (none: an empty list)."""
+        table = schema.roads
+        with self._reader.connect() as conn:
+            rows = conn.execute(select(table).order_by(table.c.road_id)).all()
+        return [
+            Road(
+                r.road_id,
+                r.name,
+                r.road_class,
+                r.speed_mps,
+                _road_coordinates_decoder.decode(r.coordinates),
             )
             for r in rows
         ]

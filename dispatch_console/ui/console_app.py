@@ -60,14 +60,20 @@ def settings_for(options: ConsoleOptions) -> QSettings:
     return QSettings(ORGANIZATION, APPLICATION)
 
 
-def reference_data(store_url: str | None, roads: Path | None) -> tuple[list[School], list[Road]]:
-    """Schools from the store and roads from a GeoJSON file (read once, before the window)."""
+def reference_data(
+    store_url: str | None, roads: Path | None, *, fallback: Path | None = None
+) -> tuple[list[School], list[Road]]:
+    """Schools and roads from the store (read once, before the window). A ``roads`` file
+    (--roads) overrides the stored roads; ``fallback`` (the demo's) is read when the store
+    has none."""
     store = Store(store_url)
     try:
         schools = store.schools()
+        road_list: list[Road] = store.roads() if roads is None else []
     finally:
         store.close()
-    road_list: list[Road] = []
+    if roads is None and not road_list:
+        roads = fallback
     if roads is not None:
         report = load_roads(roads)
         road_list = list(report.imported)
@@ -114,10 +120,8 @@ def build_console(
         services = EmbeddedServices(options.store_url, options.listen, box=box, demo=options.demo)
         if options.demo is not None:
             services.prepare_demo()  # the county's schools must be in the store before we read
-    roads = options.roads
-    if roads is None and options.demo is not None:
-        roads = resource("demo", "roads.geojson")
-    schools, road_list = reference_data(options.store_url, roads)
+    fallback = resource("demo", "roads.geojson") if options.demo is not None else None
+    schools, road_list = reference_data(options.store_url, options.roads, fallback=fallback)
     console = ConsoleState(schools, road_list)
     feed = StoreFeed(options.store_url)
     commands = CommandRunner(options.store_url, on_stored=feed.wake, clock=clock)

@@ -16,6 +16,8 @@ SAMPLES: dict[str, ev.Payload] = {
     p.TYPE: p
     for p in (
         ev.SchoolsImported("schools.geojson", 12, 1, 0),
+        ev.RoadsImported("roads.zip", 3560, 2, 0),
+        ev.AlertRevised("act-1", "Gym, east wing", "Shots heard near the gym"),
         ev.RosterImported("roster.csv", 300, 2),
         ev.IncidentOpened("lincoln-hs", "Lincoln HS", "active_shooter", -84.55, 38.23),
         ev.AlertReceived("act-1", "lincoln-hs", "active_shooter", T0, "K. Webb", "teacher",
