@@ -113,6 +113,7 @@ def test_messages_naming_incidents_the_device_is_not_in_create_nothing(
     assert status == 202 and {r["result"] for r in answer["results"]} == {"refused"}
     core = gateway.thread.gateway.core
     assert core is not None and core.service.live_incidents() == []
+
     # The rejection log is flushed twice a second: wait for the one line (generous timeout).
     def logged() -> int:
         return sum("refused 50 of 50" in r.reason for r in gateway.store.rejections())

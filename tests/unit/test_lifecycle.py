@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -137,7 +138,7 @@ DEPARTURES = {
 
 
 def _documented_moves() -> set[tuple[S, S]]:
-    chain = {(a, b) for here, there in zip(CHAIN, CHAIN[1:]) for a in here for b in there}
+    chain = {(a, b) for here, there in pairwise(CHAIN) for a in here for b in there}
     return chain | DEPARTURES
 
 
