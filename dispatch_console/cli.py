@@ -35,6 +35,8 @@ log = logging.getLogger("dispatch_console")
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_INTERNAL = 70
+#: ``verify``: the event log was changed.
+EXIT_TAMPERED = 3
 
 CLI_ACTOR_NAME = "cli"
 MAX_OFFSET_S = 10 * 365 * 86400.0
@@ -123,7 +125,46 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("import-incident", "store an incident from a portable file (append-only)")
     p.add_argument("file", type=Path)
+    p.add_argument(
+        "--untrusted",
+        action="store_true",
+        help="import a file that is unsigned or not signed by a trusted key; the incident is "
+        "then marked UNTRUSTED everywhere it is shown",
+    )
     p.set_defaults(handler=cmd_import_incident)
+
+    # --- the tamper-evident log (issue 16) ---
+    p = command(
+        "verify",
+        "recompute the event log's hash chain and check its signed checkpoints; name the "
+        "first event that breaks it (exit 3 if it does)",
+    )
+    p.add_argument("incident", nargs="?", default=None, help="report only this incident")
+    p.set_defaults(handler=cmd_verify)
+
+    p = command(
+        "checkpoint", "sign the chain's newest event with the centre's key (see: signing-key)"
+    )
+    p.set_defaults(handler=cmd_checkpoint)
+
+    p = command(
+        "signing-key",
+        "show the centre's public signing key (made on first use; the private key stays in "
+        "its file, $DISPATCH_CONSOLE_SIGNING_KEY_FILE or the user config folder)",
+    )
+    p.set_defaults(handler=cmd_signing_key)
+
+    trust = sub.add_parser(
+        "trust", help="public keys whose signatures this centre accepts"
+    ).add_subparsers(title="trust", metavar="ACTION")
+    p = trust.add_parser(
+        "add", parents=[common], help="trust a public key (another centre's signing-key)"
+    )
+    p.add_argument("key", help="the key as signing-key prints it: ed25519:<64 hex digits>")
+    p.add_argument("--label", required=True, help="whose key it is")
+    p.set_defaults(handler=cmd_trust_add)
+    p = trust.add_parser("list", parents=[common], help="list trusted keys")
+    p.set_defaults(handler=cmd_trust_list)
 
     p = command("events", "list an incident's events in order")
     p.add_argument("incident")
@@ -360,8 +401,11 @@ def _audit(store: Store, payload: ev.Payload) -> None:
 
 
 def cmd_incidents(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.replay.portable import untrusted_incidents
+
     with _store(args) as store:
         incidents = store.incidents()
+        untrusted = untrusted_incidents(store)
     if not incidents:
         print("no incidents", file=out)
         return 0
@@ -370,7 +414,9 @@ def cmd_incidents(args: argparse.Namespace, out: TextIO) -> int:
             i.incident_id,
             i.school_name,
             i.incident_type.replace("_", " "),
-            i.status.replace("_", " ") + (" [EXERCISE]" if i.exercise else ""),
+            i.status.replace("_", " ")
+            + (" [EXERCISE]" if i.exercise else "")
+            + (" [UNTRUSTED IMPORT]" if i.incident_id in untrusted else ""),
             iso(i.opened_at_us),
             str(i.event_count),
         )
@@ -382,9 +428,10 @@ def cmd_incidents(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_export_incident(args: argparse.Namespace, out: TextIO) -> int:
     from dispatch_console.replay.portable import export_incident
+    from dispatch_console.store.chain import CentreKey
 
     with _store(args) as store:
-        result = export_incident(store, args.incident, args.output)
+        result = export_incident(store, args.incident, args.output, signing_key=CentreKey())
     flag = " [EXERCISE]" if result.exercise else ""
     print(
         f"wrote {result.path}: incident {result.incident_id}{flag}, {result.events} events, "
@@ -398,16 +445,115 @@ def cmd_import_incident(args: argparse.Namespace, out: TextIO) -> int:
     from dispatch_console.replay.portable import import_file
 
     with _store(args) as store:
-        result = import_file(store, args.file)
+        _trust_own_key(store)
+        result = import_file(store, args.file, untrusted=args.untrusted)
     flag = " [EXERCISE]" if result.exercise else ""
+    trust = (
+        f"; signed by {result.signer}"
+        if result.signer is not None
+        else "; UNTRUSTED: not signed by a trusted key, marked so"
+    )
     if result.already_imported:
-        print(f"incident {result.incident_id}{flag} is here already, same events", file=out)
+        print(f"incident {result.incident_id}{flag} is here already, same events{trust}", file=out)
         return 0
     added = ", its school added" if result.school_added else ""
     print(
-        f"imported incident {result.incident_id}{flag}: {result.stored} events{added} "
+        f"imported incident {result.incident_id}{flag}: {result.stored} events{added}{trust} "
         "(replay: dispatch-console replay INCIDENT)",
         file=out,
+    )
+    return 0
+
+
+def _trust_own_key(store: Store) -> None:
+    """This centre trusts its own signing key, where the key is (its files import here)."""
+    from dispatch_console.store.chain import CentreKey
+
+    try:
+        key = CentreKey(create=False)
+    except (FileNotFoundError, PermissionError, ValueError):
+        return
+    store.trust_key(key.public, "this centre")
+
+
+def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.store.chain import verify_chain
+
+    with _store(args) as store:
+        if args.incident is not None:
+            _require_incident(store, args.incident)
+        result = verify_chain(store)
+    scope = f"incident {args.incident} in " if args.incident else ""
+    first = result.first_break(args.incident)
+    anchored = (
+        f"signed checkpoints up to event {result.anchored_seq}"
+        if result.anchored_seq
+        else "NO signed checkpoint yet (a rewrite of the whole chain would not be seen: "
+        "run dispatch-console checkpoint where the centre's key is)"
+    )
+    for problem in result.problems:
+        print(f"PROBLEM: {problem}", file=out)
+    if first is not None:
+        print(f"TAMPERED: {scope}the event log breaks at {first.describe()}", file=out)
+        others = [b for b in result.breaks if b is not first]
+        for more in others[:10]:
+            print(f"  also: {more.describe()}", file=out)
+        return EXIT_TAMPERED
+    if result.problems:
+        return EXIT_TAMPERED
+    unchained = f"; {result.unchained} older events carry no hash" if result.unchained else ""
+    elsewhere = f" (elsewhere in the log: {result.breaks[0].describe()})" if result.breaks else ""
+    print(
+        f"OK: {scope}{redact(store.url)}: {result.events} events, chain intact up to event "
+        f"{result.last_seq}, {anchored}{unchained}{elsewhere}",
+        file=out,
+    )
+    return EXIT_TAMPERED if result.breaks else 0
+
+
+def cmd_checkpoint(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.store.chain import CentreKey
+
+    key = CentreKey()
+    with Store(args.db, signing_key=key) as store:
+        seq = store.sign_checkpoint()
+    if seq == 0:
+        print("nothing stored yet: no checkpoint", file=out)
+    else:
+        print(f"signed checkpoint at event {seq} with key {key.key_id} ({key.path})", file=out)
+    return 0
+
+
+def cmd_signing_key(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.store.chain import CentreKey, public_text
+
+    key = CentreKey()
+    print(f"{public_text(key.public)}  (key id {key.key_id}; private key in {key.path})", file=out)
+    return 0
+
+
+def cmd_trust_add(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.store.chain import key_id, parse_public
+
+    try:
+        public = parse_public(args.key)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    with _store(args) as store:
+        added = store.trust_key(public, args.label)
+    kid = key_id(public)
+    print(f"{'trusted' if added else 'already trusted'}: key {kid} ({args.label})", file=out)
+    return 0
+
+
+def cmd_trust_list(args: argparse.Namespace, out: TextIO) -> int:
+    with _store(args) as store:
+        keys = store.trusted_keys()
+    if not keys:
+        print("no trusted keys", file=out)
+        return 0
+    _table(
+        out, ("KEY ID", "LABEL", "ADDED"), [(k.key_id, k.label, iso(k.added_at_us)) for k in keys]
     )
     return 0
 

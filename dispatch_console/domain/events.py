@@ -174,6 +174,22 @@ class RosterImported(Payload, frozen=True):
     rejected: int
 
 
+class IncidentImported(Payload, frozen=True):
+    """The last event of an incident brought from a portable file: where it came from and
+    whether a key this centre trusts signed it (``trusted`` False: imported as untrusted, and
+    shown so wherever the incident is)."""
+
+    TYPE: ClassVar[str] = "incident_imported"
+    file: str
+    events: int
+    trusted: bool
+    signer_key_id: str | None = None
+    #: The trusted key's label (who signed), when trusted.
+    signer: str | None = None
+    #: Why it is untrusted ("unsigned", "signed by an unknown key ...", "bad signature").
+    why_untrusted: str | None = None
+
+
 # --- incident --------------------------------------------------------------------------------
 
 
@@ -536,6 +552,7 @@ PAYLOAD_TYPES: dict[str, type[Payload]] = {
         ParStarted,
         ParAccounted,
         ParEnded,
+        IncidentImported,
     )
 }
 

@@ -34,6 +34,8 @@ events = Table(
     Column("source", String(16), nullable=False),
     Column("payload", Text, nullable=False),
     Column("idempotency_key", String(300), nullable=True, unique=True),
+    # revision 0007: SHA-256 of the previous event's chain_hash and this row (store/chain.py)
+    Column("chain_hash", LargeBinary, nullable=True),
 )
 Index("ix_events_incident_seq", events.c.incident_id, events.c.seq)
 Index("ix_events_type", events.c.type)
@@ -128,4 +130,25 @@ console_users = Table(
     Column("name", String(200), primary_key=True),  # the actor name of their events
     Column("role", String(32), nullable=False),  # one of domain.events.ROLES
     Column("updated_at_us", BigInteger, nullable=False),
+)
+
+# --- the tamper-evident log (revision 0007) ---------------------------------------------------
+
+chain_checkpoints = Table(
+    "chain_checkpoints",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("chain_hash", LargeBinary, nullable=False),
+    Column("key_id", String(16), nullable=False),
+    Column("signed_at_us", BigInteger, nullable=False),
+    Column("signature", LargeBinary, nullable=False),
+)
+
+trusted_keys = Table(
+    "trusted_keys",
+    metadata,
+    Column("key_id", String(16), primary_key=True),
+    Column("public_key", LargeBinary, nullable=False),
+    Column("label", String(200), nullable=True),
+    Column("added_at_us", BigInteger, nullable=False),
 )
