@@ -369,3 +369,73 @@ def test_export_and_import_from_the_command_line(
     assert "here already" in capsys.readouterr().out
     assert main(["export-incident", "nope", "-o", str(path), "--db", source]) == 1
     assert "no incident 'nope'" in capsys.readouterr().err
+
+
+# --- signed files (issue 16) ----------------------------------------------------------------------
+
+
+def test_a_forged_or_unsigned_file_is_refused_unless_imported_as_untrusted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The issue's attack: a file whose actors were rewritten and whose SHA-256 was
+    recomputed. The checksum has no key; the signature has, and no longer verifies."""
+    key = CentreKey(tmp_path / "sender.key")
+    with small_store(tmp_path) as store:
+        signed = tmp_path / "signed.jsonl.gz"
+        export_incident(store, "20261119-0900-lincoln-hs-0001", signed, signing_key=key)
+    lines = lines_of(signed)
+    assert json.loads(lines[-1])["key_id"] == key.key_id
+    forged_lines = [
+        edit_event(line, actor={"kind": "console_user", "name": "Chief Impostor"})
+        if b'"console_user"' in line
+        else line
+        for line in lines[1:-1]
+    ]
+    trailer = json.loads(lines[-1])
+    trailer["sha256"] = hashlib.sha256(b"".join(forged_lines)).hexdigest()
+    forged = tmp_path / "forged.jsonl.gz"
+    forged.write_bytes(
+        gzip.compress(b"".join([lines[0], *forged_lines, json.dumps(trailer).encode() + b"\n"]))
+    )
+    unsigned = write_lines(signed, lines)  # rewritten: the signature is dropped below
+    trailer_unsigned = json.loads(lines_of(unsigned)[-1])
+    trailer_unsigned.pop("key_id"), trailer_unsigned.pop("signature")
+    unsigned.write_bytes(
+        gzip.compress(
+            b"".join([*lines_of(unsigned)[:-1], json.dumps(trailer_unsigned).encode() + b"\n"])
+        )
+    )
+    target = tmp_path / "target.sqlite3"
+    with Store(f"sqlite:///{target}") as receiving:
+        receiving.trust_key(key.public, "Fayette County ECC")
+        with pytest.raises(PortableError, match="does not verify: forged"):
+            import_file(receiving, forged)
+        with pytest.raises(PortableError, match="not signed"):
+            import_file(receiving, unsigned)
+        assert receiving.last_seq() == 0
+        # A key this centre does not trust is refused too.
+        other = tmp_path / "other.sqlite3"
+        with Store(f"sqlite:///{other}") as stranger, pytest.raises(PortableError, match="trust"):
+            import_file(stranger, signed)
+        # The genuine file imports, signed.
+        assert import_file(receiving, signed).signer == "Fayette County ECC"
+    # Told to, the forged file imports as untrusted, and is marked so.
+    forged_target = str(tmp_path / "forged-target.sqlite3")
+    capsys.readouterr()
+    assert main(["import-incident", str(forged), "--db", forged_target]) == 1
+    assert "--untrusted" in capsys.readouterr().err
+    assert main(["import-incident", str(forged), "--db", forged_target, "--untrusted"]) == 0
+    assert "UNTRUSTED" in capsys.readouterr().out
+    assert main(["incidents", "--db", forged_target]) == 0
+    assert "[UNTRUSTED IMPORT]" in capsys.readouterr().out
+    with Store(f"sqlite:///{forged_target}") as store:
+        assert (
+            "does not trust" in portable.untrusted_incidents(store)["20261119-0900-lincoln-hs-0001"]
+        )
+        # Exported again, from here and signed here, the mark travels with the events.
+        again = tmp_path / "again.jsonl.gz"
+        export_incident(store, "20261119-0900-lincoln-hs-0001", again, signing_key=key)
+    with Store(f"sqlite:///{tmp_path / 'third.sqlite3'}") as third:
+        third.trust_key(key.public, "Fayette County ECC")
+        import_file(third, again)
+        assert "20261119-0900-lincoln-hs-0001" in portable.untrusted_incidents(third)
