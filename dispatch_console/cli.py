@@ -785,6 +785,7 @@ def _fresh_demo_database(name: str) -> Path:
 
 def cmd_gateway(args: argparse.Namespace, out: TextIO) -> int:
     from dispatch_console.feeds.server import Listen, serve
+    from dispatch_console.store.chain import CentreKey, Checkpointer
 
     if bool(args.tls_cert) != bool(args.tls_key):
         raise CliError("--tls-cert and --tls-key go together")
@@ -793,7 +794,14 @@ def cmd_gateway(args: argparse.Namespace, out: TextIO) -> int:
         args.host, args.http_port, args.udp_port, args.tcp_port, args.tls_cert, args.tls_key
     )
     Store(args.db).close()  # a clear error now, rather than from the writer thread
-    serve(args.db, listen, journal_path=args.journal)
+    # The gateway holds the centre's signing key: it anchors the event log's hash chain with
+    # a signed checkpoint every minute (issue 16).
+    checkpoints = Checkpointer(args.db, CentreKey())
+    checkpoints.start()
+    try:
+        serve(args.db, listen, journal_path=args.journal)
+    finally:
+        checkpoints.stop()
     return 0
 
 

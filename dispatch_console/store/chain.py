@@ -26,8 +26,11 @@ its public half is stored (``trusted_keys``). The same key signs exported incide
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import struct
+import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +50,8 @@ from dispatch_console.store import schema
 
 if TYPE_CHECKING:
     from dispatch_console.store.store import Store
+
+log = logging.getLogger(__name__)
 
 SIGNING_KEY_ENV = "DISPATCH_CONSOLE_SIGNING_KEY_FILE"
 #: The hash before the first event.
@@ -285,11 +290,12 @@ _VERIFY_COLUMNS = (
 )
 
 
-def verify_chain(store: Store, max_breaks: int = 20) -> Verification:
+def verify_chain(store: Store, max_breaks: int = 20, pause_s: float = 0.0) -> Verification:
     """Recompute the whole chain and check every checkpoint; see :class:`Verification`.
 
     After a break the walk goes on from the stored hash, so each further tampered place is
-    reported too (up to ``max_breaks``)."""
+    reported too (up to ``max_breaks``). ``pause_s``: a pause every 5,000 events (a console's
+    background check leaves the GUI thread its share of the interpreter)."""
     result = Verification()
     with store._reader.connect() as conn:
         keys = trusted_keys(conn)
@@ -326,6 +332,8 @@ def verify_chain(store: Store, max_breaks: int = 20) -> Verification:
             seq = row[0]
             stored = row[10]
             result.events += 1
+            if pause_s and result.events % 5000 == 0:
+                time.sleep(pause_s)
             result.last_seq = seq
             if stored is None:
                 if previous is not None:
@@ -386,3 +394,44 @@ def verify_chain(store: Store, max_breaks: int = 20) -> Verification:
 
 def _add(result: Verification, found: Break) -> None:
     result.breaks.append(found)
+
+
+# --- signing checkpoints as the log grows -------------------------------------------------
+
+
+class Checkpointer:
+    """Signs a checkpoint of the chain every ``every_s`` seconds when events were appended
+    since the last one, and once more on :meth:`stop` (run where the centre's key is: the
+    gateway). A store that cannot be reached is tried again next time."""
+
+    def __init__(self, store_url: str | None, key: CentreKey, every_s: float = 60.0) -> None:
+        self.store_url = store_url
+        self.key = key
+        self.every_s = every_s
+        self.signed_seq = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="checkpoints", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        self.sign_now()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every_s):
+            self.sign_now()
+
+    def sign_now(self) -> int:
+        from dispatch_console.store.store import Store
+
+        try:
+            with Store(self.store_url, signing_key=self.key, migrate=False) as store:
+                if store.last_seq() > self.signed_seq:
+                    self.signed_seq = store.sign_checkpoint()
+        except Exception as exc:  # the store is away: next time
+            log.warning("chain checkpoint not signed: %s: %s", type(exc).__name__, exc)
+        return self.signed_seq

@@ -133,6 +133,7 @@ def build_console(
     feed.signals.loaded.connect(window.on_loaded)
     feed.signals.events.connect(window.on_events)
     feed.signals.health.connect(window.on_health)
+    feed.signals.integrity.connect(window.on_integrity)
     commands.signals.command_done.connect(window.on_command_done)
     if options.mbtiles is not None:
         window.map.load_mbtiles(options.mbtiles)

@@ -14,7 +14,15 @@ from sqlalchemy.exc import DBAPIError
 from dispatch_console.cli import EXIT_TAMPERED, main
 from dispatch_console.domain import events as ev
 from dispatch_console.store import Store, StoreError
-from dispatch_console.store.chain import GENESIS, CentreKey, chain_rows, verify_chain
+from dispatch_console.store.chain import (
+    GENESIS,
+    CentreKey,
+    Checkpointer,
+    chain_rows,
+    checkpoint_message,
+    public_text,
+    verify_chain,
+)
 from tests.builders import IC, T0, Recorder, S
 
 DEVICE = ev.Actor(ev.ActorKind.DEVICE, "dev-1")
@@ -176,8 +184,6 @@ def test_a_checkpoint_with_a_forged_signature_or_unknown_key_is_reported(tmp_pat
     other = CentreKey(tmp_path / "other.key")
     with Store(url) as store:
         with store._writer.begin() as conn:
-            from dispatch_console.store.chain import checkpoint_message
-
             conn.execute(
                 text("INSERT INTO chain_checkpoints VALUES (:s, :h, :k, :t, :sig)").bindparams(
                     s=1,
@@ -304,3 +310,46 @@ def test_an_append_after_a_refused_duplicate_still_chains(store: Store) -> None:
         )
     incident(store, "inc-3")
     assert verify_chain(store).ok
+
+
+def test_the_command_line_signs_trusts_and_verifies(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = sqlite_url(tmp_path)
+    with Store(url) as store:
+        store.set_user(IC.name, "incident commander")
+        incident(store)
+        last = store.last_seq()
+    assert main(["verify", "--db", url]) == 0
+    assert "NO signed checkpoint yet" in capsys.readouterr().out
+    assert main(["signing-key"]) == 0
+    public = capsys.readouterr().out.split()[0]
+    assert public.startswith("ed25519:") and len(public) == len("ed25519:") + 64
+    assert main(["checkpoint", "--db", url]) == 0
+    assert f"signed checkpoint at event {last}" in capsys.readouterr().out
+    assert main(["verify", "--db", url]) == 0
+    assert f"signed checkpoints up to event {last}" in capsys.readouterr().out
+    assert main(["trust", "list", "--db", url]) == 0
+    assert "this centre" in capsys.readouterr().out
+    other = CentreKey(tmp_path / "other.key")
+    command = ["trust", "add", public_text(other.public), "--label", "Scott County"]
+    assert main([*command, "--db", url]) == 0
+    assert f"trusted: key {other.key_id} (Scott County)" in capsys.readouterr().out
+    assert main(["trust", "add", "ed25519:zz", "--label", "x", "--db", url]) == 1
+    assert "not a public key" in capsys.readouterr().err
+
+
+def test_the_gateway_s_checkpointer_signs_what_was_appended(tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path)
+    with Store(url) as store:
+        store.set_user(IC.name, "incident commander")
+        incident(store)
+    checkpoints = Checkpointer(url, CentreKey(tmp_path / "centre.key"), every_s=3600)
+    checkpoints.start()
+    with Store(url) as store:
+        incident(store, "inc-2")
+        last = store.last_seq()
+    checkpoints.stop()  # signs what it has not signed yet
+    assert checkpoints.signed_seq == last
+    with Store(url) as store:
+        assert verify_chain(store).anchored_seq == last
