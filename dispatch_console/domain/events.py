@@ -557,6 +557,28 @@ PAYLOAD_TYPES: dict[str, type[Payload]] = {
 }
 
 
+#: Decisions only a person at a console makes (issue 16): the store refuses them from the system or
+#: a device (a forged "system" event carrying an incident commander's acknowledgement).
+CONSOLE_ONLY_TYPES: frozenset[str] = frozenset(
+    cls.TYPE
+    for cls in (
+        AlertAcknowledged,
+        IncidentCommanderAssigned,
+        ResponderIdentified,
+        ResponderEquipmentIssued,
+        ResponderAssigned,
+        ResponderReleased,
+        ResponderDirected,
+        BroadcastSent,
+        WarningAcknowledged,
+        ParStarted,
+        ParEnded,
+        StagingAreaRemoved,
+        PerimeterRemoved,
+    )
+)
+
+
 class UnknownEventType(ValueError):
     pass
 

@@ -686,6 +686,10 @@ class WriteTransaction:
         a commanding role (an observer or a trainer never does). An imported incident's
         history (``importing.append_incident``) is not checked: its users are another
         center's."""
+        for d in drafts:
+            problem = _not_a_console_user(d)
+            if problem is not None:
+                raise StoreError(problem)
         names = {
             d.actor.name
             for d in drafts
@@ -845,9 +849,17 @@ class WriteTransaction:
         stored it) are the batch's keys looked up, and the batch inserted again without them,
         so sequence numbers stay contiguous.
         """
-        self._check_console_users(drafts)
         refused: dict[int, str] = {}
+        forged = {i: p for i, d in enumerate(drafts) if (p := _not_a_console_user(d))}
+        if forged:  # refused one by one: the rest of a gateway's batch is stored
+            for why in forged.values():
+                log.warning("event refused: %s", why)
+            drafts = [d if i not in forged else _REFUSED_DRAFT for i, d in enumerate(drafts)]
+        self._check_console_users(drafts)
         payloads = _decoded_payloads(drafts, refused)
+        for index, why in forged.items():
+            refused[index] = why
+            payloads[index] = None
         recent = self.store._recent_keys
         written = self.keys_written
         duplicates: dict[str, int] = {}
@@ -948,6 +960,23 @@ class WriteTransaction:
 
 
 _MAX_INCIDENT_ID, _MAX_ACTOR_NAME, _MAX_KEY = 64, 200, 300  # the columns' lengths
+#: Stands in for a refused draft in a raw batch (never stored).
+_REFUSED_DRAFT = RawDraft(
+    None, 0, ev.Actor(ev.ActorKind.SYSTEM, "refused"), ev.Source.FEED, "refused", b"{}"
+)
+
+
+def _not_a_console_user(draft: ev.EventDraft | RawDraft) -> str | None:
+    """Why ``draft`` is refused if it is a console user's decision labelled as the system or a
+    device (:data:`~dispatch_console.domain.events.CONSOLE_ONLY_TYPES`), else None."""
+    type_ = draft.type if isinstance(draft, RawDraft) else draft.payload.TYPE
+    if type_ in ev.CONSOLE_ONLY_TYPES and draft.actor.kind is not ev.ActorKind.CONSOLE_USER:
+        return (
+            f"refused: {type_} is a console user's decision, not the "
+            f"{draft.actor.kind.value} {draft.actor.name[:40]!r}'s"
+        )
+    return None
+
 _LIMITS = (
     ("incident id", _MAX_INCIDENT_ID),
     ("actor name", _MAX_ACTOR_NAME),
