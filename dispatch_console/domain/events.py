@@ -190,6 +190,19 @@ class IncidentImported(Payload, frozen=True):
     why_untrusted: str | None = None
 
 
+class ConsoleUserAudit(Payload, frozen=True):
+    """Who signed in at a console, failed to, was locked out or unlocked, whose role changed,
+    whose session locked (issue 16): reference data, no incident. ``action``: enrolled,
+    signed_in, sign_in_failed, locked_out, unlocked, role_changed, session_locked,
+    session_unlocked, unlock_failed."""
+
+    TYPE: ClassVar[str] = "console_user_audit"
+    action: str
+    name: str
+    role: str | None = None
+    detail: str | None = None
+
+
 # --- incident --------------------------------------------------------------------------------
 
 
@@ -553,6 +566,7 @@ PAYLOAD_TYPES: dict[str, type[Payload]] = {
         ParAccounted,
         ParEnded,
         IncidentImported,
+        ConsoleUserAudit,
     )
 }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Float,
     Index,
@@ -151,4 +152,18 @@ trusted_keys = Table(
     Column("public_key", LargeBinary, nullable=False),
     Column("label", String(200), nullable=True),
     Column("added_at_us", BigInteger, nullable=False),
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("name", String(200), primary_key=True),  # the console user's actor name
+    Column("role", String(32), nullable=False),
+    Column("password_hash", String(200), nullable=False),  # Argon2id, never the password
+    Column("totp_secret", String(64), nullable=True),  # None only for the demo account
+    Column("totp_last_step", BigInteger, nullable=True),  # a code is accepted once
+    Column("failures", Integer, nullable=False),
+    Column("locked_at_us", BigInteger, nullable=True),
+    Column("demo", Boolean, nullable=False),
+    Column("updated_at_us", BigInteger, nullable=False),
 )

@@ -977,6 +977,7 @@ def _not_a_console_user(draft: ev.EventDraft | RawDraft) -> str | None:
         )
     return None
 
+
 _LIMITS = (
     ("incident id", _MAX_INCIDENT_ID),
     ("actor name", _MAX_ACTOR_NAME),

@@ -30,7 +30,12 @@ def _add(rec: Recorder, payload: ev.Payload, at_s: float = 10) -> None:
 def test_every_event_type_has_a_fold_handler_and_every_incident_command_a_rule() -> None:
     assert set(HANDLERS) == set(ev.PAYLOAD_TYPES)
     # Imports' audit records, not commands (an incident's import mark is written by the import).
-    reference_data = {ev.SchoolsImported.TYPE, ev.RosterImported.TYPE, ev.IncidentImported.TYPE}
+    reference_data = {
+        ev.SchoolsImported.TYPE,
+        ev.RosterImported.TYPE,
+        ev.IncidentImported.TYPE,
+        ev.ConsoleUserAudit.TYPE,
+    }
     assert set(CHECKS) == set(ev.PAYLOAD_TYPES) - reference_data
 
 

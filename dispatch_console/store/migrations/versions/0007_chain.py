@@ -1,7 +1,8 @@
 """The tamper-evident log (issue 16): every event carries ``chain_hash`` (SHA-256 of the previous
 event's hash and its own stored columns, see ``store/chain.py``); checkpoints signed with the
 centre's Ed25519 key anchor the chain; the public keys the centre trusts (its own, and other
-centres' for imported incident files) are kept in ``trusted_keys``.
+centres' for imported incident files) are kept in ``trusted_keys``; console accounts (Argon2id
+password hashes, TOTP secrets, failed sign-ins, lock-outs) in ``accounts`` (store/accounts.py).
 
 Events stored before this revision are chained here, in sequence order (their history is
 vouched for from now on, not before). On SQLite a statement that would replace an event (``INSERT
@@ -51,6 +52,18 @@ def upgrade() -> None:
         sa.Column("public_key", sa.LargeBinary, nullable=False),
         sa.Column("label", sa.String(200), nullable=True),
         sa.Column("added_at_us", sa.BigInteger, nullable=False),
+    )
+    op.create_table(
+        "accounts",
+        sa.Column("name", sa.String(200), primary_key=True),
+        sa.Column("role", sa.String(32), nullable=False),
+        sa.Column("password_hash", sa.String(200), nullable=False),
+        sa.Column("totp_secret", sa.String(64), nullable=True),
+        sa.Column("totp_last_step", sa.BigInteger, nullable=True),
+        sa.Column("failures", sa.Integer, nullable=False),
+        sa.Column("locked_at_us", sa.BigInteger, nullable=True),
+        sa.Column("demo", sa.Boolean, nullable=False),
+        sa.Column("updated_at_us", sa.BigInteger, nullable=False),
     )
     _chain_existing(bind, postgres)
     if postgres:
@@ -122,6 +135,7 @@ def downgrade() -> None:
             op.execute(f"DROP TRIGGER IF EXISTS {table}_no_change ON {table}")
     else:
         op.execute("DROP TRIGGER IF EXISTS events_no_replace")
+    op.drop_table("accounts")
     op.drop_table("trusted_keys")
     op.drop_table("chain_checkpoints")
     with op.batch_alter_table("events") as batch:
