@@ -39,6 +39,9 @@ EXIT_INTERNAL = 70
 EXIT_TAMPERED = 3
 
 CLI_ACTOR_NAME = "cli"
+#: The demo database's account (README): no second factor, the demo database only.
+DEMO_ACCOUNT = "demo"
+DEMO_PASSWORD = "demo-dispatch-2026"
 MAX_OFFSET_S = 10 * 365 * 86400.0
 
 
@@ -227,8 +230,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tcp-port", type=int, default=8087)
     p.add_argument("--roads", default=None, help="a roads GeoJSON file for the basemap")
     p.add_argument("--mbtiles", default=None, help="an offline raster basemap (MBTiles file)")
-    p.add_argument("--user", default=None, help="your name (asked once if not given)")
-    p.add_argument("--role", default="dispatcher", choices=ev.ROLES)
+    p.add_argument("--user", default=None, help="your account's name (to pre-fill sign-in)")
+    p.add_argument(
+        "--role", default=None, help="ignored: your role is your account's (kept for old scripts)"
+    )
+    p.add_argument(
+        "--lock-after",
+        type=float,
+        default=15.0,
+        metavar="MINUTES",
+        help="lock the session after this many idle minutes (default 15)",
+    )
     p.add_argument("--theme", choices=("night", "day"), default=None)
     p.add_argument("--quit-after", type=float, default=None, help=argparse.SUPPRESS)
     p.set_defaults(handler=cmd_console)
@@ -270,6 +282,31 @@ def build_parser() -> argparse.ArgumentParser:
     p = keys.add_parser("revoke", parents=[common], help="revoke a key")
     p.add_argument("key_id")
     p.set_defaults(handler=cmd_keys_revoke)
+
+    users = sub.add_parser(
+        "users", help="console accounts: password and one-time code (issue 16)"
+    ).add_subparsers(title="users", metavar="ACTION")
+    p = users.add_parser(
+        "add",
+        parents=[common],
+        help="enrol a console user: asks the password, shows the one-time-code secret once "
+        "(as a QR code for an authenticator app)",
+    )
+    p.add_argument("name")
+    p.add_argument("--role", required=True, choices=ev.ROLES)
+    p.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    p.set_defaults(handler=cmd_users_add)
+    p = users.add_parser("list", parents=[common], help="list accounts (never their secrets)")
+    p.set_defaults(handler=cmd_users_list)
+    p = users.add_parser("unlock", parents=[common], help="unlock a locked-out account")
+    p.add_argument("name")
+    p.set_defaults(handler=cmd_users_unlock)
+    p = users.add_parser("role", parents=[common], help="change an account's role")
+    p.add_argument("name")
+    p.add_argument("role", choices=ev.ROLES)
+    p.set_defaults(handler=cmd_users_role)
 
     devices = sub.add_parser("devices", help="registered responder devices").add_subparsers(
         title="devices", metavar="ACTION"
@@ -698,7 +735,20 @@ def cmd_console(args: argparse.Namespace, out: TextIO) -> int:
         if args.db is None:
             args.db = str(_fresh_demo_database("demo-console.sqlite3"))
         listen = Listen(args.host, 0, 0, 0, udp_worker=False)  # never clashes with a gateway
-    Store(args.db).close()  # a clear error now, rather than from a worker thread
+    from dispatch_console.store import accounts
+
+    with Store(args.db) as store:  # a clear error now, rather than from a worker thread
+        if args.demo and accounts.account(store, DEMO_ACCOUNT) is None:
+            accounts.enroll(
+                store, DEMO_ACCOUNT, "dispatcher", DEMO_PASSWORD, by=_admin(), demo=True
+            )
+        if not accounts.accounts(store):
+            raise CliError(
+                "nobody can sign in: this database has no console accounts (enrol one: "
+                "dispatch-console users add NAME --role ROLE)"
+            )
+    if args.role is not None:
+        log.warning("--role is ignored: the role is the one of the account you sign in to")
     options = ConsoleOptions(
         args.db,
         gateway=not args.no_gateway,
@@ -706,9 +756,12 @@ def cmd_console(args: argparse.Namespace, out: TextIO) -> int:
         demo=demo,
         roads=Path(args.roads) if args.roads else None,
         mbtiles=Path(args.mbtiles) if args.mbtiles else None,
-        user=User(args.user, args.role) if args.user else None,
+        # Only a name to pre-fill: who it is, and the role, come from signing in.
+        user=User(args.user or (DEMO_ACCOUNT if args.demo else ""), "observer"),
         theme=args.theme,
         quit_after_s=args.quit_after,
+        sign_in=True,
+        lock_after_s=args.lock_after * 60.0,
     )
     return run_console(options)
 
@@ -847,6 +900,84 @@ def cmd_keys_revoke(args: argparse.Namespace, out: TextIO) -> int:
     with _store(args) as store:
         store.revoke_key(args.key_id)
     print(f"revoked {args.key_id}", file=out)
+    return 0
+
+
+def _admin() -> ev.Actor:
+    """The actor of an administration command: who runs it, on this machine."""
+    import getpass
+
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):
+        who = "unknown"
+    return ev.Actor(ev.ActorKind.SYSTEM, f"{CLI_ACTOR_NAME} ({who})"[:200])
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    import getpass
+
+    first = getpass.getpass("password (at least 12 characters): ")
+    if getpass.getpass("again: ") != first:
+        raise CliError("the two passwords differ")
+    return first
+
+
+def cmd_users_add(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.store import accounts
+
+    password = _read_password(args.password_stdin)
+    with _store(args) as store:
+        secret = accounts.enroll(store, args.name, args.role, password, by=_admin())
+    assert secret is not None
+    uri = accounts.provisioning_uri(args.name.strip(), secret)
+    print(f"enrolled {args.name.strip()} as {args.role}", file=out)
+    print(
+        "Scan this with the user's authenticator app (shown once; it is their second factor):",
+        file=out,
+    )
+    out.write(accounts.terminal_qr(uri))
+    print(f"or enter the secret by hand: {secret}", file=out)
+    return 0
+
+
+def cmd_users_list(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.store import accounts
+
+    with _store(args) as store:
+        rows = [
+            (
+                a.name,
+                a.role,
+                "LOCKED" if a.locked else ("demo (no second factor)" if a.demo else "active"),
+                str(a.failures),
+            )
+            for a in accounts.accounts(store)
+        ]
+    if not rows:
+        print("no accounts (see: dispatch-console users add)", file=out)
+        return 0
+    _table(out, ("NAME", "ROLE", "STATE", "FAILED SIGN-INS"), rows)
+    return 0
+
+
+def cmd_users_unlock(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.store import accounts
+
+    with _store(args) as store:
+        accounts.unlock(store, args.name, by=_admin())
+    print(f"unlocked {args.name}", file=out)
+    return 0
+
+
+def cmd_users_role(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.store import accounts
+
+    with _store(args) as store:
+        accounts.set_role(store, args.name, args.role, by=_admin())
+    print(f"{args.name} is now {args.role}", file=out)
     return 0
 
 

@@ -179,6 +179,10 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.console = console
         self.user = user
+        #: Signs someone in (name, password, one-time code) and returns who (None: not
+        #: signed in); set where the console has accounts. Without it, "Change user" asks a
+        #: name and a role, trusted as typed.
+        self.authenticate: Callable[[User], User | None] | None = None
         self.settings = settings
         self.clock = clock
         self.submit = submit
@@ -805,15 +809,22 @@ class MainWindow(QMainWindow):
     def change_user(self) -> None:
         from dispatch_console.ui.user import UserDialog, remember_user
 
-        dialog = UserDialog(self, self.user)
-        if dialog.exec():
+        if self.authenticate is not None:  # accounts (issue 16): only a sign-in changes who
+            user = self.authenticate(self.user)
+            if user is None:
+                return
+            self.user = user
+        else:
+            dialog = UserDialog(self, self.user)
+            if not dialog.exec():
+                return
             self.user = dialog.user()
-            self.actor = ev.Actor(ev.ActorKind.CONSOLE_USER, self.user.name)
-            self.warnings.set_user(self.user.name)
-            self._apply_role()
-            remember_user(self.settings, self.user)
-            self._update_title()
-            self.statusBar().showMessage(f"Signed in as {self.user}")
+        self.actor = ev.Actor(ev.ActorKind.CONSOLE_USER, self.user.name)
+        self.warnings.set_user(self.user.name)
+        self._apply_role()
+        remember_user(self.settings, self.user)
+        self._update_title()
+        self.statusBar().showMessage(f"Signed in as {self.user}")
 
     def _apply_theme(self, theme: Theme) -> None:
         self.theme = theme

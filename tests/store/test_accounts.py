@@ -97,3 +97,37 @@ def test_enrolment_draws_the_secret_as_a_qr_code() -> None:
     assert uri.startswith("otpauth://totp/Dispatch%20Console%3ALt.%20Hayes?secret=JBSWY3DPEHPK3PXP")
     drawing = acc.terminal_qr(uri)
     assert drawing.count("\n") > 15 and "█" in drawing
+
+
+def test_users_from_the_command_line(
+    tmp_path: object, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    from dispatch_console.cli import main
+
+    db = f"sqlite:///{tmp_path}/users.sqlite3"  # type: ignore[str-bytes-safe]
+    # No account: nobody can sign in, so the console does not open (the impostor's command).
+    impostor = ["console", "--db", db, "--user", "Chief Impostor", "--role", "incident commander"]
+    assert main(impostor) == 1
+    assert "no console accounts" in capsys.readouterr().err
+    monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
+    assert main(["users", "add", "Lt. Hayes", "--role", "incident commander",
+                 "--password-stdin", "--db", db]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "enrolled Lt. Hayes as incident commander" in out and "█" in out
+    secret = out.split("or enter the secret by hand: ")[1].split()[0]
+    with Store(db) as store:
+        code = acc.totp(secret, acc.totp_step(store._clock()))
+        assert acc.sign_in(store, "Lt. Hayes", PASSWORD, code).role == "incident commander"
+    assert main(["users", "role", "Lt. Hayes", "dispatcher", "--db", db]) == 0
+    assert main(["users", "list", "--db", db]) == 0
+    listed = capsys.readouterr().out
+    assert "Lt. Hayes" in listed and "dispatcher" in listed and "active" in listed
+    with Store(db) as store:
+        role_changes = [
+            e for e in store.read(None, types=[ev.ConsoleUserAudit.TYPE])
+            if e.payload.action == "role_changed"  # type: ignore[attr-defined]
+        ]  # fmt: skip
+    assert len(role_changes) == 1 and role_changes[0].actor.kind is ev.ActorKind.SYSTEM
+    assert role_changes[0].actor.name.startswith("cli (")
