@@ -298,6 +298,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
     p.set_defaults(handler=cmd_users_add)
+    p = users.add_parser(
+        "pg-roles",
+        parents=[common],
+        help="PostgreSQL, as the owner: create the console roles' group roles, grants and "
+        "row-level security (then users add makes login roles)",
+    )
+    p.set_defaults(handler=cmd_users_pg_roles)
     p = users.add_parser("list", parents=[common], help="list accounts (never their secrets)")
     p.set_defaults(handler=cmd_users_list)
     p = users.add_parser("unlock", parents=[common], help="unlock a locked-out account")
@@ -930,6 +937,17 @@ def cmd_users_add(args: argparse.Namespace, out: TextIO) -> int:
 
     password = _read_password(args.password_stdin)
     with _store(args) as store:
+        if store.dialect == "postgresql":  # a login role of its own; the server checks it
+            from dispatch_console.store.pgroles import create_login
+
+            create_login(store.url, args.name.strip(), args.role, password)
+            accounts.audit_role_change(store, args.name.strip(), args.role, by=_admin())
+            print(
+                f"login role {args.name.strip()!r} created in the {args.role} group; it signs "
+                "in to PostgreSQL with its password (SCRAM-SHA-256)",
+                file=out,
+            )
+            return 0
         secret = accounts.enroll(store, args.name, args.role, password, by=_admin())
     assert secret is not None
     uri = accounts.provisioning_uri(args.name.strip(), secret)
@@ -940,6 +958,17 @@ def cmd_users_add(args: argparse.Namespace, out: TextIO) -> int:
     )
     out.write(accounts.terminal_qr(uri))
     print(f"or enter the secret by hand: {secret}", file=out)
+    return 0
+
+
+def cmd_users_pg_roles(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.store.pgroles import setup_roles
+
+    with _store(args) as store:
+        if store.dialect != "postgresql":
+            raise CliError("pg-roles is for PostgreSQL (SQLite has local accounts: users add)")
+        setup_roles(store.url)
+    print("group roles, grants and row-level security set", file=out)
     return 0
 
 

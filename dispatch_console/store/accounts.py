@@ -283,6 +283,12 @@ def session_locked(store: Store, name: str, idle_s: float) -> None:
     _audit(store, "session_locked", name, actor, None, f"idle {idle_s:.0f} s")
 
 
+def audit_role_change(store: Store, name: str, role: str, *, by: ev.Actor) -> None:
+    """A PostgreSQL login role made or moved to ``role``'s group (its accounts are the
+    server's): the audit event."""
+    _audit(store, "role_changed", name, by, role, "PostgreSQL login role")
+
+
 def unlock(store: Store, name: str, *, by: ev.Actor) -> None:
     _change(store, name, by, "unlocked", None, values={"failures": 0, "locked_at_us": None})
 

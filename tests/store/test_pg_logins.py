@@ -6,6 +6,7 @@ the trigger (they own nothing); an observer appends nothing."""
 
 from __future__ import annotations
 
+import io
 import secrets
 from collections.abc import Iterator
 
@@ -14,6 +15,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from dispatch_console.cli import main
 from dispatch_console.domain import events as ev
 from dispatch_console.store import Store
 from dispatch_console.store.chain import verify_chain
@@ -59,7 +61,7 @@ def scram_cluster() -> Iterator[tuple[PrivateCluster, str]]:
 
 
 def test_the_server_checks_each_console_user_s_password(
-    scram_cluster: tuple[PrivateCluster, str],
+    scram_cluster: tuple[PrivateCluster, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cluster, owner_url = scram_cluster
     with Store(owner_url) as store:  # the owner runs the migrations, and only it
@@ -71,9 +73,12 @@ def test_the_server_checks_each_console_user_s_password(
                 for e in rec.events
             ]
         )
-    setup_roles(owner_url)
+    assert main(["users", "pg-roles", "--db", owner_url]) == 0
+    setup_roles(owner_url)  # idempotent
     create_login(owner_url, HAYES.name, "incident commander", HAYES_PASSWORD)
-    create_login(owner_url, "Observer O. Ng", "observer", "observer password 1")
+    monkeypatch.setattr("sys.stdin", io.StringIO("observer password 1\n"))
+    observer_add = ["users", "add", "Observer O. Ng", "--role", "observer", "--password-stdin"]
+    assert main([*observer_add, "--db", owner_url]) == 0
     # Without the password, or with another, the server refuses the connection.
     for password in (None, "hayes: wrong password"):
         engine = create_engine(url_as(cluster, HAYES.name, password, "dispatch"))
