@@ -353,3 +353,39 @@ def test_the_gateway_s_checkpointer_signs_what_was_appended(tmp_path: Path) -> N
     assert checkpoints.signed_seq == last
     with Store(url) as store:
         assert verify_chain(store).anchored_seq == last
+
+
+def test_events_stored_before_the_chain_are_chained_by_the_migration(tmp_path: Path) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from dispatch_console.store import store as store_module
+
+    url = sqlite_url(tmp_path)
+    old = Store(url, migrate=False)
+    config = Config()
+    config.set_main_option("script_location", str(store_module._MIGRATIONS))
+    with old._writer.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0005")
+    old.close()
+    conn = sqlite3.connect(tmp_path / "chain.sqlite3")
+    for seq in range(1, 4):
+        conn.execute(
+            "INSERT INTO events VALUES (?, 'inc-1', 'responder_notified', ?, ?, 'system', 'gw', "
+            "'feed', ?, NULL)",
+            (seq, T0 + seq, T0 + seq, f'{{"responder_id": "r{seq}", "device_id": "d{seq}"}}'),
+        )
+    conn.commit()
+    conn.close()
+    with Store(url) as store:  # migrates to 0007: the three events are chained
+        result = verify_chain(store)
+        assert result.ok and result.events == 3 and result.unchained == 0
+        store.append(
+            [ev.EventDraft("inc-1", T0, DEVICE, ev.Source.FEED, ev.ResponderNotified("r9", "d9"))]
+        )
+        assert verify_chain(store).ok
+    conn = sqlite3.connect(tmp_path / "chain.sqlite3")
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        conn.execute("UPDATE events SET actor_name = 'x' WHERE seq = 1")
+    conn.close()

@@ -7,11 +7,14 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
 from pytestqt.qtbot import QtBot
 
 from dispatch_console.domain import events as ev
+from dispatch_console.feeds.keys import MASTER_KEY_ENV
 from dispatch_console.feeds.server import Listen
 from dispatch_console.store import Store
+from dispatch_console.store.chain import SIGNING_KEY_ENV
 from dispatch_console.ui.console_app import ConsoleOptions, build_console
 from dispatch_console.ui.user import User
 from tests.builders import IC, Recorder
@@ -19,7 +22,14 @@ from tests.builders import IC, Recorder
 USER = User("Dispatcher A. Moreno", "dispatcher")
 
 
-def test_a_rewritten_log_shows_the_tamper_banner(qtbot: QtBot, tmp_path: Path) -> None:
+def test_a_rewritten_log_shows_the_tamper_banner(
+    qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Also: a console that only watches (no embedded gateway) never needs the master key nor
+    the centre's signing key: neither file is read or made."""
+    master, signing = tmp_path / "master.key", tmp_path / "centre-signing.key"
+    monkeypatch.setenv(MASTER_KEY_ENV, str(master))
+    monkeypatch.setenv(SIGNING_KEY_ENV, str(signing))
     path = tmp_path / "console.sqlite3"
     url = f"sqlite:///{path}"
     with Store(url) as store:
@@ -66,3 +76,4 @@ def test_a_rewritten_log_shows_the_tamper_banner(qtbot: QtBot, tmp_path: Path) -
         assert "EVENT LOG FAILS VERIFICATION" in text and f"event {commander} " in text
     finally:
         console.close()
+    assert not master.exists() and not signing.exists()
