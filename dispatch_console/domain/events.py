@@ -11,6 +11,7 @@ when it is decoded and the fold never sees a malformed payload.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from enum import StrEnum
 from typing import Any, ClassVar, Literal, get_args
 
@@ -669,3 +670,13 @@ def event_to_dict(event: Event) -> dict[str, Any]:
         "payload": payload_to_dict(event.payload),
         "idempotency_key": event.idempotency_key,
     }
+
+
+def untrusted_import(events: Iterable[Event]) -> str | None:
+    """Why an incident's events came from a file not signed by a key its centre trusted (the
+    first such :class:`IncidentImported` mark), or None if none did."""
+    for event in events:
+        p = event.payload
+        if isinstance(p, IncidentImported) and not p.trusted:
+            return p.why_untrusted or "not signed by a trusted key"
+    return None
