@@ -432,6 +432,9 @@ def test_a_forged_or_unsigned_file_is_refused_unless_imported_as_untrusted(
         assert (
             "does not trust" in portable.untrusted_incidents(store)["20261119-0900-lincoln-hs-0001"]
         )
+        # The replay window's title and the report's summary read the mark from the events.
+        why = ev.untrusted_import(store.read("20261119-0900-lincoln-hs-0001"))
+        assert why is not None and "does not trust" in why
         # Exported again, from here and signed here, the mark travels with the events.
         again = tmp_path / "again.jsonl.gz"
         export_incident(store, "20261119-0900-lincoln-hs-0001", again, signing_key=key)
