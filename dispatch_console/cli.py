@@ -744,7 +744,10 @@ def cmd_console(args: argparse.Namespace, out: TextIO) -> int:
         listen = Listen(args.host, 0, 0, 0, udp_worker=False)  # never clashes with a gateway
     from dispatch_console.store import accounts
 
+    args.db = _with_password(args.db)
     with Store(args.db) as store:  # a clear error now, rather than from a worker thread
+        if store.dialect == "postgresql":
+            return _console_as_login_role(args, store, listen, demo)
         if args.demo and accounts.account(store, DEMO_ACCOUNT) is None:
             accounts.enroll(
                 store, DEMO_ACCOUNT, "dispatcher", DEMO_PASSWORD, by=_admin(), demo=True
@@ -831,6 +834,59 @@ def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
         file=out,
     )
     return 0
+
+
+def _with_password(url: str | None) -> str | None:
+    """A PostgreSQL URL naming a login role but no password: the password is asked here (not
+    echoed), unless libpq finds one itself ($PGPASSWORD, ~/.pgpass)."""
+    if not url or not url.startswith("postgresql") or not sys.stdin.isatty():
+        return url
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.username is None or parsed.password is not None or os.environ.get("PGPASSWORD"):
+        return url
+    if (Path.home() / ".pgpass").exists():
+        return url
+    import getpass
+
+    password = getpass.getpass(f"PostgreSQL password of {parsed.username}: ")
+    return parsed.set(password=password).render_as_string(hide_password=False)
+
+
+def _console_as_login_role(args: argparse.Namespace, store: Store, listen: Any, demo: Any) -> int:
+    """PostgreSQL: the console's user is the login role the server authenticated (SCRAM), and
+    its role the one the owner registered for it (``users add``)."""
+    from sqlalchemy import text
+
+    from dispatch_console.store import accounts
+    from dispatch_console.ui.console_app import ConsoleOptions, run_console
+    from dispatch_console.ui.user import User
+
+    with store._reader.connect() as conn:
+        name = str(conn.execute(text("SELECT session_user")).scalar())
+    role = store.user_role(name)
+    if role is None:
+        raise CliError(
+            f"the login role {name!r} is not a console user (the owner enrols it: "
+            "dispatch-console users add NAME --role ROLE)"
+        )
+    accounts.audit_pg_session(store, "signed_in", name, role)
+    options = ConsoleOptions(
+        args.db,
+        gateway=not args.no_gateway,
+        listen=listen,
+        demo=demo,
+        roads=Path(args.roads) if args.roads else None,
+        mbtiles=Path(args.mbtiles) if args.mbtiles else None,
+        user=User(name, role),
+        theme=args.theme,
+        quit_after_s=args.quit_after,
+        lock_after_s=args.lock_after * 60.0,
+        postgres_session=True,
+    )
+    store.close()
+    return run_console(options)
 
 
 def _fresh_demo_database(name: str) -> Path:

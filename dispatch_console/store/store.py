@@ -604,6 +604,8 @@ class Store(RegistryMixin):
             raise StoreError(f"console user name longer than {_MAX_ACTOR_NAME} characters")
         if role not in ev.ROLES:
             raise StoreError(f"unknown role {role!r}: one of {', '.join(ev.ROLES)}")
+        if self.user_role(name) == role:  # already so: nothing to write (a PostgreSQL login
+            return  # role registered by the owner may not write this table)
         row = {"name": name, "role": role, "updated_at_us": self._clock()}
         self._upsert(schema.console_users, [row], ["name"])
 

@@ -58,6 +58,9 @@ class ConsoleOptions:
     sign_in: bool = False
     #: With ``sign_in``: lock the session after this many idle seconds.
     lock_after_s: float = LOCK_AFTER_S
+    #: PostgreSQL: the user is the database session's login role (``user``, found by the
+    #: command line), authenticated by the server; the session locks like a signed-in one.
+    postgres_session: bool = False
 
 
 def _console_name() -> str:
@@ -149,6 +152,14 @@ def build_console(
         console, user, settings=settings, clock=clock, submit=submitter, theme=theme
     )
     submitter.window = window
+    if options.postgres_session:
+        window.session_lock = SessionLock(  # type: ignore[attr-defined]
+            window,
+            options.store_url,
+            user.name,
+            lock_after_s=options.lock_after_s,
+            postgres_session=True,
+        )
     if options.sign_in:
         lock = SessionLock(window, options.store_url, user.name, lock_after_s=options.lock_after_s)
         window.session_lock = lock  # type: ignore[attr-defined]

@@ -127,9 +127,16 @@ class SignInDialog(QDialog):
 class UnlockDialog(QDialog):
     """The locked session's password prompt: it cannot be closed, only answered."""
 
-    def __init__(self, store_url: str | None, name: str, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        store_url: str | None,
+        name: str,
+        parent: QWidget | None = None,
+        check: Callable[[str], bool] | None = None,
+    ) -> None:
         super().__init__(parent)
         self.store_url = store_url
+        self.check = check
         self.user_name = name
         self._pending: _Done | None = None
         self.setWindowTitle("Session locked")
@@ -156,6 +163,8 @@ class UnlockDialog(QDialog):
         self.buttons.setEnabled(False)
 
         def work() -> bool:
+            if self.check is not None:
+                return self.check(password)
             with Store(self.store_url, migrate=False) as store:
                 return acc.check_password(store, self.user_name, password)
 
@@ -212,8 +221,11 @@ class SessionLock(QObject):
         *,
         lock_after_s: float = LOCK_AFTER_S,
         clock: Callable[[], float] = time.monotonic,
+        postgres_session: bool = False,
     ) -> None:
         super().__init__(window)
+        #: PostgreSQL: the user is the session's login role; the password is the server's.
+        self.postgres_session = postgres_session
         self.window = window
         self.store_url = store_url
         self.user_name = user_name
@@ -257,10 +269,24 @@ class SessionLock(QObject):
 
         def work() -> None:
             with Store(self.store_url, migrate=False) as store:
-                acc.session_locked(store, self.user_name, idle)
+                if self.postgres_session:
+                    acc.audit_pg_session(store, "session_locked", self.user_name, None)
+                else:
+                    acc.session_locked(store, self.user_name, idle)
 
         self._pending = _in_thread(work, lambda _result: None)
-        self.dialog = UnlockDialog(self.store_url, self.user_name, self.window)
+        check = None
+        if self.postgres_session and self.store_url is not None:
+            url = self.store_url
+
+            def check(password: str) -> bool:
+                ok = acc.pg_password_ok(url, password)
+                with Store(url, migrate=False) as store:
+                    action = "session_unlocked" if ok else "unlock_failed"
+                    acc.audit_pg_session(store, action, self.user_name, None)
+                return ok
+
+        self.dialog = UnlockDialog(self.store_url, self.user_name, self.window, check)
         self.dialog.accepted.connect(self.unlock)
         self.dialog.open()
         self.locked_changed.emit(True)

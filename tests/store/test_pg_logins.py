@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from dispatch_console.cli import main
 from dispatch_console.domain import events as ev
 from dispatch_console.store import Store
+from dispatch_console.store import accounts as acc
 from dispatch_console.store.chain import verify_chain
 from dispatch_console.store.pgroles import create_login, setup_roles
 from tests.builders import T0, Recorder
@@ -142,7 +143,20 @@ def test_the_server_checks_each_console_user_s_password(
                     b"x" * 32,
                 ),
             )
+    # The console as Hayes: the registration needs no write; a locked session's password is a
+    # new SCRAM exchange; the sign-in and lock are audit events by Hayes (an observer may not
+    # append them: the server's log is the record).
+    with Store(hayes_url, migrate=False) as store:
+        store.set_user(HAYES.name, "incident commander")
+        acc.audit_pg_session(store, "signed_in", HAYES.name, "incident commander")
+    assert acc.pg_password_ok(hayes_url, HAYES_PASSWORD)
+    assert not acc.pg_password_ok(hayes_url, "hayes: wrong password")
+    with Store(observer_url, migrate=False) as store:
+        acc.audit_pg_session(store, "signed_in", "Observer O. Ng", "observer")  # not stored
+    with Store(owner_url, migrate=False) as store:
+        audits = list(store.read(None, types=[ev.ConsoleUserAudit.TYPE]))
+        assert [(e.actor, e.payload.action) for e in audits][-1] == (HAYES, "signed_in")  # type: ignore[attr-defined]
     with Store(owner_url, migrate=False) as store:
         assert verify_chain(store).ok
-        stored = [e for e in store.read("inc-1") if e.actor == HAYES]
+        stored = [e for e in store.read("inc-1") if e.actor == HAYES]  # the incident's
         assert len(stored) == 1
