@@ -160,6 +160,15 @@ def build_console(
             lock_after_s=options.lock_after_s,
             postgres_session=True,
         )
+
+        def same_login(current: User) -> User | None:
+            window.statusBar().showMessage(
+                "Another user signs in with their own PostgreSQL login: close this console and "
+                "start it with theirs"
+            )
+            return None
+
+        window.authenticate = same_login
     if options.sign_in:
         lock = SessionLock(window, options.store_url, user.name, lock_after_s=options.lock_after_s)
         window.session_lock = lock  # type: ignore[attr-defined]
