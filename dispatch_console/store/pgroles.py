@@ -9,8 +9,10 @@ role is a group role whose grants allow exactly its events:
   name is the *session's* login role (``session_user``), whatever the client claims;
 - ``dc_observer``, ``dc_trainer``: read only;
 - ``dc_gateway``: appends the feeds' events (actors: the system or a device), never a console
-  user's decision (:data:`~dispatch_console.domain.events.CONSOLE_ONLY_TYPES`), and keeps the
-  device and rejection tables.
+  user's decision (:data:`~dispatch_console.domain.events.CONSOLE_ONLY_TYPES`), keeps the
+  device, key and rejection tables, and appends signed checkpoints. Its login role is made by
+  the database administrator (``CREATE ROLE gateway LOGIN PASSWORD ... IN ROLE dc_gateway``);
+  the gateway has not been run end to end under it yet.
 
 Every runtime role may add snapshots (the fold's cache; not covered by the hash chain: see
 the README's Security section).
@@ -36,6 +38,8 @@ GATEWAY = "dc_gateway"
 _COMMANDING = [GROUPS[r] for r in sorted(ev.COMMANDING_ROLES)]
 _ALL = [*GROUPS.values(), GATEWAY]
 _GATEWAY_TABLES = ("devices", "rejections", "api_keys")
+#: The gateway holds the centre's key: it signs checkpoints (and trusts its own key).
+_GATEWAY_APPENDS = ("chain_checkpoints", "trusted_keys")
 
 
 def setup_roles(owner_url: str) -> None:
@@ -64,6 +68,8 @@ def setup_roles(owner_url: str) -> None:
             conn.execute(text(f"GRANT INSERT ON events TO {writers}"))
             for table in _GATEWAY_TABLES:
                 conn.execute(text(f"GRANT INSERT, UPDATE ON {table} TO {GATEWAY}"))
+            for table in _GATEWAY_APPENDS:
+                conn.execute(text(f"GRANT INSERT ON {table} TO {GATEWAY}"))
             conn.execute(text(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {GATEWAY}"))
             conn.execute(text("ALTER TABLE events ENABLE ROW LEVEL SECURITY"))
             for policy in ("events_read", "events_as_themselves", "events_of_feeds"):
