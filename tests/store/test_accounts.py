@@ -3,6 +3,8 @@ after five failures, each step an audit event; the impostor cannot sign in."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from dispatch_console.domain import events as ev
@@ -131,3 +133,21 @@ def test_users_from_the_command_line(
         ]  # fmt: skip
     assert len(role_changes) == 1 and role_changes[0].actor.kind is ev.ActorKind.SYSTEM
     assert role_changes[0].actor.name.startswith("cli (")
+
+
+def test_the_demo_console_enrols_the_demo_account_the_readme_gives(
+    tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dispatch_console import cli
+    from dispatch_console.ui import console_app
+
+    opened: list[console_app.ConsoleOptions] = []
+    monkeypatch.setattr(console_app, "run_console", lambda options: opened.append(options) or 0)
+    db = f"sqlite:///{tmp_path}/demo.sqlite3"  # type: ignore[str-bytes-safe]
+    assert cli.main(["console", "--demo", "--db", db]) == 0
+    assert opened and opened[0].sign_in and opened[0].user is not None
+    assert opened[0].user.name == "demo" == cli.DEMO_ACCOUNT
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    assert f"**`{cli.DEMO_ACCOUNT}`**, password\n**`{cli.DEMO_PASSWORD}`**" in readme
+    with Store(db) as store:
+        assert acc.sign_in(store, "demo", cli.DEMO_PASSWORD, "").role == "dispatcher"
