@@ -35,8 +35,13 @@ log = logging.getLogger("dispatch_console")
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_INTERNAL = 70
+#: ``verify``: the event log was changed.
+EXIT_TAMPERED = 3
 
 CLI_ACTOR_NAME = "cli"
+#: The demo database's account (README): no second factor, the demo database only.
+DEMO_ACCOUNT = "demo"
+DEMO_PASSWORD = "demo-dispatch-2026"
 MAX_OFFSET_S = 10 * 365 * 86400.0
 
 
@@ -164,7 +169,46 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("import-incident", "store an incident from a portable file (append-only)")
     p.add_argument("file", type=Path)
+    p.add_argument(
+        "--untrusted",
+        action="store_true",
+        help="import a file that is unsigned or not signed by a trusted key; the incident is "
+        "then marked UNTRUSTED everywhere it is shown",
+    )
     p.set_defaults(handler=cmd_import_incident)
+
+    # --- the tamper-evident log (issue 16) ---
+    p = command(
+        "verify",
+        "recompute the event log's hash chain and check its signed checkpoints; name the "
+        "first event that breaks it (exit 3 if it does)",
+    )
+    p.add_argument("incident", nargs="?", default=None, help="report only this incident")
+    p.set_defaults(handler=cmd_verify)
+
+    p = command(
+        "checkpoint", "sign the chain's newest event with the centre's key (see: signing-key)"
+    )
+    p.set_defaults(handler=cmd_checkpoint)
+
+    p = command(
+        "signing-key",
+        "show the centre's public signing key (made on first use; the private key stays in "
+        "its file, $DISPATCH_CONSOLE_SIGNING_KEY_FILE or the user config folder)",
+    )
+    p.set_defaults(handler=cmd_signing_key)
+
+    trust = sub.add_parser(
+        "trust", help="public keys whose signatures this centre accepts"
+    ).add_subparsers(title="trust", metavar="ACTION")
+    p = trust.add_parser(
+        "add", parents=[common], help="trust a public key (another centre's signing-key)"
+    )
+    p.add_argument("key", help="the key as signing-key prints it: ed25519:<64 hex digits>")
+    p.add_argument("--label", required=True, help="whose key it is")
+    p.set_defaults(handler=cmd_trust_add)
+    p = trust.add_parser("list", parents=[common], help="list trusted keys")
+    p.set_defaults(handler=cmd_trust_list)
 
     p = command("events", "list an incident's events in order")
     p.add_argument("incident")
@@ -231,8 +275,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="a roads GeoJSON file for the basemap, instead of the store's (import-roads)",
     )
     p.add_argument("--mbtiles", default=None, help="an offline raster basemap (MBTiles file)")
-    p.add_argument("--user", default=None, help="your name (asked once if not given)")
-    p.add_argument("--role", default="dispatcher", choices=ev.ROLES)
+    p.add_argument("--user", default=None, help="your account's name (to pre-fill sign-in)")
+    p.add_argument(
+        "--role", default=None, help="ignored: your role is your account's (kept for old scripts)"
+    )
+    p.add_argument(
+        "--lock-after",
+        type=float,
+        default=15.0,
+        metavar="MINUTES",
+        help="lock the session after this many idle minutes (default 15)",
+    )
     p.add_argument("--theme", choices=("night", "day"), default=None)
     p.add_argument("--quit-after", type=float, default=None, help=argparse.SUPPRESS)
     p.set_defaults(handler=cmd_console)
@@ -284,6 +337,38 @@ def build_parser() -> argparse.ArgumentParser:
     p = keys.add_parser("revoke", parents=[common], help="revoke a key")
     p.add_argument("key_id")
     p.set_defaults(handler=cmd_keys_revoke)
+
+    users = sub.add_parser(
+        "users", help="console accounts: password and one-time code (issue 16)"
+    ).add_subparsers(title="users", metavar="ACTION")
+    p = users.add_parser(
+        "add",
+        parents=[common],
+        help="enrol a console user: asks the password, shows the one-time-code secret once "
+        "(as a QR code for an authenticator app)",
+    )
+    p.add_argument("name")
+    p.add_argument("--role", required=True, choices=ev.ROLES)
+    p.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    p.set_defaults(handler=cmd_users_add)
+    p = users.add_parser(
+        "pg-roles",
+        parents=[common],
+        help="PostgreSQL, as the owner: create the console roles' group roles, grants and "
+        "row-level security (then users add makes login roles)",
+    )
+    p.set_defaults(handler=cmd_users_pg_roles)
+    p = users.add_parser("list", parents=[common], help="list accounts (never their secrets)")
+    p.set_defaults(handler=cmd_users_list)
+    p = users.add_parser("unlock", parents=[common], help="unlock a locked-out account")
+    p.add_argument("name")
+    p.set_defaults(handler=cmd_users_unlock)
+    p = users.add_parser("role", parents=[common], help="change an account's role")
+    p.add_argument("name")
+    p.add_argument("role", choices=ev.ROLES)
+    p.set_defaults(handler=cmd_users_role)
 
     devices = sub.add_parser("devices", help="registered responder devices").add_subparsers(
         title="devices", metavar="ACTION"
@@ -504,8 +589,11 @@ def _audit(store: Store, payload: ev.Payload) -> None:
 
 
 def cmd_incidents(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.replay.portable import untrusted_incidents
+
     with _store(args) as store:
         incidents = store.incidents()
+        untrusted = untrusted_incidents(store)
         where = _where(store)
     elsewhere = _demo_note(args)
     if not incidents:
@@ -518,7 +606,9 @@ def cmd_incidents(args: argparse.Namespace, out: TextIO) -> int:
             i.incident_id,
             i.school_name,
             i.incident_type.replace("_", " "),
-            i.status.replace("_", " ") + (" [EXERCISE]" if i.exercise else ""),
+            i.status.replace("_", " ")
+            + (" [EXERCISE]" if i.exercise else "")
+            + (" [UNTRUSTED IMPORT]" if i.incident_id in untrusted else ""),
             iso(i.opened_at_us),
             str(i.event_count),
         )
@@ -532,9 +622,10 @@ def cmd_incidents(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_export_incident(args: argparse.Namespace, out: TextIO) -> int:
     from dispatch_console.replay.portable import export_incident
+    from dispatch_console.store.chain import CentreKey
 
     with _store(args) as store:
-        result = export_incident(store, args.incident, args.output)
+        result = export_incident(store, args.incident, args.output, signing_key=CentreKey())
     flag = " [EXERCISE]" if result.exercise else ""
     print(
         f"wrote {result.path}: incident {result.incident_id}{flag}, {result.events} events, "
@@ -548,16 +639,115 @@ def cmd_import_incident(args: argparse.Namespace, out: TextIO) -> int:
     from dispatch_console.replay.portable import import_file
 
     with _store(args) as store:
-        result = import_file(store, args.file)
+        _trust_own_key(store)
+        result = import_file(store, args.file, untrusted=args.untrusted)
     flag = " [EXERCISE]" if result.exercise else ""
+    trust = (
+        f"; signed by {result.signer}"
+        if result.signer is not None
+        else "; UNTRUSTED: not signed by a trusted key, marked so"
+    )
     if result.already_imported:
-        print(f"incident {result.incident_id}{flag} is here already, same events", file=out)
+        print(f"incident {result.incident_id}{flag} is here already, same events{trust}", file=out)
         return 0
     added = ", its school added" if result.school_added else ""
     print(
-        f"imported incident {result.incident_id}{flag}: {result.stored} events{added} "
+        f"imported incident {result.incident_id}{flag}: {result.stored} events{added}{trust} "
         "(replay: dispatch-console replay INCIDENT)",
         file=out,
+    )
+    return 0
+
+
+def _trust_own_key(store: Store) -> None:
+    """This centre trusts its own signing key, where the key is (its files import here)."""
+    from dispatch_console.store.chain import CentreKey
+
+    try:
+        key = CentreKey(create=False)
+    except (FileNotFoundError, PermissionError, ValueError):
+        return
+    store.trust_key(key.public, "this centre")
+
+
+def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.store.chain import verify_chain
+
+    with _store(args) as store:
+        if args.incident is not None:
+            _require_incident(store, args.incident)
+        result = verify_chain(store)
+    scope = f"incident {args.incident} in " if args.incident else ""
+    first = result.first_break(args.incident)
+    anchored = (
+        f"signed checkpoints up to event {result.anchored_seq}"
+        if result.anchored_seq
+        else "NO signed checkpoint yet (a rewrite of the whole chain would not be seen: "
+        "run dispatch-console checkpoint where the centre's key is)"
+    )
+    for problem in result.problems:
+        print(f"PROBLEM: {problem}", file=out)
+    if first is not None:
+        print(f"TAMPERED: {scope}the event log breaks at {first.describe()}", file=out)
+        others = [b for b in result.breaks if b is not first]
+        for more in others[:10]:
+            print(f"  also: {more.describe()}", file=out)
+        return EXIT_TAMPERED
+    if result.problems:
+        return EXIT_TAMPERED
+    unchained = f"; {result.unchained} older events carry no hash" if result.unchained else ""
+    elsewhere = f" (elsewhere in the log: {result.breaks[0].describe()})" if result.breaks else ""
+    print(
+        f"OK: {scope}{redact(store.url)}: {result.events} events, chain intact up to event "
+        f"{result.last_seq}, {anchored}{unchained}{elsewhere}",
+        file=out,
+    )
+    return EXIT_TAMPERED if result.breaks else 0
+
+
+def cmd_checkpoint(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.store.chain import CentreKey
+
+    key = CentreKey()
+    with Store(args.db, signing_key=key) as store:
+        seq = store.sign_checkpoint()
+    if seq == 0:
+        print("nothing stored yet: no checkpoint", file=out)
+    else:
+        print(f"signed checkpoint at event {seq} with key {key.key_id} ({key.path})", file=out)
+    return 0
+
+
+def cmd_signing_key(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.store.chain import CentreKey, public_text
+
+    key = CentreKey()
+    print(f"{public_text(key.public)}  (key id {key.key_id}; private key in {key.path})", file=out)
+    return 0
+
+
+def cmd_trust_add(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.store.chain import key_id, parse_public
+
+    try:
+        public = parse_public(args.key)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    with _store(args) as store:
+        added = store.trust_key(public, args.label)
+    kid = key_id(public)
+    print(f"{'trusted' if added else 'already trusted'}: key {kid} ({args.label})", file=out)
+    return 0
+
+
+def cmd_trust_list(args: argparse.Namespace, out: TextIO) -> int:
+    with _store(args) as store:
+        keys = store.trusted_keys()
+    if not keys:
+        print("no trusted keys", file=out)
+        return 0
+    _table(
+        out, ("KEY ID", "LABEL", "ADDED"), [(k.key_id, k.label, iso(k.added_at_us)) for k in keys]
     )
     return 0
 
@@ -707,7 +897,23 @@ def cmd_console(args: argparse.Namespace, out: TextIO) -> int:
                 file=out,
             )
         listen = Listen(args.host, 0, 0, 0, udp_worker=False)  # never clashes with a gateway
-    Store(args.db).close()  # a clear error now, rather than from a worker thread
+    from dispatch_console.store import accounts
+
+    args.db = _with_password(args.db)
+    with Store(args.db) as store:  # a clear error now, rather than from a worker thread
+        if store.dialect == "postgresql":
+            return _console_as_login_role(args, store, listen, demo)
+        if args.demo and accounts.account(store, DEMO_ACCOUNT) is None:
+            accounts.enroll(
+                store, DEMO_ACCOUNT, "dispatcher", DEMO_PASSWORD, by=_admin(), demo=True
+            )
+        if not accounts.accounts(store):
+            raise CliError(
+                "nobody can sign in: this database has no console accounts (enrol one: "
+                "dispatch-console users add NAME --role ROLE)"
+            )
+    if args.role is not None:
+        log.warning("--role is ignored: the role is the one of the account you sign in to")
     options = ConsoleOptions(
         args.db,
         gateway=not args.no_gateway,
@@ -715,9 +921,12 @@ def cmd_console(args: argparse.Namespace, out: TextIO) -> int:
         demo=demo,
         roads=Path(args.roads) if args.roads else None,
         mbtiles=Path(args.mbtiles) if args.mbtiles else None,
-        user=User(args.user, args.role) if args.user else None,
+        # Only a name to pre-fill: who it is, and the role, come from signing in.
+        user=User(args.user or (DEMO_ACCOUNT if args.demo else ""), "observer"),
         theme=args.theme,
         quit_after_s=args.quit_after,
+        sign_in=True,
+        lock_after_s=args.lock_after * 60.0,
     )
     return run_console(options)
 
@@ -783,6 +992,59 @@ def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _with_password(url: str | None) -> str | None:
+    """A PostgreSQL URL naming a login role but no password: the password is asked here (not
+    echoed), unless libpq finds one itself ($PGPASSWORD, ~/.pgpass)."""
+    if not url or not url.startswith("postgresql") or not sys.stdin.isatty():
+        return url
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.username is None or parsed.password is not None or os.environ.get("PGPASSWORD"):
+        return url
+    if (Path.home() / ".pgpass").exists():
+        return url
+    import getpass
+
+    password = getpass.getpass(f"PostgreSQL password of {parsed.username}: ")
+    return parsed.set(password=password).render_as_string(hide_password=False)
+
+
+def _console_as_login_role(args: argparse.Namespace, store: Store, listen: Any, demo: Any) -> int:
+    """PostgreSQL: the console's user is the login role the server authenticated (SCRAM), and
+    its role the one the owner registered for it (``users add``)."""
+    from sqlalchemy import text
+
+    from dispatch_console.store import accounts
+    from dispatch_console.ui.console_app import ConsoleOptions, run_console
+    from dispatch_console.ui.user import User
+
+    with store._reader.connect() as conn:
+        name = str(conn.execute(text("SELECT session_user")).scalar())
+    role = store.user_role(name)
+    if role is None:
+        raise CliError(
+            f"the login role {name!r} is not a console user (the owner enrols it: "
+            "dispatch-console users add NAME --role ROLE)"
+        )
+    accounts.audit_pg_session(store, "signed_in", name, role)
+    options = ConsoleOptions(
+        args.db,
+        gateway=not args.no_gateway,
+        listen=listen,
+        demo=demo,
+        roads=Path(args.roads) if args.roads else None,
+        mbtiles=Path(args.mbtiles) if args.mbtiles else None,
+        user=User(name, role),
+        theme=args.theme,
+        quit_after_s=args.quit_after,
+        lock_after_s=args.lock_after * 60.0,
+        postgres_session=True,
+    )
+    store.close()
+    return run_console(options)
+
+
 def _fresh_demo_database(name: str) -> Path:
     path = _demo_path(name)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -793,6 +1055,7 @@ def _fresh_demo_database(name: str) -> Path:
 
 def cmd_gateway(args: argparse.Namespace, out: TextIO) -> int:
     from dispatch_console.feeds.server import Listen, serve
+    from dispatch_console.store.chain import CentreKey, Checkpointer
 
     if bool(args.tls_cert) != bool(args.tls_key):
         raise CliError("--tls-cert and --tls-key go together")
@@ -801,7 +1064,14 @@ def cmd_gateway(args: argparse.Namespace, out: TextIO) -> int:
         args.host, args.http_port, args.udp_port, args.tcp_port, args.tls_cert, args.tls_key
     )
     Store(args.db).close()  # a clear error now, rather than from the writer thread
-    serve(args.db, listen, journal_path=args.journal)
+    # The gateway holds the centre's signing key: it anchors the event log's hash chain with
+    # a signed checkpoint every minute (issue 16).
+    checkpoints = Checkpointer(args.db, CentreKey())
+    checkpoints.start()
+    try:
+        serve(args.db, listen, journal_path=args.journal)
+    finally:
+        checkpoints.stop()
     return 0
 
 
@@ -871,6 +1141,106 @@ def cmd_keys_revoke(args: argparse.Namespace, out: TextIO) -> int:
     with _store(args) as store:
         store.revoke_key(args.key_id)
     print(f"revoked {args.key_id}", file=out)
+    return 0
+
+
+def _admin() -> ev.Actor:
+    """The actor of an administration command: who runs it, on this machine."""
+    import getpass
+
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):
+        who = "unknown"
+    return ev.Actor(ev.ActorKind.SYSTEM, f"{CLI_ACTOR_NAME} ({who})"[:200])
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    import getpass
+
+    first = getpass.getpass("password (at least 12 characters): ")
+    if getpass.getpass("again: ") != first:
+        raise CliError("the two passwords differ")
+    return first
+
+
+def cmd_users_add(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.store import accounts
+
+    password = _read_password(args.password_stdin)
+    with _store(args) as store:
+        if store.dialect == "postgresql":  # a login role of its own; the server checks it
+            from dispatch_console.store.pgroles import create_login
+
+            create_login(store.url, args.name.strip(), args.role, password)
+            accounts.audit_role_change(store, args.name.strip(), args.role, by=_admin())
+            print(
+                f"login role {args.name.strip()!r} created in the {args.role} group; it signs "
+                "in to PostgreSQL with its password (SCRAM-SHA-256)",
+                file=out,
+            )
+            return 0
+        secret = accounts.enroll(store, args.name, args.role, password, by=_admin())
+    assert secret is not None
+    uri = accounts.provisioning_uri(args.name.strip(), secret)
+    print(f"enrolled {args.name.strip()} as {args.role}", file=out)
+    print(
+        "Scan this with the user's authenticator app (shown once; it is their second factor):",
+        file=out,
+    )
+    out.write(accounts.terminal_qr(uri))
+    print(f"or enter the secret by hand: {secret}", file=out)
+    return 0
+
+
+def cmd_users_pg_roles(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.store.pgroles import setup_roles
+
+    with _store(args) as store:
+        if store.dialect != "postgresql":
+            raise CliError("pg-roles is for PostgreSQL (SQLite has local accounts: users add)")
+        setup_roles(store.url)
+    print("group roles, grants and row-level security set", file=out)
+    return 0
+
+
+def cmd_users_list(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.store import accounts
+
+    with _store(args) as store:
+        rows = [
+            (
+                a.name,
+                a.role,
+                "LOCKED" if a.locked else ("demo (no second factor)" if a.demo else "active"),
+                str(a.failures),
+            )
+            for a in accounts.accounts(store)
+        ]
+    if not rows:
+        print("no accounts (see: dispatch-console users add)", file=out)
+        return 0
+    _table(out, ("NAME", "ROLE", "STATE", "FAILED SIGN-INS"), rows)
+    return 0
+
+
+def cmd_users_unlock(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.store import accounts
+
+    with _store(args) as store:
+        accounts.unlock(store, args.name, by=_admin())
+    print(f"unlocked {args.name}", file=out)
+    return 0
+
+
+def cmd_users_role(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.store import accounts
+
+    with _store(args) as store:
+        accounts.set_role(store, args.name, args.role, by=_admin())
+    print(f"{args.name} is now {args.role}", file=out)
     return 0
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from dispatch_console.domain import events as ev
 from dispatch_console.feeds.keys import SecretBox
 from dispatch_console.feeds.server import GatewayThread, Listen
+from dispatch_console.store.chain import CentreKey, Checkpointer
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,7 @@ class EmbeddedServices:
         self.simulator: threading.Thread | None = None
         self.simulator_error: str | None = None
         self._keys: dict[str, object] | None = None
+        self.checkpoints: Checkpointer | None = None
         self._stop = threading.Event()
         self._started = threading.Event()
 
@@ -95,6 +97,9 @@ class EmbeddedServices:
             keys = self._keys
             self.gateway = GatewayThread(self.store_url, self.listen, box=self.box)
             self.gateway.start_and_wait()
+            # The gateway's process holds the centre's key: it signs chain checkpoints.
+            self.checkpoints = Checkpointer(self.store_url, CentreKey())
+            self.checkpoints.start()
             if self.on_stored is not None and self.gateway.gateway.core is not None:
                 self.gateway.gateway.core.service.subscribe(self.on_stored)
         except Exception as exc:
@@ -157,3 +162,5 @@ class EmbeddedServices:
         self._started.wait(timeout)
         if self.gateway is not None:
             self.gateway.stop(timeout)
+        if self.checkpoints is not None:
+            self.checkpoints.stop(timeout)

@@ -11,6 +11,7 @@ when it is decoded and the fold never sees a malformed payload.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from enum import StrEnum
 from typing import Any, ClassVar, Literal, get_args
 
@@ -182,6 +183,35 @@ class RoadsImported(Payload, frozen=True):
     imported: int
     rejected: int
     skipped: int
+
+
+class IncidentImported(Payload, frozen=True):
+    """The last event of an incident brought from a portable file: where it came from and
+    whether a key this centre trusts signed it (``trusted`` False: imported as untrusted, and
+    shown so wherever the incident is)."""
+
+    TYPE: ClassVar[str] = "incident_imported"
+    file: str
+    events: int
+    trusted: bool
+    signer_key_id: str | None = None
+    #: The trusted key's label (who signed), when trusted.
+    signer: str | None = None
+    #: Why it is untrusted ("unsigned", "signed by an unknown key ...", "bad signature").
+    why_untrusted: str | None = None
+
+
+class ConsoleUserAudit(Payload, frozen=True):
+    """Who signed in at a console, failed to, was locked out or unlocked, whose role changed,
+    whose session locked (issue 16): reference data, no incident. ``action``: enrolled,
+    signed_in, sign_in_failed, locked_out, unlocked, role_changed, session_locked,
+    session_unlocked, unlock_failed."""
+
+    TYPE: ClassVar[str] = "console_user_audit"
+    action: str
+    name: str
+    role: str | None = None
+    detail: str | None = None
 
 
 # --- incident --------------------------------------------------------------------------------
@@ -563,6 +593,7 @@ REFERENCE_DATA_TYPES: tuple[str, ...] = (
     SchoolsImported.TYPE,
     RosterImported.TYPE,
     RoadsImported.TYPE,
+    ConsoleUserAudit.TYPE,
 )
 
 PAYLOAD_TYPES: dict[str, type[Payload]] = {
@@ -610,8 +641,34 @@ PAYLOAD_TYPES: dict[str, type[Payload]] = {
         ParStarted,
         ParAccounted,
         ParEnded,
+        IncidentImported,
+        ConsoleUserAudit,
     )
 }
+
+
+#: Decisions only a person at a console makes (issue 16): the store refuses them from the system or
+#: a device (a forged "system" event carrying an incident commander's acknowledgement).
+CONSOLE_ONLY_TYPES: frozenset[str] = frozenset(
+    cls.TYPE
+    for cls in (
+        AlertAcknowledged,
+        IncidentCommanderAssigned,
+        CommandEstablished,
+        CommandTransferred,
+        ResponderIdentified,
+        ResponderEquipmentIssued,
+        ResponderAssigned,
+        ResponderReleased,
+        ResponderDirected,
+        BroadcastSent,
+        WarningAcknowledged,
+        ParStarted,
+        ParEnded,
+        StagingAreaRemoved,
+        PerimeterRemoved,
+    )
+)
 
 
 class UnknownEventType(ValueError):
@@ -690,3 +747,13 @@ def event_to_dict(event: Event) -> dict[str, Any]:
         "payload": payload_to_dict(event.payload),
         "idempotency_key": event.idempotency_key,
     }
+
+
+def untrusted_import(events: Iterable[Event]) -> str | None:
+    """Why an incident's events came from a file not signed by a key its centre trusted (the
+    first such :class:`IncidentImported` mark), or None if none did."""
+    for event in events:
+        p = event.payload
+        if isinstance(p, IncidentImported) and not p.trusted:
+            return p.why_untrusted or "not signed by a trusted key"
+    return None

@@ -529,6 +529,8 @@ HANDLERS: dict[str, Handler] = {
     ev.SchoolsImported.TYPE: _ignore,
     ev.RosterImported.TYPE: _ignore,
     ev.RoadsImported.TYPE: _ignore,
+    ev.IncidentImported.TYPE: _ignore,
+    ev.ConsoleUserAudit.TYPE: _ignore,
     ev.IncidentOpened.TYPE: _incident_opened,
     ev.AlertReceived.TYPE: _alert_received,
     ev.AlertRevised.TYPE: _alert_revised,

@@ -148,6 +148,38 @@ def _alert_revised(p: ev.AlertRevised, e: ev.Event, s: Names) -> str:
     return f"{_actor(e)} revised the alert: {what}."
 
 
+def _imported(p: ev.IncidentImported, e: ev.Event, s: Names) -> str:
+    if p.trusted:
+        by = p.signer or p.signer_key_id or "a trusted key"
+        return (
+            f"{_actor(e)} imported this incident ({p.events} events) from {p.file}, signed by {by}."
+        )
+    why = f": {p.why_untrusted}" if p.why_untrusted else ""
+    return (
+        f"{_actor(e)} imported this incident ({p.events} events) from {p.file} as UNTRUSTED{why}."
+    )
+
+
+_AUDIT_WORDS = {
+    "enrolled": "was enrolled as a console user",
+    "signed_in": "signed in",
+    "sign_in_failed": "failed to sign in",
+    "locked_out": "was locked out after repeated failed sign-ins",
+    "unlocked": "was unlocked",
+    "role_changed": "had their role changed",
+    "session_locked": "had their idle session locked",
+    "session_unlocked": "unlocked their session",
+    "unlock_failed": "failed to unlock their session",
+}
+
+
+def _user_audit(p: ev.ConsoleUserAudit, e: ev.Event, s: Names) -> str:
+    what = _AUDIT_WORDS.get(p.action, words(p.action))
+    role = f" (role: {p.role})" if p.role else ""
+    detail = f" — {p.detail}" if p.detail else ""
+    return f"Console user {p.name} {what}{role}{detail}."
+
+
 def _command_established(p: ev.CommandEstablished, e: ev.Event, s: Names) -> str:
     post = f", command post {p.command_post}" if p.command_post else ""
     if p.assumed:
@@ -297,6 +329,8 @@ SENTENCES: dict[str, Render] = {
         f"{_actor(e)} imported {p.imported} road segments from {p.file} "
         f"({p.rejected} rejected, {p.skipped} skipped)."
     ),
+    ev.IncidentImported.TYPE: _imported,
+    ev.ConsoleUserAudit.TYPE: _user_audit,
     ev.IncidentOpened.TYPE: _opened,
     ev.AlertReceived.TYPE: _alert,
     ev.AlertRevised.TYPE: _alert_revised,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Float,
     Index,
@@ -34,6 +35,8 @@ events = Table(
     Column("source", String(16), nullable=False),
     Column("payload", Text, nullable=False),
     Column("idempotency_key", String(300), nullable=True, unique=True),
+    # revision 0007: SHA-256 of the previous event's chain_hash and this row (store/chain.py)
+    Column("chain_hash", LargeBinary, nullable=True),
 )
 Index("ix_events_incident_seq", events.c.incident_id, events.c.seq)
 Index("ix_events_type", events.c.type)
@@ -152,3 +155,38 @@ vendor_schools = Table(
     Column("school_id", String(100), primary_key=True),  # "*": every school
 )
 """The schools a vendor key (a school-alert vendor's CAP feed) may send alerts for."""
+
+# --- the tamper-evident log (revision 0007) ---------------------------------------------------
+
+chain_checkpoints = Table(
+    "chain_checkpoints",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("chain_hash", LargeBinary, nullable=False),
+    Column("key_id", String(16), nullable=False),
+    Column("signed_at_us", BigInteger, nullable=False),
+    Column("signature", LargeBinary, nullable=False),
+)
+
+trusted_keys = Table(
+    "trusted_keys",
+    metadata,
+    Column("key_id", String(16), primary_key=True),
+    Column("public_key", LargeBinary, nullable=False),
+    Column("label", String(200), nullable=True),
+    Column("added_at_us", BigInteger, nullable=False),
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("name", String(200), primary_key=True),  # the console user's actor name
+    Column("role", String(32), nullable=False),
+    Column("password_hash", String(200), nullable=False),  # Argon2id, never the password
+    Column("totp_secret", String(64), nullable=True),  # None only for the demo account
+    Column("totp_last_step", BigInteger, nullable=True),  # a code is accepted once
+    Column("failures", Integer, nullable=False),
+    Column("locked_at_us", BigInteger, nullable=True),
+    Column("demo", Boolean, nullable=False),
+    Column("updated_at_us", BigInteger, nullable=False),
+)

@@ -180,6 +180,10 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.console = console
         self.user = user
+        #: Signs someone in (name, password, one-time code) and returns who (None: not
+        #: signed in); set where the console has accounts. Without it, "Change user" asks a
+        #: name and a role, trusted as typed.
+        self.authenticate: Callable[[User], User | None] | None = None
         self.settings = settings
         self.clock = clock
         self.submit = submit
@@ -226,6 +230,14 @@ class MainWindow(QMainWindow):
         self.exercise_banner.hide()
         column.addWidget(self.exercise_banner)
         column.addWidget(self.banner)
+        #: The event log's hash chain does not verify (someone changed stored events): stays
+        #: until a later verification finds it intact (issue 16).
+        self.tamper_banner = QLabel()
+        self.tamper_banner.setObjectName("tamper_banner")
+        self.tamper_banner.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.tamper_banner.setWordWrap(True)
+        self.tamper_banner.hide()
+        column.addWidget(self.tamper_banner)
         #: A command the store refused (another user changed it first, a rule): what was NOT
         #: done stays in view until dismissed or replaced, not only in the status bar.
         self.refusal = QWidget()
@@ -529,6 +541,21 @@ class MainWindow(QMainWindow):
         self.banner.setToolTip(f"Why: {message}")
         self.banner.show()
 
+    def on_integrity(self, intact: bool, message: str) -> None:
+        """The event log was verified (the store feed's background check): ``intact``, or
+        broken where ``message`` says."""
+        if intact:
+            self.tamper_banner.hide()
+            self.tamper_banner.setToolTip(message)
+            return
+        self.tamper_banner.setText(
+            "EVENT LOG FAILS VERIFICATION — stored events were changed or removed: "
+            f"{message[:160]} — tell the supervisor; what is shown may not be what happened "
+            "(dispatch-console verify)"
+        )
+        self.tamper_banner.setToolTip(message)
+        self.tamper_banner.show()
+
     def on_command_done(self, description: str, ok: bool, message: str) -> None:
         if ok:
             self.statusBar().showMessage(f"{description}: done", 5000)
@@ -812,15 +839,22 @@ class MainWindow(QMainWindow):
     def change_user(self) -> None:
         from dispatch_console.ui.user import UserDialog, remember_user
 
-        dialog = UserDialog(self, self.user)
-        if dialog.exec():
+        if self.authenticate is not None:  # accounts (issue 16): only a sign-in changes who
+            user = self.authenticate(self.user)
+            if user is None:
+                return
+            self.user = user
+        else:
+            dialog = UserDialog(self, self.user)
+            if not dialog.exec():
+                return
             self.user = dialog.user()
-            self.actor = ev.Actor(ev.ActorKind.CONSOLE_USER, self.user.name)
-            self.warnings.set_user(self.user.name)
-            self._apply_role()
-            remember_user(self.settings, self.user)
-            self._update_title()
-            self.statusBar().showMessage(f"Signed in as {self.user}")
+        self.actor = ev.Actor(ev.ActorKind.CONSOLE_USER, self.user.name)
+        self.warnings.set_user(self.user.name)
+        self._apply_role()
+        remember_user(self.settings, self.user)
+        self._update_title()
+        self.statusBar().showMessage(f"Signed in as {self.user}")
 
     def _apply_theme(self, theme: Theme) -> None:
         self.theme = theme
@@ -834,6 +868,10 @@ class MainWindow(QMainWindow):
         self.banner.setStyleSheet(
             f"background: {theme.caution}; color: #000000; font-size: 14pt; font-weight: bold;"
             " padding: 6px;"
+        )
+        self.tamper_banner.setStyleSheet(
+            f"background: {theme.alarm}; color: {theme.alarm_text}; font-size: 14pt;"
+            " font-weight: bold; padding: 6px;"
         )
         self.refusal.setStyleSheet(
             f"#refusal {{ background: {theme.panel}; border: 2px solid {theme.caution}; }}"

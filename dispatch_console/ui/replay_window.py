@@ -807,6 +807,8 @@ class ReplayWindow(MainWindow):
             super()._update_title()
             return
         exercise = " — EXERCISE" if final.exercise else ""
+        if ev.untrusted_import(timeline.events):
+            exercise += " — UNTRUSTED IMPORT"
         school = final.school_name or "unknown school"
         self.setWindowTitle(f"REPLAY — {school} — {timeline.incident_id}{exercise}")
 

@@ -303,6 +303,12 @@ def summary_lines(
         ("School", final.school_name or final.school_id),
         ("Incident", f"{timeline.incident_id} · {words(final.incident_type)}"),
         ("Exercise", "YES — an exercise, not a real incident" if final.exercise else "no (live)"),
+        (
+            "Provenance",
+            f"UNTRUSTED IMPORT — {why}"
+            if (why := ev.untrusted_import(timeline.events))
+            else "recorded here, or imported from a file signed by a trusted key",
+        ),
         ("Status at the end", words(final.status)),
         ("Opened", date_text(final.opened_at_us or timeline.start_us)),
         ("Activation", date_text(metrics.activated_at_us)),

@@ -17,6 +17,8 @@ SAMPLES: dict[str, ev.Payload] = {
     for p in (
         ev.SchoolsImported("schools.geojson", 12, 1, 0),
         ev.RoadsImported("roads.zip", 3560, 2, 0),
+        ev.IncidentImported("lincoln.dcincident", 420, False, why_untrusted="unsigned"),
+        ev.ConsoleUserAudit("locked_out", "Dispatcher A. Moreno", "dispatcher"),
         ev.AlertRevised("act-1", "Gym, east wing", "Shots heard near the gym"),
         ev.RosterImported("roster.csv", 300, 2),
         ev.IncidentOpened("lincoln-hs", "Lincoln HS", "active_shooter", -84.55, 38.23),
