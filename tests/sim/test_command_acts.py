@@ -73,9 +73,9 @@ def test_the_large_scenario_ends_the_incident_in_order() -> None:
 def test_the_same_seed_sends_the_same_messages_with_the_acts() -> None:
     one, two = FakeGateway(), FakeGateway()
     first = _engine("large_active_shooter", one)
-    first.run(until_s=220)
+    first.run(until_s=460)
     second = _engine("large_active_shooter", two)
-    second.run(until_s=220)
+    second.run(until_s=460)
     assert first.sent == second.sent and "command " + '"stand_down"' in first.sent
 
 
