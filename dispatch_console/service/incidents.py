@@ -244,7 +244,11 @@ class IncidentService:
             return BatchOutcome(result.stored, refused, duplicates)
 
     def record_positions(
-        self, reports: Sequence[PositionReport], commands: Sequence[Command] = ()
+        self,
+        reports: Sequence[PositionReport],
+        commands: Sequence[Command] = (),
+        *,
+        alongside: Callable[[WriteTransaction], None] | None = None,
     ) -> PositionsOutcome:
         """Store a flood of position reports, and the few ``commands`` they brought about
         (a contact joining an incident), in one durable transaction.
@@ -257,6 +261,7 @@ class IncidentService:
         ``EventDraft`` per report: the fields are encoded as JSON in one call and the store
         decodes them as ``ResponderPosition`` (checked, and proven readable) before it keeps
         them; a key stored already, by this writer or another, is stored once.
+        ``alongside``: more to write in the same transaction (one commit, not two).
         """
         incident_ids = dict.fromkeys(
             [c.incident_id for c in commands] + [r.incident_id for r in reports]
@@ -298,6 +303,8 @@ class IncidentService:
                     refused[kept[index]] = why
                 duplicates.update(result.duplicates)
                 stored.extend(result.stored)
+                if alongside is not None:
+                    alongside(tx)
             self._publish_foreign(foreign)
             self._fold_published(stored)
             return PositionsOutcome(stored, refused_commands, refused, duplicates)
