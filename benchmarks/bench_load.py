@@ -61,12 +61,14 @@ def _iso(at_s: float) -> str:
 
 
 async def _generate(args: argparse.Namespace) -> dict[str, Any]:
+    import resource
+
     import aiohttp
 
     from dispatch_console.feeds.auth import sign
 
     keys: dict[str, list[str]] = json.loads(Path(args.keys).read_text())
-    phones = [f"dev-{i}" for i in range(args.phones)]
+    phones = [f"dev-{i}" for i in range(args.phones) if i % args.generators == args.part]
     base = f"http://127.0.0.1:{args.port}"
     interval = args.interval
     started = time.monotonic()
@@ -149,10 +151,12 @@ async def _generate(args: argparse.Namespace) -> dict[str, Any]:
                                "accuracy_m": 6.0}  # fmt: skip
 
         print(json.dumps({"kind": "started"}), flush=True)
-        await asyncio.gather(*(phone(n, d) for n, d in enumerate(phones)))
+        await asyncio.gather(*(phone(int(d[4:]), d) for d in phones))
         if tasks:
             await asyncio.wait(tasks, timeout=70)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     return {
+        "cpu_s": usage.ru_utime + usage.ru_stime,
         "window_s": args.seconds,
         "counts": dict(counts),
         "codes": {str(k): v for k, v in sorted(codes.items())},
@@ -187,6 +191,25 @@ def _percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
+#: Load generator processes (each sends for its share of the phones).
+GENERATORS = 2
+
+
+def _merged(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    counts: Counter[str] = Counter()
+    codes: Counter[str] = Counter()
+    for part in parts:
+        counts.update(part["counts"])
+        codes.update(part["codes"])
+    return {
+        "counts": dict(counts),
+        "codes": dict(sorted(codes.items())),
+        "latencies": [t for part in parts for t in part["latencies"]],
+        "refused_latencies": [t for part in parts for t in part["refused_latencies"]],
+        "generator_cpu_s": sum(part["cpu_s"] for part in parts),
+    }
+
+
 def run_step(
     url: str, folder: Path, phones: int, seconds: float, interval: float, label: str
 ) -> dict[str, Any]:
@@ -219,26 +242,56 @@ def run_step(
         answer = json.loads(connection.getresponse().read())
         incident = answer["incident_id"]
         warmup = interval * 1.2
-        generator = subprocess.Popen(
-            [sys.executable, __file__, "--generate", "--port", str(ports["http"]),
-             "--keys", str(step / "keys.json"), "--phones", str(phones),
-             "--incident", incident, "--seconds", str(seconds), "--warmup", str(warmup),
-             "--interval", str(interval), "--connections", str(min(phones, 1000))],
-            stdout=subprocess.PIPE, text=True, cwd=ROOT,
-        )  # fmt: skip
-        assert generator.stdout is not None
-        line = generator.stdout.readline()
-        assert json.loads(line)["kind"] == "started", line
+        generators = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    __file__,
+                    "--generate",
+                    "--port",
+                    str(ports["http"]),
+                    "--keys",
+                    str(step / "keys.json"),
+                    "--phones",
+                    str(phones),
+                    "--incident",
+                    incident,
+                    "--seconds",
+                    str(seconds),
+                    "--warmup",
+                    str(warmup),
+                    "--interval",
+                    str(interval),
+                    "--connections",
+                    str(min(phones, 500)),
+                    "--generators",
+                    str(GENERATORS),
+                    "--part",
+                    str(part),
+                ],
+                stdout=subprocess.PIPE,
+                text=True,
+                cwd=ROOT,
+            )
+            for part in range(GENERATORS)
+        ]
+        for generator in generators:
+            assert generator.stdout is not None
+            line = generator.stdout.readline()
+            assert json.loads(line)["kind"] == "started", line
         time.sleep(warmup)
         cpu_before = _cpu_s(ports["pid"])
         time.sleep(seconds)
         cpu_after = _cpu_s(ports["pid"])
-        result: dict[str, Any] = {}
-        for line in generator.stdout:
-            record = json.loads(line)
-            if record["kind"] == "result":
-                result = record
-        generator.wait(120)
+        parts = []
+        for generator in generators:
+            assert generator.stdout is not None
+            for line in generator.stdout:
+                record = json.loads(line)
+                if record["kind"] == "result":
+                    parts.append(record)
+            generator.wait(120)
+    result = _merged(parts)
     counts = result["counts"]
     latencies = result["latencies"]
     answered = counts.get("answered", 0)
@@ -255,6 +308,8 @@ def run_step(
         "resent": counts.get("resent", 0),
         "lost": counts.get("lost", 0),
         "cpu_ms_per_request": (cpu_after - cpu_before) / max(answered, 1) * 1000,
+        "gateway_cpu_share": (cpu_after - cpu_before) / seconds,
+        "generator_cpu_s": result["generator_cpu_s"],
     }
 
 
@@ -264,7 +319,8 @@ def show(row: dict[str, Any]) -> None:
         f"answered {row['answered_rps']:6.1f}/s  p50 {row['p50_ms']:7.1f} ms  "
         f"p99 {row['p99_ms']:7.1f} ms  max {row['max_ms']:7.1f} ms  codes {row['codes']}  "
         f"resent {row['resent']}  lost {row['lost']}  "
-        f"gateway CPU {row['cpu_ms_per_request']:.2f} ms/request",
+        f"gateway CPU {row['cpu_ms_per_request']:.2f} ms/request "
+        f"({row['gateway_cpu_share']:.0%} of a core; generators {row['generator_cpu_s']:.0f} s)",
         flush=True,
     )
 
@@ -284,6 +340,8 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=6.0, help=argparse.SUPPRESS)
     parser.add_argument("--interval", type=float, default=INTERVAL_S, help=argparse.SUPPRESS)
     parser.add_argument("--connections", type=int, default=1000, help=argparse.SUPPRESS)
+    parser.add_argument("--generators", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--part", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.generate:
         args.phones = int(args.phones)

@@ -62,6 +62,12 @@ class GatewayCore(OutageAnswers):
 
     # --- authentication -----------------------------------------------------------------------
 
+    def prefetch_keys(self, key_ids: Sequence[str | None]) -> None:
+        """Read the keys a group of requests names in one query (see ``KeyRing.prefetch``)."""
+        if not self.offline:
+            wanted = [k for k in key_ids if k and len(k) <= 64]
+            self.keys.prefetch(wanted, self.store.keys)
+
     def authenticate(
         self, key_id: str | None, signature: str | None, body: bytes, sender: str
     ) -> OpenKey | Reply:

@@ -682,6 +682,7 @@ class Gateway:
         replies: list[Reply | None] = [None] * len(group)
         requests: list[DeviceRequest] = []
         places: list[int] = []
+        core.prefetch_keys([w.key_id for w in group])
         for index, w in enumerate(group):
             key = self._authorized(w.key_id, w.signature, w.body, w.peer)
             if isinstance(key, Reply):
