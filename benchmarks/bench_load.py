@@ -154,6 +154,10 @@ async def _generate(args: argparse.Namespace) -> dict[str, Any]:
         await asyncio.gather(*(phone(int(d[4:]), d) for d in phones))
         if tasks:
             await asyncio.wait(tasks, timeout=70)
+        for task in list(tasks):  # still unanswered after 70 s: counted as lost
+            counts["lost"] += 1
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return {
         "cpu_s": usage.ru_utime + usage.ru_stime,
@@ -263,7 +267,7 @@ def run_step(
                     "--interval",
                     str(interval),
                     "--connections",
-                    str(min(phones, 500)),
+                    str(phones),  # one connection per phone at most, as real phones
                     "--generators",
                     str(GENERATORS),
                     "--part",
@@ -283,6 +287,9 @@ def run_step(
         cpu_before = _cpu_s(ports["pid"])
         time.sleep(seconds)
         cpu_after = _cpu_s(ports["pid"])
+        connection = http.client.HTTPConnection("127.0.0.1", ports["http"], timeout=60)
+        connection.request("GET", "/v1/health")
+        inside = json.loads(connection.getresponse().read())["device_messages"]
         parts = []
         for generator in generators:
             assert generator.stdout is not None
@@ -310,6 +317,7 @@ def run_step(
         "cpu_ms_per_request": (cpu_after - cpu_before) / max(answered, 1) * 1000,
         "gateway_cpu_share": (cpu_after - cpu_before) / seconds,
         "generator_cpu_s": result["generator_cpu_s"],
+        "inside": inside,
     }
 
 
@@ -320,7 +328,10 @@ def show(row: dict[str, Any]) -> None:
         f"p99 {row['p99_ms']:7.1f} ms  max {row['max_ms']:7.1f} ms  codes {row['codes']}  "
         f"resent {row['resent']}  lost {row['lost']}  "
         f"gateway CPU {row['cpu_ms_per_request']:.2f} ms/request "
-        f"({row['gateway_cpu_share']:.0%} of a core; generators {row['generator_cpu_s']:.0f} s)",
+        f"({row['gateway_cpu_share']:.0%} of a core; generators {row['generator_cpu_s']:.0f} s)"
+        f"\n    inside the gateway (read to answer, last 5,000): p50 "
+        f"{row['inside']['recent_p50_ms']} ms, p99 {row['inside']['recent_p99_ms']} ms; "
+        f"{row['inside']['grouped']} requests in {row['inside']['groups']} group commits",
         flush=True,
     )
 

@@ -179,6 +179,9 @@ class Gateway:
         self._http_lock = threading.Lock()
         #: Requests answered 503 because the gateway was past capacity (health, benchmark).
         self.overloaded = 0
+        #: Seconds from a device-messages request read to its answer, the latest ones (what
+        #: the gateway itself adds; a sender also sees the network and the event loop).
+        self.answer_times: deque[float] = deque(maxlen=5000)
         #: Group commits made, and the requests they answered (health, benchmark).
         self.groups = 0
         self.grouped = 0
@@ -628,6 +631,7 @@ class Gateway:
         :data:`HTTP_QUEUE_MAX` waiting requests, are refused at once with ``503``."""
         if len(self._http_waiting) >= HTTP_QUEUE_MAX:
             return self._busy()
+        entered = time.monotonic()
         future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         waiting = _Waiting(time.monotonic(), target, key_id, signature, body, peer, future)
         with self._http_lock:
@@ -635,7 +639,20 @@ class Gateway:
             if not self._http_grouping:
                 self._http_grouping = True
                 self._writer.submit(self._answer_group, asyncio.get_running_loop())
-        return await future
+        reply = await future
+        self.answer_times.append(time.monotonic() - entered)
+        return reply
+
+    def _answer_alone(self, request: DeviceRequest) -> Reply:
+        core = self.core
+        assert core is not None
+        try:
+            return core.device_messages_group([request])[0]
+        except Exception as exc:
+            if unreachable(exc):
+                raise
+            log.exception("device messages of %s failed", request.device_id)
+            return error(500, "internal error; retry later")
 
     def _busy(self) -> Reply:
         self.overloaded += 1
@@ -694,7 +711,15 @@ class Gateway:
             answers = core.device_messages_group(requests) if requests else []
         except Exception as exc:
             if not unreachable(exc):
-                raise
+                if len(requests) < 2:
+                    raise
+                # One request that breaks the group (nothing of it was stored) must not fail
+                # the others with it, again on every resend: each is answered alone.
+                log.exception("a group of %d requests failed: answered one by one", len(requests))
+                answers = [self._answer_alone(request) for request in requests]
+                for index, answer in zip(places, answers, strict=True):
+                    replies[index] = answer
+                return [reply for reply in replies if reply is not None]
             self._store_lost(exc)
             # Nothing of the group was committed (or, if the commit went through, its keys are
             # stored once when the journal forwards it).
@@ -737,6 +762,14 @@ class Gateway:
             body["store_error"] = self.store_down
         if stuck:
             body["writer_stuck_s"] = round(stuck_s, 1)
+        times = sorted(self.answer_times)
+        body["device_messages"] = {
+            "groups": self.groups,
+            "grouped": self.grouped,
+            "overloaded": self.overloaded,
+            "recent_p50_ms": round(times[len(times) // 2] * 1000, 1) if times else None,
+            "recent_p99_ms": round(times[int(len(times) * 0.99)] * 1000, 1) if times else None,
+        }
         return web.json_response(body)
 
     # --- Cursor-on-Target ---------------------------------------------------------------------

@@ -171,3 +171,75 @@ def test_events_of_a_group_are_ordinary_position_events(gateway: RunningGateway)
     ]  # fmt: skip
     assert len(positions) == 6
     assert all(e.actor.kind == ev.ActorKind.DEVICE for e in positions)
+
+
+def test_a_request_that_breaks_its_group_does_not_fail_the_others(
+    gateway: RunningGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(server, "HTTP_WAIT_MAX_S", 30.0)
+    status, opened = gateway.post("/v1/activations", example("activation"), "school")
+    assert status == 202
+    running = gateway.thread.gateway
+    core = running.core
+    assert core is not None
+    real = core.device_messages_group
+
+    def breaking(requests: Any) -> Any:
+        if any(b"p0" in r.body.split(b'"at"')[0] for r in requests):
+            raise RuntimeError("a bug one request's content triggers")
+        return real(requests)
+
+    monkeypatch.setattr(core, "device_messages_group", breaking)
+    release = threading.Event()
+    running._writer.submit(release.wait, 10)
+    with ThreadPoolExecutor(max_workers=1) as background:
+        sent = background.submit(_send_all, gateway, 9)
+        deadline = time.monotonic() + 10
+        while len(running._http_waiting) < 9 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        release.set()
+        answers = sent.result()
+    by_id = {mid: status for mid, status, _, _ in answers}
+    assert by_id.pop("p0") == 500
+    assert set(by_id.values()) == {202}
+    assert _stored_position_ids(gateway, opened["incident_id"]) == set(by_id)
+
+
+def test_the_keys_of_a_group_are_read_in_one_query_and_a_revocation_still_counts(
+    tmp_path: Path,
+) -> None:
+    from dispatch_console.feeds.keys import KeyRing, SecretBox, new_key_material
+    from dispatch_console.store import Store
+
+    box = SecretBox(tmp_path / "master.key")
+    with Store(f"sqlite:///{tmp_path / 'store.sqlite3'}") as store:
+        ids = []
+        for n in range(5):
+            store.add_device(f"d{n}", home=(-84.5, 38.2))
+            material = new_key_material("device")
+            store.add_key(material.key_id, "device", f"d{n}", box.seal(material.secret), None)
+            ids.append(material.key_id)
+        looked_up: list[str] = []
+
+        def one(key_id: str) -> Any:
+            looked_up.append(key_id)
+            return store.key(key_id)
+
+        ring = KeyRing(one, box, ttl_s=60.0)
+        queries: list[list[str]] = []
+
+        def many(key_ids: list[str]) -> Any:
+            queries.append(key_ids)
+            return store.keys(key_ids)
+
+        ring.prefetch([*ids, "unknown-key"], many)
+        assert len(queries) == 1 and sorted(queries[0]) == sorted([*ids, "unknown-key"])
+        assert all(ring.get(k) is not None for k in ids) and ring.get("unknown-key") is None
+        assert looked_up == []  # every one answered from the group's query
+        store.revoke_key(ids[0])
+        ring.prefetch(ids, many)
+        assert len(queries) == 1  # fresh: not read again
+        ring._ttl = 0.0  # old: read again, in one query
+        ring.prefetch(ids, many)
+        ring._ttl = 60.0
+        assert len(queries) == 2 and ring.get(ids[0]) is None and ring.get(ids[1]) is not None
