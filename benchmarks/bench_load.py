@@ -288,7 +288,7 @@ def run_step(
         time.sleep(seconds)
         cpu_after = _cpu_s(ports["pid"])
         connection = http.client.HTTPConnection("127.0.0.1", ports["http"], timeout=60)
-        connection.request("GET", "/v1/health")
+        connection.request("GET", "/v1/health?stats")
         inside = json.loads(connection.getresponse().read())["device_messages"]
         parts = []
         for generator in generators:

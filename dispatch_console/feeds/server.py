@@ -749,7 +749,8 @@ class Gateway:
 
     async def _health(self, request: web.Request) -> web.Response:
         """``ok``; or ``degraded`` while the store is unreachable or the journal is being
-        forwarded (how many messages it holds)."""
+        forwarded (how many messages it holds). With ``?stats``: the device-message group
+        commits, refusals at capacity and recent answer times (benchmarks, operators)."""
         pending = self.journal.pending if self.journal is not None else 0
         stuck_s = time.monotonic() - self._last_tick
         stuck = stuck_s > WRITER_STUCK_S
@@ -762,6 +763,8 @@ class Gateway:
             body["store_error"] = self.store_down
         if stuck:
             body["writer_stuck_s"] = round(stuck_s, 1)
+        if "stats" not in request.query:
+            return web.json_response(body)
         times = sorted(self.answer_times)
         body["device_messages"] = {
             "groups": self.groups,
