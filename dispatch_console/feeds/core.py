@@ -62,6 +62,11 @@ class GatewayCore(OutageAnswers):
 
     # --- authentication -----------------------------------------------------------------------
 
+    def refresh_keys(self) -> None:
+        """Keys in use read again before they expire (twice a second, see ``KeyRing``)."""
+        if not self.offline:
+            self.keys.refresh_ageing(self.store.keys)
+
     def prefetch_keys(self, key_ids: Sequence[str | None]) -> None:
         """Read the keys a group of requests names in one query (see ``KeyRing.prefetch``)."""
         if not self.offline:

@@ -368,6 +368,7 @@ class Gateway:
             if time.monotonic() - self._reference_read_at > REFERENCE_EVERY_S:
                 core.remember_reference()
                 self._reference_read_at = time.monotonic()
+            core.refresh_keys()
             if self.monitor is not None:
                 self.monitor.check()
         except Exception as exc:

@@ -243,3 +243,11 @@ def test_the_keys_of_a_group_are_read_in_one_query_and_a_revocation_still_counts
         ring.prefetch(ids, many)
         ring._ttl = 60.0
         assert len(queries) == 2 and ring.get(ids[0]) is None and ring.get(ids[1]) is not None
+        # Twice a second the gateway reads again every key past half its time to live, in one
+        # query, so that requests find their keys fresh.
+        ring.refresh_ageing(many)
+        assert len(queries) == 2  # none is old yet
+        ring._ttl = 0.0
+        ring.refresh_ageing(many)
+        assert len(queries) == 3 and sorted(queries[2]) == sorted([*ids, "unknown-key"])
+        assert looked_up == []
