@@ -46,6 +46,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_replay.py
 	$(BIN)/python benchmarks/bench_playback.py
 	$(BIN)/python benchmarks/bench_propagation.py
+	$(BIN)/python benchmarks/bench_load.py
 
 install: $(VENV)/.installed
 

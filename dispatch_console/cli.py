@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ipaddress
 import json
 import logging
 import os
@@ -311,6 +312,18 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="where messages are kept while the database is unreachable (default: beside a "
         "SQLite database, or in your state folder for PostgreSQL)",
+    )
+    p.add_argument(
+        "--trusted-proxy",
+        action="append",
+        default=[],
+        metavar="ADDRESS/NET",
+        help="a reverse proxy or load balancer whose X-Forwarded-For is believed (repeatable)",
+    )
+    p.add_argument(
+        "--no-udp-worker",
+        action="store_true",
+        help="receive CoT UDP in the gateway process itself (a one-core machine)",
     )
     p.set_defaults(handler=cmd_gateway)
 
@@ -1060,9 +1073,15 @@ def cmd_gateway(args: argparse.Namespace, out: TextIO) -> int:
     if bool(args.tls_cert) != bool(args.tls_key):
         raise CliError("--tls-cert and --tls-key go together")
     logging.getLogger("dispatch_console").setLevel(logging.INFO)
+    try:
+        for proxy in args.trusted_proxy:
+            ipaddress.ip_network(proxy, strict=False)
+    except ValueError as bad:
+        raise CliError(f"--trusted-proxy: {bad}") from None
     listen = Listen(
-        args.host, args.http_port, args.udp_port, args.tcp_port, args.tls_cert, args.tls_key
-    )
+        args.host, args.http_port, args.udp_port, args.tcp_port, args.tls_cert, args.tls_key,
+        udp_worker=not args.no_udp_worker, trusted_proxies=tuple(args.trusted_proxy),
+    )  # fmt: skip
     Store(args.db).close()  # a clear error now, rather than from the writer thread
     # The gateway holds the centre's signing key: it anchors the event log's hash chain with
     # a signed checkpoint every minute (issue 16).

@@ -13,6 +13,7 @@ import argparse
 import contextlib
 import json
 import logging
+import random
 import socket
 import sys
 import threading
@@ -110,8 +111,8 @@ class HttpCotTransport:
         self.school_id = school_id
         self.udp, self.tcp = udp, tcp
         self.timeout_s = timeout_s
-        #: Every simulated device sends from this one address: stay under the gateway's
-        #: per-address limit (200 requests a second) instead of being refused with 429.
+        #: Every simulated device sends from this one address: paced, so that a run's burst
+        #: (an activation alerting every device) does not meet the gateway's 503 at capacity.
         self._gap_s = 1.0 / max_rps
         self._next_send = 0.0
         self.store_url = store_url
@@ -163,8 +164,11 @@ class HttpCotTransport:
             except urllib.error.HTTPError as failed:
                 with failed:
                     text = failed.read().decode("utf-8", "replace")
-                    if failed.code in (429, 503):  # rate limited; the store briefly down
-                        time.sleep(min(2.0, float(failed.headers.get("Retry-After") or 1)))
+                    if failed.code in (429, 503):  # limited; at capacity; the store briefly down
+                        # Backs off as asked, longer each time, with jitter: simulated phones
+                        # refused together must not all come back in the same instant.
+                        asked = float(failed.headers.get("Retry-After") or 1)
+                        time.sleep(min(5.0, asked * (1 + _attempt / 4)) * random.uniform(0.5, 1.0))
                         continue
                     raise GatewayError(f"{method} {path}: {failed.code} {text}") from None
         raise GatewayError(f"{method} {path}: still refused (429/503) after 20 tries")

@@ -349,6 +349,17 @@ class Store(RegistryMixin):
             ).first()
         return None if row is None else (row[0] or "")
 
+    def stored_keys(self, keys: Iterable[str]) -> set[str]:
+        """Those of ``keys`` some stored event carries (one query for a whole group; keys
+        this process committed recently are known without asking)."""
+        recent = self._recent_keys
+        found = {key for key in keys if key in recent}
+        wanted = [key for key in dict.fromkeys(keys) if key not in found]
+        if wanted:
+            with self._reader.connect() as conn:
+                found.update(_existing_keys(conn, wanted))
+        return found
+
     def last_seq(self) -> int:
         with self._reader.connect() as conn:
             value = conn.execute(select(func.max(schema.events.c.seq))).scalar()

@@ -86,7 +86,7 @@ def test_a_removed_devices_key_stops_working_and_its_successor_starts_clean(
     core = gateway.thread.gateway.core
     assert core is not None
     core.keys._ttl = 0.0
-    core._devices.loaded_at = 0.0
+    core.reference.forget_devices()
     status, _ = gateway.post("/v1/devices/dev-walker/messages", profile, "dev-walker")
     assert status == 401
     device = gateway.store.add_device("dev-walker", home=(-84.5050, 38.2020))
