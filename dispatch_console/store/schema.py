@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Float,
     Index,
@@ -14,6 +15,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 
 metadata = MetaData()
@@ -75,6 +77,9 @@ roster = Table(
     Column("status", String(16), nullable=False),
     Column("device_ids", Text, nullable=False),
     Column("updated_at_us", BigInteger, nullable=False),
+    # revision 0008: agency response rules read these
+    Column("training_date", String(10), nullable=True),  # ISO date of active-shooter training
+    Column("leosa_qualified", Boolean, nullable=False, server_default=false()),
 )
 
 # --- gateway (revision 0002) -----------------------------------------------------------------
@@ -128,4 +133,17 @@ console_users = Table(
     Column("name", String(200), primary_key=True),  # the actor name of their events
     Column("role", String(32), nullable=False),  # one of domain.events.ROLES
     Column("updated_at_us", BigInteger, nullable=False),
+)
+
+# --- agency response rules (revision 0008) -------------------------------------------------------
+
+agency_rules = Table(
+    "agency_rules",
+    metadata,
+    Column("agency_key", String(100), primary_key=True),  # domain.roster.agency_key
+    Column("version", Integer, primary_key=True),
+    Column("agency", String(100), nullable=False),
+    Column("rules_json", Text, nullable=False),  # domain.rules.AgencyRules
+    Column("source_text", Text, nullable=False),  # the TOML file as loaded
+    Column("loaded_at_us", BigInteger, nullable=False),
 )
