@@ -250,6 +250,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("device_id")
     p.set_defaults(handler=cmd_devices_remove)
 
+    rules = sub.add_parser(
+        "rules", help="agency response rules: who is alerted, what they are told"
+    ).add_subparsers(title="rules", metavar="ACTION")
+    p = rules.add_parser("load", parents=[common], help="load an agency's rules (TOML)")
+    p.add_argument("file", type=Path)
+    p.set_defaults(handler=cmd_rules_load)
+    p = rules.add_parser("show", parents=[common], help="the rules in force, per agency")
+    p.set_defaults(handler=cmd_rules_show)
+
+    gate = sub.add_parser("gate", help="the dispatcher gate of agency rules").add_subparsers(
+        title="gate", metavar="ACTION"
+    )
+    p = gate.add_parser(
+        "release", parents=[common], help="release an agency's held alert to its officers"
+    )
+    p.add_argument("incident")
+    p.add_argument("agency")
+    p.add_argument("--by", required=True, help="the dispatcher (a registered console user)")
+    p.set_defaults(handler=cmd_gate_release)
+
     p = sub.add_parser(
         "simulate",
         add_help=False,
@@ -308,7 +328,7 @@ def cmd_init(args: argparse.Namespace, out: TextIO) -> int:
             from dispatch_console.feeds.keys import SecretBox
 
             box = SecretBox()
-            county = load_demo_county(store, box)
+            county = load_demo_county(store, box, rules=True)
             added = ", ".join(f"{count} {what}" for what, count in county.added.items())
             print(
                 f"demo county from {county.directory}: added {added or 'nothing (loaded already)'}",
@@ -320,6 +340,7 @@ def cmd_init(args: argparse.Namespace, out: TextIO) -> int:
                 "used by the simulator",
                 file=out,
             )
+            _print_rules(store, out)
     return 0
 
 
@@ -693,6 +714,59 @@ def cmd_keys_revoke(args: argparse.Namespace, out: TextIO) -> int:
     with _store(args) as store:
         store.revoke_key(args.key_id)
     print(f"revoked {args.key_id}", file=out)
+    return 0
+
+
+def _print_rules(store: Store, out: TextIO) -> None:
+    in_force = store.agency_rules()
+    if not in_force:
+        print(
+            "no agency rules in force: every registered device in a school's radius is alerted",
+            file=out,
+        )
+    for rules in sorted(in_force.values(), key=lambda r: r.agency):
+        lines = rules.summary()
+        print(lines[0], file=out)
+        for line in lines[1:]:
+            print(f"  {line}", file=out)
+
+
+def cmd_rules_load(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.domain.rules import MAX_RULES_BYTES, parse_rules
+
+    data = args.file.read_bytes()[: MAX_RULES_BYTES + 1]
+    rules = parse_rules(data, source=str(args.file))
+    with _store(args) as store:
+        added = store.load_agency_rules(rules, data.decode("utf-8"))
+    said = "loaded" if added else "already loaded:"
+    print(f"{said} {rules.agency} rules version {rules.version}", file=out)
+    for line in rules.summary()[1:]:
+        print(f"  {line}", file=out)
+    return 0
+
+
+def cmd_rules_show(args: argparse.Namespace, out: TextIO) -> int:
+    with _store(args) as store:
+        _print_rules(store, out)
+    return 0
+
+
+def cmd_gate_release(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.service import IncidentService
+
+    with _store(args) as store:
+        service = IncidentService(store)
+        state = service.state(args.incident)
+        agency = next(
+            (a for a in state.gates if a.casefold() == args.agency.casefold()), args.agency
+        )
+        service.execute(
+            args.incident,
+            [ev.AlertGateReleased(agency)],
+            actor=ev.Actor(ev.ActorKind.CONSOLE_USER, args.by),
+            source=ev.Source.CONSOLE,
+        )
+    print(f"released the held alert of {agency} in {args.incident}", file=out)
     return 0
 
 
