@@ -244,6 +244,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="home or patrol area, used to alert it before its first position",
     )
     p.set_defaults(handler=cmd_devices_add)
+    p = devices.add_parser(
+        "invite",
+        parents=[common],
+        help="a one-time link (and its QR code) that enrols a phone's browser as the device",
+    )
+    p.add_argument("device_id")
+    p.add_argument(
+        "--url",
+        default="http://127.0.0.1:8470",
+        help="the gateway as the phone reaches it (default %(default)s)",
+    )
+    p.add_argument("--no-qr", action="store_true", help="print the link only")
+    p.set_defaults(handler=cmd_devices_invite)
     p = devices.add_parser("list", parents=[common], help="list registered devices")
     p.set_defaults(handler=cmd_devices_list)
     p = devices.add_parser("remove", parents=[common], help="remove a device")
@@ -767,6 +780,28 @@ def cmd_gate_release(args: argparse.Namespace, out: TextIO) -> int:
             source=ev.Source.CONSOLE,
         )
     print(f"released the held alert of {agency} in {args.incident}", file=out)
+    return 0
+
+
+def cmd_devices_invite(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.feeds.web.routes import (
+        INVITE_TTL_S,
+        new_invite_token,
+        token_hash,
+    )
+
+    token = new_invite_token()
+    with _store(args) as store:
+        expires = store._clock() + INVITE_TTL_S * 1_000_000
+        store.add_invite(args.device_id, token_hash(token), expires)
+    # The token rides in the fragment: a browser never sends it in a request line or a log.
+    link = f"{args.url.rstrip('/')}/r/#invite={token}"
+    print(f"one-time enrolment link for {args.device_id} (expires on use or in 24 h):", file=out)
+    print(link, file=out)
+    if not args.no_qr:
+        import segno
+
+        segno.make(link, error="m").terminal(out=out, compact=True)
     return 0
 
 

@@ -147,3 +147,15 @@ agency_rules = Table(
     Column("source_text", Text, nullable=False),  # the TOML file as loaded
     Column("loaded_at_us", BigInteger, nullable=False),
 )
+
+# One-time enrolment links of the responder web page (revision 0008): only a hash of the token
+# is kept; a link is used once, or expires.
+device_invites = Table(
+    "device_invites",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),  # hex SHA-256 of the token
+    Column("device_id", String(100), nullable=False),
+    Column("created_at_us", BigInteger, nullable=False),
+    Column("expires_at_us", BigInteger, nullable=False),
+    Column("used_at_us", BigInteger, nullable=True),
+)

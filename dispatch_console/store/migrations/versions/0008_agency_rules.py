@@ -1,5 +1,6 @@
 """Agency response rules: the roster's training date and LEOSA qualification, and the rule
-sets agencies load (every version kept; the newest per agency is in force).
+sets agencies load (every version kept; the newest per agency is in force). The responder web
+page's one-time enrolment links (a hash of each token).
 
 Revision ID: 0008
 Revises: 0005
@@ -34,7 +35,18 @@ def upgrade() -> None:
     )
 
 
+    op.create_table(
+        "device_invites",
+        sa.Column("token_hash", sa.String(64), primary_key=True),
+        sa.Column("device_id", sa.String(100), nullable=False),
+        sa.Column("created_at_us", sa.BigInteger, nullable=False),
+        sa.Column("expires_at_us", sa.BigInteger, nullable=False),
+        sa.Column("used_at_us", sa.BigInteger, nullable=True),
+    )
+
+
 def downgrade() -> None:
+    op.drop_table("device_invites")
     op.drop_table("agency_rules")
     with op.batch_alter_table("roster") as batch:
         batch.drop_column("leosa_qualified")
