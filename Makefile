@@ -9,7 +9,8 @@ BIN    := $(VENV)/bin
 DEBS   := libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3 libglib2.0-0 libpulse0 \
           fonts-dejavu-core libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-image0 \
           libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 \
-          libxcb-xkb1
+          libxcb-xkb1 \
+          chromium chromium-driver
 
 # No screen (CI, a server): Qt renders offscreen. With a desktop, a real window.
 ifeq ($(DISPLAY)$(WAYLAND_DISPLAY),)

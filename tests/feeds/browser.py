@@ -66,7 +66,12 @@ class Phone:
             {"offline": cut, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
         )
 
-    def wait(self, condition: Callable[[], Any], timeout_s: float = 15.0, what: str = "") -> Any:
+    def wait(
+        self,
+        condition: Callable[[], Any],
+        timeout_s: float = 15.0,
+        what: str | Callable[[], str] = "",
+    ) -> Any:
         deadline = time.monotonic() + timeout_s
         while True:
             try:
@@ -76,7 +81,8 @@ class Phone:
             if value:
                 return value
             if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {what or condition}")
+                said = what() if callable(what) else what
+                raise AssertionError(f"timed out waiting for {said or condition}")
             time.sleep(0.05)
 
     def text(self, element_id: str) -> str:

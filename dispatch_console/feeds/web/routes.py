@@ -192,6 +192,9 @@ class ResponderWeb:
                 try:
                     item = await asyncio.wait_for(queue.get(), HEARTBEAT_S)
                 except TimeoutError:
+                    item = b""
+                    if not await self.gateway.on_writer(self._still_valid, key):
+                        break  # revoked (a lost phone): its stream ends, and it cannot open one
                     await response.write(b": still here\n\n")
                     continue
                 if item is None:
@@ -211,6 +214,14 @@ class ResponderWeb:
                     if not queues:
                         del self.streams[device_id]
         return response
+
+    def _still_valid(self, key: Any) -> bool:
+        core = self.gateway.core
+        assert core is not None
+        try:
+            return core.keys.get(key.key_id, offline=core.offline) is not None
+        except Exception:  # the store is away: the key stays as it was
+            return True
 
     async def _briefing_event(self, key: Any, device_id: str) -> bytes:
         briefing = await self.gateway.on_writer(self.briefing, key, device_id)

@@ -34,7 +34,6 @@ def upgrade() -> None:
         sa.Column("loaded_at_us", sa.BigInteger, nullable=False),
     )
 
-
     op.create_table(
         "device_invites",
         sa.Column("token_hash", sa.String(64), primary_key=True),
