@@ -31,7 +31,7 @@ from aiohttp import web
 from dispatch_console.domain import events as ev
 from dispatch_console.domain.state import IncidentState
 from dispatch_console.feeds.auth import ECDSA_PREFIX, AuthError, ecdsa_public_key
-from dispatch_console.feeds.core import Reply
+from dispatch_console.feeds.core import GATEWAY, Reply
 from dispatch_console.store.registry import RegistryError
 
 if TYPE_CHECKING:
@@ -85,6 +85,8 @@ class ResponderWeb:
         self.streams: dict[str, set[asyncio.Queue[bytes | None]]] = {}
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._dirty: set[str] = set()
+        self._pushing: asyncio.Future[None] | None = None
 
     def install(self, app: web.Application) -> None:
         app.router.add_get("/r/", self._page_route)
@@ -197,13 +199,11 @@ class ResponderWeb:
                         break  # revoked (a lost phone): its stream ends, and it cannot open one
                     await response.write(b": still here\n\n")
                     continue
+                while item is not None and not queue.empty():  # the newest briefing is enough
+                    item = queue.get_nowait()
                 if item is None:
                     break
-                while not queue.empty():  # only the newest briefing matters
-                    newer = queue.get_nowait()
-                    if newer is None:
-                        break
-                await response.write(await self._briefing_event(key, device_id))
+                await response.write(item)
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:
@@ -224,15 +224,58 @@ class ResponderWeb:
             return True
 
     async def _briefing_event(self, key: Any, device_id: str) -> bytes:
-        briefing = await self.gateway.on_writer(self.briefing, key, device_id)
-        return b"event: briefing\ndata: " + json.dumps(briefing).encode() + b"\n\n"
+        return (await self.gateway.on_writer(self.briefings, [device_id]))[device_id]
 
-    def briefing(self, key: Any, device_id: str) -> dict[str, Any]:
-        """On the writer: what the page shows (its incidents and pending directives); the
-        directives' first listing is recorded as their delivery, as for the app's fetch."""
+    def briefings(self, device_ids: Iterable[str]) -> dict[str, bytes]:
+        """On the writer: each device's briefing as an SSE event; the first listing of each
+        directive is recorded as its delivery (all in one batch), as for the app's fetch."""
+        from dispatch_console.service import Command
+
         core = self.gateway.core
         assert core is not None
-        reply = core.directives(key, device_id, record_delivery=self.gateway.store_down is None)
+        now = core.clock()
+        delivered: list[Command] = []
+        events: dict[str, bytes] = {}
+        for device_id in device_ids:
+            briefing = self.briefing(device_id)
+            for d in briefing["directives"]:
+                state = next(
+                    (
+                        s
+                        for s in core._incidents_with(device_id)
+                        if s.incident_id == d["incident_id"]
+                    ),
+                    None,
+                )
+                held = state.directives.get(d["directive_id"]) if state is not None else None
+                if held is not None and held.delivered_at_us is None:
+                    payload = ev.DirectiveDelivered(held.directive_id, "http")
+                    delivered.append(
+                        Command(d["incident_id"], payload, GATEWAY, ev.Source.FEED, now)
+                    )
+            events[device_id] = b"event: briefing\ndata: " + json.dumps(briefing).encode() + b"\n\n"
+        if delivered and self.gateway.store_down is None:
+            core.service.execute_batch(delivered)
+        return events
+
+    def briefing(self, device_id: str) -> dict[str, Any]:
+        """On the writer: what the page shows (its incidents and pending directives)."""
+        core = self.gateway.core
+        assert core is not None
+        # Directives of open incidents only (a closed one's are over; the page shows that it
+        # closed from the incident list below).
+        listed = [
+            {
+                "directive_id": d.directive_id,
+                "incident_id": state.incident_id,
+                "kind": d.kind,
+                "text": d.text,
+                "school": state.school_name,
+                "staging_area_id": d.staging_area_id,
+            }
+            for state in core.incidents_of(device_id)
+            for d in state.pending_directives(device_id)
+        ]
         incidents = []
         for state in core._incidents_with(device_id):
             responder = state.responders.get(device_id)
@@ -257,7 +300,7 @@ class ResponderWeb:
                     ],
                 }
             )
-        return {"device_id": device_id, "incidents": incidents, **reply.body}
+        return {"device_id": device_id, "incidents": incidents, "directives": listed}
 
     async def _map(self, request: web.Request) -> web.Response:
         device_id = request.match_info["device_id"]
@@ -327,21 +370,36 @@ class ResponderWeb:
             if state.incident_id in touched:
                 devices.update(state.responders)
         with self._lock:
-            queues = [q for d in devices for q in self.streams.get(d, ())]
+            waiting = {d for d in devices if d in self.streams}
         loop = self._loop
-        if queues and loop is not None:
-            loop.call_soon_threadsafe(_wake, queues)
+        if waiting and loop is not None:
+            loop.call_soon_threadsafe(self._push, waiting)
+
+    def _push(self, devices: set[str]) -> None:
+        """On the loop: the briefings of ``devices`` made in one writer job, then queued to
+        their streams (devices woken again meanwhile join the next job)."""
+        self._dirty |= devices
+        if self._pushing is None or self._pushing.done():
+            self._pushing = asyncio.ensure_future(self._push_all())
+
+    async def _push_all(self) -> None:
+        while self._dirty:
+            devices, self._dirty = self._dirty, set()
+            try:
+                made = await self.gateway.on_writer(self.briefings, sorted(devices))
+            except Exception:
+                log.exception("briefings for the responder pages failed")
+                return
+            with self._lock:
+                targets = [(q, made[d]) for d in made for q in self.streams.get(d, ())]
+            for queue, item in targets:
+                _put(queue, item)
 
     def close_streams(self) -> None:
         with self._lock:
             queues = [q for qs in self.streams.values() for q in qs]
         for queue in queues:
             _put(queue, None)
-
-
-def _wake(queues: Iterable[asyncio.Queue[bytes | None]]) -> None:
-    for queue in queues:
-        _put(queue, b"")
 
 
 def _put(queue: asyncio.Queue[bytes | None], item: bytes | None) -> None:
