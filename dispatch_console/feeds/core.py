@@ -497,7 +497,11 @@ class GatewayCore:
             for r in plan.applied.values()
             if state.rules_in_force.get(r.agency, (0, ""))[0] != r.version
         ]
-        for agency, held in plan.held.items():
+        for agency, all_held in plan.held.items():
+            known = state.gates.get(agency)
+            held = [d for d in all_held if known is None or d not in known.device_ids]
+            if not held:  # (an activation sent again: held once)
+                continue
             wait_s = plan.applied[agency].gate.auto_release_s
             release_at = now + wait_s * US_PER_S if wait_s > 0 else None
             gate = ev.AlertGateHeld(agency, tuple(held), release_at)

@@ -64,3 +64,20 @@ def test_rules_gate_countdown_and_release(qtbot: QtBot) -> None:
     assert "2 off-duty/retired officers alerted, released by D. Reyes at" in (
         panel.gate_labels[agency].text()
     )
+
+
+def test_the_report_states_the_rules_in_force_and_the_gates() -> None:
+    from dispatch_console.domain.state import AlertGate, IncidentState
+    from dispatch_console.ui.report import rules_lines
+
+    state = IncidentState("inc-1")
+    assert rules_lines(state) == [
+        ("Agency rules", "none applied: every registered device in the radius alerted")
+    ]
+    state.rules_in_force[SHERIFF.agency] = (1, rules_json(SHERIFF))
+    state.gates[SHERIFF.agency] = AlertGate(SHERIFF.agency, 0, ["d-1", "d-2"], 90 * S)
+    rows = dict(rules_lines(state))
+    assert rows[f"Agency rules: {SHERIFF.agency}"].startswith(
+        "version 1: Alerted: on duty, off duty, LEOSA-qualified retired; never unverified"
+    )
+    assert rows[f"Gate: {SHERIFF.agency}"] == "2 held; never released"
