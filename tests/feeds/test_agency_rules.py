@@ -18,6 +18,9 @@ from dispatch_console.store import Store, StoreError
 from tests.feeds.gateway_fixture import RunningGateway, start_gateway
 from tests.feeds.test_contract import example
 
+#: The rules decide the same over either store: the gateway tests run on PostgreSQL (the
+#: deployed store) only; loading versions runs on both.
+ON_POSTGRES = pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)
 AGENCY = "Georgetown PD"
 TODAY = dt.datetime.now(dt.UTC).date()
 TRAINED = (TODAY - dt.timedelta(days=100)).isoformat()
@@ -125,6 +128,7 @@ def _alerts(gateway: RunningGateway, incident_id: str) -> dict[str, str]:
     }
 
 
+@ON_POSTGRES
 def test_open_rules_alert_trained_on_and_off_duty_and_leosa_never_the_unverified(
     start: Callable[[str], RunningGateway],
 ) -> None:
@@ -144,6 +148,7 @@ def test_open_rules_alert_trained_on_and_off_duty_and_leosa_never_the_unverified
     assert not state.gates
 
 
+@ON_POSTGRES
 def test_on_duty_only_rules_alert_nobody_off_duty(start: Callable[[str], RunningGateway]) -> None:
     gateway = start(ON_DUTY_ONLY)
     incident_id = _activate(gateway)
@@ -152,6 +157,7 @@ def test_on_duty_only_rules_alert_nobody_off_duty(start: Callable[[str], Running
     assert "check in there" in alerts["p-on"]
 
 
+@ON_POSTGRES
 def test_gated_rules_hold_off_duty_until_the_automatic_release(
     start: Callable[[str], RunningGateway],
 ) -> None:
@@ -170,6 +176,7 @@ def test_gated_rules_hold_off_duty_until_the_automatic_release(
     assert set(_alerts(gateway, incident_id)) == {"p-on", "p-off"}
 
 
+@ON_POSTGRES
 def test_a_gate_without_automatic_release_waits_for_a_dispatcher(
     start: Callable[[str], RunningGateway],
 ) -> None:
