@@ -9,7 +9,6 @@ which is given only after the events are durably stored.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import logging
 import math
 import secrets
@@ -24,12 +23,11 @@ from dispatch_console.domain import events as ev
 from dispatch_console.domain.fold import CLOCK_TOLERANCE_US
 from dispatch_console.domain.lifecycle import Rule, RuleViolation
 from dispatch_console.domain.reference import DEFAULT_NOTIFICATION_RADIUS_M, School
-from dispatch_console.domain.roster import Roster, agency_key
-from dispatch_console.domain.rules import AgencyRules, instruction, rules_from_json, rules_json
+from dispatch_console.domain.roster import Roster
 from dispatch_console.domain.state import DEFAULT_STALE_US, IncidentState
 from dispatch_console.domain.timeutil import US_PER_S, parse_iso
 from dispatch_console.feeds import contract as c
-from dispatch_console.feeds.alerting import decision_for, plan_alerts
+from dispatch_console.feeds.alerting import AgencyAlerting
 from dispatch_console.feeds.auth import AuthError, verify
 from dispatch_console.feeds.cot.parse import CotPosition
 from dispatch_console.feeds.keys import KeyProblem, KeyRing, OpenKey, SecretBox
@@ -116,7 +114,7 @@ class GatewayCore:
         self._radii: dict[str, float] = {}
         self._unregistered_count: dict[str, int] = {}
         self._roster = _Cached()
-        self._rules = _Cached()
+        self.alerting = AgencyAlerting(self)
         self._pending_positions: dict[str, tuple[str, float, float, int]] = {}
         self._pending_rejections: list[Rejection] = []
         self.listeners: list[Callable[[list[ev.Event]], None]] = []
@@ -474,92 +472,8 @@ class GatewayCore:
         if listed is not None:
             return self._notify(incident_id, school, listed, "school")
         chosen = devices_to_notify(school, self.devices().values())
-        state = self.service.state(incident_id)
-        staging = _first_staging(state)
-        plan = plan_alerts(
-            chosen,
-            self.roster(),
-            self.agency_rules(),
-            staging.name if staging else None,
-            _today(self.clock()),
-        )
-        if plan is None:  # no agency rules loaded: everyone in the radius, as before
-            return self._notify(incident_id, school, [d.device_id for d in chosen], "console")
-        now = self.clock()
-        extra = [
-            Command(
-                incident_id,
-                ev.AgencyRulesApplied(r.agency, r.version, rules_json(r)),
-                GATEWAY,
-                ev.Source.FEED,
-                now,
-            )
-            for r in plan.applied.values()
-            if state.rules_in_force.get(r.agency, (0, ""))[0] != r.version
-        ]
-        for agency, all_held in plan.held.items():
-            known = state.gates.get(agency)
-            held = [d for d in all_held if known is None or d not in known.device_ids]
-            if not held:  # (an activation sent again: held once)
-                continue
-            wait_s = plan.applied[agency].gate.auto_release_s
-            release_at = now + wait_s * US_PER_S if wait_s > 0 else None
-            gate = ev.AlertGateHeld(agency, tuple(held), release_at)
-            extra.append(Command(incident_id, gate, GATEWAY, ev.Source.FEED, now))
-        return self._notify(
-            incident_id, school, plan.now, "console", None, plan.instructions, extra
-        )
-
-    def agency_rules(self) -> dict[str, AgencyRules]:
-        """The agency response rules in force, by agency key (re-read every few seconds)."""
-        if time.monotonic() - self._rules.loaded_at > REFERENCE_TTL_S:
-            try:
-                if self.offline:
-                    raise StoreUnreachable("the store is down")
-                self._rules = _Cached(time.monotonic(), self.store.agency_rules())
-            except Exception as exc:
-                if self._rules.value is None or not unreachable(exc):
-                    raise
-        value: dict[str, AgencyRules] = self._rules.value
-        return value
-
-    def release_gates(self) -> None:
-        """Alert the officers held behind a dispatcher gate once it is released, by a
-        dispatcher (an event from a console) or automatically when its time has come."""
-        now = self.clock()
-        for state in self.service.live_incidents():
-            if not state.opened or state.closed:
-                continue
-            for agency, gate in list(state.gates.items()):
-                if gate.open and gate.release_at_us is not None and now >= gate.release_at_us:
-                    released = ev.AlertGateReleased(agency, automatic=True)
-                    cmd = Command(state.incident_id, released, GATEWAY, ev.Source.FEED, now)
-                    self.service.execute_batch([cmd])
-                if gate.open:
-                    continue
-                waiting = [d for d in gate.device_ids if d not in state.responders]
-                if not waiting:
-                    continue
-                school = self.school(state.school_id)
-                if school is None:
-                    continue
-                version_json = state.rules_in_force.get(agency)
-                rules = (
-                    {}
-                    if version_json is None
-                    else {agency_key(agency): rules_from_json(version_json[1])}
-                )
-                staging = _first_staging(state)
-                devices = self.devices()
-                instructions = {
-                    d: instruction(
-                        decision_for(devices[d], self.roster(), rules, _today(now)),
-                        staging.name if staging else None,
-                    )
-                    for d in waiting
-                    if d in devices
-                }
-                self._notify(state.incident_id, school, waiting, "console", None, instructions)
+        # Agency response rules (feeds/alerting.py) decide who of them, and what each is told.
+        return self.alerting.alert(incident_id, school, chosen)
 
     def notified(self, key: OpenKey, incident_id: str, body: bytes) -> Reply:
         try:
@@ -1285,15 +1199,6 @@ def _staging_cot(incident_id: str, area: Any, now_us: int, stale_us: int) -> byt
     return build.build_staging_polygon(
         uid=uid, name=area.name, vertices=vertices, now_us=now_us, stale_after_us=stale_us
     )
-
-
-def _first_staging(state: IncidentState) -> Any:
-    staging = sorted(state.staging_areas.values(), key=lambda a: a.staging_area_id)
-    return staging[0] if staging else None
-
-
-def _today(now_us: int) -> dt.date:
-    return dt.datetime.fromtimestamp(now_us / US_PER_S, dt.UTC).date()
 
 
 def _directive_id() -> str:

@@ -332,7 +332,7 @@ class Gateway:
             core.offline = False
             core.service.catch_up()
             self._forward_journal(trying=trying)
-            core.release_gates()  # agency rules: a dispatcher gate released, or its time up
+            core.alerting.release_gates()  # a dispatcher gate released, or its time up
             core.flush()
             if trying:
                 self._store_back()
