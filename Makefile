@@ -13,6 +13,8 @@ DEBS   := libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3 libglib2.0-0 l
 # The alarm's audible test: a private PulseAudio server with a null sink, recorded with parec;
 # the lost-database-host test: a network namespace and a veth pair (ip).
 DEBS   += pulseaudio pulseaudio-utils iproute2
+# The responder web page's browser tests: Debian's Chromium and its driver.
+DEBS   += chromium chromium-driver
 
 # No screen (CI, a server): Qt renders offscreen. With a desktop, a real window.
 ifeq ($(DISPLAY)$(WAYLAND_DISPLAY),)
@@ -47,6 +49,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_playback.py
 	$(BIN)/python benchmarks/bench_propagation.py
 	$(BIN)/python benchmarks/bench_load.py
+	$(BIN)/python benchmarks/bench_responder_page.py
 
 install: $(VENV)/.installed
 

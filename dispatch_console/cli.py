@@ -397,11 +397,44 @@ def build_parser() -> argparse.ArgumentParser:
         help="home or patrol area, used to alert it before its first position",
     )
     p.set_defaults(handler=cmd_devices_add)
+    p = devices.add_parser(
+        "invite",
+        parents=[common],
+        help="a one-time link (and its QR code) that enrols a phone's browser as the device",
+    )
+    p.add_argument("device_id")
+    p.add_argument(
+        "--url",
+        default="http://127.0.0.1:8470",
+        help="the gateway as the phone reaches it (default %(default)s)",
+    )
+    p.add_argument("--no-qr", action="store_true", help="print the link only")
+    p.set_defaults(handler=cmd_devices_invite)
     p = devices.add_parser("list", parents=[common], help="list registered devices")
     p.set_defaults(handler=cmd_devices_list)
     p = devices.add_parser("remove", parents=[common], help="remove a device")
     p.add_argument("device_id")
     p.set_defaults(handler=cmd_devices_remove)
+
+    rules = sub.add_parser(
+        "rules", help="agency response rules: who is alerted, what they are told"
+    ).add_subparsers(title="rules", metavar="ACTION")
+    p = rules.add_parser("load", parents=[common], help="load an agency's rules (TOML)")
+    p.add_argument("file", type=Path)
+    p.set_defaults(handler=cmd_rules_load)
+    p = rules.add_parser("show", parents=[common], help="the rules in force, per agency")
+    p.set_defaults(handler=cmd_rules_show)
+
+    gate = sub.add_parser("gate", help="the dispatcher gate of agency rules").add_subparsers(
+        title="gate", metavar="ACTION"
+    )
+    p = gate.add_parser(
+        "release", parents=[common], help="release an agency's held alert to its officers"
+    )
+    p.add_argument("incident")
+    p.add_argument("agency")
+    p.add_argument("--by", required=True, help="the dispatcher (a registered console user)")
+    p.set_defaults(handler=cmd_gate_release)
 
     p = sub.add_parser(
         "simulate",
@@ -466,7 +499,7 @@ def cmd_init(args: argparse.Namespace, out: TextIO) -> int:
             from dispatch_console.feeds.keys import SecretBox
 
             box = SecretBox()
-            county = load_demo_county(store, box)
+            county = load_demo_county(store, box, rules=True)
             added = ", ".join(f"{count} {what}" for what, count in county.added.items())
             print(
                 f"demo county from {county.directory}: added {added or 'nothing (loaded already)'}",
@@ -478,6 +511,7 @@ def cmd_init(args: argparse.Namespace, out: TextIO) -> int:
                 "used by the simulator",
                 file=out,
             )
+            _print_rules(store, out)
     return 0
 
 
@@ -1260,6 +1294,81 @@ def cmd_users_role(args: argparse.Namespace, out: TextIO) -> int:
     with _store(args) as store:
         accounts.set_role(store, args.name, args.role, by=_admin())
     print(f"{args.name} is now {args.role}", file=out)
+    return 0
+
+
+def _print_rules(store: Store, out: TextIO) -> None:
+    in_force = store.agency_rules()
+    if not in_force:
+        print(
+            "no agency rules in force: every registered device in a school's radius is alerted",
+            file=out,
+        )
+    for rules in sorted(in_force.values(), key=lambda r: r.agency):
+        lines = rules.summary()
+        print(lines[0], file=out)
+        for line in lines[1:]:
+            print(f"  {line}", file=out)
+
+
+def cmd_rules_load(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.domain.rules import MAX_RULES_BYTES, parse_rules
+
+    data = args.file.read_bytes()[: MAX_RULES_BYTES + 1]
+    rules = parse_rules(data, source=str(args.file))
+    with _store(args) as store:
+        added = store.load_agency_rules(rules, data.decode("utf-8"))
+    said = "loaded" if added else "already loaded:"
+    print(f"{said} {rules.agency} rules version {rules.version}", file=out)
+    for line in rules.summary()[1:]:
+        print(f"  {line}", file=out)
+    return 0
+
+
+def cmd_rules_show(args: argparse.Namespace, out: TextIO) -> int:
+    with _store(args) as store:
+        _print_rules(store, out)
+    return 0
+
+
+def cmd_gate_release(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.service import IncidentService
+
+    with _store(args) as store:
+        service = IncidentService(store)
+        state = service.state(args.incident)
+        agency = next(
+            (a for a in state.gates if a.casefold() == args.agency.casefold()), args.agency
+        )
+        service.execute(
+            args.incident,
+            [ev.AlertGateReleased(agency)],
+            actor=ev.Actor(ev.ActorKind.CONSOLE_USER, args.by),
+            source=ev.Source.CONSOLE,
+        )
+    print(f"released the held alert of {agency} in {args.incident}", file=out)
+    return 0
+
+
+def cmd_devices_invite(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.feeds.web.routes import (
+        INVITE_TTL_S,
+        new_invite_token,
+        token_hash,
+    )
+
+    token = new_invite_token()
+    with _store(args) as store:
+        expires = store._clock() + INVITE_TTL_S * 1_000_000
+        store.add_invite(args.device_id, token_hash(token), expires)
+    # The token rides in the fragment: a browser never sends it in a request line or a log.
+    link = f"{args.url.rstrip('/')}/r/#invite={token}"
+    print(f"one-time enrolment link for {args.device_id} (expires on use or in 24 h):", file=out)
+    print(link, file=out)
+    if not args.no_qr:
+        import segno
+
+        segno.make(link, error="m").terminal(out=out, compact=True)
     return 0
 
 

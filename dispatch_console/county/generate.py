@@ -19,6 +19,7 @@ y north) and converted to WGS84 at the end.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import itertools
 import json
@@ -53,8 +54,17 @@ DEFAULT_SEED = 2026
 COUNTY_NAME = "Harlan Valley County"
 #: The centre of Lincoln High School's campus: (0, 0) of the county's metric frame.
 ORIGIN = (-84.54, 38.225)
-FILES = ("roads.geojson", "schools.geojson", "roster.csv", "devices.csv")
-ROSTER_COLUMNS = ("agency", "badge", "name", "status", "device_ids")
+#: Each agency's response rules (``domain/rules.py``): three agencies, three different rules.
+RULE_FILES = ("rules-carverton-pd.toml", "rules-harlan-valley-so.toml", "rules-ksp-post-17.toml")
+FILES = ("roads.geojson", "schools.geojson", "roster.csv", "devices.csv", *RULE_FILES)
+ROSTER_COLUMNS = (
+    "agency", "badge", "name", "status", "device_ids", "training_date", "leosa_qualified"
+)  # fmt: skip
+#: Active-shooter training: most officers trained within the year before this date, some
+#: long before (their training has lapsed); a third of the retired are LEOSA-qualified.
+_TRAINING_UNTIL = dt.date(2026, 11, 30)
+_LAPSED_SHARE = 0.15
+_LEOSA_SHARE = 1 / 3
 DEVICE_COLUMNS = ("device_id", "tak_uid", "home_lat", "home_lon", "agency", "badge")
 
 #: A city police department, a county sheriff's office, a state police post. Badges: four
@@ -477,6 +487,73 @@ _PLACES = (
 )  # fmt: skip
 
 
+_RULES = (
+    """# Carverton Police Department: every trained officer, on duty and off; off duty to
+# staging only, identified there, in a raid jacket or POLICE vest. Demo county, seed {seed}.
+agency = "Carverton Police Department"
+version = 1
+
+[alert]
+on_duty = true
+off_duty = true
+leosa_retired = false
+training_required = true
+training_valid_days = 365
+
+[off_duty]
+staging_only = true
+identification_required = true
+attire = "raid_jacket_or_vest"
+attire_reminder = "Put on your raid jacket or POLICE vest before you leave the car."
+
+[gate]
+enabled = false
+""",
+    """# Harlan Valley County Sheriff's Office: trained deputies on and off duty and
+# LEOSA-qualified retired deputies; off duty and retired wait for a dispatcher's release
+# (automatic after 90 s). Demo county, seed {seed}.
+agency = "Harlan Valley County Sheriff's Office"
+version = 1
+
+[alert]
+on_duty = true
+off_duty = true
+leosa_retired = true
+training_required = true
+training_valid_days = 365
+
+[off_duty]
+staging_only = true
+identification_required = true
+attire = "vest"
+attire_reminder = "Put on the marked SHERIFF vest from your trunk before you leave the car."
+
+[gate]
+enabled = true
+auto_release_s = 90
+""",
+    """# Kentucky State Police Post 17: on-duty troopers only (no off-duty self-dispatch).
+# Demo county, seed {seed}.
+agency = "Kentucky State Police Post 17"
+version = 1
+
+[alert]
+on_duty = true
+off_duty = false
+leosa_retired = false
+training_required = false
+
+[off_duty]
+staging_only = true
+identification_required = true
+attire = "raid_jacket_or_vest"
+
+[gate]
+enabled = false
+""",
+)
+
+
 @dataclass(frozen=True)
 class DemoCountyFiles:
     """The four files of a county, as bytes, by file name (see :data:`FILES`)."""
@@ -531,7 +608,10 @@ class _Builder:
             ),
             "roster.csv": _csv(
                 ROSTER_COLUMNS,
-                [(o.agency, o.badge, o.name, o.status, ";".join(o.devices)) for o in officers],
+                [
+                    (o.agency, o.badge, o.name, o.status, ";".join(o.devices), *training)
+                    for o, training in zip(officers, self._training(officers), strict=True)
+                ],
             ),
             "devices.csv": _csv(
                 DEVICE_COLUMNS,
@@ -541,7 +621,20 @@ class _Builder:
                 ],
             ),
         }
+        for name, rules in zip(RULE_FILES, _RULES, strict=True):
+            files[name] = rules.format(seed=self.seed).encode()
         return DemoCountyFiles(files, self.seed)
+
+    def _training(self, officers: list[_Officer]) -> list[tuple[str, str]]:
+        """(training date, LEOSA-qualified) per officer, from a generator of their own."""
+        rng = random.Random(f"{self.seed}/training")
+        rows = []
+        for officer in officers:
+            days = rng.randint(400, 1500) if rng.random() < _LAPSED_SHARE else rng.randint(0, 330)
+            trained = (_TRAINING_UNTIL - dt.timedelta(days=days)).isoformat()
+            leosa = officer.status == "retired" and rng.random() < _LEOSA_SHARE
+            rows.append((trained, "yes" if leosa else "no"))
+        return rows
 
     # --- schools in towns (before the streets: their blocks lose the streets inside) ----------
 

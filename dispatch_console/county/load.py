@@ -95,13 +95,14 @@ def read_devices(path: str | Path) -> list[DemoDevice]:
 
 
 def load_demo_county(
-    store: Store, box: SecretBox, directory: str | Path | None = None
+    store: Store, box: SecretBox, directory: str | Path | None = None, *, rules: bool = False
 ) -> DemoCounty:
     """Load the county in ``directory`` (default :func:`demo_directory`) into ``store``.
 
     A file that does not import cleanly (a rejected school or roster line) stops the load with
     an :class:`ImportFileError` before anything is written: the demo files are generated and
-    must be whole.
+    must be whole. ``rules``: also load the three agencies' response rules (then only the
+    officers those rules allow are alerted).
     """
     folder = Path(directory) if directory is not None else demo_directory()
     schools_report = load_schools(folder / "schools.geojson")
@@ -141,6 +142,13 @@ def load_demo_county(
         county.device_keys[device.device_id] = keys.key(
             "device", device.device_id, names.get(device.device_id, device.device_id)
         )
+    if rules:  # the three agencies' response rules (``dispatch-console init --demo``)
+        from dispatch_console.county.generate import RULE_FILES
+        from dispatch_console.domain.rules import parse_rules
+
+        for name in RULE_FILES:
+            text = (folder / name).read_text(encoding="utf-8")
+            store.load_agency_rules(parse_rules(text, source=name), text)
     county.added = {
         "schools": len(new_schools),
         "roster": len(new_entries),

@@ -379,6 +379,14 @@ def _check_par_ended(state: IncidentState, p: ev.Payload) -> None:
     _running_par(state, p.par_id)
 
 
+def _check_gate_released(state: IncidentState, p: ev.Payload) -> None:
+    assert isinstance(p, ev.AlertGateReleased)
+    _active(state)
+    gate = state.gates.get(p.agency)
+    if gate is None or not gate.open:
+        raise RuleViolation(Rule.NO_OPEN_GATE, f"{p.agency}")
+
+
 CHECKS: dict[str, Check] = {
     ev.IncidentOpened.TYPE: _check_opened,
     ev.AlertReceived.TYPE: _check_alert_received,
@@ -410,6 +418,9 @@ CHECKS: dict[str, Check] = {
     ev.DirectiveQueued.TYPE: _check_directive_queued,
     ev.DirectiveDelivered.TYPE: _check_directive_delivered,
     ev.DirectiveAcknowledged.TYPE: _check_directive_acknowledged,
+    ev.AgencyRulesApplied.TYPE: _check_active,
+    ev.AlertGateHeld.TYPE: _check_active,
+    ev.AlertGateReleased.TYPE: _check_gate_released,
     ev.BroadcastSent.TYPE: _check_broadcast,
     ev.PerimeterEntered.TYPE: _check_perimeter_entered,
     ev.PerimeterExited.TYPE: _check_perimeter_exited,

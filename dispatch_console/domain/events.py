@@ -499,6 +499,35 @@ class DirectiveAcknowledged(Payload, frozen=True):
     directive_id: str
 
 
+# --- agency response rules ------------------------------------------------------------------
+
+
+class AgencyRulesApplied(Payload, frozen=True):
+    """An agency's response rules (``domain.rules.AgencyRules`` as JSON) decided who of its
+    officers this incident alerted and what they were told: part of the incident's record."""
+
+    TYPE: ClassVar[str] = "agency_rules_applied"
+    agency: str
+    version: int
+    rules_json: str
+
+
+class AlertGateHeld(Payload, frozen=True):
+    """Off-duty and retired officers of an agency whose alert waits for a dispatcher's release
+    (or the automatic release at ``release_at_us``; None: only a dispatcher releases it)."""
+
+    TYPE: ClassVar[str] = "alert_gate_held"
+    agency: str
+    device_ids: tuple[str, ...]
+    release_at_us: int | None = None
+
+
+class AlertGateReleased(Payload, frozen=True):
+    TYPE: ClassVar[str] = "alert_gate_released"
+    agency: str
+    automatic: bool = False
+
+
 # --- broadcasts, geofences, warnings, accountability (incident command) -------------------
 
 BroadcastKind = Literal["go_to_staging", "stand_down", "message"]
@@ -632,6 +661,9 @@ PAYLOAD_TYPES: dict[str, type[Payload]] = {
         DirectiveQueued,
         DirectiveDelivered,
         DirectiveAcknowledged,
+        AgencyRulesApplied,
+        AlertGateHeld,
+        AlertGateReleased,
         BroadcastSent,
         PerimeterEntered,
         PerimeterExited,

@@ -17,6 +17,7 @@ from dispatch_console.domain.lifecycle import ResponderStatus as S
 from dispatch_console.domain.state import (
     TRACK_LIMIT,
     Alert,
+    AlertGate,
     Assignment,
     Broadcast,
     CheckInPoint,
@@ -521,6 +522,34 @@ def _par_ended(state: IncidentState, event: ev.Event) -> None:
         par.ended_at_us = event.occurred_at_us
 
 
+def _rules_applied(state: IncidentState, event: ev.Event) -> None:
+    p = event.payload
+    assert isinstance(p, ev.AgencyRulesApplied)
+    state.rules_in_force[p.agency] = (p.version, p.rules_json)
+
+
+def _gate_held(state: IncidentState, event: ev.Event) -> None:
+    p = event.payload
+    assert isinstance(p, ev.AlertGateHeld)
+    gate = state.gates.get(p.agency)
+    if gate is None:
+        gate = state.gates[p.agency] = AlertGate(p.agency, event.occurred_at_us)
+        gate.release_at_us = p.release_at_us
+    for device_id in p.device_ids:
+        if device_id not in gate.device_ids:
+            gate.device_ids.append(device_id)
+
+
+def _gate_released(state: IncidentState, event: ev.Event) -> None:
+    p = event.payload
+    assert isinstance(p, ev.AlertGateReleased)
+    gate = state.gates.get(p.agency)
+    if gate is not None and gate.released_at_us is None:
+        gate.released_at_us = event.occurred_at_us
+        gate.released_by = event.actor.name
+        gate.automatic = p.automatic
+
+
 def _ignore(state: IncidentState, event: ev.Event) -> None:
     """Events that exist for the audit trail only (imports) change no incident state."""
 
@@ -561,6 +590,9 @@ HANDLERS: dict[str, Handler] = {
     ev.DirectiveQueued.TYPE: _directive_queued,
     ev.DirectiveDelivered.TYPE: _directive_delivered,
     ev.DirectiveAcknowledged.TYPE: _directive_acknowledged,
+    ev.AgencyRulesApplied.TYPE: _rules_applied,
+    ev.AlertGateHeld.TYPE: _gate_held,
+    ev.AlertGateReleased.TYPE: _gate_released,
     ev.BroadcastSent.TYPE: _broadcast_sent,
     ev.PerimeterEntered.TYPE: _perimeter_entered,
     ev.PerimeterExited.TYPE: _perimeter_exited,

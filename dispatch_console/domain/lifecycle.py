@@ -94,6 +94,7 @@ class Rule(StrEnum):
     WARNING_ALREADY_ACKNOWLEDGED = "a warning is acknowledged once"
     ACKNOWLEDGER_REQUIRED = "an acknowledgement needs the name of who acknowledged it"
     PAR_RUNNING = "one roll call (PAR) at a time: end the running one first"
+    NO_OPEN_GATE = "the agency has no held alert waiting for release in this incident"
     PAR_ALREADY_STARTED = "a roll call (PAR) is started once"
     PAR_NOT_RUNNING = "the roll call (PAR) is not running"
     NOT_IN_PAR = "the responder is not in this roll call (PAR)"

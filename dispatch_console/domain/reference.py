@@ -61,6 +61,10 @@ class RosterEntry(msgspec.Struct, frozen=True):
     name: str
     status: RosterStatus
     device_ids: tuple[str, ...] = ()
+    #: Date (ISO ``YYYY-MM-DD``) of the officer's last active-shooter training, if known.
+    training_date: str | None = None
+    #: A retired officer qualified under LEOSA (carries, and may be alerted if the agency says).
+    leosa_qualified: bool = False
 
 
 # --- roads (imported with import-roads, stored with the schools) ---

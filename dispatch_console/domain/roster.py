@@ -90,6 +90,10 @@ class Roster:
             for device_id in entry.device_ids:
                 self._by_device[device_id.casefold()] = entry
 
+    def by_device(self, device_id: str) -> RosterEntry | None:
+        """The officer whose roster entry lists this device (the agency registered it)."""
+        return self._by_device.get(device_id.casefold())
+
     def match(
         self,
         *,

@@ -173,6 +173,17 @@ _AUDIT_WORDS = {
 }
 
 
+def _gate_held(p: ev.AlertGateHeld, e: ev.Event, s: Names) -> str:
+    n = len(p.device_ids)
+    who = f"{n} off-duty or retired officer{'s' if n != 1 else ''} of {p.agency}"
+    if p.release_at_us is None:
+        when = "until a dispatcher releases it"
+    else:
+        after_s = (p.release_at_us - e.occurred_at_us) // 1_000_000
+        when = f"for a dispatcher's release, automatic after {after_s} s"
+    return f"The alert to {who} was held {when} (the agency's dispatcher gate)."
+
+
 def _user_audit(p: ev.ConsoleUserAudit, e: ev.Event, s: Names) -> str:
     what = _AUDIT_WORDS.get(p.action, words(p.action))
     role = f" (role: {p.role})" if p.role else ""
@@ -330,6 +341,19 @@ SENTENCES: dict[str, Render] = {
         f"({p.rejected} rejected, {p.skipped} skipped)."
     ),
     ev.IncidentImported.TYPE: _imported,
+    ev.AgencyRulesApplied.TYPE: lambda p, e, s: (
+        f"{p.agency}'s response rules (version {p.version}) decided who of its officers was "
+        "alerted and what they were told."
+    ),
+    ev.AlertGateHeld.TYPE: _gate_held,
+    ev.AlertGateReleased.TYPE: lambda p, e, s: (
+        f"The alert to {p.agency}'s off-duty and retired officers was released "
+        + (
+            "automatically, nobody having released it in time."
+            if p.automatic
+            else f"by {_actor(e)}."
+        )
+    ),
     ev.ConsoleUserAudit.TYPE: _user_audit,
     ev.IncidentOpened.TYPE: _opened,
     ev.AlertReceived.TYPE: _alert,

@@ -139,6 +139,29 @@ class Broadcast(msgspec.Struct):
     directive_ids: list[str] = msgspec.field(default_factory=list)
 
 
+class AlertGate(msgspec.Struct):
+    """An agency's off-duty and retired officers held until a dispatcher releases their alert
+    (or it is released automatically at ``release_at_us``)."""
+
+    agency: str
+    held_at_us: int
+    device_ids: list[str] = msgspec.field(default_factory=list)
+    release_at_us: int | None = None
+    released_at_us: int | None = None
+    released_by: str | None = None
+    automatic: bool = False
+
+    @property
+    def open(self) -> bool:
+        return self.released_at_us is None
+
+    def seconds_left(self, now_us: int) -> float | None:
+        """Seconds to the automatic release (None: no automatic release, or released)."""
+        if not self.open or self.release_at_us is None:
+            return None
+        return max(0.0, (self.release_at_us - now_us) / 1_000_000)
+
+
 class IncidentWarning(msgspec.Struct):
     """A friendly-fire warning: active while ``ended_at_us`` is None."""
 
@@ -281,6 +304,10 @@ class IncidentState(msgspec.Struct):
     warnings: dict[str, IncidentWarning] = msgspec.field(default_factory=dict)
     #: Roll calls, oldest first (the last one may be running).
     pars: list[Par] = msgspec.field(default_factory=list)
+    #: Agency response rules applied (agency -> (version, rules JSON)), in the order applied.
+    rules_in_force: dict[str, tuple[int, str]] = msgspec.field(default_factory=dict)
+    #: Dispatcher gates, by agency.
+    gates: dict[str, AlertGate] = msgspec.field(default_factory=dict)
     #: Sequence number, count and received time of the last event folded in.
     last_seq: int = 0
     event_count: int = 0

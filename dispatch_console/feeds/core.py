@@ -13,7 +13,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from dispatch_console.domain import events as ev
+from dispatch_console.domain.reference import School
+from dispatch_console.domain.roster import Roster
 from dispatch_console.domain.timeutil import US_PER_S
+from dispatch_console.feeds.alerting import AgencyAlerting
 from dispatch_console.feeds.auth import AuthError, verify
 from dispatch_console.feeds.base import Reply, error
 from dispatch_console.feeds.cot.parse import CotPosition
@@ -46,10 +49,21 @@ __all__ = [
 
 
 class GatewayCore(OutageAnswers):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Agency response rules: who of the devices near a school is alerted, and what each is told.
+        self.alerting = AgencyAlerting(self)
+
     # --- reference data (the caches are in ``self.reference``) --------------------------------
 
     def devices(self) -> dict[str, Device]:
         return self.reference.devices()
+
+    def school(self, school_id: str) -> School | None:
+        return self.reference.school(school_id)
+
+    def roster(self) -> Roster:
+        return self.reference.roster()
 
     def device_for_tak_uid(self, uid: str) -> Device | None:
         return self.reference.device_for_tak_uid(uid)

@@ -32,13 +32,16 @@ def alert_text(
     location: str | None,
     message: str | None,
     staging_name: str | None,
+    instruction: str | None = None,
 ) -> str:
     """The alert as a responder's phone shows it: what, where, and where to go instead."""
     what = alert_type.replace("_", " ").upper()
     where = f" ({location})" if location else ""
     said = f": {message}" if message else ""
     go = (
-        f" Go to {staging_name}, NOT the school, and check in there."
+        f" {instruction}"
+        if instruction
+        else f" Go to {staging_name}, NOT the school, and check in there."
         if staging_name
         else " Check in with the incident commander before you act."
     )

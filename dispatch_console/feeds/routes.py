@@ -24,6 +24,7 @@ from dispatch_console.domain.lifecycle import Rule, RuleViolation
 from dispatch_console.domain.reference import School
 from dispatch_console.domain.state import IncidentState
 from dispatch_console.feeds import contract as c
+from dispatch_console.feeds.alerting import AgencyAlerting
 from dispatch_console.feeds.base import GATEWAY, GatewayBase, Reply, error
 from dispatch_console.feeds.keys import OpenKey
 from dispatch_console.feeds.notify import alert_text, devices_to_notify
@@ -44,6 +45,8 @@ class DeviceRequest:
 
 
 class HttpRoutes(GatewayBase):
+    alerting: AgencyAlerting  # set by GatewayCore
+
     def handle(
         self, route: str, key: OpenKey, target: str, body: bytes, incident_id: str | None = None
     ) -> Reply:
@@ -167,7 +170,8 @@ class HttpRoutes(GatewayBase):
         if listed is not None:
             return self._notify(incident_id, school, listed, "school")
         chosen = devices_to_notify(school, self.reference.devices().values())
-        return self._notify(incident_id, school, [d.device_id for d in chosen], "console")
+        # Agency response rules (feeds/alerting.py) decide who of them, and what each is told.
+        return self.alerting.alert(incident_id, school, chosen)
 
     def notified(self, key: OpenKey, incident_id: str, body: bytes) -> Reply:
         try:
@@ -199,9 +203,13 @@ class HttpRoutes(GatewayBase):
         device_ids: Sequence[str],
         by: str,
         idempotency: str | None = None,
+        instructions: dict[str, str] | None = None,
+        extra: Sequence[Command] = (),
     ) -> int:
         """Notify each device (once per incident): ``responder_notified``, what it claimed of
-        itself so far, its roster verdict and the queued alert directive."""
+        itself so far, its roster verdict and the queued alert directive (``instructions``: what
+        the agency's rules tell a device instead of the general text; ``extra``: commands stored
+        with them, first, such as the rules applied)."""
         state = self.service.state(incident_id)
         devices = self.reference.devices()
         staging = sorted(state.staging_areas.values(), key=lambda a: a.staging_area_id)
@@ -217,7 +225,7 @@ class HttpRoutes(GatewayBase):
         if state.exercise:  # a phone must never show a drill as a real call
             text = f"EXERCISE, NOT A REAL CALL. {text}"
         now = self.clock()
-        commands: list[Command] = []
+        commands: list[Command] = list(extra)
         for device_id in dict.fromkeys(device_ids):
             if device_id in state.responders:
                 continue
@@ -231,7 +239,7 @@ class HttpRoutes(GatewayBase):
                     GATEWAY,
                     ev.Source.FEED,
                     now,
-                    idempotency if not commands else None,
+                    idempotency if len(commands) == len(extra) else None,
                 )
             )
             device = devices.get(device_id)
@@ -239,12 +247,25 @@ class HttpRoutes(GatewayBase):
                 commands.extend(
                     self.reference.profile_commands(incident_id, device_id, device.profile, now)
                 )
+            told = instructions.get(device_id) if instructions else None
+            told_text = text
+            if told is not None:
+                told_text = alert_text(
+                    school,
+                    latest_alert.alert_type,
+                    latest_alert.location_detail,
+                    latest_alert.message,
+                    None,
+                    told,
+                )
+                if state.exercise:
+                    told_text = f"EXERCISE, NOT A REAL CALL. {told_text}"
             directive = ev.DirectiveQueued(
                 _directive_id(),
                 device_id,
                 device_id,
                 "alert",
-                text,
+                told_text,
                 first.staging_area_id if first else None,
             )
             commands.append(Command(incident_id, directive, GATEWAY, ev.Source.FEED, now))

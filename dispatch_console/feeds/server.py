@@ -36,6 +36,7 @@ from dispatch_console.feeds.udp_worker import (
     decode_batches,
     enlarge_receive_buffer,
 )
+from dispatch_console.feeds.web.routes import ResponderWeb
 from dispatch_console.service.monitor import Monitor
 from dispatch_console.store import (
     Store,
@@ -160,6 +161,7 @@ class Gateway:
         #: acknowledged; the next report of each device supersedes them).
         self.cot_dropped = 0
         self.core: GatewayCore | None = None
+        self.web: ResponderWeb | None = None
         self._store: Store | None = None
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gateway-writer")
         self._runner: web.AppRunner | None = None
@@ -251,6 +253,8 @@ class Gateway:
         app.router.add_get("/v1/devices/{device_id}/directives", self._directives)
         app.router.add_post("/v1/incidents/{incident_id}/notified", self._notified)
         app.router.add_get("/v1/health", self._health)
+        self.web = ResponderWeb(self)  # the responder web page (feeds/web/)
+        self.web.install(app)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
         context = None
@@ -314,6 +318,8 @@ class Gateway:
             if self._tak_connections:
                 await asyncio.gather(*self._tak_connections, return_exceptions=True)
             await self._tcp.wait_closed()
+        if self.web is not None:
+            self.web.close_streams()
         if self._runner is not None:
             await self._runner.cleanup()
         while self._udp_busy or self._udp_queue:
@@ -369,6 +375,7 @@ class Gateway:
             core.offline = False
             core.service.catch_up()
             self._forward_journal(trying=trying)
+            core.alerting.release_gates()  # a dispatcher gate released, or its time up
             core.flush()
             if trying:
                 self._store_back()

@@ -1,7 +1,9 @@
 """An agency roster from CSV: who is a sworn active officer, who a qualified retired one (LEOSA).
 
 Columns (any order, header names case-insensitive; spaces, underscores and hyphens in them are
-ignored): ``agency``, ``badge``, ``name``, ``status`` and optionally ``device_ids``. The
+ignored): ``agency``, ``badge``, ``name``, ``status`` and optionally ``device_ids``,
+``training_date`` (YYYY-MM-DD of the last active-shooter training) and ``leosa_qualified``
+(yes/no). The
 delimiter is a comma, a semicolon or a tab, whichever the header line is written with. Each bad
 row is reported with its 1-based line number; the good rows are still imported.
 """
@@ -9,6 +11,7 @@ row is reported with its 1-based line number; the good rows are still imported.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import re
 from pathlib import Path
@@ -21,7 +24,7 @@ from dispatch_console.importers.report import ImportFileError, ImportReport, Pro
 __all__ = ["HEADER_NAMES", "STATUS_WORDS", "load_roster", "parse_roster"]
 
 REQUIRED_COLUMNS = ("agency", "badge", "name", "status")
-OPTIONAL_COLUMNS = ("device_ids",)
+OPTIONAL_COLUMNS = ("device_ids", "training_date", "leosa_qualified")
 
 #: Header text (lower case, without spaces, underscores and hyphens) -> column.
 HEADER_NAMES: dict[str, str] = {
@@ -34,6 +37,23 @@ HEADER_NAMES: dict[str, str] = {
     "deviceids": "device_ids",
     "deviceid": "device_ids",
     "devices": "device_ids",
+    "trainingdate": "training_date",
+    "astraining": "training_date",
+    "leosaqualified": "leosa_qualified",
+    "leosa": "leosa_qualified",
+}
+
+#: Yes/no words (case-insensitive) of the ``leosa_qualified`` column; empty is no.
+_YES_NO: dict[str, bool] = {
+    "": False,
+    "yes": True,
+    "y": True,
+    "true": True,
+    "1": True,
+    "no": False,
+    "n": False,
+    "false": False,
+    "0": False,
 }
 
 #: Status words (case-insensitive) -> roster status.
@@ -209,8 +229,25 @@ def _row(
         ) + " (expected active, sworn, retired or LEOSA)"
         report.rejected.append(Problem(line, reason, name))
         return None
+    training = cell("training_date").strip() or None
+    if training is not None:
+        try:
+            training = dt.date.fromisoformat(training).isoformat()
+        except ValueError:
+            report.rejected.append(
+                Problem(line, f"training_date {training!r} is not a date (YYYY-MM-DD)", name)
+            )
+            return None
+    leosa = _YES_NO.get(cell("leosa_qualified").strip().casefold())
+    if leosa is None:
+        report.rejected.append(
+            Problem(line, f"leosa_qualified {cell('leosa_qualified')!r} is not yes or no", name)
+        )
+        return None
     devices: list[str] = []
     for device in _DEVICE_SEPARATORS.split(cell("device_ids")):
         if device and device.casefold() not in {d.casefold() for d in devices}:
             devices.append(device)
-    return RosterEntry(cell("agency"), cell("badge"), cell("name"), status, tuple(devices))
+    return RosterEntry(
+        cell("agency"), cell("badge"), cell("name"), status, tuple(devices), training, leosa
+    )

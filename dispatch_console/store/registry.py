@@ -96,6 +96,40 @@ class RegistryMixin:
     def _now(self) -> int:
         raise NotImplementedError
 
+    # --- enrolment links of the responder web page ------------------------------------------
+
+    def add_invite(self, device_id: str, token_hash: str, expires_at_us: int) -> None:
+        if self.device(device_id) is None:
+            raise RegistryError(f"no device {device_id!r}: register it first (devices add)")
+        with self._writer.begin() as conn:
+            conn.execute(
+                schema.device_invites.insert(),
+                {
+                    "token_hash": token_hash,
+                    "device_id": device_id,
+                    "created_at_us": self._now(),
+                    "expires_at_us": expires_at_us,
+                    "used_at_us": None,
+                },
+            )
+
+    def use_invite(self, token_hash: str, now_us: int) -> str | None:
+        """The device of an unused, unexpired link, which is used up now (None: no such link,
+        used already, or expired). Atomic: two phones opening one link cannot both enrol."""
+        t = schema.device_invites
+        with self._writer.begin() as conn:
+            row = conn.execute(select(t.c.device_id).where(t.c.token_hash == token_hash)).first()
+            if row is None:
+                return None
+            done = conn.execute(
+                update(t)
+                .where(t.c.token_hash == token_hash)
+                .where(t.c.used_at_us.is_(None))
+                .where(t.c.expires_at_us > now_us)
+                .values(used_at_us=now_us)
+            ).rowcount
+        return str(row.device_id) if done else None
+
     # --- keys ---------------------------------------------------------------------------------
 
     def add_key(

@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 
 metadata = MetaData()
@@ -78,6 +79,9 @@ roster = Table(
     Column("status", String(16), nullable=False),
     Column("device_ids", Text, nullable=False),
     Column("updated_at_us", BigInteger, nullable=False),
+    # revision 0008: agency response rules read these
+    Column("training_date", String(10), nullable=True),  # ISO date of active-shooter training
+    Column("leosa_qualified", Boolean, nullable=False, server_default=false()),
 )
 
 # --- gateway (revision 0002) -----------------------------------------------------------------
@@ -189,4 +193,29 @@ accounts = Table(
     Column("locked_at_us", BigInteger, nullable=True),
     Column("demo", Boolean, nullable=False),
     Column("updated_at_us", BigInteger, nullable=False),
+)
+
+# --- agency response rules (revision 0008) -------------------------------------------------------
+
+agency_rules = Table(
+    "agency_rules",
+    metadata,
+    Column("agency_key", String(100), primary_key=True),  # domain.roster.agency_key
+    Column("version", Integer, primary_key=True),
+    Column("agency", String(100), nullable=False),
+    Column("rules_json", Text, nullable=False),  # domain.rules.AgencyRules
+    Column("source_text", Text, nullable=False),  # the TOML file as loaded
+    Column("loaded_at_us", BigInteger, nullable=False),
+)
+
+# One-time enrolment links of the responder web page (revision 0008): only a hash of the token
+# is kept; a link is used once, or expires.
+device_invites = Table(
+    "device_invites",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),  # hex SHA-256 of the token
+    Column("device_id", String(100), nullable=False),
+    Column("created_at_us", BigInteger, nullable=False),
+    Column("expires_at_us", BigInteger, nullable=False),
+    Column("used_at_us", BigInteger, nullable=True),
 )

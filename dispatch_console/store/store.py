@@ -40,6 +40,7 @@ from sqlalchemy.pool import StaticPool
 from dispatch_console.domain import events as ev
 from dispatch_console.domain.fold import fold
 from dispatch_console.domain.reference import PrePlan, Road, RosterEntry, School
+from dispatch_console.domain.rules import AgencyRules, rules_from_json, rules_json
 from dispatch_console.domain.state import (
     STATE_FORMAT,
     IncidentState,
@@ -582,6 +583,8 @@ class Store(RegistryMixin):
                 "status": e.status,
                 "device_ids": _school_encoder.encode(list(e.device_ids)).decode(),
                 "updated_at_us": now,
+                "training_date": e.training_date,
+                "leosa_qualified": e.leosa_qualified,
             }
             for e in entries
         ]
@@ -600,7 +603,13 @@ class Store(RegistryMixin):
             ).all()
         return [
             RosterEntry(
-                r.agency, r.badge, r.name, r.status, _device_ids_decoder.decode(r.device_ids)
+                r.agency,
+                r.badge,
+                r.name,
+                r.status,
+                _device_ids_decoder.decode(r.device_ids),
+                r.training_date,
+                bool(r.leosa_qualified),
             )
             for r in rows
         ]
@@ -648,6 +657,46 @@ class Store(RegistryMixin):
             )
             for r in rows
         ]
+
+    # --- agency response rules ---------------------------------------------------------------
+
+    def load_agency_rules(self, rules: AgencyRules, source_text: str) -> bool:
+        """Keep a new version of an agency's rules (False: this exact version was loaded
+        already). A version at or below the one in force, with other content, is refused: every
+        change gets a new version, so an incident's record names exactly what applied."""
+        row = {
+            "agency_key": rules.key,
+            "version": rules.version,
+            "agency": rules.agency,
+            "rules_json": rules_json(rules),
+            "source_text": source_text,
+            "loaded_at_us": self._clock(),
+        }
+        t = schema.agency_rules
+        with self._writer.begin() as conn:
+            newest = conn.execute(
+                select(t.c.version, t.c.rules_json)
+                .where(t.c.agency_key == rules.key)
+                .order_by(t.c.version.desc())
+                .limit(1)
+            ).first()
+            if newest is not None:
+                if newest.version == rules.version and newest.rules_json == row["rules_json"]:
+                    return False
+                if newest.version >= rules.version:
+                    raise StoreError(
+                        f"{rules.agency} has rules version {newest.version} in force: "
+                        f"give the changed rules a version above it"
+                    )
+            conn.execute(t.insert(), row)
+        return True
+
+    def agency_rules(self) -> dict[str, AgencyRules]:
+        """The rules in force (the newest version) per agency, by agency key."""
+        t = schema.agency_rules
+        with self._reader.connect() as conn:
+            rows = conn.execute(select(t.c.agency_key, t.c.rules_json).order_by(t.c.version)).all()
+        return {r.agency_key: rules_from_json(r.rules_json) for r in rows}
 
     # --- console users ---------------------------------------------------------------------
 

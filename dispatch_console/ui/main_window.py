@@ -63,6 +63,7 @@ from dispatch_console.ui.ic_dialogs import (
 from dispatch_console.ui.map_view import MapView
 from dispatch_console.ui.par_panel import ParPanel
 from dispatch_console.ui.responders import RespondersPanel
+from dispatch_console.ui.rules_panel import RulesPanel
 from dispatch_console.ui.selection import Selection
 from dispatch_console.ui.theme import DAY, NIGHT, THEMES, Theme, apply_theme
 from dispatch_console.ui.user import User
@@ -209,9 +210,10 @@ class MainWindow(QMainWindow):
         self.broadcast_line = BroadcastLinePanel(console, self.selection, self.theme)
         self.broadcasts = BroadcastsPanel(console, self.selection, self.theme)
         self.par = ParPanel(console, self.selection, self.theme)
+        self.rules = RulesPanel(console, self.selection, self.theme)
         self.panels: list[QWidget] = [
             self.header, self.map, self.alerts, self.detail, self.responders, self.event_log,
-            self.warnings, self.broadcast_line, self.broadcasts, self.par,
+            self.warnings, self.broadcast_line, self.broadcasts, self.par, self.rules,
         ]  # fmt: skip
 
         self.banner = QLabel()
@@ -280,8 +282,10 @@ class MainWindow(QMainWindow):
             "broadcasts", "Broadcasts", self.broadcasts, Qt.DockWidgetArea.RightDockWidgetArea
         )
         self._dock("par", "PAR", self.par, Qt.DockWidgetArea.RightDockWidgetArea)
+        self._dock("rules", "Agency rules", self.rules, Qt.DockWidgetArea.RightDockWidgetArea)
         self.tabifyDockWidget(self.docks["responders"], self.docks["event_log"])
         self.tabifyDockWidget(self.docks["broadcasts"], self.docks["par"])
+        self.tabifyDockWidget(self.docks["par"], self.docks["rules"])
         self.docks["responders"].raise_()
         self.docks["broadcasts"].raise_()
         self._sized = False
@@ -297,7 +301,7 @@ class MainWindow(QMainWindow):
         self.map.responder_activated.connect(self.show_responder)
         self.map.direct_requested.connect(self.direct_dropped)
         self.map.area_edited.connect(self.store_area_edit)
-        for panel in (self.warnings, self.broadcasts, self.par):
+        for panel in (self.warnings, self.broadcasts, self.par, self.rules):
             panel.commands_requested.connect(self.run_command)
         self.responders.view.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
         self._exports: set[QThread] = set()

@@ -325,7 +325,28 @@ def summary_lines(
         ("Alerts", str(len(final.alerts))),
         ("Warnings raised", str(len(final.warnings))),
         ("PAR roll calls", str(len(final.pars))),
+        *rules_lines(final),
     ]
+
+
+def rules_lines(final: IncidentState) -> list[tuple[str, str]]:
+    """The agency response rules in force for the incident, and each dispatcher gate."""
+    from dispatch_console.domain.rules import rules_from_json
+
+    if not final.rules_in_force:
+        return [("Agency rules", "none applied: every registered device in the radius alerted")]
+    rows = []
+    for agency, (version, text) in final.rules_in_force.items():
+        lines = rules_from_json(text).summary()
+        rows.append((f"Agency rules: {agency}", f"version {version}: " + "; ".join(lines[1:])))
+    for agency, gate in final.gates.items():
+        if gate.released_at_us is None:
+            how = "never released"
+        else:
+            by = "automatically" if gate.automatic else f"by {gate.released_by}"
+            how = f"released {by} at {clock_text(gate.released_at_us)}"
+        rows.append((f"Gate: {agency}", f"{len(gate.device_ids)} held; {how}"))
+    return rows
 
 
 # --- rendering pictures (Qt widgets, offscreen) ---------------------------------------------

@@ -17,6 +17,9 @@ SAMPLES: dict[str, ev.Payload] = {
     for p in (
         ev.SchoolsImported("schools.geojson", 12, 1, 0),
         ev.RoadsImported("roads.zip", 3560, 2, 0),
+        ev.AgencyRulesApplied("Carverton PD", 1, "{}"),
+        ev.AlertGateHeld("Harlan Valley County SO", ("dev-1", "dev-2"), T0 + 90_000_000),
+        ev.AlertGateReleased("Harlan Valley County SO", automatic=True),
         ev.IncidentImported("lincoln.dcincident", 420, False, why_untrusted="unsigned"),
         ev.ConsoleUserAudit("locked_out", "Dispatcher A. Moreno", "dispatcher"),
         ev.AlertRevised("act-1", "Gym, east wing", "Shots heard near the gym"),

@@ -1,0 +1,1 @@
+"""The responder web page served by the gateway (routes, push, the page itself)."""
