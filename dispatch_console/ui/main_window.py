@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from PySide6.QtCore import QByteArray, QObject, QSettings, Qt, QThread, QTimer, Signal
+from PySide6.QtCore import QByteArray, QObject, QSettings, QSize, Qt, QThread, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
     QColor,
+    QGuiApplication,
     QKeySequence,
     QPainter,
     QPaintEvent,
@@ -33,7 +34,9 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMainWindow,
+    QMessageBox,
     QPushButton,
+    QSizePolicy,
     QToolBar,
     QVBoxLayout,
     QWidget,
@@ -49,6 +52,7 @@ from dispatch_console.domain.state import IncidentState
 from dispatch_console.ui.alerts import AlertsPanel
 from dispatch_console.ui.broadcast_line import BroadcastLinePanel
 from dispatch_console.ui.broadcasts_panel import BroadcastsPanel
+from dispatch_console.ui.cards import WrappedLabel
 from dispatch_console.ui.detail import ResponderDetailPanel
 from dispatch_console.ui.event_log import EventLogPanel
 from dispatch_console.ui.header import IncidentHeader, local_clock
@@ -201,7 +205,7 @@ class MainWindow(QMainWindow):
         self.event_log = EventLogPanel(console, self.selection, self.theme)
         self.warnings = WarningsPanel(console, self.selection, self.theme)
         self.warnings.set_user(user.name)
-        self.broadcast_line = BroadcastLinePanel(console, self.selection, self.theme)
+        self.broadcast_line = BroadcastLinePanel(console, self.selection, self.theme, strip=True)
         self.broadcasts = BroadcastsPanel(console, self.selection, self.theme)
         self.par = ParPanel(console, self.selection, self.theme)
         self.panels: list[QWidget] = [
@@ -215,6 +219,7 @@ class MainWindow(QMainWindow):
         self.banner.hide()
         # The banner and the header span the whole window, above every dock (a fixed toolbar).
         top = QWidget()
+        top.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
         column = QVBoxLayout(top)
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(0)
@@ -240,6 +245,12 @@ class MainWindow(QMainWindow):
         self.refusal.hide()
         column.addWidget(self.refusal)
         column.addWidget(self.header)
+        # The critical strip goes on: the radio line (wraps, never cut) and the top warning.
+        column.addWidget(self.broadcast_line)
+        self.top_warning = WrappedLabel()
+        self.top_warning.setObjectName("top_warning")
+        self.top_warning.hide()
+        column.addWidget(self.top_warning)
         self.top_bar = QToolBar("Incident header", self)
         self.top_bar.setObjectName("incident_header")
         self.top_bar.setMovable(False)
@@ -258,20 +269,22 @@ class MainWindow(QMainWindow):
         self._dock("event_log", "Event log", self.event_log, Qt.DockWidgetArea.BottomDockWidgetArea)
         self._dock("warnings", "Warnings", self.warnings, Qt.DockWidgetArea.RightDockWidgetArea)
         self._dock(
-            "broadcast_line",
-            "Radio line",
-            self.broadcast_line,
-            Qt.DockWidgetArea.RightDockWidgetArea,
+            "broadcasts", "Broadcasts", self.broadcasts, Qt.DockWidgetArea.BottomDockWidgetArea
         )
-        self._dock(
-            "broadcasts", "Broadcasts", self.broadcasts, Qt.DockWidgetArea.RightDockWidgetArea
-        )
-        self._dock("par", "PAR", self.par, Qt.DockWidgetArea.RightDockWidgetArea)
-        self.tabifyDockWidget(self.docks["responders"], self.docks["event_log"])
-        self.tabifyDockWidget(self.docks["broadcasts"], self.docks["par"])
-        self.docks["responders"].raise_()
-        self.docks["broadcasts"].raise_()
+        self._dock("par", "PAR", self.par, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.BottomDockWidgetArea)
         self._sized = False
+        self._requested_size = QSize(1920, 1080)
+        self._table_tries = 0
+        self._strip_height = 0
+        self._arrange_default()
+        #: Ask before closing while a live incident is active (the running console does).
+        self.ask_before_closing = False
+        self._keep_table_rows = QTimer(self)
+        self._keep_table_rows.setSingleShot(True)
+        self._keep_table_rows.setInterval(0)
+        self._keep_table_rows.timeout.connect(self._ensure_table_rows)
 
         self.help = HelpOverlay(self, self.theme)
         self.shortcuts: list[Shortcut] = []
@@ -329,13 +342,15 @@ class MainWindow(QMainWindow):
         action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
         action.triggered.connect(slot)
         self.addAction(action)
-        self.shortcuts.append(Shortcut(name, " / ".join(keys), help_text))
+        if keys:
+            self.shortcuts.append(Shortcut(name, " / ".join(keys), help_text))
         return action
 
     def _build_actions(self) -> None:
         menu = self.menuBar()
+        # Menu mnemonics: Alt+I, Alt+W, Alt+H, Alt+N; no filter key uses them.
         incident = menu.addMenu("&Incident")
-        view = menu.addMenu("&View")
+        view = menu.addMenu("Vie&w")
         help_menu = menu.addMenu("&Help")
         a = self._action
         incident.addAction(
@@ -389,6 +404,11 @@ class MainWindow(QMainWindow):
         incident.addAction(
             a("user", "Change user…", ["Ctrl+U"], self.change_user, "Change who is signed in")
         )
+        incident.addSeparator()
+        incident.addAction(
+            a("quit", "Quit", ["Ctrl+Q"], self.close,
+              "Close the console (asks first while an incident is active)")
+        )  # fmt: skip
         view.addAction(
             a("fit", "Fit map to incident", ["F"], self.fit_map,
               "Fit the map to the focused incident")
@@ -407,6 +427,8 @@ class MainWindow(QMainWindow):
             ("plainclothes", "plainclothes", "Alt+P"),
             ("stale", "stale", "Alt+T"),
             ("unverified", "unverified", "Alt+V"),
+            ("at_staging", "at staging", "Alt+G"),
+            ("directed", "directed to staging", "Alt+D"),
         ):
             view.addAction(
                 a(f"filter_{name}", f"Filter: {label}", [key], self._filter_toggler(name),
@@ -430,9 +452,14 @@ class MainWindow(QMainWindow):
         help_menu.addAction(
             a("help", "Keyboard shortcuts", ["?", "F1"], self.show_help, "Show this help")
         )
-        docks = menu.addMenu("&Panels")
+        docks = menu.addMenu("Pa&nels")
         for dock in self.docks.values():
             docks.addAction(dock.toggleViewAction())
+        docks.addSeparator()
+        docks.addAction(
+            a("reset_layout", "Reset layout", [], self.reset_layout,
+              "Put every panel back where it starts, sized for this screen")
+        )  # fmt: skip
 
     def _filter_toggler(self, name: str) -> Callable[[], None]:
         return _FilterToggle(self, name)
@@ -540,6 +567,36 @@ class MainWindow(QMainWindow):
                 panel.refresh(changes, now)  # type: ignore[attr-defined]
             except Exception:  # one broken panel must not freeze the others
                 log.exception("%s.refresh failed", type(panel).__name__)
+        self._show_top_warning()
+        strip = self.top_bar.height()
+        if strip != self._strip_height and self._sized:
+            # The strip grew (a longer radio line, a warning): the table keeps its rows.
+            self._strip_height = strip
+            self._keep_table_rows.start()
+
+    def _show_top_warning(self) -> None:
+        """The most dangerous warning of the focused incident, in the critical strip."""
+        text, critical, waiting = self.warnings.top_line()
+        if text != self.top_warning.text():
+            self.top_warning.setText(text)
+        self.top_warning.setVisible(bool(text))
+        style = "top_critical" if critical and waiting else "top_calm"
+        if self.top_warning.property("kind") != style:
+            self.top_warning.setProperty("kind", style)
+            self._style_top_warning()
+        title = self.warnings.dock_title()
+        if self.docks["warnings"].windowTitle() != title:
+            self.docks["warnings"].setWindowTitle(title)
+
+    def _style_top_warning(self) -> None:
+        t = self.theme
+        if self.top_warning.property("kind") == "top_critical":
+            style = f"background: {t.alarm}; color: {t.alarm_text};"
+        else:
+            style = f"background: {t.panel}; color: {t.caution};"
+        self.top_warning.setStyleSheet(
+            style + " font-size: 12pt; font-weight: bold; padding: 3px 10px;"
+        )
 
     def _focus_changed(self, incident_id: str) -> None:
         changes = Changes()
@@ -812,6 +869,7 @@ class MainWindow(QMainWindow):
             f"color: {theme.caution}; font-size: 13pt; font-weight: bold; border: none;"
         )
         self.help.theme = theme
+        self._style_top_warning()
         for panel in self.panels:
             panel.set_theme(theme)  # type: ignore[attr-defined]
         self.settings.setValue("ui/theme", theme.name)
@@ -825,10 +883,9 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(title)
 
     def _attention_changed(self, _attention: bool) -> None:
-        """An unacknowledged alert or warning exists: flash the title until none is left."""
-        attention = (
-            self.alerts.unacknowledged_count() > 0 or self.warnings.unacknowledged_count() > 0
-        )
+        """An unacknowledged alert or critical warning exists: flash the title until none is
+        left (an advisory warning never flashes it: a flash that always runs means nothing)."""
+        attention = self.alerts.unacknowledged_count() > 0 or self.warnings.attention
         if attention and self.flash.isActive():
             return
         if attention:
@@ -841,7 +898,7 @@ class MainWindow(QMainWindow):
         self._update_title()
 
     def _attention_word(self) -> str:
-        return "ALERT" if self.alerts.unacknowledged_count() > 0 else "WARNING"
+        return "ALERT" if self.alerts.unacknowledged_count() > 0 else "CRITICAL WARNING"
 
     def _flash_title(self) -> None:
         self._flash_on = not self._flash_on
@@ -854,13 +911,30 @@ class MainWindow(QMainWindow):
         s.setValue("ui/version", SETTINGS_VERSION)
         s.setValue("ui/geometry", self.saveGeometry())
         s.setValue("ui/state", self.saveState(SETTINGS_VERSION))
+        s.setValue("ui/size", self.size())
         s.setValue("ui/responders_header", QByteArray(self.responders.header_state()))
         s.setValue("ui/theme", self.theme.name)
         s.sync()
 
+    def available_size(self) -> QSize:
+        """The room the desktop gives windows on this window's screen (no taskbar, no panel)."""
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        return screen.availableGeometry().size() if screen is not None else QSize(1920, 1080)
+
     def restore_layout(self) -> bool:
+        """The last session's geometry and docks, unless they were saved for a larger screen
+        than this one (a layout that does not fit is not restored: the default one is)."""
         s = self.settings
         if str(s.value("ui/version", "")) != str(SETTINGS_VERSION):
+            return False
+        saved = s.value("ui/size")
+        room = self.available_size()
+        if (
+            not isinstance(saved, QSize)
+            or saved.width() > room.width()
+            or (saved.height() > room.height())
+        ):
+            log.info("saved layout (%s) does not fit this screen (%s): default layout", saved, room)
             return False
         geometry = s.value("ui/geometry")
         state = s.value("ui/state")
@@ -874,7 +948,29 @@ class MainWindow(QMainWindow):
             self.responders.restore_header_state(bytes(header.data()))
         return restored
 
+    def fit_to_screen(self) -> None:
+        """First start (no saved layout): the whole available screen, up to 1920×1080."""
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        if screen is None:
+            self.resize(1920, 1080)
+            return
+        room = screen.availableGeometry()
+        frame = self.frameGeometry().size() - self.geometry().size()
+        width = min(1920, room.width() - frame.width())
+        height = min(1080, room.height() - frame.height())
+        self.resize(width, height)
+        self.move(room.left() + (room.width() - width) // 2, room.top())
+
+    def reset_layout(self) -> None:
+        """Every panel back where it starts, sized for the window as it is now."""
+        self._arrange_default()
+        self.default_dock_sizes()
+        self.statusBar().showMessage("Layout reset", 4000)
+
     def closeEvent(self, event: QCloseEvent) -> None:
+        if self.ask_before_closing and not self.confirm_close():
+            event.ignore()
+            return
         self.save_layout()
         self.timer.stop()
         self.flash.stop()
@@ -882,36 +978,154 @@ class MainWindow(QMainWindow):
             thread.wait(60_000)
         super().closeEvent(event)
 
+    def active_live_incidents(self) -> list[IncidentState]:
+        return [s for s in self.console.active_incidents() if not s.exercise]
+
+    def confirm_close(self) -> bool:
+        """While a live incident is active, closing asks first (No is the default)."""
+        active = self.active_live_incidents()
+        if not active:
+            return True
+        names = ", ".join(s.school_name or s.incident_id for s in active[:3])
+        answer = self.ask(
+            "Close the console?",
+            f"An incident is active ({names}). Closing stops this console's alarm and view of "
+            "it; the incident goes on. Close anyway?",
+        )
+        return answer
+
+    def ask(self, title: str, text: str) -> bool:
+        """A yes/no question (tests replace it)."""
+        box = QMessageBox(QMessageBox.Icon.Warning, title, text, parent=self)
+        box.setStandardButtons(QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
+        box.setDefaultButton(QMessageBox.StandardButton.No)
+        return box.exec() == QMessageBox.StandardButton.Yes
+
+    def resize(self, *size: object) -> None:  # type: ignore[override]
+        """As QWidget's; the size asked for is remembered until the window is first laid out
+        (the minimum of a layout not yet settled can grow the window as it appears)."""
+        super().resize(*size)  # type: ignore[arg-type]
+        if not self._sized:
+            first = size[0]
+            self._requested_size = (
+                QSize(first) if isinstance(first, QSize) else QSize(int(first), int(size[1]))  # type: ignore[call-overload]
+            )
+
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         if not self._sized and not self.restored:
             self._sized = True
-            self.default_dock_sizes()
+            # Once laid out: the size asked for, then the docks in proportion to it.
+            QTimer.singleShot(0, self._first_layout)
+
+    def _first_layout(self) -> None:
+        if not self.isMaximized() and not self.isFullScreen():
+            self._tab_detail_if_short(self._requested_size.height())
+            self.resize(self._requested_size)
+            self.layout().activate()
+        self.default_dock_sizes()
+        self._keep_table_rows.start()
+
+    def _arrange_default(self) -> None:
+        """Left: alerts over the responder's detail. Right: warnings. Bottom, full width:
+        the responders table, with the event log, broadcasts and PAR as tabs behind it. The
+        critical strip (header, radio line, top warning) is a fixed bar above them all."""
+        d = self.docks
+        left = Qt.DockWidgetArea.LeftDockWidgetArea
+        right = Qt.DockWidgetArea.RightDockWidgetArea
+        bottom = Qt.DockWidgetArea.BottomDockWidgetArea
+        for dock in d.values():
+            dock.setFloating(False)
+            self.removeDockWidget(dock)
+        self.addDockWidget(left, d["alerts"], Qt.Orientation.Vertical)
+        self.addDockWidget(left, d["detail"], Qt.Orientation.Vertical)
+        self.addDockWidget(right, d["warnings"], Qt.Orientation.Vertical)
+        self.addDockWidget(bottom, d["responders"], Qt.Orientation.Horizontal)
+        for name in ("event_log", "broadcasts", "par"):
+            self.tabifyDockWidget(d["responders"], d[name])
+        for dock in d.values():
+            dock.show()
+        d["responders"].raise_()
+
+    def table_rows_wanted(self) -> int:
+        """Rows the responders table shows by default: 8 on a 768 px high screen, 15 on a
+        1080 px one, 20 above."""
+        height = self.height()
+        return 8 if height < 1000 else 15 if height < 1300 else 20
 
     def default_dock_sizes(self) -> None:
-        """The starting layout, in proportion to the window (the warnings get the most room
-        on the right: they are what needs a human first)."""
-        height = max(600, self.height() - self.top_bar.height())
-        self.resizeDocks(
-            [self.docks["alerts"], self.docks["warnings"]], [420, 440], Qt.Orientation.Horizontal
-        )
-        self.resizeDocks([self.docks["responders"]], [int(height * 0.30)], Qt.Orientation.Vertical)
-        upper = height - int(height * 0.30)
-        self.resizeDocks(
-            [self.docks["warnings"], self.docks["broadcast_line"], self.docks["broadcasts"]],
-            [int(upper * 0.45), int(upper * 0.33), int(upper * 0.22)],
-            Qt.Orientation.Vertical,
-        )
-        self.resizeDocks(
-            [self.docks["alerts"], self.docks["detail"]],
-            [int(upper * 0.5), int(upper * 0.5)],
-            Qt.Orientation.Vertical,
-        )
+        """The starting layout, in proportion to the window: the table gets the rows it
+        needs, the rest goes to the map, the alerts and the warnings. Where there is no
+        room for the alert and the responder's detail one above the other (a 768 or 900 px
+        high screen), the detail is a tab behind the alert (it comes forward when a
+        responder is opened)."""
+        d = self.docks
+        table = self.responders
+        rows = self.table_rows_wanted()
+        chrome = d["responders"].height() - table.view.viewport().height()
+        if chrome <= 0 or chrome > 300:
+            chrome = 130
+        table_height = chrome + int((rows + 0.4) * table.row_height())
+        self.resizeDocks([d["responders"]], [table_height], Qt.Orientation.Vertical)
+        upper = self._upper_height(self.height())
+        stacked = self._tab_detail_if_short(self.height())
+        width = self.width()
+        side = max(330, min(460, width // 5))
+        self.resizeDocks([d["alerts"], d["warnings"]], [side, side + 20], Qt.Orientation.Horizontal)
+        if stacked and not self.tabifiedDockWidgets(d["alerts"]):
+            self.resizeDocks(
+                [d["alerts"], d["detail"]],
+                [upper // 2, upper - upper // 2],
+                Qt.Orientation.Vertical,
+            )
+        self.resizeDocks([d["responders"]], [table_height], Qt.Orientation.Vertical)
+        self._ensure_table_rows()
+
+    def _upper_height(self, height: int) -> int:
+        """Room between the strip and the responders table for a window ``height`` high."""
+        table = self.responders
+        rows = 8 if height < 1000 else 15 if height < 1300 else 20
+        table_height = 130 + int((rows + 0.4) * table.row_height())
+        bars = self.menuBar().sizeHint().height() + self.top_bar.sizeHint().height()
+        return height - bars - self.statusBar().sizeHint().height() - table_height
+
+    def _tab_detail_if_short(self, height: int) -> bool:
+        """No room for the alert and the responder's detail one above the other: the detail
+        becomes a tab behind the alerts. Returns whether they are stacked."""
+        d = self.docks
+        if self._upper_height(height) >= 330:
+            return True
+        if d["detail"] not in self.tabifiedDockWidgets(d["alerts"]):
+            self.tabifyDockWidget(d["alerts"], d["detail"])
+            d["alerts"].raise_()
+        return False
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         if self.help.isVisible():
             self.help.setGeometry(self.rect())
+        if self._sized:
+            # Growing the window gives the room to the map; the table keeps its rows (a shrink
+            # then a grow must not leave it at a row and a half).
+            self._keep_table_rows.start()
+
+    def _ensure_table_rows(self) -> None:
+        dock = self.docks["responders"]
+        if dock.isFloating() or not dock.isVisible() or self.isMinimized():
+            return
+        wanted = self.table_rows_wanted()
+        if self.responders.visible_rows() >= wanted:
+            self._table_tries = 0
+            return
+        missing = wanted - self.responders.visible_rows()
+        grow = int((missing + 0.4) * self.responders.row_height())
+        self.resizeDocks([dock], [dock.height() + grow], Qt.Orientation.Vertical)
+        self.layout().activate()
+        self._table_tries += 1
+        if self._table_tries < 4:  # the table's own layout follows on the next turn: look again
+            self._keep_table_rows.start()
+        else:
+            self._table_tries = 0
 
 
 class _ExportThread(QThread):

@@ -84,6 +84,15 @@ _FOREGROUND = int(Qt.ItemDataRole.ForegroundRole)
 
 _STATUS_ORDER = {status: i for i, status in enumerate(ResponderStatus)}
 _QUIET_STATUSES = frozenset({ResponderStatus.DECLINED, ResponderStatus.RELEASED})
+#: A directed responder counts as "directed" until they reach staging (or are identified).
+_DIRECTED_STATUSES = frozenset(
+    {
+        ResponderStatus.NOTIFIED,
+        ResponderStatus.ACKNOWLEDGED,
+        ResponderStatus.EN_ROUTE,
+        ResponderStatus.ON_SCENE,
+    }
+)
 
 
 class Column(IntEnum):
@@ -141,6 +150,8 @@ UNIDENTIFIED = 2
 PLAINCLOTHES = 4
 STALE = 8
 UNVERIFIED = 16
+AT_STAGING = 32
+DIRECTED = 64
 
 #: Filter name -> flag bit, in the order of the filter bar.
 FILTERS: dict[str, int] = {
@@ -149,6 +160,8 @@ FILTERS: dict[str, int] = {
     "plainclothes": PLAINCLOTHES,
     "stale": STALE,
     "unverified": UNVERIFIED,
+    "at_staging": AT_STAGING,
+    "directed": DIRECTED,
 }
 FILTER_LABELS = {
     "self_dispatched": "Self-dispatched",
@@ -156,6 +169,8 @@ FILTER_LABELS = {
     "plainclothes": "Plainclothes",
     "stale": "Stale",
     "unverified": "Unverified",
+    "at_staging": "At staging",
+    "directed": "Directed",
 }
 FILTER_TIPS = {
     "self_dispatched": "Responders who went en route without being directed",
@@ -163,6 +178,8 @@ FILTER_TIPS = {
     "plainclothes": "Responders not in uniform",
     "stale": "En route or at the incident with a stale position (or none)",
     "unverified": "Claimed identity not on any roster, or not checked yet",
+    "at_staging": "Arrived at a staging area (and not yet identified)",
+    "directed": "Directed to a staging area by dispatch or the IC, not arrived there yet",
 }
 
 
@@ -179,6 +196,10 @@ def responder_flags(responder: Responder, now_us: int) -> int:
         flags |= PLAINCLOTHES
     if responder.unverified:
         flags |= UNVERIFIED
+    if responder.status is ResponderStatus.AT_STAGING:
+        flags |= AT_STAGING
+    if responder.directed_to is not None and responder.status in _DIRECTED_STATUSES:
+        flags |= DIRECTED
     if responder.status in RESPONDING:
         if not responder.identified:
             flags |= UNIDENTIFIED
@@ -640,6 +661,9 @@ class ResponderTableModel(QAbstractTableModel):
         if column == Column.ROSTER:
             return row.roster
         if column == Column.STATUS:
+            if r.directed_to is not None and r.status in _DIRECTED_STATUSES:
+                area = self._state.staging_areas.get(r.directed_to)
+                return f"{row.status.label} → {area.name if area else r.directed_to}"
             return row.status.label
         if column == Column.SELF_DISPATCHED:
             return "yes" if row.self_dispatched else ""
@@ -948,7 +972,7 @@ class RespondersPanel(QWidget):
         bar.setSpacing(6)
         self.summary = QLabel()
         self.summary.setFont(tabular_font(11))
-        self.summary.setMinimumWidth(150)
+        self.summary.setMinimumWidth(110)
         bar.addWidget(self.summary)
         for name in FILTERS:
             button = QToolButton(self)
@@ -963,7 +987,8 @@ class RespondersPanel(QWidget):
         self.search = QLineEdit(self)
         self.search.setPlaceholderText("Find: name, callsign, agency, badge  (Ctrl+F)")
         self.search.setClearButtonEnabled(True)
-        self.search.setMinimumWidth(390)
+        self.search.setMinimumWidth(170)
+        self.search.setMaximumWidth(390)
         self.search.textChanged.connect(self._on_text_changed)
         bar.addWidget(self.search)
 
@@ -984,7 +1009,8 @@ class RespondersPanel(QWidget):
         self.view.setIconSize(QSize(16, 16))
         self.view.setShowGrid(False)
         self.view.verticalHeader().hide()
-        self.view.verticalHeader().setDefaultSectionSize(26)
+        # Rows as tall as the text needs: the table shows 8 rows on a 1366×768 screen.
+        self.view.verticalHeader().setDefaultSectionSize(self.view.fontMetrics().height() + 4)
         header = self.view.horizontalHeader()
         header.setSectionsMovable(True)
         header.setHighlightSections(False)
@@ -1044,6 +1070,13 @@ class RespondersPanel(QWidget):
 
     def set_filter(self, name: str, enabled: bool) -> None:
         self.buttons[name].setChecked(enabled)
+
+    def row_height(self) -> int:
+        return int(self.view.verticalHeader().defaultSectionSize())
+
+    def visible_rows(self) -> int:
+        """Whole rows the table's viewport has room for (whether or not there are as many)."""
+        return self.view.viewport().height() // max(1, self.row_height())
 
     def header_state(self) -> bytes:
         return bytes(self.view.horizontalHeader().saveState().data())
