@@ -70,7 +70,7 @@ COUNTS = (
     _Count("arrived_not_checked_in", "ARRIVED NOT CHECKED IN", "arrived_not_checked_in",
            emphasised=True,
            tip="at staging or on scene and not identified (ICS check-in) yet"),
-    _Count("unaccounted", "UNACCOUNTED", "stale_responding", emphasised=True,
+    _Count("unaccounted", "POSITION UNKNOWN", "stale_responding", emphasised=True,
            tip="en route or present, with a stale position or none: where they are is unknown"),
 )  # fmt: skip
 

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from PySide6.QtCore import QByteArray, QObject, QSettings, QSize, Qt, QThread, QTimer, Signal
 from PySide6.QtGui import (
@@ -406,7 +406,7 @@ class MainWindow(QMainWindow):
         )
         incident.addSeparator()
         incident.addAction(
-            a("quit", "Quit", ["Ctrl+Q"], self.close,
+            a("quit", "Quit", ["Ctrl+Q"], self.quit,
               "Close the console (asks first while an incident is active)")
         )  # fmt: skip
         view.addAction(
@@ -513,7 +513,24 @@ class MainWindow(QMainWindow):
             if not busy and not drill_over_live:
                 self.selection.focus(changes.new_alerts[-1][0])
                 self.fit_map()
+            if incoming is not None and not incoming.exercise:
+                self.bring_to_front()
             self.refresh_now()
+
+    def bring_to_front(self) -> None:
+        """A new live alert: the window comes back from minimised (or behind others), is
+        raised and activated, and the desktop is asked to draw attention to it (a flashing
+        task bar entry where the window manager refuses to hand over the focus)."""
+        state = self.windowState()
+        if state & Qt.WindowState.WindowMinimized:
+            self.setWindowState(
+                (state & ~Qt.WindowState.WindowMinimized) | Qt.WindowState.WindowActive
+            )
+        if not self.isVisible():
+            self.show()
+        self.raise_()
+        self.activateWindow()
+        QApplication.alert(self, 0)
 
     def on_health(self, live: bool, message: str, unreachable: bool = True) -> None:
         """The store feed lost the store (``live`` False, ``message`` why; ``unreachable``:
@@ -614,7 +631,9 @@ class MainWindow(QMainWindow):
 
     def acknowledge_alert(self, incident_id: str, alert_id: str) -> None:
         payload = ev.AlertAcknowledged(alert_id, self.user.name)
-        self.run_command(incident_id, [payload], f"acknowledge alert {alert_id}")
+        state = self.console.incidents.get(incident_id)
+        where = (state.school_name or "the incident") if state is not None else "the incident"
+        self.run_command(incident_id, [payload], f"acknowledge the alert at {where}")
 
     def run_command(
         self,
@@ -655,7 +674,13 @@ class MainWindow(QMainWindow):
     def _run_dialog(
         self, dialog: DirectDialog | IdentifyDialog | AssignDialog | ReleaseDialog | SuspectDialog
     ) -> None:
-        if dialog.exec():
+        # The rows acted on stay where they are while the dialog is open.
+        self.responders.hold_order("acting")
+        try:
+            accepted = dialog.exec()
+        finally:
+            self.responders.release_order("acting")
+        if accepted:
             # Decided on what the dialog showed when it opened: if another console changed the
             # same responder while it was open, the command is refused with what changed.
             self.run_command(
@@ -961,6 +986,9 @@ class MainWindow(QMainWindow):
         self.resize(width, height)
         self.move(room.left() + (room.width() - width) // 2, room.top())
 
+    def quit(self) -> None:
+        self.close()
+
     def reset_layout(self) -> None:
         """Every panel back where it starts, sized for the window as it is now."""
         self._arrange_default()
@@ -1001,15 +1029,13 @@ class MainWindow(QMainWindow):
         box.setDefaultButton(QMessageBox.StandardButton.No)
         return box.exec() == QMessageBox.StandardButton.Yes
 
-    def resize(self, *size: object) -> None:  # type: ignore[override]
+    def resize(self, *size: Any) -> None:
         """As QWidget's; the size asked for is remembered until the window is first laid out
         (the minimum of a layout not yet settled can grow the window as it appears)."""
-        super().resize(*size)  # type: ignore[arg-type]
+        wanted = size[0] if len(size) == 1 else QSize(int(size[0]), int(size[1]))
+        super().resize(wanted)
         if not self._sized:
-            first = size[0]
-            self._requested_size = (
-                QSize(first) if isinstance(first, QSize) else QSize(int(first), int(size[1]))  # type: ignore[call-overload]
-            )
+            self._requested_size = QSize(wanted)
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
@@ -1022,7 +1048,7 @@ class MainWindow(QMainWindow):
         if not self.isMaximized() and not self.isFullScreen():
             self._tab_detail_if_short(self._requested_size.height())
             self.resize(self._requested_size)
-            self.layout().activate()
+            self._activate_layout()
         self.default_dock_sizes()
         self._keep_table_rows.start()
 
@@ -1081,6 +1107,11 @@ class MainWindow(QMainWindow):
         self.resizeDocks([d["responders"]], [table_height], Qt.Orientation.Vertical)
         self._ensure_table_rows()
 
+    def _activate_layout(self) -> None:
+        layout = self.layout()
+        if layout is not None:
+            layout.activate()
+
     def _upper_height(self, height: int) -> int:
         """Room between the strip and the responders table for a window ``height`` high."""
         table = self.responders
@@ -1120,7 +1151,7 @@ class MainWindow(QMainWindow):
         missing = wanted - self.responders.visible_rows()
         grow = int((missing + 0.4) * self.responders.row_height())
         self.resizeDocks([dock], [dock.height() + grow], Qt.Orientation.Vertical)
-        self.layout().activate()
+        self._activate_layout()
         self._table_tries += 1
         if self._table_tries < 4:  # the table's own layout follows on the next turn: look again
             self._keep_table_rows.start()

@@ -30,6 +30,7 @@ from PySide6.QtCore import (
     QAbstractItemModel,
     QAbstractTableModel,
     QByteArray,
+    QEvent,
     QItemSelection,
     QItemSelectionModel,
     QModelIndex,
@@ -39,6 +40,7 @@ from PySide6.QtCore import (
     QSize,
     QSortFilterProxyModel,
     Qt,
+    QTimer,
 )
 from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPen, QPixmap, QPolygonF
 from PySide6.QtWidgets import (
@@ -282,6 +284,9 @@ class ResponderTableModel(QAbstractTableModel):
         self._sort_order = Qt.SortOrder.AscendingOrder
         #: Responders changed since the last sort: the next time tick re-sorts.
         self._order_dirty = False
+        #: Why the live order is held (pointer on the table, a row being acted on): while
+        #: any reason holds, rows do not move; new rows go to the end.
+        self.holds: set[str] = set()
         self._icons: dict[tuple[ResponderStatus, bool, bool, bool, bool], QIcon] = {}
         self._bold = QFont()
         self._bold.setBold(True)
@@ -351,7 +356,7 @@ class ResponderTableModel(QAbstractTableModel):
             self._restale()
         if changed or inserted:
             self._order_dirty = True
-        if self._sort_column >= 0 and self._order_dirty and (inserted or tick):
+        if self._sort_column >= 0 and self._order_dirty and (inserted or tick) and not self.holds:
             self._resort()
         rows = sorted(self._row_of[rid] for rid in changed)
         last_row = len(self._ids) - 1
@@ -402,6 +407,16 @@ class ResponderTableModel(QAbstractTableModel):
     def counts(self) -> dict[str, int]:
         """How many responders each filter alone would show."""
         return {name: self._counts[bit] for name, bit in FILTERS.items()}
+
+    @property
+    def order_waiting(self) -> bool:
+        """Rows changed since the last sort while the order was held."""
+        return self._order_dirty and self._sort_column >= 0
+
+    def resume_order(self) -> None:
+        """Apply the sort held back (when the last hold is released)."""
+        if self._sort_column >= 0 and self._order_dirty and not self.holds:
+            self._resort()
 
     @property
     def sort_column(self) -> int:
@@ -983,6 +998,10 @@ class RespondersPanel(QWidget):
             button.toggled.connect(self._on_filter_toggled)
             bar.addWidget(button)
             self.buttons[name] = button
+        #: Says when the live order is held (and that it resumed).
+        self.order_note = QLabel(self)
+        self.order_note.setObjectName("order_note")
+        bar.addWidget(self.order_note)
         bar.addStretch(1)
         self.search = QLineEdit(self)
         self.search.setPlaceholderText("Find: name, callsign, agency, badge  (Ctrl+F)")
@@ -1024,6 +1043,12 @@ class RespondersPanel(QWidget):
         header.setSortIndicator(Column.DISTANCE, Qt.SortOrder.AscendingOrder)
         self.view.setSortingEnabled(True)  # sorts by the indicator: nearest first
         self.view.selectionModel().selectionChanged.connect(self._on_view_selection_changed)
+        # Rows do not move under the pointer: the live order waits while it is on the table.
+        self.view.viewport().installEventFilter(self)
+        self._resumed_timer = QTimer(self)
+        self._resumed_timer.setSingleShot(True)
+        self._resumed_timer.setInterval(2500)
+        self._resumed_timer.timeout.connect(self._show_order_note)
         for end in (
             self.proxy.rowsRemoved,
             self.proxy.rowsInserted,
@@ -1055,11 +1080,49 @@ class RespondersPanel(QWidget):
 
     def set_theme(self, theme: Theme) -> None:
         self._theme = theme
+        self.order_note.setStyleSheet(f"color: {theme.caution}; font-weight: bold;")
         self._delegate.set_theme(theme)
         self.model.set_theme(theme)
         self.view.viewport().update()
 
     # --- for the main window --------------------------------------------------------------------
+
+    def hold_order(self, reason: str) -> None:
+        """Hold the live order (``reason``: ``"pointer"``, ``"acting"``...)."""
+        self.model.holds.add(reason)
+        self._show_order_note()
+
+    def release_order(self, reason: str) -> None:
+        """Release one hold; with none left the held sort is applied at once, visibly."""
+        if reason not in self.model.holds:
+            return
+        self.model.holds.discard(reason)
+        if not self.model.holds:
+            waiting = self.model.order_waiting
+            with self._quietly():
+                self.model.resume_order()
+            if waiting:
+                self.order_note.setText("live order resumed: re-sorted")
+                self._resumed_timer.start()
+                return
+        self._show_order_note()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.view.viewport():
+            if event.type() == QEvent.Type.Enter:
+                self.hold_order("pointer")
+            elif event.type() == QEvent.Type.Leave:
+                self.release_order("pointer")
+        return super().eventFilter(watched, event)
+
+    def _show_order_note(self) -> None:
+        if self.model.holds:
+            why = "pointer on the table" if "pointer" in self.model.holds else "acting on rows"
+            text = f"⏸ live order held ({why})"
+        else:
+            text = ""
+        if self.order_note.text() != text:
+            self.order_note.setText(text)
 
     def focus_search(self) -> None:
         self.search.setFocus(Qt.FocusReason.ShortcutFocusReason)

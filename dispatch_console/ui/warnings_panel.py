@@ -9,9 +9,9 @@ on a responder whose card was acknowledged turns the card red again and says wha
 
 Each card is a responder's warnings. Unacknowledged and critical it is alarm red (red is
 reserved for this and for unacknowledged alerts) with the warnings in words, who they are
-about, what the domain found, how long it has lasted and an ACKNOWLEDGE button; acknowledged and still active it turns calm with
-an amber bar and says who acknowledged it and how long ago. Ended warnings go to a short
-history, collapsed under the cards.
+about, what the domain found, how long it has lasted and an ACKNOWLEDGE button;
+acknowledged (or only advisory) it is calm with an amber bar and says who acknowledged it
+and how long ago. Ended warnings go to a short history, collapsed under the cards.
 
 Acknowledging is a request: the panel emits :attr:`WarningsPanel.commands_requested` with a
 ``warning_acknowledged`` payload carrying the user's name (:meth:`WarningsPanel.set_user`), and
