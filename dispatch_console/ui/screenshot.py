@@ -131,11 +131,12 @@ def render_demo_screenshot(
         window = open_window(url, now_us, settings_file=Path(folder) / "ui.ini", theme=theme)
         window.resize(*size)
         window.show()
-        for _ in range(5):
+        for _ in range(10):  # laid out, then the docks sized for the window (next turns)
             app.processEvents()
         window.fit_map()
         window.refresh_now()
-        app.processEvents()
+        for _ in range(10):
+            app.processEvents()
         output.parent.mkdir(parents=True, exist_ok=True)
         if not window.grab().save(str(output)):
             raise OSError(f"could not write {output}")

@@ -46,7 +46,7 @@ from dispatch_console.app.live import Changes, ConsoleState
 from dispatch_console.domain import events as ev
 from dispatch_console.domain.state import IncidentState, IncidentWarning, Responder
 from dispatch_console.domain.timeutil import US_PER_S, format_duration
-from dispatch_console.ui.cards import CardColumn
+from dispatch_console.ui.cards import CardColumn, WrappedLabel
 from dispatch_console.ui.header import hms, local_clock
 from dispatch_console.ui.selection import Selection
 from dispatch_console.ui.theme import Theme, tabular_font
@@ -228,10 +228,10 @@ class WarningCard(QFrame):
         layout.addLayout(bottom)
 
     def _label(self, name: str) -> QLabel:
-        label = QLabel(self)
+        # As tall as its wrapped text at the card's width: a card with several reasons is
+        # never cut.
+        label = WrappedLabel(self)
         label.setObjectName(name)
-        label.setTextFormat(Qt.TextFormat.PlainText)
-        label.setWordWrap(True)
         return label
 
     @property
@@ -594,15 +594,14 @@ class WarningsPanel(QWidget):
         return self._critical_waiting
 
     def dock_title(self) -> str:
-        """``Warnings — 3 critical (2 waiting) · 12 advisory``: cards (people) per severity."""
+        """``Warnings: 3 critical · 12 advisory``: cards (people) per severity (how many wait
+        is in the panel's summary line)."""
         parts = []
         for level in (CRITICAL, ADVISORY):
             count = self._cards_per[level]
             if count:
-                waiting = self._waiting_per[level]
-                part = f"{count} {SEVERITY_WORDS[level]}"
-                parts.append(f"{part} ({waiting} waiting)" if waiting else part)
-        return "Warnings — " + " · ".join(parts) if parts else "Warnings — none"
+                parts.append(f"{count} {SEVERITY_WORDS[level]}")
+        return "Warnings: " + " · ".join(parts) if parts else "Warnings: none"
 
     def top_line(self) -> tuple[str, bool, bool]:
         """The top card in one line for the critical strip: ``(text, critical, waiting)``;

@@ -136,7 +136,7 @@ def test_every_screen_at_minute_five(
     keys = [group_key(warnings) for _, warnings in groups]
     assert keys == sorted(keys)
     assert docks["warnings"].height() >= 150
-    assert window.docks["warnings"].windowTitle().startswith("Warnings — ")
+    assert window.docks["warnings"].windowTitle().startswith("Warnings: ")
     assert "critical" in window.docks["warnings"].windowTitle()
 
 

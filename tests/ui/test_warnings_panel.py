@@ -120,7 +120,7 @@ def test_highest_priority_first_and_all_red_until_acknowledged(scene: Scene) -> 
     assert panel.order() == [C_INNER, C_ATTIRE, C_ROSTER]
     assert all(color_of(card) == NIGHT.alarm.upper() for card in panel.cards.values())
     assert panel.summary.text() == "3 people · 3 waiting"
-    assert panel.dock_title() == "Warnings — 3 critical (3 waiting)"
+    assert panel.dock_title() == "Warnings: 3 critical"
     assert panel.attention
     inner = panel.cards[C_INNER]
     assert inner.title.text() == "UNIDENTIFIED IN INNER PERIMETER"
@@ -327,7 +327,7 @@ def test_advisory_below_critical_and_not_red(scene: Scene) -> None:
                                "stale_or_no_radio_in_perimeter", "r008", "no radio"))  # fmt: skip
     assert panel.order() == [C_INNER, C_ATTIRE, C_ROSTER, "r008"]  # newest, yet last
     assert color_of(panel.cards["r008"]) == NIGHT.calm.upper()
-    assert panel.dock_title() == "Warnings — 3 critical (3 waiting) · 1 advisory (1 waiting)"
+    assert panel.dock_title() == "Warnings: 3 critical · 1 advisory"
     # A new critical one goes on top of the older critical ones, not below them.
     scene.add(ev.WarningRaised("attire_matches_suspect:r009:1", "attire_matches_suspect",
                                "r009", "...", ("top_color", "top_type")))  # fmt: skip
