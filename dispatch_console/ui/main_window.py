@@ -10,12 +10,22 @@ from __future__ import annotations
 
 import gc
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from PySide6.QtCore import QByteArray, QObject, QSettings, QSize, Qt, QThread, QTimer, Signal
+from PySide6.QtCore import (
+    QByteArray,
+    QObject,
+    QSettings,
+    QSize,
+    Qt,
+    QThread,
+    QTimer,
+    Signal,
+)
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -276,14 +286,17 @@ class MainWindow(QMainWindow):
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.BottomDockWidgetArea)
         self._sized = False
         self._requested_size = QSize(1920, 1080)
-        self._table_tries = 0
         self._strip_height = 0
+        self._table_tries = 0
+        #: Until then (monotonic s), the docks may still be settling after a resize or a
+        #: reset: a refresh gives the table its rows back if they were taken.
+        self._guard_rows_until = 0.0
         self._arrange_default()
         #: Ask before closing while a live incident is active (the running console does).
         self.ask_before_closing = False
         self._keep_table_rows = QTimer(self)
         self._keep_table_rows.setSingleShot(True)
-        self._keep_table_rows.setInterval(0)
+        self._keep_table_rows.setInterval(30)
         self._keep_table_rows.timeout.connect(self._ensure_table_rows)
 
         self.help = HelpOverlay(self, self.theme)
@@ -589,6 +602,14 @@ class MainWindow(QMainWindow):
         if strip != self._strip_height and self._sized:
             # The strip grew (a longer radio line, a warning): the table keeps its rows.
             self._strip_height = strip
+            self._table_tries = 0
+            self._keep_table_rows.start()
+        elif (
+            time.monotonic() < self._guard_rows_until
+            and not self._keep_table_rows.isActive()
+            and self.responders.visible_rows() < self.table_rows_wanted()
+        ):
+            self._table_tries = 0
             self._keep_table_rows.start()
 
     def _show_top_warning(self) -> None:
@@ -993,6 +1014,7 @@ class MainWindow(QMainWindow):
         """Every panel back where it starts, sized for the window as it is now."""
         self._arrange_default()
         self.default_dock_sizes()
+        self._guard_rows()
         self.statusBar().showMessage("Layout reset", 4000)
 
     def closeEvent(self, event: QCloseEvent) -> None:
@@ -1050,7 +1072,7 @@ class MainWindow(QMainWindow):
             self.resize(self._requested_size)
             self._activate_layout()
         self.default_dock_sizes()
-        self._keep_table_rows.start()
+        self._guard_rows()
 
     def _arrange_default(self) -> None:
         """Left: alerts over the responder's detail. Right: warnings. Bottom, full width:
@@ -1093,19 +1115,13 @@ class MainWindow(QMainWindow):
             chrome = 130
         table_height = chrome + int((rows + 0.4) * table.row_height())
         self.resizeDocks([d["responders"]], [table_height], Qt.Orientation.Vertical)
-        upper = self._upper_height(self.height())
-        stacked = self._tab_detail_if_short(self.height())
+        self._tab_detail_if_short(self.height())
         width = self.width()
         side = max(330, min(460, width // 5))
         self.resizeDocks([d["alerts"], d["warnings"]], [side, side + 20], Qt.Orientation.Horizontal)
-        if stacked and not self.tabifiedDockWidgets(d["alerts"]):
-            self.resizeDocks(
-                [d["alerts"], d["detail"]],
-                [upper // 2, upper - upper // 2],
-                Qt.Orientation.Vertical,
-            )
         self.resizeDocks([d["responders"]], [table_height], Qt.Orientation.Vertical)
-        self._ensure_table_rows()
+        self._table_tries = 0
+        self._ensure_table_rows()  # and again once the docks' own layouts have followed
 
     def _activate_layout(self) -> None:
         layout = self.layout()
@@ -1138,25 +1154,33 @@ class MainWindow(QMainWindow):
         if self._sized:
             # Growing the window gives the room to the map; the table keeps its rows (a shrink
             # then a grow must not leave it at a row and a half).
-            self._keep_table_rows.start()
+            self._guard_rows()
+
+    def _guard_rows(self) -> None:
+        self._guard_rows_until = time.monotonic() + 2.0
+        self._table_tries = 0
+        self._keep_table_rows.start()
 
     def _ensure_table_rows(self) -> None:
+        """Give the responders table back the rows it shows by default for this window
+        height, if it has fewer (after a grow, or the strip grew). The table's own layout
+        follows a dock resize on the next turn of the event loop: it looks again, a few
+        times."""
         dock = self.docks["responders"]
         if dock.isFloating() or not dock.isVisible() or self.isMinimized():
             return
         wanted = self.table_rows_wanted()
-        if self.responders.visible_rows() >= wanted:
+        shown = self.responders.visible_rows()
+        if shown >= wanted or self._table_tries >= 6:
             self._table_tries = 0
             return
-        missing = wanted - self.responders.visible_rows()
-        grow = int((missing + 0.4) * self.responders.row_height())
+        if self._table_tries == 2:  # no room above: the detail goes behind the alerts
+            self._tab_detail_if_short(self.height())
+        grow = (wanted - shown + 1) * self.responders.row_height()
         self.resizeDocks([dock], [dock.height() + grow], Qt.Orientation.Vertical)
         self._activate_layout()
         self._table_tries += 1
-        if self._table_tries < 4:  # the table's own layout follows on the next turn: look again
-            self._keep_table_rows.start()
-        else:
-            self._table_tries = 0
+        self._keep_table_rows.start()
 
 
 class _ExportThread(QThread):
