@@ -1115,10 +1115,17 @@ class MainWindow(QMainWindow):
             chrome = 130
         table_height = chrome + int((rows + 0.4) * table.row_height())
         self.resizeDocks([d["responders"]], [table_height], Qt.Orientation.Vertical)
-        self._tab_detail_if_short(self.height())
+        stacked = self._tab_detail_if_short(self.height())
         width = self.width()
         side = max(330, min(460, width // 5))
         self.resizeDocks([d["alerts"], d["warnings"]], [side, side + 20], Qt.Orientation.Horizontal)
+        if stacked and d["detail"] not in self.tabifiedDockWidgets(d["alerts"]):
+            # The alert (with its ACKNOWLEDGE button) before the responder's detail.
+            upper = max(260, self._upper_height(self.height()))
+            alert = int(upper * 0.62)
+            self.resizeDocks(
+                [d["alerts"], d["detail"]], [alert, upper - alert], Qt.Orientation.Vertical
+            )
         self.resizeDocks([d["responders"]], [table_height], Qt.Orientation.Vertical)
         self._table_tries = 0
         self._ensure_table_rows()  # and again once the docks' own layouts have followed
