@@ -27,8 +27,10 @@ run: install
 	@[ "$$QT_QPA_PLATFORM" != offscreen ] || echo "No screen: the console runs offscreen (see make screenshot)."
 	$(BIN)/dispatch-console console --demo
 
+# The console at T+5 min of the large scenario on the two most common dispatch screens.
 screenshot: install
-	$(BIN)/dispatch-console screenshot -o docs/console.png
+	$(BIN)/dispatch-console screenshot --at 300 --size 1366x768 -o docs/console-1366x768.png
+	$(BIN)/dispatch-console screenshot --at 300 --size 1920x1080 -o docs/console-1920x1080.png
 
 test: install
 	$(BIN)/python -m pytest

@@ -844,10 +844,18 @@ def scan(
             matched = _attire_match_memo(attire, suspect)
             if matched:
                 key = (ATTIRE_MATCH, rid)
-                if key in known:
+                newly = _newly_matched(known, key, matched)
+                if key in known and not newly:
                     still.append(key)
                 else:
+                    # New, or a revised description matches more of what they wear: a new
+                    # warning that names what is new (the monitor ends the old one).
                     detail = _attire_detail(r, attire, suspect, matched)
+                    if newly:
+                        detail += (
+                            " — newly matching since the suspect description was revised: "
+                            + describe_match(attire, suspect, newly)
+                        )
                     attire_matches.append(WarningFinding(ATTIRE_MATCH, rid, detail, matched))
         # 3. directed to staging, heading into the inner perimeter instead
         if (
@@ -897,6 +905,19 @@ def scan(
 
 
 _BYPASSING_STATUSES = frozenset({S.EN_ROUTE, S.ON_SCENE})
+
+
+def _newly_matched(
+    known: Container[tuple[str, str]], key: tuple[str, str], matched: tuple[str, ...]
+) -> tuple[str, ...]:
+    """The fields of ``matched`` the active warning ``known[key]`` did not name (when
+    ``known`` maps keys to warnings, as the monitor's does); ``()`` otherwise."""
+    get = getattr(known, "get", None)
+    prior = get(key) if get is not None else None
+    before = getattr(prior, "matched_fields", None)
+    if before is None:
+        return ()
+    return tuple(f for f in matched if f not in before)
 
 
 def _inner_detail(r: Responder, why: list[str]) -> str:

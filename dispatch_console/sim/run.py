@@ -104,9 +104,14 @@ class HttpCotTransport:
         timeout_s: float = 30.0,
         max_rps: float = 150.0,
         acts: ActPayloads | None = None,
+        signing_clock: Callable[[], float] | None = None,
     ) -> None:
         self.acts = acts
         self.url = gateway_url.rstrip("/")
+        #: The devices' clock their signatures carry (unix seconds): the wall clock, or the
+        #: simulated one when the gateway runs on simulated time (a fast run starting in the
+        #: past would otherwise sign more than five minutes away from the gateway's clock).
+        self.signing_clock = signing_clock or time.time
         self.keys = keys
         self.school_id = school_id
         self.udp, self.tcp = udp, tcp
@@ -149,7 +154,7 @@ class HttpCotTransport:
             headers = {
                 "Content-Type": "application/json",
                 "X-Dispatch-Key-Id": key.key_id,
-                "X-Dispatch-Signature": sign(key.secret.encode(), int(time.time()), raw),
+                "X-Dispatch-Signature": sign(key.secret.encode(), int(self.signing_clock()), raw),
             }
             request = urllib.request.Request(
                 self.url + path,
@@ -292,6 +297,7 @@ def run_scenario(
     scenario = load_scenario(path, devices_csv=folder / "devices.csv")
     schools = {s.school_id: s for s in load_schools(folder / "schools.geojson").imported}
     graph = load_road_graph(folder / "roads.geojson")
+    told = _SimulatedNow(on_time) if on_time is not None else None
     transport = HttpCotTransport(
         gateway_url,
         keys,
@@ -300,6 +306,7 @@ def run_scenario(
         tcp=tcp,
         store_url=store_url,
         acts=acts,
+        signing_clock=told.seconds if told is not None else None,
     )
     engine = Engine(
         scenario,
@@ -309,7 +316,7 @@ def run_scenario(
         seed=seed,
         start_us=start_us,
         speed=speed,
-        on_time=on_time,
+        on_time=told,
         exercise=exercise,
     )
     try:
@@ -324,6 +331,22 @@ def run_scenario(
         engine.first_on_scene,
         engine.start_us,
     )
+
+
+class _SimulatedNow:
+    """Passes each simulated instant on, and remembers it: a gateway on simulated time checks
+    signatures against it, so the devices sign with it."""
+
+    def __init__(self, on_time: Callable[[int], None]) -> None:
+        self.on_time = on_time
+        self.now_us: int | None = None
+
+    def __call__(self, now_us: int) -> None:
+        self.now_us = now_us
+        self.on_time(now_us)
+
+    def seconds(self) -> float:
+        return time.time() if self.now_us is None else self.now_us / 1_000_000
 
 
 def _parser() -> argparse.ArgumentParser:

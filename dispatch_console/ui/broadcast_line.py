@@ -9,9 +9,16 @@ that puts it on the clipboard in one click.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtCore import QRect, Qt, QTimer
+from PySide6.QtGui import QFontMetrics, QGuiApplication, QResizeEvent
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from dispatch_console.app.live import Changes, ConsoleState
 from dispatch_console.domain.state import IncidentState
@@ -46,8 +53,13 @@ class BroadcastLinePanel(QWidget):
         selection: Selection,
         theme: Theme,
         parent: QWidget | None = None,
+        *,
+        strip: bool = False,
     ) -> None:
         super().__init__(parent)
+        #: In the window's critical strip: one row (caption and age on the left, the sentence
+        #: wrapping over as many lines as it needs, COPY on the right), never cut.
+        self.strip = strip
         self.console = console
         self.selection = selection
         self.theme = theme
@@ -62,32 +74,49 @@ class BroadcastLinePanel(QWidget):
         self.setObjectName("broadcast_line_panel")
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
 
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(10, 8, 10, 8)
-        layout.setSpacing(6)
-        top = QHBoxLayout()
-        top.setSpacing(8)
         self.caption = QLabel("READ ON THE RADIO", self)
         self.caption.setObjectName("caption")
-        top.addWidget(self.caption)
-        top.addStretch(1)
         self.copy_button = QPushButton(COPY_TEXT, self)
         self.copy_button.setObjectName("copy")
-        self.copy_button.setToolTip("Copy the sentence to the clipboard")
+        self.copy_button.setToolTip("Copy the sentence to the clipboard (Ctrl+Shift+C)")
         self.copy_button.setCursor(Qt.CursorShape.PointingHandCursor)
         self.copy_button.clicked.connect(self.copy)
-        top.addWidget(self.copy_button)
-        layout.addLayout(top)
         self.text = QLabel(self)
         self.text.setObjectName("line")
         self.text.setTextFormat(Qt.TextFormat.PlainText)
         self.text.setWordWrap(True)
         self.text.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        layout.addWidget(self.text, 1)
         self.changed = QLabel(self)
         self.changed.setObjectName("changed")
-        layout.addWidget(self.changed)
+        if strip:
+            self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+            row = QHBoxLayout(self)
+            row.setContentsMargins(10, 3, 10, 3)
+            row.setSpacing(10)
+            left = QVBoxLayout()
+            left.setSpacing(0)
+            left.addWidget(self.caption)
+            left.addWidget(self.changed)
+            left.addStretch(1)
+            row.addLayout(left)
+            # The sentence takes what width is left and as many lines as it needs.
+            self.text.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+            self.text.setFixedHeight(40)  # until laid out (a first guess must not grow the window)
+            row.addWidget(self.text, 1)
+            row.addWidget(self.copy_button, 0, Qt.AlignmentFlag.AlignTop)
+        else:
+            layout = QVBoxLayout(self)
+            layout.setContentsMargins(10, 8, 10, 8)
+            layout.setSpacing(6)
+            top = QHBoxLayout()
+            top.setSpacing(8)
+            top.addWidget(self.caption)
+            top.addStretch(1)
+            top.addWidget(self.copy_button)
+            layout.addLayout(top)
+            layout.addWidget(self.text, 1)
+            layout.addWidget(self.changed)
 
         self._copied_timer = QTimer(self)
         self._copied_timer.setSingleShot(True)
@@ -117,9 +146,11 @@ class BroadcastLinePanel(QWidget):
         mono = tabular_font().family()
         self.setStyleSheet(
             f"""
-            QWidget#broadcast_line_panel {{ background: {t.panel}; }}
+            QWidget#broadcast_line_panel {{ background: {t.panel};
+                border-bottom: 1px solid {t.border}; }}
             QLabel#caption {{ color: {t.muted}; font-size: 11pt; font-weight: bold; }}
-            QLabel#line {{ color: {t.text}; font-size: 17pt; font-weight: bold; }}
+            QLabel#line {{ color: {t.text}; font-size: {12 if self.strip else 17}pt;
+                font-weight: bold; }}
             QLabel#changed {{ color: {t.muted}; font-family: "{mono}"; font-size: 11pt; }}
             QPushButton#copy {{ font-size: 12pt; font-weight: bold; padding: 4px 16px; }}
             """
@@ -159,6 +190,7 @@ class BroadcastLinePanel(QWidget):
 
     def _show(self) -> None:
         self.text.setText(self.line or "No incident in focus.")
+        self._fit_height()
         self.copy_button.setEnabled(bool(self.line))
         self._show_changed()
 
@@ -174,6 +206,8 @@ class BroadcastLinePanel(QWidget):
                 text = f"NEW · changed {hms(age)} ago (at {at})"
             else:
                 text = f"unchanged for {hms(age)} (since {at})"
+        if self.strip:  # a narrow column beside the sentence
+            text = text.replace(" · ", "\n", 1).replace(" (", "\n(", 1)
         if self.changed.text() != text:
             self.changed.setText(text)
         style = f"color: {self.theme.caution}; font-weight: bold;" if fresh else ""
@@ -184,6 +218,42 @@ class BroadcastLinePanel(QWidget):
     def fresh(self) -> bool:
         """Whether the sentence changed in the last :data:`FRESH_US` (shown amber)."""
         return self.changed.text().startswith("NEW")
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit_height()
+
+    def _fit_height(self) -> None:
+        """In the strip: exactly as many lines as the sentence needs at the width it has (a
+        bar does not ask a wrapping label how tall it wants to be)."""
+        if not self.strip:
+            return
+        # The width the row leaves the sentence (from the panel's, which the window sets: the
+        # label's own may be a transient one, and a tall guess would grow the window).
+        side = max(self.caption.sizeHint().width(), self.changed.sizeHint().width())
+        width = self.width() - side - self.copy_button.sizeHint().width() - 40
+        if width < 200:
+            return
+        self.text.ensurePolished()  # the style sheet's font
+        box = QFontMetrics(self.text.font()).boundingRect(
+            QRect(0, 0, width, 100_000), Qt.TextFlag.TextWordWrap, self.text.text()
+        )
+        height = box.height() + 4
+        if height != self.text.height():
+            self.text.setFixedHeight(height)
+
+    def is_whole(self) -> bool:
+        """Whether the whole sentence fits the label as laid out now (nothing cut)."""
+        label = self.text
+        if not label.isVisible() or label.width() <= 0:
+            return False
+        box = QFontMetrics(label.font()).boundingRect(
+            QRect(0, 0, label.width(), 100_000), Qt.TextFlag.TextWordWrap, label.text()
+        )
+        return (
+            label.height() >= box.height()
+            and label.visibleRegion().boundingRect().height() >= box.height()
+        )
 
     def _restore_copy_text(self) -> None:
         self.copy_button.setText(COPY_TEXT)

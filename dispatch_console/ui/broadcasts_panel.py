@@ -68,7 +68,7 @@ def confirmation_box(parent: QWidget | None, title: str, text: str, accept: str)
     cancels."""
     box = QMessageBox(parent)
     box.setIcon(QMessageBox.Icon.Warning)
-    box.setWindowTitle(title)
+    box.setWindowTitle("Confirm")  # the question is the text, not said twice
     box.setText(title)
     box.setInformativeText(text)
     send = box.addButton(accept, QMessageBox.ButtonRole.AcceptRole)

@@ -256,7 +256,8 @@ def run_console(options: ConsoleOptions) -> int:
         print("no user given: the console needs to know who is using it", file=sys.stderr)
         return 1
     if not console.window.restored:
-        console.window.resize(1920, 1080)
+        console.window.fit_to_screen()
+    console.window.ask_before_closing = True
     console.window.show()
     QTimer.singleShot(0, console.window.prepare_for_alerts)
     if options.quit_after_s is not None:

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QRect, Qt
+from PySide6.QtGui import QFontMetrics, QResizeEvent
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from dispatch_console.app.live import Changes, ConsoleState
@@ -70,7 +71,7 @@ COUNTS = (
     _Count("arrived_not_checked_in", "ARRIVED NOT CHECKED IN", "arrived_not_checked_in",
            emphasised=True,
            tip="at staging or on scene and not identified (ICS check-in) yet"),
-    _Count("unaccounted", "UNACCOUNTED", "stale_responding", emphasised=True,
+    _Count("unaccounted", "POSITION UNKNOWN", "stale_responding", emphasised=True,
            tip="en route or present, with a stale position or none: where they are is unknown"),
 )  # fmt: skip
 
@@ -137,6 +138,7 @@ class IncidentHeader(QWidget):
         self.theme = theme
         self.now_us = 0
         self._shown: tuple[object, ...] | None = None
+        self._suspect_text = ""
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         self.setObjectName("incident_header")
 
@@ -314,14 +316,48 @@ class IncidentHeader(QWidget):
         on the elapsed clock's scale; the tooltip has who revised it and when."""
         suspect = state.suspect
         if suspect is None:
+            self._suspect_text = ""
             self.suspect.setText("SUSPECT: no description yet")
             self.suspect.setToolTip("")
             return
         at = hms(suspect.revised_at_us - state.opened_at_us)
-        self.suspect.setText(
-            f"SUSPECT: {suspect.description.describe()} (rev {suspect.rev}, T+{at})"
-        )
+        full = f"SUSPECT: {suspect.description.describe()} (rev {suspect.rev}, T+{at})"
+        self._suspect_text = full
+        self._fit_suspect()
         self.suspect.setToolTip(
-            f"revision {suspect.rev} by {suspect.revised_by}"
+            f"{full}\nrevision {suspect.rev} by {suspect.revised_by}"
             f" at {local_clock(suspect.revised_at_us)} (local time)"
         )
+
+    def _fit_suspect(self) -> None:
+        """At most two lines: a long description must not grow the header and push the
+        table off the screen (the whole text is in the tooltip and the suspect dialog)."""
+        text = self._suspect_text
+        if not text:
+            return
+        width = self.suspect.width()
+        if width < 100:
+            self.suspect.setText(text)
+            return
+        metrics = QFontMetrics(self.suspect.font())
+        shown = text
+        box = QRect(0, 0, width, 100_000)
+        flags = Qt.TextFlag.TextWordWrap
+        limit = 2 * metrics.lineSpacing() + 2
+        if self.suspect.maximumHeight() != limit + 2:
+            self.suspect.setMaximumHeight(limit + 2)
+        if metrics.boundingRect(box, flags, text).height() > limit:
+            low, high = 0, len(text)
+            while low < high:  # the longest start of it that fits two lines with "…"
+                mid = (low + high + 1) // 2
+                if metrics.boundingRect(box, flags, text[:mid] + " …").height() <= limit:
+                    low = mid
+                else:
+                    high = mid - 1
+            shown = text[:low].rstrip() + " …"
+        if self.suspect.text() != shown:
+            self.suspect.setText(shown)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit_suspect()

@@ -195,7 +195,9 @@ class IdentifyDialog(_CommandDialog):
         self.responder = state.responders[responder_id]
         r = self.responder
         t = theme
-        self._title(f"Identify {r.display_name}" + (f" · {r.name}" if r.name else ""))
+        # The name once (a responder without a callsign is shown by name already).
+        named = r.name and r.name != r.display_name
+        self._title(f"Identify {r.display_name}" + (f" · {r.name}" if named else ""))
         claim = " · ".join(p for p in (r.agency, r.badge and f"badge {r.badge}") if p)
         self._note(f"claims: {claim}" if claim else "claims no agency or badge")
         self.roster = QLabel(ROSTER_WORDS.get(r.roster_verdict, ROSTER_WORDS[None]))

@@ -10,16 +10,27 @@ from __future__ import annotations
 
 import gc
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
-from PySide6.QtCore import QByteArray, QObject, QSettings, Qt, QThread, QTimer, Signal
+from PySide6.QtCore import (
+    QByteArray,
+    QObject,
+    QSettings,
+    QSize,
+    Qt,
+    QThread,
+    QTimer,
+    Signal,
+)
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
     QColor,
+    QGuiApplication,
     QKeySequence,
     QPainter,
     QPaintEvent,
@@ -33,7 +44,9 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMainWindow,
+    QMessageBox,
     QPushButton,
+    QSizePolicy,
     QToolBar,
     QVBoxLayout,
     QWidget,
@@ -49,6 +62,7 @@ from dispatch_console.domain.state import IncidentState
 from dispatch_console.ui.alerts import AlertsPanel
 from dispatch_console.ui.broadcast_line import BroadcastLinePanel
 from dispatch_console.ui.broadcasts_panel import BroadcastsPanel
+from dispatch_console.ui.cards import WrappedLabel
 from dispatch_console.ui.detail import ResponderDetailPanel
 from dispatch_console.ui.event_log import EventLogPanel
 from dispatch_console.ui.header import IncidentHeader, local_clock
@@ -207,7 +221,7 @@ class MainWindow(QMainWindow):
         self.event_log = EventLogPanel(console, self.selection, self.theme)
         self.warnings = WarningsPanel(console, self.selection, self.theme)
         self.warnings.set_user(user.name)
-        self.broadcast_line = BroadcastLinePanel(console, self.selection, self.theme)
+        self.broadcast_line = BroadcastLinePanel(console, self.selection, self.theme, strip=True)
         self.broadcasts = BroadcastsPanel(console, self.selection, self.theme)
         self.par = ParPanel(console, self.selection, self.theme)
         self.rules = RulesPanel(console, self.selection, self.theme)
@@ -222,6 +236,7 @@ class MainWindow(QMainWindow):
         self.banner.hide()
         # The banner and the header span the whole window, above every dock (a fixed toolbar).
         top = QWidget()
+        top.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
         column = QVBoxLayout(top)
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(0)
@@ -255,6 +270,12 @@ class MainWindow(QMainWindow):
         self.refusal.hide()
         column.addWidget(self.refusal)
         column.addWidget(self.header)
+        # The critical strip goes on: the radio line (wraps, never cut) and the top warning.
+        column.addWidget(self.broadcast_line)
+        self.top_warning = WrappedLabel()
+        self.top_warning.setObjectName("top_warning")
+        self.top_warning.hide()
+        column.addWidget(self.top_warning)
         self.top_bar = QToolBar("Incident header", self)
         self.top_bar.setObjectName("incident_header")
         self.top_bar.setMovable(False)
@@ -273,22 +294,26 @@ class MainWindow(QMainWindow):
         self._dock("event_log", "Event log", self.event_log, Qt.DockWidgetArea.BottomDockWidgetArea)
         self._dock("warnings", "Warnings", self.warnings, Qt.DockWidgetArea.RightDockWidgetArea)
         self._dock(
-            "broadcast_line",
-            "Radio line",
-            self.broadcast_line,
-            Qt.DockWidgetArea.RightDockWidgetArea,
+            "broadcasts", "Broadcasts", self.broadcasts, Qt.DockWidgetArea.BottomDockWidgetArea
         )
-        self._dock(
-            "broadcasts", "Broadcasts", self.broadcasts, Qt.DockWidgetArea.RightDockWidgetArea
-        )
-        self._dock("par", "PAR", self.par, Qt.DockWidgetArea.RightDockWidgetArea)
-        self._dock("rules", "Agency rules", self.rules, Qt.DockWidgetArea.RightDockWidgetArea)
-        self.tabifyDockWidget(self.docks["responders"], self.docks["event_log"])
-        self.tabifyDockWidget(self.docks["broadcasts"], self.docks["par"])
-        self.tabifyDockWidget(self.docks["par"], self.docks["rules"])
-        self.docks["responders"].raise_()
-        self.docks["broadcasts"].raise_()
+        self._dock("par", "PAR", self.par, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self._dock("rules", "Agency rules", self.rules, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.BottomDockWidgetArea)
         self._sized = False
+        self._requested_size = QSize(1920, 1080)
+        self._strip_height = 0
+        self._table_tries = 0
+        #: Until then (monotonic s), the docks may still be settling after a resize or a
+        #: reset: a refresh gives the table its rows back if they were taken.
+        self._guard_rows_until = 0.0
+        self._arrange_default()
+        #: Ask before closing while a live incident is active (the running console does).
+        self.ask_before_closing = False
+        self._keep_table_rows = QTimer(self)
+        self._keep_table_rows.setSingleShot(True)
+        self._keep_table_rows.setInterval(30)
+        self._keep_table_rows.timeout.connect(self._ensure_table_rows)
 
         self.help = HelpOverlay(self, self.theme)
         self.shortcuts: list[Shortcut] = []
@@ -346,13 +371,15 @@ class MainWindow(QMainWindow):
         action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
         action.triggered.connect(slot)
         self.addAction(action)
-        self.shortcuts.append(Shortcut(name, " / ".join(keys), help_text))
+        if keys:
+            self.shortcuts.append(Shortcut(name, " / ".join(keys), help_text))
         return action
 
     def _build_actions(self) -> None:
         menu = self.menuBar()
+        # Menu mnemonics: Alt+I, Alt+W, Alt+H, Alt+N; no filter key uses them.
         incident = menu.addMenu("&Incident")
-        view = menu.addMenu("&View")
+        view = menu.addMenu("Vie&w")
         help_menu = menu.addMenu("&Help")
         a = self._action
         incident.addAction(
@@ -410,6 +437,11 @@ class MainWindow(QMainWindow):
         incident.addAction(
             a("user", "Change user…", ["Ctrl+U"], self.change_user, "Change who is signed in")
         )
+        incident.addSeparator()
+        incident.addAction(
+            a("quit", "Quit", ["Ctrl+Q"], self.quit,
+              "Close the console (asks first while an incident is active)")
+        )  # fmt: skip
         view.addAction(
             a("fit", "Fit map to incident", ["F"], self.fit_map,
               "Fit the map to the focused incident")
@@ -428,6 +460,8 @@ class MainWindow(QMainWindow):
             ("plainclothes", "plainclothes", "Alt+P"),
             ("stale", "stale", "Alt+T"),
             ("unverified", "unverified", "Alt+V"),
+            ("at_staging", "at staging", "Alt+G"),
+            ("directed", "directed to staging", "Alt+D"),
         ):
             view.addAction(
                 a(f"filter_{name}", f"Filter: {label}", [key], self._filter_toggler(name),
@@ -451,9 +485,14 @@ class MainWindow(QMainWindow):
         help_menu.addAction(
             a("help", "Keyboard shortcuts", ["?", "F1"], self.show_help, "Show this help")
         )
-        docks = menu.addMenu("&Panels")
+        docks = menu.addMenu("Pa&nels")
         for dock in self.docks.values():
             docks.addAction(dock.toggleViewAction())
+        docks.addSeparator()
+        docks.addAction(
+            a("reset_layout", "Reset layout", [], self.reset_layout,
+              "Put every panel back where it starts, sized for this screen")
+        )  # fmt: skip
 
     def _filter_toggler(self, name: str) -> Callable[[], None]:
         return _FilterToggle(self, name)
@@ -507,6 +546,8 @@ class MainWindow(QMainWindow):
             if not busy and not drill_over_live:
                 self.selection.focus(changes.new_alerts[-1][0])
                 self.fit_map()
+            if incoming is not None and not incoming.exercise:
+                self.bring_to_front()
             self.refresh_now()
 
     def show_demo_ended(self, text: str) -> None:
@@ -520,6 +561,21 @@ class MainWindow(QMainWindow):
         label.setText("DEMO FINISHED — close the console; make run starts it again")
         label.setToolTip(text)
         self.statusBar().showMessage(text)
+
+    def bring_to_front(self) -> None:
+        """A new live alert: the window comes back from minimised (or behind others), is
+        raised and activated, and the desktop is asked to draw attention to it (a flashing
+        task bar entry where the window manager refuses to hand over the focus)."""
+        state = self.windowState()
+        if state & Qt.WindowState.WindowMinimized:
+            self.setWindowState(
+                (state & ~Qt.WindowState.WindowMinimized) | Qt.WindowState.WindowActive
+            )
+        if not self.isVisible():
+            self.show()
+        self.raise_()
+        self.activateWindow()
+        QApplication.alert(self, 0)
 
     def on_health(self, live: bool, message: str, unreachable: bool = True) -> None:
         """The store feed lost the store (``live`` False, ``message`` why; ``unreachable``:
@@ -588,6 +644,44 @@ class MainWindow(QMainWindow):
                 panel.refresh(changes, now)  # type: ignore[attr-defined]
             except Exception:  # one broken panel must not freeze the others
                 log.exception("%s.refresh failed", type(panel).__name__)
+        self._show_top_warning()
+        strip = self.top_bar.height()
+        if strip != self._strip_height and self._sized:
+            # The strip grew (a longer radio line, a warning): the table keeps its rows.
+            self._strip_height = strip
+            self._table_tries = 0
+            self._keep_table_rows.start()
+        elif (
+            time.monotonic() < self._guard_rows_until
+            and not self._keep_table_rows.isActive()
+            and self.responders.visible_rows() < self.table_rows_wanted()
+        ):
+            self._table_tries = 0
+            self._keep_table_rows.start()
+
+    def _show_top_warning(self) -> None:
+        """The most dangerous warning of the focused incident, in the critical strip."""
+        text, critical, waiting = self.warnings.top_line()
+        if text != self.top_warning.text():
+            self.top_warning.setText(text)
+        self.top_warning.setVisible(bool(text))
+        style = "top_critical" if critical and waiting else "top_calm"
+        if self.top_warning.property("kind") != style:
+            self.top_warning.setProperty("kind", style)
+            self._style_top_warning()
+        title = self.warnings.dock_title()
+        if self.docks["warnings"].windowTitle() != title:
+            self.docks["warnings"].setWindowTitle(title)
+
+    def _style_top_warning(self) -> None:
+        t = self.theme
+        if self.top_warning.property("kind") == "top_critical":
+            style = f"background: {t.alarm}; color: {t.alarm_text};"
+        else:
+            style = f"background: {t.panel}; color: {t.caution};"
+        self.top_warning.setStyleSheet(
+            style + " font-size: 12pt; font-weight: bold; padding: 3px 10px;"
+        )
 
     def _focus_changed(self, incident_id: str) -> None:
         changes = Changes()
@@ -605,7 +699,9 @@ class MainWindow(QMainWindow):
 
     def acknowledge_alert(self, incident_id: str, alert_id: str) -> None:
         payload = ev.AlertAcknowledged(alert_id, self.user.name)
-        self.run_command(incident_id, [payload], f"acknowledge alert {alert_id}")
+        state = self.console.incidents.get(incident_id)
+        where = (state.school_name or "the incident") if state is not None else "the incident"
+        self.run_command(incident_id, [payload], f"acknowledge the alert at {where}")
 
     def run_command(
         self,
@@ -652,7 +748,13 @@ class MainWindow(QMainWindow):
         | SuspectDialog
         | CommandDialog,
     ) -> None:
-        if dialog.exec():
+        # The rows acted on stay where they are while the dialog is open.
+        self.responders.hold_order("acting")
+        try:
+            accepted = dialog.exec()
+        finally:
+            self.responders.release_order("acting")
+        if accepted:
             # Decided on what the dialog showed when it opened: if another console changed the
             # same responder while it was open, the command is refused with what changed.
             self.run_command(
@@ -884,6 +986,7 @@ class MainWindow(QMainWindow):
             f"color: {theme.caution}; font-size: 13pt; font-weight: bold; border: none;"
         )
         self.help.theme = theme
+        self._style_top_warning()
         for panel in self.panels:
             panel.set_theme(theme)  # type: ignore[attr-defined]
         self.settings.setValue("ui/theme", theme.name)
@@ -897,10 +1000,9 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(title)
 
     def _attention_changed(self, _attention: bool) -> None:
-        """An unacknowledged alert or warning exists: flash the title until none is left."""
-        attention = (
-            self.alerts.unacknowledged_count() > 0 or self.warnings.unacknowledged_count() > 0
-        )
+        """An unacknowledged alert or critical warning exists: flash the title until none is
+        left (an advisory warning never flashes it: a flash that always runs means nothing)."""
+        attention = self.alerts.unacknowledged_count() > 0 or self.warnings.attention
         if attention and self.flash.isActive():
             return
         if attention:
@@ -913,7 +1015,7 @@ class MainWindow(QMainWindow):
         self._update_title()
 
     def _attention_word(self) -> str:
-        return "ALERT" if self.alerts.unacknowledged_count() > 0 else "WARNING"
+        return "ALERT" if self.alerts.unacknowledged_count() > 0 else "CRITICAL WARNING"
 
     def _flash_title(self) -> None:
         self._flash_on = not self._flash_on
@@ -926,13 +1028,30 @@ class MainWindow(QMainWindow):
         s.setValue("ui/version", SETTINGS_VERSION)
         s.setValue("ui/geometry", self.saveGeometry())
         s.setValue("ui/state", self.saveState(SETTINGS_VERSION))
+        s.setValue("ui/size", self.size())
         s.setValue("ui/responders_header", QByteArray(self.responders.header_state()))
         s.setValue("ui/theme", self.theme.name)
         s.sync()
 
+    def available_size(self) -> QSize:
+        """The room the desktop gives windows on this window's screen (no taskbar, no panel)."""
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        return screen.availableGeometry().size() if screen is not None else QSize(1920, 1080)
+
     def restore_layout(self) -> bool:
+        """The last session's geometry and docks, unless they were saved for a larger screen
+        than this one (a layout that does not fit is not restored: the default one is)."""
         s = self.settings
         if str(s.value("ui/version", "")) != str(SETTINGS_VERSION):
+            return False
+        saved = s.value("ui/size")
+        room = self.available_size()
+        if (
+            not isinstance(saved, QSize)
+            or saved.width() > room.width()
+            or (saved.height() > room.height())
+        ):
+            log.info("saved layout (%s) does not fit this screen (%s): default layout", saved, room)
             return False
         geometry = s.value("ui/geometry")
         state = s.value("ui/state")
@@ -946,7 +1065,33 @@ class MainWindow(QMainWindow):
             self.responders.restore_header_state(bytes(header.data()))
         return restored
 
+    def fit_to_screen(self) -> None:
+        """First start (no saved layout): the whole available screen, up to 1920×1080."""
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        if screen is None:
+            self.resize(1920, 1080)
+            return
+        room = screen.availableGeometry()
+        frame = self.frameGeometry().size() - self.geometry().size()
+        width = min(1920, room.width() - frame.width())
+        height = min(1080, room.height() - frame.height())
+        self.resize(width, height)
+        self.move(room.left() + (room.width() - width) // 2, room.top())
+
+    def quit(self) -> None:
+        self.close()
+
+    def reset_layout(self) -> None:
+        """Every panel back where it starts, sized for the window as it is now."""
+        self._arrange_default()
+        self.default_dock_sizes()
+        self._guard_rows()
+        self.statusBar().showMessage("Layout reset", 4000)
+
     def closeEvent(self, event: QCloseEvent) -> None:
+        if self.ask_before_closing and not self.confirm_close():
+            event.ignore()
+            return
         self.save_layout()
         self.timer.stop()
         self.flash.stop()
@@ -954,36 +1099,166 @@ class MainWindow(QMainWindow):
             thread.wait(60_000)
         super().closeEvent(event)
 
+    def active_live_incidents(self) -> list[IncidentState]:
+        return [s for s in self.console.active_incidents() if not s.exercise]
+
+    def confirm_close(self) -> bool:
+        """While a live incident is active, closing asks first (No is the default)."""
+        active = self.active_live_incidents()
+        if not active:
+            return True
+        names = ", ".join(s.school_name or s.incident_id for s in active[:3])
+        answer = self.ask(
+            "Close the console?",
+            f"An incident is active ({names}). Closing stops this console's alarm and view of "
+            "it; the incident goes on. Close anyway?",
+        )
+        return answer
+
+    def ask(self, title: str, text: str) -> bool:
+        """A yes/no question (tests replace it)."""
+        box = QMessageBox(QMessageBox.Icon.Warning, title, text, parent=self)
+        box.setStandardButtons(QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
+        box.setDefaultButton(QMessageBox.StandardButton.No)
+        return box.exec() == QMessageBox.StandardButton.Yes
+
+    def resize(self, *size: Any) -> None:
+        """As QWidget's; the size asked for is remembered until the window is first laid out
+        (the minimum of a layout not yet settled can grow the window as it appears)."""
+        wanted = size[0] if len(size) == 1 else QSize(int(size[0]), int(size[1]))
+        super().resize(wanted)
+        if not self._sized:
+            self._requested_size = QSize(wanted)
+
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         if not self._sized and not self.restored:
             self._sized = True
-            self.default_dock_sizes()
+            # Once laid out: the size asked for, then the docks in proportion to it.
+            QTimer.singleShot(0, self._first_layout)
+
+    def _first_layout(self) -> None:
+        if not self.isMaximized() and not self.isFullScreen():
+            self._tab_detail_if_short(self._requested_size.height())
+            self.resize(self._requested_size)
+            self._activate_layout()
+        self.default_dock_sizes()
+        self._guard_rows()
+
+    def _arrange_default(self) -> None:
+        """Left: alerts over the responder's detail. Right: warnings. Bottom, full width:
+        the responders table, with the event log, broadcasts and PAR as tabs behind it. The
+        critical strip (header, radio line, top warning) is a fixed bar above them all."""
+        d = self.docks
+        left = Qt.DockWidgetArea.LeftDockWidgetArea
+        right = Qt.DockWidgetArea.RightDockWidgetArea
+        bottom = Qt.DockWidgetArea.BottomDockWidgetArea
+        for dock in d.values():
+            dock.setFloating(False)
+            self.removeDockWidget(dock)
+        self.addDockWidget(left, d["alerts"], Qt.Orientation.Vertical)
+        self.addDockWidget(left, d["detail"], Qt.Orientation.Vertical)
+        self.addDockWidget(right, d["warnings"], Qt.Orientation.Vertical)
+        self.addDockWidget(bottom, d["responders"], Qt.Orientation.Horizontal)
+        for name in ("event_log", "broadcasts", "par", "rules"):
+            self.tabifyDockWidget(d["responders"], d[name])
+        for dock in d.values():
+            dock.show()
+        d["responders"].raise_()
+
+    def table_rows_wanted(self) -> int:
+        """Rows the responders table shows by default: 8 on a 768 px high screen, 15 on a
+        1080 px one, 20 above."""
+        height = self.height()
+        return 8 if height < 1000 else 15 if height < 1300 else 20
 
     def default_dock_sizes(self) -> None:
-        """The starting layout, in proportion to the window (the warnings get the most room
-        on the right: they are what needs a human first)."""
-        height = max(600, self.height() - self.top_bar.height())
-        self.resizeDocks(
-            [self.docks["alerts"], self.docks["warnings"]], [420, 440], Qt.Orientation.Horizontal
-        )
-        self.resizeDocks([self.docks["responders"]], [int(height * 0.30)], Qt.Orientation.Vertical)
-        upper = height - int(height * 0.30)
-        self.resizeDocks(
-            [self.docks["warnings"], self.docks["broadcast_line"], self.docks["broadcasts"]],
-            [int(upper * 0.45), int(upper * 0.33), int(upper * 0.22)],
-            Qt.Orientation.Vertical,
-        )
-        self.resizeDocks(
-            [self.docks["alerts"], self.docks["detail"]],
-            [int(upper * 0.5), int(upper * 0.5)],
-            Qt.Orientation.Vertical,
-        )
+        """The starting layout, in proportion to the window: the table gets the rows it
+        needs, the rest goes to the map, the alerts and the warnings. Where there is no
+        room for the alert and the responder's detail one above the other (a 768 or 900 px
+        high screen), the detail is a tab behind the alert (it comes forward when a
+        responder is opened)."""
+        d = self.docks
+        table = self.responders
+        rows = self.table_rows_wanted()
+        chrome = d["responders"].height() - table.view.viewport().height()
+        if chrome <= 0 or chrome > 300:
+            chrome = 130
+        table_height = chrome + int((rows + 0.4) * table.row_height())
+        self.resizeDocks([d["responders"]], [table_height], Qt.Orientation.Vertical)
+        stacked = self._tab_detail_if_short(self.height())
+        width = self.width()
+        side = max(330, min(460, width // 5))
+        self.resizeDocks([d["alerts"], d["warnings"]], [side, side + 20], Qt.Orientation.Horizontal)
+        if stacked and d["detail"] not in self.tabifiedDockWidgets(d["alerts"]):
+            # The alert (with its ACKNOWLEDGE button) before the responder's detail.
+            upper = max(260, self._upper_height(self.height()))
+            alert = int(upper * 0.62)
+            self.resizeDocks(
+                [d["alerts"], d["detail"]], [alert, upper - alert], Qt.Orientation.Vertical
+            )
+        self.resizeDocks([d["responders"]], [table_height], Qt.Orientation.Vertical)
+        self._table_tries = 0
+        self._ensure_table_rows()  # and again once the docks' own layouts have followed
+
+    def _activate_layout(self) -> None:
+        layout = self.layout()
+        if layout is not None:
+            layout.activate()
+
+    def _upper_height(self, height: int) -> int:
+        """Room between the strip and the responders table for a window ``height`` high."""
+        table = self.responders
+        rows = 8 if height < 1000 else 15 if height < 1300 else 20
+        table_height = 130 + int((rows + 0.4) * table.row_height())
+        bars = self.menuBar().sizeHint().height() + self.top_bar.sizeHint().height()
+        return height - bars - self.statusBar().sizeHint().height() - table_height
+
+    def _tab_detail_if_short(self, height: int) -> bool:
+        """No room for the alert and the responder's detail one above the other: the detail
+        becomes a tab behind the alerts. Returns whether they are stacked."""
+        d = self.docks
+        if self._upper_height(height) >= 330:
+            return True
+        if d["detail"] not in self.tabifiedDockWidgets(d["alerts"]):
+            self.tabifyDockWidget(d["alerts"], d["detail"])
+            d["alerts"].raise_()
+        return False
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         if self.help.isVisible():
             self.help.setGeometry(self.rect())
+        if self._sized:
+            # Growing the window gives the room to the map; the table keeps its rows (a shrink
+            # then a grow must not leave it at a row and a half).
+            self._guard_rows()
+
+    def _guard_rows(self) -> None:
+        self._guard_rows_until = time.monotonic() + 2.0
+        self._table_tries = 0
+        self._keep_table_rows.start()
+
+    def _ensure_table_rows(self) -> None:
+        """Give the responders table back the rows it shows by default for this window
+        height, if it has fewer (after a grow, or the strip grew). The table's own layout
+        follows a dock resize on the next turn of the event loop: it looks again, a few
+        times."""
+        dock = self.docks["responders"]
+        if dock.isFloating() or not dock.isVisible() or self.isMinimized():
+            return
+        wanted = self.table_rows_wanted()
+        shown = self.responders.visible_rows()
+        if shown >= wanted or self._table_tries >= 6:
+            self._table_tries = 0
+            return
+        if self._table_tries == 2:  # no room above: the detail goes behind the alerts
+            self._tab_detail_if_short(self.height())
+        grow = (wanted - shown + 1) * self.responders.row_height()
+        self.resizeDocks([dock], [dock.height() + grow], Qt.Orientation.Vertical)
+        self._activate_layout()
+        self._table_tries += 1
+        self._keep_table_rows.start()
 
 
 class _ExportThread(QThread):

@@ -210,6 +210,9 @@ class ParPanel(QWidget):
         self._shown_set: frozenset[str] = frozenset()
         self._dirty = False
         self._par_key: tuple[str, int, int | None] | None = None
+        #: The pointer is on the list: rows marked accounted stay where they are (ticked)
+        #: until it leaves, so the row under it never changes to someone else.
+        self.pointer_inside = False
         self.setObjectName("par_panel")
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
 
@@ -257,6 +260,7 @@ class ParPanel(QWidget):
         header.sectionResized.connect(self._on_section_resized)
         self.table.activated.connect(self._on_activated)
         self.table.itemSelectionChanged.connect(self._update_buttons)
+        self.table.viewport().installEventFilter(self)
         layout.addWidget(self.table, 1)
 
         buttons = QHBoxLayout()
@@ -434,12 +438,22 @@ class ParPanel(QWidget):
         else:
             self.title.setText("PAR")
             order = unaccounted_order(state, par)
+            missing = len(order)
+            if self.pointer_inside and self._shown:
+                # Nothing moves under the pointer: accounted rows stay (ticked), new ones
+                # go to the end.
+                held = set(self._shown)
+                order = self._shown + [rid for rid in order if rid not in held]
             self._fill(state, order, force=force)
             total = len(par.responder_ids)
-            self.tally.setText(f"accounted {total - len(order)}/{total}")
+            self.tally.setText(f"accounted {total - missing}/{total}")
+            self.tally.setToolTip(
+                "Of the people called in this roll call (everyone present when it started); "
+                "not the header's position counts"
+            )
             self.status.setText(
-                f"UNACCOUNTED: {len(order)} — double-click or Enter marks accounted"
-                if order
+                f"NOT YET ACCOUNTED IN THIS PAR: {missing} — double-click or Enter marks accounted"
+                if missing
                 else f"All {total} accounted for. End the PAR to close it."
             )
         self._tick()
@@ -495,13 +509,23 @@ class ParPanel(QWidget):
     def _refresh_rows(self, state: IncidentState) -> None:
         caution = QColor(self.theme.caution)
         text_color = QColor(self.theme.text)
+        muted = QColor(self.theme.muted)
         plain = QFont()
+        par = state.par
         for row, rid in enumerate(self._shown):
             r = state.responders.get(rid)
             item = self.table.item(row, 0)
             if item is None:
                 continue
             text, flags = row_text(state, r, rid)
+            if par is not None and rid not in par.unaccounted:
+                text = f"✓ ACCOUNTED — {text}"
+                if item.text() != text:
+                    item.setText(text)
+                item.setForeground(muted)
+                item.setFont(plain)
+                item.setToolTip("accounted for (the list closes up when the pointer leaves)")
+                continue
             if item.text() != text:
                 item.setText(text)
             # At risk: the whole entry in bold amber (red is for warnings and alerts only).
@@ -539,6 +563,15 @@ class ParPanel(QWidget):
     def _on_section_resized(self, column: int, _old: int, _new: int) -> None:
         if column == 0:
             self.table.resizeRowsToContents()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.table.viewport():
+            if event.type() == QEvent.Type.Enter:
+                self.pointer_inside = True
+            elif event.type() == QEvent.Type.Leave:
+                self.pointer_inside = False
+                self._sync(force=True)  # the ticked rows leave now
+        return super().eventFilter(watched, event)
 
     def _on_focus_changed(self, _incident_id: str) -> None:
         self._sync()

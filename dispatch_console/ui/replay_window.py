@@ -510,7 +510,7 @@ class ReplayWindow(MainWindow):
             self.removeDockWidget(dock)
         for name in ("alerts", "warnings", "detail"):
             self.addDockWidget(left, docks[name], Qt.Orientation.Vertical)
-        for name in ("bookmarks", "broadcast_line", "broadcasts", "par"):
+        for name in ("bookmarks", "broadcasts", "par"):
             self.tabifyDockWidget(docks["detail"], docks[name])
         self.addDockWidget(bottom, docks["charts"], Qt.Orientation.Horizontal)
         self.tabifyDockWidget(docks["charts"], docks["responders"])
@@ -541,7 +541,9 @@ class ReplayWindow(MainWindow):
             self.size_docks()
 
     def _add_panel_toggles(self) -> None:
-        menus = [a.menu() for a in self.menuBar().actions() if a.text() == "&Panels"]
+        menus = [
+            a.menu() for a in self.menuBar().actions() if a.text().replace("&", "") == "Panels"
+        ]
         menu = menus[0] if menus else None
         if menu is not None and hasattr(menu, "addAction"):
             for name in ("charts", "bookmarks"):

@@ -30,6 +30,7 @@ from PySide6.QtCore import (
     QAbstractItemModel,
     QAbstractTableModel,
     QByteArray,
+    QEvent,
     QItemSelection,
     QItemSelectionModel,
     QModelIndex,
@@ -39,6 +40,7 @@ from PySide6.QtCore import (
     QSize,
     QSortFilterProxyModel,
     Qt,
+    QTimer,
 )
 from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPen, QPixmap, QPolygonF
 from PySide6.QtWidgets import (
@@ -84,6 +86,15 @@ _FOREGROUND = int(Qt.ItemDataRole.ForegroundRole)
 
 _STATUS_ORDER = {status: i for i, status in enumerate(ResponderStatus)}
 _QUIET_STATUSES = frozenset({ResponderStatus.DECLINED, ResponderStatus.RELEASED})
+#: A directed responder counts as "directed" until they reach staging (or are identified).
+_DIRECTED_STATUSES = frozenset(
+    {
+        ResponderStatus.NOTIFIED,
+        ResponderStatus.ACKNOWLEDGED,
+        ResponderStatus.EN_ROUTE,
+        ResponderStatus.ON_SCENE,
+    }
+)
 
 
 class Column(IntEnum):
@@ -141,6 +152,8 @@ UNIDENTIFIED = 2
 PLAINCLOTHES = 4
 STALE = 8
 UNVERIFIED = 16
+AT_STAGING = 32
+DIRECTED = 64
 
 #: Filter name -> flag bit, in the order of the filter bar.
 FILTERS: dict[str, int] = {
@@ -149,6 +162,8 @@ FILTERS: dict[str, int] = {
     "plainclothes": PLAINCLOTHES,
     "stale": STALE,
     "unverified": UNVERIFIED,
+    "at_staging": AT_STAGING,
+    "directed": DIRECTED,
 }
 FILTER_LABELS = {
     "self_dispatched": "Self-dispatched",
@@ -156,6 +171,8 @@ FILTER_LABELS = {
     "plainclothes": "Plainclothes",
     "stale": "Stale",
     "unverified": "Unverified",
+    "at_staging": "At staging",
+    "directed": "Directed",
 }
 FILTER_TIPS = {
     "self_dispatched": "Responders who went en route without being directed",
@@ -163,6 +180,8 @@ FILTER_TIPS = {
     "plainclothes": "Responders not in uniform",
     "stale": "En route or at the incident with a stale position (or none)",
     "unverified": "Claimed identity not on any roster, or not checked yet",
+    "at_staging": "Arrived at a staging area (and not yet identified)",
+    "directed": "Directed to a staging area by dispatch or the IC, not arrived there yet",
 }
 
 
@@ -179,6 +198,10 @@ def responder_flags(responder: Responder, now_us: int) -> int:
         flags |= PLAINCLOTHES
     if responder.unverified:
         flags |= UNVERIFIED
+    if responder.status is ResponderStatus.AT_STAGING:
+        flags |= AT_STAGING
+    if responder.directed_to is not None and responder.status in _DIRECTED_STATUSES:
+        flags |= DIRECTED
     if responder.status in RESPONDING:
         if not responder.identified:
             flags |= UNIDENTIFIED
@@ -261,6 +284,9 @@ class ResponderTableModel(QAbstractTableModel):
         self._sort_order = Qt.SortOrder.AscendingOrder
         #: Responders changed since the last sort: the next time tick re-sorts.
         self._order_dirty = False
+        #: Why the live order is held (pointer on the table, a row being acted on): while
+        #: any reason holds, rows do not move; new rows go to the end.
+        self.holds: set[str] = set()
         self._icons: dict[tuple[ResponderStatus, bool, bool, bool, bool], QIcon] = {}
         self._bold = QFont()
         self._bold.setBold(True)
@@ -330,7 +356,7 @@ class ResponderTableModel(QAbstractTableModel):
             self._restale()
         if changed or inserted:
             self._order_dirty = True
-        if self._sort_column >= 0 and self._order_dirty and (inserted or tick):
+        if self._sort_column >= 0 and self._order_dirty and (inserted or tick) and not self.holds:
             self._resort()
         rows = sorted(self._row_of[rid] for rid in changed)
         last_row = len(self._ids) - 1
@@ -381,6 +407,16 @@ class ResponderTableModel(QAbstractTableModel):
     def counts(self) -> dict[str, int]:
         """How many responders each filter alone would show."""
         return {name: self._counts[bit] for name, bit in FILTERS.items()}
+
+    @property
+    def order_waiting(self) -> bool:
+        """Rows changed since the last sort while the order was held."""
+        return self._order_dirty and self._sort_column >= 0
+
+    def resume_order(self) -> None:
+        """Apply the sort held back (when the last hold is released)."""
+        if self._sort_column >= 0 and self._order_dirty and not self.holds:
+            self._resort()
 
     @property
     def sort_column(self) -> int:
@@ -640,6 +676,9 @@ class ResponderTableModel(QAbstractTableModel):
         if column == Column.ROSTER:
             return row.roster
         if column == Column.STATUS:
+            if r.directed_to is not None and r.status in _DIRECTED_STATUSES:
+                area = self._state.staging_areas.get(r.directed_to)
+                return f"{row.status.label} → {area.name if area else r.directed_to}"
             return row.status.label
         if column == Column.SELF_DISPATCHED:
             return "yes" if row.self_dispatched else ""
@@ -948,7 +987,7 @@ class RespondersPanel(QWidget):
         bar.setSpacing(6)
         self.summary = QLabel()
         self.summary.setFont(tabular_font(11))
-        self.summary.setMinimumWidth(150)
+        self.summary.setMinimumWidth(110)
         bar.addWidget(self.summary)
         for name in FILTERS:
             button = QToolButton(self)
@@ -959,11 +998,16 @@ class RespondersPanel(QWidget):
             button.toggled.connect(self._on_filter_toggled)
             bar.addWidget(button)
             self.buttons[name] = button
+        #: Says when the live order is held (and that it resumed).
+        self.order_note = QLabel(self)
+        self.order_note.setObjectName("order_note")
+        bar.addWidget(self.order_note)
         bar.addStretch(1)
         self.search = QLineEdit(self)
         self.search.setPlaceholderText("Find: name, callsign, agency, badge  (Ctrl+F)")
         self.search.setClearButtonEnabled(True)
-        self.search.setMinimumWidth(390)
+        self.search.setMinimumWidth(170)
+        self.search.setMaximumWidth(390)
         self.search.textChanged.connect(self._on_text_changed)
         bar.addWidget(self.search)
 
@@ -984,7 +1028,8 @@ class RespondersPanel(QWidget):
         self.view.setIconSize(QSize(16, 16))
         self.view.setShowGrid(False)
         self.view.verticalHeader().hide()
-        self.view.verticalHeader().setDefaultSectionSize(26)
+        # Rows as tall as the text needs: the table shows 8 rows on a 1366×768 screen.
+        self.view.verticalHeader().setDefaultSectionSize(self.view.fontMetrics().height() + 4)
         header = self.view.horizontalHeader()
         header.setSectionsMovable(True)
         header.setHighlightSections(False)
@@ -998,6 +1043,12 @@ class RespondersPanel(QWidget):
         header.setSortIndicator(Column.DISTANCE, Qt.SortOrder.AscendingOrder)
         self.view.setSortingEnabled(True)  # sorts by the indicator: nearest first
         self.view.selectionModel().selectionChanged.connect(self._on_view_selection_changed)
+        # Rows do not move under the pointer: the live order waits while it is on the table.
+        self.view.viewport().installEventFilter(self)
+        self._resumed_timer = QTimer(self)
+        self._resumed_timer.setSingleShot(True)
+        self._resumed_timer.setInterval(2500)
+        self._resumed_timer.timeout.connect(self._show_order_note)
         for end in (
             self.proxy.rowsRemoved,
             self.proxy.rowsInserted,
@@ -1029,11 +1080,49 @@ class RespondersPanel(QWidget):
 
     def set_theme(self, theme: Theme) -> None:
         self._theme = theme
+        self.order_note.setStyleSheet(f"color: {theme.caution}; font-weight: bold;")
         self._delegate.set_theme(theme)
         self.model.set_theme(theme)
         self.view.viewport().update()
 
     # --- for the main window --------------------------------------------------------------------
+
+    def hold_order(self, reason: str) -> None:
+        """Hold the live order (``reason``: ``"pointer"``, ``"acting"``...)."""
+        self.model.holds.add(reason)
+        self._show_order_note()
+
+    def release_order(self, reason: str) -> None:
+        """Release one hold; with none left the held sort is applied at once, visibly."""
+        if reason not in self.model.holds:
+            return
+        self.model.holds.discard(reason)
+        if not self.model.holds:
+            waiting = self.model.order_waiting
+            with self._quietly():
+                self.model.resume_order()
+            if waiting:
+                self.order_note.setText("live order resumed: re-sorted")
+                self._resumed_timer.start()
+                return
+        self._show_order_note()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.view.viewport():
+            if event.type() == QEvent.Type.Enter:
+                self.hold_order("pointer")
+            elif event.type() == QEvent.Type.Leave:
+                self.release_order("pointer")
+        return super().eventFilter(watched, event)
+
+    def _show_order_note(self) -> None:
+        if self.model.holds:
+            why = "pointer on the table" if "pointer" in self.model.holds else "acting on rows"
+            text = f"⏸ live order held ({why})"
+        else:
+            text = ""
+        if self.order_note.text() != text:
+            self.order_note.setText(text)
 
     def focus_search(self) -> None:
         self.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
@@ -1044,6 +1133,13 @@ class RespondersPanel(QWidget):
 
     def set_filter(self, name: str, enabled: bool) -> None:
         self.buttons[name].setChecked(enabled)
+
+    def row_height(self) -> int:
+        return int(self.view.verticalHeader().defaultSectionSize())
+
+    def visible_rows(self) -> int:
+        """Whole rows the table's viewport has room for (whether or not there are as many)."""
+        return self.view.viewport().height() // max(1, self.row_height())
 
     def header_state(self) -> bytes:
         return bytes(self.view.horizontalHeader().saveState().data())

@@ -133,11 +133,10 @@ def render_demo_screenshot(
         window = open_window(url, now_us, settings_file=Path(folder) / "ui.ini", theme=theme)
         window.resize(*size)
         window.show()
-        for _ in range(5):
-            app.processEvents()
+        _run_events(app, 0.6)  # laid out, then the docks sized for the window (short timers)
         window.fit_map()
         window.refresh_now()
-        app.processEvents()
+        _run_events(app, 0.4)
         output.parent.mkdir(parents=True, exist_ok=True)
         if not window.grab().save(str(output)):
             raise OSError(f"could not write {output}")
@@ -146,6 +145,13 @@ def render_demo_screenshot(
         window.deleteLater()
         app.processEvents()
     return output
+
+
+def _run_events(app: QApplication, seconds: float) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        app.processEvents()
+        time.sleep(0.01)
 
 
 __all__ = ["open_window", "render_demo_screenshot", "simulate_into"]

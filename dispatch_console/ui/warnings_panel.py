@@ -1,10 +1,17 @@
-"""The warnings panel: the focused incident's friendly-fire warnings, highest priority first.
+"""The warnings panel: the focused incident's friendly-fire warnings, one card per responder.
 
-Each active warning is a card. Unacknowledged it is alarm red (red is reserved for this and for
-unacknowledged alerts) with the warning in words, who it is about, what the domain found, how
-long it has lasted and an ACKNOWLEDGE button; acknowledged and still active it turns calm with
-an amber bar and says who acknowledged it and how long ago. Ended warnings go to a short
-history, collapsed under the cards.
+A responder with several active warnings has one card with every reason inside. Cards are in
+two severities: **critical** (attire matches the suspect, unidentified or no visible ID inside
+the inner perimeter, bypassing staging, not on any roster) above **advisory** (stale position
+or no radio in a perimeter); within a severity, cards waiting for acknowledgement come first,
+newest first (the warning that just appeared is on top, not below 25 older ones). A new reason
+on a responder whose card was acknowledged turns the card red again and says what is new.
+
+Each card is a responder's warnings. Unacknowledged and critical it is alarm red (red is
+reserved for this and for unacknowledged alerts) with the warnings in words, who they are
+about, what the domain found, how long it has lasted and an ACKNOWLEDGE button;
+acknowledged (or only advisory) it is calm with an amber bar and says who acknowledged it
+and how long ago. Ended warnings go to a short history, collapsed under the cards.
 
 Acknowledging is a request: the panel emits :attr:`WarningsPanel.commands_requested` with a
 ``warning_acknowledged`` payload carrying the user's name (:meth:`WarningsPanel.set_user`), and
@@ -39,7 +46,7 @@ from dispatch_console.app.live import Changes, ConsoleState
 from dispatch_console.domain import events as ev
 from dispatch_console.domain.state import IncidentState, IncidentWarning, Responder
 from dispatch_console.domain.timeutil import US_PER_S, format_duration
-from dispatch_console.ui.cards import CardColumn
+from dispatch_console.ui.cards import CardColumn, WrappedLabel
 from dispatch_console.ui.header import hms, local_clock
 from dispatch_console.ui.selection import Selection
 from dispatch_console.ui.theme import Theme, tabular_font
@@ -49,8 +56,35 @@ ACKNOWLEDGE_TEXT = "ACKNOWLEDGE (W)"
 PENDING_TEXT = "ACKNOWLEDGING…"
 #: A request not answered by an event within this time may be sent again.
 PENDING_US = 10 * US_PER_S
-#: Active warnings shown as cards (the rest are counted: they are the lowest priority).
+#: Responder cards shown (the rest are counted: they are the lowest priority).
 CARD_LIMIT = 50
+#: The warning kinds that may mean a shooting (the rest are advisory).
+CRITICAL_KINDS = frozenset(
+    {
+        "attire_matches_suspect",
+        "unidentified_in_inner_perimeter",
+        "bypassing_staging",
+        "not_on_roster",
+    }
+)
+CRITICAL, ADVISORY = 0, 1
+SEVERITY_WORDS = {CRITICAL: "critical", ADVISORY: "advisory"}
+
+
+def severity(warning: IncidentWarning) -> int:
+    return CRITICAL if warning.kind in CRITICAL_KINDS else ADVISORY
+
+
+def group_key(warnings: list[IncidentWarning]) -> tuple[int, bool, int, str]:
+    """Display order of a responder's card: severity, waiting before acknowledged, then the
+    newest warning of its severity first."""
+    top = min(severity(w) for w in warnings)
+    of_top = [w for w in warnings if severity(w) == top]
+    acknowledged = all(w.acknowledged_at_us is not None for w in warnings)
+    newest = max(w.raised_at_us for w in of_top)
+    return top, acknowledged, -newest, warnings[0].responder_id
+
+
 #: Ended warnings kept in the history.
 HISTORY_LIMIT = 20
 
@@ -143,15 +177,20 @@ def responder_words(responder: Responder | None, responder_id: str) -> tuple[str
 
 
 class WarningCard(QFrame):
-    """One active warning; paints its own background (alarm red, or calm)."""
+    """One responder's active warnings; paints its own background (alarm red, or calm)."""
 
     clicked = Signal(str)
+    #: The responder id: acknowledge every waiting warning of the card.
     acknowledge_clicked = Signal(str)
 
-    def __init__(self, warning_id: str, parent: QWidget) -> None:
+    def __init__(self, responder_id: str, parent: QWidget) -> None:
         super().__init__(parent)
-        self.warning_id = warning_id
-        self.responder_id = ""
+        self.responder_id = responder_id
+        #: The active warnings shown, most serious first.
+        self.warning_ids: list[str] = []
+        self.severity = ADVISORY
+        #: Kinds in words that are new since the card was acknowledged ("" when none).
+        self.news = ""
         #: None until shown; then whether the card shows the warning acknowledged.
         self.acknowledged: bool | None = None
         self.pending = False
@@ -161,17 +200,19 @@ class WarningCard(QFrame):
         self.acknowledged_by = ""
         self.name = ""
         self._theme: Theme | None = None
+        self._styled: tuple[bool, int] | None = None
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 8, 10, 8)
         layout.setSpacing(2)
         self.title = self._label("title")
+        self.new = self._label("new")
         self.who = self._label("who")
         self.facts = self._label("facts")
         self.detail = self._label("detail")
         self.elapsed = self._label("elapsed")
-        for label in (self.title, self.who, self.facts, self.detail):
+        for label in (self.title, self.new, self.who, self.facts, self.detail):
             layout.addWidget(label)
         bottom = QHBoxLayout()
         bottom.setContentsMargins(0, 2, 0, 0)
@@ -187,37 +228,68 @@ class WarningCard(QFrame):
         layout.addLayout(bottom)
 
     def _label(self, name: str) -> QLabel:
-        label = QLabel(self)
+        # As tall as its wrapped text at the card's width: a card with several reasons is
+        # never cut.
+        label = WrappedLabel(self)
         label.setObjectName(name)
-        label.setTextFormat(Qt.TextFormat.PlainText)
-        label.setWordWrap(True)
         return label
 
-    def show_warning(
-        self, state: IncidentState, warning: IncidentWarning, now_us: int, theme: Theme
+    @property
+    def warning_id(self) -> str:
+        """The most serious warning of the card."""
+        return self.warning_ids[0] if self.warning_ids else ""
+
+    def show_warnings(
+        self, state: IncidentState, warnings: list[IncidentWarning], now_us: int, theme: Theme
     ) -> None:
-        acknowledged = warning.acknowledged_at_us is not None
-        responder = state.responders.get(warning.responder_id)
-        self.responder_id = warning.responder_id
-        self.raised_at_us = warning.raised_at_us
-        self.acknowledged_at_us = warning.acknowledged_at_us or 0
-        self.acknowledged_by = warning.acknowledged_by or "unknown"
-        name, facts = responder_words(responder, warning.responder_id)
+        """``warnings``: the responder's active ones, most serious first."""
+        waiting = [w for w in warnings if w.acknowledged_at_us is None]
+        acknowledged = not waiting
+        responder = state.responders.get(self.responder_id)
+        self.warning_ids = [w.warning_id for w in warnings]
+        self.severity = min(severity(w) for w in warnings)
+        self.raised_at_us = min(w.raised_at_us for w in warnings)
+        acks = [w for w in warnings if w.acknowledged_at_us is not None]
+        last_ack = max(acks, key=lambda w: w.acknowledged_at_us or 0) if acks else None
+        self.acknowledged_at_us = (last_ack.acknowledged_at_us or 0) if last_ack else 0
+        self.acknowledged_by = (last_ack.acknowledged_by or "unknown") if last_ack else ""
+        name, facts = responder_words(responder, self.responder_id)
         self.name = name
-        _set(self.title, warning_title(state, warning))
+        _set(self.title, "\n".join(warning_title(state, w) for w in warnings))
+        # Acknowledged before, waiting again: what is new is said, not left to be spotted.
+        self.news = ", ".join(KIND_WORDS.get(w.kind, w.kind) for w in waiting) if acks else ""
+        _set(self.new, f"NEW SINCE ACKNOWLEDGED: {self.news}" if self.news else "")
+        self.new.setVisible(bool(self.news))
         _set(self.who, name)
         _set(self.facts, facts)
         self.facts.setVisible(bool(facts))
-        _set(self.detail, warning.detail)
-        # An attire match's title already names what matched; its sentence would repeat it.
-        repeats = warning.kind == "attire_matches_suspect" and bool(warning.matched_fields)
-        self.detail.setVisible(bool(warning.detail) and not repeats)
+        # An attire match's title already names what matched; its sentence would repeat it
+        # (unless it says what a suspect revision newly matched).
+        details = [
+            w.detail
+            for w in warnings
+            if w.detail
+            and not (
+                w.kind == "attire_matches_suspect" and w.matched_fields and "newly" not in w.detail
+            )
+        ]
+        _set(self.detail, "\n".join(details))
+        self.detail.setVisible(bool(details))
         self.button.setVisible(not acknowledged)
-        self.setToolTip(f"priority {warning.priority} · click to select {name}")
-        if acknowledged != self.acknowledged or theme is not self._theme:
+        priority = min(w.priority for w in warnings)
+        self.setToolTip(
+            f"{SEVERITY_WORDS[self.severity]} · priority {priority} · click to select {name}"
+        )
+        if (acknowledged, self.severity) != self._styled or theme is not self._theme:
             self.acknowledged = acknowledged
+            self._styled = (acknowledged, self.severity)
             self.set_theme(theme)
         self.tick(now_us)
+
+    @property
+    def quiet(self) -> bool:
+        """Painted calm: acknowledged, or only advisory (red is for what may mean a shot)."""
+        return bool(self.acknowledged) or self.severity == ADVISORY
 
     def set_pending(self, pending: bool) -> None:
         if pending != self.pending:
@@ -245,11 +317,15 @@ class WarningCard(QFrame):
         self._theme = theme
         t = theme
         mono = tabular_font().family()
-        if self.acknowledged:
+        if self.quiet:
             self.setStyleSheet(
                 f"""
+                QPushButton#acknowledge {{ background: {t.caution}; color: #000000;
+                    font-size: 11pt; font-weight: 900; border: 0; border-radius: 4px;
+                    padding: 5px 10px; }}
                 QLabel {{ color: {t.text}; background: transparent; font-size: 11pt; }}
                 QLabel#title {{ color: {t.caution}; font-size: 13pt; font-weight: bold; }}
+                QLabel#new {{ color: {t.caution}; font-size: 12pt; font-weight: bold; }}
                 QLabel#who {{ font-size: 12pt; font-weight: bold; }}
                 QLabel#elapsed {{ font-family: "{mono}"; font-size: 11pt; color: {t.text}; }}
                 """
@@ -259,6 +335,7 @@ class WarningCard(QFrame):
                 f"""
                 QLabel {{ color: {t.alarm_text}; background: transparent; font-size: 11pt; }}
                 QLabel#title {{ font-size: 14pt; font-weight: 900; }}
+                QLabel#new {{ font-size: 12pt; font-weight: 900; }}
                 QLabel#who {{ font-size: 13pt; font-weight: bold; }}
                 QLabel#elapsed {{ font-family: "{mono}"; font-size: 11pt; font-weight: bold; }}
                 QPushButton#acknowledge {{ background: {t.alarm_text}; color: {t.alarm};
@@ -275,16 +352,16 @@ class WarningCard(QFrame):
         """What the card is painted: alarm red (unacknowledged) or calm."""
         if self._theme is None:
             return QColor()
-        return QColor(self._theme.calm if self.acknowledged else self._theme.alarm)
+        return QColor(self._theme.calm if self.quiet else self._theme.alarm)
 
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         painter.fillRect(self.rect(), self.background)
         if self._theme is not None:
-            if self.acknowledged:
+            if self.quiet:
                 painter.fillRect(0, 0, 8, self.height(), QColor(self._theme.caution))
             if self.selected:
-                x = 8 if self.acknowledged else 0
+                x = 8 if self.quiet else 0
                 painter.fillRect(x, 0, 5, self.height(), QColor(self._theme.selection))
         painter.end()
 
@@ -296,7 +373,7 @@ class WarningCard(QFrame):
         super().mousePressEvent(event)
 
     def _on_button(self) -> None:
-        self.acknowledge_clicked.emit(self.warning_id)
+        self.acknowledge_clicked.emit(self.responder_id)
 
 
 class WarningsPanel(QWidget):
@@ -304,7 +381,7 @@ class WarningsPanel(QWidget):
 
     #: ``(incident_id, payloads, description)``: the main window submits them as the user.
     commands_requested = Signal(str, object, str)
-    #: True while any active warning (of any incident) is unacknowledged.
+    #: True while any active critical warning (of any incident) is unacknowledged.
     attention_changed = Signal(bool)
 
     def __init__(
@@ -330,6 +407,10 @@ class WarningsPanel(QWidget):
         self._unacknowledged_elsewhere = 0
         self._active_count = 0
         self._waiting_count = 0
+        self._critical_waiting = 0
+        #: Cards (responders) per severity, and of those how many wait.
+        self._cards_per: dict[int, int] = {CRITICAL: 0, ADVISORY: 0}
+        self._waiting_per: dict[int, int] = {CRITICAL: 0, ADVISORY: 0}
         self.setObjectName("warnings_panel")
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
 
@@ -338,7 +419,6 @@ class WarningsPanel(QWidget):
         layout.setSpacing(4)
         self.summary = QLabel(self)
         self.summary.setObjectName("summary")
-        self.summary.setWordWrap(True)
         layout.addWidget(self.summary)
         self.empty = QLabel(self)
         self.empty.setObjectName("empty")
@@ -351,6 +431,7 @@ class WarningsPanel(QWidget):
         self.more = QLabel(self.card_list)
         self.more.setObjectName("more")
         self.list_layout.insertWidget(0, self.more)  # above the column's stretch
+        self.scroll_area.setMinimumHeight(60)
         layout.addWidget(self.scroll_area, 1)
         self.history_button = QToolButton(self)
         self.history_button.setObjectName("history_button")
@@ -422,7 +503,8 @@ class WarningsPanel(QWidget):
         self.user_name = name
 
     def acknowledge(self, warning_id: str) -> bool:
-        """Ask to acknowledge one warning of the focused incident; False if it is not active
+        """Ask to acknowledge one warning of the focused incident (with the other waiting
+        warnings of its responder: one card, one acknowledgement); False if it is not active
         and unacknowledged."""
         state = self._state()
         warning = state.warnings.get(warning_id) if state is not None else None
@@ -430,24 +512,43 @@ class WarningsPanel(QWidget):
             return False
         if warning.acknowledged_at_us is not None:
             return False
-        self._pending[warning_id] = self.now_us
-        card = self.cards.get(warning_id)
+        return self.acknowledge_responder(warning.responder_id)
+
+    def acknowledge_responder(self, responder_id: str) -> bool:
+        """Ask to acknowledge every waiting warning of one responder's card."""
+        state = self._state()
+        if state is None:
+            return False
+        waiting = [
+            w
+            for w in state.warnings.values()
+            if w.responder_id == responder_id and w.active and w.acknowledged_at_us is None
+        ]
+        if not waiting:
+            return False
+        by = self.user_name or "unknown user"
+        payloads = []
+        for w in sorted(waiting, key=lambda w: (w.priority, w.warning_id)):
+            self._pending[w.warning_id] = self.now_us
+            payloads.extend(commands.acknowledge_warning(w.warning_id, by))
+        card = self.cards.get(responder_id)
         if card is not None:
             card.set_pending(True)
-        name, _ = responder_words(state.responders.get(warning.responder_id), warning.responder_id)
+        name, _ = responder_words(state.responders.get(responder_id), responder_id)
+        kinds = ", ".join(KIND_WORDS.get(w.kind, w.kind) for w in waiting)
         self.commands_requested.emit(
-            state.incident_id,
-            commands.acknowledge_warning(warning_id, self.user_name or "unknown user"),
-            f"acknowledge warning: {KIND_WORDS.get(warning.kind, warning.kind)} — {name}",
+            state.incident_id, payloads, f"acknowledge warning: {kinds} — {name}"
         )
         return True
 
     def acknowledge_top(self) -> bool:
-        """Ask to acknowledge the highest-priority unacknowledged warning of the focused
-        incident not already being acknowledged (bound to a key). False when there is none."""
-        for warning in self.waiting():
-            if warning.warning_id not in self._pending:
-                return self.acknowledge(warning.warning_id)
+        """Ask to acknowledge the top card waiting for it (not already being acknowledged;
+        bound to a key). False when there is none."""
+        for responder_id, warnings in self.groups():
+            if any(
+                w.acknowledged_at_us is None and w.warning_id not in self._pending for w in warnings
+            ):
+                return self.acknowledge_responder(responder_id)
         return False
 
     def waiting(self) -> list[IncidentWarning]:
@@ -455,28 +556,75 @@ class WarningsPanel(QWidget):
         return [w for w in self.active() if w.acknowledged_at_us is None]
 
     def active(self) -> list[IncidentWarning]:
-        """Active warnings of the focused incident, top first: priority, then unacknowledged
-        before acknowledged, then oldest first."""
+        """Active warnings of the focused incident, card by card, top first."""
+        return [w for _rid, warnings in self.groups() for w in warnings]
+
+    def groups(self) -> list[tuple[str, list[IncidentWarning]]]:
+        """``(responder_id, active warnings, most serious and waiting first)`` per card, top first
+        (see :func:`group_key`)."""
         state = self._state()
         if state is None:
             return []
-        return sorted(
-            (w for w in state.warnings.values() if w.active),
-            key=lambda w: (
-                w.priority,
-                w.acknowledged_at_us is not None,
-                w.raised_at_us,
-                w.warning_id,
-            ),
-        )
+        by_responder: dict[str, list[IncidentWarning]] = {}
+        for w in state.warnings.values():
+            if w.active:
+                by_responder.setdefault(w.responder_id, []).append(w)
+        for warnings in by_responder.values():
+            warnings.sort(
+                key=lambda w: (
+                    severity(w),
+                    w.acknowledged_at_us is not None,  # what waits (is new) before what does not
+                    w.priority,
+                    -w.raised_at_us,
+                    w.warning_id,
+                )
+            )
+        return sorted(by_responder.items(), key=lambda item: group_key(item[1]))
 
     def order(self) -> list[str]:
-        """Warning ids of the cards as shown, top first."""
+        """Responder ids of the cards as shown, top first."""
         return list(self._order)
 
     def unacknowledged_count(self) -> int:
         """Unacknowledged active warnings of the focused incident, as last shown."""
         return self._waiting_count
+
+    def critical_waiting_count(self) -> int:
+        """Unacknowledged active critical warnings of the focused incident, as last shown."""
+        return self._critical_waiting
+
+    def dock_title(self) -> str:
+        """``Warnings: 3 critical · 12 advisory``: cards (people) per severity (how many wait
+        is in the panel's summary line)."""
+        parts = []
+        for level in (CRITICAL, ADVISORY):
+            count = self._cards_per[level]
+            if count:
+                parts.append(f"{count} {SEVERITY_WORDS[level]}")
+        return "Warnings: " + " · ".join(parts) if parts else "Warnings: none"
+
+    def top_line(self) -> tuple[str, bool, bool]:
+        """The top card in one line for the critical strip: ``(text, critical, waiting)``;
+        ``""`` when no warning is active."""
+        groups = self.groups()
+        if not groups:
+            return "", False, False
+        responder_id, warnings = groups[0]
+        state = self._state()
+        assert state is not None
+        name, _ = responder_words(state.responders.get(responder_id), responder_id)
+        top = warnings[0]
+        waiting = any(w.acknowledged_at_us is None for w in warnings)
+        level = severity(top)
+        more = len(groups) - 1
+        text = f"TOP WARNING: {warning_title(state, top)} — {name}"
+        if len(warnings) > 1:
+            text += f" (+{len(warnings) - 1} more reason{'s' if len(warnings) > 2 else ''})"
+        if waiting:
+            text += " — W acknowledges"
+        if more:
+            text += f" · {more} more"
+        return text, level == CRITICAL, waiting
 
     @property
     def attention(self) -> bool:
@@ -505,29 +653,43 @@ class WarningsPanel(QWidget):
             w = state.warnings.get(warning_id) if state is not None else None
             if w is None or not w.active or w.acknowledged_at_us is not None:
                 del self._pending[warning_id]
-        active = self.active()
-        shown = active[:CARD_LIMIT]
-        order = [w.warning_id for w in shown]
-        for warning in shown:
-            card = self.cards.get(warning.warning_id)
+        groups = self.groups()
+        shown = groups[:CARD_LIMIT]
+        order = [rid for rid, _warnings in shown]
+        for responder_id, warnings in shown:
+            card = self.cards.get(responder_id)
             if card is None:
-                card = self._new_card(warning.warning_id)
+                card = self._new_card(responder_id)
             assert state is not None
-            card.show_warning(state, warning, self.now_us, self.theme)
-            card.set_pending(warning.warning_id in self._pending)
-        for warning_id in set(self.cards) - set(order):
-            card = self.cards.pop(warning_id)
+            card.show_warnings(state, warnings, self.now_us, self.theme)
+            card.set_pending(
+                all(w.warning_id in self._pending for w in warnings if w.acknowledged_at_us is None)
+                and any(w.acknowledged_at_us is None for w in warnings)
+            )
+        for responder_id in set(self.cards) - set(order):
+            card = self.cards.pop(responder_id)
             self.list_layout.removeWidget(card)
             card.deleteLater()
         if order != self._order:
             self._order = order
-            for warning_id in order:
-                self.list_layout.removeWidget(self.cards[warning_id])
-            for index, warning_id in enumerate(order):
-                self.list_layout.insertWidget(index, self.cards[warning_id])
-                self.cards[warning_id].show()
-        hidden = len(active) - len(shown)
-        self.more.setText(f"+ {hidden} lower-priority warnings not shown" if hidden else "")
+            for responder_id in order:
+                self.list_layout.removeWidget(self.cards[responder_id])
+            for index, responder_id in enumerate(order):
+                self.list_layout.insertWidget(index, self.cards[responder_id])
+                self.cards[responder_id].show()
+        active = [w for _rid, warnings in groups for w in warnings]
+        self._cards_per = {CRITICAL: 0, ADVISORY: 0}
+        self._waiting_per = {CRITICAL: 0, ADVISORY: 0}
+        for _rid, warnings in groups:
+            level = min(severity(w) for w in warnings)
+            self._cards_per[level] += 1
+            if any(w.acknowledged_at_us is None for w in warnings):
+                self._waiting_per[level] += 1
+        self._critical_waiting = sum(
+            1 for w in active if w.acknowledged_at_us is None and severity(w) == CRITICAL
+        )
+        hidden = len(groups) - len(shown)
+        self.more.setText(f"+ {hidden} responders with lower warnings not shown" if hidden else "")
         self.more.setVisible(hidden > 0)
         self._show_selection()
         self._active_count = len(active)
@@ -572,11 +734,11 @@ class WarningsPanel(QWidget):
         )
         self.history.setVisible(checked and bool(self.history.text()))
 
-    def _new_card(self, warning_id: str) -> WarningCard:
-        card = WarningCard(warning_id, self.card_list)
+    def _new_card(self, responder_id: str) -> WarningCard:
+        card = WarningCard(responder_id, self.card_list)
         card.clicked.connect(self._on_card_clicked)
-        card.acknowledge_clicked.connect(self.acknowledge)
-        self.cards[warning_id] = card
+        card.acknowledge_clicked.connect(self.acknowledge_responder)
+        self.cards[responder_id] = card
         return card
 
     def _update_attention(self, *, recount: bool) -> None:
@@ -587,12 +749,12 @@ class WarningsPanel(QWidget):
                 for incident_id, state in self.console.incidents.items()
                 if incident_id != focused
                 for w in state.warnings.values()
-                if w.active and w.acknowledged_at_us is None
+                if w.active and w.acknowledged_at_us is None and severity(w) == CRITICAL
             )
             if elsewhere != self._unacknowledged_elsewhere:
                 self._unacknowledged_elsewhere = elsewhere
                 self._update_summary()
-        attention = bool(self._waiting_count or self._unacknowledged_elsewhere)
+        attention = bool(self._critical_waiting or self._unacknowledged_elsewhere)
         if attention != self._attention:
             self._attention = attention
             self.attention_changed.emit(attention)
@@ -600,9 +762,12 @@ class WarningsPanel(QWidget):
     def _update_summary(self) -> None:
         parts = []
         if self._active_count:
-            parts.append(f"{self._active_count} active · {self._waiting_count} unacknowledged")
+            people = sum(self._cards_per.values())
+            parts.append(f"{people} people · {self._waiting_count} waiting")
         if self._unacknowledged_elsewhere:
-            parts.append(f"{self._unacknowledged_elsewhere} unacknowledged in other incidents")
+            parts.append(
+                f"{self._unacknowledged_elsewhere} critical unacknowledged in other incidents"
+            )
         _set(self.summary, " · ".join(parts))
         self.summary.setVisible(bool(parts))
 

@@ -265,3 +265,16 @@ def test_release_needs_a_reason(qtbot: QtBot, state: IncidentState) -> None:
     ]
     QTest.keyClick(line, Qt.Key.Key_Escape)
     assert dialog.result() == QDialog.DialogCode.Rejected
+
+
+def test_the_identify_title_names_the_responder_once(qtbot: QtBot, state: IncidentState) -> None:
+    import msgspec
+    from PySide6.QtWidgets import QLabel
+
+    r = state.responders["r000"]
+    state.responders["r000"] = msgspec.structs.replace(r, callsign=None)
+    dialog = IdentifyDialog(state, "r000", "Lt. Hayes", theme=NIGHT)
+    qtbot.addWidget(dialog)
+    texts = [label.text() for label in dialog.findChildren(QLabel)]
+    assert f"Identify {r.name}" in texts
+    assert not any(text.count(r.name or "?") > 1 for text in texts)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings, QSize, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QLabel, QWidget
 from pytestqt.qtbot import QtBot
@@ -155,8 +155,10 @@ def test_events_reach_every_panel_in_one_batched_refresh(
 
 
 def test_layout_theme_and_dock_visibility_are_restored(
-    qtbot: QtBot, settings: QSettings, built: Built
+    qtbot: QtBot, settings: QSettings, built: Built, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The offscreen screen is 800×800: a 1920×1080 desktop, where the saved layout fits.
+    monkeypatch.setattr(MainWindow, "available_size", lambda self: QSize(1920, 1080))
     first = make_window(qtbot, settings, built.now_us)
     first.show()
     qtbot.waitExposed(first)
@@ -184,7 +186,9 @@ def test_help_overlay_lists_every_shortcut(qtbot: QtBot, window: MainWindow) -> 
     QTest.keyClick(window, Qt.Key.Key_F1)
     assert window.help.isVisible()
     texts = {label.text() for label in window.help.findChildren(QLabel)}
-    actions = [a for a in window.actions() if a.objectName().startswith("action_")]
+    actions = [
+        a for a in window.actions() if a.objectName().startswith("action_") and a.shortcuts()
+    ]
     assert len(actions) == len(window.shortcuts) >= 15
     for shortcut in window.shortcuts:
         assert shortcut.keys in texts
@@ -447,3 +451,122 @@ def test_what_the_first_alert_needs_is_prepared_once_the_window_is_up(
     assert window.alerts.alarm.prepared  # no sound device here: visual only, said once now
     assert local_frame.cache_info().currsize == 1
     assert not window.alerts.alarm.is_sounding  # prepared, not started
+
+
+def mnemonic(text: str) -> str | None:
+    """The letter after a single '&' ("Pa&nels" -> "N"), if any."""
+    index = text.replace("&&", "").find("&")
+    return text.replace("&&", "")[index + 1].upper() if index >= 0 else None
+
+
+def test_no_shortcut_or_mnemonic_is_ambiguous(window: MainWindow) -> None:
+    """Every action's keys, every menu's Alt+letter and every menu item's letter: each
+    key sequence means one thing in the window (Alt+P/Alt+V once clashed with the menus)."""
+    from PySide6.QtGui import QAction, QKeySequence
+    from PySide6.QtWidgets import QAbstractButton
+
+    owners: dict[str, list[str]] = {}
+
+    def claim(keys: str, owner: str) -> None:
+        owners.setdefault(keys, []).append(owner)
+
+    portable = QKeySequence.SequenceFormat.PortableText
+    for action in window.findChildren(QAction):
+        for sequence in action.shortcuts():
+            claim(sequence.toString(portable), action.objectName() or action.text())
+    for menu_action in window.menuBar().actions():
+        letter = mnemonic(menu_action.text())
+        assert letter, f"menu {menu_action.text()!r} has no mnemonic"
+        claim(f"Alt+{letter}", f"menu {menu_action.text()}")
+        menu = menu_action.menu()
+        letters = [mnemonic(a.text()) for a in menu.actions() if not a.isSeparator()]
+        taken = [x for x in letters if x]
+        assert len(taken) == len(set(taken)), f"menu {menu_action.text()}: {letters}"
+    for button in window.findChildren(QAbstractButton):
+        letter = mnemonic(button.text())
+        if letter:
+            claim(f"Alt+{letter}", f"button {button.text()}")
+    clashes = {keys: who for keys, who in owners.items() if len(who) > 1}
+    assert clashes == {}
+    # The documented filter keys and the new ones are there, and Quit.
+    for keys in ("Alt+S", "Alt+U", "Alt+P", "Alt+T", "Alt+V", "Alt+G", "Alt+D", "Ctrl+Q"):
+        assert keys in owners, keys
+
+
+def test_alt_p_filters_plainclothes(qtbot: QtBot, window: MainWindow, built: Built) -> None:
+    show_active(qtbot, window)
+    window.on_events(built.events)
+    window.refresh_now()
+    everyone = window.responders.proxy.rowCount()
+    QTest.keyClick(window, Qt.Key.Key_P, Qt.KeyboardModifier.AltModifier)
+    assert window.responders.proxy.active_filters() == {"plainclothes"}
+    assert 0 < window.responders.proxy.rowCount() < everyone
+
+
+def test_a_new_live_alert_raises_a_minimised_window(
+    qtbot: QtBot, window: MainWindow, built: Built, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from PySide6.QtWidgets import QApplication
+
+    asked: list[object] = []
+    monkeypatch.setattr(QApplication, "alert", lambda widget, msec=0: asked.append(widget))
+    window.show()
+    window.showMinimized()
+    qtbot.waitUntil(window.isMinimized, timeout=2000)
+    window.on_events(built.events)  # an activation: a new live alert
+    assert not window.isMinimized()
+    assert window.isVisible()
+    assert asked and asked[-1] is window  # the desktop is asked to draw attention
+
+
+def test_closing_during_an_active_incident_asks_first(
+    qtbot: QtBot, window: MainWindow, built: Built
+) -> None:
+    window.on_events(built.events)
+    window.show()
+    window.ask_before_closing = True
+    questions: list[str] = []
+
+    def no(title: str, text: str) -> bool:
+        questions.append(text)
+        return False
+
+    window.ask = no  # type: ignore[method-assign]
+    window.quit()  # Ctrl+Q
+    assert window.isVisible()
+    assert questions and "An incident is active" in questions[0]
+    window.ask = lambda title, text: True  # type: ignore[method-assign]
+    window.quit()
+    assert not window.isVisible()
+
+
+def test_a_saved_layout_larger_than_this_screen_is_not_restored(
+    qtbot: QtBot, settings: QSettings, built: Built, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(MainWindow, "available_size", lambda self: QSize(1920, 1080))
+    first = make_window(qtbot, settings, built.now_us)
+    first.resize(1800, 1000)
+    first.show()
+    first.close()
+    monkeypatch.setattr(MainWindow, "available_size", lambda self: QSize(1366, 768))
+    second = make_window(qtbot, settings, built.now_us)
+    assert not second.restored
+
+
+def test_directed_responders_say_where_in_the_table(window: MainWindow, built: Built) -> None:
+    from dispatch_console.ui.responders import Column
+
+    window.on_events(built.events)
+    state = window.console.incidents[built.incident_id]
+    area_id, area = next(iter(state.staging_areas.items()))
+    rid = next(r.responder_id for r in state.responders.values() if r.status == "en_route")
+    writer = EventWriter(built.incident_id, window.console.last_seq + 1)
+    writer.add(ev.ResponderDirected(rid, area_id), built.now_us)
+    window.on_events(writer.events)
+    window.refresh_now()
+    model = window.responders.model
+    row = model.row_of(rid)
+    assert row is not None
+    assert model.data(model.index(row, Column.STATUS)) == f"en route → {area.name}"
+    window.toggle_filter("directed")
+    assert window.responders.proxy.rowCount() == 1

@@ -251,3 +251,27 @@ def test_a_responder_released_during_the_par_leaves_the_unaccounted_list(scene: 
     scene.store([ev.ResponderReleased("r005", "sent home")])
     assert "r005" not in scene.panel.unaccounted_shown()
     assert "r000" in scene.panel.unaccounted_shown()
+
+
+def test_a_mark_never_moves_the_row_under_the_pointer(qtbot: QtBot, scene: Scene) -> None:
+    from PySide6.QtCore import QEvent
+    from PySide6.QtWidgets import QApplication
+
+    par_id = scene.started()
+    panel = scene.panel
+    viewport = panel.table.viewport()
+    before = panel.unaccounted_shown()
+    QApplication.sendEvent(viewport, QEvent(QEvent.Type.Enter))
+    first = before[0]
+    scene.click_row_button(first)
+    scene.store(scene.requests[-1][1])
+    # Still in its place, ticked; the row under the pointer is still that person.
+    assert panel.unaccounted_shown() == before
+    assert panel.table.item(0, 0).text().startswith("✓ ACCOUNTED")
+    total = len(before)
+    assert panel.tally.text() == f"accounted 1/{total}"
+    scene.click_row_button(first)  # a second click there marks nobody else
+    assert scene.requests[-1][1] == [ev.ParAccounted(par_id, first)]
+    assert len([r for r in scene.requests if r[1][0].TYPE == "par_accounted"]) == 1
+    QApplication.sendEvent(viewport, QEvent(QEvent.Type.Leave))
+    assert panel.unaccounted_shown() == before[1:]

@@ -405,7 +405,9 @@ def test_acknowledging_in_replay_is_refused_and_stores_nothing(
         window.show()
         window.activateWindow()
     QTest.keyClick(window, Qt.Key.Key_Space)  # "acknowledge" in the live console
-    assert window.refusals.refused and window.refusals.refused[0].startswith("acknowledge alert")
+    assert window.refusals.refused and window.refusals.refused[0].startswith(
+        "acknowledge the alert"
+    )
     assert "Replay is read-only" in window.statusBar().currentMessage()
     assert window.alerts.unacknowledged_count() == 1  # the instant is unchanged
     assert store.last_seq() == last_seq

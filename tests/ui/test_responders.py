@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QAbstractItemView
 
 from dispatch_console.app.live import Changes, ConsoleState
 from dispatch_console.domain import events as ev
-from dispatch_console.domain.lifecycle import RESPONDING
+from dispatch_console.domain.lifecycle import RESPONDING, ResponderStatus
 from dispatch_console.domain.state import IncidentState, Responder
 from dispatch_console.domain.views import responder_row
 from dispatch_console.ui.responders import (
@@ -272,6 +272,11 @@ FILTER_RULES: dict[str, Callable[[Responder, int], bool]] = {
     "plainclothes": lambda r, now: r.plainclothes,
     "stale": lambda r, now: r.status in RESPONDING and r.is_stale(now),
     "unverified": lambda r, now: r.roster_verdict not in ("sworn_active", "retired"),
+    "at_staging": lambda r, now: r.status is ResponderStatus.AT_STAGING,
+    "directed": lambda r, now: (
+        r.directed_to is not None
+        and r.status in {"notified", "acknowledged", "en_route", "on_scene"}
+    ),
 }
 
 
@@ -281,6 +286,14 @@ def test_each_filter_shows_exactly_its_responders_and_counts_them(
     built: Built,
     name: str,
 ) -> None:
+    if name == "directed":  # the factory directs nobody: the IC directs three en route
+        state = built.console.incidents[built.incident_id]
+        area = next(iter(state.staging_areas))
+        en_route = [r for r in state.responders.values() if r.status == "en_route"][:3]
+        writer = EventWriter(built.incident_id, built.console.last_seq + 1)
+        for r in en_route:
+            writer.add(ev.ResponderDirected(r.responder_id, area), built.now_us)
+        built.console.apply(writer.events)
     panel, _ = make_panel(qtbot, built)
     want = expected(built, lambda r: FILTER_RULES[name](r, built.now_us))
     assert 0 < len(want) < 40

@@ -31,6 +31,8 @@ ROSTER = "not_on_roster:r005:1"
 ATTIRE = "attire_matches_suspect:r000:1"
 INNER = "unidentified_in_inner_perimeter:r003:1"
 INNER_2 = "unidentified_in_inner_perimeter:r004:1"
+#: Cards are per responder: the responders of the warnings above.
+C_ROSTER, C_ATTIRE, C_INNER, C_INNER_2 = "r005", "r000", "r003", "r004"
 
 
 class Recorder:
@@ -114,11 +116,13 @@ def color_of(card: Any) -> str:
 
 def test_highest_priority_first_and_all_red_until_acknowledged(scene: Scene) -> None:
     panel = scene.panel
-    assert panel.order() == [INNER, ATTIRE, ROSTER]
+    # All three critical: the newest first.
+    assert panel.order() == [C_INNER, C_ATTIRE, C_ROSTER]
     assert all(color_of(card) == NIGHT.alarm.upper() for card in panel.cards.values())
-    assert panel.summary.text() == "3 active · 3 unacknowledged"
+    assert panel.summary.text() == "3 people · 3 waiting"
+    assert panel.dock_title() == "Warnings: 3 critical"
     assert panel.attention
-    inner = panel.cards[INNER]
+    inner = panel.cards[C_INNER]
     assert inner.title.text() == "UNIDENTIFIED IN INNER PERIMETER"
     assert inner.who.text() == "U-003 · Officer 003"
     assert "plainclothes: grey hoodie" in inner.facts.text()
@@ -129,7 +133,7 @@ def test_highest_priority_first_and_all_red_until_acknowledged(scene: Scene) -> 
 
 
 def test_attire_match_names_the_fields_that_matched(scene: Scene) -> None:
-    card = scene.panel.cards[ATTIRE]
+    card = scene.panel.cards[C_ATTIRE]
     assert card.title.text() == (
         "ATTIRE MATCHES SUSPECT: top colour black, top type shirt (t-shirt), bottom colour blue"
     )
@@ -143,7 +147,7 @@ def test_acknowledge_button_requests_with_the_user_and_changes_nothing_until_the
     qtbot: QtBot, scene: Scene
 ) -> None:
     panel = scene.panel
-    card = panel.cards[ATTIRE]
+    card = panel.cards[C_ATTIRE]
     QTest.mouseClick(card.button, Qt.MouseButton.LeftButton)
     assert scene.requests.calls == [
         (
@@ -158,7 +162,7 @@ def test_acknowledge_button_requests_with_the_user_and_changes_nothing_until_the
     assert card.button.text() == PENDING_TEXT and not card.button.isEnabled()
     scene.tick(2)
     assert color_of(card) == NIGHT.alarm.upper()
-    assert panel.order() == [INNER, ATTIRE, ROSTER]
+    assert panel.order() == [C_INNER, C_ATTIRE, C_ROSTER]
 
     scene.add(ev.WarningAcknowledged(ATTIRE, "Lt. Hayes"), after_s=1, actor=IC)
     assert card.acknowledged
@@ -168,18 +172,19 @@ def test_acknowledge_button_requests_with_the_user_and_changes_nothing_until_the
     assert card.elapsed.text() == "ack by Lt. Hayes 00:00:00 ago · started 00:00:04 ago"
     scene.tick(72)
     assert card.elapsed.text() == "ack by Lt. Hayes 00:01:12 ago · started 00:01:16 ago"
-    assert panel.summary.text() == "3 active · 2 unacknowledged"
+    assert panel.summary.text() == "3 people · 2 waiting"
+    assert panel.order() == [C_INNER, C_ROSTER, C_ATTIRE]  # acknowledged: below the waiting
 
 
-def test_an_acknowledged_warning_goes_below_unacknowledged_ones_of_its_priority(
+def test_an_acknowledged_card_goes_below_the_waiting_ones_of_its_severity(
     scene: Scene,
 ) -> None:
     scene.add(
         ev.WarningRaised(INNER_2, "unidentified_in_inner_perimeter", "r004", "Officer 004 ..."),
     )
-    assert scene.panel.order() == [INNER, INNER_2, ATTIRE, ROSTER]
-    scene.add(ev.WarningAcknowledged(INNER, "Lt. Hayes"), actor=IC)
-    assert scene.panel.order() == [INNER_2, INNER, ATTIRE, ROSTER]
+    assert scene.panel.order() == [C_INNER_2, C_INNER, C_ATTIRE, C_ROSTER]
+    scene.add(ev.WarningAcknowledged(INNER_2, "Lt. Hayes"), actor=IC)
+    assert scene.panel.order() == [C_INNER, C_ATTIRE, C_ROSTER, C_INNER_2]
 
 
 def test_acknowledge_top_takes_the_highest_priority_waiting_one_and_skips_pending(
@@ -202,10 +207,10 @@ def test_a_request_that_never_comes_back_can_be_sent_again(scene: Scene) -> None
     panel = scene.panel
     assert panel.acknowledge_top()
     scene.tick(PENDING_US / S - 1)
-    assert panel.cards[INNER].button.text() == PENDING_TEXT
+    assert panel.cards[C_INNER].button.text() == PENDING_TEXT
     scene.tick(1)
-    assert panel.cards[INNER].button.text() == ACKNOWLEDGE_TEXT
-    assert panel.cards[INNER].button.isEnabled()
+    assert panel.cards[C_INNER].button.text() == ACKNOWLEDGE_TEXT
+    assert panel.cards[C_INNER].button.isEnabled()
     assert panel.acknowledge_top()
     assert [call[1][0] for call in scene.requests.calls] == [
         ev.WarningAcknowledged(INNER, "Lt. Hayes")
@@ -213,23 +218,23 @@ def test_a_request_that_never_comes_back_can_be_sent_again(scene: Scene) -> None
 
 
 def test_clicking_a_warning_selects_its_responder(scene: Scene) -> None:
-    card = scene.panel.cards[ATTIRE]
+    card = scene.panel.cards[C_ATTIRE]
     origins: list[str] = []
     scene.selection.changed.connect(origins.append)
     QTest.mouseClick(card, Qt.MouseButton.LeftButton)
     assert scene.selection.responder_ids == frozenset({"r000"})
     assert origins == ["warnings"]
-    assert card.selected and not scene.panel.cards[INNER].selected
+    assert card.selected and not scene.panel.cards[C_INNER].selected
     scene.selection.select({"r003"}, "table")
-    assert scene.panel.cards[INNER].selected and not card.selected
+    assert scene.panel.cards[C_INNER].selected and not card.selected
 
 
 def test_an_ended_warning_leaves_the_list_for_a_collapsed_history(scene: Scene) -> None:
     panel = scene.panel
     scene.add(ev.WarningAcknowledged(ROSTER, "Sgt. Ortiz"), actor=IC)
     scene.add(ev.WarningEnded(ROSTER, "verified by phone"), after_s=30)
-    assert panel.order() == [INNER, ATTIRE]
-    assert ROSTER not in panel.cards
+    assert panel.order() == [C_INNER, C_ATTIRE]
+    assert C_ROSTER not in panel.cards
     assert panel.history_button.isVisible()
     assert panel.history_button.text() == "Ended warnings (1)"
     assert not panel.history.isVisible()
@@ -239,7 +244,7 @@ def test_an_ended_warning_leaves_the_list_for_a_collapsed_history(scene: Scene) 
     assert "U-005 · Officer 005 · not on roster · lasted 33s · ack by Sgt. Ortiz" in line
 
 
-def test_attention_follows_unacknowledged_warnings(scene: Scene) -> None:
+def test_attention_follows_unacknowledged_critical_warnings(scene: Scene) -> None:
     panel = scene.panel
     seen: list[bool] = []
     panel.attention_changed.connect(seen.append)
@@ -247,6 +252,13 @@ def test_attention_follows_unacknowledged_warnings(scene: Scene) -> None:
         scene.add(ev.WarningAcknowledged(warning_id, "Lt. Hayes"), actor=IC)
     assert seen == [] and panel.attention
     scene.add(ev.WarningEnded(ROSTER))
+    assert seen == [False] and not panel.attention
+    # An advisory warning does not call for attention (the title bar does not flash for it).
+    scene.add(
+        ev.WarningRaised(
+            "stale_or_no_radio_in_perimeter:r007:1", "stale_or_no_radio_in_perimeter", "r007", "."
+        )
+    )
     assert seen == [False] and not panel.attention
     scene.add(ev.WarningRaised("bypassing_staging:r006:1", "bypassing_staging", "r006", "..."))
     assert seen == [False, True]
@@ -256,7 +268,11 @@ def test_red_only_for_unacknowledged_in_the_day_theme_too(scene: Scene) -> None:
     scene.panel.set_theme(DAY)
     scene.add(ev.WarningAcknowledged(ROSTER, "Lt. Hayes"), actor=IC)
     colors = {wid: color_of(card) for wid, card in scene.panel.cards.items()}
-    assert colors == {INNER: DAY.alarm.upper(), ATTIRE: DAY.alarm.upper(), ROSTER: DAY.calm.upper()}
+    assert colors == {
+        C_INNER: DAY.alarm.upper(),
+        C_ATTIRE: DAY.alarm.upper(),
+        C_ROSTER: DAY.calm.upper(),
+    }
 
 
 def test_warnings_of_another_incident_are_counted_not_shown(qtbot: QtBot, scene: Scene) -> None:
@@ -267,7 +283,7 @@ def test_warnings_of_another_incident_are_counted_not_shown(qtbot: QtBot, scene:
     changes = scene.built.console.apply(writer.events)
     scene.panel.refresh(changes, scene.now)
     assert "w-other" not in scene.panel.cards
-    assert scene.panel.summary.text().endswith("1 unacknowledged in other incidents")
+    assert scene.panel.summary.text().endswith("1 critical unacknowledged in other incidents")
     assert scene.panel.acknowledge_top()  # only the focused incident's
     assert scene.requests.calls[-1][0] == scene.built.incident_id
 
@@ -280,3 +296,57 @@ def test_no_incident_in_focus_is_calm(qtbot: QtBot) -> None:
     panel.refresh(Changes(), built.now_us)
     assert panel.empty.text() == "No incident in focus."
     assert panel.cards == {} and not panel.acknowledge_top() and not panel.attention
+
+
+STALE_3 = "stale_or_no_radio_in_perimeter:r003:1"
+ATTIRE_3 = "attire_matches_suspect:r003:1"
+
+
+def test_one_card_per_responder_with_every_reason_inside(scene: Scene) -> None:
+    panel = scene.panel
+    scene.add(ev.WarningRaised(STALE_3, "stale_or_no_radio_in_perimeter", "r003", "stale"))
+    assert panel.order() == [C_INNER, C_ATTIRE, C_ROSTER]  # still one card for r003
+    card = panel.cards[C_INNER]
+    assert card.warning_ids == [INNER, STALE_3]  # the critical reason first
+    assert card.title.text().splitlines() == [
+        "UNIDENTIFIED IN INNER PERIMETER",
+        "STALE POSITION OR NO RADIO IN PERIMETER",
+    ]
+    assert panel.summary.text() == "3 people · 4 waiting"
+    # One button, one command for both.
+    QTest.mouseClick(card.button, Qt.MouseButton.LeftButton)
+    assert scene.requests.calls[-1][1] == [
+        ev.WarningAcknowledged(INNER, "Lt. Hayes"),
+        ev.WarningAcknowledged(STALE_3, "Lt. Hayes"),
+    ]
+
+
+def test_advisory_below_critical_and_not_red(scene: Scene) -> None:
+    panel = scene.panel
+    scene.add(ev.WarningRaised("stale_or_no_radio_in_perimeter:r008:1",
+                               "stale_or_no_radio_in_perimeter", "r008", "no radio"))  # fmt: skip
+    assert panel.order() == [C_INNER, C_ATTIRE, C_ROSTER, "r008"]  # newest, yet last
+    assert color_of(panel.cards["r008"]) == NIGHT.calm.upper()
+    assert panel.dock_title() == "Warnings: 3 critical · 1 advisory"
+    # A new critical one goes on top of the older critical ones, not below them.
+    scene.add(ev.WarningRaised("attire_matches_suspect:r009:1", "attire_matches_suspect",
+                               "r009", "...", ("top_color", "top_type")))  # fmt: skip
+    assert panel.order()[0] == "r009"
+
+
+def test_a_new_reason_on_an_acknowledged_card_raises_it_again_and_says_what_is_new(
+    scene: Scene,
+) -> None:
+    panel = scene.panel
+    scene.add(ev.WarningAcknowledged(INNER, "Lt. Hayes"), actor=IC)
+    card = panel.cards[C_INNER]
+    assert card.acknowledged and color_of(card) == NIGHT.calm.upper()
+    assert panel.order()[-1] == C_INNER
+    scene.add(ev.WarningRaised(ATTIRE_3, "attire_matches_suspect", "r003", "matches",
+                               ("top_color", "top_type")))  # fmt: skip
+    assert not card.acknowledged and color_of(card) == NIGHT.alarm.upper()
+    assert card.new.isVisible()
+    assert card.new.text() == "NEW SINCE ACKNOWLEDGED: attire matches suspect"
+    assert panel.order()[0] == C_INNER
+    text, critical, waiting = panel.top_line()
+    assert text.startswith("TOP WARNING: ATTIRE MATCHES SUSPECT") and critical and waiting

@@ -226,6 +226,35 @@ def test_attire_warning_ends_when_the_suspect_description_is_revised() -> None:
     ]
 
 
+def test_a_suspect_revision_that_matches_more_names_the_newly_matching_fields() -> None:
+    """ "blue jeans" added to the description matches an officer's blue pants: the warning is
+    raised again (as events: the old one ends, a new one names what is new)."""
+    rec = incident()
+    responder(rec, "r1", attire=BLACK_TEE)  # black t-shirt, blue pants
+    rec.add(ev.SuspectDescriptionRevised(SEED_SUSPECT), 5)  # "white male, black shirt"
+    at(rec, "r1", FAR)
+    first = [p for p in settle(rec, 10) if isinstance(p, ev.WarningRaised)]
+    assert [p.matched_fields for p in first] == [("top_color", "top_type")]
+    jeans = ev.SuspectDescription(
+        sex="male", race="white", top_color="black", free_text="white male, black shirt, blue jeans"
+    )
+    rec.add(ev.SuspectDescriptionRevised(jeans), 20)
+    payloads = settle(rec, 20)
+    assert ended(payloads) == [
+        ("attire_matches_suspect:r1:1", "suspect description revised (rev 2)")
+    ]
+    again = [p for p in payloads if isinstance(p, ev.WarningRaised)]
+    assert [(p.warning_id, p.matched_fields) for p in again] == [
+        ("attire_matches_suspect:r1:2", ("top_color", "top_type", "bottom_color"))
+    ]
+    assert again[0].detail.endswith(
+        "newly matching since the suspect description was revised: bottom colour blue"
+    )
+    # A revision that matches no more than before changes nothing.
+    rec.add(ev.SuspectDescriptionRevised(jeans), 30)
+    assert settle(rec, 30) == []
+
+
 def test_bypassing_staging_is_raised_and_ends_on_arrival_at_staging() -> None:
     rec = incident()
     responder(rec, "r1")
