@@ -11,12 +11,14 @@ dies (checked every half second), so a killed gateway leaves no orphan holding t
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import multiprocessing
 import multiprocessing.connection
 import os
 import queue
 import select
+import signal
 import socket
 import struct
 import sys
@@ -209,9 +211,25 @@ def run_worker(
             outbox.put_nowait(None)
 
 
+def _die_with_parent() -> None:
+    """Linux: the kernel kills this worker the moment its parent dies (kill -9 included), so an
+    orphan never holds the gateway's UDP port while a restarted gateway binds it; elsewhere the
+    worker's own check (twice a second) ends it."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+
+
 def _child(
     sock: socket.socket, pipe: multiprocessing.connection.Connection, parent_pid: int
 ) -> None:
+    _die_with_parent()
+    if os.getppid() != parent_pid:  # the parent died before the line above took effect
+        return
     with contextlib.suppress(KeyboardInterrupt):
         run_worker(sock, pipe, parent_pid)
 
