@@ -507,16 +507,7 @@ class HttpRoutes(GatewayBase):
         now = self.clock()
         for state in self._incidents_with(device_id):
             for d in state.pending_directives(device_id):
-                listed.append(
-                    {
-                        "directive_id": d.directive_id,
-                        "incident_id": state.incident_id,
-                        "kind": d.kind,
-                        "text": d.text,
-                        "school": state.school_name,
-                        "staging_area_id": d.staging_area_id,
-                    }
-                )
+                listed.append(directive_listing(state, d))
                 if d.delivered_at_us is None:
                     commands.append(
                         Command(
@@ -530,6 +521,18 @@ class HttpRoutes(GatewayBase):
         if commands and record_delivery:
             self.service.execute_batch(commands)
         return Reply(200, {"directives": listed})
+
+
+def directive_listing(state: IncidentState, directive: Any) -> dict[str, Any]:
+    """A pending directive as a device reads it (``GET …/directives``, the web page's stream)."""
+    return {
+        "directive_id": directive.directive_id,
+        "incident_id": state.incident_id,
+        "kind": directive.kind,
+        "text": directive.text,
+        "school": state.school_name,
+        "staging_area_id": directive.staging_area_id,
+    }
 
 
 class _AlreadyKnown(Exception):

@@ -275,19 +275,7 @@ class Verification:
         return None
 
 
-_VERIFY_COLUMNS = (
-    schema.events.c.seq,
-    schema.events.c.incident_id,
-    schema.events.c.type,
-    schema.events.c.occurred_at_us,
-    schema.events.c.received_at_us,
-    schema.events.c.actor_kind,
-    schema.events.c.actor_name,
-    schema.events.c.source,
-    schema.events.c.payload,
-    schema.events.c.idempotency_key,
-    schema.events.c.chain_hash,
-)
+_VERIFY_COLUMNS = (*schema.EVENT_COLUMNS, schema.events.c.chain_hash)
 
 
 def verify_chain(store: Store, max_breaks: int = 20, pause_s: float = 0.0) -> Verification:

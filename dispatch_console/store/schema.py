@@ -40,6 +40,20 @@ events = Table(
     Column("chain_hash", LargeBinary, nullable=True),
 )
 Index("ix_events_incident_seq", events.c.incident_id, events.c.seq)
+
+#: An event's own columns, as the store reads them back (the chain hash is the chain's).
+EVENT_COLUMNS = (
+    events.c.seq,
+    events.c.incident_id,
+    events.c.type,
+    events.c.occurred_at_us,
+    events.c.received_at_us,
+    events.c.actor_kind,
+    events.c.actor_name,
+    events.c.source,
+    events.c.payload,
+    events.c.idempotency_key,
+)
 Index("ix_events_type", events.c.type)
 
 snapshots = Table(

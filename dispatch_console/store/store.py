@@ -142,18 +142,7 @@ class IncidentSummary:
     last_received_at_us: int
 
 
-_EVENT_COLUMNS = (
-    schema.events.c.seq,
-    schema.events.c.incident_id,
-    schema.events.c.type,
-    schema.events.c.occurred_at_us,
-    schema.events.c.received_at_us,
-    schema.events.c.actor_kind,
-    schema.events.c.actor_name,
-    schema.events.c.source,
-    schema.events.c.payload,
-    schema.events.c.idempotency_key,
-)
+_EVENT_COLUMNS = schema.EVENT_COLUMNS
 _SOURCES = {s.value: s for s in ev.Source}
 _ACTOR_KINDS = {k.value: k for k in ev.ActorKind}
 _school_encoder = msgspec.json.Encoder()

@@ -32,6 +32,7 @@ from dispatch_console.domain import events as ev
 from dispatch_console.domain.state import IncidentState
 from dispatch_console.feeds.auth import ECDSA_PREFIX, AuthError, ecdsa_public_key
 from dispatch_console.feeds.core import GATEWAY, Reply
+from dispatch_console.feeds.routes import directive_listing
 from dispatch_console.store.registry import RegistryError
 
 if TYPE_CHECKING:
@@ -265,14 +266,7 @@ class ResponderWeb:
         # Directives of open incidents only (a closed one's are over; the page shows that it
         # closed from the incident list below).
         listed = [
-            {
-                "directive_id": d.directive_id,
-                "incident_id": state.incident_id,
-                "kind": d.kind,
-                "text": d.text,
-                "school": state.school_name,
-                "staging_area_id": d.staging_area_id,
-            }
+            directive_listing(state, d)
             for state in core.incidents_of(device_id)
             for d in state.pending_directives(device_id)
         ]
