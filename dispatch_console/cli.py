@@ -355,7 +355,7 @@ def cmd_import_roster(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _audit(store: Store, payload: ev.Payload) -> None:
-    actor = ev.Actor(ev.ActorKind.CONSOLE_USER, CLI_ACTOR_NAME)
+    actor = ev.Actor(ev.ActorKind.CONSOLE_USER, _cli_actor())
     store.append([ev.EventDraft(None, store._clock(), actor, ev.Source.IMPORT, payload)])
 
 
@@ -662,6 +662,7 @@ def cmd_keys_add(args: argparse.Namespace, out: TextIO) -> int:
         if args.kind == "device" and store.device(args.scope) is None:
             raise CliError(f"no registered device {args.scope!r} (dispatch-console devices add)")
         store.add_key(material.key_id, args.kind, args.scope, box.seal(material.secret), args.label)
+        _audit(store, ev.AccessChanged("key", "added", material.key_id, args.scope, args.kind))
     print(f"key id:  {material.key_id}", file=out)
     print(f"secret:  {material.secret}", file=out)
     print(
@@ -691,7 +692,9 @@ def cmd_keys_list(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_keys_revoke(args: argparse.Namespace, out: TextIO) -> int:
     with _store(args) as store:
+        key = store.key(args.key_id)
         store.revoke_key(args.key_id)
+        _audit(store, ev.AccessChanged("key", "revoked", args.key_id, key.scope if key else None))
     print(f"revoked {args.key_id}", file=out)
     return 0
 
@@ -708,6 +711,8 @@ def cmd_devices_add(args: argparse.Namespace, out: TextIO) -> int:
         home = (lon, lat)
     with _store(args) as store:
         device = store.add_device(args.device_id, tak_uid=args.tak_uid, label=args.label, home=home)
+        detail = f"TAK uid {device.tak_uid}" if device.tak_uid else None
+        _audit(store, ev.AccessChanged("device", "registered", device.device_id, None, detail))
     print(
         f"registered {device.device_id}"
         + (f" (TAK uid {device.tak_uid})" if device.tak_uid else ""),
@@ -735,6 +740,8 @@ def cmd_devices_list(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_devices_remove(args: argparse.Namespace, out: TextIO) -> int:
     with _store(args) as store:
         store.remove_device(args.device_id)
+        removed = ev.AccessChanged("device", "removed", args.device_id, None, "its keys revoked")
+        _audit(store, removed)
     print(f"removed {args.device_id}", file=out)
     return 0
 
@@ -878,6 +885,16 @@ def _table(out: TextIO, header: Sequence[str], rows: Sequence[Sequence[str]]) ->
 def _short(payload: dict[str, Any], limit: int = 90) -> str:
     text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _cli_actor() -> str:
+    """Who ran this command: ``cli:<operating-system user>`` (the audit events' actor)."""
+    import getpass
+
+    try:
+        return f"{CLI_ACTOR_NAME}:{getpass.getuser()}"[:200]
+    except (OSError, KeyError):
+        return CLI_ACTOR_NAME
 
 
 def _log_traceback() -> Path:

@@ -174,6 +174,18 @@ class RosterImported(Payload, frozen=True):
     rejected: int
 
 
+class AccessChanged(Payload, frozen=True):
+    """An administration of who may speak to the gateway: a key made or revoked, a device
+    registered, removed or enrolled with a certificate (the actor says who did it)."""
+
+    TYPE: ClassVar[str] = "access_changed"
+    what: Literal["key", "device", "certificate", "user"]
+    action: str  # "added", "revoked", "registered", "removed", "enrolled"
+    subject: str  # the key id, device id, certificate serial or user name
+    scope: str | None = None  # a key's school or device
+    detail: str | None = None
+
+
 # --- incident --------------------------------------------------------------------------------
 
 
@@ -500,6 +512,7 @@ PAYLOAD_TYPES: dict[str, type[Payload]] = {
     for cls in (
         SchoolsImported,
         RosterImported,
+        AccessChanged,
         IncidentOpened,
         AlertReceived,
         AlertAcknowledged,
@@ -538,6 +551,12 @@ PAYLOAD_TYPES: dict[str, type[Payload]] = {
         ParEnded,
     )
 }
+
+
+#: Event types of reference data and administration, never of an incident.
+REFERENCE_TYPES: frozenset[str] = frozenset(
+    {SchoolsImported.TYPE, RosterImported.TYPE, AccessChanged.TYPE}
+)
 
 
 class UnknownEventType(ValueError):

@@ -466,6 +466,7 @@ def _ignore(state: IncidentState, event: ev.Event) -> None:
 HANDLERS: dict[str, Handler] = {
     ev.SchoolsImported.TYPE: _ignore,
     ev.RosterImported.TYPE: _ignore,
+    ev.AccessChanged.TYPE: _ignore,
     ev.IncidentOpened.TYPE: _incident_opened,
     ev.AlertReceived.TYPE: _alert_received,
     ev.AlertAcknowledged.TYPE: _alert_acknowledged,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import re
 import secrets
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -29,8 +30,10 @@ from dispatch_console.domain.timeutil import US_PER_S, parse_iso
 from dispatch_console.feeds import contract as c
 from dispatch_console.feeds.auth import AuthError, verify
 from dispatch_console.feeds.cot.parse import CotPosition
+from dispatch_console.feeds.identity import admitted, enrolled_uids
 from dispatch_console.feeds.keys import KeyProblem, KeyRing, OpenKey, SecretBox
 from dispatch_console.feeds.notify import alert_text, devices_to_notify
+from dispatch_console.feeds.rejections import RejectionLog
 from dispatch_console.service import Command, IncidentService, PositionFields, PositionReport
 from dispatch_console.service.incidents import new_incident_id
 from dispatch_console.store import Store, StoreUnreachable, collector_paused, unreachable
@@ -51,6 +54,8 @@ MAX_STALE_WINDOW_US = 600 * US_PER_S
 MAX_UNREGISTERED_PER_INCIDENT = 200
 #: How long cached reference data (devices, roster) is trusted before it is read again.
 REFERENCE_TTL_S = 10.0
+#: What a key id may look like (anything else is refused before any lookup).
+_KEY_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -110,11 +115,15 @@ class GatewayCore:
         self._schools: dict[str, School] = {}
         self._devices = _Cached()
         self._by_tak_uid: dict[str, Device] = {}
+        #: TAK uid -> device id of devices enrolled with a client certificate.
+        self.enrolled: dict[str, str] = {}
         self._radii: dict[str, float] = {}
         self._unregistered_count: dict[str, int] = {}
         self._roster = _Cached()
         self._pending_positions: dict[str, tuple[str, float, float, int]] = {}
-        self._pending_rejections: list[Rejection] = []
+        self.rejections = RejectionLog()
+        #: The address of the request being handled (every rejection names it).
+        self.peer: str | None = None
         self.listeners: list[Callable[[list[ev.Event]], None]] = []
         self.service.subscribe(self._published)
         self.service.load_active()
@@ -151,6 +160,7 @@ class GatewayCore:
             devices = {d.device_id: d for d in listed}
             self._devices = _Cached(time.monotonic(), devices)
             self._by_tak_uid = {d.tak_uid: d for d in devices.values() if d.tak_uid}
+            self.enrolled = enrolled_uids(self.store, devices)
         current: dict[str, Device] = self._devices.value
         return current
 
@@ -220,10 +230,10 @@ class GatewayCore:
     ) -> OpenKey | Reply:
         """The key that signed ``body``, or a 401 reply (and the refusal is logged)."""
         try:
-            if not key_id or len(key_id) > 64:
+            if not key_id or not _KEY_ID.fullmatch(key_id):
                 raise AuthError("missing or malformed key id")
             key = self.keys.get(key_id, offline=self.offline)
-            if key is None:
+            if key is None or key.kind not in ("school", "device"):  # a certificate signs nothing
                 raise AuthError(f"unknown or revoked key {key_id!r}")
             if key.kind == "device" and key.scope not in self.devices():
                 raise AuthError(f"key {key_id} belongs to device {key.scope}, which was removed")
@@ -233,19 +243,20 @@ class GatewayCore:
             self.reject("http", f"{key_id}@{sender}", f"401: {problem}", body)
             return error(401, "unauthorized")
         except AuthError as refused:
-            shown_id = (key_id or "-")[:64]
+            shown_id = excerpt_of(key_id or "-", 64)
             self.reject("http", f"{shown_id}@{sender}", f"401: {refused}", body)
             return error(401, "unauthorized")
         return key
 
     def reject(self, transport: str, sender: str, reason: str, data: bytes | str) -> None:
+        if self.peer and "@" not in sender:  # the address too, whatever refused it
+            sender = f"{sender}@{self.peer}"
         reason = excerpt_of(reason, 500)  # a sender's bytes never reach a terminal raw
         sender = excerpt_of(sender, 200)
-        log.warning("rejected %s message from %s: %s", transport, sender, reason)
-        self._pending_rejections.append(
-            Rejection(self.clock(), transport, sender, reason, excerpt_of(data))
-        )
-        if len(self._pending_rejections) >= 200 and not self.offline:
+        rejection = Rejection(self.clock(), transport, sender, reason, excerpt_of(data))
+        if self.rejections.add(rejection):  # the first from its source: the rest are counted
+            log.warning("rejected %s message from %s: %s", transport, sender, reason)
+        if self.rejections.waiting >= 200 and not self.offline:
             try:
                 self.flush()
             except Exception as exc:  # kept for the next flush; the refusal stands
@@ -256,14 +267,7 @@ class GatewayCore:
         """Write coalesced device positions and the rejection log (called a few times a second
         and on shutdown)."""
         self._flush_positions()
-        if self._pending_rejections:
-            rejections, self._pending_rejections = self._pending_rejections, []
-            try:
-                self.store.add_rejections(rejections)
-            except Exception:
-                # Kept for the next flush (the store is down); a flood is not kept forever.
-                self._pending_rejections = (rejections + self._pending_rejections)[-10_000:]
-                raise
+        self.rejections.write(self.store, self.clock())  # kept for the next flush if it fails
 
     def _remember_position(self, device_id: str, lon: float, lat: float, at_us: int) -> None:
         """The newest report wins, whatever order reports arrive in (a clock running ahead is
@@ -771,7 +775,12 @@ class GatewayCore:
 
     # --- Cursor-on-Target ---------------------------------------------------------------------
 
-    def cot_batch(self, batch: Sequence[tuple[bytes, str]], transport: str) -> set[str]:
+    def cot_batch(
+        self,
+        batch: Sequence[tuple[bytes, str]],
+        transport: str,
+        proven: tuple[str, str | None] | None = None,
+    ) -> set[str]:
         """Parse and store a batch of CoT documents ``(data, sender)``; return the uids seen."""
         from dispatch_console.feeds.cot.parse import CotRejected
         from dispatch_console.feeds.cot.proto import parse_position_message
@@ -785,10 +794,13 @@ class GatewayCore:
                 continue
             if cot is not None:  # None: well-formed, but not a position report
                 positions.append((cot, sender))
-        return self.cot_positions(positions, transport)
+        return self.cot_positions(positions, transport, proven)
 
     def cot_positions(
-        self, positions: Sequence[tuple[CotPosition, str]], transport: str
+        self,
+        positions: Sequence[tuple[CotPosition, str]],
+        transport: str,
+        proven: tuple[str, str | None] | None = None,
     ) -> set[str]:
         """Store parsed position reports ``(report, sender)``; return the uids seen.
 
@@ -797,6 +809,10 @@ class GatewayCore:
         device near one it was not alerted to, an unregistered uid near one) makes commands,
         stored first in the same transaction as the positions.
         """
+        self.devices()  # (the enrolled uids are read with the devices)
+        positions = admitted(
+            positions, transport, self.reject, enrolled=self.enrolled, proven=proven
+        )
         with collector_paused():  # thousands of short-lived objects, no cycles
             return self._cot_positions(positions, transport)
 
@@ -919,15 +935,21 @@ class GatewayCore:
             self.reject("udp", sender, reason, excerpt)
         self.cot_positions(batch.positions, "udp")
 
-    def cot_stream_pieces(self, pieces: Sequence[bytes | Exception], sender: str) -> set[str]:
+    def cot_stream_pieces(
+        self,
+        pieces: Sequence[bytes | Exception],
+        sender: str,
+        proven: tuple[str, str | None] | None = None,
+    ) -> set[str]:
         """Documents split from a TCP stream, with the splitter's rejections in between."""
         documents: list[tuple[bytes, str]] = []
+        transport = "tls" if proven else "tcp"
         for piece in pieces:
             if isinstance(piece, bytes):
                 documents.append((piece, sender))
             else:
-                self.reject("tcp", sender, str(getattr(piece, "reason", piece)), b"")
-        return self.cot_batch(documents, "tcp")
+                self.reject(transport, sender, str(getattr(piece, "reason", piece)), b"")
+        return self.cot_batch(documents, transport, proven)
 
     def _nearby_incidents(
         self, lon: float, lat: float, *, without: str | None = None

@@ -45,6 +45,11 @@ from dispatch_console.store import (
 log = logging.getLogger(__name__)
 
 MAX_BODY = 64 * 1024
+#: A connection that has not sent a whole request head this long after it opened (or after
+#: its last answer) is closed: slow clients holding partial headers cannot starve the port.
+HEADER_TIMEOUT_S = 10.0
+#: The longest a request body may take to arrive (then 408, and the refusal is logged).
+BODY_TIMEOUT_S = 10.0
 MAX_TAK_CONNECTIONS = 1000
 MAX_UIDS_PER_CONNECTION = 8
 TAK_IDLE_TIMEOUT_S = 600.0
@@ -208,7 +213,14 @@ class Gateway:
         app.router.add_get("/v1/devices/{device_id}/directives", self._directives)
         app.router.add_post("/v1/incidents/{incident_id}/notified", self._notified)
         app.router.add_get("/v1/health", self._health)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        _no_banner()
+        self._runner = web.AppRunner(
+            app,
+            access_log=None,
+            handle_signals=False,
+            keepalive_timeout=HEADER_TIMEOUT_S,
+            logger=_MalformedRequests(self),
+        )
         await self._runner.setup()
         context = None
         if self.listen.certfile:
@@ -381,6 +393,7 @@ class Gateway:
         if not journal.pending or (self.store_down is not None and not trying):
             return
         for entry in journal.oldest(FORWARD_CHUNK):
+            core.peer = entry.peer
             try:
                 with core.received_at(entry.received_us):
                     key = core.authenticate(entry.key_id, entry.signature, entry.body, entry.peer)
@@ -402,6 +415,8 @@ class Gateway:
                     "journaled message %d failed %d times: kept as failed", entry.id, tries
                 )
                 reply = error(500, f"{type(exc).__name__}: {exc}"[:300])
+            finally:
+                core.peer = None
             journal.forwarded(entry.id, reply.status, reply.body)
             self._forward_failures.pop(entry.id, None)
         if journal.pending:
@@ -521,7 +536,11 @@ class Gateway:
         if limited is not None:
             await self._log_refusal(request, "429: too many requests from this address")
             return limited
-        body = await request.read()
+        try:
+            body = await asyncio.wait_for(request.read(), BODY_TIMEOUT_S)
+        except TimeoutError:
+            await self._log_refusal(request, f"408: body not received within {BODY_TIMEOUT_S} s")
+            return web.json_response({"error": "request body too slow"}, status=408)
         key_id = request.headers.get("X-Dispatch-Key-Id")
         signature = request.headers.get("X-Dispatch-Signature")
         peer = request.remote or "?"
@@ -529,6 +548,13 @@ class Gateway:
         assert core is not None
 
         def run() -> Reply:
+            core.peer = peer
+            try:
+                return handled()
+            finally:
+                core.peer = None
+
+        def handled() -> Reply:
             if self._journal_first():
                 return self._journal(route, target, key_id, signature, body, peer)
             core.attempted_incident_id = None
@@ -776,6 +802,35 @@ def _check_master_key(store: Store, box: SecretBox) -> None:
             except KeyProblem as problem:
                 raise RuntimeError(f"{problem}; set {MASTER_KEY_ENV} to the right file") from None
             return
+
+
+def _no_banner() -> None:
+    """No server software or version in any answer, the parser's own 400s included (aiohttp
+    names itself and Python's version by default, read from this module global each time)."""
+    import aiohttp.web_response
+
+    aiohttp.web_response.SERVER_SOFTWARE = "dispatch-gateway"  # type: ignore[attr-defined]
+
+
+class _MalformedRequests(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """aiohttp's logger for requests it cannot parse (a malformed header value, a bad
+    Content-Length: it answers 400 itself): one line and a rejection entry with the peer's
+    address, instead of a traceback."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        super().__init__(log, {})
+        self.gateway = gateway
+
+    def exception(self, msg: object, *args: object, exc_info: Any = None, **kw: Any) -> None:
+        remote = str(args[0]) if args else "?"
+        problem = " ".join(str(exc_info).split())[:300] if exc_info else str(msg)
+        self.warning("refused a malformed HTTP request from %s: %s", remote, problem)
+        core = self.gateway.core
+        if core is not None:
+            with contextlib.suppress(RuntimeError):  # the loop is closing
+                asyncio.get_running_loop().run_in_executor(
+                    self.gateway._writer, core.reject, "http", f"-@{remote}", f"400: {problem}", b""
+                )
 
 
 def _unavailable() -> Reply:

@@ -495,7 +495,7 @@ def _event(
         raise PortableError(f"{where}: not an event: {exc}") from None
     if line.type not in ev.PAYLOAD_TYPES:
         raise PortableError(f"{where}: unknown event type {line.type!r}")
-    if line.type in (ev.SchoolsImported.TYPE, ev.RosterImported.TYPE):
+    if line.type in ev.REFERENCE_TYPES:
         raise PortableError(f"{where}: {line.type} is not an incident event")
     try:
         payload = ev.decode_payload(line.type, line.payload)

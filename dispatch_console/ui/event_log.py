@@ -59,11 +59,7 @@ ROSTER_WORDS = {
     "not_on_roster": "UNVERIFIED: not on any roster",
 }
 #: Event types of incidents (the log holds no reference-data events).
-INCIDENT_TYPES = tuple(
-    sorted(
-        t for t in ev.PAYLOAD_TYPES if t not in (ev.SchoolsImported.TYPE, ev.RosterImported.TYPE)
-    )
-)
+INCIDENT_TYPES = tuple(sorted(t for t in ev.PAYLOAD_TYPES if t not in ev.REFERENCE_TYPES))
 
 
 def type_words(event_type: str) -> str:
