@@ -32,6 +32,7 @@ from dispatch_console.domain.state import (
     StagingArea,
     SuspectRevision,
 )
+from dispatch_console.domain.text import neutralise
 
 log = logging.getLogger(__name__)
 
@@ -66,11 +67,17 @@ def _alert_received(state: IncidentState, event: ev.Event) -> None:
         alert_type=p.alert_type,
         activated_at_us=p.activated_at_us,
         received_at_us=event.received_at_us,
-        activated_by_name=p.activated_by_name,
-        activated_by_role=p.activated_by_role,
-        location_detail=p.location_detail,
-        message=p.message,
+        activated_by_name=_shown(p.activated_by_name),
+        activated_by_role=_shown(p.activated_by_role),
+        location_detail=_shown(p.location_detail),
+        message=_shown(p.message),
     )
+
+
+def _shown(text: str | None) -> str | None:
+    """A sender's text as every output shows it: control and bidi characters made visible
+    (the console, the terminal, the CSV and the PDF all read the state)."""
+    return neutralise(text) if text else text
 
 
 def _alert_acknowledged(state: IncidentState, event: ev.Event) -> None:
@@ -183,6 +190,8 @@ def _profile(state: IncidentState, event: ev.Event) -> None:
         return
     for name in ("name", "agency", "badge", "callsign", "duty", "has_radio", "attire"):
         value = getattr(p, name)
+        if isinstance(value, str):
+            value = neutralise(value)
         if value is not None:
             setattr(r, name, value)
 

@@ -69,27 +69,9 @@ def text_problem(value: str | None, what: str, limit: int = MAX_SHORT_CHARS) -> 
     return None
 
 
-def csv_cell(value: object) -> str:
-    """A cell for a CSV file: neutralised, and a leading ``= + - @`` (a spreadsheet formula)
-    quoted with an apostrophe so that no spreadsheet runs it."""
-    text = neutralise("" if value is None else str(value))
-    if text and text[0] in "=+-@" and not _is_number(text):
-        return "'" + text
-    return text
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
 __all__ = [
     "MAX_ID_CHARS",
     "MAX_SHORT_CHARS",
-    "csv_cell",
     "has_unsafe",
     "identifier_problem",
     "neutralise",

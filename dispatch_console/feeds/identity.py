@@ -17,7 +17,7 @@ CoT carries no credentials: a report says which uid it is, and anyone can say an
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Protocol, TypeVar
+from typing import Final, Protocol, TypeVar
 
 from dispatch_console.domain.text import has_unsafe, identifier_problem, neutralise, text_problem
 from dispatch_console.feeds.cot.parse import CotPosition
@@ -25,7 +25,7 @@ from dispatch_console.store.registry import ApiKey, Device
 
 #: The kind of the ``api_keys`` row that records a device's client certificate (its key id is
 #: ``ct_`` and the certificate's serial number; it signs nothing).
-CERTIFICATE = "certificate"
+CERTIFICATE: Final = "certificate"
 
 Reject = Callable[[str, str, str, "bytes | str"], None]
 S = TypeVar("S")
@@ -93,4 +93,29 @@ def enrolled_uids(store: _Certificates, devices: Mapping[str, Device]) -> dict[s
     }
 
 
-__all__ = ["CERTIFICATE", "admitted", "enrolled_uids"]
+class _CertificateRecords(Protocol):
+    def key(self, key_id: str) -> ApiKey | None: ...
+
+
+def certified_device(
+    store: _CertificateRecords, devices: Mapping[str, Device], serial: int, common_name: str
+) -> tuple[str, str | None] | str:
+    """``(device id, its TAK uid)`` that a client certificate of this authority proves; or
+    why it proves nothing (unknown serial, revoked, its device removed, a name that does not
+    match the record). The authority checked the signature already (the TLS handshake)."""
+    from dispatch_console.feeds.ca import cert_key_id
+
+    record = store.key(cert_key_id(serial))
+    if record is None or record.kind != CERTIFICATE:
+        return f"certificate {serial:x} ({common_name}) was never issued to a device here"
+    if record.revoked:
+        return f"certificate {serial:x} of {record.scope} is revoked"
+    if record.scope != common_name:
+        return f"certificate {serial:x} names {common_name!r}, issued to {record.scope}"
+    device = devices.get(record.scope)
+    if device is None:
+        return f"certificate {serial:x}: device {record.scope} is not registered"
+    return device.device_id, device.tak_uid
+
+
+__all__ = ["CERTIFICATE", "admitted", "certified_device", "enrolled_uids"]

@@ -24,7 +24,9 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from dispatch_console.domain import events as ev
+from dispatch_console.feeds.ca import CertificateAuthority, peer_serial
 from dispatch_console.feeds.core import GatewayCore, Reply, error
+from dispatch_console.feeds.identity import certified_device
 from dispatch_console.feeds.journal import Entry, Journal, JournalError, default_journal_path
 from dispatch_console.feeds.keys import MASTER_KEY_ENV, KeyProblem, OpenKey, SecretBox
 from dispatch_console.feeds.udp_worker import (
@@ -53,6 +55,7 @@ BODY_TIMEOUT_S = 10.0
 MAX_TAK_CONNECTIONS = 1000
 MAX_UIDS_PER_CONNECTION = 8
 TAK_IDLE_TIMEOUT_S = 600.0
+TLS_HANDSHAKE_TIMEOUT_S = 10.0
 #: The most CoT UDP reports stored in one transaction (the writer is busy about 12 us per
 #: report: a group this size keeps an HTTP request waiting behind it for ~100 ms at most).
 UDP_GROUP_MAX = 8000
@@ -83,6 +86,36 @@ class Listen:
     #: Receive and parse CoT over UDP in a process of its own (the other core); off, the
     #: gateway's event loop receives it (tests, or a one-core machine).
     udp_worker: bool = True
+    #: Plain CoT (UDP and the TCP stream, no credentials). The command line makes it opt-in
+    #: (``--cot-plaintext``); a device enrolled with a certificate is never heard on it.
+    cot_plaintext: bool = True
+    #: CoT over TLS with a client certificate per device (TAK Server's 8089), when ``ca_dir``
+    #: names the console's certificate authority (:mod:`dispatch_console.feeds.ca`).
+    cot_tls_port: int = 8089
+    ca_dir: str | None = None
+    #: Listen on an address other than loopback without TLS (refused otherwise).
+    insecure: bool = False
+
+    def insecure_problem(self) -> str | None:
+        """Why this would expose plain traffic beyond this machine, or None."""
+        if self.insecure or _loopback(self.host):
+            return None
+        if not self.certfile:
+            return f"HTTP on {self.host} without TLS (give --tls-cert and --tls-key)"
+        if self.cot_plaintext:
+            return f"plain CoT on {self.host} (CoT over TLS with device certificates is on 8089)"
+        return None
+
+
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve to anything
 
 
 class RateLimiter:
@@ -147,6 +180,8 @@ class Gateway:
         self._runner: web.AppRunner | None = None
         self._udp: asyncio.DatagramTransport | None = None
         self._tcp: asyncio.Server | None = None
+        self._tls: asyncio.Server | None = None
+        self._tls_context: ssl.SSLContext | None = None
         self._flusher: asyncio.Task[None] | None = None
         self._udp_queue: deque[tuple[bytes, str]] = deque()
         self._udp_busy = False
@@ -179,6 +214,9 @@ class Gateway:
             raise
 
     async def _start(self) -> None:
+        problem = self.listen.insecure_problem()
+        if problem is not None:
+            raise RuntimeError(f"refusing to listen: {problem}; --insecure to do it anyway")
         store = self._store = await self.on_writer(Store, self.store_url)
         path = self.journal_path or default_journal_path(store.url)
         journal = self.journal = await self.on_writer(Journal, path)
@@ -231,37 +269,45 @@ class Gateway:
         )
         await site.start()
         self.ports["http"] = _bound_port(site)
-        if self.listen.udp_worker:
-            self._udp_worker = await self.on_writer(
-                UdpWorker, self.listen.host, self.listen.udp_port
+        if self.listen.cot_plaintext:
+            if self.listen.udp_worker:
+                self._udp_worker = await self.on_writer(
+                    UdpWorker, self.listen.host, self.listen.udp_port
+                )
+                self.ports["udp"] = self._udp_worker.port
+                self._udp_pump = threading.Thread(
+                    target=self._pump_udp, name="cot-udp-pump", daemon=True
+                )
+                self._udp_pump.start()
+            else:
+                self._udp, _ = await loop.create_datagram_endpoint(
+                    lambda: _CotDatagrams(self), local_addr=(self.listen.host, self.listen.udp_port)
+                )
+                sock = self._udp.get_extra_info("socket")
+                enlarge_receive_buffer(sock)
+                self.ports["udp"] = sock.getsockname()[1]
+            self._tcp = await asyncio.start_server(
+                self._tak_stream, self.listen.host, self.listen.tcp_port, limit=MAX_BODY
             )
-            self.ports["udp"] = self._udp_worker.port
-            self._udp_pump = threading.Thread(
-                target=self._pump_udp, name="cot-udp-pump", daemon=True
+            self.ports["tcp"] = self._tcp.sockets[0].getsockname()[1]
+        if self.listen.ca_dir is not None:
+            authority = CertificateAuthority(self.listen.ca_dir)
+            self._tls_context = await self.on_writer(authority.server_context, self.listen.host)
+            self._tls = await asyncio.start_server(
+                self._tak_tls, self.listen.host, self.listen.cot_tls_port, limit=MAX_BODY
             )
-            self._udp_pump.start()
-        else:
-            self._udp, _ = await loop.create_datagram_endpoint(
-                lambda: _CotDatagrams(self), local_addr=(self.listen.host, self.listen.udp_port)
-            )
-            sock = self._udp.get_extra_info("socket")
-            enlarge_receive_buffer(sock)
-            self.ports["udp"] = sock.getsockname()[1]
-        self._tcp = await asyncio.start_server(
-            self._tak_stream, self.listen.host, self.listen.tcp_port, limit=MAX_BODY
-        )
-        self.ports["tcp"] = self._tcp.sockets[0].getsockname()[1]
+            self.ports["tls"] = self._tls.sockets[0].getsockname()[1]
         self._flusher = asyncio.create_task(self._flush_periodically())
         scheme = "https" if context else "http"
+        names = {"udp": "CoT UDP", "tcp": "CoT TCP (plain)", "tls": "CoT TLS (device certificates)"}
         log.warning(
-            "gateway listening: %s://%s:%d, CoT UDP %s:%d, CoT TCP %s:%d",
+            "gateway listening: %s://%s:%d%s",
             scheme,
             self.listen.host,
             self.ports["http"],
-            self.listen.host,
-            self.ports["udp"],
-            self.listen.host,
-            self.ports["tcp"],
+            "".join(
+                f", {names[k]} {self.listen.host}:{self.ports[k]}" for k in names if k in self.ports
+            ),
         )
 
     async def stop(self) -> None:
@@ -276,13 +322,15 @@ class Gateway:
             await asyncio.get_running_loop().run_in_executor(None, self._udp_pump.join, 10)
         if self._udp_worker is not None:
             await asyncio.get_running_loop().run_in_executor(None, self._udp_worker.stop)
-        if self._tcp is not None:
-            self._tcp.close()
-            for task in list(self._tak_connections):
-                task.cancel()
-            if self._tak_connections:
-                await asyncio.gather(*self._tak_connections, return_exceptions=True)
-            await self._tcp.wait_closed()
+        servers = [server for server in (self._tcp, self._tls) if server is not None]
+        for server in servers:
+            server.close()
+        for task in list(self._tak_connections):
+            task.cancel()
+        if self._tak_connections:
+            await asyncio.gather(*self._tak_connections, return_exceptions=True)
+        for server in servers:
+            await server.wait_closed()
         if self._runner is not None:
             await self._runner.cleanup()
         while self._udp_busy or self._udp_queue:
@@ -716,6 +764,54 @@ class Gateway:
         await self.on_writer(self._cot, self.core.cot_batch, batch, "udp")
 
     async def _tak_stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """A plain CoT TCP connection (no credentials: see :mod:`.identity`)."""
+        await self._cot_connection(reader, writer, "tcp")
+
+    async def _tak_tls(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """A CoT connection over TLS: the handshake requires a client certificate of the
+        console's authority, and the certificate names the one device heard on it."""
+        await self._cot_connection(reader, writer, "tls")
+
+    async def _prove(
+        self, writer: asyncio.StreamWriter, sender: str
+    ) -> tuple[str, str | None] | None:
+        """The TLS handshake and the device its client certificate proves; None (refused and
+        logged) without a valid, active certificate of this authority."""
+        core = self.core
+        assert core is not None and self._tls_context is not None
+        try:
+            await asyncio.wait_for(writer.start_tls(self._tls_context), TLS_HANDSHAKE_TIMEOUT_S)
+        except (ssl.SSLError, ConnectionError, TimeoutError, OSError) as failed:
+            reason = " ".join(str(failed).split())[:200] or type(failed).__name__
+            await self.on_writer(
+                core.reject, "tls", sender, f"TLS handshake refused: {reason}", b""
+            )
+            return None
+        ssl_object = writer.get_extra_info("ssl_object")
+        der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+        if not der:
+            await self.on_writer(core.reject, "tls", sender, "no client certificate", b"")
+            return None
+        serial, common_name = peer_serial(der)
+
+        def check() -> tuple[str, str | None] | str:
+            return certified_device(core.store, core.devices(), serial, common_name)
+
+        try:
+            proven = await self.on_writer(check)
+        except Exception as exc:
+            if not unreachable(exc):
+                raise
+            proven = "the store is unreachable: the certificate cannot be checked"
+        if isinstance(proven, str):
+            await self.on_writer(core.reject, "tls", sender, proven, b"")
+            return None
+        log.info("CoT TLS connection from %s: device %s", sender, proven[0])
+        return proven
+
+    async def _cot_connection(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, transport: str
+    ) -> None:
         from dispatch_console.feeds.cot.stream import CotStreamSplitter
 
         peer = writer.get_extra_info("peername")
@@ -723,7 +819,7 @@ class Gateway:
         core = self.core
         assert core is not None
         if len(self._tak_connections) >= MAX_TAK_CONNECTIONS:
-            log.warning("CoT TCP connection from %s refused: %d open", sender, MAX_TAK_CONNECTIONS)
+            log.warning("CoT connection from %s refused: %d open", sender, MAX_TAK_CONNECTIONS)
             writer.close()
             return
         task = asyncio.current_task()
@@ -731,34 +827,42 @@ class Gateway:
         self._tak_connections[task] = writer
         splitter = CotStreamSplitter()
         bound: set[str] = set()
+        ended = "closed by the sender"
         try:
+            proven = None
+            accepted: set[str] = set()
+            if transport == "tls":
+                proven = await self._prove(writer, sender)
+                if proven is None:
+                    return
+                if proven[1]:  # its directives go out at once, as TAK Server does
+                    accepted = {proven[1]}
             while True:
-                chunk = await asyncio.wait_for(reader.read(65536), TAK_IDLE_TIMEOUT_S)
+                await self._bind(accepted, bound, writer, sender, transport, proven is not None)
+                try:
+                    chunk = await asyncio.wait_for(reader.read(65536), TAK_IDLE_TIMEOUT_S)
+                except TimeoutError:
+                    ended = f"idle for {TAK_IDLE_TIMEOUT_S:.0f} s: closed"
+                    break
+                except (ConnectionError, OSError, ssl.SSLError) as lost:
+                    ended = f"connection lost: {type(lost).__name__}"
+                    break
                 if not chunk:
                     break
                 pieces = splitter.feed(chunk)
                 if not pieces:
                     continue
-                accepted = await self.on_writer(self._cot, core.cot_stream_pieces, pieces, sender)
-                for uid in accepted - bound:
-                    if len(bound) >= MAX_UIDS_PER_CONNECTION:
-                        break
-                    current = self._tak_writers.get(uid)
-                    if current is not None and current is not writer and not current.is_closing():
-                        # A uid bound to a live connection is not handed to another: the first
-                        # connection to report it keeps it until it closes.
-                        await self.on_writer(
-                            core.reject,
-                            "tcp",
-                            sender,
-                            f"uid {uid} is bound to another connection",
-                            uid,
-                        )
-                        continue
-                    self._tak_writers[uid] = writer
-                    bound.add(uid)
-                    for document in await self.on_writer(core.pending_cot_for_tak, uid):
-                        writer.write(document)
+                accepted = await self.on_writer(
+                    self._cot, core.cot_stream_pieces, pieces, sender, proven
+                )
+            if splitter.buffered:  # the stream ended inside a message
+                await self.on_writer(
+                    core.reject,
+                    transport,
+                    sender,
+                    f"stream ended ({ended}) inside a message: {splitter.buffered} bytes dropped",
+                    b"",
+                )
         except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
             pass
         finally:
@@ -767,6 +871,40 @@ class Gateway:
                     del self._tak_writers[uid]
             self._tak_connections.pop(task, None)
             writer.close()
+
+    async def _bind(
+        self,
+        accepted: set[str],
+        bound: set[str],
+        writer: asyncio.StreamWriter,
+        sender: str,
+        transport: str,
+        proven: bool,
+    ) -> None:
+        """Outbound CoT for these uids goes to this connection from now on (and what they
+        have not acknowledged goes now). On plain CoT, a uid bound to a live connection stays
+        with it until it closes; a connection whose certificate proves the device takes its
+        uid over (the device reconnected)."""
+        core = self.core
+        assert core is not None
+        for uid in accepted - bound:
+            if len(bound) >= MAX_UIDS_PER_CONNECTION:
+                break
+            current = self._tak_writers.get(uid)
+            if (
+                not proven
+                and current is not None
+                and current is not writer
+                and not current.is_closing()
+            ):
+                await self.on_writer(
+                    core.reject, transport, sender, f"uid {uid} is bound to another connection", uid
+                )
+                continue
+            self._tak_writers[uid] = writer
+            bound.add(uid)
+            for document in await self.on_writer(core.pending_cot_for_tak, uid):
+                writer.write(document)
 
     def _push_cot(self, outbound: list[tuple[str, list[bytes], tuple[str, str]]]) -> None:
         """Write CoT documents (built on the writer thread) to connected TAK devices."""
