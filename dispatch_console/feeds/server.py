@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 import ssl
@@ -52,6 +53,7 @@ MAX_BODY = 64 * 1024
 HEADER_TIMEOUT_S = 10.0
 #: The longest a request body may take to arrive (then 408, and the refusal is logged).
 BODY_TIMEOUT_S = 10.0
+LINGER_S = 2.0
 MAX_TAK_CONNECTIONS = 1000
 MAX_UIDS_PER_CONNECTION = 8
 TAK_IDLE_TIMEOUT_S = 600.0
@@ -257,6 +259,9 @@ class Gateway:
             access_log=None,
             handle_signals=False,
             keepalive_timeout=HEADER_TIMEOUT_S,
+            # After an answer given before the whole body came (413, 408), the rest is read
+            # for this long at most before the connection closes.
+            lingering_time=LINGER_S,
             logger=_MalformedRequests(self),
         )
         await self._runner.setup()
@@ -588,7 +593,9 @@ class Gateway:
             body = await asyncio.wait_for(request.read(), BODY_TIMEOUT_S)
         except TimeoutError:
             await self._log_refusal(request, f"408: body not received within {BODY_TIMEOUT_S} s")
-            return web.json_response({"error": "request body too slow"}, status=408)
+            slow = web.json_response({"error": "request body too slow"}, status=408)
+            slow.force_close()  # the rest of the body is not waited for
+            return slow
         key_id = request.headers.get("X-Dispatch-Key-Id")
         signature = request.headers.get("X-Dispatch-Signature")
         peer = request.remote or "?"
@@ -853,8 +860,9 @@ class Gateway:
                 if not pieces:
                     continue
                 accepted = await self.on_writer(
-                    self._cot, core.cot_stream_pieces, pieces, sender, proven
-                )
+                    self._cot, functools.partial(core.cot_stream_pieces, proven=proven), pieces,
+                    sender,
+                )  # fmt: skip
             if splitter.buffered:  # the stream ended inside a message
                 await self.on_writer(
                     core.reject,
