@@ -96,13 +96,16 @@ def enrolled_uids(store: _Certificates, devices: Mapping[str, Device]) -> dict[s
 class _CertificateRecords(Protocol):
     def key(self, key_id: str) -> ApiKey | None: ...
 
+    def device(self, device_id: str) -> Device | None: ...
+
 
 def certified_device(
-    store: _CertificateRecords, devices: Mapping[str, Device], serial: int, common_name: str
+    store: _CertificateRecords, serial: int, common_name: str
 ) -> tuple[str, str | None] | str:
     """``(device id, its TAK uid)`` that a client certificate of this authority proves; or
     why it proves nothing (unknown serial, revoked, its device removed, a name that does not
-    match the record). The authority checked the signature already (the TLS handshake)."""
+    match the record), read from the store now. The authority checked the signature already
+    (the TLS handshake)."""
     from dispatch_console.feeds.ca import cert_key_id
 
     record = store.key(cert_key_id(serial))
@@ -112,7 +115,7 @@ def certified_device(
         return f"certificate {serial:x} of {record.scope} is revoked"
     if record.scope != common_name:
         return f"certificate {serial:x} names {common_name!r}, issued to {record.scope}"
-    device = devices.get(record.scope)
+    device = store.device(record.scope)
     if device is None:
         return f"certificate {serial:x}: device {record.scope} is not registered"
     return device.device_id, device.tak_uid

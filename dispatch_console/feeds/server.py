@@ -184,6 +184,7 @@ class Gateway:
         self._tcp: asyncio.Server | None = None
         self._tls: asyncio.Server | None = None
         self._tls_context: ssl.SSLContext | None = None
+        self._handshakes: set[asyncio.Task[None]] = set()
         self._flusher: asyncio.Task[None] | None = None
         self._udp_queue: deque[tuple[bytes, str]] = deque()
         self._udp_busy = False
@@ -298,8 +299,8 @@ class Gateway:
         if self.listen.ca_dir is not None:
             authority = CertificateAuthority(self.listen.ca_dir)
             self._tls_context = await self.on_writer(authority.server_context, self.listen.host)
-            self._tls = await asyncio.start_server(
-                self._tak_tls, self.listen.host, self.listen.cot_tls_port, limit=MAX_BODY
+            self._tls = await loop.create_server(
+                lambda: _TlsPending(self), self.listen.host, self.listen.cot_tls_port
             )
             self.ports["tls"] = self._tls.sockets[0].getsockname()[1]
         self._flusher = asyncio.create_task(self._flush_periodically())
@@ -330,10 +331,10 @@ class Gateway:
         servers = [server for server in (self._tcp, self._tls) if server is not None]
         for server in servers:
             server.close()
-        for task in list(self._tak_connections):
+        for task in [*self._tak_connections, *self._handshakes]:
             task.cancel()
-        if self._tak_connections:
-            await asyncio.gather(*self._tak_connections, return_exceptions=True)
+        if self._tak_connections or self._handshakes:
+            await asyncio.gather(*self._tak_connections, *self._handshakes, return_exceptions=True)
         for server in servers:
             await server.wait_closed()
         if self._runner is not None:
@@ -774,26 +775,45 @@ class Gateway:
         """A plain CoT TCP connection (no credentials: see :mod:`.identity`)."""
         await self._cot_connection(reader, writer, "tcp")
 
-    async def _tak_tls(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _tak_tls(self, transport: asyncio.BaseTransport) -> None:
         """A CoT connection over TLS: the handshake requires a client certificate of the
-        console's authority, and the certificate names the one device heard on it."""
+        console's authority, and the certificate names the one device heard on it. A failed
+        handshake is refused and logged with the peer's address (asyncio's own TLS server
+        would only log it in debug mode)."""
+        core = self.core
+        assert core is not None and self._tls_context is not None
+        peer = transport.get_extra_info("peername")
+        sender = f"{peer[0]}:{peer[1]}" if peer else "?"
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(limit=MAX_BODY, loop=loop)
+        protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
+        try:
+            secure = await loop.start_tls(
+                transport,  # type: ignore[arg-type]
+                protocol,
+                self._tls_context,
+                server_side=True,
+                ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT_S,
+            )
+        except (ssl.SSLError, ConnectionError, TimeoutError, OSError) as failed:
+            transport.close()
+            reason = " ".join(str(failed).split())[:200] or type(failed).__name__
+            await self.on_writer(
+                core.reject, "tls", sender, f"TLS handshake refused: {reason}", b""
+            )
+            return
+        assert secure is not None
+        protocol.connection_made(secure)
+        writer = asyncio.StreamWriter(secure, protocol, reader, loop)
         await self._cot_connection(reader, writer, "tls")
 
     async def _prove(
         self, writer: asyncio.StreamWriter, sender: str
     ) -> tuple[str, str | None] | None:
-        """The TLS handshake and the device its client certificate proves; None (refused and
-        logged) without a valid, active certificate of this authority."""
+        """The device the connection's client certificate proves; None (refused and logged)
+        without a valid, active certificate of this authority."""
         core = self.core
-        assert core is not None and self._tls_context is not None
-        try:
-            await asyncio.wait_for(writer.start_tls(self._tls_context), TLS_HANDSHAKE_TIMEOUT_S)
-        except (ssl.SSLError, ConnectionError, TimeoutError, OSError) as failed:
-            reason = " ".join(str(failed).split())[:200] or type(failed).__name__
-            await self.on_writer(
-                core.reject, "tls", sender, f"TLS handshake refused: {reason}", b""
-            )
-            return None
+        assert core is not None
         ssl_object = writer.get_extra_info("ssl_object")
         der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
         if not der:
@@ -802,7 +822,7 @@ class Gateway:
         serial, common_name = peer_serial(der)
 
         def check() -> tuple[str, str | None] | str:
-            return certified_device(core.store, core.devices(), serial, common_name)
+            return certified_device(core.store, serial, common_name)
 
         try:
             proven = await self.on_writer(check)
@@ -986,6 +1006,22 @@ def _unavailable() -> Reply:
 
 def _too_many() -> web.Response:
     return web.json_response({"error": "rate limited"}, status=429, headers={"Retry-After": "1"})
+
+
+class _TlsPending(asyncio.Protocol):
+    """A connection to the CoT TLS port before its handshake. Reading is paused at once, so
+    the client's first bytes (its ClientHello) wait for the handshake instead of being read as
+    plain data (``StreamWriter.start_tls`` after ``start_server`` races with them)."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        transport.pause_reading()
+        task = asyncio.get_running_loop().create_task(self.gateway._tak_tls(transport))
+        self.gateway._handshakes.add(task)
+        task.add_done_callback(self.gateway._handshakes.discard)
 
 
 class _CotDatagrams(asyncio.DatagramProtocol):
