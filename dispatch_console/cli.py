@@ -200,6 +200,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--udp-port", type=int, default=6969)
     p.add_argument("--tcp-port", type=int, default=8087)
     _security_arguments(p)
+    p.add_argument(
+        "--ca-dir",
+        default=None,
+        metavar="DIR",
+        help="the embedded gateway also takes CoT over TLS (--cot-tls-port), with device "
+        "certificates of this authority (devices enroll --ca-dir DIR)",
+    )
+    p.add_argument("--cot-tls-port", type=int, default=8089)
     p.add_argument("--roads", default=None, help="a roads GeoJSON file for the basemap")
     p.add_argument("--mbtiles", default=None, help="an offline raster basemap (MBTiles file)")
     p.add_argument("--user", default=None, help="your name (asked once if not given)")
@@ -598,6 +606,8 @@ def cmd_console(args: argparse.Namespace, out: TextIO) -> int:
         args.tcp_port,
         udp_worker=False,
         cot_plaintext=args.cot_plaintext,
+        cot_tls_port=args.cot_tls_port,
+        ca_dir=args.ca_dir,
         insecure=args.insecure,
     )
     if args.demo:

@@ -53,6 +53,8 @@ def has_unsafe(text: str) -> bool:
 def identifier_problem(value: str, what: str = "uid", limit: int = MAX_ID_CHARS) -> str | None:
     """Why ``value`` cannot be an identifier (too long, empty, spaces, control or bidi
     characters), or ``None``. The reason never repeats more than a bounded excerpt."""
+    if len(value) <= limit and value.isascii() and value.isprintable() and " " not in value:
+        return None  # the usual case, at C speed (a CoT flood runs through here)
     if not value.strip():
         return f"{what} is empty"
     if len(value) > limit:
