@@ -58,6 +58,8 @@ MAX_TAK_CONNECTIONS = 1000
 MAX_UIDS_PER_CONNECTION = 8
 TAK_IDLE_TIMEOUT_S = 600.0
 TLS_HANDSHAKE_TIMEOUT_S = 10.0
+#: How often an open CoT TLS connection's certificate is checked again (revoked: closed).
+CERT_RECHECK_S = 30.0
 #: The most CoT UDP reports stored in one transaction (the writer is busy about 12 us per
 #: report: a group this size keeps an HTTP request waiting behind it for ~100 ms at most).
 UDP_GROUP_MAX = 8000
@@ -820,12 +822,8 @@ class Gateway:
             await self.on_writer(core.reject, "tls", sender, "no client certificate", b"")
             return None
         serial, common_name = peer_serial(der)
-
-        def check() -> tuple[str, str | None] | str:
-            return certified_device(core.store, serial, common_name)
-
         try:
-            proven = await self.on_writer(check)
+            proven = await self.on_writer(certified_device, core.store, serial, common_name)
         except Exception as exc:
             if not unreachable(exc):
                 raise
@@ -835,6 +833,29 @@ class Gateway:
             return None
         log.info("CoT TLS connection from %s: device %s", sender, proven[0])
         return proven
+
+    async def _watch_certificate(self, writer: asyncio.StreamWriter, sender: str) -> None:
+        """While a TLS connection is open, its certificate is checked again every
+        :data:`CERT_RECHECK_S`: revoked (a lost device), or its device removed, the connection
+        is closed and logged (its directives go nowhere else)."""
+        core = self.core
+        assert core is not None
+        ssl_object = writer.get_extra_info("ssl_object")
+        serial, common_name = peer_serial(ssl_object.getpeercert(binary_form=True))
+        while not writer.is_closing():
+            await asyncio.sleep(CERT_RECHECK_S)
+            try:
+                proven = await self.on_writer(certified_device, core.store, serial, common_name)
+            except Exception as exc:
+                if not unreachable(exc):
+                    raise
+                continue  # checked again when the store answers
+            if isinstance(proven, str):
+                await self.on_writer(
+                    core.reject, "tls", sender, f"{proven}: connection closed", b""
+                )
+                writer.close()
+                return
 
     async def _cot_connection(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, transport: str
@@ -855,6 +876,7 @@ class Gateway:
         splitter = CotStreamSplitter()
         bound: set[str] = set()
         ended = "closed by the sender"
+        watcher: asyncio.Task[None] | None = None
         try:
             proven = None
             accepted: set[str] = set()
@@ -864,6 +886,7 @@ class Gateway:
                     return
                 if proven[1]:  # its directives go out at once, as TAK Server does
                     accepted = {proven[1]}
+                watcher = asyncio.create_task(self._watch_certificate(writer, sender))
             while True:
                 await self._bind(accepted, bound, writer, sender, transport, proven is not None)
                 try:
@@ -894,6 +917,8 @@ class Gateway:
         except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
             pass
         finally:
+            if watcher is not None:
+                watcher.cancel()
             for uid in bound:
                 if self._tak_writers.get(uid) is writer:
                     del self._tak_writers[uid]

@@ -22,6 +22,7 @@ import pytak
 import pytest
 
 from dispatch_console import cli
+from dispatch_console.feeds import server
 from dispatch_console.feeds.cot.parse import parse_cot
 from dispatch_console.service import IncidentService
 from dispatch_console.store import Store
@@ -168,7 +169,10 @@ def test_an_enrolled_device_connects_with_its_certificate_and_strangers_are_refu
 
 
 def test_no_certificate_another_devices_or_a_revoked_one_is_refused_and_logged(
-    sqlite_tls_gateway: RunningGateway, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    sqlite_tls_gateway: RunningGateway,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     gateway = sqlite_tls_gateway
     ca = tmp_path / "ca" / "ca.pem"
@@ -203,10 +207,33 @@ def test_no_certificate_another_devices_or_a_revoked_one_is_refused_and_logged(
     _wait(lambda: _rows(gateway, "the certificate of dev-other does not speak for uid"))
     assert _chen_lat(gateway, incident_id) is None
 
-    # Revoked: refused at the handshake's end, before anything is heard.
-    assert cli.main(["keys", "revoke", other.key_id, "--db", gateway.store_url]) == 0
+    # Revoked while connected (a lost device): its open connection is closed; and a new one is
+    # refused at the handshake's end, before anything is heard.
+    monkeypatch.setattr(server, "CERT_RECHECK_S", 0.2)
+
+    async def revoked_while_connected() -> bytes:
+        config = {
+            "COT_URL": f"tls://127.0.0.1:{port}",
+            "PYTAK_TLS_CLIENT_CERT": str(other.p12),
+            "PYTAK_TLS_CLIENT_PASSWORD": other.password,
+            "PYTAK_TLS_CLIENT_CAFILE": str(ca),
+        }
+        reader, writer = await pytak.protocol_factory(config)
+        try:
+            assert cli.main(["keys", "revoke", other.key_id, "--db", gateway.store_url]) == 0
+            try:
+                return await asyncio.wait_for(reader.read(65536), 10)
+            except ConnectionError:
+                return b""
+        finally:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(writer.wait_closed(), 5)
+
+    assert asyncio.run(revoked_while_connected()) == b""
+    _wait(lambda: _rows(gateway, "is revoked: connection closed"))
     asyncio.run(_tls_session(port, ca, other, [_pli("ANDROID-other")], expect=0))
-    _wait(lambda: _rows(gateway, "is revoked"))
+    _wait(lambda: [r for r in _rows(gateway, "is revoked") if "closed" not in r.reason])
 
 
 def test_enroll_refuses_a_device_without_a_tak_uid(
