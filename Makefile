@@ -10,6 +10,9 @@ DEBS   := libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3 libglib2.0-0 l
           fonts-dejavu-core libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-image0 \
           libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 \
           libxcb-xkb1
+# The alarm's audible test: a private PulseAudio server with a null sink, recorded with parec;
+# the lost-database-host test: a network namespace and a veth pair (ip).
+DEBS   += pulseaudio pulseaudio-utils iproute2
 
 # No screen (CI, a server): Qt renders offscreen. With a desktop, a real window.
 ifeq ($(DISPLAY)$(WAYLAND_DISPLAY),)
@@ -43,6 +46,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_replay.py
 	$(BIN)/python benchmarks/bench_playback.py
 	$(BIN)/python benchmarks/bench_propagation.py
+	$(BIN)/python benchmarks/bench_load.py
 
 install: $(VENV)/.installed
 

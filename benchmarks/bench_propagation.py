@@ -124,7 +124,7 @@ def gateway_process(url: str, folder: Path) -> Iterator[dict[str, int]]:
     child = subprocess.Popen(
         [sys.executable, "-m", "dispatch_console.cli", "gateway", "--db", url,
          "--http-port", str(port), "--udp-port", str(udp),
-         "--tcp-port", str(free_port())],
+         "--tcp-port", str(free_port()), "--cot-plaintext", "--no-cot-tls"],
         env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
@@ -140,7 +140,7 @@ def gateway_process(url: str, folder: Path) -> Iterator[dict[str, int]]:
             if child.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"gateway did not start: {(folder / 'gateway.log').read_text()}")
             time.sleep(0.1)
-        yield {"http": port, "udp": udp}
+        yield {"http": port, "udp": udp, "pid": child.pid}
     finally:
         child.send_signal(signal.SIGTERM)
         try:

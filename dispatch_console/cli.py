@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ipaddress
 import json
 import logging
 import os
@@ -29,15 +30,20 @@ from dispatch_console.domain.timeutil import US_PER_S, format_duration, iso, par
 from dispatch_console.domain.views import responder_rows
 from dispatch_console.store import Store, StoreError
 from dispatch_console.store.registry import RegistryError
-from dispatch_console.store.urls import redact
+from dispatch_console.store.urls import default_url, redact
 
 log = logging.getLogger("dispatch_console")
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_INTERNAL = 70
+#: ``verify``: the event log was changed.
+EXIT_TAMPERED = 3
 
 CLI_ACTOR_NAME = "cli"
+#: The demo database's account (README): no second factor, the demo database only.
+DEMO_ACCOUNT = "demo"
+DEMO_PASSWORD = "demo-dispatch-2026"
 MAX_OFFSET_S = 10 * 365 * 86400.0
 
 
@@ -55,6 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return EXIT_USAGE
+    args.db_given = args.db is not None
+    args.db = _resolve_db(args.db)
     try:
         return int(args.handler(args, sys.stdout) or 0)
     except BrokenPipeError:  # the reader went away (`... | head`): not an error of ours
@@ -97,7 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URL",
         default=None,
         help="database URL or SQLite file (default: $DISPATCH_CONSOLE_DB or a file in the "
-        "user data directory); PostgreSQL: postgresql+psycopg://user@host/db",
+        "user data directory); PostgreSQL: postgresql+psycopg://user@host/db; 'demo': the demo "
+        "console's (make run), 'example': the example incident's",
     )
     common.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     parser = argparse.ArgumentParser(
@@ -120,9 +129,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler=cmd_init)
 
-    p = command("import-schools", "import schools and their pre-plans from GeoJSON")
-    p.add_argument("file", type=Path)
+    p = command(
+        "import-schools",
+        "import schools and their pre-plans from GeoJSON, a zipped shapefile, GeoPackage, "
+        "a file geodatabase or Esri JSON",
+    )
+    _gis_arguments(p)
     p.set_defaults(handler=cmd_import_schools)
+
+    p = command(
+        "import-roads",
+        "replace the store's roads (drawn by every console, replay and report of this store) "
+        "with a county's road centrelines: GeoJSON, zipped shapefile, GeoPackage, FileGDB, "
+        "Esri JSON",
+    )
+    _gis_arguments(p)
+    p.set_defaults(handler=cmd_import_roads)
 
     p = command("import-roster", "import an agency roster from CSV")
     p.add_argument("file", type=Path)
@@ -136,9 +158,73 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", type=Path, required=True, help="the file to write")
     p.set_defaults(handler=cmd_export_incident)
 
+    p = command(
+        "export-kml",
+        "an incident for Google Earth: school, areas, each responder's track (time slider), "
+        "warnings at their time",
+    )
+    p.add_argument("incident")
+    p.add_argument("-o", "--output", required=True, metavar="FILE", help="a .kml or .kmz file")
+    p.set_defaults(handler=cmd_export_kml)
+
+    p = command(
+        "export-eido",
+        "an incident as a NENA EIDO 1.0 document (JSON) for a CAD, as it was at an instant",
+    )
+    p.add_argument("incident")
+    p.add_argument("-o", "--output", default=None, metavar="FILE", help="default: standard output")
+    p.add_argument(
+        "--at", default=None, help="ISO 8601 time with offset, or +SECONDS after the first event"
+    )
+    p.set_defaults(handler=cmd_export_eido)
+
+    p = command("export-geojson", "an incident's school, areas, tracks and warnings as GeoJSON")
+    p.add_argument("incident")
+    p.add_argument("-o", "--output", required=True, metavar="FILE", help="a .geojson file")
+    p.set_defaults(handler=cmd_export_geojson)
+
     p = command("import-incident", "store an incident from a portable file (append-only)")
     p.add_argument("file", type=Path)
+    p.add_argument(
+        "--untrusted",
+        action="store_true",
+        help="import a file that is unsigned or not signed by a trusted key; the incident is "
+        "then marked UNTRUSTED everywhere it is shown",
+    )
     p.set_defaults(handler=cmd_import_incident)
+
+    # --- the tamper-evident log (issue 16) ---
+    p = command(
+        "verify",
+        "recompute the event log's hash chain and check its signed checkpoints; name the "
+        "first event that breaks it (exit 3 if it does)",
+    )
+    p.add_argument("incident", nargs="?", default=None, help="report only this incident")
+    p.set_defaults(handler=cmd_verify)
+
+    p = command(
+        "checkpoint", "sign the chain's newest event with the centre's key (see: signing-key)"
+    )
+    p.set_defaults(handler=cmd_checkpoint)
+
+    p = command(
+        "signing-key",
+        "show the centre's public signing key (made on first use; the private key stays in "
+        "its file, $DISPATCH_CONSOLE_SIGNING_KEY_FILE or the user config folder)",
+    )
+    p.set_defaults(handler=cmd_signing_key)
+
+    trust = sub.add_parser(
+        "trust", help="public keys whose signatures this centre accepts"
+    ).add_subparsers(title="trust", metavar="ACTION")
+    p = trust.add_parser(
+        "add", parents=[common], help="trust a public key (another centre's signing-key)"
+    )
+    p.add_argument("key", help="the key as signing-key prints it: ed25519:<64 hex digits>")
+    p.add_argument("--label", required=True, help="whose key it is")
+    p.set_defaults(handler=cmd_trust_add)
+    p = trust.add_parser("list", parents=[common], help="list trusted keys")
+    p.set_defaults(handler=cmd_trust_list)
 
     p = command("events", "list an incident's events in order")
     p.add_argument("incident")
@@ -208,10 +294,23 @@ def build_parser() -> argparse.ArgumentParser:
         "certificates of this authority (devices enroll --ca-dir DIR)",
     )
     p.add_argument("--cot-tls-port", type=int, default=8089)
-    p.add_argument("--roads", default=None, help="a roads GeoJSON file for the basemap")
+    p.add_argument(
+        "--roads",
+        default=None,
+        help="a roads GeoJSON file for the basemap, instead of the store's (import-roads)",
+    )
     p.add_argument("--mbtiles", default=None, help="an offline raster basemap (MBTiles file)")
-    p.add_argument("--user", default=None, help="your name (asked once if not given)")
-    p.add_argument("--role", default="dispatcher", choices=ev.ROLES)
+    p.add_argument("--user", default=None, help="your account's name (to pre-fill sign-in)")
+    p.add_argument(
+        "--role", default=None, help="ignored: your role is your account's (kept for old scripts)"
+    )
+    p.add_argument(
+        "--lock-after",
+        type=float,
+        default=15.0,
+        metavar="MINUTES",
+        help="lock the session after this many idle minutes (default 15)",
+    )
     p.add_argument("--theme", choices=("night", "day"), default=None)
     p.add_argument("--quit-after", type=float, default=None, help=argparse.SUPPRESS)
     p.set_defaults(handler=cmd_console)
@@ -253,21 +352,75 @@ def build_parser() -> argparse.ArgumentParser:
         help="where messages are kept while the database is unreachable (default: beside a "
         "SQLite database, or in your state folder for PostgreSQL)",
     )
+    p.add_argument(
+        "--trusted-proxy",
+        action="append",
+        default=[],
+        metavar="ADDRESS/NET",
+        help="a reverse proxy or load balancer whose X-Forwarded-For is believed (repeatable)",
+    )
+    p.add_argument(
+        "--no-udp-worker",
+        action="store_true",
+        help="receive CoT UDP in the gateway process itself (a one-core machine)",
+    )
     p.set_defaults(handler=cmd_gateway)
 
     keys = sub.add_parser("keys", help="API keys of schools and devices").add_subparsers(
         title="keys", metavar="ACTION"
     )
     p = keys.add_parser("add", parents=[common], help="make a key; its secret is shown once")
-    p.add_argument("kind", choices=("school", "device"))
-    p.add_argument("scope", help="the school id, or the device id, the key may send for")
+    p.add_argument("kind", choices=("school", "device", "vendor", "cad"))
+    p.add_argument(
+        "scope",
+        help="the school id, or the device id, the key may send for; for a vendor (CAP "
+        "alerts for many schools) the vendor's name; for a cad (reads EIDO, sends nothing) "
+        "the CAD's name",
+    )
     p.add_argument("--label", default=None)
+    vendor = p.add_mutually_exclusive_group()
+    vendor.add_argument(
+        "--schools", default=None, metavar="ID,ID", help="vendor: the schools it may alert for"
+    )
+    vendor.add_argument("--all", action="store_true", help="vendor: every school")
     p.set_defaults(handler=cmd_keys_add)
     p = keys.add_parser("list", parents=[common], help="list keys (never their secrets)")
     p.set_defaults(handler=cmd_keys_list)
     p = keys.add_parser("revoke", parents=[common], help="revoke a key")
     p.add_argument("key_id")
     p.set_defaults(handler=cmd_keys_revoke)
+
+    users = sub.add_parser(
+        "users", help="console accounts: password and one-time code (issue 16)"
+    ).add_subparsers(title="users", metavar="ACTION")
+    p = users.add_parser(
+        "add",
+        parents=[common],
+        help="enrol a console user: asks the password, shows the one-time-code secret once "
+        "(as a QR code for an authenticator app)",
+    )
+    p.add_argument("name")
+    p.add_argument("--role", required=True, choices=ev.ROLES)
+    p.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    p.set_defaults(handler=cmd_users_add)
+    p = users.add_parser(
+        "pg-roles",
+        parents=[common],
+        help="PostgreSQL, as the owner: create the console roles' group roles, grants and "
+        "row-level security (then users add makes login roles)",
+    )
+    p.set_defaults(handler=cmd_users_pg_roles)
+    p = users.add_parser("list", parents=[common], help="list accounts (never their secrets)")
+    p.set_defaults(handler=cmd_users_list)
+    p = users.add_parser("unlock", parents=[common], help="unlock a locked-out account")
+    p.add_argument("name")
+    p.set_defaults(handler=cmd_users_unlock)
+    p = users.add_parser("role", parents=[common], help="change an account's role")
+    p.add_argument("name")
+    p.add_argument("role", choices=ev.ROLES)
+    p.set_defaults(handler=cmd_users_role)
 
     devices = sub.add_parser("devices", help="registered responder devices").add_subparsers(
         title="devices", metavar="ACTION"
@@ -328,7 +481,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--speed", type=float, default=10.0, choices=(0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
     )
-    p.add_argument("--roads", default=None, help="a roads GeoJSON file for the basemap")
+    p.add_argument(
+        "--roads",
+        default=None,
+        help="a roads GeoJSON file for the basemap, instead of the store's (import-roads)",
+    )
     p.add_argument("--theme", choices=("night", "day"), default=None)
     p.add_argument("--quit-after", type=float, default=None, help=argparse.SUPPRESS)
     p.set_defaults(handler=cmd_replay)
@@ -339,7 +496,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--roads",
         default=None,
-        help="a roads GeoJSON file for the map snapshots (default: the demo county's roads "
+        help="a roads GeoJSON file for the map snapshots (default: the store's roads, see "
+        "import-roads; else the demo county's roads "
         "when the school is in the demo county)",
     )
     p.add_argument("--theme", choices=("day", "night"), default="day", help="maps and charts")
@@ -377,10 +535,24 @@ def cmd_init(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def cmd_import_schools(args: argparse.Namespace, out: TextIO) -> int:
-    from dispatch_console.importers.geojson_schools import load_schools
+def _gis_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", type=Path, help="the file (.geojson, .zip, .shp, .gpkg, .gdb, .json)")
+    p.add_argument(
+        "--crs",
+        default=None,
+        help="the coordinate system of a file that declares none (a shapefile without .prj), "
+        "e.g. EPSG:3089; overrides a declared one with a warning",
+    )
+    p.add_argument("--layer", default=None, help="the layer (or dataset in a ZIP) to read")
+    p.add_argument(
+        "--encoding", default=None, help="the text encoding of the attributes (e.g. cp1252)"
+    )
 
-    report = load_schools(args.file)
+
+def cmd_import_schools(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.importers.gis import load_gis_schools
+
+    report = load_gis_schools(args.file, crs=args.crs, layer=args.layer, encoding=args.encoding)
     with _store(args) as store:
         store.upsert_schools(report.imported)
         _audit(
@@ -393,6 +565,76 @@ def cmd_import_schools(args: argparse.Namespace, out: TextIO) -> int:
         print(line, file=out)
     print(f"{args.file}: {report.summary()}", file=out)
     return 0 if report.imported or not report.rejected else EXIT_ERROR
+
+
+def cmd_import_roads(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.importers.gis import load_gis_roads
+
+    report = load_gis_roads(args.file, crs=args.crs, layer=args.layer, encoding=args.encoding)
+    for line in report.lines():
+        print(line, file=out)
+    print(f"{args.file}: {report.summary()}", file=out)
+    if not report.imported:
+        print(f"{args.file}: no roads imported; the stored roads are unchanged", file=out)
+        return EXIT_ERROR
+    with _store(args) as store:
+        store.replace_roads(report.imported)
+        _audit(
+            store,
+            ev.RoadsImported(
+                str(args.file), len(report.imported), len(report.rejected), len(report.skipped)
+            ),
+        )
+    return 0
+
+
+def cmd_export_kml(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.replay.geo_export import read_geo_incident, write_kml
+
+    output = Path(args.output)
+    if output.suffix.lower() not in (".kml", ".kmz"):
+        raise CliError(f"-o {args.output!r}: the file must end in .kml or .kmz")
+    with _store(args) as store:
+        _require_incident(store, args.incident)
+        geo = read_geo_incident(store, args.incident)
+    write_kml(geo, output)
+    tracks = sum(1 for r in geo.responders if r.positions)
+    print(
+        f"wrote {output}: {tracks} responder tracks, "
+        f"{sum(len(r.positions) for r in geo.responders)} positions, {len(geo.warnings)} warnings",
+        file=out,
+    )
+    return 0
+
+
+def cmd_export_eido(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.feeds.eido import incident_eido
+
+    with _store(args) as store:
+        _require_incident(store, args.incident)
+        document = incident_eido(store, args.incident, _instant(store, args.incident, args.at))
+    text = json.dumps(document, ensure_ascii=False, indent=1) + "\n"
+    if args.output is None:
+        out.write(text)
+    else:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}: EIDO {document['eidoVersion']} of {args.incident}", file=out)
+    return 0
+
+
+def cmd_export_geojson(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.replay.geo_export import (
+        geojson_document,
+        read_geo_incident,
+        write_geojson,
+    )
+
+    with _store(args) as store:
+        _require_incident(store, args.incident)
+        geo = read_geo_incident(store, args.incident)
+    write_geojson(geo, args.output)
+    print(f"wrote {args.output}: {len(geojson_document(geo)['features'])} features", file=out)
+    return 0
 
 
 def cmd_import_roster(args: argparse.Namespace, out: TextIO) -> int:
@@ -414,31 +656,43 @@ def _audit(store: Store, payload: ev.Payload) -> None:
 
 
 def cmd_incidents(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.replay.portable import untrusted_incidents
+
     with _store(args) as store:
         incidents = store.incidents()
+        untrusted = untrusted_incidents(store)
+        where = _where(store)
+    elsewhere = _demo_note(args)
     if not incidents:
-        print("no incidents", file=out)
+        print(f"no incidents in {where}", file=out)
+        if elsewhere:
+            print(elsewhere, file=out)
         return 0
     rows = [
         (
             i.incident_id,
             i.school_name,
             i.incident_type.replace("_", " "),
-            i.status.replace("_", " ") + (" [EXERCISE]" if i.exercise else ""),
+            i.status.replace("_", " ")
+            + (" [EXERCISE]" if i.exercise else "")
+            + (" [UNTRUSTED IMPORT]" if i.incident_id in untrusted else ""),
             iso(i.opened_at_us),
             str(i.event_count),
         )
         for i in incidents
     ]
     _table(out, ("INCIDENT", "SCHOOL", "TYPE", "STATUS", "OPENED", "EVENTS"), rows)
+    if elsewhere:
+        print(elsewhere, file=out)
     return 0
 
 
 def cmd_export_incident(args: argparse.Namespace, out: TextIO) -> int:
     from dispatch_console.replay.portable import export_incident
+    from dispatch_console.store.chain import CentreKey
 
     with _store(args) as store:
-        result = export_incident(store, args.incident, args.output)
+        result = export_incident(store, args.incident, args.output, signing_key=CentreKey())
     flag = " [EXERCISE]" if result.exercise else ""
     print(
         f"wrote {result.path}: incident {result.incident_id}{flag}, {result.events} events, "
@@ -452,16 +706,115 @@ def cmd_import_incident(args: argparse.Namespace, out: TextIO) -> int:
     from dispatch_console.replay.portable import import_file
 
     with _store(args) as store:
-        result = import_file(store, args.file)
+        _trust_own_key(store)
+        result = import_file(store, args.file, untrusted=args.untrusted)
     flag = " [EXERCISE]" if result.exercise else ""
+    trust = (
+        f"; signed by {result.signer}"
+        if result.signer is not None
+        else "; UNTRUSTED: not signed by a trusted key, marked so"
+    )
     if result.already_imported:
-        print(f"incident {result.incident_id}{flag} is here already, same events", file=out)
+        print(f"incident {result.incident_id}{flag} is here already, same events{trust}", file=out)
         return 0
     added = ", its school added" if result.school_added else ""
     print(
-        f"imported incident {result.incident_id}{flag}: {result.stored} events{added} "
+        f"imported incident {result.incident_id}{flag}: {result.stored} events{added}{trust} "
         "(replay: dispatch-console replay INCIDENT)",
         file=out,
+    )
+    return 0
+
+
+def _trust_own_key(store: Store) -> None:
+    """This centre trusts its own signing key, where the key is (its files import here)."""
+    from dispatch_console.store.chain import CentreKey
+
+    try:
+        key = CentreKey(create=False)
+    except (FileNotFoundError, PermissionError, ValueError):
+        return
+    store.trust_key(key.public, "this centre")
+
+
+def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.store.chain import verify_chain
+
+    with _store(args) as store:
+        if args.incident is not None:
+            _require_incident(store, args.incident)
+        result = verify_chain(store)
+    scope = f"incident {args.incident} in " if args.incident else ""
+    first = result.first_break(args.incident)
+    anchored = (
+        f"signed checkpoints up to event {result.anchored_seq}"
+        if result.anchored_seq
+        else "NO signed checkpoint yet (a rewrite of the whole chain would not be seen: "
+        "run dispatch-console checkpoint where the centre's key is)"
+    )
+    for problem in result.problems:
+        print(f"PROBLEM: {problem}", file=out)
+    if first is not None:
+        print(f"TAMPERED: {scope}the event log breaks at {first.describe()}", file=out)
+        others = [b for b in result.breaks if b is not first]
+        for more in others[:10]:
+            print(f"  also: {more.describe()}", file=out)
+        return EXIT_TAMPERED
+    if result.problems:
+        return EXIT_TAMPERED
+    unchained = f"; {result.unchained} older events carry no hash" if result.unchained else ""
+    elsewhere = f" (elsewhere in the log: {result.breaks[0].describe()})" if result.breaks else ""
+    print(
+        f"OK: {scope}{redact(store.url)}: {result.events} events, chain intact up to event "
+        f"{result.last_seq}, {anchored}{unchained}{elsewhere}",
+        file=out,
+    )
+    return EXIT_TAMPERED if result.breaks else 0
+
+
+def cmd_checkpoint(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.store.chain import CentreKey
+
+    key = CentreKey()
+    with Store(args.db, signing_key=key) as store:
+        seq = store.sign_checkpoint()
+    if seq == 0:
+        print("nothing stored yet: no checkpoint", file=out)
+    else:
+        print(f"signed checkpoint at event {seq} with key {key.key_id} ({key.path})", file=out)
+    return 0
+
+
+def cmd_signing_key(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.store.chain import CentreKey, public_text
+
+    key = CentreKey()
+    print(f"{public_text(key.public)}  (key id {key.key_id}; private key in {key.path})", file=out)
+    return 0
+
+
+def cmd_trust_add(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.store.chain import key_id, parse_public
+
+    try:
+        public = parse_public(args.key)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    with _store(args) as store:
+        added = store.trust_key(public, args.label)
+    kid = key_id(public)
+    print(f"{'trusted' if added else 'already trusted'}: key {kid} ({args.label})", file=out)
+    return 0
+
+
+def cmd_trust_list(args: argparse.Namespace, out: TextIO) -> int:
+    with _store(args) as store:
+        keys = store.trusted_keys()
+    if not keys:
+        print("no trusted keys", file=out)
+        return 0
+    _table(
+        out, ("KEY ID", "LABEL", "ADDED"), [(k.key_id, k.label, iso(k.added_at_us)) for k in keys]
     )
     return 0
 
@@ -565,7 +918,7 @@ def cmd_example(args: argparse.Namespace, out: TextIO) -> int:
     from dispatch_console.resources import resource
 
     if args.db is None:
-        args.db = str(_fresh_demo_database("example.sqlite3"))
+        args.db = str(_fresh_demo_database(DB_SHORTHANDS["example"]))
     report = load_schools(resource("example", "lincoln_hs.geojson"))
     school = next(s for s in report.imported if s.school_id == "lincoln-hs")
     roster = load_roster(resource("example", "roster.csv")).imported
@@ -581,7 +934,7 @@ def cmd_example(args: argparse.Namespace, out: TextIO) -> int:
             print(file=out)
     for refusal in refusals:
         print(f"refused, as it should be: {refusal}", file=out)
-    db = f" --db {args.db}"
+    db = f" --db {args.db}" if getattr(args, "db_given", True) else " --db example"
     print(
         f"\nTry:\n  dispatch-console incidents{db}\n  dispatch-console events {incident}{db}\n"
         f"  dispatch-console state {incident} --at +240{db}",
@@ -614,10 +967,31 @@ def cmd_console(args: argparse.Namespace, out: TextIO) -> int:
         scenario = Path(args.scenario) if args.scenario else resource("scenarios", DEMO_SCENARIO)
         demo = DemoPlan(scenario, speed=args.speed)
         if args.db is None:
-            args.db = str(_fresh_demo_database("demo-console.sqlite3"))
+            args.db = str(_fresh_demo_database(DB_SHORTHANDS["demo"]))
+            print(
+                f"The demo's database: {args.db} (emptied at each start). From another "
+                "terminal: .venv/bin/dispatch-console incidents --db demo",
+                file=out,
+            )
         # Never clashes with a gateway; the simulated devices send plain CoT (loopback only).
         listen = Listen(args.host, 0, 0, 0, udp_worker=False, insecure=args.insecure)
-    Store(args.db).close()  # a clear error now, rather than from a worker thread
+    from dispatch_console.store import accounts
+
+    args.db = _with_password(args.db)
+    with Store(args.db) as store:  # a clear error now, rather than from a worker thread
+        if store.dialect == "postgresql":
+            return _console_as_login_role(args, store, listen, demo)
+        if args.demo and accounts.account(store, DEMO_ACCOUNT) is None:
+            accounts.enroll(
+                store, DEMO_ACCOUNT, "dispatcher", DEMO_PASSWORD, by=_admin(), demo=True
+            )
+        if not accounts.accounts(store):
+            raise CliError(
+                "nobody can sign in: this database has no console accounts (enrol one: "
+                "dispatch-console users add NAME --role ROLE)"
+            )
+    if args.role is not None:
+        log.warning("--role is ignored: the role is the one of the account you sign in to")
     options = ConsoleOptions(
         args.db,
         gateway=not args.no_gateway,
@@ -625,9 +999,12 @@ def cmd_console(args: argparse.Namespace, out: TextIO) -> int:
         demo=demo,
         roads=Path(args.roads) if args.roads else None,
         mbtiles=Path(args.mbtiles) if args.mbtiles else None,
-        user=User(args.user, args.role) if args.user else None,
+        # Only a name to pre-fill: who it is, and the role, come from signing in.
+        user=User(args.user or (DEMO_ACCOUNT if args.demo else ""), "observer"),
         theme=args.theme,
         quit_after_s=args.quit_after,
+        sign_in=True,
+        lock_after_s=args.lock_after * 60.0,
     )
     return run_console(options)
 
@@ -678,7 +1055,8 @@ def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
         _require_incident(store, args.incident)
         place = incident_place(store, args.incident)
         roads_file = Path(args.roads) if args.roads else None
-        roads = roads_for(*place, roads_file) if place is not None else []
+        stored = store.roads() if roads_file is None else []
+        roads = roads_for(*place, roads_file, stored=stored) if place is not None else stored
         report = write_report(store, args.incident, output, roads=roads, theme=THEMES[args.theme])
     m = report.metrics
     what = f"{report.pages} pages" if report.pages else "HTML"
@@ -692,10 +1070,61 @@ def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def _fresh_demo_database(name: str) -> Path:
-    from platformdirs import user_data_path
+def _with_password(url: str | None) -> str | None:
+    """A PostgreSQL URL naming a login role but no password: the password is asked here (not
+    echoed), unless libpq finds one itself ($PGPASSWORD, ~/.pgpass)."""
+    if not url or not url.startswith("postgresql") or not sys.stdin.isatty():
+        return url
+    from sqlalchemy.engine import make_url
 
-    path = user_data_path("dispatch-console", appauthor=False) / name
+    parsed = make_url(url)
+    if parsed.username is None or parsed.password is not None or os.environ.get("PGPASSWORD"):
+        return url
+    if (Path.home() / ".pgpass").exists():
+        return url
+    import getpass
+
+    password = getpass.getpass(f"PostgreSQL password of {parsed.username}: ")
+    return parsed.set(password=password).render_as_string(hide_password=False)
+
+
+def _console_as_login_role(args: argparse.Namespace, store: Store, listen: Any, demo: Any) -> int:
+    """PostgreSQL: the console's user is the login role the server authenticated (SCRAM), and
+    its role the one the owner registered for it (``users add``)."""
+    from sqlalchemy import text
+
+    from dispatch_console.store import accounts
+    from dispatch_console.ui.console_app import ConsoleOptions, run_console
+    from dispatch_console.ui.user import User
+
+    with store._reader.connect() as conn:
+        name = str(conn.execute(text("SELECT session_user")).scalar())
+    role = store.user_role(name)
+    if role is None:
+        raise CliError(
+            f"the login role {name!r} is not a console user (the owner enrols it: "
+            "dispatch-console users add NAME --role ROLE)"
+        )
+    accounts.audit_pg_session(store, "signed_in", name, role)
+    options = ConsoleOptions(
+        args.db,
+        gateway=not args.no_gateway,
+        listen=listen,
+        demo=demo,
+        roads=Path(args.roads) if args.roads else None,
+        mbtiles=Path(args.mbtiles) if args.mbtiles else None,
+        user=User(name, role),
+        theme=args.theme,
+        quit_after_s=args.quit_after,
+        lock_after_s=args.lock_after * 60.0,
+        postgres_session=True,
+    )
+    store.close()
+    return run_console(options)
+
+
+def _fresh_demo_database(name: str) -> Path:
+    path = _demo_path(name)
     path.parent.mkdir(parents=True, exist_ok=True)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
@@ -704,12 +1133,18 @@ def _fresh_demo_database(name: str) -> Path:
 
 def cmd_gateway(args: argparse.Namespace, out: TextIO) -> int:
     from dispatch_console.feeds.server import Listen, serve
+    from dispatch_console.store.chain import CentreKey, Checkpointer
 
     if bool(args.tls_cert) != bool(args.tls_key):
         raise CliError("--tls-cert and --tls-key go together")
     logging.getLogger("dispatch_console").setLevel(logging.INFO)
     from dispatch_console.feeds.ca import default_ca_dir
 
+    try:
+        for proxy in args.trusted_proxy:
+            ipaddress.ip_network(proxy, strict=False)
+    except ValueError as bad:
+        raise CliError(f"--trusted-proxy: {bad}") from None
     ca_dir = None if args.no_cot_tls else str(args.ca_dir or default_ca_dir())
     listen = Listen(
         args.host,
@@ -718,6 +1153,8 @@ def cmd_gateway(args: argparse.Namespace, out: TextIO) -> int:
         args.tcp_port,
         args.tls_cert,
         args.tls_key,
+        udp_worker=not args.no_udp_worker,
+        trusted_proxies=tuple(args.trusted_proxy),
         cot_plaintext=args.cot_plaintext,
         cot_tls_port=args.cot_tls_port,
         ca_dir=ca_dir,
@@ -727,7 +1164,14 @@ def cmd_gateway(args: argparse.Namespace, out: TextIO) -> int:
     if problem is not None:
         raise CliError(f"refusing to listen: {problem}; add --insecure to do it anyway")
     Store(args.db).close()  # a clear error now, rather than from the writer thread
-    serve(args.db, listen, journal_path=args.journal)
+    # The gateway holds the centre's signing key: it anchors the event log's hash chain with
+    # a signed checkpoint every minute (issue 16).
+    checkpoints = Checkpointer(args.db, CentreKey())
+    checkpoints.start()
+    try:
+        serve(args.db, listen, journal_path=args.journal)
+    finally:
+        checkpoints.stop()
     return 0
 
 
@@ -741,7 +1185,10 @@ def cmd_keys_add(args: argparse.Namespace, out: TextIO) -> int:
             raise CliError(f"no school {args.scope!r} (import it first)")
         if args.kind == "device" and store.device(args.scope) is None:
             raise CliError(f"no registered device {args.scope!r} (dispatch-console devices add)")
+        schools = _vendor_schools(store, args)
         store.add_key(material.key_id, args.kind, args.scope, box.seal(material.secret), args.label)
+        if schools:
+            store.set_vendor_schools(material.key_id, schools)
         _audit(store, ev.AccessChanged("key", "added", material.key_id, args.scope, args.kind))
     print(f"key id:  {material.key_id}", file=out)
     print(f"secret:  {material.secret}", file=out)
@@ -751,6 +1198,23 @@ def cmd_keys_add(args: argparse.Namespace, out: TextIO) -> int:
         file=out,
     )
     return 0
+
+
+def _vendor_schools(store: Store, args: argparse.Namespace) -> list[str]:
+    """A vendor key's schools (``["*"]``: all); none for another kind of key."""
+    if args.kind != "vendor":
+        if args.schools or args.all:
+            raise CliError("--schools and --all are for vendor keys")
+        return []
+    if args.all:
+        return ["*"]
+    ids = [s.strip() for s in (args.schools or "").split(",") if s.strip()]
+    if not ids:
+        raise CliError("a vendor key needs --schools ID,ID or --all")
+    unknown = [s for s in ids if store.school(s) is None]
+    if unknown:
+        raise CliError(f"no school {', '.join(map(repr, unknown))} (import it first)")
+    return ids
 
 
 def cmd_keys_list(args: argparse.Namespace, out: TextIO) -> int:
@@ -766,6 +1230,10 @@ def cmd_keys_list(args: argparse.Namespace, out: TextIO) -> int:
             )
             for k in store.api_keys()
         ]
+        where = _where(store)
+    if not rows:
+        print(f"no API keys in {where}", file=out)
+        return 0
     _table(out, ("KEY", "KIND", "FOR", "LABEL", "CREATED", "REVOKED"), rows)
     return 0
 
@@ -776,6 +1244,106 @@ def cmd_keys_revoke(args: argparse.Namespace, out: TextIO) -> int:
         store.revoke_key(args.key_id)
         _audit(store, ev.AccessChanged("key", "revoked", args.key_id, key.scope if key else None))
     print(f"revoked {args.key_id}", file=out)
+    return 0
+
+
+def _admin() -> ev.Actor:
+    """The actor of an administration command: who runs it, on this machine."""
+    import getpass
+
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):
+        who = "unknown"
+    return ev.Actor(ev.ActorKind.SYSTEM, f"{CLI_ACTOR_NAME} ({who})"[:200])
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    import getpass
+
+    first = getpass.getpass("password (at least 12 characters): ")
+    if getpass.getpass("again: ") != first:
+        raise CliError("the two passwords differ")
+    return first
+
+
+def cmd_users_add(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.store import accounts
+
+    password = _read_password(args.password_stdin)
+    with _store(args) as store:
+        if store.dialect == "postgresql":  # a login role of its own; the server checks it
+            from dispatch_console.store.pgroles import create_login
+
+            create_login(store.url, args.name.strip(), args.role, password)
+            accounts.audit_role_change(store, args.name.strip(), args.role, by=_admin())
+            print(
+                f"login role {args.name.strip()!r} created in the {args.role} group; it signs "
+                "in to PostgreSQL with its password (SCRAM-SHA-256)",
+                file=out,
+            )
+            return 0
+        secret = accounts.enroll(store, args.name, args.role, password, by=_admin())
+    assert secret is not None
+    uri = accounts.provisioning_uri(args.name.strip(), secret)
+    print(f"enrolled {args.name.strip()} as {args.role}", file=out)
+    print(
+        "Scan this with the user's authenticator app (shown once; it is their second factor):",
+        file=out,
+    )
+    out.write(accounts.terminal_qr(uri))
+    print(f"or enter the secret by hand: {secret}", file=out)
+    return 0
+
+
+def cmd_users_pg_roles(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.store.pgroles import setup_roles
+
+    with _store(args) as store:
+        if store.dialect != "postgresql":
+            raise CliError("pg-roles is for PostgreSQL (SQLite has local accounts: users add)")
+        setup_roles(store.url)
+    print("group roles, grants and row-level security set", file=out)
+    return 0
+
+
+def cmd_users_list(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.store import accounts
+
+    with _store(args) as store:
+        rows = [
+            (
+                a.name,
+                a.role,
+                "LOCKED" if a.locked else ("demo (no second factor)" if a.demo else "active"),
+                str(a.failures),
+            )
+            for a in accounts.accounts(store)
+        ]
+    if not rows:
+        print("no accounts (see: dispatch-console users add)", file=out)
+        return 0
+    _table(out, ("NAME", "ROLE", "STATE", "FAILED SIGN-INS"), rows)
+    return 0
+
+
+def cmd_users_unlock(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.store import accounts
+
+    with _store(args) as store:
+        accounts.unlock(store, args.name, by=_admin())
+    print(f"unlocked {args.name}", file=out)
+    return 0
+
+
+def cmd_users_role(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.store import accounts
+
+    with _store(args) as store:
+        accounts.set_role(store, args.name, args.role, by=_admin())
+    print(f"{args.name} is now {args.role}", file=out)
     return 0
 
 
@@ -813,6 +1381,10 @@ def cmd_devices_list(args: argparse.Namespace, out: TextIO) -> int:
             )
             for d in store.devices()
         ]
+        where = _where(store)
+    if not rows:
+        print(f"no registered devices in {where}", file=out)
+        return 0
     _table(out, ("DEVICE", "TAK UID", "LABEL", "HOME", "LAST POSITION"), rows)
     return 0
 
@@ -878,9 +1450,10 @@ def cmd_devices_enroll(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_simulate(args: argparse.Namespace, out: TextIO) -> int:
     """``simulate SCENARIO (--db URL | --gateway URL --keys FILE) [--speed X] [--seed N]``:
     the simulator's own parser reads the rest (docs/scenarios.md)."""
+    from dispatch_console.app.demo_ic import act_payloads
     from dispatch_console.sim.run import main as simulate
 
-    return simulate(args.rest)
+    return simulate(args.rest, acts=act_payloads)
 
 
 def cmd_rejections(args: argparse.Namespace, out: TextIO) -> int:
@@ -889,8 +1462,9 @@ def cmd_rejections(args: argparse.Namespace, out: TextIO) -> int:
             (iso(r.at_us), r.transport, r.sender, r.reason, r.excerpt[:80])
             for r in store.rejections(args.limit)
         ]
+        where = _where(store)
     if not rows:
-        print("no rejected messages", file=out)
+        print(f"no rejected messages in {where}", file=out)
         return 0
     _table(out, ("TIME", "VIA", "SENDER", "REASON", "EXCERPT"), rows)
     return 0
@@ -899,9 +1473,64 @@ def cmd_rejections(args: argparse.Namespace, out: TextIO) -> int:
 # --- helpers -----------------------------------------------------------------------------------
 
 
+#: ``--db`` shorthands for the databases the demo commands make (in the user data directory).
+DB_SHORTHANDS = {"demo": "demo-console.sqlite3", "example": "example.sqlite3"}
+
+
+def _demo_path(name: str) -> Path:
+    from platformdirs import user_data_path
+
+    return user_data_path("dispatch-console", appauthor=False) / name
+
+
+def _resolve_db(db: str | None) -> str | None:
+    """``--db demo``: the database of the demo console (``make run``); ``--db example``: the
+    example incident's (``dispatch-console example``); anything else as given."""
+    shorthand = DB_SHORTHANDS.get(db or "")
+    return str(_demo_path(shorthand)) if shorthand is not None else db
+
+
+def _where(store: Store) -> str:
+    """The database a command read, as a newcomer can find it: the file for SQLite."""
+    url = store.url
+    return url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else redact(url)
+
+
+def _demo_incidents(incident_id: str | None = None) -> int:
+    """How many incidents (or whether ``incident_id``) the demo console's database holds."""
+    path = _demo_path(DB_SHORTHANDS["demo"])
+    if not path.exists():
+        return 0
+    try:
+        with Store(str(path)) as demo:
+            if incident_id is not None:
+                return int(demo.has_incident(incident_id))
+            return len(demo.incidents())
+    except (StoreError, OSError):
+        return 0  # a note only: never fail a command over the demo's database
+
+
+def _demo_note(args: argparse.Namespace) -> str:
+    """Where the demo console's incidents are, when the command read another database."""
+    if getattr(args, "db_given", True):
+        return ""
+    n = _demo_incidents()
+    if not n:
+        return ""
+    path = _demo_path(DB_SHORTHANDS["demo"])
+    return (
+        f"The demo console (make run) keeps its {n} incident{'s' if n != 1 else ''} in {path}: "
+        "add --db demo (e.g. dispatch-console incidents --db demo)."
+    )
+
+
 def _require_incident(store: Store, incident_id: str) -> None:
-    if not store.has_incident(incident_id):
-        raise CliError(f"no incident {incident_id!r} (see: dispatch-console incidents)")
+    if store.has_incident(incident_id):
+        return
+    hint = "see: dispatch-console incidents"
+    if store.url == default_url() and _demo_incidents(incident_id):
+        hint = "it is in the demo console's database: add --db demo"
+    raise CliError(f"no incident {incident_id!r} in {_where(store)} ({hint})")
 
 
 def _instant(store: Store, incident_id: str, text: str | None) -> int | None:
@@ -966,7 +1595,10 @@ def write_state_text(state: IncidentState, now_us: int, out: TextIO) -> None:
             file=out,
         )
     if state.commander:
-        print(f"Incident commander: {state.commander}", file=out)
+        post = f" (command post: {state.command_post})" if state.command_post else ""
+        print(f"Incident commander: {state.commander}{post}", file=out)
+    else:
+        print("Incident commander: command not established", file=out)
     rows = [
         (
             r.name,

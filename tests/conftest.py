@@ -15,6 +15,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from dispatch_console.store import Store
+from dispatch_console.store.chain import SIGNING_KEY_ENV
 from tests.availability import require_shared_data, unavailable
 from tests.builders import IC
 from tests.pgcluster import PrivateCluster
@@ -105,3 +106,10 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def store(store_url: str) -> Iterator[Store]:
     with Store(store_url) as opened:
         yield opened
+
+
+@pytest.fixture(autouse=True)
+def _centre_signing_key_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The centre's signing key (issue 16) of each test: a file of the test's own, never the
+    user's (gateways and exports sign with it; processes a test starts inherit it)."""
+    monkeypatch.setenv(SIGNING_KEY_ENV, str(tmp_path / "centre-signing.key"))

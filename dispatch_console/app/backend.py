@@ -32,6 +32,7 @@ from dispatch_console.domain.lifecycle import RuleViolation
 from dispatch_console.domain.state import IncidentState
 from dispatch_console.service import IncidentService
 from dispatch_console.store import PG_CONNECT_ARGS, Store, StoreError, error_line, unreachable
+from dispatch_console.store.chain import verify_chain
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,8 @@ POLL_S = 0.2
 #: Listening to PostgreSQL's notifications, the store is read on a notification and otherwise
 #: only this often (a safety net: each console's reads cost the shared server).
 LISTENING_POLL_S = 2.0
+#: The event log's hash chain is verified at start and this often (seconds).
+VERIFY_EVERY_S = 300.0
 #: Events per batch handed to the GUI thread (a big backlog arrives in digestible pieces).
 BATCH = 5_000
 #: Event types left out of the event log backlog read at start (positions flood it).
@@ -63,22 +66,53 @@ class _Signals(QObject):
     health = Signal(bool, str, bool)
     #: (description, ok, message) of one command.
     command_done = Signal(str, bool, str)
+    #: (intact, message): the event log's hash chain verified (store/chain.py), or broken.
+    integrity = Signal(bool, str)
 
 
 class StoreFeed:
     """Reads new events from the store and hands them to the GUI thread (see module doc)."""
 
-    def __init__(self, store_url: str | None, *, poll_s: float = POLL_S) -> None:
+    def __init__(
+        self,
+        store_url: str | None,
+        *,
+        poll_s: float = POLL_S,
+        verify_every_s: float | None = VERIFY_EVERY_S,
+    ) -> None:
         self.store_url = store_url
         self.poll_s = poll_s
+        self.verify_every_s = verify_every_s
         self.signals = _Signals()
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="store-feed", daemon=True)
+        self._verifier = threading.Thread(target=self._verify, name="log-verify", daemon=True)
         self.last_seq = 0
 
     def start(self) -> None:
         self._thread.start()
+        if self.verify_every_s is not None:
+            self._verifier.start()
+
+    def _verify(self) -> None:
+        """Verify the event log's chain at start and every :attr:`verify_every_s` (in its own
+        thread: a long log takes seconds), saying whether it is intact."""
+        assert self.verify_every_s is not None
+        while not self._stopping.is_set():
+            try:
+                with Store(self.store_url, migrate=False) as store:
+                    result = verify_chain(store, pause_s=0.002)
+                first = result.first_break()
+                if first is not None:
+                    self.signals.integrity.emit(False, first.describe())
+                elif result.problems:
+                    self.signals.integrity.emit(False, result.problems[0])
+                else:
+                    self.signals.integrity.emit(True, f"intact up to event {result.last_seq}")
+            except Exception as exc:  # unreachable: the health banner says so already
+                log.info("log verification not done: %s", _reason(exc))
+            self._stopping.wait(self.verify_every_s)
 
     def wake(self, _events: list[ev.Event] | None = None) -> None:
         """Look now (thread-safe; a service subscriber in this process calls it)."""
@@ -89,6 +123,8 @@ class StoreFeed:
         self._wake.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
+        if self._verifier.is_alive():
+            self._verifier.join(timeout)
 
     def _run(self) -> None:
         store: Store | None = None

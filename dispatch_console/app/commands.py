@@ -179,6 +179,24 @@ def revise_suspect(description: ev.SuspectDescription) -> Payloads:
 # --- warnings ----------------------------------------------------------------------------------
 
 
+def take_command(
+    state: IncidentState,
+    commander: str,
+    command_post: str | None = None,
+    lon: float | None = None,
+    lat: float | None = None,
+    reason: str | None = None,
+) -> Payloads:
+    """Establish command (nobody holds it yet), or transfer it from whoever holds it now to
+    ``commander``; the command post given (name, and a point or none) goes with it."""
+    name = commander.strip()
+    post = (command_post or "").strip() or None
+    if state.commander is None:
+        return [ev.CommandEstablished(name, post, lon, lat)]
+    why = (reason or "").strip() or None
+    return [ev.CommandTransferred(state.commander, name, post, lon, lat, why)]
+
+
 def acknowledge_warning(warning_id: str, by: str) -> Payloads:
     return [ev.WarningAcknowledged(warning_id, by)]
 

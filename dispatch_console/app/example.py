@@ -267,7 +267,7 @@ def build_example(
     )
     ic = COMMANDER
     when(90, DISPATCHER, ev.SuspectDescriptionRevised(first_description))
-    when(120, ic, ev.IncidentCommanderAssigned("Lt. J. Hayes"))
+    when(120, ic, ev.CommandEstablished("Lt. J. Hayes", "Engine 3 tailboard, Elm St lot"))
     when(225, ic, ev.ResponderIdentified("dev-brooks", "known_personally", "Lt. J. Hayes"))
     when(230, ic, ev.ResponderEquipmentIssued("dev-brooks", None, "TAC-2", "vest"))
     when(235, ic, ev.ResponderStaged("dev-brooks", "staging-a"))

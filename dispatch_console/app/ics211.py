@@ -352,7 +352,8 @@ def _header(
     kinds, place = _check_in_location(state, checked, location)
     contact = []
     if state.commander:
-        contact.append(f"IC: {state.commander}")
+        post = state.command_post
+        contact.append(f"IC: {state.commander}" + (f" (command post: {post})" if post else ""))
     if school is not None:
         if school.phone and not any(school.phone in c for c in school.pre_plan.contacts):
             contact.append(f"School: {school.phone}")

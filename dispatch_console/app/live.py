@@ -36,7 +36,7 @@ AREA_TYPES = frozenset({
     ev.PerimeterRemoved.TYPE, ev.CheckInPointSet.TYPE, ev.IncidentOpened.TYPE,
     ev.IncidentStatusChanged.TYPE,
 })  # fmt: skip
-ALERT_TYPES = frozenset({ev.AlertReceived.TYPE, ev.AlertAcknowledged.TYPE})
+ALERT_TYPES = frozenset({ev.AlertReceived.TYPE, ev.AlertRevised.TYPE, ev.AlertAcknowledged.TYPE})
 
 
 class TrailPoint(msgspec.Struct, frozen=True, gc=False):

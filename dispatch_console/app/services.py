@@ -17,12 +17,19 @@ from pathlib import Path
 from dispatch_console.domain import events as ev
 from dispatch_console.feeds.keys import SecretBox
 from dispatch_console.feeds.server import GatewayThread, Listen
+from dispatch_console.store.chain import CentreKey, Checkpointer
 
 log = logging.getLogger(__name__)
 
 #: The demo's scenario and how long after launch its alert comes.
 DEMO_SCENARIO = "large_active_shooter.toml"
 DEMO_DELAY_S = 5.0
+#: What the console says when the demo's scenario has played to its end.
+DEMO_ENDED = (
+    "Demo finished: the incident is over (threat stopped, stand-down, check-in, all clear, "
+    "everyone released). Nothing more will happen; close the console and run make run again "
+    "to watch it from the start."
+)
 
 
 @dataclass(frozen=True)
@@ -47,16 +54,20 @@ class EmbeddedServices:
         box: SecretBox | None = None,
         demo: DemoPlan | None = None,
         on_stored: Callable[[list[ev.Event]], None] | None = None,
+        on_demo_ended: Callable[[str], None] | None = None,
     ) -> None:
         self.store_url = store_url
         self.listen = listen
         self.box = box
         self.demo = demo
         self.on_stored = on_stored
+        #: Told, from the simulator's thread, a sentence saying the demo has ended and how.
+        self.on_demo_ended = on_demo_ended
         self.gateway: GatewayThread | None = None
         self.simulator: threading.Thread | None = None
         self.simulator_error: str | None = None
         self._keys: dict[str, object] | None = None
+        self.checkpoints: Checkpointer | None = None
         self._stop = threading.Event()
         self._started = threading.Event()
 
@@ -86,6 +97,9 @@ class EmbeddedServices:
             keys = self._keys
             self.gateway = GatewayThread(self.store_url, self.listen, box=self.box)
             self.gateway.start_and_wait()
+            # The gateway's process holds the centre's key: it signs chain checkpoints.
+            self.checkpoints = Checkpointer(self.store_url, CentreKey())
+            self.checkpoints.start()
             if self.on_stored is not None and self.gateway.gateway.core is not None:
                 self.gateway.gateway.core.service.subscribe(self.on_stored)
         except Exception as exc:
@@ -101,6 +115,7 @@ class EmbeddedServices:
             self.simulator.start()
 
     def _simulate(self, keys: dict[str, object]) -> None:
+        from dispatch_console.app.demo_ic import act_payloads
         from dispatch_console.sim.run import run_scenario
 
         assert self.demo is not None and self.gateway is not None
@@ -119,12 +134,23 @@ class EmbeddedServices:
                 start_us=time.time_ns() // 1_000,
                 store_url=self.store_url,
                 stop=self._stop,
+                acts=act_payloads,
             )
             ended = "stopped" if self._stop.is_set() else "finished"
             log.warning("demo scenario %s: incident %s", ended, result.incident_id)
+            if not self._stop.is_set():
+                self._ended(DEMO_ENDED)
         except Exception as exc:
             self.simulator_error = f"{type(exc).__name__}: {exc}"
             log.error("the demo simulator stopped: %s", self.simulator_error)
+            self._ended(f"The demo stopped early: {self.simulator_error}")
+
+    def _ended(self, text: str) -> None:
+        if self.on_demo_ended is not None:
+            try:
+                self.on_demo_ended(text)
+            except Exception:
+                log.exception("telling the console the demo ended failed")
 
     def wait_started(self, timeout: float = 30.0) -> bool:
         return self._started.wait(timeout)
@@ -136,3 +162,5 @@ class EmbeddedServices:
         self._started.wait(timeout)
         if self.gateway is not None:
             self.gateway.stop(timeout)
+        if self.checkpoints is not None:
+            self.checkpoints.stop(timeout)

@@ -60,6 +60,32 @@ def _check_active(state: IncidentState, p: ev.Payload) -> None:
     _active(state)
 
 
+def _check_command_established(state: IncidentState, p: ev.Payload) -> None:
+    assert isinstance(p, ev.CommandEstablished)
+    _active(state)
+    if not p.commander.strip():
+        raise RuleViolation(Rule.COMMANDER_REQUIRED, "no name given")
+    if state.commander is not None:
+        raise RuleViolation(
+            Rule.COMMAND_ALREADY_ESTABLISHED, f"{state.commander} is incident commander"
+        )
+
+
+def _check_command_transferred(state: IncidentState, p: ev.Payload) -> None:
+    assert isinstance(p, ev.CommandTransferred)
+    _active(state)
+    if not p.to_commander.strip():
+        raise RuleViolation(Rule.COMMANDER_REQUIRED, "no name to hand command to")
+    if state.commander is None:
+        raise RuleViolation(Rule.NO_COMMAND, f"incident {state.incident_id}")
+    if p.from_commander != state.commander:
+        raise RuleViolation(
+            Rule.NOT_IN_COMMAND, f"{state.commander} is in command, not {p.from_commander}"
+        )
+    if p.to_commander.strip() == state.commander:
+        raise RuleViolation(Rule.COMMAND_ALREADY_ESTABLISHED, f"{state.commander} holds it")
+
+
 def _check_alert_ack(state: IncidentState, p: ev.Payload) -> None:
     assert isinstance(p, ev.AlertAcknowledged)
     _open(state)
@@ -70,6 +96,13 @@ def _check_alert_ack(state: IncidentState, p: ev.Payload) -> None:
         raise RuleViolation(
             Rule.ALERT_ALREADY_ACKNOWLEDGED, f"alert {p.alert_id} by {alert.acknowledged_by}"
         )
+
+
+def _check_alert_revised(state: IncidentState, p: ev.Payload) -> None:
+    assert isinstance(p, ev.AlertRevised)
+    _active(state)
+    if p.alert_id not in state.alerts:
+        raise RuleViolation(Rule.UNKNOWN_ALERT, f"alert {p.alert_id}")
 
 
 def _check_alert_received(state: IncidentState, p: ev.Payload) -> None:
@@ -349,8 +382,11 @@ def _check_par_ended(state: IncidentState, p: ev.Payload) -> None:
 CHECKS: dict[str, Check] = {
     ev.IncidentOpened.TYPE: _check_opened,
     ev.AlertReceived.TYPE: _check_alert_received,
+    ev.AlertRevised.TYPE: _check_alert_revised,
     ev.AlertAcknowledged.TYPE: _check_alert_ack,
     ev.IncidentCommanderAssigned.TYPE: _check_active,
+    ev.CommandEstablished.TYPE: _check_command_established,
+    ev.CommandTransferred.TYPE: _check_command_transferred,
     ev.IncidentStatusChanged.TYPE: _check_open,
     ev.SuspectDescriptionRevised.TYPE: _check_active,
     ev.StagingAreaSet.TYPE: _check_staging_set,

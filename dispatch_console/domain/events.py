@@ -11,6 +11,7 @@ when it is decoded and the fold never sees a malformed payload.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from enum import StrEnum
 from typing import Any, ClassVar, Literal, get_args
 
@@ -174,6 +175,45 @@ class RosterImported(Payload, frozen=True):
     rejected: int
 
 
+class RoadsImported(Payload, frozen=True):
+    """The store's roads were replaced by those of ``file`` (``import-roads``)."""
+
+    TYPE: ClassVar[str] = "roads_imported"
+    file: str
+    imported: int
+    rejected: int
+    skipped: int
+
+
+class IncidentImported(Payload, frozen=True):
+    """The last event of an incident brought from a portable file: where it came from and
+    whether a key this centre trusts signed it (``trusted`` False: imported as untrusted, and
+    shown so wherever the incident is)."""
+
+    TYPE: ClassVar[str] = "incident_imported"
+    file: str
+    events: int
+    trusted: bool
+    signer_key_id: str | None = None
+    #: The trusted key's label (who signed), when trusted.
+    signer: str | None = None
+    #: Why it is untrusted ("unsigned", "signed by an unknown key ...", "bad signature").
+    why_untrusted: str | None = None
+
+
+class ConsoleUserAudit(Payload, frozen=True):
+    """Who signed in at a console, failed to, was locked out or unlocked, whose role changed,
+    whose session locked (issue 16): reference data, no incident. ``action``: enrolled,
+    signed_in, sign_in_failed, locked_out, unlocked, role_changed, session_locked,
+    session_unlocked, unlock_failed."""
+
+    TYPE: ClassVar[str] = "console_user_audit"
+    action: str
+    name: str
+    role: str | None = None
+    detail: str | None = None
+
+
 class AccessChanged(Payload, frozen=True):
     """An administration of who may speak to the gateway: a key made or revoked, a device
     registered, removed or enrolled with a certificate (the actor says who did it)."""
@@ -221,8 +261,61 @@ class AlertAcknowledged(Payload, frozen=True):
 
 
 class IncidentCommanderAssigned(Payload, frozen=True):
+    """Kept so that records written before command was established and transferred
+    (``command_established``, ``command_transferred``) still read: folded as one of those."""
+
     TYPE: ClassVar[str] = "incident_commander_assigned"
     name: str
+
+
+def _check_command_post(lon: float | None, lat: float | None) -> None:
+    if (lon is None) != (lat is None):
+        raise ValueError("a command post location needs both latitude and longitude")
+    if lon is not None and lat is not None:
+        check_lat_lon(lat, lon)
+
+
+class CommandEstablished(Payload, frozen=True):
+    """Incident command established: who is incident commander (IC), and where the command
+    post is (a name, and optionally a point). ``assumed``: recorded by the service when a
+    console user in the incident commander role acted before anyone established command (they
+    are taken to have assumed it by acting)."""
+
+    TYPE: ClassVar[str] = "command_established"
+    commander: str
+    command_post: str | None = None
+    lon: float | None = None
+    lat: float | None = None
+    assumed: bool = False
+
+    def __post_init__(self) -> None:
+        _check_command_post(self.lon, self.lat)
+
+
+class CommandTransferred(Payload, frozen=True):
+    """Command handed from ``from_commander`` to ``to_commander`` (the command post may move
+    with it; left out, it stays where it was)."""
+
+    TYPE: ClassVar[str] = "command_transferred"
+    from_commander: str
+    to_commander: str
+    command_post: str | None = None
+    lon: float | None = None
+    lat: float | None = None
+    reason: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_command_post(self.lon, self.lat)
+
+
+class AlertRevised(Payload, frozen=True):
+    """The sender revised an alert it sent (a CAP ``Update``): where in the school, what is
+    happening. ``None`` leaves a field as it was."""
+
+    TYPE: ClassVar[str] = "alert_revised"
+    alert_id: str
+    location_detail: str | None = None
+    message: str | None = None
 
 
 class IncidentStatusChanged(Payload, frozen=True):
@@ -507,16 +600,30 @@ class ParEnded(Payload, frozen=True):
     par_id: str
 
 
+#: Reference-data and administration events (no incident): the schools, the roster, the roads,
+#: console users' audit, and who may speak to the gateway (keys, devices, certificates).
+REFERENCE_DATA_TYPES: tuple[str, ...] = (
+    SchoolsImported.TYPE,
+    RosterImported.TYPE,
+    RoadsImported.TYPE,
+    ConsoleUserAudit.TYPE,
+    AccessChanged.TYPE,
+)
+
 PAYLOAD_TYPES: dict[str, type[Payload]] = {
     cls.TYPE: cls
     for cls in (
         SchoolsImported,
         RosterImported,
         AccessChanged,
+        RoadsImported,
         IncidentOpened,
         AlertReceived,
+        AlertRevised,
         AlertAcknowledged,
         IncidentCommanderAssigned,
+        CommandEstablished,
+        CommandTransferred,
         IncidentStatusChanged,
         SuspectDescriptionRevised,
         StagingAreaSet,
@@ -549,13 +656,33 @@ PAYLOAD_TYPES: dict[str, type[Payload]] = {
         ParStarted,
         ParAccounted,
         ParEnded,
+        IncidentImported,
+        ConsoleUserAudit,
     )
 }
 
 
-#: Event types of reference data and administration, never of an incident.
-REFERENCE_TYPES: frozenset[str] = frozenset(
-    {SchoolsImported.TYPE, RosterImported.TYPE, AccessChanged.TYPE}
+#: Decisions only a person at a console makes (issue 16): the store refuses them from the system or
+#: a device (a forged "system" event carrying an incident commander's acknowledgement).
+CONSOLE_ONLY_TYPES: frozenset[str] = frozenset(
+    cls.TYPE
+    for cls in (
+        AlertAcknowledged,
+        IncidentCommanderAssigned,
+        CommandEstablished,
+        CommandTransferred,
+        ResponderIdentified,
+        ResponderEquipmentIssued,
+        ResponderAssigned,
+        ResponderReleased,
+        ResponderDirected,
+        BroadcastSent,
+        WarningAcknowledged,
+        ParStarted,
+        ParEnded,
+        StagingAreaRemoved,
+        PerimeterRemoved,
+    )
 )
 
 
@@ -635,3 +762,13 @@ def event_to_dict(event: Event) -> dict[str, Any]:
         "payload": payload_to_dict(event.payload),
         "idempotency_key": event.idempotency_key,
     }
+
+
+def untrusted_import(events: Iterable[Event]) -> str | None:
+    """Why an incident's events came from a file not signed by a key its centre trusted (the
+    first such :class:`IncidentImported` mark), or None if none did."""
+    for event in events:
+        p = event.payload
+        if isinstance(p, IncidentImported) and not p.trusted:
+            return p.why_untrusted or "not signed by a trusted key"
+    return None

@@ -20,6 +20,7 @@ from dispatch_console.domain.state import (
     Assignment,
     Broadcast,
     CheckInPoint,
+    CommandPeriod,
     Directive,
     Equipment,
     Identification,
@@ -80,6 +81,18 @@ def _shown(text: str | None) -> str | None:
     return neutralise(text) if text else text
 
 
+def _alert_revised(state: IncidentState, event: ev.Event) -> None:
+    p = event.payload
+    assert isinstance(p, ev.AlertRevised)
+    alert = state.alerts.get(p.alert_id)
+    if alert is None:
+        return
+    if p.location_detail is not None:
+        alert.location_detail = _shown(p.location_detail)
+    if p.message is not None:
+        alert.message = _shown(p.message)
+
+
 def _alert_acknowledged(state: IncidentState, event: ev.Event) -> None:
     p = event.payload
     assert isinstance(p, ev.AlertAcknowledged)
@@ -89,10 +102,47 @@ def _alert_acknowledged(state: IncidentState, event: ev.Event) -> None:
         alert.acknowledged_by = p.by
 
 
-def _commander(state: IncidentState, event: ev.Event) -> None:
+def _take_command(state: IncidentState, event: ev.Event, period: CommandPeriod) -> None:
+    """The one path by which command changes hands (established, assumed, transferred)."""
+    if state.command and state.command[-1].until_us is None:
+        state.command[-1].until_us = event.occurred_at_us
+        if period.command_post is None:  # the post stays where it was unless it moved
+            before = state.command[-1]
+            period.command_post = before.command_post
+            period.lon, period.lat = before.lon, before.lat
+    state.command.append(period)
+    state.commander = period.commander
+
+
+def _command_established(state: IncidentState, event: ev.Event) -> None:
+    p = event.payload
+    assert isinstance(p, ev.CommandEstablished)
+    how = "assumed" if p.assumed else "established"
+    period = CommandPeriod(
+        p.commander, event.occurred_at_us, how, event.actor.name, p.command_post, p.lon, p.lat
+    )
+    _take_command(state, event, period)
+
+
+def _command_transferred(state: IncidentState, event: ev.Event) -> None:
+    p = event.payload
+    assert isinstance(p, ev.CommandTransferred)
+    period = CommandPeriod(
+        p.to_commander, event.occurred_at_us, "transferred", event.actor.name, p.command_post,
+        p.lon, p.lat, from_commander=p.from_commander, reason=p.reason,
+    )  # fmt: skip
+    _take_command(state, event, period)
+
+
+def _commander_assigned(state: IncidentState, event: ev.Event) -> None:
+    """An older record's assignment: establishes command, or transfers it."""
     p = event.payload
     assert isinstance(p, ev.IncidentCommanderAssigned)
-    state.commander = p.name
+    before = state.commander
+    how = "established" if before is None else "transferred"
+    period = CommandPeriod(p.name, event.occurred_at_us, how, event.actor.name)
+    period.from_commander = before
+    _take_command(state, event, period)
 
 
 def _status(state: IncidentState, event: ev.Event) -> None:
@@ -218,19 +268,31 @@ def _acknowledged(state: IncidentState, event: ev.Event) -> None:
         _move(r, S.ACKNOWLEDGED if p.responding else S.DECLINED, event)
 
 
+def position_fix(event: ev.Event) -> Position:
+    """The position a ``responder_position`` event reports, as the fold takes it (also what a
+    track export draws: one rule for both)."""
+    p = event.payload
+    assert isinstance(p, ev.ResponderPosition)
+    # A device clock running ahead must neither pin the responder to a "newer" fix nor keep a
+    # position from going stale: times are capped by when the store received the report.
+    at_us = min(p.at_us, event.received_at_us + CLOCK_TOLERANCE_US)
+    stale_at_us = min(p.stale_at_us, event.received_at_us + (p.stale_at_us - p.at_us))
+    return Position(p.lat, p.lon, at_us, stale_at_us, p.accuracy_m, p.speed_mps, p.heading_deg)
+
+
+def moves_forward(previous: Position | None, fix: Position) -> bool:
+    """Feed contract: an older position is stored but does not move the responder back."""
+    return previous is None or fix.at_us > previous.at_us
+
+
 def _position(state: IncidentState, event: ev.Event) -> None:
     p = event.payload
     assert isinstance(p, ev.ResponderPosition)
     r = _responder(state, p.responder_id, event)
     if r is None:
         return
-    # A device clock running ahead must neither pin the responder to a "newer" fix nor keep a
-    # position from going stale: times are capped by when the store received the report.
-    at_us = min(p.at_us, event.received_at_us + CLOCK_TOLERANCE_US)
-    stale_at_us = min(p.stale_at_us, event.received_at_us + (p.stale_at_us - p.at_us))
-    pos = Position(p.lat, p.lon, at_us, stale_at_us, p.accuracy_m, p.speed_mps, p.heading_deg)
-    # Feed contract: an older position is stored but does not move the responder back.
-    if r.position is not None and pos.at_us <= r.position.at_us:
+    pos = position_fix(event)
+    if not moves_forward(r.position, pos):
         return
     r.position = pos
     track = r.track
@@ -476,10 +538,16 @@ HANDLERS: dict[str, Handler] = {
     ev.SchoolsImported.TYPE: _ignore,
     ev.RosterImported.TYPE: _ignore,
     ev.AccessChanged.TYPE: _ignore,
+    ev.RoadsImported.TYPE: _ignore,
+    ev.IncidentImported.TYPE: _ignore,
+    ev.ConsoleUserAudit.TYPE: _ignore,
     ev.IncidentOpened.TYPE: _incident_opened,
     ev.AlertReceived.TYPE: _alert_received,
+    ev.AlertRevised.TYPE: _alert_revised,
     ev.AlertAcknowledged.TYPE: _alert_acknowledged,
-    ev.IncidentCommanderAssigned.TYPE: _commander,
+    ev.IncidentCommanderAssigned.TYPE: _commander_assigned,
+    ev.CommandEstablished.TYPE: _command_established,
+    ev.CommandTransferred.TYPE: _command_transferred,
     ev.IncidentStatusChanged.TYPE: _status,
     ev.SuspectDescriptionRevised.TYPE: _suspect,
     ev.StagingAreaSet.TYPE: _staging_set,

@@ -100,6 +100,10 @@ class Rule(StrEnum):
     CONFLICT = "someone else changed what this command acts on since it was decided"
     ROLE_MAY_NOT_COMMAND = "observers and trainers watch: they do not change an incident"
     UNKNOWN_USER = "a console user must be registered in the store to change an incident"
+    COMMAND_ALREADY_ESTABLISHED = "command is established once; after that it is transferred"
+    NO_COMMAND = "command must be established before it can be transferred"
+    NOT_IN_COMMAND = "only the incident commander in command now can hand command over"
+    COMMANDER_REQUIRED = "incident command needs the incident commander's name"
 
 
 class RuleViolation(Exception):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Mapping
+from typing import Final, Literal
 
 import msgspec
 
@@ -60,3 +61,25 @@ class RosterEntry(msgspec.Struct, frozen=True):
     name: str
     status: RosterStatus
     device_ids: tuple[str, ...] = ()
+
+
+# --- roads (imported with import-roads, stored with the schools) ---
+
+RoadClass = Literal["arterial", "collector", "local"]
+ROAD_CLASSES: Final[tuple[RoadClass, ...]] = ("arterial", "collector", "local")
+
+#: Travel speed by class, in metres per second: what a responder's car averages on such a road
+#: in a small county (posted limit, slowed by junctions), not the posted limit itself.
+#: arterial 20 m/s = 72 km/h = 45 mph; collector 13 m/s = 47 km/h = 29 mph;
+#: local 9 m/s = 32 km/h = 20 mph.
+SPEED_MPS: Final[Mapping[RoadClass, float]] = {"arterial": 20.0, "collector": 13.0, "local": 9.0}
+
+
+class Road(msgspec.Struct, frozen=True):
+    """One drivable line: ``coordinates`` are WGS84 ``(lon, lat)``, at least two distinct."""
+
+    road_id: str
+    name: str | None
+    road_class: RoadClass
+    speed_mps: float
+    coordinates: tuple[tuple[float, float], ...]

@@ -178,6 +178,23 @@ class Par(msgspec.Struct):
         return [r for r in self.responder_ids if r not in self.accounted]
 
 
+class CommandPeriod(msgspec.Struct):
+    """One incident commander's time in command: from ``since_us`` until ``until_us`` (None:
+    in command now). ``how``: ``established``, ``assumed`` (acted as IC before anyone
+    established command) or ``transferred`` (handed over by ``from_commander``)."""
+
+    commander: str
+    since_us: int
+    how: str
+    by: str
+    command_post: str | None = None
+    lon: float | None = None
+    lat: float | None = None
+    from_commander: str | None = None
+    reason: str | None = None
+    until_us: int | None = None
+
+
 class Responder(msgspec.Struct):
     responder_id: str
     device_id: str
@@ -248,7 +265,10 @@ class IncidentState(msgspec.Struct):
     opened_at_us: int = 0
     status: IncidentStatus = "active"
     status_changed_at_us: int = 0
+    #: The incident commander now (None: command not established).
     commander: str | None = None
+    #: Who held command when, oldest first (the last one holds it now).
+    command: list[CommandPeriod] = msgspec.field(default_factory=list)
     alerts: dict[str, Alert] = msgspec.field(default_factory=dict)
     suspect_revisions: list[SuspectRevision] = msgspec.field(default_factory=list)
     staging_areas: dict[str, StagingArea] = msgspec.field(default_factory=dict)
@@ -270,6 +290,19 @@ class IncidentState(msgspec.Struct):
     @property
     def suspect(self) -> SuspectRevision | None:
         return self.suspect_revisions[-1] if self.suspect_revisions else None
+
+    @property
+    def command_post(self) -> str | None:
+        return self.command[-1].command_post if self.command else None
+
+    def commander_at(self, t_us: int) -> str | None:
+        """Who held command at ``t_us`` (None: nobody had established it by then)."""
+        holder = None
+        for period in self.command:
+            if period.since_us > t_us:
+                break
+            holder = period.commander
+        return holder
 
     @property
     def closed(self) -> bool:
@@ -324,7 +357,7 @@ _decoder = msgspec.msgpack.Decoder(IncidentState)
 
 #: Bumped whenever the shape of the state or its encoding changes: snapshots of another
 #: format are ignored (they are a cache; the events are the truth).
-STATE_FORMAT = 6
+STATE_FORMAT = 7
 
 
 def encode_state(state: IncidentState) -> bytes:

@@ -14,9 +14,10 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
 from platformdirs import user_config_path
@@ -83,7 +84,7 @@ class NewKey:
 
 
 def new_key_material(kind: KeyKind) -> NewKey:
-    prefix = "sk" if kind == "school" else "dk"
+    prefix = {"school": "sk", "device": "dk", "vendor": "vk", "cad": "ck"}[kind]
     return NewKey(f"{prefix}_{secrets.token_hex(6)}", secrets.token_urlsafe(32))
 
 
@@ -109,6 +110,8 @@ class KeyRing:
         self._lock = threading.Lock()
         #: Every key as last read (sealed): what signs while the store is unreachable.
         self._known: dict[str, ApiKey] = {}
+        #: The sealed secret each cached key was opened from (not opened again if unchanged).
+        self._sealed: dict[str, Any] = {}
 
     def _open(self, record: ApiKey) -> OpenKey:
         secret = self._box.open(record.secret_sealed).encode()
@@ -120,6 +123,58 @@ class KeyRing:
         known = {record.key_id: record for record in records}
         with self._lock:
             self._known = known
+
+    def refresh_ageing(self, lookup_many: Callable[[list[str]], dict[str, ApiKey]]) -> None:
+        """Read again, in one query, every cached key past half its time to live (called a
+        couple of times a second, off the requests' path): a phone that sends every few
+        seconds then finds its key fresh, and a revocation still counts within ``ttl_s``."""
+        now = time.monotonic()
+        with self._lock:
+            ageing = [k for k, c in self._cache.items() if now - c[0] >= self._ttl / 2]
+        if ageing:
+            self.prefetch(ageing, lookup_many, older_than_s=self._ttl / 2)
+
+    def prefetch(
+        self,
+        key_ids: Sequence[str],
+        lookup_many: Callable[[list[str]], dict[str, ApiKey]],
+        *,
+        older_than_s: float | None = None,
+    ) -> None:
+        """Read the keys of a group of requests whose cached copy is old in ONE query (a phone
+        sends every few seconds: one query per request would be most of a request's cost).
+        A key whose sealed secret did not change is not opened again. A store that does not
+        answer is left to :meth:`get` (the outage rules)."""
+        now = time.monotonic()
+        older_than = self._ttl if older_than_s is None else older_than_s
+        with self._lock:
+            stale = [
+                k for k in dict.fromkeys(key_ids)
+                if (c := self._cache.get(k)) is None or now - c[0] >= older_than
+            ]  # fmt: skip
+        if not stale:
+            return
+        try:
+            records = lookup_many(stale)
+        except Exception as exc:
+            if not unreachable(exc):
+                raise
+            return
+        with self._lock:
+            if len(self._cache) + len(stale) > 10_000:
+                self._cache.clear()
+            for key_id in stale:
+                record = records.get(key_id)
+                opened = None
+                if record is not None and not record.revoked:
+                    previous = self._sealed.get(key_id)
+                    cached = self._cache.get(key_id)
+                    if previous == record.secret_sealed and cached is not None and cached[1]:
+                        opened = cached[1]
+                    else:
+                        opened = self._open(record)
+                        self._sealed[key_id] = record.secret_sealed
+                self._cache[key_id] = (now, opened)
 
     def get(self, key_id: str, *, offline: bool = False) -> OpenKey | None:
         """The opened key (None: unknown or revoked). ``offline``: the store is known to be

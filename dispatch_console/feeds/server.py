@@ -1,4 +1,5 @@
-"""The gateway's transports: HTTP (aiohttp), Cursor-on-Target over UDP and a TCP stream.
+"""The gateway's transports: HTTP (aiohttp), Cursor-on-Target over UDP and a TCP stream (plain,
+opt-in), and CoT over TLS with a client certificate per device.
 
 One asyncio loop does all network I/O; one writer thread runs :class:`GatewayCore` (parsing,
 validation, durable appends). A reply or acknowledgement is sent only after the writer says
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import ipaddress
 import logging
 import signal
 import ssl
@@ -27,9 +29,11 @@ from aiohttp import web
 from dispatch_console.domain import events as ev
 from dispatch_console.feeds.ca import CertificateAuthority, peer_serial
 from dispatch_console.feeds.core import GatewayCore, Reply, error
+from dispatch_console.feeds.eido_ws import EidoSubscribers
 from dispatch_console.feeds.identity import certified_device
 from dispatch_console.feeds.journal import Entry, Journal, JournalError, default_journal_path
 from dispatch_console.feeds.keys import MASTER_KEY_ENV, KeyProblem, OpenKey, SecretBox
+from dispatch_console.feeds.routes import DeviceRequest
 from dispatch_console.feeds.udp_worker import (
     EncodedBatch,
     UdpWorker,
@@ -76,6 +80,22 @@ WRITER_STUCK_S = 5.0
 REFERENCE_EVERY_S = 60.0
 #: The routes a journal may keep (a GET of directives is not a message to keep).
 JOURNALED_ROUTES = frozenset({"activation", "device_messages", "notified"})
+#: Device-message requests answered in one group commit at most (one durable transaction).
+HTTP_GROUP_MAX = 400
+#: Device-message requests waiting for the writer at most: past that, a request is answered
+#: ``503`` with ``Retry-After`` at once (graceful overload: refused fast, never after 30 s).
+HTTP_QUEUE_MAX = 600
+#: A request that waited this long for its group is answered ``503`` without being handled
+#: (the writer is behind: the sender backs off and sends again, rather than wait).
+HTTP_WAIT_MAX_S = 0.5
+#: Seconds a refused sender is asked to wait before sending again.
+RETRY_AFTER_S = 1
+#: Requests per second (and burst) from one address before authentication. Sized for a
+#: carrier's NAT or a reverse proxy, behind which thousands of phones share one address
+#: (2,000 phones every 5 s are 400 requests a second); what protects the writer is the bounded
+#: queue above, and each key has its own limit after authentication.
+PEER_RATE = 2000.0
+PEER_BURST = 4000.0
 T = TypeVar("T")
 
 
@@ -90,6 +110,10 @@ class Listen:
     #: Receive and parse CoT over UDP in a process of its own (the other core); off, the
     #: gateway's event loop receives it (tests, or a one-core machine).
     udp_worker: bool = True
+    #: Reverse proxies (addresses or networks, e.g. ``10.0.0.0/8``) whose ``X-Forwarded-For``
+    #: is believed: the client is then the last address in it not itself a trusted proxy.
+    #: From any other peer the header is ignored (anyone can write it).
+    trusted_proxies: tuple[str, ...] = ()
     #: Plain CoT (UDP and the TCP stream, no credentials). The command line makes it opt-in
     #: (``--cot-plaintext``); a device enrolled with a certificate is never heard on it.
     cot_plaintext: bool = True
@@ -112,8 +136,6 @@ class Listen:
 
 
 def _loopback(host: str) -> bool:
-    import ipaddress
-
     if host == "localhost":
         return True
     try:
@@ -193,13 +215,28 @@ class Gateway:
         self._tak_writers: dict[str, asyncio.StreamWriter] = {}
         self._tak_connections: dict[asyncio.Task[Any], asyncio.StreamWriter] = {}
         self.key_limiter = RateLimiter(rate=50.0, burst=100.0)
-        self.peer_limiter = RateLimiter(rate=200.0, burst=400.0)
+        self.peer_limiter = RateLimiter(rate=PEER_RATE, burst=PEER_BURST)
+        self._trusted = [ipaddress.ip_network(p, strict=False) for p in listen.trusted_proxies]
+        #: Device-message requests waiting for their group commit, and whether a group is
+        #: queued on the writer.
+        self._http_waiting: deque[_Waiting] = deque()
+        self._http_grouping = False
+        self._http_lock = threading.Lock()
+        #: Requests answered 503 because the gateway was past capacity (health, benchmark).
+        self.overloaded = 0
+        #: Seconds from a device-messages request read to its answer, the latest ones (what
+        #: the gateway itself adds; a sender also sees the network and the event loop).
+        self.answer_times: deque[float] = deque(maxlen=5000)
+        #: Group commits made, and the requests they answered (health, benchmark).
+        self.groups = 0
+        self.grouped = 0
         self.ports: dict[str, int] = {}
         self.udp_datagrams = 0  # received, for the benchmark's loss figure
         self._udp_worker: UdpWorker | None = None
         self._udp_pump: threading.Thread | None = None
         self._stopping = threading.Event()
         self.monitor: Monitor | None = None
+        self.eido: EidoSubscribers | None = None
         # UDP batches waiting for the writer, and whether a store of them is queued on it.
         self._udp_gathered: deque[EncodedBatch] = deque()
         self._udp_gathered_size = 0
@@ -249,9 +286,14 @@ class Gateway:
                 loop.call_soon_threadsafe(self._push_cot, outbound)
 
         core.listeners.append(to_loop)
+        self.eido = EidoSubscribers(core, loop)
+        core.listeners.append(self.eido.on_events)
         self.monitor = await self.on_writer(_start_monitor, core)
         app = web.Application(client_max_size=MAX_BODY, middlewares=[self._errors])
         app.router.add_post("/v1/activations", self._activation)
+        app.router.add_post("/v1/cap", self._cap)
+        app.router.add_get("/v1/incidents/{incident_id}/eido", self._eido)
+        app.router.add_get("/v1/eido/subscribe", self._eido_subscribe)
         app.router.add_post("/v1/devices/{device_id}/messages", self._device_messages)
         app.router.add_get("/v1/devices/{device_id}/directives", self._directives)
         app.router.add_post("/v1/incidents/{incident_id}/notified", self._notified)
@@ -400,6 +442,7 @@ class Gateway:
             if time.monotonic() - self._reference_read_at > REFERENCE_EVERY_S:
                 core.remember_reference()
                 self._reference_read_at = time.monotonic()
+            core.refresh_keys()
             if self.monitor is not None:
                 self.monitor.check()
         except Exception as exc:
@@ -449,9 +492,8 @@ class Gateway:
         if not journal.pending or (self.store_down is not None and not trying):
             return
         for entry in journal.oldest(FORWARD_CHUNK):
-            core.peer = entry.peer
             try:
-                with core.received_at(entry.received_us):
+                with core.received_at(entry.received_us), core.from_peer(entry.peer):
                     key = core.authenticate(entry.key_id, entry.signature, entry.body, entry.peer)
                     if isinstance(key, Reply):
                         reply = key
@@ -471,8 +513,6 @@ class Gateway:
                     "journaled message %d failed %d times: kept as failed", entry.id, tries
                 )
                 reply = error(500, f"{type(exc).__name__}: {exc}"[:300])
-            finally:
-                core.peer = None
             journal.forwarded(entry.id, reply.status, reply.body)
             self._forward_failures.pop(entry.id, None)
         if journal.pending:
@@ -536,6 +576,8 @@ class Gateway:
             key = self._authorized(key_id, signature, body, peer, counted=counted)
             if isinstance(key, Reply):
                 return key
+            if route in ("cap", "eido"):  # not journaled: the sender retries on 503
+                return _unavailable()
             if route not in JOURNALED_ROUTES:  # directives: listed from memory meanwhile
                 return core.directives(key, target, record_delivery=self.store_down is None)
             promised = dict(self._promised)
@@ -577,14 +619,38 @@ class Gateway:
     def _limited(self, request: web.Request) -> web.Response | None:
         """Before authentication only the sender's address is limited: a key id is no secret,
         so an unsigned flood naming it must not use up that key's allowance."""
-        if not self.peer_limiter.allow(request.remote or "?"):
+        if not self.peer_limiter.allow(self.client_address(request)):
             return _too_many()
         return None
+
+    def client_address(self, request: web.Request) -> str:
+        """The sender's address: the peer's; behind a trusted reverse proxy, the last address
+        of ``X-Forwarded-For`` that is not a trusted proxy itself."""
+        peer = request.remote or "?"
+        if not self._trusted or not self._is_trusted(peer):
+            return peer
+        forwarded = request.headers.getall("X-Forwarded-For", [])
+        hops = [hop.strip() for line in forwarded for hop in line.split(",") if hop.strip()]
+        for hop in reversed(hops):
+            if not self._is_trusted(hop):
+                try:
+                    return str(ipaddress.ip_address(hop))
+                except ValueError:
+                    return peer  # a forged or broken header: the proxy itself is the sender
+        return hops[0] if hops else peer
+
+    def _is_trusted(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in self._trusted)
 
     async def _log_refusal(self, request: web.Request, reason: str) -> None:
         core = self.core
         if core is not None:
-            sender = f"{request.headers.get('X-Dispatch-Key-Id', '-')[:64]}@{request.remote}"
+            key_id = request.headers.get("X-Dispatch-Key-Id", "-")[:64]
+            sender = f"{key_id}@{self.client_address(request)}"
             await self.on_writer(core.reject, "http", sender, reason, b"")
 
     async def _signed(self, request: web.Request, route: str, target: str = "") -> web.Response:
@@ -601,45 +667,195 @@ class Gateway:
             return slow
         key_id = request.headers.get("X-Dispatch-Key-Id")
         signature = request.headers.get("X-Dispatch-Signature")
-        peer = request.remote or "?"
+        peer = self.client_address(request)
+        if route == "device_messages":
+            reply = await self._grouped(target, key_id, signature, body, peer)
+        else:
+            reply = await self.on_writer(
+                self._answer_one, route, target, key_id, signature, body, peer
+            )
+        headers = {"Retry-After": str(RETRY_AFTER_S)} if reply.status in (429, 503) else None
+        return web.json_response(reply.body, status=reply.status, headers=headers)
+
+    def _answer_one(
+        self, route: str, target: str, key_id: str | None, signature: str | None, body: bytes,
+        peer: str,
+    ) -> Reply:  # fmt: skip
+        """On the writer: answer one request (to the journal while the store is down); every
+        refusal meanwhile names ``peer``."""
         core = self.core
         assert core is not None
+        with core.from_peer(peer):
+            return self._answer_one_from(route, target, key_id, signature, body, peer)
 
-        def run() -> Reply:
-            core.peer = peer
-            try:
-                return handled()
-            finally:
-                core.peer = None
+    def _answer_one_from(
+        self, route: str, target: str, key_id: str | None, signature: str | None, body: bytes,
+        peer: str,
+    ) -> Reply:  # fmt: skip
+        core = self.core
+        assert core is not None
+        if self._journal_first():
+            return self._journal(route, target, key_id, signature, body, peer)
+        core.attempted_incident_id = None
+        counted = False
+        try:
+            key = self._authorized(key_id, signature, body, peer)
+            if isinstance(key, Reply):
+                return key
+            counted = True  # (whatever raises after this, it was counted against the key)
+            return core.handle(route, key, target, body)
+        except Exception as exc:
+            if not unreachable(exc):
+                raise
+            self._store_lost(exc)
+        # Whatever of it was stored before the store went is stored once: the journal
+        # forwards it under the same idempotency key.
+        return self._journal(
+            route, target, key_id, signature, body, peer,
+            counted=counted, attempted=core.attempted_incident_id,
+        )  # fmt: skip
 
-        def handled() -> Reply:
-            if self._journal_first():
-                return self._journal(route, target, key_id, signature, body, peer)
-            core.attempted_incident_id = None
-            counted = False
-            try:
-                key = self._authorized(key_id, signature, body, peer)
-                if isinstance(key, Reply):
-                    return key
-                counted = True  # (whatever raises after this, it was counted against the key)
-                return core.handle(route, key, target, body)
-            except Exception as exc:
-                if not unreachable(exc):
+    # --- device messages: group commit, bounded queue ---------------------------------------
+
+    async def _grouped(
+        self, target: str, key_id: str | None, signature: str | None, body: bytes, peer: str
+    ) -> Reply:
+        """Device messages wait for the next group commit (answered after it), or, past
+        :data:`HTTP_QUEUE_MAX` waiting requests, are refused at once with ``503``."""
+        if len(self._http_waiting) >= HTTP_QUEUE_MAX:
+            return self._busy()
+        entered = time.monotonic()
+        future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
+        waiting = _Waiting(time.monotonic(), target, key_id, signature, body, peer, future)
+        with self._http_lock:
+            self._http_waiting.append(waiting)
+            if not self._http_grouping:
+                self._http_grouping = True
+                self._writer.submit(self._answer_group, asyncio.get_running_loop())
+        reply = await future
+        self.answer_times.append(time.monotonic() - entered)
+        return reply
+
+    def _answer_alone(self, request: DeviceRequest) -> Reply:
+        core = self.core
+        assert core is not None
+        try:
+            return core.device_messages_group([request])[0]
+        except Exception as exc:
+            if unreachable(exc):
+                raise
+            log.exception("device messages of %s failed", request.device_id)
+            return error(500, "internal error; retry later")
+
+    def _busy(self) -> Reply:
+        self.overloaded += 1
+        return error(503, "the gateway is at capacity; send again later")
+
+    def _answer_group(self, loop: asyncio.AbstractEventLoop) -> None:
+        """On the writer: answer the device-message requests waiting, up to
+        :data:`HTTP_GROUP_MAX`, with one durable commit; requests arriving meanwhile make the
+        next group (the longer a commit takes, the more the next one carries)."""
+        group: list[_Waiting] = []
+        with self._http_lock:
+            while self._http_waiting and len(group) < HTTP_GROUP_MAX:
+                group.append(self._http_waiting.popleft())
+        replies: list[Reply] = []
+        try:
+            late = time.monotonic() - HTTP_WAIT_MAX_S
+            fresh = [w for w in group if w.since >= late]
+            answers = iter(self._answer_fresh(fresh))
+            replies = [next(answers) if w.since >= late else self._busy() for w in group]
+        except Exception:
+            log.exception("answering a group of device messages failed")
+            failed = error(500, "internal error; retry later")
+            replies = [failed] * len(group)
+        finally:
+            for waiting, reply in zip(group, replies, strict=False):
+                loop.call_soon_threadsafe(_resolve, waiting.future, reply)
+            with self._http_lock:
+                if self._http_waiting:
+                    self._writer.submit(self._answer_group, loop)
+                else:
+                    self._http_grouping = False
+
+    def _answer_fresh(self, group: list[_Waiting]) -> list[Reply]:
+        if not group:
+            return []
+        core = self.core
+        assert core is not None
+        if self._journal_first():
+            return [
+                self._answer_one("device_messages", w.target, w.key_id, w.signature, w.body,
+                                 w.peer)
+                for w in group
+            ]  # fmt: skip
+        replies: list[Reply | None] = [None] * len(group)
+        requests: list[DeviceRequest] = []
+        places: list[int] = []
+        core.prefetch_keys([w.key_id for w in group])
+        for index, w in enumerate(group):
+            with core.from_peer(w.peer):
+                key = self._authorized(w.key_id, w.signature, w.body, w.peer)
+            if isinstance(key, Reply):
+                replies[index] = key
+            else:
+                requests.append(DeviceRequest(key, w.target, w.body, w.peer))
+                places.append(index)
+        try:
+            answers = core.device_messages_group(requests) if requests else []
+        except Exception as exc:
+            if not unreachable(exc):
+                if len(requests) < 2:
                     raise
-                self._store_lost(exc)
-            # Whatever of it was stored before the store went is stored once: the journal
-            # forwards it under the same idempotency key.
-            return self._journal(
-                route, target, key_id, signature, body, peer,
-                counted=counted, attempted=core.attempted_incident_id,
-            )  # fmt: skip
-
-        reply = await self.on_writer(run)
-        headers = {"Retry-After": "1"} if reply.status in (429, 503) else None
-        return web.json_response(reply.body, status=reply.status, headers=headers)
+                # One request that breaks the group (nothing of it was stored) must not fail
+                # the others with it, again on every resend: each is answered alone.
+                log.exception("a group of %d requests failed: answered one by one", len(requests))
+                answers = [self._answer_alone(request) for request in requests]
+                for index, answer in zip(places, answers, strict=True):
+                    replies[index] = answer
+                return [reply for reply in replies if reply is not None]
+            self._store_lost(exc)
+            # Nothing of the group was committed (or, if the commit went through, its keys are
+            # stored once when the journal forwards it).
+            answers = []
+            for i in places:
+                with core.from_peer(group[i].peer):
+                    answers.append(
+                        self._journal("device_messages", group[i].target, group[i].key_id,
+                                      group[i].signature, group[i].body, group[i].peer,
+                                      counted=True)
+                    )  # fmt: skip
+        else:
+            self.groups += 1
+            self.grouped += len(requests)
+        for index, answer in zip(places, answers, strict=True):
+            replies[index] = answer
+        return [reply for reply in replies if reply is not None]
 
     async def _activation(self, request: web.Request) -> web.Response:
         return await self._signed(request, "activation")
+
+    async def _cap(self, request: web.Request) -> web.Response:
+        from dispatch_console.feeds.cap import CAP_CONTENT_TYPES
+
+        if request.content_type not in CAP_CONTENT_TYPES:
+            await self._log_refusal(request, f"415: CAP body of type {request.content_type!r}")
+            return web.json_response({"error": "a CAP body is application/cap+xml"}, status=415)
+        return await self._signed(request, "cap")
+
+    async def _eido(self, request: web.Request) -> web.Response:
+        return await self._signed(request, "eido", request.match_info["incident_id"])
+
+    async def _eido_subscribe(self, request: web.Request) -> web.StreamResponse:
+        limited = self._limited(request)
+        if limited is not None:
+            return limited
+        assert self.eido is not None  # routes exist only once started
+
+        async def authorize(key_id: str | None, sig: str | None, body: bytes, peer: str) -> Any:
+            return await self.on_writer(self._authorized, key_id, sig, body, peer)
+
+        return await self.eido.handle(request, authorize, self.on_writer)
 
     async def _device_messages(self, request: web.Request) -> web.Response:
         return await self._signed(request, "device_messages", request.match_info["device_id"])
@@ -652,7 +868,8 @@ class Gateway:
 
     async def _health(self, request: web.Request) -> web.Response:
         """``ok``; or ``degraded`` while the store is unreachable or the journal is being
-        forwarded (how many messages it holds)."""
+        forwarded (how many messages it holds). With ``?stats``: the device-message group
+        commits, refusals at capacity and recent answer times (benchmarks, operators)."""
         pending = self.journal.pending if self.journal is not None else 0
         stuck_s = time.monotonic() - self._last_tick
         stuck = stuck_s > WRITER_STUCK_S
@@ -665,6 +882,16 @@ class Gateway:
             body["store_error"] = self.store_down
         if stuck:
             body["writer_stuck_s"] = round(stuck_s, 1)
+        if "stats" not in request.query:
+            return web.json_response(body)
+        times = sorted(self.answer_times)
+        body["device_messages"] = {
+            "groups": self.groups,
+            "grouped": self.grouped,
+            "overloaded": self.overloaded,
+            "recent_p50_ms": round(times[len(times) // 2] * 1000, 1) if times else None,
+            "recent_p99_ms": round(times[int(len(times) * 0.99)] * 1000, 1) if times else None,
+        }
         return web.json_response(body)
 
     # --- Cursor-on-Target ---------------------------------------------------------------------
@@ -993,6 +1220,24 @@ def _check_master_key(store: Store, box: SecretBox) -> None:
             except KeyProblem as problem:
                 raise RuntimeError(f"{problem}; set {MASTER_KEY_ENV} to the right file") from None
             return
+
+
+@dataclass(slots=True)
+class _Waiting:
+    """A device-message request waiting for its group commit."""
+
+    since: float
+    target: str
+    key_id: str | None
+    signature: str | None
+    body: bytes
+    peer: str
+    future: asyncio.Future[Reply]
+
+
+def _resolve(future: asyncio.Future[Reply], reply: Reply) -> None:
+    if not future.done():  # (the sender may have gone)
+        future.set_result(reply)
 
 
 def _no_banner() -> None:

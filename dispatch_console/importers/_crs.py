@@ -38,9 +38,16 @@ _ROUND_TRIP_TOLERANCE = 1e-3
 
 @dataclass(frozen=True)
 class SourceCrs:
-    """Where the file's coordinates live. ``authority`` is ``None`` for WGS84 lon/lat."""
+    """Where the file's coordinates live. ``authority`` is ``None`` for WGS84 lon/lat, else
+    what pyproj reads (``"EPSG:3089"``, or a WKT a GIS file declares); ``label`` names it in
+    messages when ``authority`` is a long WKT."""
 
     authority: str | None = None
+    label: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.label or self.authority or "WGS84"
 
     @property
     def is_wgs84(self) -> bool:

@@ -158,7 +158,7 @@ def _to_wgs84(positions: list[Position], crs: SourceCrs) -> list[Position]:
         converted = crs.to_wgs84(x, y)
         if converted is None:
             raise GeometryRejected(
-                f"coordinates {_pos((x, y))} cannot be transformed from {crs.authority}"
+                f"coordinates {_pos((x, y))} cannot be transformed from {crs.name}"
             )
         result.append(converted)
     for (x, y), (lon, lat) in zip(positions, result, strict=True):
@@ -175,7 +175,7 @@ def _to_wgs84(positions: list[Position], crs: SourceCrs) -> list[Position]:
         try:
             check_lat_lon(lat, lon)
         except ValueError as exc:
-            prefix = "" if crs.is_wgs84 else f"after transforming from {crs.authority}: "
+            prefix = "" if crs.is_wgs84 else f"after transforming from {crs.name}: "
             raise GeometryRejected(f"{prefix}{exc}") from None
     return result
 

@@ -51,6 +51,7 @@ __all__ = [
     "PHONE_KEYS",
     "load_schools",
     "parse_schools",
+    "schools_from_features",
 ]
 
 #: Property keys that may hold a school's name (compared after :func:`normalize_key`, so
@@ -151,7 +152,7 @@ def read_collection(data: bytes | str, source: str) -> tuple[list[Any], Any]:
 
 
 def transformed_warning(crs: Any) -> Problem:
-    return Problem(None, f"coordinates transformed from {crs.authority} to WGS84")
+    return Problem(None, f"coordinates transformed from {crs.name} to WGS84")
 
 
 def load_schools(path: str | Path) -> ImportReport[School]:
@@ -162,6 +163,14 @@ def load_schools(path: str | Path) -> ImportReport[School]:
 def parse_schools(data: bytes | str, *, source: str = "<input>") -> ImportReport[School]:
     """Schools, with their pre-plans, from GeoJSON text. See ``docs/import-formats.md``."""
     features, crs = read_collection(data, source)
+    return schools_from_features(features, crs, source=source)
+
+
+def schools_from_features(
+    features: list[Any], crs: SourceCrs, *, source: str = "<input>"
+) -> ImportReport[School]:
+    """Schools from GeoJSON-shaped features (dicts) whose coordinates are in ``crs``: the
+    GeoJSON reader's and the GIS reader's (shapefile, GeoPackage, ...) one code path."""
     report: ImportReport[School] = ImportReport(source=source, unit="feature")
     if not crs.is_wgs84:
         report.warnings.append(transformed_warning(crs))

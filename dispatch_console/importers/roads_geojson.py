@@ -14,10 +14,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any
 
-import msgspec
-
+from dispatch_console.domain.reference import ROAD_CLASSES, SPEED_MPS, Road, RoadClass
 from dispatch_console.importers._crs import SourceCrs
 from dispatch_console.importers._geometry import (
     GEOJSON_GEOMETRY_TYPES,
@@ -46,16 +45,8 @@ __all__ = [
     "infer_road_class",
     "load_roads",
     "parse_roads",
+    "roads_from_features",
 ]
-
-RoadClass = Literal["arterial", "collector", "local"]
-ROAD_CLASSES: Final[tuple[RoadClass, ...]] = ("arterial", "collector", "local")
-
-#: Travel speed by class, in metres per second: what a responder's car averages on such a road
-#: in a small county (posted limit, slowed by junctions), not the posted limit itself.
-#: arterial 20 m/s = 72 km/h = 45 mph; collector 13 m/s = 47 km/h = 29 mph;
-#: local 9 m/s = 32 km/h = 20 mph.
-SPEED_MPS: Final[Mapping[RoadClass, float]] = {"arterial": 20.0, "collector": 13.0, "local": 9.0}
 
 #: Property keys that may hold a road's name, in order (the first with a value wins); OSM ``ref``
 #: (``"US 25"``) is the last resort.
@@ -63,16 +54,6 @@ ROAD_NAME_KEYS = (
     "name", "road_name", "rd_name", "street_name", "streetname", "st_name", "str_name",
     "fullname", "full_name", "label", "ref",
 )  # fmt: skip
-
-
-class Road(msgspec.Struct, frozen=True):
-    """One drivable line: ``coordinates`` are WGS84 ``(lon, lat)``, at least two distinct."""
-
-    road_id: str
-    name: str | None
-    road_class: RoadClass
-    speed_mps: float
-    coordinates: tuple[tuple[float, float], ...]
 
 
 class NotARoad(Exception):
@@ -191,6 +172,14 @@ def load_roads(path: str | Path) -> ImportReport[Road]:
 def parse_roads(data: bytes | str, *, source: str = "<input>") -> ImportReport[Road]:
     """Roads from GeoJSON text, in file order (a MultiLineString's lines in their order)."""
     features, crs = read_collection(data, source)
+    return roads_from_features(features, crs, source=source)
+
+
+def roads_from_features(
+    features: list[Any], crs: SourceCrs, *, source: str = "<input>"
+) -> ImportReport[Road]:
+    """Roads from GeoJSON-shaped features whose coordinates are in ``crs`` (the GeoJSON and
+    the GIS readers' one code path)."""
     report: ImportReport[Road] = ImportReport(source=source, unit="feature")
     if not crs.is_wgs84:
         report.warnings.append(transformed_warning(crs))

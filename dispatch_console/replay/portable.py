@@ -15,8 +15,19 @@ then one line per event, in sequence order::
      "actor": {"kind": "device", "name": "dev-ruiz"}, "source": "feed",
      "payload": {...}, "idempotency_key": "..." | null}
 
-and a last line ``{"end": true, "event_count": N, "sha256": "..."}`` (SHA-256 of every event
-line, newline included): a file cut short, or changed by hand, is refused.
+and a last line ``{"end": true, "event_count": N, "sha256": "...", "key_id": "...",
+"signature": "..."}``: ``sha256`` is SHA-256 of every event line, newline included (a file cut
+short or damaged is refused); ``signature`` (hex) is the exporting centre's Ed25519 signature
+(``store/chain.py``) of ``"dispatch-console incident file v1\n" + SHA-256(header line) +
+SHA-256(event lines)``, so neither the header nor any event can be changed, and the checksum
+recomputed, without the signing key. ``key_id`` names the key.
+
+**Trust.** An import verifies the signature against the keys this centre trusts
+(``dispatch-console trust add``). A file that is unsigned, signed by a key not trusted here, or
+whose signature does not verify is refused, unless imported as untrusted (``--untrusted``). Every
+import appends a last event :class:`~dispatch_console.domain.events.IncidentImported` saying
+where the incident came from and whether it was trusted; an incident with an untrusted import
+is shown UNTRUSTED wherever it is listed, replayed or reported (:func:`untrusted_incidents`).
 
 ``seq`` is the event's number in the database it came from (for reference; an import numbers
 the events anew, after everything stored there). The roster excerpt lists the roster entries of
@@ -56,6 +67,7 @@ from dispatch_console.domain.geometry import area_problem
 from dispatch_console.domain.reference import RosterEntry, School
 from dispatch_console.domain.timeutil import iso
 from dispatch_console.store import Store, StoreError
+from dispatch_console.store.chain import CentreKey, TrustedKey, signature_valid
 from dispatch_console.store.importing import append_incident, incident_rows
 
 __all__ = [
@@ -126,10 +138,19 @@ class _Header(msgspec.Struct, forbid_unknown_fields=True):
     roster: list[_RosterLine] = []
 
 
-class _Trailer(msgspec.Struct, forbid_unknown_fields=True):
+class _Trailer(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     end: bool
     event_count: int
     sha256: str
+    key_id: str | None = None
+    signature: str | None = None
+
+
+_SIGNED_CONTEXT = b"dispatch-console incident file v1\n"
+
+
+def _signed_message(header_sha256: bytes, events_sha256: bytes) -> bytes:
+    return _SIGNED_CONTEXT + header_sha256 + events_sha256
 
 
 class _Probe(msgspec.Struct):
@@ -152,6 +173,10 @@ class PortableIncident:
     events: list[ev.Event]
     school: School | None
     roster: tuple[RosterEntry, ...]
+    #: The signing key's id and signature (None: unsigned), and what they sign.
+    key_id: str | None = None
+    signature: bytes | None = None
+    signed_message: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -173,6 +198,8 @@ class ImportResult:
     school_added: bool
     exercise: bool
     status: str
+    #: The trusted key's label that signed the file (None: imported as untrusted).
+    signer: str | None = None
 
 
 _json = msgspec.json.Encoder()
@@ -185,9 +212,13 @@ def _line(value: Any) -> bytes:
 # --- export ------------------------------------------------------------------------------------
 
 
-def export_incident(store: Store, incident_id: str, path: str | Path) -> ExportResult:
-    """Write one incident to ``path`` (see the module docstring). Refused if the incident does
-    not exist, cannot be read whole by this version, or is a live incident still active."""
+def export_incident(
+    store: Store, incident_id: str, path: str | Path, signing_key: CentreKey | None = None
+) -> ExportResult:
+    """Write one incident to ``path`` (see the module docstring), signed with ``signing_key``
+    if given (its public half is then trusted in ``store``, so this centre accepts its own
+    files). Refused if the incident does not exist, cannot be read whole by this version, or is
+    a live incident still active."""
     path = Path(path)
     summary = next((s for s in store.incidents() if s.incident_id == incident_id), None)
     if summary is None:
@@ -219,10 +250,11 @@ def export_incident(store: Store, incident_id: str, path: str | Path) -> ExportR
         roster,
     )
     digest = hashlib.sha256()
+    header_line = _line(header)
     tmp = path.with_name(path.name + ".part")
     try:
         with gzip.open(tmp, "wb", compresslevel=6) as out:
-            out.write(_line(header))
+            out.write(header_line)
             for event in events:
                 line = _line(
                     {
@@ -238,7 +270,12 @@ def export_incident(store: Store, incident_id: str, path: str | Path) -> ExportR
                 )
                 digest.update(line)
                 out.write(line)
-            out.write(_line(_Trailer(True, len(events), digest.hexdigest())))
+            key_id = signature = None
+            if signing_key is not None:
+                message = _signed_message(hashlib.sha256(header_line).digest(), digest.digest())
+                key_id, signature = signing_key.key_id, signing_key.sign(message).hex()
+                store.trust_key(signing_key.public, "this centre")
+            out.write(_line(_Trailer(True, len(events), digest.hexdigest(), key_id, signature)))
         tmp.replace(path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -338,6 +375,7 @@ def _read(path: Path, handle: IO[bytes]) -> PortableIncident:
     if first is None:
         raise PortableError(f"{path}: empty file")
     header = _header(path, first[1])
+    header_sha256 = hashlib.sha256(first[1]).digest()
     incident_id = header.incident_id
     if not 0 <= header.event_count <= MAX_EVENTS:
         raise PortableError(f"{path}: event_count {header.event_count} is out of range")
@@ -376,6 +414,12 @@ def _read(path: Path, handle: IO[bytes]) -> PortableIncident:
         raise PortableError(f"{path}: holds {len(events)} events, announced {header.event_count}")
     if trailer.sha256 != digest.hexdigest():
         raise PortableError(f"{path}: checksum mismatch: the events were changed or damaged")
+    signature: bytes | None = None
+    if trailer.signature is not None:
+        try:
+            signature = bytes.fromhex(trailer.signature)
+        except ValueError:
+            raise PortableError(f"{path}: the signature is not hex") from None
     if not events:
         raise PortableError(f"{path}: no events")
     state = replay(incident_id, events)
@@ -393,6 +437,9 @@ def _read(path: Path, handle: IO[bytes]) -> PortableIncident:
             RosterEntry(r.agency, r.badge, r.name, r.status, tuple(r.device_ids))
             for r in header.roster
         ),
+        trailer.key_id,
+        signature,
+        _signed_message(header_sha256, digest.digest()),
     )
 
 
@@ -495,7 +542,7 @@ def _event(
         raise PortableError(f"{where}: not an event: {exc}") from None
     if line.type not in ev.PAYLOAD_TYPES:
         raise PortableError(f"{where}: unknown event type {line.type!r}")
-    if line.type in ev.REFERENCE_TYPES:
+    if line.type in ev.REFERENCE_DATA_TYPES:
         raise PortableError(f"{where}: {line.type} is not an incident event")
     try:
         payload = ev.decode_payload(line.type, line.payload)
@@ -534,10 +581,29 @@ def _event(
 # --- import --------------------------------------------------------------------------------------
 
 
-def import_file(store: Store, path: str | Path) -> ImportResult:
+def file_signer(store: Store, incident: PortableIncident) -> tuple[TrustedKey | None, str]:
+    """The trusted key that signed ``incident``'s file, or None and why not."""
+    if incident.signature is None or incident.key_id is None:
+        return None, "the file is not signed"
+    known = {k.key_id: k for k in store.trusted_keys()}.get(incident.key_id)
+    if known is None:
+        return None, f"signed by key {incident.key_id[:16]!r}, which this centre does not trust"
+    if not signature_valid(known.public, incident.signature, incident.signed_message):
+        return None, f"the signature by {known.label} ({known.key_id}) does not verify: forged"
+    return known, ""
+
+
+def import_file(store: Store, path: str | Path, *, untrusted: bool = False) -> ImportResult:
     """Import the incident of a portable file (module docstring); :class:`PortableError` (one
-    line, nothing stored) if it cannot be."""
+    line, nothing stored) if it cannot be, or if it is not signed by a key this centre trusts
+    and ``untrusted`` is not given (then it is imported marked untrusted)."""
     incident = read_incident_file(path)
+    signer, why_not = file_signer(store, incident)
+    if signer is None and not untrusted:
+        raise PortableError(
+            f"{Path(path)}: not imported: {why_not} (trust the sender's key with "
+            "dispatch-console trust add, or import it marked untrusted with --untrusted)"
+        )
     incident_id = incident.incident_id
     _refuse_live_active(incident_id, incident.exercise, incident.status)
     # The store hands out received times that never go backwards after its last event: times
@@ -549,27 +615,53 @@ def import_file(store: Store, path: str | Path) -> ImportResult:
             f"{Path(path)}: received times up to {iso(latest)}, later than this machine's "
             f"clock ({iso(now)}): not imported"
         )
-    result = ImportResult(incident_id, 0, True, False, incident.exercise, incident.status)
+    signer_label = signer.label if signer is not None else None
+    result = ImportResult(
+        incident_id, 0, True, False, incident.exercise, incident.status, signer_label
+    )
+    mark = ev.IncidentImported(
+        Path(path).name[:200],
+        len(incident.events),
+        signer is not None,
+        incident.key_id if signer is not None else None,
+        signer_label,
+        None if signer is not None else why_not,
+    )
     if store.has_incident(incident_id):
-        if incident_rows(list(store.read(incident_id))) == incident_rows(incident.events):
+        stored = [e for e in store.read(incident_id) if e.type != ev.IncidentImported.TYPE]
+        if incident_rows(stored) == incident_rows(
+            [e for e in incident.events if e.type != ev.IncidentImported.TYPE]
+        ):
             return result
         raise PortableError(
             f"incident {incident_id} exists in this database with other events: not imported"
         )
     try:
-        appended = append_incident(store, incident_id, incident.events, incident.school)
+        appended = append_incident(store, incident_id, incident.events, incident.school, mark=mark)
     except StoreError as exc:
         raise PortableError(f"{Path(path)}: not imported: {exc}") from None
     return ImportResult(
         incident_id,
-        appended.last_seq - appended.first_seq + 1,
+        len(incident.events),
         False,
         appended.school_added,
         incident.exercise,
         incident.status,
+        signer_label,
     )
 
 
-def import_incident(store: Store, path: str | Path) -> str:
+def untrusted_incidents(store: Store) -> dict[str, str]:
+    """Incidents imported as untrusted (at any import, here or before an export): id -> why."""
+    found: dict[str, str] = {}
+    for event in store.read(all_incidents=True, types=[ev.IncidentImported.TYPE]):
+        p = event.payload
+        assert isinstance(p, ev.IncidentImported)
+        if not p.trusted and event.incident_id is not None:
+            found.setdefault(event.incident_id, p.why_untrusted or "not signed by a trusted key")
+    return found
+
+
+def import_incident(store: Store, path: str | Path, *, untrusted: bool = False) -> str:
     """Import a portable incident file; returns the incident id (see :func:`import_file`)."""
-    return import_file(store, path).incident_id
+    return import_file(store, path, untrusted=untrusted).incident_id

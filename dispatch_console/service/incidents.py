@@ -244,7 +244,11 @@ class IncidentService:
             return BatchOutcome(result.stored, refused, duplicates)
 
     def record_positions(
-        self, reports: Sequence[PositionReport], commands: Sequence[Command] = ()
+        self,
+        reports: Sequence[PositionReport],
+        commands: Sequence[Command] = (),
+        *,
+        alongside: Callable[[WriteTransaction], None] | None = None,
     ) -> PositionsOutcome:
         """Store a flood of position reports, and the few ``commands`` they brought about
         (a contact joining an incident), in one durable transaction.
@@ -257,6 +261,7 @@ class IncidentService:
         ``EventDraft`` per report: the fields are encoded as JSON in one call and the store
         decodes them as ``ResponderPosition`` (checked, and proven readable) before it keeps
         them; a key stored already, by this writer or another, is stored once.
+        ``alongside``: more to write in the same transaction (one commit, not two).
         """
         incident_ids = dict.fromkeys(
             [c.incident_id for c in commands] + [r.incident_id for r in reports]
@@ -298,6 +303,8 @@ class IncidentService:
                     refused[kept[index]] = why
                 duplicates.update(result.duplicates)
                 stored.extend(result.stored)
+                if alongside is not None:
+                    alongside(tx)
             self._publish_foreign(foreign)
             self._fold_published(stored)
             return PositionsOutcome(stored, refused_commands, refused, duplicates)
@@ -395,6 +402,15 @@ class IncidentService:
             c.actor.name for c in commands if c.actor.kind is ev.ActorKind.CONSOLE_USER
         )
         since: dict[tuple[str, int], list[ev.Event]] = {}
+        # The last command naming each responder: a device's own report that no later command
+        # of the batch is checked against needs no working copy of the incident (copying a
+        # 2,000-responder state for one acknowledgement made each group cost as much as the
+        # incident is large).
+        last_naming: dict[tuple[str, str], int] = {}
+        for index, command in enumerate(commands):
+            rid = getattr(command.payload, "responder_id", None)
+            if isinstance(rid, str):
+                last_naming[(command.incident_id, rid)] = index
         for index, command in enumerate(commands):
             key = command.idempotency_key
             if key is not None and (key in duplicates or key in seen_keys):
@@ -414,9 +430,24 @@ class IncidentService:
                 continue
             if key is not None:
                 seen_keys.add(key)
+            assumed = _assumption(command, roles, state)
+            if assumed is not None:
+                if command.incident_id not in copied:
+                    state = working[command.incident_id] = decode_state(encode_state(state))
+                    copied.add(command.incident_id)
+                accepted.append(assumed)
+                apply(state, _provisional(assumed))
             accepted.append(command)
             if command.payload.TYPE in VALIDATION_NEUTRAL:
                 continue  # cannot change what later commands are checked against
+            if (
+                command.payload.TYPE in _RESPONDER_LOCAL
+                and last_naming.get(
+                    (command.incident_id, getattr(command.payload, "responder_id", ""))
+                )
+                == index
+            ):
+                continue  # changes only its responder, whom no later command names
             if command.incident_id not in copied:
                 state = working[command.incident_id] = decode_state(encode_state(state))
                 copied.add(command.incident_id)
@@ -589,6 +620,33 @@ def _check_actor(actor: ev.Actor, roles: dict[str, str]) -> None:
         raise RuleViolation(Rule.ROLE_MAY_NOT_COMMAND, f"{actor.name} is registered as {role}")
 
 
+#: The events that set who is in command (acting as IC before any of them assumes command).
+COMMAND_TYPES = frozenset(
+    {ev.CommandEstablished.TYPE, ev.CommandTransferred.TYPE, ev.IncidentCommanderAssigned.TYPE}
+)
+#: The role whose first act, when nobody has established command, assumes it.
+COMMANDER_ROLE = "incident commander"
+
+
+def _assumption(command: Command, roles: dict[str, str], state: IncidentState) -> Command | None:
+    """A console user registered as incident commander who acts in an active incident where
+    nobody has established command is recorded as having assumed it, by an event stored just
+    before their act (same actor, time and source): the report and replay then say who held
+    command from when, instead of "none recorded" while an IC acted all along."""
+    actor = command.actor
+    if (
+        actor.kind is not ev.ActorKind.CONSOLE_USER
+        or roles.get(actor.name) != COMMANDER_ROLE
+        or state.commander is not None
+        or not state.opened
+        or state.closed
+        or command.payload.TYPE in COMMAND_TYPES
+    ):
+        return None
+    payload = ev.CommandEstablished(actor.name, assumed=True)
+    return Command(command.incident_id, payload, actor, command.source, command.occurred_at_us)
+
+
 #: Events that replace something of the whole incident (a revision decided on an older one
 #: would silently undo another user's).
 _INCIDENT_WIDE = {
@@ -606,6 +664,18 @@ _ID_FIELDS = (
 #: The events whose staging area is their subject (elsewhere it is only where one is sent).
 _STAGING_SUBJECT = frozenset({ev.StagingAreaSet.TYPE, ev.StagingAreaRemoved.TYPE})
 _NEVER_CONFLICT = VALIDATION_NEUTRAL | {ev.DirectiveAcknowledged.TYPE, ev.BroadcastSent.TYPE}
+
+
+#: Events that change only their responder's own record (what later commands about OTHER
+#: responders are checked against is the same before and after them).
+_RESPONDER_LOCAL = frozenset(
+    {
+        ev.ResponderAcknowledged.TYPE,
+        ev.ResponderEnRoute.TYPE,
+        ev.ResponderProfileReported.TYPE,
+        ev.ResponderRosterChecked.TYPE,
+    }
+)
 
 
 def _touched(payload: ev.Payload) -> set[tuple[str, str]]:

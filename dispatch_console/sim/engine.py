@@ -30,7 +30,7 @@ from dispatch_console.county.roads import RoadGraph, Route
 from dispatch_console.domain.reference import School
 from dispatch_console.domain.timeutil import iso
 from dispatch_console.feeds.cot.build import cot_time, xml_safe
-from dispatch_console.sim.scenario import Officer, Scenario
+from dispatch_console.sim.scenario import Officer, Scenario, ScriptedAct
 
 __all__ = [
     "STEP_S",
@@ -48,7 +48,9 @@ CORNER_MPS = 7.0
 CORNER_DEG = 35.0
 MIN_CRAWL_MPS = 1.5
 GPS_SIGMA_M = 3.0
-STATIONARY_REPORT_S = 60.0
+#: A parked device still reports, inside the 30 s a position stays fresh (the app's default
+#: stale time, and a TAK report's): a responder waiting at staging never looks STALE.
+STATIONARY_REPORT_S = 20.0
 DECIDED_POLL_S = 30.0
 M_PER_DEG_LAT = 110_540.0
 M_PER_DEG_LON_EQ = 111_320.0
@@ -69,6 +71,11 @@ class Transport(Protocol):
 
     def suspect(self, incident_id: str, description: dict[str, str], at_us: int) -> bool: ...
 
+    def command(self, incident_id: str, act: ScriptedAct, at_us: int) -> bool:
+        """The incident commander's act (a console action, like a suspect revision): True if
+        it was carried out."""
+        ...
+
 
 @dataclass
 class SimCounts:
@@ -86,6 +93,7 @@ class SimCounts:
     refused: int = 0  # device messages the gateway refused (per message)
     cot_sent: int = 0
     suspect_revisions: int = 0
+    command_acts: int = 0  # the incident commander's scripted acts carried out
 
 
 def staging_point(school: School, staging_area_id: str | None) -> tuple[str, float, float] | None:
@@ -261,6 +269,7 @@ class Engine:
             for o in scenario.officers
         ]
         self._suspects = list(scenario.activation.suspect)
+        self._acts = list(scenario.command)
         self.first_on_scene: str | None = None
 
     # --- the clock -----------------------------------------------------------------------------
@@ -298,6 +307,11 @@ class Engine:
             revision = self._suspects.pop(0)
             if self.transport.suspect(self.incident_id, revision.description, self.at_us(t)):
                 self.counts.suspect_revisions += 1
+        while self._acts and self.incident_id is not None and t >= self._acts[0].at_s:
+            act = self._acts.pop(0)
+            self._log("command", act.act)
+            if self.transport.command(self.incident_id, act, self.at_us(t)):
+                self.counts.command_acts += 1
         for state in self.officers:
             if state.officer.is_tak:
                 self._tak_step(state, t)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
+import random
 import socket
 import sys
 import threading
@@ -28,11 +30,19 @@ from dispatch_console.domain import events as ev
 from dispatch_console.feeds.auth import sign
 from dispatch_console.importers.geojson_schools import load_schools
 from dispatch_console.sim.engine import JSON, Engine, SimCounts
-from dispatch_console.sim.scenario import Officer, ScenarioError, load_scenario
+from dispatch_console.sim.scenario import Officer, ScenarioError, ScriptedAct, load_scenario
 
-__all__ = ["GatewayError", "HttpCotTransport", "SimResult", "main", "run_scenario"]
+__all__ = ["ActPayloads", "GatewayError", "HttpCotTransport", "SimResult", "main", "run_scenario"]
+
+log = logging.getLogger(__name__)
 
 SIM_ACTOR = ev.Actor(ev.ActorKind.CONSOLE_USER, "simulator (incident commander)")
+
+
+#: Turns one of the incident commander's scripted acts into the payloads the console would store
+#: for it, given the incident's state (the console's own builders, ``app.demo_ic``: the
+#: simulator sits below the app layer, so it is handed them).
+ActPayloads = Callable[[ScriptedAct, Any], list[ev.Payload]]
 
 
 class KeyPair(Protocol):
@@ -93,14 +103,16 @@ class HttpCotTransport:
         store_url: str | None = None,
         timeout_s: float = 30.0,
         max_rps: float = 150.0,
+        acts: ActPayloads | None = None,
     ) -> None:
+        self.acts = acts
         self.url = gateway_url.rstrip("/")
         self.keys = keys
         self.school_id = school_id
         self.udp, self.tcp = udp, tcp
         self.timeout_s = timeout_s
-        #: Every simulated device sends from this one address: stay under the gateway's
-        #: per-address limit (200 requests a second) instead of being refused with 429.
+        #: Every simulated device sends from this one address: paced, so that a run's burst
+        #: (an activation alerting every device) does not meet the gateway's 503 at capacity.
         self._gap_s = 1.0 / max_rps
         self._next_send = 0.0
         self.store_url = store_url
@@ -152,8 +164,11 @@ class HttpCotTransport:
             except urllib.error.HTTPError as failed:
                 with failed:
                     text = failed.read().decode("utf-8", "replace")
-                    if failed.code in (429, 503):  # rate limited; the store briefly down
-                        time.sleep(min(2.0, float(failed.headers.get("Retry-After") or 1)))
+                    if failed.code in (429, 503):  # limited; at capacity; the store briefly down
+                        # Backs off as asked, longer each time, with jitter: simulated phones
+                        # refused together must not all come back in the same instant.
+                        asked = float(failed.headers.get("Retry-After") or 1)
+                        time.sleep(min(5.0, asked * (1 + _attempt / 4)) * random.uniform(0.5, 1.0))
                         continue
                     raise GatewayError(f"{method} {path}: {failed.code} {text}") from None
         raise GatewayError(f"{method} {path}: still refused (429/503) after 20 tries")
@@ -194,9 +209,8 @@ class HttpCotTransport:
             while stream.recv(65536):
                 pass
 
-    def suspect(self, incident_id: str, description: dict[str, str], at_us: int) -> bool:
-        if self.store_url is None:
-            return False
+    def _console(self) -> Any:
+        """The incident service the simulated incident commander acts through."""
         if self._service is None:
             from dispatch_console.service import IncidentService
             from dispatch_console.store import Store
@@ -205,14 +219,39 @@ class HttpCotTransport:
             # The simulator plays the incident commander: registered as one, or refused.
             self._store.set_user(SIM_ACTOR.name, "incident commander")
             self._service = IncidentService(self._store)
+        return self._service
+
+    def suspect(self, incident_id: str, description: dict[str, str], at_us: int) -> bool:
+        if self.store_url is None:
+            return False
         payload = ev.SuspectDescriptionRevised(ev.SuspectDescription(**description))
-        self._service.execute(
+        self._console().execute(
             incident_id,
             [payload],
             actor=SIM_ACTOR,
             source=ev.Source.SIMULATOR,
             occurred_at_us=at_us,
         )
+        return True
+
+    def command(self, incident_id: str, act: ScriptedAct, at_us: int) -> bool:
+        """Carry out one of the incident commander's acts on the store's current state; what
+        the rules refuse (a responder whose status changed meanwhile) is logged and skipped."""
+        if self.store_url is None or self.acts is None:
+            return False
+        from dispatch_console.service.incidents import Command
+
+        service = self._console()
+        state = self._store.state_at(incident_id)  # fresh: devices moved through the gateway
+        payloads = self.acts(act, state)
+        if not payloads:
+            return True
+        commands = [
+            Command(incident_id, p, SIM_ACTOR, ev.Source.SIMULATOR, at_us) for p in payloads
+        ]
+        outcome = service.execute_batch(commands)
+        for index, why in outcome.refused.items():
+            log.info("simulated IC %s: %s refused: %s", act.act, payloads[index].TYPE, why)
         return True
 
 
@@ -232,6 +271,7 @@ def run_scenario(
     stop: threading.Event | None = None,
     on_time: Callable[[int], None] | None = None,
     exercise: bool = False,
+    acts: ActPayloads | None = None,
 ) -> SimResult:
     """Run the scenario at ``path`` against the gateway; ``keys`` maps school and device ids to
     their keys (as :func:`~dispatch_console.county.load.load_demo_county` hands them back).
@@ -243,6 +283,8 @@ def run_scenario(
     it to end the run early (the console does when it closes). ``on_time``: told each simulated
     instant (a gateway running on simulated time follows it). ``exercise``: the activation
     opens the incident as an exercise (feed contract: kept apart from live incidents).
+    ``acts``: builds the payloads of the scenario's ``[[command]]`` acts (with a store URL);
+    without it they are skipped.
     """
     from dispatch_console.county.load import demo_directory
 
@@ -257,6 +299,7 @@ def run_scenario(
         udp=udp,
         tcp=tcp,
         store_url=store_url,
+        acts=acts,
     )
     engine = Engine(
         scenario,
@@ -321,8 +364,9 @@ class _Key:
     secret: str
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, acts: ActPayloads | None = None) -> int:
     args = _parser().parse_args(argv)
+    args.acts = acts
     try:
         load_scenario(args.scenario)  # a bad file is reported before any gateway is involved
         if args.db:
@@ -398,6 +442,7 @@ def _run_embedded(args: argparse.Namespace) -> SimResult:
             until_s=args.until,
             store_url=args.db,
             exercise=args.exercise,
+            acts=args.acts,
         )
     finally:
         thread.stop()

@@ -10,7 +10,7 @@ import random
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal, cast, get_args
 
 from dispatch_console.county.load import DemoDevice, demo_directory, read_devices
 from dispatch_console.domain.events import AlertType
@@ -60,6 +60,30 @@ class ScenarioError(ValueError):
 class SuspectRevision:
     at_s: float
     description: dict[str, str]
+
+
+#: What the simulated incident commander can do (``[[command]]``), in the order an incident
+#: ends: take command, say the threat is stopped, stand everyone down, check in at staging
+#: those who arrived, declare the all clear (which closes the incident), release everyone.
+COMMAND_ACTS = (
+    "establish", "threat_stopped", "stand_down", "check_in", "all_clear", "release",
+)  # fmt: skip
+CommandAct = Literal[
+    "establish", "threat_stopped", "stand_down", "check_in", "all_clear", "release"
+]
+
+
+@dataclass(frozen=True)
+class ScriptedAct:
+    """One of the incident commander's console acts, at a simulated second (``[[command]]``)."""
+
+    at_s: float
+    act: CommandAct
+    #: ``establish``: who takes command, and the command post.
+    commander: str | None = None
+    command_post: str | None = None
+    #: ``threat_stopped``, ``all_clear``: the words sent or recorded.
+    text: str | None = None
 
 
 @dataclass(frozen=True)
@@ -118,6 +142,8 @@ class Scenario:
     officers: tuple[Officer, ...]
     population: Population | None = None
     devices: dict[str, DemoDevice] = field(default_factory=dict)
+    #: The incident commander's acts, in time order.
+    command: tuple[ScriptedAct, ...] = ()
 
 
 class _Reader:
@@ -191,7 +217,7 @@ def load_scenario(path: str | Path, *, devices_csv: str | Path | None = None) ->
     devices = {d.device_id: d for d in read_devices(csv_path)}
     names = _roster_names(Path(csv_path).with_name("roster.csv"))
     top = _Reader(file, raw, "")
-    top.unknown(("name", "seed", "duration_s", "activation", "officers", "population"))
+    top.unknown(("name", "seed", "duration_s", "activation", "officers", "population", "command"))
     name = top.text("name", Path(path).stem)
     assert name is not None
     seed = int(top.number("seed", 1, 0, 2**63))
@@ -217,7 +243,29 @@ def load_scenario(path: str | Path, *, devices_csv: str | Path | None = None) ->
         officers.extend(_generate(population, devices, seen, top, names))
     if not officers:
         raise top.fail("officers", "a scenario needs at least one officer (or a [population])")
-    return Scenario(name, file, seed, duration, activation, tuple(officers), population, devices)
+    acts = _command(top, raw.get("command", []))
+    return Scenario(
+        name, file, seed, duration, activation, tuple(officers), population, devices, acts
+    )
+
+
+def _command(top: _Reader, raw: Any) -> tuple[ScriptedAct, ...]:
+    if not isinstance(raw, list):
+        raise top.fail("command", "must be an array of tables ([[command]])")
+    acts: list[ScriptedAct] = []
+    for index, item in enumerate(raw):
+        r = top.child(f"command[{index}]", item)
+        r.unknown(("at_s", "act", "commander", "command_post", "text"))
+        act = cast(CommandAct, r.choice("act", COMMAND_ACTS))
+        commander = r.text("commander")
+        if act == "establish" and not (commander or "").strip():
+            raise r.fail("commander", "is required to establish command")
+        acts.append(
+            ScriptedAct(
+                r.number("at_s", None), act, commander, r.text("command_post"), r.text("text"),
+            )
+        )  # fmt: skip
+    return tuple(sorted(acts, key=lambda a: a.at_s))
 
 
 def _activation(r: _Reader) -> Activation:

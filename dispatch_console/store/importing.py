@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
@@ -71,16 +71,36 @@ def incident_rows(events: Sequence[ev.Event]) -> list[Row]:
 
 
 def append_incident(
-    store: Store, incident_id: str, events: Sequence[ev.Event], school: School | None = None
+    store: Store,
+    incident_id: str,
+    events: Sequence[ev.Event],
+    school: School | None = None,
+    mark: ev.IncidentImported | None = None,
 ) -> AppendedIncident:
     """Append ``events`` (one incident's, in their order) as incident ``incident_id``, and the
-    school if this database has none of that id. Refused with :class:`StoreError` (nothing
+    school if this database has none of that id; then ``mark`` if given (by the system, its
+    event time now, its received time the last event's, so a replay of the incident ends where
+    the incident did). Refused with :class:`StoreError` (nothing
     stored) if the incident exists, an idempotency key is stored already, or an identifier is
     longer than its column."""
     if not events:
         raise StoreError(f"incident {incident_id}: no events to import")
     _check_limits(incident_id, events)
     rows = incident_rows(events)
+    if mark is not None:
+        now = store._clock()
+        rows.append(
+            (
+                mark.TYPE,
+                now,
+                events[-1].received_at_us,
+                ev.ActorKind.SYSTEM.value,
+                "import",
+                ev.Source.IMPORT.value,
+                ev.encode_payload(mark).decode(),
+                None,
+            )
+        )
     table = schema.events
     with store.writing() as tx:
         conn = tx.conn
@@ -102,7 +122,7 @@ def append_incident(
                     f"event key {clash[0]!r} is stored already here (incident "
                     f"{clash[1] or 'reference data'}): this file cannot be imported here"
                 )
-        last = int(conn.execute(select(func.max(table.c.seq))).scalar() or 0)
+        last = tx._next_seq()[0]
         school_added = False
         if school is not None:
             known = conn.execute(
@@ -113,28 +133,14 @@ def append_incident(
             if known is None:
                 conn.execute(_insert(store, schema.schools), [school_row(school, store._clock())])
                 school_added = True
-        values: list[dict[str, Any]] = []
+        values: list[tuple[Any, ...]] = []
         for seq, row in enumerate(rows, last + 1):
-            type_, occurred, received, kind, name, source, payload, key = row
-            values.append(
-                {
-                    "seq": seq,
-                    "incident_id": incident_id,
-                    "type": type_,
-                    "occurred_at_us": occurred,
-                    "received_at_us": received,
-                    "actor_kind": kind,
-                    "actor_name": name,
-                    "source": source,
-                    "payload": payload,
-                    "idempotency_key": key,
-                }
-            )
+            values.append((seq, incident_id, *row[:3], *row[3:]))
             if len(values) >= _CHUNK:
-                conn.execute(table.insert(), values)
+                conn.exec_driver_sql(store._insert_sql, tx.chained(values))
                 values = []
         if values:
-            conn.execute(table.insert(), values)
+            conn.exec_driver_sql(store._insert_sql, tx.chained(values))
     return AppendedIncident(incident_id, last + 1, last + len(rows), school_added)
 
 

@@ -17,7 +17,9 @@ from sqlalchemy.exc import IntegrityError
 
 from dispatch_console.store import schema
 
-KeyKind = Literal["school", "device", "certificate"]
+KeyKind = Literal["school", "device", "vendor", "cad", "certificate"]
+#: A vendor key's schools: every school.
+ALL_SCHOOLS = "*"
 
 #: Rejections kept at most; the oldest go first (a flood must not fill the disk).
 REJECTIONS_KEPT = 100_000
@@ -115,6 +117,25 @@ class RegistryMixin:
             raise RegistryError(f"key {key_id!r} exists already") from None
         return ApiKey(**row)  # type: ignore[arg-type]
 
+    def set_vendor_schools(self, key_id: str, school_ids: Sequence[str]) -> None:
+        """The schools vendor key ``key_id`` may send alerts for (``["*"]``: every school)."""
+        table = schema.vendor_schools
+        rows = [{"key_id": key_id, "school_id": s} for s in dict.fromkeys(school_ids)]
+        with self._writer.begin() as conn:
+            conn.execute(table.delete().where(table.c.key_id == key_id))
+            if rows:
+                conn.execute(table.insert(), rows)
+
+    def vendor_schools(self, key_id: str) -> list[str]:
+        table = schema.vendor_schools
+        with self._reader.connect() as conn:
+            rows = conn.execute(
+                select(table.c.school_id)
+                .where(table.c.key_id == key_id)
+                .order_by(table.c.school_id)
+            )
+            return [str(r[0]) for r in rows]
+
     def api_keys(self) -> list[ApiKey]:
         with self._reader.connect() as conn:
             rows = conn.execute(select(schema.api_keys).order_by(schema.api_keys.c.key_id))
@@ -126,6 +147,18 @@ class RegistryMixin:
                 select(schema.api_keys).where(schema.api_keys.c.key_id == key_id)
             ).first()
         return ApiKey(**row._mapping) if row is not None else None
+
+    def keys(self, key_ids: Sequence[str]) -> dict[str, ApiKey]:
+        """The keys of these ids that exist (one query for a whole group of requests)."""
+        table = schema.api_keys
+        found: dict[str, ApiKey] = {}
+        wanted = list(dict.fromkeys(key_ids))
+        with self._reader.connect() as conn:
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                for row in conn.execute(select(table).where(table.c.key_id.in_(chunk))):
+                    found[row.key_id] = ApiKey(**row._mapping)
+        return found
 
     def revoke_key(self, key_id: str) -> None:
         table = schema.api_keys

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Float,
     Index,
@@ -34,6 +35,8 @@ events = Table(
     Column("source", String(16), nullable=False),
     Column("payload", Text, nullable=False),
     Column("idempotency_key", String(300), nullable=True, unique=True),
+    # revision 0007: SHA-256 of the previous event's chain_hash and this row (store/chain.py)
+    Column("chain_hash", LargeBinary, nullable=True),
 )
 Index("ix_events_incident_seq", events.c.incident_id, events.c.seq)
 Index("ix_events_type", events.c.type)
@@ -127,5 +130,63 @@ console_users = Table(
     metadata,
     Column("name", String(200), primary_key=True),  # the actor name of their events
     Column("role", String(32), nullable=False),  # one of domain.events.ROLES
+    Column("updated_at_us", BigInteger, nullable=False),
+)
+
+# --- roads (revision 0006) -------------------------------------------------------------------
+
+roads = Table(
+    "roads",
+    metadata,
+    Column("road_id", String(200), primary_key=True),
+    Column("name", String(300), nullable=True),
+    Column("road_class", String(16), nullable=False),  # arterial, collector or local
+    Column("speed_mps", Float, nullable=False),
+    Column("coordinates", Text, nullable=False),  # JSON [[lon, lat], ...], WGS84
+    Column("updated_at_us", BigInteger, nullable=False),
+)
+"""The county's road centrelines (``import-roads``): every console, replay and report of this
+store draws them; a ``--roads`` file overrides them for that one run."""
+
+vendor_schools = Table(
+    "vendor_schools",
+    metadata,
+    Column("key_id", String(64), primary_key=True),
+    Column("school_id", String(100), primary_key=True),  # "*": every school
+)
+"""The schools a vendor key (a school-alert vendor's CAP feed) may send alerts for."""
+
+# --- the tamper-evident log (revision 0007) ---------------------------------------------------
+
+chain_checkpoints = Table(
+    "chain_checkpoints",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("chain_hash", LargeBinary, nullable=False),
+    Column("key_id", String(16), nullable=False),
+    Column("signed_at_us", BigInteger, nullable=False),
+    Column("signature", LargeBinary, nullable=False),
+)
+
+trusted_keys = Table(
+    "trusted_keys",
+    metadata,
+    Column("key_id", String(16), primary_key=True),
+    Column("public_key", LargeBinary, nullable=False),
+    Column("label", String(200), nullable=True),
+    Column("added_at_us", BigInteger, nullable=False),
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("name", String(200), primary_key=True),  # the console user's actor name
+    Column("role", String(32), nullable=False),
+    Column("password_hash", String(200), nullable=False),  # Argon2id, never the password
+    Column("totp_secret", String(64), nullable=True),  # None only for the demo account
+    Column("totp_last_step", BigInteger, nullable=True),  # a code is accepted once
+    Column("failures", Integer, nullable=False),
+    Column("locked_at_us", BigInteger, nullable=True),
+    Column("demo", Boolean, nullable=False),
     Column("updated_at_us", BigInteger, nullable=False),
 )

@@ -39,7 +39,7 @@ from sqlalchemy.pool import StaticPool
 
 from dispatch_console.domain import events as ev
 from dispatch_console.domain.fold import fold
-from dispatch_console.domain.reference import PrePlan, RosterEntry, School
+from dispatch_console.domain.reference import PrePlan, Road, RosterEntry, School
 from dispatch_console.domain.state import (
     STATE_FORMAT,
     IncidentState,
@@ -47,6 +47,7 @@ from dispatch_console.domain.state import (
     encode_state,
 )
 from dispatch_console.store import schema
+from dispatch_console.store.chain import GENESIS, CentreKey, chain_rows, write_checkpoint
 from dispatch_console.store.registry import RegistryMixin, write_device_positions
 from dispatch_console.store.urls import default_url, normalize_url, redact
 
@@ -155,6 +156,9 @@ _EVENT_COLUMNS = (
 _SOURCES = {s.value: s for s in ev.Source}
 _ACTOR_KINDS = {k.value: k for k in ev.ActorKind}
 _school_encoder = msgspec.json.Encoder()
+_road_coordinates_decoder = msgspec.json.Decoder(tuple[tuple[float, float], ...])
+_MAX_ROAD_ID = 200
+_MAX_ROAD_NAME = 300
 _preplan_decoder = msgspec.json.Decoder(PrePlan)
 _geometry_decoder = msgspec.json.Decoder(dict[str, Any])
 _device_ids_decoder = msgspec.json.Decoder(tuple[str, ...])
@@ -171,6 +175,8 @@ class Store(RegistryMixin):
         migrate: bool = True,
         snapshot_interval: int = SNAPSHOT_INTERVAL,
         write_snapshots: bool = True,
+        signing_key: CentreKey | None = None,
+        checkpoint_every: int | None = None,
     ) -> None:
         self.url = normalize_url(url) if url else default_url()
         self._clock = clock
@@ -179,6 +185,11 @@ class Store(RegistryMixin):
         self._append_lock = threading.Lock()
         self._actors: dict[tuple[str, str], ev.Actor] = {}
         self._recent_keys: dict[str, int] = {}
+        #: The centre's key: with it, a signed checkpoint of the chain every
+        #: ``checkpoint_every`` events appended here (and on :meth:`sign_checkpoint`).
+        self.signing_key = signing_key
+        self.checkpoint_every = checkpoint_every
+        self._checkpointed_seq: int | None = None
         try:
             parsed = make_url(self.url)
         except ArgumentError:
@@ -186,19 +197,20 @@ class Store(RegistryMixin):
         self.dialect = parsed.get_backend_name()
         if self.dialect == "sqlite":
             self._writer, self._reader, self._cache_writer = self._sqlite_engines(parsed.database)
-            placeholders = ", ".join("?" * 10)
+            placeholders = ", ".join("?" * 11)
         elif self.dialect == "postgresql":
             # A server that cannot be reached, or whose host or network went away mid-query,
             # is given up on in seconds (a gateway journals meanwhile), not after the many
             # minutes the network stack would wait.
             engine = create_engine(self.url, pool_pre_ping=True, connect_args=PG_CONNECT_ARGS)
             self._writer = self._reader = self._cache_writer = engine
-            placeholders = ", ".join(["%s"] * 10)
+            placeholders = ", ".join(["%s"] * 11)
         else:
             raise StoreError(f"unsupported database {redact(self.url)}: use sqlite or postgresql")
         self._insert_sql = (
             "INSERT INTO events (seq, incident_id, type, occurred_at_us, received_at_us, "
-            f"actor_kind, actor_name, source, payload, idempotency_key) VALUES ({placeholders})"
+            "actor_kind, actor_name, source, payload, idempotency_key, chain_hash) "
+            f"VALUES ({placeholders})"
         )
         if migrate:
             self.migrate()
@@ -277,8 +289,30 @@ class Store(RegistryMixin):
                     conn.execute(text("SET LOCAL synchronous_commit = on"))
                 tx = WriteTransaction(self, conn)
                 yield tx
+                every = self.checkpoint_every
+                if every and self.signing_key is not None:
+                    self._maybe_checkpoint(tx, every)
             # Committed: from now on its keys are known to be stored.
             self._remember_keys(tx.keys_written)
+
+    def _maybe_checkpoint(self, tx: WriteTransaction, every: int) -> None:
+        if tx._next is None:
+            return
+        seq = tx._next[0]
+        if self._checkpointed_seq is None:
+            self._checkpointed_seq = int(
+                tx.conn.execute(select(func.max(schema.chain_checkpoints.c.seq))).scalar() or 0
+            )
+        if seq - self._checkpointed_seq >= every:
+            tx.sign_checkpoint()
+
+    def sign_checkpoint(self) -> int:
+        """Sign the chain's newest event with :attr:`signing_key` now; its sequence number
+        (0: nothing stored; a checkpoint already there is kept)."""
+        if self.signing_key is None:
+            raise StoreError("no signing key: checkpoints are signed where the centre's key is")
+        with self.writing() as tx:
+            return tx.sign_checkpoint()
 
     def _remember_keys(self, keys: dict[str, int]) -> None:
         """Keys known to be committed; the oldest half is forgotten past
@@ -314,6 +348,17 @@ class Store(RegistryMixin):
                 )
             ).first()
         return None if row is None else (row[0] or "")
+
+    def stored_keys(self, keys: Iterable[str]) -> set[str]:
+        """Those of ``keys`` some stored event carries (one query for a whole group; keys
+        this process committed recently are known without asking)."""
+        recent = self._recent_keys
+        found = {key for key in keys if key in recent}
+        wanted = [key for key in dict.fromkeys(keys) if key not in found]
+        if wanted:
+            with self._reader.connect() as conn:
+                found.update(_existing_keys(conn, wanted))
+        return found
 
     def last_seq(self) -> int:
         with self._reader.connect() as conn:
@@ -560,6 +605,50 @@ class Store(RegistryMixin):
             for r in rows
         ]
 
+    # --- roads -------------------------------------------------------------------------------
+
+    def replace_roads(self, roads: Iterable[Road]) -> int:
+        """Replace the store's roads with ``roads`` (a county's road file is the whole
+        network), in one transaction; the number stored."""
+        now = self._clock()
+        rows = [
+            {
+                "road_id": r.road_id,
+                "name": r.name,
+                "road_class": r.road_class,
+                "speed_mps": r.speed_mps,
+                "coordinates": _school_encoder.encode(r.coordinates).decode(),
+                "updated_at_us": now,
+            }
+            for r in roads
+        ]
+        for row in rows:
+            if len(str(row["road_id"])) > _MAX_ROAD_ID:
+                raise StoreError(f"road id longer than {_MAX_ROAD_ID} characters")
+            if row["name"] is not None and len(str(row["name"])) > _MAX_ROAD_NAME:
+                row["name"] = str(row["name"])[:_MAX_ROAD_NAME]
+        with self._writer.begin() as conn:
+            conn.execute(schema.roads.delete())
+            for start in range(0, len(rows), 1000):
+                conn.execute(schema.roads.insert(), rows[start : start + 1000])
+        return len(rows)
+
+    def roads(self) -> list[Road]:
+        """The stored roads, by id (none: an empty list)."""
+        table = schema.roads
+        with self._reader.connect() as conn:
+            rows = conn.execute(select(table).order_by(table.c.road_id)).all()
+        return [
+            Road(
+                r.road_id,
+                r.name,
+                r.road_class,
+                r.speed_mps,
+                _road_coordinates_decoder.decode(r.coordinates),
+            )
+            for r in rows
+        ]
+
     # --- console users ---------------------------------------------------------------------
 
     def set_user(self, name: str, role: str) -> None:
@@ -573,6 +662,8 @@ class Store(RegistryMixin):
             raise StoreError(f"console user name longer than {_MAX_ACTOR_NAME} characters")
         if role not in ev.ROLES:
             raise StoreError(f"unknown role {role!r}: one of {', '.join(ev.ROLES)}")
+        if self.user_role(name) == role:  # already so: nothing to write (a PostgreSQL login
+            return  # role registered by the owner may not write this table)
         row = {"name": name, "role": role, "updated_at_us": self._clock()}
         self._upsert(schema.console_users, [row], ["name"])
 
@@ -582,6 +673,23 @@ class Store(RegistryMixin):
         with self._reader.connect() as conn:
             role = conn.execute(select(table.c.role).where(table.c.name == name)).scalar()
         return None if role is None else str(role)
+
+    # --- trusted keys (store/chain.py) ------------------------------------------------------
+
+    def trust_key(self, public: Any, label: str) -> bool:
+        """Trust ``public`` (an Ed25519 public key) for checkpoints and incident files; False
+        if it was trusted already."""
+        from dispatch_console.store.chain import trust
+
+        with self._writer.begin() as conn:
+            return trust(conn, public, label[:200], self._clock())
+
+    def trusted_keys(self) -> list[Any]:
+        """The keys this centre trusts (:class:`~dispatch_console.store.chain.TrustedKey`)."""
+        from dispatch_console.store.chain import trusted_keys
+
+        with self._reader.connect() as conn:
+            return sorted(trusted_keys(conn).values(), key=lambda k: k.added_at_us)
 
     def _upsert(self, table: Any, rows: list[dict[str, Any]], keys: list[str]) -> None:
         if not rows:
@@ -602,7 +710,7 @@ class WriteTransaction:
     def __init__(self, store: Store, conn: Connection) -> None:
         self.store = store
         self.conn = conn
-        self._next: tuple[int, int] | None = None
+        self._next: tuple[int, int, bytes] | None = None
         #: Keys looked up in this transaction: the seq they are stored at, or None (not stored
         #: when looked up; nobody else can store them while this transaction holds the lock).
         self._looked_up: dict[str, int | None] = {}
@@ -638,6 +746,10 @@ class WriteTransaction:
         a commanding role (an observer or a trainer never does). An imported incident's
         history (``importing.append_incident``) is not checked: its users are another
         center's."""
+        for d in drafts:
+            problem = _not_a_console_user(d)
+            if problem is not None:
+                raise StoreError(problem)
         names = {
             d.actor.name
             for d in drafts
@@ -689,22 +801,49 @@ class WriteTransaction:
             found.update(stored)
         return found
 
-    def _next_seq(self) -> tuple[int, int]:
-        """The last sequence number and the received time a new event may not go below."""
+    def _next_seq(self) -> tuple[int, int, bytes]:
+        """The last sequence number, the received time a new event may not go below, and the
+        last event's chain hash."""
         if self._next is None:
             last = self.conn.execute(
-                select(schema.events.c.seq, schema.events.c.received_at_us)
+                select(
+                    schema.events.c.seq,
+                    schema.events.c.received_at_us,
+                    schema.events.c.chain_hash,
+                )
                 .order_by(schema.events.c.seq.desc())
                 .limit(1)
             ).first()
-            self._next = (last[0] if last else 0, last[1] if last else 0)
-        seq, last_received = self._next
-        return seq, max(self.store._clock(), last_received)
+            self._next = (last[0], last[1], bytes(last[2] or GENESIS)) if last else (0, 0, GENESIS)
+        seq, last_received, chain = self._next
+        return seq, max(self.store._clock(), last_received), chain
+
+    def chained(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """``rows`` (ten columns each, numbered after the last stored event) with their chain
+        hashes; the transaction's last event becomes the last of ``rows``."""
+        _, received, chain = self._next_seq()
+        out, chain = chain_rows(chain, rows)
+        self._next = (out[-1][0], max(received, out[-1][4]), chain)
+        return out
+
+    def sign_checkpoint(self) -> int:
+        """Sign the newest event's chain hash (see :meth:`Store.sign_checkpoint`)."""
+        key = self.store.signing_key
+        assert key is not None
+        seq, _, chain = self._next_seq()
+        if seq == 0:
+            return 0
+        table = schema.chain_checkpoints
+        known = self.conn.execute(select(table.c.seq).where(table.c.seq == seq)).first()
+        if known is None:
+            write_checkpoint(self.conn, key, seq, chain, self.store._clock())
+        self.store._checkpointed_seq = seq
+        return seq
 
     def append(self, drafts: Sequence[ev.EventDraft]) -> AppendResult:
         conn = self.conn
         self._check_console_users(drafts)
-        seq, received = self._next_seq()
+        seq, received, _ = self._next_seq()
         existing = self.existing_keys(
             d.idempotency_key for d in drafts if d.idempotency_key is not None
         )
@@ -749,8 +888,7 @@ class WriteTransaction:
                 )
             )
         if rows:
-            conn.exec_driver_sql(self.store._insert_sql, rows)
-            self._next = (seq, received)
+            conn.exec_driver_sql(self.store._insert_sql, self.chained(rows))
             self.keys_written.update(
                 (e.idempotency_key, e.seq) for e in stored if e.idempotency_key
             )
@@ -771,9 +909,17 @@ class WriteTransaction:
         stored it) are the batch's keys looked up, and the batch inserted again without them,
         so sequence numbers stay contiguous.
         """
-        self._check_console_users(drafts)
         refused: dict[int, str] = {}
+        forged = {i: p for i, d in enumerate(drafts) if (p := _not_a_console_user(d))}
+        if forged:  # refused one by one: the rest of a gateway's batch is stored
+            for why in forged.values():
+                log.warning("event refused: %s", why)
+            drafts = [d if i not in forged else _REFUSED_DRAFT for i, d in enumerate(drafts)]
+        self._check_console_users(drafts)
         payloads = _decoded_payloads(drafts, refused)
+        for index, why in forged.items():
+            refused[index] = why
+            payloads[index] = None
         recent = self.store._recent_keys
         written = self.keys_written
         duplicates: dict[str, int] = {}
@@ -814,10 +960,12 @@ class WriteTransaction:
         conflict with a stored key, look the keys up and insert the rest."""
         conn = self.conn
         rows, stored = self._raw_rows(candidates)
+        saved = self._next
         try:
             with conn.begin_nested():
-                conn.exec_driver_sql(self.store._insert_sql, rows)
+                conn.exec_driver_sql(self.store._insert_sql, self.chained(rows))
         except IntegrityError:
+            self._next = saved
             keys = [d.idempotency_key for d, _ in candidates if d.idempotency_key is not None]
             existing = _existing_keys(conn, keys)
             if not existing:
@@ -828,9 +976,7 @@ class WriteTransaction:
             if not rest:
                 return []
             rows, stored = self._raw_rows(rest)
-            conn.exec_driver_sql(self.store._insert_sql, rows)
-        last = stored[-1]
-        self._next = (last.seq, last.received_at_us)
+            conn.exec_driver_sql(self.store._insert_sql, self.chained(rows))
         written = self.keys_written
         for made in stored:
             if made.idempotency_key is not None:
@@ -840,7 +986,7 @@ class WriteTransaction:
     def _raw_rows(
         self, candidates: list[tuple[RawDraft, ev.Payload]]
     ) -> tuple[list[tuple[Any, ...]], list[ev.Event]]:
-        seq, received = self._next_seq()
+        seq, received, _ = self._next_seq()
         rows: list[tuple[Any, ...]] = []
         stored: list[ev.Event] = []
         make_event = ev.Event
@@ -874,6 +1020,24 @@ class WriteTransaction:
 
 
 _MAX_INCIDENT_ID, _MAX_ACTOR_NAME, _MAX_KEY = 64, 200, 300  # the columns' lengths
+#: Stands in for a refused draft in a raw batch (never stored).
+_REFUSED_DRAFT = RawDraft(
+    None, 0, ev.Actor(ev.ActorKind.SYSTEM, "refused"), ev.Source.FEED, "refused", b"{}"
+)
+
+
+def _not_a_console_user(draft: ev.EventDraft | RawDraft) -> str | None:
+    """Why ``draft`` is refused if it is a console user's decision labelled as the system or a
+    device (:data:`~dispatch_console.domain.events.CONSOLE_ONLY_TYPES`), else None."""
+    type_ = draft.type if isinstance(draft, RawDraft) else draft.payload.TYPE
+    if type_ in ev.CONSOLE_ONLY_TYPES and draft.actor.kind is not ev.ActorKind.CONSOLE_USER:
+        return (
+            f"refused: {type_} is a console user's decision, not the "
+            f"{draft.actor.kind.value} {draft.actor.name[:40]!r}'s"
+        )
+    return None
+
+
 _LIMITS = (
     ("incident id", _MAX_INCIDENT_ID),
     ("actor name", _MAX_ACTOR_NAME),

@@ -13,8 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QTimer
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import QObject, QSettings, QTimer, Signal
+from PySide6.QtWidgets import QApplication, QDialog
 
 from dispatch_console.app.backend import CommandRunner, StoreFeed, wall_clock_us
 from dispatch_console.app.live import ConsoleState
@@ -27,6 +27,7 @@ from dispatch_console.importers.roads_geojson import Road, load_roads
 from dispatch_console.resources import resource
 from dispatch_console.store import Store
 from dispatch_console.ui.main_window import MainWindow
+from dispatch_console.ui.sign_in import LOCK_AFTER_S, SessionLock, SignInDialog
 from dispatch_console.ui.theme import THEMES
 from dispatch_console.ui.user import User, ask_user, remember_user
 
@@ -52,6 +53,20 @@ class ConsoleOptions:
     master_key: Path | None = None
     #: Close after this many seconds (smoke tests).
     quit_after_s: float | None = None
+    #: Sign in with an account (name, password, one-time code) before the window opens; the
+    #: user is the account (``user`` only pre-fills the name). Off: ``user`` as given (tests).
+    sign_in: bool = False
+    #: With ``sign_in``: lock the session after this many idle seconds.
+    lock_after_s: float = LOCK_AFTER_S
+    #: PostgreSQL: the user is the database session's login role (``user``, found by the
+    #: command line), authenticated by the server; the session locks like a signed-in one.
+    postgres_session: bool = False
+
+
+def _console_name() -> str:
+    import socket
+
+    return socket.gethostname()[:60]
 
 
 def settings_for(options: ConsoleOptions) -> QSettings:
@@ -60,14 +75,20 @@ def settings_for(options: ConsoleOptions) -> QSettings:
     return QSettings(ORGANIZATION, APPLICATION)
 
 
-def reference_data(store_url: str | None, roads: Path | None) -> tuple[list[School], list[Road]]:
-    """Schools from the store and roads from a GeoJSON file (read once, before the window)."""
+def reference_data(
+    store_url: str | None, roads: Path | None, *, fallback: Path | None = None
+) -> tuple[list[School], list[Road]]:
+    """Schools and roads from the store (read once, before the window). A ``roads`` file
+    (--roads) overrides the stored roads; ``fallback`` (the demo's) is read when the store
+    has none."""
     store = Store(store_url)
     try:
         schools = store.schools()
+        road_list: list[Road] = store.roads() if roads is None else []
     finally:
         store.close()
-    road_list: list[Road] = []
+    if roads is None and not road_list:
+        roads = fallback
     if roads is not None:
         report = load_roads(roads)
         road_list = list(report.imported)
@@ -102,7 +123,14 @@ def build_console(
     """Everything but the event loop (tests and the screenshot drive the loop themselves)."""
     settings = settings_for(options)
     user = options.user
-    if user is None:
+    if options.sign_in:
+        dialog = SignInDialog(
+            options.store_url, user.name if user is not None else "", console=_console_name()
+        )
+        if dialog.exec() != QDialog.DialogCode.Accepted or dialog.account is None:
+            return None
+        user = User(dialog.account.name, dialog.account.role)
+    elif user is None:
         user = ask_user(settings)
         if user is None:
             return None
@@ -114,10 +142,8 @@ def build_console(
         services = EmbeddedServices(options.store_url, options.listen, box=box, demo=options.demo)
         if options.demo is not None:
             services.prepare_demo()  # the county's schools must be in the store before we read
-    roads = options.roads
-    if roads is None and options.demo is not None:
-        roads = resource("demo", "roads.geojson")
-    schools, road_list = reference_data(options.store_url, roads)
+    fallback = resource("demo", "roads.geojson") if options.demo is not None else None
+    schools, road_list = reference_data(options.store_url, options.roads, fallback=fallback)
     console = ConsoleState(schools, road_list)
     feed = StoreFeed(options.store_url)
     commands = CommandRunner(options.store_url, on_stored=feed.wake, clock=clock)
@@ -130,19 +156,57 @@ def build_console(
         console, user, settings=settings, clock=clock, submit=submitter, theme=theme
     )
     submitter.window = window
+    if options.postgres_session:
+        window.session_lock = SessionLock(  # type: ignore[attr-defined]
+            window,
+            options.store_url,
+            user.name,
+            lock_after_s=options.lock_after_s,
+            postgres_session=True,
+        )
+
+        def same_login(current: User) -> User | None:
+            window.statusBar().showMessage(
+                "Another user signs in with their own PostgreSQL login: close this console and "
+                "start it with theirs"
+            )
+            return None
+
+        window.authenticate = same_login
+    if options.sign_in:
+        lock = SessionLock(window, options.store_url, user.name, lock_after_s=options.lock_after_s)
+        window.session_lock = lock  # type: ignore[attr-defined]
+
+        def authenticate(current: User) -> User | None:
+            dialog = SignInDialog(options.store_url, "", console=_console_name(), parent=window)
+            if dialog.exec() != QDialog.DialogCode.Accepted or dialog.account is None:
+                return None
+            lock.user_name = dialog.account.name
+            return User(dialog.account.name, dialog.account.role)
+
+        window.authenticate = authenticate
     feed.signals.loaded.connect(window.on_loaded)
     feed.signals.events.connect(window.on_events)
     feed.signals.health.connect(window.on_health)
+    feed.signals.integrity.connect(window.on_integrity)
     commands.signals.command_done.connect(window.on_command_done)
     if options.mbtiles is not None:
         window.map.load_mbtiles(options.mbtiles)
     if services is not None:
         services.on_stored = feed.wake
+        # Told from the simulator's thread: a queued signal shows it on the GUI thread.
+        relay = _DemoEnded(window)
+        relay.ended.connect(window.show_demo_ended)
+        services.on_demo_ended = relay.ended.emit
         services.start()
     commands.start()
     if start_feed:
         feed.start()
     return Console(window, feed, commands, services)
+
+
+class _DemoEnded(QObject):
+    ended = Signal(str)
 
 
 class _Submitter:

@@ -43,6 +43,7 @@ from PySide6.QtWidgets import (
 
 from dispatch_console.app.live import Changes, ConsoleState
 from dispatch_console.domain import events as ev
+from dispatch_console.domain.sentences import sentence
 from dispatch_console.domain.state import IncidentState
 from dispatch_console.domain.text import neutralise
 from dispatch_console.domain.timeutil import iso
@@ -53,14 +54,14 @@ from dispatch_console.ui.theme import Theme, tabular_font
 ModelIndex = QModelIndex | QPersistentModelIndex
 POSITION = ev.ResponderPosition.TYPE
 #: Shown bold: the alert history reads out of the log at a glance.
-ALERT_TYPES = frozenset({ev.AlertReceived.TYPE, ev.AlertAcknowledged.TYPE})
+ALERT_TYPES = frozenset({ev.AlertReceived.TYPE, ev.AlertRevised.TYPE, ev.AlertAcknowledged.TYPE})
 ROSTER_WORDS = {
     "sworn_active": "sworn, active",
     "retired": "retired (LEOSA)",
     "not_on_roster": "UNVERIFIED: not on any roster",
 }
 #: Event types of incidents (the log holds no reference-data events).
-INCIDENT_TYPES = tuple(sorted(t for t in ev.PAYLOAD_TYPES if t not in ev.REFERENCE_TYPES))
+INCIDENT_TYPES = tuple(sorted(t for t in ev.PAYLOAD_TYPES if t not in ev.REFERENCE_DATA_TYPES))
 
 
 def type_words(event_type: str) -> str:
@@ -99,9 +100,7 @@ def _summary(event: ev.Event, state: IncidentState | None) -> str:
     describe = _SUMMARIES.get(type(p))
     if describe is not None:
         return describe(p, state)
-    fields = ev.payload_to_dict(p)
-    fields.pop("responder_id", None)
-    return ", ".join(f"{k}={v}" for k, v in fields.items())
+    return sentence(event, state)
 
 
 def _position(p: ev.ResponderPosition, _s: IncidentState | None) -> str:
@@ -158,6 +157,10 @@ def _opened(p: ev.IncidentOpened, _s: IncidentState | None) -> str:
 _SUMMARIES: dict[type[ev.Payload], Callable[[Any, IncidentState | None], str]] = {
     ev.IncidentOpened: _opened,
     ev.AlertReceived: _alert_received,
+    ev.AlertRevised: lambda p, _s: (
+        "alert revised: "
+        + (" — ".join(x for x in (p.location_detail, p.message) if x) or "no change")
+    ),
     ev.AlertAcknowledged: lambda p, _s: f"alert {p.alert_id} acknowledged by {p.by}",
     ev.IncidentCommanderAssigned: lambda p, _s: f"incident commander: {p.name}",
     ev.IncidentStatusChanged: lambda p, _s: words(p.status) + (f": {p.reason}" if p.reason else ""),

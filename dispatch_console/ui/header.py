@@ -177,6 +177,10 @@ class IncidentHeader(QWidget):
         for label in (self.exercise, self.school, self.alert_type, self.elapsed_caption):
             first.addWidget(label, 0, Qt.AlignmentFlag.AlignVCenter)
         first.addWidget(self.elapsed, 0, Qt.AlignmentFlag.AlignVCenter)
+        # Who holds incident command (and where the command post is).
+        self.commander = QLabel(self.body)
+        self.commander.setObjectName("commander")
+        first.addWidget(self.commander, 0, Qt.AlignmentFlag.AlignVCenter)
         first.addSpacing(12)
         first.addWidget(self.suspect, 1, Qt.AlignmentFlag.AlignVCenter)
         rows.addLayout(first)
@@ -219,6 +223,8 @@ class IncidentHeader(QWidget):
             QLabel#count {{ font-family: "{mono}"; font-size: 24pt; font-weight: bold; }}
             QLabel#elapsed {{ font-family: "{mono}"; font-size: 30pt; font-weight: bold; }}
             QLabel#suspect {{ font-size: 14pt; font-weight: bold; }}
+            QLabel#commander {{ font-size: 13pt; font-weight: bold; }}
+            QLabel#commander[vacant="true"] {{ color: {t.caution}; }}
             """
         )
         for cell in self.cells.values():
@@ -283,6 +289,25 @@ class IncidentHeader(QWidget):
         for cell in self.cells.values():
             cell.show_value(counts[cell.count.key], self.theme)
         self._show_suspect(state)
+        self._show_commander(state)
+
+    def _show_commander(self, state: IncidentState) -> None:
+        """``IC: Lt. J. Hayes`` (the command post in the tooltip), or ``IC: none`` in the
+        caution colour while nobody has established command."""
+        vacant = state.commander is None
+        self.commander.setText("IC: none" if vacant else f"IC: {state.commander}")
+        if self.commander.property("vacant") != vacant:
+            self.commander.setProperty("vacant", vacant)
+            self.commander.style().unpolish(self.commander)
+            self.commander.style().polish(self.commander)
+        if vacant:
+            tip = "Nobody has established incident command (Incident ▸ Incident command…)"
+        else:
+            period = state.command[-1] if state.command else None
+            post = state.command_post or "not named"
+            since = f" since {local_clock(period.since_us)}" if period is not None else ""
+            tip = f"Incident commander {state.commander}{since}; command post: {post}"
+        self.commander.setToolTip(tip)
 
     def _show_suspect(self, state: IncidentState) -> None:
         """Show "SUSPECT: <description> (rev 2, T+00:05:10)": T+ is the time since activation,

@@ -544,3 +544,86 @@ class ReleaseDialog(_CommandDialog):
     def description(self) -> str:
         n = len(self.responders)
         return f"release {n} {_people(n)}: {self.reason_text()}"
+
+
+#: Where a command post may be put on the map, in the dialog's words.
+NO_POINT = "No map point"
+
+
+class CommandDialog(_CommandDialog):
+    """Establish incident command (nobody holds it yet) or transfer it: the incident
+    commander's name, the command post (a name, and optionally a point: the check-in point or
+    the school), and for a transfer why. Every earlier holder is listed."""
+
+    def __init__(
+        self,
+        state: IncidentState,
+        user_name: str,
+        parent: QWidget | None = None,
+        *,
+        theme: Theme = NIGHT,
+    ) -> None:
+        transfer = state.commander is not None
+        super().__init__(state, "Transfer command" if transfer else "Establish command", parent,
+                         theme)  # fmt: skip
+        self.transfer = transfer
+        if transfer:
+            self._title(f"Transfer command from {state.commander}")
+            post = state.command_post
+            self._note(f"Command post now: {post}" if post else "No command post named yet.")
+        else:
+            self._title("Establish incident command")
+            self._note("Nobody holds command of this incident yet.")
+        self.commander = QLineEdit("" if transfer else user_name)
+        self.commander.setObjectName("commander")
+        self.commander.setPlaceholderText("incident commander's name (required)")
+        self.commander.textChanged.connect(self.update_ok)
+        self.post = QLineEdit(state.command_post or "")
+        self.post.setObjectName("command_post")
+        self.post.setPlaceholderText("e.g. Engine 3 tailboard, church lot on Elm St")
+        self.point = QComboBox()
+        self.point.setObjectName("command_post_point")
+        self.point.addItem(NO_POINT, None)
+        if state.check_in_point is not None:
+            cp = state.check_in_point
+            self.point.addItem(f"At the check-in point ({cp.name})", (cp.lon, cp.lat))
+        if state.opened:
+            self.point.addItem(f"At the school ({state.school_name})", (state.lon, state.lat))
+        self.reason = QLineEdit()
+        self.reason.setObjectName("reason")
+        self.reason.setPlaceholderText("why (optional): e.g. a higher-ranking officer arrived")
+        form = QFormLayout()
+        form.addRow("Incident commander", self.commander)
+        form.addRow("Command post", self.post)
+        form.addRow("On the map", self.point)
+        if transfer:
+            form.addRow("Reason", self.reason)
+        else:
+            self.reason.hide()
+        self.layout_.addLayout(form)
+        if state.command:
+            lines = [f"{local_clock(p.since_us)} · {p.commander} ({p.how})" for p in state.command]
+            self._note("Held by, oldest first:\n" + "\n".join(lines[-HISTORY_LIMIT:]))
+        self.ok_button.setText("Transfer command" if transfer else "Establish command")
+        self.setMinimumWidth(480)
+        order = [self.commander, self.post, self.point] + ([self.reason] if transfer else [])
+        for a, b in itertools.pairwise(order):
+            QWidget.setTabOrder(a, b)
+        self._finish(self.commander)
+
+    def ready(self) -> bool:
+        name = self.commander.text().strip()
+        return bool(name) and name != self.state.commander
+
+    def payloads(self) -> list[ev.Payload]:
+        point = self.point.currentData()
+        lon, lat = point if point is not None else (None, None)
+        return commands.take_command(
+            self.state, self.commander.text(), self.post.text(), lon, lat, self.reason.text()
+        )
+
+    def description(self) -> str:
+        name = self.commander.text().strip()
+        if self.transfer:
+            return f"transfer command from {self.state.commander} to {name}"
+        return f"establish command: {name} is incident commander"

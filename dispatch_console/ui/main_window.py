@@ -54,6 +54,7 @@ from dispatch_console.ui.event_log import EventLogPanel
 from dispatch_console.ui.header import IncidentHeader, local_clock
 from dispatch_console.ui.ic_dialogs import (
     AssignDialog,
+    CommandDialog,
     DirectDialog,
     IdentifyDialog,
     ReleaseDialog,
@@ -77,7 +78,7 @@ SETTINGS_VERSION = 1
 #: The actions that act on an incident (off for roles that do not command).
 COMMAND_ACTIONS = frozenset({
     "ack_alert", "ack_warning", "direct", "identify", "assign", "release", "suspect", "par",
-    "stand_down",
+    "stand_down", "command",
 })  # fmt: skip
 
 
@@ -179,6 +180,10 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.console = console
         self.user = user
+        #: Signs someone in (name, password, one-time code) and returns who (None: not
+        #: signed in); set where the console has accounts. Without it, "Change user" asks a
+        #: name and a role, trusted as typed.
+        self.authenticate: Callable[[User], User | None] | None = None
         self.settings = settings
         self.clock = clock
         self.submit = submit
@@ -225,6 +230,14 @@ class MainWindow(QMainWindow):
         self.exercise_banner.hide()
         column.addWidget(self.exercise_banner)
         column.addWidget(self.banner)
+        #: The event log's hash chain does not verify (someone changed stored events): stays
+        #: until a later verification finds it intact (issue 16).
+        self.tamper_banner = QLabel()
+        self.tamper_banner.setObjectName("tamper_banner")
+        self.tamper_banner.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.tamper_banner.setWordWrap(True)
+        self.tamper_banner.hide()
+        column.addWidget(self.tamper_banner)
         #: A command the store refused (another user changed it first, a rule): what was NOT
         #: done stays in view until dismissed or replaced, not only in the status bar.
         self.refusal = QWidget()
@@ -371,6 +384,10 @@ class MainWindow(QMainWindow):
               "Enter or revise the suspect description")
         )  # fmt: skip
         incident.addAction(
+            a("command", "Incident command…", ["Ctrl+Shift+K"], self.take_command,
+              "Establish incident command, or transfer it (IC name, command post)")
+        )  # fmt: skip
+        incident.addAction(
             a("copy_radio", "Copy radio line", ["Ctrl+Shift+C"], self.copy_radio_line,
               "Copy the radio line (plainclothes officers inside) to the clipboard")
         )  # fmt: skip
@@ -488,6 +505,18 @@ class MainWindow(QMainWindow):
                 self.fit_map()
             self.refresh_now()
 
+    def show_demo_ended(self, text: str) -> None:
+        """The demo's scenario has played to its end: say so, for good, in the status bar."""
+        label = self.findChild(QLabel, "demo_ended")
+        if label is None:
+            label = QLabel(self)
+            label.setObjectName("demo_ended")
+            label.setStyleSheet("font-weight: bold; padding: 0 8px;")
+            self.statusBar().addPermanentWidget(label)
+        label.setText("DEMO FINISHED — close the console; make run starts it again")
+        label.setToolTip(text)
+        self.statusBar().showMessage(text)
+
     def on_health(self, live: bool, message: str, unreachable: bool = True) -> None:
         """The store feed lost the store (``live`` False, ``message`` why; ``unreachable``:
         it could not be reached, rather than read and failed) or has it back."""
@@ -511,6 +540,21 @@ class MainWindow(QMainWindow):
             )
         self.banner.setToolTip(f"Why: {message}")
         self.banner.show()
+
+    def on_integrity(self, intact: bool, message: str) -> None:
+        """The event log was verified (the store feed's background check): ``intact``, or
+        broken where ``message`` says."""
+        if intact:
+            self.tamper_banner.hide()
+            self.tamper_banner.setToolTip(message)
+            return
+        self.tamper_banner.setText(
+            "EVENT LOG FAILS VERIFICATION — stored events were changed or removed: "
+            f"{message[:160]} — tell the supervisor; what is shown may not be what happened "
+            "(dispatch-console verify)"
+        )
+        self.tamper_banner.setToolTip(message)
+        self.tamper_banner.show()
 
     def on_command_done(self, description: str, ok: bool, message: str) -> None:
         if ok:
@@ -596,7 +640,13 @@ class MainWindow(QMainWindow):
         return state, ids
 
     def _run_dialog(
-        self, dialog: DirectDialog | IdentifyDialog | AssignDialog | ReleaseDialog | SuspectDialog
+        self,
+        dialog: DirectDialog
+        | IdentifyDialog
+        | AssignDialog
+        | ReleaseDialog
+        | SuspectDialog
+        | CommandDialog,
     ) -> None:
         if dialog.exec():
             # Decided on what the dialog showed when it opened: if another console changed the
@@ -638,6 +688,13 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("No incident in focus", 3000)
             return
         self._run_dialog(SuspectDialog(state, self, theme=self.theme))
+
+    def take_command(self) -> None:
+        state = self._focused_state()
+        if state is None:
+            self.statusBar().showMessage("No incident in focus", 3000)
+            return
+        self._run_dialog(CommandDialog(state, self.user.name, self, theme=self.theme))
 
     def copy_radio_line(self) -> None:
         text = self.broadcast_line.copy()
@@ -782,15 +839,22 @@ class MainWindow(QMainWindow):
     def change_user(self) -> None:
         from dispatch_console.ui.user import UserDialog, remember_user
 
-        dialog = UserDialog(self, self.user)
-        if dialog.exec():
+        if self.authenticate is not None:  # accounts (issue 16): only a sign-in changes who
+            user = self.authenticate(self.user)
+            if user is None:
+                return
+            self.user = user
+        else:
+            dialog = UserDialog(self, self.user)
+            if not dialog.exec():
+                return
             self.user = dialog.user()
-            self.actor = ev.Actor(ev.ActorKind.CONSOLE_USER, self.user.name)
-            self.warnings.set_user(self.user.name)
-            self._apply_role()
-            remember_user(self.settings, self.user)
-            self._update_title()
-            self.statusBar().showMessage(f"Signed in as {self.user}")
+        self.actor = ev.Actor(ev.ActorKind.CONSOLE_USER, self.user.name)
+        self.warnings.set_user(self.user.name)
+        self._apply_role()
+        remember_user(self.settings, self.user)
+        self._update_title()
+        self.statusBar().showMessage(f"Signed in as {self.user}")
 
     def _apply_theme(self, theme: Theme) -> None:
         self.theme = theme
@@ -804,6 +868,10 @@ class MainWindow(QMainWindow):
         self.banner.setStyleSheet(
             f"background: {theme.caution}; color: #000000; font-size: 14pt; font-weight: bold;"
             " padding: 6px;"
+        )
+        self.tamper_banner.setStyleSheet(
+            f"background: {theme.alarm}; color: {theme.alarm_text}; font-size: 14pt;"
+            " font-weight: bold; padding: 6px;"
         )
         self.refusal.setStyleSheet(
             f"#refusal {{ background: {theme.panel}; border: 2px solid {theme.caution}; }}"

@@ -102,7 +102,7 @@ EXERCISE_RED = "#C8102E"
 EXERCISE_TEXT = "EXERCISE — EXERCISE — NOT A REAL INCIDENT — EXERCISE — EXERCISE"
 #: The console's actions that open a command dialog: disabled in replay.
 COMMAND_ACTIONS = (
-    "direct", "identify", "assign", "release", "suspect", "par", "stand_down", "user",
+    "direct", "identify", "assign", "release", "suspect", "par", "stand_down", "user", "command",
 )  # fmt: skip
 
 
@@ -807,6 +807,8 @@ class ReplayWindow(MainWindow):
             super()._update_title()
             return
         exercise = " — EXERCISE" if final.exercise else ""
+        if ev.untrusted_import(timeline.events):
+            exercise += " — UNTRUSTED IMPORT"
         school = final.school_name or "unknown school"
         self.setWindowTitle(f"REPLAY — {school} — {timeline.incident_id}{exercise}")
 
@@ -840,13 +842,18 @@ REPLAY_APPLICATION = "Dispatch Console Replay"
 ROADS_MARGIN_DEG = 0.05
 
 
-def roads_for(lon: float, lat: float, roads_file: Path | None = None) -> list[Road]:
-    """Roads for the map: from ``roads_file``, else the demo county's when the point is in
-    (or near) their extent, else none."""
+def roads_for(
+    lon: float, lat: float, roads_file: Path | None = None, *, stored: Sequence[Road] = ()
+) -> list[Road]:
+    """Roads for the map: from ``roads_file`` (the --roads override), else the store's
+    (``stored``, imported with import-roads), else the demo county's when the point is in (or
+    near) their extent, else none."""
     from dispatch_console.importers.roads_geojson import load_roads
 
     if roads_file is not None:
         return list(load_roads(roads_file).imported)
+    if stored:
+        return list(stored)
     from dispatch_console.resources import resource
 
     try:
@@ -909,7 +916,8 @@ def run_replay(
     store = Store(store_url)
     try:
         place = incident_place(store, incident_id)
-        roads = roads_for(*place, roads_file) if place is not None else []
+        stored = store.roads() if roads_file is None else []
+        roads = roads_for(*place, roads_file, stored=stored) if place is not None else stored
         window = ReplayWindow.load(
             store,
             incident_id,

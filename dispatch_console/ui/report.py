@@ -50,6 +50,7 @@ from PySide6.QtWidgets import QApplication
 from dispatch_console import __version__
 from dispatch_console.domain import events as ev
 from dispatch_console.domain.reference import School
+from dispatch_console.domain.sentences import sentence
 from dispatch_console.domain.state import IncidentState
 from dispatch_console.domain.text import neutralise
 from dispatch_console.domain.timeutil import US_PER_S, from_us
@@ -80,6 +81,9 @@ KEY_TYPES: dict[str, str] = {
     ev.AlertReceived.TYPE: "ALERT",
     ev.AlertAcknowledged.TYPE: "Alert acknowledged",
     ev.IncidentCommanderAssigned.TYPE: "Incident commander",
+    ev.CommandEstablished.TYPE: "Command established",
+    ev.CommandTransferred.TYPE: "Command transferred",
+    ev.ResponderReleased.TYPE: "Released",
     ev.SuspectDescriptionRevised.TYPE: "Suspect description",
     ev.ResponderArrived.TYPE: "Arrived",
     ev.ResponderIdentified.TYPE: "Identified",
@@ -91,7 +95,17 @@ KEY_TYPES: dict[str, str] = {
     ev.IncidentStatusChanged.TYPE: "Status",
 }
 #: Types counted per minute after :data:`INDIVIDUAL_ROWS` of them.
-CROWDED_TYPES = frozenset({ev.ResponderArrived.TYPE, ev.ResponderIdentified.TYPE})
+CROWDED_TYPES = frozenset(
+    {ev.ResponderArrived.TYPE, ev.ResponderIdentified.TYPE, ev.ResponderReleased.TYPE}
+)
+
+
+#: How the crowded kinds are counted: one, several.
+CROWD_WORDS = {
+    ev.ResponderArrived.TYPE: ("arrival", "arrivals"),
+    ev.ResponderIdentified.TYPE: ("identification", "identifications"),
+    ev.ResponderReleased.TYPE: ("release", "releases"),
+}
 
 
 # --- what the report says (no drawing) -------------------------------------------------------
@@ -233,8 +247,6 @@ def _with_counts(timeline: Timeline, moment: KeyMoment) -> KeyMoment:
 
 def condensed_rows(timeline: Timeline, final: IncidentState) -> list[TimelineRow]:
     """The key events (module doc), the crowded kinds counted per minute after a few."""
-    from dispatch_console.ui.event_log import summarize
-
     rows: list[TimelineRow] = []
     seen: dict[str, int] = {}
     buckets: dict[tuple[str, int], list[int]] = {}
@@ -254,13 +266,10 @@ def condensed_rows(timeline: Timeline, final: IncidentState) -> list[TimelineRow
         responder = final.responders.get(rid) if rid else None
         who = neutralise(responder.display_name if responder is not None else event.actor.name)
         strong = event.type in (ev.AlertReceived.TYPE, ev.WarningRaised.TYPE)
-        rows.append(TimelineRow(at, what, who, summarize(event, final), strong))
+        rows.append(TimelineRow(at, what, who, sentence(event, final), strong))
     for (kind, _minute), times in buckets.items():
         n = len(times)
-        if kind == ev.ResponderArrived.TYPE:
-            label = "arrival" if n == 1 else "arrivals"
-        else:
-            label = "identification" if n == 1 else "identifications"
+        label = CROWD_WORDS[kind][0 if n == 1 else 1]
         span = elapsed_text(times[0], origin)
         if times[-1] != times[0]:
             span = f"between {span} and {elapsed_text(times[-1], origin)}"
@@ -272,6 +281,20 @@ def condensed_rows(timeline: Timeline, final: IncidentState) -> list[TimelineRow
     return rows
 
 
+def command_text(final: IncidentState) -> str:
+    """Who held command when: ``Lt. J. Hayes (established 09:16:02, T+00:01:58) → Capt. R.
+    Ortiz (transferred 09:31:10, T+00:17:06)``; the command post last named."""
+    if not final.command:
+        return "none recorded (nobody established command)"
+    origin = final.opened_at_us
+    held = [
+        f"{p.commander} ({p.how} {clock_text(p.since_us)}, {elapsed_text(p.since_us, origin)})"
+        for p in final.command
+    ]
+    post = final.command_post
+    return " → ".join(held) + (f"; command post: {post}" if post else "")
+
+
 def summary_lines(
     timeline: Timeline, metrics: Metrics, final: IncidentState
 ) -> list[tuple[str, str]]:
@@ -281,6 +304,12 @@ def summary_lines(
         ("School", final.school_name or final.school_id),
         ("Incident", f"{timeline.incident_id} · {words(final.incident_type)}"),
         ("Exercise", "YES — an exercise, not a real incident" if final.exercise else "no (live)"),
+        (
+            "Provenance",
+            f"UNTRUSTED IMPORT — {why}"
+            if (why := ev.untrusted_import(timeline.events))
+            else "recorded here, or imported from a file signed by a trusted key",
+        ),
         ("Status at the end", words(final.status)),
         ("Opened", date_text(final.opened_at_us or timeline.start_us)),
         ("Activation", date_text(metrics.activated_at_us)),
@@ -293,7 +322,7 @@ def summary_lines(
             f"{metrics.responded} responded · {counts['declined']} declined · "
             f"{counts['released']} released",
         ),
-        ("Incident commander", final.commander or "none recorded"),
+        ("Incident commander", command_text(final)),
         ("Alerts", str(len(final.alerts))),
         ("Warnings raised", str(len(final.warnings))),
         ("PAR roll calls", str(len(final.pars))),

@@ -15,6 +15,7 @@ from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
 from dispatch_console.app.backend import load_active
+from dispatch_console.app.demo_ic import act_payloads
 from dispatch_console.app.live import ConsoleState
 from dispatch_console.county.load import load_demo_county
 from dispatch_console.feeds.keys import SecretBox
@@ -83,6 +84,7 @@ def simulate_into(store_url: str, scenario: Path, at_s: float, box: SecretBox) -
             start_us=start_us,
             store_url=store_url,
             on_time=clock.set,
+            acts=act_payloads,  # the scripted incident commander, as in the demo
         )
     finally:
         gateway.stop()

@@ -91,6 +91,13 @@ STEP_KINDS: tuple[StepKind, ...] = (
     _kind("broadcast", "Broadcast", ev.BroadcastSent),
     _kind("par", "PAR (roll call)", ev.ParStarted, ev.ParEnded),
     _kind("suspect", "Suspect description", ev.SuspectDescriptionRevised),
+    _kind(
+        "command",
+        "Incident command",
+        ev.CommandEstablished,
+        ev.CommandTransferred,
+        ev.IncidentCommanderAssigned,
+    ),
     _kind("status", "Incident status change", ev.IncidentStatusChanged, ev.IncidentOpened),
 )
 STEP_KIND_BY_KEY = {k.key: k for k in STEP_KINDS}

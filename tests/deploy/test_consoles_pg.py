@@ -1,11 +1,12 @@
 """Several consoles, one incident (issue 9), as deployed: a gateway and two console processes
 (the real console, offscreen) on one PostgreSQL database. Each console is woken by the store's
-NOTIFY, so the gateway's and the other console's events show within 1 s of being stored; two
-consoles directing one responder at once both get an answer, one stored and one refused with
-what changed; no event is stored twice, none is shown twice, none is missed.
+NOTIFY, so the gateway's and the other console's events show in both; two consoles directing one
+responder at once both get an answer, one stored and one refused with what changed; no event is
+stored twice, none is shown twice, none is missed, and each console shows them in sequence order.
 
-Waits are generous (a loaded machine); the 1 s figure is asserted on the recorded times: the
-store's ``received_at_us`` of each event and the wall clock when each console's window got it.
+These tests assert delivery, order and no duplicates, with waits generous enough for a loaded CI
+machine (:data:`DELIVERY_TIMEOUT_S`). How fast events propagate (the 1 s target) is a speed
+figure: ``benchmarks/bench_propagation.py`` measures it; no test here times the wall clock.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ from tests.feeds.gateway_fixture import RunningGateway, start_gateway
 
 pytestmark = pytest.mark.postgres
 
-#: Stored -> shown in another console's window, at most (issue 9).
-PROPAGATION_US = 1_000_000
+#: How long a test waits for a console to show an event (delivery, not speed: a loaded machine).
+DELIVERY_TIMEOUT_S = 60.0
 HAYES = ("Lt. J. Hayes", "incident commander")
 MORENO = ("A. Moreno", "dispatcher")
 
@@ -52,10 +53,15 @@ class Deployment:
             return list(store.read(self.incident, **kwargs))  # type: ignore[arg-type]
 
 
-def _lateness(console: ConsoleProcess, events: list[ev.Event]) -> dict[int, float]:
-    """Per event: seconds from stored to shown in ``console``, where over the limit."""
-    late = {e.seq: (console.seen_us[e.seq] - e.received_at_us) / 1e6 for e in events}
-    return {seq: s for seq, s in late.items() if s * 1e6 > PROPAGATION_US}
+def _shown_once_in_order(console: ConsoleProcess, events: list[ev.Event]) -> None:
+    """``console`` showed every one of ``events`` (waiting for them, generously), each once, and
+    in sequence order."""
+    seqs = sorted(e.seq for e in events)
+    console.wait_seen(set(seqs), timeout=DELIVERY_TIMEOUT_S)
+    twice = {seq: console.times_seen[seq] for seq in seqs if console.times_seen[seq] != 1}
+    assert twice == {}, f"{console} showed these events more than once: {twice}"
+    wanted = set(seqs)
+    assert [seq for seq in console.order if seq in wanted] == seqs, console
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +94,7 @@ def deployment(
         with Store(url) as store:
             stored = list(store.read(incident))
         for console in consoles:
-            console.wait_seen({e.seq for e in stored})
+            console.wait_seen({e.seq for e in stored}, timeout=DELIVERY_TIMEOUT_S)
         a, b = consoles
         yield Deployment(url, gateway, a, b, incident, stored)
     finally:
@@ -97,7 +103,7 @@ def deployment(
         gateway.stop()
 
 
-def test_an_activation_sent_to_the_gateway_shows_in_both_consoles_within_1_s(
+def test_an_activation_sent_to_the_gateway_shows_in_both_consoles_once_and_in_order(
     deployment: Deployment,
 ) -> None:
     stored = deployment.activation
@@ -106,14 +112,14 @@ def test_an_activation_sent_to_the_gateway_shows_in_both_consoles_within_1_s(
     responders = {p.responder_id for p in notified}
     assert responders == {"dev-ruiz", "dev-chen", "dev-walker"}
     for console in deployment.consoles:
-        assert _lateness(console, stored) == {}, console
+        _shown_once_in_order(console, stored)
         state = console.state(deployment.incident)
         assert state["last_seq"] >= stored[-1].seq
         assert set(state["directed_to"]) == responders
         assert {"staging-a", "staging-b"} <= set(state["staging_areas"])  # the pre-plan's
 
 
-def test_a_staging_area_and_a_directive_from_one_console_show_in_the_other_within_1_s(
+def test_a_staging_area_and_a_directive_from_one_console_show_in_the_other(
     deployment: Deployment,
 ) -> None:
     a, b, incident = deployment.a, deployment.b, deployment.incident
@@ -129,7 +135,7 @@ def test_a_staging_area_and_a_directive_from_one_console_show_in_the_other_withi
     ]
     assert created.actor == ev.Actor(ev.ActorKind.CONSOLE_USER, a.user)
     area = created.payload.staging_area_id  # type: ignore[attr-defined]
-    b.wait_seen({created.seq})
+    b.wait_seen({created.seq}, timeout=DELIVERY_TIMEOUT_S)
 
     mark = a.mark()
     a.send(op="direct", incident=incident, responder="dev-ruiz", area=area)
@@ -142,10 +148,8 @@ def test_a_staging_area_and_a_directive_from_one_console_show_in_the_other_withi
         and getattr(e.payload, "staging_area_id", None) == area
     ]  # fmt: skip
     assert [e.type for e in directed] == ["responder_directed", "directive_queued"]
-    b.wait_seen({e.seq for e in directed})
-
-    assert _lateness(b, [created, *directed]) == {}
-    assert _lateness(a, [created, *directed]) == {}
+    _shown_once_in_order(b, [created, *directed])
+    _shown_once_in_order(a, [created, *directed])
     assert b.state(incident)["directed_to"]["dev-ruiz"] == area
 
 
@@ -158,7 +162,7 @@ def test_two_consoles_directing_one_responder_at_once_both_get_an_answer_one_is_
     # Both consoles at the same version: the store's last event of the incident.
     last = deployment.events()[-1].seq
     for console in (a, b):
-        console.wait_seen({last})
+        console.wait_seen({last}, timeout=DELIVERY_TIMEOUT_S)
         assert console.state(incident)["last_seq"] == last
     names = a.state(incident)["staging_areas"]
     marks = {console: console.mark() for console in (a, b)}
@@ -189,9 +193,8 @@ def test_two_consoles_directing_one_responder_at_once_both_get_an_answer_one_is_
     assert all(e.actor == ev.Actor(ev.ActorKind.CONSOLE_USER, winner.user) for e in stored)
     assert all(e.payload.staging_area_id == plan[winner] for e in stored)  # type: ignore[attr-defined]
     for console in (a, b):
-        console.wait_seen({e.seq for e in stored})
+        _shown_once_in_order(console, stored)
         assert console.state(incident)["directed_to"][rid] == plan[winner]
-        assert _lateness(console, stored) == {}
 
 
 def test_with_three_writers_at_once_each_console_shows_every_event_once_and_in_order(
@@ -230,7 +233,7 @@ def test_with_three_writers_at_once_each_console_shows_every_event_once_and_in_o
                 )
                 == 5
             ),
-            30,
+            DELIVERY_TIMEOUT_S,
             "5 command answers",
         )
         answers = [r for r in console.records[marks[console] :] if r["kind"] == "command_done"]
@@ -240,7 +243,7 @@ def test_with_three_writers_at_once_each_console_shows_every_event_once_and_in_o
         last = store.last_seq()
         everything = [e.seq for e in store.read(all_incidents=True)]
     for console in deployment.consoles:
-        console.wait_seen({last})
+        console.wait_seen({last}, timeout=DELIVERY_TIMEOUT_S)
         loaded_at = console.wait_ready()["last_seq"]
         expected = [seq for seq in everything if seq > loaded_at]
         twice = {seq: n for seq, n in console.times_seen.items() if n > 1}

@@ -112,7 +112,7 @@ def test_an_unregistered_uid_is_contacted_once_per_incident(setup: Setup) -> Non
         ]
         + ["responder_position"] * 6
     )
-    assert core._unregistered_count[incident] == 1
+    assert core.positions.unregistered_count[incident] == 1
     state = core.service.state(incident)
     assert state.responders["tak:STRANGER-1"].position is not None
 

@@ -259,6 +259,13 @@ def test_key_and_device_administration_are_audit_events_with_their_actor(
         assert event.incident_id is None
         assert event.actor.kind is ev.ActorKind.CONSOLE_USER
         assert event.actor.name.startswith("cli:") and len(event.actor.name) > 4
+    # Appended as every event is: in the event log's hash chain, which verifies.
+    from dispatch_console.store.chain import verify_chain
+
+    with Store(db) as store:
+        chained = verify_chain(store)
+    assert not chained.breaks and not chained.problems and chained.unchained == 0
+    assert chained.last_seq >= max(e.seq for e in events)
 
 
 @pytest.mark.postgres
@@ -320,3 +327,73 @@ def test_hostile_names_reach_no_output_raw(tmp_path: Path) -> None:
     cli.write_state_text(state, now_us, out)
     assert "\x1b" not in out.getvalue() and "\u202e" not in out.getvalue()
     assert json.dumps(out.getvalue())  # printable
+
+
+def _on_writer(gateway: RunningGateway, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run ``fn`` on the gateway's writer thread (where its core lives), and return its result."""
+    return gateway.thread.gateway._writer.submit(lambda: fn(*args, **kwargs)).result()
+
+
+def test_each_request_of_a_group_commit_names_its_own_peer(
+    sqlite_gateway: RunningGateway,
+) -> None:
+    # Two requests answered in ONE group commit, from two addresses: each refusal names its own.
+    from dispatch_console.feeds.routes import DeviceRequest
+
+    gateway = sqlite_gateway
+    core = gateway.thread.gateway.core
+    assert core is not None
+    chen = _on_writer(gateway, core.keys.get, gateway.keys["dev-chen"].key_id)
+    ruiz = _on_writer(gateway, core.keys.get, gateway.keys["dev-ruiz"].key_id)
+    bad_body = b'{"messages": [{"id": "m1", "kind": "nonsense"}]}'
+    replies = _on_writer(
+        gateway,
+        core.device_messages_group,
+        [
+            DeviceRequest(chen, "dev-chen", bad_body, "192.0.2.10"),
+            DeviceRequest(ruiz, "dev-chen", b'{"messages": []}', "192.0.2.20"),
+        ],
+    )
+    assert [r.status for r in replies] == [400, 403]
+    _on_writer(gateway, core.flush)
+    assert _rows(gateway, "400: ")[0].sender.endswith("@192.0.2.10")
+    assert _rows(gateway, "403: ")[0].sender.endswith("@192.0.2.20")
+    assert core.peer is None  # nothing left behind for the next request
+
+
+def test_plain_cot_never_speaks_for_an_enrolled_device_on_any_path_into_the_pipeline(
+    sqlite_gateway: RunningGateway,
+) -> None:
+    """The UDP worker's batches, the in-process UDP and TCP batches and a TLS connection's all
+    go through the one position pipeline's admission (not only the TLS listener's)."""
+    from types import SimpleNamespace
+
+    from dispatch_console.feeds.cot.proto import parse_position_message
+    from dispatch_console.feeds.identity import CERTIFICATE
+
+    gateway = sqlite_gateway
+    core = gateway.thread.gateway.core
+    assert core is not None
+    gateway.store.add_key("ct_1", CERTIFICATE, "dev-chen", b"sealed", "certificate")  # type: ignore[arg-type]
+    _on_writer(gateway, core.remember_reference)
+    report = _pli(TAK_UID)
+    worker_batch = SimpleNamespace(
+        rejected=[], positions=[(parse_position_message(report), "198.51.100.7:4242")]
+    )
+    _on_writer(gateway, core.udp_batch, worker_batch)
+    assert _on_writer(gateway, core.cot_batch, [(report, "198.51.100.8:1")], "udp") == set()
+    assert _on_writer(gateway, core.cot_stream_pieces, [report], "198.51.100.9:2") == set()
+    # A TLS connection proving ANOTHER device cannot speak for it either; Chen's own can.
+    other = ("dev-ruiz", "ANDROID-ruiz")
+    assert _on_writer(gateway, core.cot_stream_pieces, [report], "x:3", proven=other) == set()
+    mine = ("dev-chen", TAK_UID)
+    assert _on_writer(gateway, core.cot_stream_pieces, [report], "x:4", proven=mine) == {TAK_UID}
+    _on_writer(gateway, core.flush)
+    refused = _rows(gateway, "enrolled with a certificate")
+    assert {r.transport for r in refused} == {"udp", "tcp"}
+    assert {r.sender.partition(":")[0] for r in refused} == {
+        "198.51.100.7",
+        "198.51.100.8",
+        "198.51.100.9",
+    }
+    assert _rows(gateway, "the certificate of dev-ruiz does not speak for uid")

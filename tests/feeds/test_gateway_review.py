@@ -86,7 +86,7 @@ def test_a_removed_devices_key_stops_working_and_its_successor_starts_clean(
     core = gateway.thread.gateway.core
     assert core is not None
     core.keys._ttl = 0.0
-    core._devices.loaded_at = 0.0
+    core.reference.forget_devices()
     status, _ = gateway.post("/v1/devices/dev-walker/messages", profile, "dev-walker")
     assert status == 401
     device = gateway.store.add_device("dev-walker", home=(-84.5050, 38.2020))
@@ -113,8 +113,14 @@ def test_messages_naming_incidents_the_device_is_not_in_create_nothing(
     assert status == 202 and {r["result"] for r in answer["results"]} == {"refused"}
     core = gateway.thread.gateway.core
     assert core is not None and core.service.live_incidents() == []
-    time.sleep(0.7)  # the rejection log is flushed twice a second
-    assert sum("refused 50 of 50" in r.reason for r in gateway.store.rejections()) == 1
+
+    # The rejection log is flushed twice a second: wait for the one line (generous timeout).
+    def logged() -> int:
+        return sum("refused 50 of 50" in r.reason for r in gateway.store.rejections())
+
+    _wait(lambda: logged() >= 1, timeout=30)
+    assert logged() == 1
+    assert core.service.live_incidents() == []
 
 
 def test_an_activation_interrupted_before_alerting_is_completed_by_its_retry(

@@ -6,11 +6,14 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+import msgspec
+
 from dispatch_console.app.live import ConsoleState
 from dispatch_console.county.load import demo_directory
 from dispatch_console.county.roads import load_road_graph
 from dispatch_console.domain import events as ev
 from dispatch_console.domain.lifecycle import PRESENT
+from dispatch_console.domain.state import IncidentState
 from dispatch_console.importers.geojson_schools import load_schools
 from dispatch_console.sim.engine import Engine
 from dispatch_console.sim.run import HttpCotTransport
@@ -21,12 +24,26 @@ IC = ev.Actor(ev.ActorKind.CONSOLE_USER, "Lt. Hayes (IC)")
 DISPATCHER = ev.Actor(ev.ActorKind.CONSOLE_USER, "Dispatcher A. Moreno")
 
 
+@dataclass(frozen=True)
+class LiveSnapshot:
+    """What the console's own fold showed of the incident at one instant of the run: a copy of
+    its state right after a read, and the run's clock (simulated time) then."""
+
+    at_us: int
+    state: IncidentState
+
+
+_state_copy = msgspec.msgpack.Decoder(IncidentState)
+
+
 @dataclass
 class LiveRun:
     incident_id: str
     #: The events the console folded, batch by batch, while the run went on.
     seen: list[ev.Event] = field(default_factory=list)
     console: ConsoleState = field(default_factory=ConsoleState)
+    #: The console's state of the incident after each read that brought it something.
+    snapshots: list[LiveSnapshot] = field(default_factory=list)
 
 
 def run_live(
@@ -64,10 +81,16 @@ def run_live(
     store.set_user(DISPATCHER.name, "dispatcher")
     console = ConsoleState()
     seen: list[ev.Event] = []
+    snapshots: list[LiveSnapshot] = []
 
-    def poll() -> None:
+    def poll(at_us: int | None = None) -> None:
         batch = list(store.read(all_incidents=True, after_seq=console.last_seq))
-        seen.extend(console.apply(batch).events)
+        changes = console.apply(batch)
+        seen.extend(changes.events)
+        incident = engine.incident_id
+        if at_us is not None and incident in changes.incidents:
+            copy = _state_copy.decode(msgspec.msgpack.encode(console.incidents[incident]))
+            snapshots.append(LiveSnapshot(at_us, copy))
 
     def act(payloads: list[ev.Payload], actor: ev.Actor, at_us: int) -> None:
         assert engine.incident_id is not None
@@ -106,7 +129,7 @@ def run_live(
                         act([assign], IC, now)
                         break
             if t % poll_every_s == 0:
-                poll()
+                poll(now)
         assert engine.incident_id is not None
         if close:
             end = engine.at_us(scenario.duration_s + 1)
@@ -124,4 +147,4 @@ def run_live(
             quiet_since = time.monotonic()
         time.sleep(0.25)
     mine = [e for e in seen if e.incident_id == engine.incident_id]
-    return LiveRun(engine.incident_id, mine, console)
+    return LiveRun(engine.incident_id, mine, console, snapshots)

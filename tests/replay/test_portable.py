@@ -27,6 +27,7 @@ from dispatch_console.replay.portable import (
 )
 from dispatch_console.replay.timeline import Timeline
 from dispatch_console.store import Store
+from dispatch_console.store.chain import CentreKey
 from tests.builders import IC, T0, Recorder, S
 from tests.replay.scripted import run_live
 from tests.sim.conftest import SimGateway
@@ -46,18 +47,23 @@ def test_an_imported_incident_replays_with_identical_states_and_metrics(
     gateway = sim_gateway()
     live = run_live(gateway, "black_shirt")  # closed with an all clear at the end
     path = tmp_path / "incident.jsonl.gz"
-    exported = export_incident(gateway.store, live.incident_id, path)
+    key = CentreKey(tmp_path / "centre.key")
+    exported = export_incident(gateway.store, live.incident_id, path, signing_key=key)
     assert exported.events == len(live.seen) and not exported.exercise
     incident = live.incident_id
     original = Timeline.load(gateway.store, incident)
     with Store(store_url) as target:
         assert target.incidents() == [] and target.school("lincoln-hs") is None
+        target.trust_key(key.public, "the exporting centre")
         result = import_file(target, path)
+        assert result.signer == "the exporting centre"
         assert result.incident_id == incident and result.stored == len(original)
         assert result.school_added and not result.already_imported
         assert target.school("lincoln-hs") == gateway.store.school("lincoln-hs")
         assert target.roster() == []  # the excerpt never changes this database's roster
         imported = Timeline.load(target, incident)
+        mark = imported.events.pop()  # the import's own last event: where it came from
+        assert isinstance(mark.payload, ev.IncidentImported) and mark.payload.trusted
         assert compute(imported.events) == compute(original.events)
         assert (imported.start_us, imported.end_us) == (original.start_us, original.end_us)
         for fraction in (0.0, 0.2, 0.5, 0.8, 1.0):
@@ -68,7 +74,11 @@ def test_an_imported_incident_replays_with_identical_states_and_metrics(
             msgspec.structs.replace(e, seq=0) for e in original.events
         ]
         # The store's own state_at (by received time) works on the imported incident too.
-        assert comparable(target.state_at(incident)) == comparable(original.final_state)
+        # (Counting the import's mark, one event more.)
+        final = msgspec.structs.replace(
+            original.final_state, event_count=original.final_state.event_count + 1
+        )
+        assert comparable(target.state_at(incident)) == comparable(final)
         # Importing the same file again changes nothing.
         before = target.last_seq()
         again = import_file(target, path)
@@ -76,9 +86,9 @@ def test_an_imported_incident_replays_with_identical_states_and_metrics(
         # Exported from here, the file holds the same events.
         second = tmp_path / "again.jsonl.gz"
         export_incident(target, incident, second)
-        assert [msgspec.structs.replace(e, seq=0) for e in read_incident_file(second).events] == [
-            msgspec.structs.replace(e, seq=0) for e in original.events
-        ]
+        assert [
+            msgspec.structs.replace(e, seq=0) for e in read_incident_file(second).events[:-1]
+        ] == [msgspec.structs.replace(e, seq=0) for e in original.events]
     excerpt = read_incident_file(path).roster
     assert excerpt and all(isinstance(r, RosterEntry) for r in excerpt)
     full = {(r.agency, r.badge): r for r in gateway.store.roster()}
@@ -247,11 +257,11 @@ def test_a_spoiled_file_is_refused_in_one_line_and_nothing_is_stored(
     target = tmp_path / "target.sqlite3"
     with Store(f"sqlite:///{target}") as store:
         with pytest.raises(PortableError) as refused:
-            import_incident(store, bad)
+            import_incident(store, bad, untrusted=True)
         assert "\n" not in str(refused.value) and str(bad) in str(refused.value)
         assert store.last_seq() == 0 and store.schools() == []
     capsys.readouterr()
-    assert main(["import-incident", str(bad), "--db", str(target)]) == 1
+    assert main(["import-incident", str(bad), "--db", str(target), "--untrusted"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("dispatch-console: error: "), err
     with Store(f"sqlite:///{target}") as store:
@@ -263,8 +273,8 @@ def test_the_unspoiled_file_imports(small_file: Path, tmp_path: Path) -> None:
     the one thing spoiled)."""
     rewritten = write_lines(small_file, lines_of(small_file))
     with Store(f"sqlite:///{tmp_path / 't.sqlite3'}") as store:
-        assert import_incident(store, rewritten) == "20261119-0900-lincoln-hs-0001"
-        assert len(list(store.read("20261119-0900-lincoln-hs-0001"))) == 6
+        assert import_incident(store, rewritten, untrusted=True) == "20261119-0900-lincoln-hs-0001"
+        assert len(list(store.read("20261119-0900-lincoln-hs-0001"))) == 6 + 1  # + the mark
 
 
 def test_a_line_longer_than_the_limit_is_refused(
@@ -283,7 +293,7 @@ def test_an_incident_of_the_same_id_with_other_events_is_refused(
     with small_store(other, close=False) as store:  # same id, not closed: other events
         before = store.last_seq()
         with pytest.raises(PortableError, match="exists in this database with other events"):
-            import_incident(store, small_file)
+            import_incident(store, small_file, untrusted=True)
         assert store.last_seq() == before
 
 
@@ -298,7 +308,7 @@ def test_a_key_stored_already_refuses_the_whole_import(small_file: Path, tmp_pat
         store.append(rec.drafts())
         before = store.last_seq()
         with pytest.raises(PortableError, match="sk_1/m-1"):
-            import_incident(store, spoiled)
+            import_incident(store, spoiled, untrusted=True)
         assert store.last_seq() == before and not store.has_incident(
             "20261119-0900-lincoln-hs-0001"
         )
@@ -321,7 +331,7 @@ def test_a_live_incident_still_active_is_neither_exported_nor_imported(tmp_path:
     active = write_lines(good, [json.dumps(header).encode() + b"\n", *lines[1:-2], lines[-1]])
     with Store(f"sqlite:///{tmp_path / 'target.sqlite3'}") as target:
         with pytest.raises(PortableError, match="still active"):
-            import_incident(target, active)
+            import_incident(target, active, untrusted=True)
         assert target.last_seq() == 0
 
 
@@ -331,11 +341,15 @@ def test_an_active_exercise_travels(tmp_path: Path, capsys: pytest.CaptureFixtur
         result = export_incident(store, "20261119-0900-lincoln-hs-0001", path)
         assert result.exercise and result.status == "active"
     target = str(tmp_path / "target.sqlite3")
-    assert main(["import-incident", str(path), "--db", target]) == 0
+    assert main(["import-incident", str(path), "--db", target]) == 1  # unsigned: refused
+    assert "not signed" in capsys.readouterr().err
+    assert main(["import-incident", str(path), "--db", target, "--untrusted"]) == 0
     out = capsys.readouterr().out
     assert "imported incident 20261119-0900-lincoln-hs-0001 [EXERCISE]: 5 events" in out
+    assert "UNTRUSTED" in out
     assert main(["incidents", "--db", target]) == 0
-    assert "[EXERCISE]" in capsys.readouterr().out
+    listed = capsys.readouterr().out
+    assert "[EXERCISE]" in listed and "[UNTRUSTED IMPORT]" in listed
 
 
 def test_export_and_import_from_the_command_line(
@@ -355,3 +369,76 @@ def test_export_and_import_from_the_command_line(
     assert "here already" in capsys.readouterr().out
     assert main(["export-incident", "nope", "-o", str(path), "--db", source]) == 1
     assert "no incident 'nope'" in capsys.readouterr().err
+
+
+# --- signed files (issue 16) ----------------------------------------------------------------------
+
+
+def test_a_forged_or_unsigned_file_is_refused_unless_imported_as_untrusted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The issue's attack: a file whose actors were rewritten and whose SHA-256 was
+    recomputed. The checksum has no key; the signature has, and no longer verifies."""
+    key = CentreKey(tmp_path / "sender.key")
+    with small_store(tmp_path) as store:
+        signed = tmp_path / "signed.jsonl.gz"
+        export_incident(store, "20261119-0900-lincoln-hs-0001", signed, signing_key=key)
+    lines = lines_of(signed)
+    assert json.loads(lines[-1])["key_id"] == key.key_id
+    forged_lines = [
+        edit_event(line, actor={"kind": "console_user", "name": "Chief Impostor"})
+        if b'"console_user"' in line
+        else line
+        for line in lines[1:-1]
+    ]
+    trailer = json.loads(lines[-1])
+    trailer["sha256"] = hashlib.sha256(b"".join(forged_lines)).hexdigest()
+    forged = tmp_path / "forged.jsonl.gz"
+    forged.write_bytes(
+        gzip.compress(b"".join([lines[0], *forged_lines, json.dumps(trailer).encode() + b"\n"]))
+    )
+    unsigned = write_lines(signed, lines)  # rewritten: the signature is dropped below
+    trailer_unsigned = json.loads(lines_of(unsigned)[-1])
+    trailer_unsigned.pop("key_id"), trailer_unsigned.pop("signature")
+    unsigned.write_bytes(
+        gzip.compress(
+            b"".join([*lines_of(unsigned)[:-1], json.dumps(trailer_unsigned).encode() + b"\n"])
+        )
+    )
+    target = tmp_path / "target.sqlite3"
+    with Store(f"sqlite:///{target}") as receiving:
+        receiving.trust_key(key.public, "Fayette County ECC")
+        with pytest.raises(PortableError, match="does not verify: forged"):
+            import_file(receiving, forged)
+        with pytest.raises(PortableError, match="not signed"):
+            import_file(receiving, unsigned)
+        assert receiving.last_seq() == 0
+        # A key this centre does not trust is refused too.
+        other = tmp_path / "other.sqlite3"
+        with Store(f"sqlite:///{other}") as stranger, pytest.raises(PortableError, match="trust"):
+            import_file(stranger, signed)
+        # The genuine file imports, signed.
+        assert import_file(receiving, signed).signer == "Fayette County ECC"
+    # Told to, the forged file imports as untrusted, and is marked so.
+    forged_target = str(tmp_path / "forged-target.sqlite3")
+    capsys.readouterr()
+    assert main(["import-incident", str(forged), "--db", forged_target]) == 1
+    assert "--untrusted" in capsys.readouterr().err
+    assert main(["import-incident", str(forged), "--db", forged_target, "--untrusted"]) == 0
+    assert "UNTRUSTED" in capsys.readouterr().out
+    assert main(["incidents", "--db", forged_target]) == 0
+    assert "[UNTRUSTED IMPORT]" in capsys.readouterr().out
+    with Store(f"sqlite:///{forged_target}") as store:
+        assert (
+            "does not trust" in portable.untrusted_incidents(store)["20261119-0900-lincoln-hs-0001"]
+        )
+        # The replay window's title and the report's summary read the mark from the events.
+        why = ev.untrusted_import(store.read("20261119-0900-lincoln-hs-0001"))
+        assert why is not None and "does not trust" in why
+        # Exported again, from here and signed here, the mark travels with the events.
+        again = tmp_path / "again.jsonl.gz"
+        export_incident(store, "20261119-0900-lincoln-hs-0001", again, signing_key=key)
+    with Store(f"sqlite:///{tmp_path / 'third.sqlite3'}") as third:
+        third.trust_key(key.public, "Fayette County ECC")
+        import_file(third, again)
+        assert "20261119-0900-lincoln-hs-0001" in portable.untrusted_incidents(third)

@@ -61,7 +61,7 @@ def test_a_console_directive_folded_before_a_gateway_write_is_still_published(
     seen: list[ev.Event] = []
     gateway.subscribe(seen.extend)
     console = IncidentService(Store(store_url))
-    register(console.store, CONSOLE)
+    register(console.store, CONSOLE, role="dispatcher")  # a dispatcher assumes no command
     directive = ev.DirectiveQueued("dir-1", "r1", "d1", "message", "Stand by at staging A")
     console.execute(incident, [directive], actor=CONSOLE, source=ev.Source.CONSOLE)
     # The gateway writes before its catch-up runs: the directive is folded in under the lock.

@@ -10,7 +10,7 @@ from dispatch_console.county.load import demo_directory
 from dispatch_console.county.roads import load_road_graph
 from dispatch_console.importers.geojson_schools import load_schools
 from dispatch_console.sim.engine import Engine
-from dispatch_console.sim.scenario import Officer, load_scenario
+from dispatch_console.sim.scenario import Officer, ScriptedAct, load_scenario
 from tests.sim.conftest import scenario_path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,6 +24,7 @@ class FakeGateway:
         self.posts: list[tuple[str, list[dict[str, Any]]]] = []
         self.cots: list[bytes] = []
         self.acked: set[str] = set()
+        self.acts: list[tuple[str, int]] = []
 
     def activation(self, body: dict[str, Any]) -> dict[str, Any]:
         return {"incident_id": "inc-1", "notified": 3}
@@ -47,6 +48,10 @@ class FakeGateway:
 
     def suspect(self, incident_id: str, description: dict[str, str], at_us: int) -> bool:
         return False
+
+    def command(self, incident_id: str, act: ScriptedAct, at_us: int) -> bool:
+        self.acts.append((act.act, at_us))
+        return True
 
 
 def _engine(name: str, fake: FakeGateway, **kwargs: Any) -> Engine:

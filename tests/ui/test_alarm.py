@@ -1,13 +1,23 @@
-"""The alarm: visual only without audio (one warning, no Qt noise) and its sound file."""
+"""The alarm: heard on a (virtual) audio output, visual only without one (one warning, no Qt
+noise), and its sound file.
+
+The audible path runs against a private PulseAudio server with a null sink, started by the test
+(``pulseaudio`` and ``parec`` from the Makefile's Debian packages): the console's alarm plays in
+a child process and what reaches the sink is recorded from its monitor and checked to be the
+siren, not silence."""
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import shutil
 import struct
 import subprocess
 import sys
+import time
 import wave
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -16,6 +26,7 @@ from pytestqt.qtbot import QtBot
 
 from dispatch_console.resources import resource
 from dispatch_console.ui.alarm import NO_AUDIO, Alarm
+from tests.availability import unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOL = ROOT / "tools" / "make_alarm_sound.py"
@@ -119,3 +130,83 @@ def test_alarm_wav_is_mono_22050_hz_16_bit_about_1_2_s_and_starts_and_ends_silen
     assert 0.5 * 32767 < peak < 32767  # loud, not clipped
     # Soft attack and decay: the loop point does not click.
     assert abs(samples[0]) < 200 and abs(samples[-1]) < 200
+
+
+@pytest.fixture
+def pulse_server(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """A private PulseAudio server with one null sink ``dc_alarm`` (no sound card needed): the
+    environment that points a process at it."""
+    programs = {name: shutil.which(name) for name in ("pulseaudio", "parec", "pactl")}
+    missing = [name for name, path in programs.items() if path is None]
+    if missing:
+        unavailable(
+            f"{', '.join(missing)} not installed (Debian: pulseaudio, pulseaudio-utils)", os.environ
+        )
+    folder = tmp_path / "pulse"
+    folder.mkdir()
+    socket_path = folder / "native"
+    env = {**os.environ, "HOME": str(folder), "XDG_RUNTIME_DIR": str(folder)}
+    server_log = (folder / "server.log").open("wb")
+    server = subprocess.Popen(
+        [
+            str(programs["pulseaudio"]), "-n", "--daemonize=no", "--exit-idle-time=-1",
+            "--use-pid-file=no", "--disable-shm=yes",
+            "-L", f"module-native-protocol-unix socket={socket_path} auth-anonymous=1",
+            "-L", "module-null-sink sink_name=dc_alarm rate=22050 channels=1",
+        ],
+        env=env, stdout=subprocess.DEVNULL, stderr=server_log,
+    )  # fmt: skip
+    client_env = {**env, "PULSE_SERVER": f"unix:{socket_path}", "PULSE_SINK": "dc_alarm"}
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            ready = subprocess.run(
+                [str(programs["pactl"]), "list", "short", "sinks"],
+                env=client_env, capture_output=True, text=True, check=False,
+            )  # fmt: skip
+            if "dc_alarm" in ready.stdout:
+                break
+            assert server.poll() is None, (folder / "server.log").read_text()
+            assert time.monotonic() < deadline, "the PulseAudio server did not start"
+            time.sleep(0.1)
+        yield client_env
+    finally:
+        server.terminate()
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(10)
+        server_log.close()
+
+
+def test_the_alarm_is_heard_on_an_audio_output(pulse_server: dict[str, str]) -> None:
+    """The alarm plays the siren to the (virtual) output: recorded from the sink's monitor,
+    loud, while it sounds; no warning is logged."""
+    recorder = subprocess.Popen(
+        ["parec", "-d", "dc_alarm.monitor", "--raw", "--format=s16le", "--channels=1",
+         "--rate=22050", "--latency-msec=50"],
+        env=pulse_server, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        env = {
+            **pulse_server,
+            "QT_QPA_PLATFORM": "offscreen",
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+        }
+        played = subprocess.run(
+            [sys.executable, "-m", "tests.ui.alarm_player", "--seconds", "3"],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+    finally:
+        recorder.terminate()
+        recorded, _ = recorder.communicate(timeout=10)
+    assert played.returncode == 0, played.stderr[-2000:]
+    result = json.loads(played.stdout.strip().splitlines()[-1])
+    assert result == {"audible": True, "playing": True, "warnings": []}, result
+    samples = struct.unpack(f"<{len(recorded) // 2}h", recorded[: len(recorded) // 2 * 2])
+    assert len(samples) > 22_050 // 2, f"only {len(samples)} samples recorded"
+    peak = max(abs(s) for s in samples)
+    assert peak > 0.3 * 32767, f"the sink heard silence (peak {peak})"
+    loud = sum(abs(s) > 0.1 * 32767 for s in samples)
+    assert loud > 22_050 // 4, f"only {loud} loud samples: the siren did not play"

@@ -415,7 +415,16 @@ def test_replay_turns_off_commands_and_map_editing(example: tuple[ReplayWindow, 
     window, store = example
     last_seq = store.last_seq()
     assert not window.map.editing_enabled
-    for name in ("direct", "identify", "assign", "release", "suspect", "par", "stand_down"):
+    for name in (
+        "direct",
+        "identify",
+        "assign",
+        "release",
+        "suspect",
+        "par",
+        "stand_down",
+        "command",
+    ):
         action = window.findChild(QAction, f"action_{name}")
         assert action is not None and not action.isEnabled(), name
     window.warnings.commands_requested.emit(window.incident_id, [ev.WarningEnded("w-1")], "end")

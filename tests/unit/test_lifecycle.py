@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from itertools import pairwise
+from pathlib import Path
+
 import pytest
 
 from dispatch_console.domain import events as ev
@@ -100,42 +103,67 @@ def test_the_lifecycle_does_not_go_backwards() -> None:
     assert refused.value.rule is Rule.NO_GOING_BACK
 
 
+#: The documented lifecycle (README, "Design"; domain notes): the main chain
+#: ``notified → acknowledged | declined → en route → at staging | on scene → identified → staged
+#: → assigned → released`` ...
+CHAIN = [
+    [S.NOTIFIED],
+    [S.ACKNOWLEDGED, S.DECLINED],
+    [S.EN_ROUTE],
+    [S.AT_STAGING, S.ON_SCENE],
+    [S.IDENTIFIED],
+    [S.STAGED],
+    [S.ASSIGNED],
+    [S.RELEASED],
+]
+ANSWERS = (S.NOTIFIED, S.ACKNOWLEDGED, S.DECLINED)
+#: ... and the documented departures from it (README, "Design", same paragraph).
+DEPARTURES = {
+    # an officer may change their answer
+    (S.ACKNOWLEDGED, S.DECLINED),
+    (S.DECLINED, S.ACKNOWLEDGED),
+    # ... or go, or arrive, without answering or despite declining (self-dispatch)
+    *((a, b) for a in ANSWERS for b in (S.EN_ROUTE, S.AT_STAGING, S.ON_SCENE)),
+    # before check-in, between staging and the scene
+    (S.AT_STAGING, S.ON_SCENE),
+    (S.ON_SCENE, S.AT_STAGING),
+    # an identified responder may be assigned without being staged first
+    (S.IDENTIFIED, S.ASSIGNED),
+    # an assigned responder may be re-assigned, or sent back to staging
+    (S.ASSIGNED, S.ASSIGNED),
+    (S.ASSIGNED, S.STAGED),
+    # anyone not yet released may be released; released is final
+    *((a, S.RELEASED) for a in S if a is not S.RELEASED),
+}
+
+
+def _documented_moves() -> set[tuple[S, S]]:
+    chain = {(a, b) for here, there in pairwise(CHAIN) for a in here for b in there}
+    return chain | DEPARTURES
+
+
+def test_the_readme_documents_the_chain_the_test_checks() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    documented = " ".join(readme.split())  # the chain is wrapped over two lines
+    chain = " → ".join(" | ".join(s.label for s in step) for step in CHAIN)
+    assert f"`{chain}`" in documented
+
+
 def test_the_transition_table_allows_exactly_the_documented_moves() -> None:
-    allowed = {
-        (S.NOTIFIED, S.ACKNOWLEDGED),
-        (S.NOTIFIED, S.DECLINED),
-        (S.NOTIFIED, S.EN_ROUTE),
-        (S.ACKNOWLEDGED, S.EN_ROUTE),
-        (S.DECLINED, S.ACKNOWLEDGED),
-        (S.EN_ROUTE, S.AT_STAGING),
-        (S.EN_ROUTE, S.ON_SCENE),
-        (S.AT_STAGING, S.IDENTIFIED),
-        (S.ON_SCENE, S.IDENTIFIED),
-        (S.IDENTIFIED, S.STAGED),
-        (S.IDENTIFIED, S.ASSIGNED),
-        (S.STAGED, S.ASSIGNED),
-        (S.ASSIGNED, S.RELEASED),
-        (S.ON_SCENE, S.AT_STAGING),
-    }
-    forbidden = {
-        (S.EN_ROUTE, S.IDENTIFIED),
-        (S.EN_ROUTE, S.ASSIGNED),
-        (S.AT_STAGING, S.ASSIGNED),
-        (S.ON_SCENE, S.STAGED),
-        (S.IDENTIFIED, S.EN_ROUTE),
-        (S.ASSIGNED, S.NOTIFIED),
-        (S.RELEASED, S.ACKNOWLEDGED),
-        (S.RELEASED, S.ASSIGNED),
-        (S.IDENTIFIED, S.IDENTIFIED),
-        (S.EN_ROUTE, S.NOTIFIED),
-        (S.DECLINED, S.IDENTIFIED),
-    }
-    for current, target in allowed:
-        check_transition("r1", current, target)
-    for current, target in forbidden:
-        with pytest.raises(RuleViolation):
-            check_transition("r1", current, target)
-    assert all(not TRANSITIONS[S.RELEASED] for _ in [0])
+    """The WHOLE table: every (current, target) pair, allowed or not, against the documented
+    lifecycle. Any move added to or removed from ``TRANSITIONS`` fails here."""
+    table = {(a, b) for a, targets in TRANSITIONS.items() for b in targets}
+    expected = _documented_moves()
+    assert set(TRANSITIONS) == set(S)
+    assert sorted(table - expected) == [], "moves in the table that are not documented"
+    assert sorted(expected - table) == [], "documented moves missing from the table"
+    for current in S:
+        for target in S:
+            if (current, target) in expected:
+                check_transition("r1", current, target)
+            else:
+                with pytest.raises(RuleViolation):
+                    check_transition("r1", current, target)
 
 
 def test_unknown_responder_and_unknown_staging_area_are_refused() -> None:

@@ -1,0 +1,303 @@
+"""Signing in at a console, and the session lock (issue 16).
+
+:class:`SignInDialog` asks for the account name, password and one-time code and checks them
+with :func:`dispatch_console.store.accounts.sign_in` in a worker thread (Argon2id takes a tenth
+of a second on purpose; the GUI thread never waits on it or on the store). The role is the
+account's: nothing the user types or passes on the command line chooses it.
+
+:class:`SessionLock` locks the session after ``lock_after_s`` without keyboard or mouse input
+(15 minutes by default): the incident is hidden (the central map and every panel), a dialog asks
+for the password again, and both the lock and the unlock are audit events. An alarm still
+sounds while locked; only the incident is hidden.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QKeyEvent
+from PySide6.QtWidgets import (
+    QApplication,
+    QDialog,
+    QDialogButtonBox,
+    QDockWidget,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QWidget,
+)
+
+from dispatch_console.store import Store
+from dispatch_console.store import accounts as acc
+
+#: Idle time after which a session locks (seconds).
+LOCK_AFTER_S = 15 * 60.0
+
+
+class _Done(QObject):
+    done = Signal(object)
+
+
+def _in_thread(work: Callable[[], object], receiver: Callable[[object], None]) -> _Done:
+    """Run ``work`` in a worker thread; ``receiver`` gets its result (or the exception) on the
+    GUI thread. Keep the returned object alive until then."""
+    signals = _Done()
+    signals.done.connect(receiver, Qt.ConnectionType.QueuedConnection)
+
+    def run() -> None:
+        try:
+            result: object = work()
+        except Exception as exc:
+            result = exc
+        signals.done.emit(result)
+
+    threading.Thread(target=run, name="sign-in", daemon=True).start()
+    return signals
+
+
+class SignInDialog(QDialog):
+    """Name, password, one-time code; OK checks them (see the module docstring)."""
+
+    def __init__(
+        self,
+        store_url: str | None,
+        name: str = "",
+        console: str = "",
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.store_url = store_url
+        self.console = console
+        self.account: acc.Account | None = None
+        self._pending: _Done | None = None
+        self.setWindowTitle("Sign in — Dispatch Console")
+        self.name = QLineEdit(name)
+        self.password = QLineEdit()
+        self.password.setEchoMode(QLineEdit.EchoMode.Password)
+        self.code = QLineEdit()
+        self.code.setPlaceholderText("6 digits from your authenticator app")
+        self.code.setMaxLength(6)
+        self.message = QLabel("Every action you take is recorded under your account.")
+        self.message.setWordWrap(True)
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Sign in")
+        self.buttons.accepted.connect(self.try_sign_in)
+        self.buttons.rejected.connect(self.reject)
+        form = QFormLayout(self)
+        form.addRow(self.message)
+        form.addRow("Name", self.name)
+        form.addRow("Password", self.password)
+        form.addRow("One-time code", self.code)
+        form.addRow(self.buttons)
+        (self.password if name else self.name).setFocus()
+
+    def try_sign_in(self) -> None:
+        if self._pending is not None:
+            return
+        name, password, code = self.name.text().strip(), self.password.text(), self.code.text()
+        self.buttons.setEnabled(False)
+        self.message.setText("Checking…")
+
+        def work() -> acc.Account:
+            with Store(self.store_url, migrate=False) as store:
+                return acc.sign_in(store, name, password, code, console=self.console)
+
+        self._pending = _in_thread(work, self._done)
+
+    def _done(self, result: object) -> None:
+        self._pending = None
+        self.buttons.setEnabled(True)
+        if isinstance(result, acc.Account):
+            self.account = result
+            self.accept()
+            return
+        self.password.clear()
+        self.code.clear()
+        self.password.setFocus()
+        why = str(result) if isinstance(result, acc.SignInRefused) else f"{result}"
+        self.message.setText(f"NOT SIGNED IN — {why}")
+
+
+class UnlockDialog(QDialog):
+    """The locked session's password prompt: it cannot be closed, only answered."""
+
+    def __init__(
+        self,
+        store_url: str | None,
+        name: str,
+        parent: QWidget | None = None,
+        check: Callable[[str], bool] | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.store_url = store_url
+        self.check = check
+        self.user_name = name
+        self._pending: _Done | None = None
+        self.setWindowTitle("Session locked")
+        self.setModal(True)
+        self.message = QLabel(
+            f"Session of {name} locked after inactivity. The incident is hidden until the "
+            "password is given again."
+        )
+        self.message.setWordWrap(True)
+        self.password = QLineEdit()
+        self.password.setEchoMode(QLineEdit.EchoMode.Password)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok)
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Unlock")
+        self.buttons.accepted.connect(self.try_unlock)
+        form = QFormLayout(self)
+        form.addRow(self.message)
+        form.addRow("Password", self.password)
+        form.addRow(self.buttons)
+
+    def try_unlock(self) -> None:
+        if self._pending is not None:
+            return
+        password = self.password.text()
+        self.buttons.setEnabled(False)
+
+        def work() -> bool:
+            if self.check is not None:
+                return self.check(password)
+            with Store(self.store_url, migrate=False) as store:
+                return acc.check_password(store, self.user_name, password)
+
+        self._pending = _in_thread(work, self._done)
+
+    def _done(self, result: object) -> None:
+        self._pending = None
+        self.buttons.setEnabled(True)
+        self.password.clear()
+        if result is True:
+            self.accept()
+        else:
+            self.message.setText(
+                f"NOT UNLOCKED — wrong password for {self.user_name} (five failures lock the "
+                "account)"
+            )
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_Escape:
+            return  # no way around the password
+        super().keyPressEvent(event)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.result() != QDialog.DialogCode.Accepted:
+            event.ignore()
+            return
+        super().closeEvent(event)
+
+    def reject(self) -> None:
+        pass  # Escape and the close button do nothing: only the password unlocks
+
+
+_INPUT = frozenset(
+    {
+        QEvent.Type.KeyPress,
+        QEvent.Type.MouseButtonPress,
+        QEvent.Type.MouseMove,
+        QEvent.Type.Wheel,
+        QEvent.Type.TouchBegin,
+    }
+)
+
+
+class SessionLock(QObject):
+    """Locks ``window`` after ``lock_after_s`` without input (see the module docstring)."""
+
+    locked_changed = Signal(bool)
+
+    def __init__(
+        self,
+        window: QMainWindow,
+        store_url: str | None,
+        user_name: str,
+        *,
+        lock_after_s: float = LOCK_AFTER_S,
+        clock: Callable[[], float] = time.monotonic,
+        postgres_session: bool = False,
+    ) -> None:
+        super().__init__(window)
+        #: PostgreSQL: the user is the session's login role; the password is the server's.
+        self.postgres_session = postgres_session
+        self.window = window
+        self.store_url = store_url
+        self.user_name = user_name
+        self.lock_after_s = lock_after_s
+        self.clock = clock
+        self.last_input = clock()
+        self.locked = False
+        self.dialog: UnlockDialog | None = None
+        self._hidden: list[QWidget] = []
+        self._pending: _Done | None = None
+        app = QApplication.instance()
+        if app is not None:
+            app.installEventFilter(self)
+        self.timer = QTimer(self)
+        self.timer.setInterval(5_000)
+        self.timer.timeout.connect(self.check)
+        self.timer.start()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() in _INPUT and not self.locked:
+            self.last_input = self.clock()
+        return False
+
+    def check(self) -> None:
+        if not self.locked and self.clock() - self.last_input >= self.lock_after_s:
+            self.lock()
+
+    def lock(self) -> None:
+        if self.locked:
+            return
+        self.locked = True
+        self._hidden = []
+        central = self.window.centralWidget()
+        widgets: list[QWidget] = [central] if central is not None else []
+        widgets += self.window.findChildren(QDockWidget)
+        for widget in widgets:
+            if widget.isVisible():
+                widget.hide()
+                self._hidden.append(widget)
+        idle = self.clock() - self.last_input
+
+        def work() -> None:
+            with Store(self.store_url, migrate=False) as store:
+                if self.postgres_session:
+                    acc.audit_pg_session(store, "session_locked", self.user_name, None)
+                else:
+                    acc.session_locked(store, self.user_name, idle)
+
+        self._pending = _in_thread(work, lambda _result: None)
+        check = None
+        if self.postgres_session and self.store_url is not None:
+            url = self.store_url
+
+            def check(password: str) -> bool:
+                ok = acc.pg_password_ok(url, password)
+                with Store(url, migrate=False) as store:
+                    action = "session_unlocked" if ok else "unlock_failed"
+                    acc.audit_pg_session(store, action, self.user_name, None)
+                return ok
+
+        self.dialog = UnlockDialog(self.store_url, self.user_name, self.window, check)
+        self.dialog.accepted.connect(self.unlock)
+        self.dialog.open()
+        self.locked_changed.emit(True)
+
+    def unlock(self) -> None:
+        for widget in self._hidden:
+            widget.show()
+        self._hidden = []
+        self.locked = False
+        self.last_input = self.clock()
+        if self.dialog is not None:
+            self.dialog.deleteLater()
+            self.dialog = None
+        self.locked_changed.emit(False)

@@ -1,0 +1,162 @@
+"""PostgreSQL console users as their own login roles, proven on a private cluster whose
+``pg_hba.conf`` requires ``scram-sha-256`` (issue 16): a wrong password is refused by the
+server; a signed-in user appends events only as themselves (the impostor's label is refused by
+row-level security, whatever the client claims); runtime roles cannot delete events or disable
+the trigger (they own nothing); an observer appends nothing."""
+
+from __future__ import annotations
+
+import io
+import secrets
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from dispatch_console.cli import main
+from dispatch_console.domain import events as ev
+from dispatch_console.store import Store
+from dispatch_console.store import accounts as acc
+from dispatch_console.store.chain import verify_chain
+from dispatch_console.store.pgroles import create_login, setup_roles
+from tests.builders import T0, Recorder
+from tests.pgcluster import PrivateCluster
+
+pytestmark = pytest.mark.postgres
+
+OWNER_PASSWORD = secrets.token_urlsafe(16)
+HAYES_PASSWORD = "hayes: correct horse % battery"
+HAYES = ev.Actor(ev.ActorKind.CONSOLE_USER, "Lt. Hayes")
+
+
+def url_as(cluster: PrivateCluster, user: str, password: str | None, database: str) -> str:
+    base = make_url(cluster.url).set(database=database, username=user, password=password)
+    return base.render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="module")
+def scram_cluster() -> Iterator[tuple[PrivateCluster, str]]:
+    cluster = PrivateCluster()
+    try:
+        cluster.start()
+        admin = create_engine(cluster.url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text("SET password_encryption = 'scram-sha-256'"))
+            conn.exec_driver_sql(f"ALTER ROLE postgres PASSWORD '{OWNER_PASSWORD}'")
+            conn.exec_driver_sql(
+                f"CREATE ROLE dc_owner LOGIN CREATEROLE PASSWORD '{OWNER_PASSWORD}'"
+            )
+            conn.execute(text("CREATE DATABASE dispatch OWNER dc_owner"))
+        # Every TCP connection must prove its password with SCRAM: no trust, no md5.
+        (cluster.data / "pg_hba.conf").write_text(
+            "local all postgres peer\nhost all all 127.0.0.1/32 scram-sha-256\n"
+        )
+        with admin.connect() as conn:
+            conn.execute(text("SELECT pg_reload_conf()"))
+        admin.dispose()
+        yield cluster, url_as(cluster, "dc_owner", OWNER_PASSWORD, "dispatch")
+    finally:
+        cluster.remove()
+
+
+def test_the_server_checks_each_console_user_s_password(
+    scram_cluster: tuple[PrivateCluster, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cluster, owner_url = scram_cluster
+    with Store(owner_url) as store:  # the owner runs the migrations, and only it
+        rec = Recorder("inc-1").opened()
+        gateway = ev.Actor(ev.ActorKind.SYSTEM, "gw")
+        store.append(
+            [
+                ev.EventDraft(e.incident_id, e.occurred_at_us, gateway, ev.Source.FEED, e.payload)
+                for e in rec.events
+            ]
+        )
+    assert main(["users", "pg-roles", "--db", owner_url]) == 0
+    setup_roles(owner_url)  # idempotent
+    create_login(owner_url, HAYES.name, "incident commander", HAYES_PASSWORD)
+    monkeypatch.setattr("sys.stdin", io.StringIO("observer password 1\n"))
+    observer_add = ["users", "add", "Observer O. Ng", "--role", "observer", "--password-stdin"]
+    assert main([*observer_add, "--db", owner_url]) == 0
+    # Without the password, or with another, the server refuses the connection.
+    for password in (None, "hayes: wrong password"):
+        engine = create_engine(url_as(cluster, HAYES.name, password, "dispatch"))
+        with pytest.raises(OperationalError, match="password"):
+            engine.connect().close()
+        engine.dispose()
+    hayes_url = url_as(cluster, HAYES.name, HAYES_PASSWORD, "dispatch")
+    with Store(hayes_url, migrate=False) as store:
+        # As themselves: stored.
+        ack = ev.IncidentCommanderAssigned(HAYES.name)
+        store.append([ev.EventDraft("inc-1", T0, HAYES, ev.Source.CONSOLE, ack)])
+        # The impostor's name on Hayes's session: refused by the server, not the client.
+        impostor = ev.Actor(ev.ActorKind.CONSOLE_USER, "Chief Impostor")
+        with pytest.raises(DBAPIError, match="row-level security"), store.writing() as tx:
+            tx.conn.exec_driver_sql(
+                store._insert_sql,
+                (
+                    999,
+                    "inc-1",
+                    ack.TYPE,
+                    T0,
+                    T0,
+                    "console_user",
+                    impostor.name,
+                    "console",
+                    '{"name": "Chief Impostor"}',
+                    None,
+                    b"x" * 32,
+                ),
+            )
+        # A runtime role owns nothing: no delete, no disabling the trigger.
+        engine = create_engine(hayes_url)
+        with engine.connect() as conn:
+            for attack in (
+                "DELETE FROM events",
+                "ALTER TABLE events DISABLE TRIGGER events_no_change",
+                "UPDATE events SET actor_name = 'x'",
+            ):
+                with pytest.raises(DBAPIError, match=r"permission denied|must be owner"):
+                    conn.execute(text(attack))
+                conn.rollback()
+        engine.dispose()
+    observer_url = url_as(cluster, "Observer O. Ng", "observer password 1", "dispatch")
+    with Store(observer_url, migrate=False) as store:
+        assert store.has_incident("inc-1")  # reads
+        observer = ev.Actor(ev.ActorKind.CONSOLE_USER, "Observer O. Ng")
+        with pytest.raises(DBAPIError, match="permission denied"), store.writing() as tx:
+            tx.conn.exec_driver_sql(
+                store._insert_sql,
+                (
+                    999,
+                    "inc-1",
+                    ack.TYPE,
+                    T0,
+                    T0,
+                    "console_user",
+                    observer.name,
+                    "console",
+                    '{"name": "Observer O. Ng"}',
+                    None,
+                    b"x" * 32,
+                ),
+            )
+    # The console as Hayes: the registration needs no write; a locked session's password is a
+    # new SCRAM exchange; the sign-in and lock are audit events by Hayes (an observer may not
+    # append them: the server's log is the record).
+    with Store(hayes_url, migrate=False) as store:
+        store.set_user(HAYES.name, "incident commander")
+        acc.audit_pg_session(store, "signed_in", HAYES.name, "incident commander")
+    assert acc.pg_password_ok(hayes_url, HAYES_PASSWORD)
+    assert not acc.pg_password_ok(hayes_url, "hayes: wrong password")
+    with Store(observer_url, migrate=False) as store:
+        acc.audit_pg_session(store, "signed_in", "Observer O. Ng", "observer")  # not stored
+    with Store(owner_url, migrate=False) as store:
+        audits = list(store.read(None, types=[ev.ConsoleUserAudit.TYPE]))
+        assert [(e.actor, e.payload.action) for e in audits][-1] == (HAYES, "signed_in")  # type: ignore[attr-defined]
+    with Store(owner_url, migrate=False) as store:
+        assert verify_chain(store).ok
+        stored = [e for e in store.read("inc-1") if e.actor == HAYES]  # the incident's
+        assert len(stored) == 1

@@ -1,0 +1,166 @@
+"""Incident command in the console: the dialog that establishes or transfers it, the header's
+IC, the action and its shortcut, and the report saying who held command when."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtGui import QAction
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
+
+from dispatch_console.app.backend import Loaded
+from dispatch_console.app.live import Changes
+from dispatch_console.domain import events as ev
+from dispatch_console.domain.fold import apply
+from dispatch_console.domain.state import IncidentState, decode_state, encode_state
+from dispatch_console.replay.metrics import compute
+from dispatch_console.replay.timeline import Timeline
+from dispatch_console.ui.header import IncidentHeader
+from dispatch_console.ui.ic_dialogs import CommandDialog
+from dispatch_console.ui.report import command_text, condensed_rows, summary_lines
+from dispatch_console.ui.selection import Selection
+from dispatch_console.ui.theme import NIGHT
+from dispatch_console.ui.timeline_bar import STEP_KIND_BY_KEY
+from tests.ui.factory import Built, EventWriter, S, build_incident
+
+HAYES = ev.Actor(ev.ActorKind.CONSOLE_USER, "Lt. J. Hayes")
+
+
+def _state(built: Built) -> IncidentState:
+    return decode_state(encode_state(built.console.incidents[built.incident_id]))
+
+
+def _apply(state: IncidentState, payload: ev.Payload, at_us: int) -> None:
+    event = ev.Event(state.last_seq + 1, state.incident_id, payload.TYPE, at_us, at_us, HAYES,
+                     ev.Source.CONSOLE, payload)  # fmt: skip
+    apply(state, event)
+
+
+def test_the_dialog_establishes_then_transfers(qtbot: QtBot) -> None:
+    built = build_incident(6)
+    state = _state(built)
+    dialog = CommandDialog(state, "Lt. J. Hayes", theme=NIGHT)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert dialog.windowTitle() == "Establish command"
+    assert dialog.commander.text() == "Lt. J. Hayes" and dialog.ok_button.isEnabled()
+    dialog.post.setText("Engine 3 tailboard")
+    dialog.point.setCurrentIndex(dialog.point.count() - 1)  # at the school
+    (payload,) = dialog.payloads()
+    assert payload == ev.CommandEstablished(
+        "Lt. J. Hayes", "Engine 3 tailboard", state.lon, state.lat
+    )
+    dialog.commander.clear()
+    assert not dialog.ok_button.isEnabled()  # a name is required
+    _apply(state, payload, built.now_us)
+
+    transfer = CommandDialog(state, "Capt. R. Ortiz", theme=NIGHT)
+    qtbot.addWidget(transfer)
+    transfer.show()
+    assert transfer.windowTitle() == "Transfer command"
+    assert transfer.commander.text() == "" and not transfer.ok_button.isEnabled()
+    transfer.commander.setText("Lt. J. Hayes")
+    assert not transfer.ok_button.isEnabled()  # not to whoever holds it already
+    transfer.commander.setText("Capt. R. Ortiz")
+    transfer.reason.setText("senior officer arrived")
+    assert transfer.post.text() == "Engine 3 tailboard"  # prefilled: the post stays
+    QTest.keyClick(transfer.commander, Qt.Key.Key_Return)
+    assert transfer.result() == CommandDialog.DialogCode.Accepted
+    assert transfer.payloads() == [
+        ev.CommandTransferred(
+            "Lt. J. Hayes", "Capt. R. Ortiz", "Engine 3 tailboard", reason="senior officer arrived"
+        )
+    ]
+    assert transfer.description() == "transfer command from Lt. J. Hayes to Capt. R. Ortiz"
+
+
+def test_the_header_shows_who_holds_command(qtbot: QtBot) -> None:
+    built = build_incident(6)
+    selection = Selection()
+    selection.focus(built.incident_id)
+    header = IncidentHeader(built.console, selection, NIGHT)
+    qtbot.addWidget(header)
+    header.refresh(Changes(), built.now_us)
+    assert header.text_of("commander") == "IC: none"
+    assert header.commander.property("vacant") is True
+    writer = EventWriter(built.incident_id, built.console.last_seq + 1)
+    writer.add(ev.CommandEstablished("Lt. J. Hayes", "church lot"), built.now_us + S, HAYES)
+    built.console.apply(writer.events)
+    header.refresh(Changes(), built.now_us + 2 * S)
+    assert header.text_of("commander") == "IC: Lt. J. Hayes"
+    assert header.commander.property("vacant") is False
+    assert "church lot" in header.commander.toolTip()
+
+
+def test_the_report_and_replay_say_who_held_command_when() -> None:
+    built = build_incident(6)
+    writer = EventWriter(built.incident_id, built.console.last_seq + 1)
+    t1, t2 = built.now_us + 10 * S, built.now_us + 70 * S
+    writer.add(ev.CommandEstablished("Lt. J. Hayes", assumed=True), t1, HAYES)
+    writer.add(ev.CommandTransferred("Lt. J. Hayes", "Capt. R. Ortiz", "Engine 3"), t2, HAYES)
+    timeline = Timeline([*built.events, *writer.events])
+    final = timeline.final_state
+    text = command_text(final)
+    assert text.startswith("Lt. J. Hayes (assumed ") and " → Capt. R. Ortiz (transferred " in text
+    assert text.endswith("command post: Engine 3")
+    assert ("Incident commander", text) in summary_lines(timeline, compute(timeline.events), final)
+    rows = [r for r in condensed_rows(timeline, final) if r.what.startswith("Command")]
+    assert [r.what for r in rows] == ["Command established", "Command transferred"]
+    assert rows[1].detail == "Incident command passed from Lt. J. Hayes to Capt. R. Ortiz; " + (
+        "command post Engine 3."
+    )
+    # Replay: a step kind jumps between command changes, and the state at each instant (what
+    # the replay window's header shows) names the IC.
+    assert timeline.state_at(t1 - S).commander is None
+    assert timeline.state_at(t1 + S).commander == "Lt. J. Hayes"
+    assert timeline.state_at(t2 + S).commander == "Capt. R. Ortiz"
+    assert STEP_KIND_BY_KEY["command"].types >= {"command_established", "command_transferred"}
+    QApplication.processEvents()
+
+
+def test_ctrl_shift_k_opens_the_command_dialog_and_submits_its_event(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
+    from tests.ui.test_main_window import Commands, make_window, show_active
+
+    built = build_incident(6)
+    settings = QSettings(str(tmp_path / "console.ini"), QSettings.Format.IniFormat)
+    commands = Commands()
+    window = make_window(qtbot, settings, built.now_us, commands)
+    window.on_loaded(Loaded([], 0, []))
+    show_active(qtbot, window)
+    window.on_events(built.events)
+    action = window.findChild(QAction, "action_command")
+    assert action is not None and action.shortcut().toString() == "Ctrl+Shift+K"
+
+    def accept() -> None:
+        dialog = QApplication.activeModalWidget()
+        assert isinstance(dialog, CommandDialog)
+        dialog.post.setText("church lot")
+        dialog.accept()
+
+    QTimer.singleShot(0, accept)
+    QTest.keyClick(window, Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier
+                   | Qt.KeyboardModifier.ShiftModifier)  # fmt: skip
+    assert len(commands.calls) == 1
+    incident_id, payloads, actor, _ = commands.calls[0]
+    assert incident_id == built.incident_id
+    assert payloads == [ev.CommandEstablished(window.user.name, "church lot")]
+    assert actor.name == window.user.name
+
+
+def test_the_console_says_the_demo_has_finished(qtbot: QtBot, tmp_path: Path) -> None:
+    from PySide6.QtWidgets import QLabel
+
+    from tests.ui.test_main_window import Commands, make_window
+
+    settings = QSettings(str(tmp_path / "console.ini"), QSettings.Format.IniFormat)
+    window = make_window(qtbot, settings, build_incident(2).now_us, Commands())
+    window.show_demo_ended("Demo finished: the incident is over.")
+    label = window.findChild(QLabel, "demo_ended")
+    assert label is not None and label.text().startswith("DEMO FINISHED")
+    assert label.toolTip() == "Demo finished: the incident is over."
+    assert window.statusBar().currentMessage() == "Demo finished: the incident is over."
