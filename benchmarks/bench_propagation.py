@@ -124,7 +124,7 @@ def gateway_process(url: str, folder: Path) -> Iterator[dict[str, int]]:
     child = subprocess.Popen(
         [sys.executable, "-m", "dispatch_console.cli", "gateway", "--db", url,
          "--http-port", str(port), "--udp-port", str(udp),
-         "--tcp-port", str(free_port())],
+         "--tcp-port", str(free_port()), "--cot-plaintext", "--no-cot-tls"],
         env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:

@@ -25,6 +25,7 @@ from platformdirs import user_log_path
 from dispatch_console.domain import events as ev
 from dispatch_console.domain.lifecycle import RuleViolation
 from dispatch_console.domain.state import IncidentState
+from dispatch_console.domain.text import neutralise
 from dispatch_console.domain.timeutil import US_PER_S, format_duration, iso, parse_iso
 from dispatch_console.domain.views import responder_rows
 from dispatch_console.store import Store, StoreError
@@ -81,6 +82,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERNAL
+
+
+def _security_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--cot-plaintext",
+        action="store_true",
+        help="also take plain CoT (UDP and TCP, no credentials); a device enrolled with a "
+        "certificate is never heard on it",
+    )
+    p.add_argument(
+        "--insecure",
+        action="store_true",
+        help="listen on an address other than loopback without TLS (refused otherwise)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -270,6 +285,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--http-port", type=int, default=8470)
     p.add_argument("--udp-port", type=int, default=6969)
     p.add_argument("--tcp-port", type=int, default=8087)
+    _security_arguments(p)
+    p.add_argument(
+        "--ca-dir",
+        default=None,
+        metavar="DIR",
+        help="the embedded gateway also takes CoT over TLS (--cot-tls-port), with device "
+        "certificates of this authority (devices enroll --ca-dir DIR)",
+    )
+    p.add_argument("--cot-tls-port", type=int, default=8089)
     p.add_argument(
         "--roads",
         default=None,
@@ -306,6 +330,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tcp-port", type=int, default=8087, help="Cursor-on-Target TCP stream")
     p.add_argument("--tls-cert", default=None, help="certificate file: serve HTTPS")
     p.add_argument("--tls-key", default=None, help="private key file for --tls-cert")
+    _security_arguments(p)
+    p.add_argument(
+        "--cot-tls-port",
+        type=int,
+        default=8089,
+        help="CoT over TLS, a client certificate per device (devices enroll); 8089 as TAK Server",
+    )
+    p.add_argument("--no-cot-tls", action="store_true", help="no CoT over TLS listener")
+    p.add_argument(
+        "--ca-dir",
+        default=None,
+        metavar="DIR",
+        help="the device certificate authority (default: $DISPATCH_CONSOLE_CA_DIR, or ca/ "
+        "beside the master key)",
+    )
     p.add_argument(
         "--journal",
         default=None,
@@ -415,6 +454,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = devices.add_parser("remove", parents=[common], help="remove a device")
     p.add_argument("device_id")
     p.set_defaults(handler=cmd_devices_remove)
+    p = devices.add_parser(
+        "enroll",
+        parents=[common],
+        help="issue the device a client certificate for CoT over TLS and write what ATAK "
+        "imports (.p12, data package, connection QR code)",
+    )
+    p.add_argument("device_id")
+    p.add_argument("--host", required=True, help="the gateway's address as the device reaches it")
+    p.add_argument("--port", type=int, default=8089, help="the gateway's CoT TLS port")
+    p.add_argument(
+        "-o", "--output", type=Path, default=Path("."), help="folder for the files (default: .)"
+    )
+    p.add_argument("--ca-dir", default=None, metavar="DIR", help="as for the gateway")
+    p.add_argument("--days", type=int, default=365, help="how long the certificate is valid")
+    p.set_defaults(handler=cmd_devices_enroll)
 
     rules = sub.add_parser(
         "rules", help="agency response rules: who is alerted, what they are told"
@@ -631,7 +685,7 @@ def cmd_import_roster(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _audit(store: Store, payload: ev.Payload) -> None:
-    actor = ev.Actor(ev.ActorKind.CONSOLE_USER, CLI_ACTOR_NAME)
+    actor = ev.Actor(ev.ActorKind.CONSOLE_USER, _cli_actor())
     store.append([ev.EventDraft(None, store._clock(), actor, ev.Source.IMPORT, payload)])
 
 
@@ -932,7 +986,17 @@ def cmd_console(args: argparse.Namespace, out: TextIO) -> int:
 
     logging.getLogger("dispatch_console").setLevel(logging.INFO)
     demo = None
-    listen = Listen(args.host, args.http_port, args.udp_port, args.tcp_port, udp_worker=False)
+    listen = Listen(
+        args.host,
+        args.http_port,
+        args.udp_port,
+        args.tcp_port,
+        udp_worker=False,
+        cot_plaintext=args.cot_plaintext,
+        cot_tls_port=args.cot_tls_port,
+        ca_dir=args.ca_dir,
+        insecure=args.insecure,
+    )
     if args.demo:
         scenario = Path(args.scenario) if args.scenario else resource("scenarios", DEMO_SCENARIO)
         demo = DemoPlan(scenario, speed=args.speed)
@@ -943,7 +1007,8 @@ def cmd_console(args: argparse.Namespace, out: TextIO) -> int:
                 "terminal: .venv/bin/dispatch-console incidents --db demo",
                 file=out,
             )
-        listen = Listen(args.host, 0, 0, 0, udp_worker=False)  # never clashes with a gateway
+        # Never clashes with a gateway; the simulated devices send plain CoT (loopback only).
+        listen = Listen(args.host, 0, 0, 0, udp_worker=False, insecure=args.insecure)
     from dispatch_console.store import accounts
 
     args.db = _with_password(args.db)
@@ -1107,15 +1172,31 @@ def cmd_gateway(args: argparse.Namespace, out: TextIO) -> int:
     if bool(args.tls_cert) != bool(args.tls_key):
         raise CliError("--tls-cert and --tls-key go together")
     logging.getLogger("dispatch_console").setLevel(logging.INFO)
+    from dispatch_console.feeds.ca import default_ca_dir
+
     try:
         for proxy in args.trusted_proxy:
             ipaddress.ip_network(proxy, strict=False)
     except ValueError as bad:
         raise CliError(f"--trusted-proxy: {bad}") from None
+    ca_dir = None if args.no_cot_tls else str(args.ca_dir or default_ca_dir())
     listen = Listen(
-        args.host, args.http_port, args.udp_port, args.tcp_port, args.tls_cert, args.tls_key,
-        udp_worker=not args.no_udp_worker, trusted_proxies=tuple(args.trusted_proxy),
-    )  # fmt: skip
+        args.host,
+        args.http_port,
+        args.udp_port,
+        args.tcp_port,
+        args.tls_cert,
+        args.tls_key,
+        udp_worker=not args.no_udp_worker,
+        trusted_proxies=tuple(args.trusted_proxy),
+        cot_plaintext=args.cot_plaintext,
+        cot_tls_port=args.cot_tls_port,
+        ca_dir=ca_dir,
+        insecure=args.insecure,
+    )
+    problem = listen.insecure_problem()
+    if problem is not None:
+        raise CliError(f"refusing to listen: {problem}; add --insecure to do it anyway")
     Store(args.db).close()  # a clear error now, rather than from the writer thread
     # The gateway holds the centre's signing key: it anchors the event log's hash chain with
     # a signed checkpoint every minute (issue 16).
@@ -1142,6 +1223,7 @@ def cmd_keys_add(args: argparse.Namespace, out: TextIO) -> int:
         store.add_key(material.key_id, args.kind, args.scope, box.seal(material.secret), args.label)
         if schools:
             store.set_vendor_schools(material.key_id, schools)
+        _audit(store, ev.AccessChanged("key", "added", material.key_id, args.scope, args.kind))
     print(f"key id:  {material.key_id}", file=out)
     print(f"secret:  {material.secret}", file=out)
     print(
@@ -1192,7 +1274,9 @@ def cmd_keys_list(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_keys_revoke(args: argparse.Namespace, out: TextIO) -> int:
     with _store(args) as store:
+        key = store.key(args.key_id)
         store.revoke_key(args.key_id)
+        _audit(store, ev.AccessChanged("key", "revoked", args.key_id, key.scope if key else None))
     print(f"revoked {args.key_id}", file=out)
     return 0
 
@@ -1384,6 +1468,8 @@ def cmd_devices_add(args: argparse.Namespace, out: TextIO) -> int:
         home = (lon, lat)
     with _store(args) as store:
         device = store.add_device(args.device_id, tak_uid=args.tak_uid, label=args.label, home=home)
+        detail = f"TAK uid {device.tak_uid}" if device.tak_uid else None
+        _audit(store, ev.AccessChanged("device", "registered", device.device_id, None, detail))
     print(
         f"registered {device.device_id}"
         + (f" (TAK uid {device.tak_uid})" if device.tak_uid else ""),
@@ -1415,7 +1501,58 @@ def cmd_devices_list(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_devices_remove(args: argparse.Namespace, out: TextIO) -> int:
     with _store(args) as store:
         store.remove_device(args.device_id)
+        removed = ev.AccessChanged("device", "removed", args.device_id, None, "its keys revoked")
+        _audit(store, removed)
     print(f"removed {args.device_id}", file=out)
+    return 0
+
+
+def cmd_devices_enroll(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.domain.text import identifier_problem
+    from dispatch_console.feeds.ca import CertificateAuthority
+    from dispatch_console.feeds.identity import CERTIFICATE
+    from dispatch_console.feeds.keys import SecretBox
+
+    if not 1 <= args.days <= 3650:
+        raise CliError("--days must be between 1 and 3650")
+    problem = identifier_problem(args.host, "--host", 253)
+    if problem is not None:
+        raise CliError(problem)
+    authority = CertificateAuthority(args.ca_dir)
+    with _store(args) as store:
+        device = store.device(args.device_id)
+        if device is None:
+            raise CliError(f"no registered device {args.device_id!r} (devices add)")
+        if not device.tak_uid:
+            raise CliError(
+                f"{args.device_id} has no TAK uid: register it with --tak-uid (remove and add)"
+            )
+        authority.ensure()
+        issued = authority.issue_device(device.device_id, days=args.days)
+        fingerprint = issued.fingerprint
+        enrolment = authority.enrol(issued, args.host, args.port, args.output)
+        store.add_key(
+            issued.key_id,
+            CERTIFICATE,
+            device.device_id,
+            SecretBox().seal(fingerprint),
+            f"certificate, valid {args.days} days",
+        )
+        _audit(
+            store,
+            ev.AccessChanged(
+                "certificate", "enrolled", issued.key_id, device.device_id, f"SHA-256 {fingerprint}"
+            ),
+        )
+    print(
+        f"enrolled {device.device_id} (TAK uid {device.tak_uid}): certificate {issued.key_id}",
+        file=out,
+    )
+    print(f"  {enrolment.data_package}  data package: import it in ATAK", file=out)
+    print(f"  {enrolment.p12}  client certificate; {enrolment.truststore}  trust store", file=out)
+    print(f"  password of both .p12 files (shown once): {enrolment.password}", file=out)
+    print(f"  {enrolment.qr_png}  QR code of the connection: {enrolment.connection}", file=out)
+    print(f"Revoke with: dispatch-console keys revoke {issued.key_id}", file=out)
     return 0
 
 
@@ -1607,6 +1744,8 @@ def write_state_text(state: IncidentState, now_us: int, out: TextIO) -> None:
 
 
 def _table(out: TextIO, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    # Senders' text never reaches the terminal raw (an escape sequence, a bidi override).
+    rows = [[neutralise(cell) for cell in row] for row in rows]
     widths = [len(h) for h in header]
     for row in rows:
         widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
@@ -1618,6 +1757,16 @@ def _table(out: TextIO, header: Sequence[str], rows: Sequence[Sequence[str]]) ->
 def _short(payload: dict[str, Any], limit: int = 90) -> str:
     text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _cli_actor() -> str:
+    """Who ran this command: ``cli:<operating-system user>`` (the audit events' actor)."""
+    import getpass
+
+    try:
+        return f"{CLI_ACTOR_NAME}:{getpass.getuser()}"[:200]
+    except (OSError, KeyError):
+        return CLI_ACTOR_NAME
 
 
 def _log_traceback() -> Path:

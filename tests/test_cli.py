@@ -225,6 +225,8 @@ def test_the_gateway_logs_where_it_listens_and_stops_cleanly_on_sigterm(tmp_path
             ports[1],
             "--tcp-port",
             ports[2],
+            "--cot-plaintext",
+            "--no-cot-tls",
         ],
         cwd=ROOT,
         env=env,

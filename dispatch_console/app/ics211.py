@@ -23,18 +23,20 @@ Times are local, with their UTC offset.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime, tzinfo
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 from dispatch_console.domain import events as ev
 from dispatch_console.domain.geometry import Area, AreaIndex, area_shape, local_frame
 from dispatch_console.domain.reference import School
 from dispatch_console.domain.state import IncidentState, Responder
+from dispatch_console.domain.text import has_unsafe, neutralise
 from dispatch_console.domain.timeutil import from_us
 
 FORM_TITLE = "INCIDENT CHECK-IN LIST (ICS 211)"
@@ -314,10 +316,24 @@ def build_ics211(
         fmt=fmt,
     )
     return Ics211(
-        header,
-        tuple(row(r, "checked_in") for r in checked),
-        tuple(row(r, "not_checked_in") for r in unchecked),
+        _neutral(header),
+        tuple(_neutral(row(r, "checked_in")) for r in checked),
+        tuple(_neutral(row(r, "not_checked_in")) for r in unchecked),
     )
+
+
+_D = TypeVar("_D", Ics211Header, Ics211Row)
+
+
+def _neutral(record: _D) -> _D:
+    """Every text of the form with control and bidi characters made visible (names, agencies
+    and callsigns come from responders' own apps; the CSV and the PDF are made from this)."""
+    changed: dict[str, Any] = {
+        f.name: neutralise(value)
+        for f in dataclasses.fields(record)
+        if isinstance(value := getattr(record, f.name), str) and has_unsafe(value)
+    }
+    return dataclasses.replace(record, **changed) if changed else record
 
 
 def _header(
@@ -643,7 +659,7 @@ def write_csv(report: Ics211, path: Path | str, *, header: bool = True) -> Path:
         writer = csv.writer(handle)
         if header:
             for row in header_rows(report):
-                writer.writerow(row)
+                writer.writerow([csv_safe(cell) for cell in row])
             writer.writerow([])
         writer.writerow([title for _, title in COLUMNS])
         for item in report.rows:
@@ -689,4 +705,5 @@ def _csv_cells(row: Ics211Row) -> list[str]:
 def csv_safe(text: str) -> str:
     """Names, agencies and callsigns come from responders' own apps: a cell a spreadsheet
     would run as a formula (``=HYPERLINK(...)``) is written as text, with a leading quote."""
+    text = neutralise(text)
     return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

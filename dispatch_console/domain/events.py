@@ -214,6 +214,18 @@ class ConsoleUserAudit(Payload, frozen=True):
     detail: str | None = None
 
 
+class AccessChanged(Payload, frozen=True):
+    """An administration of who may speak to the gateway: a key made or revoked, a device
+    registered, removed or enrolled with a certificate (the actor says who did it)."""
+
+    TYPE: ClassVar[str] = "access_changed"
+    what: Literal["key", "device", "certificate", "user"]
+    action: str  # "added", "revoked", "registered", "removed", "enrolled"
+    subject: str  # the key id, device id, certificate serial or user name
+    scope: str | None = None  # a key's school or device
+    detail: str | None = None
+
+
 # --- incident --------------------------------------------------------------------------------
 
 
@@ -617,12 +629,14 @@ class ParEnded(Payload, frozen=True):
     par_id: str
 
 
-#: Reference-data events (no incident): the schools, the roster, the roads.
+#: Reference-data and administration events (no incident): the schools, the roster, the roads,
+#: console users' audit, and who may speak to the gateway (keys, devices, certificates).
 REFERENCE_DATA_TYPES: tuple[str, ...] = (
     SchoolsImported.TYPE,
     RosterImported.TYPE,
     RoadsImported.TYPE,
     ConsoleUserAudit.TYPE,
+    AccessChanged.TYPE,
 )
 
 PAYLOAD_TYPES: dict[str, type[Payload]] = {
@@ -630,6 +644,7 @@ PAYLOAD_TYPES: dict[str, type[Payload]] = {
     for cls in (
         SchoolsImported,
         RosterImported,
+        AccessChanged,
         RoadsImported,
         IncidentOpened,
         AlertReceived,

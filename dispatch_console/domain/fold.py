@@ -34,6 +34,7 @@ from dispatch_console.domain.state import (
     StagingArea,
     SuspectRevision,
 )
+from dispatch_console.domain.text import neutralise
 
 log = logging.getLogger(__name__)
 
@@ -68,11 +69,17 @@ def _alert_received(state: IncidentState, event: ev.Event) -> None:
         alert_type=p.alert_type,
         activated_at_us=p.activated_at_us,
         received_at_us=event.received_at_us,
-        activated_by_name=p.activated_by_name,
-        activated_by_role=p.activated_by_role,
-        location_detail=p.location_detail,
-        message=p.message,
+        activated_by_name=_shown(p.activated_by_name),
+        activated_by_role=_shown(p.activated_by_role),
+        location_detail=_shown(p.location_detail),
+        message=_shown(p.message),
     )
+
+
+def _shown(text: str | None) -> str | None:
+    """A sender's text as every output shows it: control and bidi characters made visible
+    (the console, the terminal, the CSV and the PDF all read the state)."""
+    return neutralise(text) if text else text
 
 
 def _alert_revised(state: IncidentState, event: ev.Event) -> None:
@@ -82,9 +89,9 @@ def _alert_revised(state: IncidentState, event: ev.Event) -> None:
     if alert is None:
         return
     if p.location_detail is not None:
-        alert.location_detail = p.location_detail
+        alert.location_detail = _shown(p.location_detail)
     if p.message is not None:
-        alert.message = p.message
+        alert.message = _shown(p.message)
 
 
 def _alert_acknowledged(state: IncidentState, event: ev.Event) -> None:
@@ -234,6 +241,8 @@ def _profile(state: IncidentState, event: ev.Event) -> None:
         return
     for name in ("name", "agency", "badge", "callsign", "duty", "has_radio", "attire"):
         value = getattr(p, name)
+        if isinstance(value, str):
+            value = neutralise(value)
         if value is not None:
             setattr(r, name, value)
 
@@ -557,6 +566,7 @@ def _ignore(state: IncidentState, event: ev.Event) -> None:
 HANDLERS: dict[str, Handler] = {
     ev.SchoolsImported.TYPE: _ignore,
     ev.RosterImported.TYPE: _ignore,
+    ev.AccessChanged.TYPE: _ignore,
     ev.RoadsImported.TYPE: _ignore,
     ev.IncidentImported.TYPE: _ignore,
     ev.ConsoleUserAudit.TYPE: _ignore,

@@ -191,6 +191,31 @@ def _user_audit(p: ev.ConsoleUserAudit, e: ev.Event, s: Names) -> str:
     return f"Console user {p.name} {what}{role}{detail}."
 
 
+_ACCESS_VERBS = {
+    "added": "made",
+    "revoked": "revoked",
+    "registered": "registered",
+    "removed": "removed",
+    "enrolled": "issued",
+}
+
+
+def _access(p: ev.AccessChanged, e: ev.Event, s: Names) -> str:
+    """Who may speak to the gateway: a key, a device, a device's client certificate."""
+    verb = _ACCESS_VERBS.get(p.action, words(p.action))
+    detail = f" — {p.detail}" if p.detail else ""
+    if p.what == "key":
+        kind = f"{p.detail} " if p.detail and p.action == "added" else ""
+        scope = f" for {p.scope}" if p.scope else ""
+        return f"{_actor(e)} {verb} the {kind}API key {p.subject}{scope}."
+    if p.what == "certificate":
+        to = f" to device {p.scope}" if p.scope else ""
+        return f"{_actor(e)} {verb} a client certificate ({p.subject}){to}{detail}."
+    if p.what == "user":
+        return f"{_actor(e)} {verb} console user {p.subject}{detail}."
+    return f"{_actor(e)} {verb} device {p.subject}{detail}."
+
+
 def _command_established(p: ev.CommandEstablished, e: ev.Event, s: Names) -> str:
     post = f", command post {p.command_post}" if p.command_post else ""
     if p.assumed:
@@ -355,6 +380,7 @@ SENTENCES: dict[str, Render] = {
         )
     ),
     ev.ConsoleUserAudit.TYPE: _user_audit,
+    ev.AccessChanged.TYPE: _access,
     ev.IncidentOpened.TYPE: _opened,
     ev.AlertReceived.TYPE: _alert,
     ev.AlertRevised.TYPE: _alert_revised,

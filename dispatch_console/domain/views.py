@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from dispatch_console.domain.geometry import LocalFrame, local_frame, straight_line_eta_s
 from dispatch_console.domain.lifecycle import PRESENT, ResponderStatus
 from dispatch_console.domain.state import IncidentState, Responder
+from dispatch_console.domain.text import neutralise
 
 
 @dataclass(frozen=True)
@@ -56,11 +57,12 @@ def responder_row(
         elif responder.status in PRESENT:
             eta = 0.0
         age = max(0.0, (now_us - pos.at_us) / 1e6)
-    name = responder.name or responder.callsign or responder.responder_id
+    # Names come from responders' own apps: shown with control and bidi characters visible.
+    name = neutralise(responder.name or responder.callsign or responder.responder_id)
     return ResponderRow(
         responder_id=responder.responder_id,
         name=name,
-        agency=responder.agency or "",
+        agency=neutralise(responder.agency or ""),
         duty={"on": "on duty", "off": "OFF duty"}.get(responder.duty or "", "?"),
         attire=responder.attire.describe() if responder.attire else "?",
         plainclothes=responder.plainclothes,

@@ -16,6 +16,11 @@ The logic is split by concern, one module each:
 - :mod:`~dispatch_console.feeds.outage`: what is answered while the store is unreachable (the
   durable journal itself is :mod:`~dispatch_console.feeds.journal`);
 - :mod:`~dispatch_console.feeds.tak_out`: directives to TAK devices as CoT;
+- :mod:`~dispatch_console.feeds.rejections`: the rejection log, aggregated and bounded per
+  source (every refusal names the sender's address: :meth:`GatewayBase.from_peer`);
+- :mod:`~dispatch_console.feeds.identity` and :mod:`~dispatch_console.feeds.ca`: which CoT
+  reports are admitted (uid caps; a device enrolled with a certificate is heard only on its own
+  TLS connection), applied by the position pipeline whatever the transport;
 - :mod:`~dispatch_console.feeds.core`: :class:`GatewayCore`, all of them together, plus
   authentication and the CoT entry points the transports call.
 """
@@ -35,6 +40,7 @@ from dispatch_console.feeds import contract as c
 from dispatch_console.feeds.keys import KeyRing, SecretBox
 from dispatch_console.feeds.positions import PositionPipeline, time_problem
 from dispatch_console.feeds.reference import GATEWAY, ReferenceCache
+from dispatch_console.feeds.rejections import RejectionLog
 from dispatch_console.feeds.tak_out import TakOut
 from dispatch_console.service import IncidentService
 from dispatch_console.store import Store, unreachable
@@ -82,7 +88,11 @@ class GatewayBase:
         self.reference = ReferenceCache(store)
         self.positions = PositionPipeline(self.service, self.reference, self.clock)
         self.tak = TakOut(self.service, self.reference, clock=self.clock, wall_clock=clock)
-        self._pending_rejections: list[Rejection] = []
+        #: Refusals, aggregated and bounded per source (:mod:`~.rejections`).
+        self.rejections = RejectionLog()
+        #: The address of the request being handled (every rejection names it); see
+        #: :meth:`from_peer`.
+        self.peer: str | None = None
         self.listeners: list[Callable[[list[ev.Event]], None]] = []
         self.service.subscribe(self._published)
         self.service.load_active()
@@ -111,6 +121,15 @@ class GatewayBase:
             yield
         finally:
             self._received_us = None
+
+    @contextlib.contextmanager
+    def from_peer(self, peer: str | None) -> Iterator[None]:
+        """Handle a request from ``peer``: any refusal meanwhile names that address."""
+        before, self.peer = self.peer, peer
+        try:
+            yield
+        finally:
+            self.peer = before
 
     # --- incidents held here ------------------------------------------------------------------
 
@@ -151,13 +170,14 @@ class GatewayBase:
     # --- the rejection log and the periodic writes ----------------------------------------------
 
     def reject(self, transport: str, sender: str, reason: str, data: bytes | str) -> None:
+        if self.peer and "@" not in sender:  # the address too, whatever refused it
+            sender = f"{sender}@{self.peer}"
         reason = excerpt_of(reason, 500)  # a sender's bytes never reach a terminal raw
         sender = excerpt_of(sender, 200)
-        log.warning("rejected %s message from %s: %s", transport, sender, reason)
-        self._pending_rejections.append(
-            Rejection(self.clock(), transport, sender, reason, excerpt_of(data))
-        )
-        if len(self._pending_rejections) >= REJECTIONS_FLUSH_AT and not self.offline:
+        rejection = Rejection(self.clock(), transport, sender, reason, excerpt_of(data))
+        if self.rejections.add(rejection):  # the first from its source: the rest are counted
+            log.warning("rejected %s message from %s: %s", transport, sender, reason)
+        if self.rejections.waiting >= REJECTIONS_FLUSH_AT and not self.offline:
             try:
                 self.flush()
             except Exception as exc:  # kept for the next flush; the refusal stands
@@ -174,14 +194,7 @@ class GatewayBase:
             except Exception:
                 self.positions.keep(positions)  # kept for the next try
                 raise
-        if self._pending_rejections:
-            rejections, self._pending_rejections = self._pending_rejections, []
-            try:
-                self.store.add_rejections(rejections)
-            except Exception:
-                # Kept for the next flush (the store is down); a flood is not kept forever.
-                self._pending_rejections = (rejections + self._pending_rejections)[-10_000:]
-                raise
+        self.rejections.write(self.store, self.clock())  # kept for the next flush if it fails
 
     # --- helpers ------------------------------------------------------------------------------
 

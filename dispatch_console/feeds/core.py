@@ -9,6 +9,7 @@ authentication. A CoT report and an HTTP position both go through the one positi
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,6 +21,7 @@ from dispatch_console.feeds.alerting import AgencyAlerting
 from dispatch_console.feeds.auth import AuthError, verify
 from dispatch_console.feeds.base import Reply, error
 from dispatch_console.feeds.cot.parse import CotPosition
+from dispatch_console.feeds.identity import CERTIFICATE
 from dispatch_console.feeds.keys import KeyProblem, OpenKey
 from dispatch_console.feeds.outage import OutageAnswers
 from dispatch_console.feeds.positions import (
@@ -31,9 +33,14 @@ from dispatch_console.feeds.positions import (
 from dispatch_console.feeds.reference import GATEWAY, REFERENCE_TTL_S
 from dispatch_console.service import PositionFields
 from dispatch_console.store import collector_paused
-from dispatch_console.store.registry import Device
+from dispatch_console.store.registry import Device, excerpt_of
 
 log = logging.getLogger(__name__)
+
+#: What a key id may look like (anything else is refused before any lookup).
+_KEY_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+#: A proven client certificate: (device id, its TAK uid).
+Proven = tuple[str, str | None]
 
 __all__ = [
     "EARLIEST_US",
@@ -84,7 +91,7 @@ class GatewayCore(OutageAnswers):
     def prefetch_keys(self, key_ids: Sequence[str | None]) -> None:
         """Read the keys a group of requests names in one query (see ``KeyRing.prefetch``)."""
         if not self.offline:
-            wanted = [k for k in key_ids if k and len(k) <= 64]
+            wanted = [k for k in key_ids if k and _KEY_ID.fullmatch(k)]
             self.keys.prefetch(wanted, self.store.keys)
 
     def authenticate(
@@ -92,10 +99,10 @@ class GatewayCore(OutageAnswers):
     ) -> OpenKey | Reply:
         """The key that signed ``body``, or a 401 reply (and the refusal is logged)."""
         try:
-            if not key_id or len(key_id) > 64:
+            if not key_id or not _KEY_ID.fullmatch(key_id):
                 raise AuthError("missing or malformed key id")
             key = self.keys.get(key_id, offline=self.offline)
-            if key is None:
+            if key is None or key.kind == CERTIFICATE:  # a certificate's row signs nothing
                 raise AuthError(f"unknown or revoked key {key_id!r}")
             if key.kind == "device" and key.scope not in self.reference.devices():
                 raise AuthError(f"key {key_id} belongs to device {key.scope}, which was removed")
@@ -105,14 +112,19 @@ class GatewayCore(OutageAnswers):
             self.reject("http", f"{key_id}@{sender}", f"401: {problem}", body)
             return error(401, "unauthorized")
         except AuthError as refused:
-            shown_id = (key_id or "-")[:64]
+            shown_id = excerpt_of(key_id or "-", 64)
             self.reject("http", f"{shown_id}@{sender}", f"401: {refused}", body)
             return error(401, "unauthorized")
         return key
 
     # --- Cursor-on-Target in -------------------------------------------------------------------
 
-    def cot_batch(self, batch: Sequence[tuple[bytes, str]], transport: str) -> set[str]:
+    def cot_batch(
+        self,
+        batch: Sequence[tuple[bytes, str]],
+        transport: str,
+        proven: Proven | None = None,
+    ) -> set[str]:
         """Parse and store a batch of CoT documents ``(data, sender)``; return the uids seen."""
         from dispatch_console.feeds.cot.parse import CotRejected
         from dispatch_console.feeds.cot.proto import parse_position_message
@@ -126,7 +138,7 @@ class GatewayCore(OutageAnswers):
                 continue
             if cot is not None:  # None: well-formed, but not a position report
                 positions.append((cot, sender))
-        return self.cot_positions(positions, transport)
+        return self.cot_positions(positions, transport, proven)
 
     def udp_batch(self, batch: Any) -> None:
         """A batch from the UDP worker process (parsed reports and refusals)."""
@@ -134,26 +146,39 @@ class GatewayCore(OutageAnswers):
             self.reject("udp", sender, reason, excerpt)
         self.cot_positions(batch.positions, "udp")
 
-    def cot_stream_pieces(self, pieces: Sequence[bytes | Exception], sender: str) -> set[str]:
-        """Documents split from a TCP stream, with the splitter's rejections in between."""
+    def cot_stream_pieces(
+        self,
+        pieces: Sequence[bytes | Exception],
+        sender: str,
+        proven: Proven | None = None,
+    ) -> set[str]:
+        """Documents split from a TCP or TLS stream, with the splitter's rejections in
+        between (``proven``: the device the TLS connection's certificate proves)."""
         documents: list[tuple[bytes, str]] = []
+        transport = "tls" if proven else "tcp"
         for piece in pieces:
             if isinstance(piece, bytes):
                 documents.append((piece, sender))
             else:
-                self.reject("tcp", sender, str(getattr(piece, "reason", piece)), b"")
-        return self.cot_batch(documents, "tcp")
+                self.reject(transport, sender, str(getattr(piece, "reason", piece)), b"")
+        return self.cot_batch(documents, transport, proven)
 
     def cot_positions(
-        self, positions: Sequence[tuple[CotPosition, str]], transport: str
+        self,
+        positions: Sequence[tuple[CotPosition, str]],
+        transport: str,
+        proven: Proven | None = None,
     ) -> set[str]:
         """Store parsed position reports ``(report, sender)``; return the uids seen.
 
         Through the one position pipeline: who a uid is, and which incidents its positions go
         to, is worked out once per uid and batch. Only a contact joining an incident (a
         registered device near one it was not alerted to, an unregistered uid near one) makes
-        commands, stored first in the same transaction as the positions.
+        commands, stored first in the same transaction as the positions. First, who may report
+        for each uid (:meth:`PositionPipeline.admit`): plain CoT never speaks for a device
+        enrolled with a certificate, a TLS connection only for the device it proves.
         """
+        positions = self.positions.admit(positions, transport, self.reject, proven)
         with collector_paused():  # thousands of short-lived objects, no cycles
             return self._cot_positions(positions, transport)
 

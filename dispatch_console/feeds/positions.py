@@ -8,6 +8,10 @@ alone decides, for every transport alike:
   refused;
 - **staleness** (:func:`stale_of`): a stated stale time is kept within ``[at, at + 10 min]``,
   none stated means :data:`~dispatch_console.domain.state.DEFAULT_STALE_US`;
+- **who may report for a uid** (:meth:`PositionPipeline.admit`, see
+  :mod:`~dispatch_console.feeds.identity`): a uid and a callsign within their length caps; on a
+  TLS connection, only the uid its client certificate proves; on plain CoT (UDP, TCP), never the
+  uid of a device enrolled with a certificate;
 - **routing**: who reports (a registered device, by its id or its TAK uid; an unregistered TAK
   uid) and which active incidents its positions go to, worked out once per responder and batch;
 - **joining**: a registered device reporting from within the notification radius of an active
@@ -32,6 +36,8 @@ from dispatch_console.domain import events as ev
 from dispatch_console.domain.fold import CLOCK_TOLERANCE_US
 from dispatch_console.domain.state import DEFAULT_STALE_US, IncidentState
 from dispatch_console.domain.timeutil import US_PER_S
+from dispatch_console.feeds.cot.parse import CotPosition
+from dispatch_console.feeds.identity import Reject, admitted
 from dispatch_console.feeds.reference import GATEWAY, ReferenceCache
 from dispatch_console.service import Command, IncidentService, PositionFields, PositionReport
 from dispatch_console.store.registry import Device
@@ -111,6 +117,22 @@ class PositionPipeline:
     def batch(self) -> PositionBatch:
         return PositionBatch(
             [s for s in self.service.live_incidents() if s.opened and not s.closed]
+        )
+
+    # --- who may report -----------------------------------------------------------------------
+
+    def admit(
+        self,
+        positions: Sequence[tuple[CotPosition, str]],
+        transport: str,
+        reject: Reject,
+        proven: tuple[str, str | None] | None = None,
+    ) -> list[tuple[CotPosition, str]]:
+        """The CoT reports that may be routed; the others are refused through ``reject``.
+        ``proven``: ``(device id, its TAK uid)`` that the connection's client certificate
+        proves (None: plain CoT, whatever its transport)."""
+        return admitted(
+            positions, transport, reject, enrolled=self.reference.enrolled(), proven=proven
         )
 
     # --- routing ------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ import msgspec
 from dispatch_console.domain import events as ev
 from dispatch_console.domain.reference import DEFAULT_NOTIFICATION_RADIUS_M, School
 from dispatch_console.domain.roster import Roster
+from dispatch_console.feeds.identity import enrolled_uids
 from dispatch_console.service import Command
 from dispatch_console.store import Store, StoreUnreachable, unreachable
 from dispatch_console.store.registry import Device
@@ -43,6 +44,9 @@ class ReferenceCache:
         self._schools: dict[str, School] = {}
         self._devices = _Cached()
         self._by_tak_uid: dict[str, Device] = {}
+        #: TAK uid -> device id of devices enrolled with a client certificate (read with the
+        #: devices): plain CoT never speaks for them (:mod:`~dispatch_console.feeds.identity`).
+        self._enrolled: dict[str, str] = {}
         self._radii: dict[str, float] = {}
         self._roster = _Cached()
 
@@ -60,8 +64,14 @@ class ReferenceCache:
             devices = {d.device_id: d for d in listed}
             self._devices = _Cached(time.monotonic(), devices)
             self._by_tak_uid = {d.tak_uid: d for d in devices.values() if d.tak_uid}
+            self._enrolled = enrolled_uids(self.store, devices)
         current: dict[str, Device] = self._devices.value
         return current
+
+    def enrolled(self) -> dict[str, str]:
+        """TAK uid -> device id of every device enrolled with an active client certificate."""
+        self.devices()  # refreshes it with the devices when the cache is old
+        return self._enrolled
 
     def forget_devices(self) -> None:
         """Read the devices again on next use (a profile changed, a device was removed)."""

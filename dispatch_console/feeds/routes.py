@@ -42,6 +42,8 @@ class DeviceRequest:
     key: OpenKey
     device_id: str
     body: bytes
+    #: The sender's address (every refusal of this request names it).
+    peer: str | None = None
 
 
 class HttpRoutes(GatewayBase):
@@ -302,7 +304,8 @@ class HttpRoutes(GatewayBase):
         replies: list[Reply | None] = [None] * len(requests)
         checked: list[tuple[int, DeviceRequest, c.DeviceMessages, list[int]]] = []
         for index, request in enumerate(requests):
-            valid = self._checked_device_messages(request.key, request.device_id, request.body)
+            with self.from_peer(request.peer or self.peer):
+                valid = self._checked_device_messages(request.key, request.device_id, request.body)
             if isinstance(valid, Reply):
                 replies[index] = valid
             else:
@@ -364,7 +367,8 @@ class HttpRoutes(GatewayBase):
             refusals = [r for r in answers if r["result"] == "refused"]
             if refusals:  # one entry per request, however many of its messages were refused
                 summary = f"refused {len(refusals)} of {len(answers)}: {refusals[0]['error']}"
-                self.reject("http", request.key.key_id, summary, request.body)
+                with self.from_peer(request.peer or self.peer):
+                    self.reject("http", request.key.key_id, summary, request.body)
             replies[index] = Reply(202, {"results": answers})
         return [reply for reply in replies if reply is not None]
 

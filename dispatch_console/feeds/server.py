@@ -1,4 +1,5 @@
-"""The gateway's transports: HTTP (aiohttp), Cursor-on-Target over UDP and a TCP stream.
+"""The gateway's transports: HTTP (aiohttp), Cursor-on-Target over UDP and a TCP stream (plain,
+opt-in), and CoT over TLS with a client certificate per device.
 
 One asyncio loop does all network I/O; one writer thread runs :class:`GatewayCore` (parsing,
 validation, durable appends). A reply or acknowledgement is sent only after the writer says
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import ipaddress
 import logging
 import signal
@@ -25,8 +27,10 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from dispatch_console.domain import events as ev
+from dispatch_console.feeds.ca import CertificateAuthority, peer_serial
 from dispatch_console.feeds.core import GatewayCore, Reply, error
 from dispatch_console.feeds.eido_ws import EidoSubscribers
+from dispatch_console.feeds.identity import certified_device
 from dispatch_console.feeds.journal import Entry, Journal, JournalError, default_journal_path
 from dispatch_console.feeds.keys import MASTER_KEY_ENV, KeyProblem, OpenKey, SecretBox
 from dispatch_console.feeds.routes import DeviceRequest
@@ -49,9 +53,18 @@ from dispatch_console.store import (
 log = logging.getLogger(__name__)
 
 MAX_BODY = 64 * 1024
+#: A connection that has not sent a whole request head this long after it opened (or after
+#: its last answer) is closed: slow clients holding partial headers cannot starve the port.
+HEADER_TIMEOUT_S = 10.0
+#: The longest a request body may take to arrive (then 408, and the refusal is logged).
+BODY_TIMEOUT_S = 10.0
+LINGER_S = 2.0
 MAX_TAK_CONNECTIONS = 1000
 MAX_UIDS_PER_CONNECTION = 8
 TAK_IDLE_TIMEOUT_S = 600.0
+TLS_HANDSHAKE_TIMEOUT_S = 10.0
+#: How often an open CoT TLS connection's certificate is checked again (revoked: closed).
+CERT_RECHECK_S = 30.0
 #: The most CoT UDP reports stored in one transaction (the writer is busy about 12 us per
 #: report: a group this size keeps an HTTP request waiting behind it for ~100 ms at most).
 UDP_GROUP_MAX = 8000
@@ -102,6 +115,34 @@ class Listen:
     #: is believed: the client is then the last address in it not itself a trusted proxy.
     #: From any other peer the header is ignored (anyone can write it).
     trusted_proxies: tuple[str, ...] = ()
+    #: Plain CoT (UDP and the TCP stream, no credentials). The command line makes it opt-in
+    #: (``--cot-plaintext``); a device enrolled with a certificate is never heard on it.
+    cot_plaintext: bool = True
+    #: CoT over TLS with a client certificate per device (TAK Server's 8089), when ``ca_dir``
+    #: names the console's certificate authority (:mod:`dispatch_console.feeds.ca`).
+    cot_tls_port: int = 8089
+    ca_dir: str | None = None
+    #: Listen on an address other than loopback without TLS (refused otherwise).
+    insecure: bool = False
+
+    def insecure_problem(self) -> str | None:
+        """Why this would expose plain traffic beyond this machine, or None."""
+        if self.insecure or _loopback(self.host):
+            return None
+        if not self.certfile:
+            return f"HTTP on {self.host} without TLS (give --tls-cert and --tls-key)"
+        if self.cot_plaintext:
+            return f"plain CoT on {self.host} (CoT over TLS with device certificates is on 8089)"
+        return None
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve to anything
 
 
 class RateLimiter:
@@ -167,6 +208,9 @@ class Gateway:
         self._runner: web.AppRunner | None = None
         self._udp: asyncio.DatagramTransport | None = None
         self._tcp: asyncio.Server | None = None
+        self._tls: asyncio.Server | None = None
+        self._tls_context: ssl.SSLContext | None = None
+        self._handshakes: set[asyncio.Task[None]] = set()
         self._flusher: asyncio.Task[None] | None = None
         self._udp_queue: deque[tuple[bytes, str]] = deque()
         self._udp_busy = False
@@ -214,6 +258,9 @@ class Gateway:
             raise
 
     async def _start(self) -> None:
+        problem = self.listen.insecure_problem()
+        if problem is not None:
+            raise RuntimeError(f"refusing to listen: {problem}; --insecure to do it anyway")
         store = self._store = await self.on_writer(Store, self.store_url)
         path = self.journal_path or default_journal_path(store.url)
         journal = self.journal = await self.on_writer(Journal, path)
@@ -255,7 +302,17 @@ class Gateway:
         app.router.add_get("/v1/health", self._health)
         self.web = ResponderWeb(self)  # the responder web page (feeds/web/)
         self.web.install(app)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        _no_banner()
+        self._runner = web.AppRunner(
+            app,
+            access_log=None,
+            handle_signals=False,
+            keepalive_timeout=HEADER_TIMEOUT_S,
+            # After an answer given before the whole body came (413, 408), the rest is read
+            # for this long at most before the connection closes.
+            lingering_time=LINGER_S,
+            logger=_MalformedRequests(self),
+        )
         await self._runner.setup()
         context = None
         if self.listen.certfile:
@@ -266,37 +323,45 @@ class Gateway:
         )
         await site.start()
         self.ports["http"] = _bound_port(site)
-        if self.listen.udp_worker:
-            self._udp_worker = await self.on_writer(
-                UdpWorker, self.listen.host, self.listen.udp_port
+        if self.listen.cot_plaintext:
+            if self.listen.udp_worker:
+                self._udp_worker = await self.on_writer(
+                    UdpWorker, self.listen.host, self.listen.udp_port
+                )
+                self.ports["udp"] = self._udp_worker.port
+                self._udp_pump = threading.Thread(
+                    target=self._pump_udp, name="cot-udp-pump", daemon=True
+                )
+                self._udp_pump.start()
+            else:
+                self._udp, _ = await loop.create_datagram_endpoint(
+                    lambda: _CotDatagrams(self), local_addr=(self.listen.host, self.listen.udp_port)
+                )
+                sock = self._udp.get_extra_info("socket")
+                enlarge_receive_buffer(sock)
+                self.ports["udp"] = sock.getsockname()[1]
+            self._tcp = await asyncio.start_server(
+                self._tak_stream, self.listen.host, self.listen.tcp_port, limit=MAX_BODY
             )
-            self.ports["udp"] = self._udp_worker.port
-            self._udp_pump = threading.Thread(
-                target=self._pump_udp, name="cot-udp-pump", daemon=True
+            self.ports["tcp"] = self._tcp.sockets[0].getsockname()[1]
+        if self.listen.ca_dir is not None:
+            authority = CertificateAuthority(self.listen.ca_dir)
+            self._tls_context = await self.on_writer(authority.server_context, self.listen.host)
+            self._tls = await loop.create_server(
+                lambda: _TlsPending(self), self.listen.host, self.listen.cot_tls_port
             )
-            self._udp_pump.start()
-        else:
-            self._udp, _ = await loop.create_datagram_endpoint(
-                lambda: _CotDatagrams(self), local_addr=(self.listen.host, self.listen.udp_port)
-            )
-            sock = self._udp.get_extra_info("socket")
-            enlarge_receive_buffer(sock)
-            self.ports["udp"] = sock.getsockname()[1]
-        self._tcp = await asyncio.start_server(
-            self._tak_stream, self.listen.host, self.listen.tcp_port, limit=MAX_BODY
-        )
-        self.ports["tcp"] = self._tcp.sockets[0].getsockname()[1]
+            self.ports["tls"] = self._tls.sockets[0].getsockname()[1]
         self._flusher = asyncio.create_task(self._flush_periodically())
         scheme = "https" if context else "http"
+        names = {"udp": "CoT UDP", "tcp": "CoT TCP (plain)", "tls": "CoT TLS (device certificates)"}
         log.warning(
-            "gateway listening: %s://%s:%d, CoT UDP %s:%d, CoT TCP %s:%d",
+            "gateway listening: %s://%s:%d%s",
             scheme,
             self.listen.host,
             self.ports["http"],
-            self.listen.host,
-            self.ports["udp"],
-            self.listen.host,
-            self.ports["tcp"],
+            "".join(
+                f", {names[k]} {self.listen.host}:{self.ports[k]}" for k in names if k in self.ports
+            ),
         )
 
     async def stop(self) -> None:
@@ -311,13 +376,15 @@ class Gateway:
             await asyncio.get_running_loop().run_in_executor(None, self._udp_pump.join, 10)
         if self._udp_worker is not None:
             await asyncio.get_running_loop().run_in_executor(None, self._udp_worker.stop)
-        if self._tcp is not None:
-            self._tcp.close()
-            for task in list(self._tak_connections):
-                task.cancel()
-            if self._tak_connections:
-                await asyncio.gather(*self._tak_connections, return_exceptions=True)
-            await self._tcp.wait_closed()
+        servers = [server for server in (self._tcp, self._tls) if server is not None]
+        for server in servers:
+            server.close()
+        for task in [*self._tak_connections, *self._handshakes]:
+            task.cancel()
+        if self._tak_connections or self._handshakes:
+            await asyncio.gather(*self._tak_connections, *self._handshakes, return_exceptions=True)
+        for server in servers:
+            await server.wait_closed()
         if self.web is not None:
             self.web.close_streams()
         if self._runner is not None:
@@ -433,7 +500,7 @@ class Gateway:
             return
         for entry in journal.oldest(FORWARD_CHUNK):
             try:
-                with core.received_at(entry.received_us):
+                with core.received_at(entry.received_us), core.from_peer(entry.peer):
                     key = core.authenticate(entry.key_id, entry.signature, entry.body, entry.peer)
                     if isinstance(key, Reply):
                         reply = key
@@ -598,7 +665,13 @@ class Gateway:
         if limited is not None:
             await self._log_refusal(request, "429: too many requests from this address")
             return limited
-        body = await request.read()
+        try:
+            body = await asyncio.wait_for(request.read(), BODY_TIMEOUT_S)
+        except TimeoutError:
+            await self._log_refusal(request, f"408: body not received within {BODY_TIMEOUT_S} s")
+            slow = web.json_response({"error": "request body too slow"}, status=408)
+            slow.force_close()  # the rest of the body is not waited for
+            return slow
         key_id = request.headers.get("X-Dispatch-Key-Id")
         signature = request.headers.get("X-Dispatch-Signature")
         peer = self.client_address(request)
@@ -615,7 +688,17 @@ class Gateway:
         self, route: str, target: str, key_id: str | None, signature: str | None, body: bytes,
         peer: str,
     ) -> Reply:  # fmt: skip
-        """On the writer: answer one request (to the journal while the store is down)."""
+        """On the writer: answer one request (to the journal while the store is down); every
+        refusal meanwhile names ``peer``."""
+        core = self.core
+        assert core is not None
+        with core.from_peer(peer):
+            return self._answer_one_from(route, target, key_id, signature, body, peer)
+
+    def _answer_one_from(
+        self, route: str, target: str, key_id: str | None, signature: str | None, body: bytes,
+        peer: str,
+    ) -> Reply:  # fmt: skip
         core = self.core
         assert core is not None
         if self._journal_first():
@@ -718,11 +801,12 @@ class Gateway:
         places: list[int] = []
         core.prefetch_keys([w.key_id for w in group])
         for index, w in enumerate(group):
-            key = self._authorized(w.key_id, w.signature, w.body, w.peer)
+            with core.from_peer(w.peer):
+                key = self._authorized(w.key_id, w.signature, w.body, w.peer)
             if isinstance(key, Reply):
                 replies[index] = key
             else:
-                requests.append(DeviceRequest(key, w.target, w.body))
+                requests.append(DeviceRequest(key, w.target, w.body, w.peer))
                 places.append(index)
         try:
             answers = core.device_messages_group(requests) if requests else []
@@ -740,11 +824,14 @@ class Gateway:
             self._store_lost(exc)
             # Nothing of the group was committed (or, if the commit went through, its keys are
             # stored once when the journal forwards it).
-            answers = [
-                self._journal("device_messages", group[i].target, group[i].key_id,
-                              group[i].signature, group[i].body, group[i].peer, counted=True)
-                for i in places
-            ]  # fmt: skip
+            answers = []
+            for i in places:
+                with core.from_peer(group[i].peer):
+                    answers.append(
+                        self._journal("device_messages", group[i].target, group[i].key_id,
+                                      group[i].signature, group[i].body, group[i].peer,
+                                      counted=True)
+                    )  # fmt: skip
         else:
             self.groups += 1
             self.grouped += len(requests)
@@ -921,6 +1008,92 @@ class Gateway:
         await self.on_writer(self._cot, self.core.cot_batch, batch, "udp")
 
     async def _tak_stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """A plain CoT TCP connection (no credentials: see :mod:`.identity`)."""
+        await self._cot_connection(reader, writer, "tcp")
+
+    async def _tak_tls(self, transport: asyncio.BaseTransport) -> None:
+        """A CoT connection over TLS: the handshake requires a client certificate of the
+        console's authority, and the certificate names the one device heard on it. A failed
+        handshake is refused and logged with the peer's address (asyncio's own TLS server
+        would only log it in debug mode)."""
+        core = self.core
+        assert core is not None and self._tls_context is not None
+        peer = transport.get_extra_info("peername")
+        sender = f"{peer[0]}:{peer[1]}" if peer else "?"
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(limit=MAX_BODY, loop=loop)
+        protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
+        try:
+            secure = await loop.start_tls(
+                transport,  # type: ignore[arg-type]
+                protocol,
+                self._tls_context,
+                server_side=True,
+                ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT_S,
+            )
+        except (ssl.SSLError, ConnectionError, TimeoutError, OSError) as failed:
+            transport.close()
+            reason = " ".join(str(failed).split())[:200] or type(failed).__name__
+            await self.on_writer(
+                core.reject, "tls", sender, f"TLS handshake refused: {reason}", b""
+            )
+            return
+        assert secure is not None
+        protocol.connection_made(secure)
+        writer = asyncio.StreamWriter(secure, protocol, reader, loop)
+        await self._cot_connection(reader, writer, "tls")
+
+    async def _prove(
+        self, writer: asyncio.StreamWriter, sender: str
+    ) -> tuple[str, str | None] | None:
+        """The device the connection's client certificate proves; None (refused and logged)
+        without a valid, active certificate of this authority."""
+        core = self.core
+        assert core is not None
+        ssl_object = writer.get_extra_info("ssl_object")
+        der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+        if not der:
+            await self.on_writer(core.reject, "tls", sender, "no client certificate", b"")
+            return None
+        serial, common_name = peer_serial(der)
+        try:
+            proven = await self.on_writer(certified_device, core.store, serial, common_name)
+        except Exception as exc:
+            if not unreachable(exc):
+                raise
+            proven = "the store is unreachable: the certificate cannot be checked"
+        if isinstance(proven, str):
+            await self.on_writer(core.reject, "tls", sender, proven, b"")
+            return None
+        log.info("CoT TLS connection from %s: device %s", sender, proven[0])
+        return proven
+
+    async def _watch_certificate(self, writer: asyncio.StreamWriter, sender: str) -> None:
+        """While a TLS connection is open, its certificate is checked again every
+        :data:`CERT_RECHECK_S`: revoked (a lost device), or its device removed, the connection
+        is closed and logged (its directives go nowhere else)."""
+        core = self.core
+        assert core is not None
+        ssl_object = writer.get_extra_info("ssl_object")
+        serial, common_name = peer_serial(ssl_object.getpeercert(binary_form=True))
+        while not writer.is_closing():
+            await asyncio.sleep(CERT_RECHECK_S)
+            try:
+                proven = await self.on_writer(certified_device, core.store, serial, common_name)
+            except Exception as exc:
+                if not unreachable(exc):
+                    raise
+                continue  # checked again when the store answers
+            if isinstance(proven, str):
+                await self.on_writer(
+                    core.reject, "tls", sender, f"{proven}: connection closed", b""
+                )
+                writer.close()
+                return
+
+    async def _cot_connection(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, transport: str
+    ) -> None:
         from dispatch_console.feeds.cot.stream import CotStreamSplitter
 
         peer = writer.get_extra_info("peername")
@@ -928,7 +1101,7 @@ class Gateway:
         core = self.core
         assert core is not None
         if len(self._tak_connections) >= MAX_TAK_CONNECTIONS:
-            log.warning("CoT TCP connection from %s refused: %d open", sender, MAX_TAK_CONNECTIONS)
+            log.warning("CoT connection from %s refused: %d open", sender, MAX_TAK_CONNECTIONS)
             writer.close()
             return
         task = asyncio.current_task()
@@ -936,42 +1109,89 @@ class Gateway:
         self._tak_connections[task] = writer
         splitter = CotStreamSplitter()
         bound: set[str] = set()
+        ended = "closed by the sender"
+        watcher: asyncio.Task[None] | None = None
         try:
+            proven = None
+            accepted: set[str] = set()
+            if transport == "tls":
+                proven = await self._prove(writer, sender)
+                if proven is None:
+                    return
+                if proven[1]:  # its directives go out at once, as TAK Server does
+                    accepted = {proven[1]}
+                watcher = asyncio.create_task(self._watch_certificate(writer, sender))
             while True:
-                chunk = await asyncio.wait_for(reader.read(65536), TAK_IDLE_TIMEOUT_S)
+                await self._bind(accepted, bound, writer, sender, transport, proven is not None)
+                try:
+                    chunk = await asyncio.wait_for(reader.read(65536), TAK_IDLE_TIMEOUT_S)
+                except TimeoutError:
+                    ended = f"idle for {TAK_IDLE_TIMEOUT_S:.0f} s: closed"
+                    break
+                except (ConnectionError, OSError, ssl.SSLError) as lost:
+                    ended = f"connection lost: {type(lost).__name__}"
+                    break
                 if not chunk:
                     break
                 pieces = splitter.feed(chunk)
                 if not pieces:
                     continue
-                accepted = await self.on_writer(self._cot, core.cot_stream_pieces, pieces, sender)
-                for uid in accepted - bound:
-                    if len(bound) >= MAX_UIDS_PER_CONNECTION:
-                        break
-                    current = self._tak_writers.get(uid)
-                    if current is not None and current is not writer and not current.is_closing():
-                        # A uid bound to a live connection is not handed to another: the first
-                        # connection to report it keeps it until it closes.
-                        await self.on_writer(
-                            core.reject,
-                            "tcp",
-                            sender,
-                            f"uid {uid} is bound to another connection",
-                            uid,
-                        )
-                        continue
-                    self._tak_writers[uid] = writer
-                    bound.add(uid)
-                    for document in await self.on_writer(core.pending_cot_for_tak, uid):
-                        writer.write(document)
+                accepted = await self.on_writer(
+                    self._cot, functools.partial(core.cot_stream_pieces, proven=proven), pieces,
+                    sender,
+                )  # fmt: skip
+            if splitter.buffered:  # the stream ended inside a message
+                await self.on_writer(
+                    core.reject,
+                    transport,
+                    sender,
+                    f"stream ended ({ended}) inside a message: {splitter.buffered} bytes dropped",
+                    b"",
+                )
         except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
             pass
         finally:
+            if watcher is not None:
+                watcher.cancel()
             for uid in bound:
                 if self._tak_writers.get(uid) is writer:
                     del self._tak_writers[uid]
             self._tak_connections.pop(task, None)
             writer.close()
+
+    async def _bind(
+        self,
+        accepted: set[str],
+        bound: set[str],
+        writer: asyncio.StreamWriter,
+        sender: str,
+        transport: str,
+        proven: bool,
+    ) -> None:
+        """Outbound CoT for these uids goes to this connection from now on (and what they
+        have not acknowledged goes now). On plain CoT, a uid bound to a live connection stays
+        with it until it closes; a connection whose certificate proves the device takes its
+        uid over (the device reconnected)."""
+        core = self.core
+        assert core is not None
+        for uid in accepted - bound:
+            if len(bound) >= MAX_UIDS_PER_CONNECTION:
+                break
+            current = self._tak_writers.get(uid)
+            if (
+                not proven
+                and current is not None
+                and current is not writer
+                and not current.is_closing()
+            ):
+                await self.on_writer(
+                    core.reject, transport, sender, f"uid {uid} is bound to another connection", uid
+                )
+                continue
+            self._tak_writers[uid] = writer
+            bound.add(uid)
+            for document in await self.on_writer(core.pending_cot_for_tak, uid):
+                writer.write(document)
 
     def _push_cot(self, outbound: list[tuple[str, list[bytes], tuple[str, str]]]) -> None:
         """Write CoT documents (built on the writer thread) to connected TAK devices."""
@@ -1027,6 +1247,35 @@ def _resolve(future: asyncio.Future[Reply], reply: Reply) -> None:
         future.set_result(reply)
 
 
+def _no_banner() -> None:
+    """No server software or version in any answer, the parser's own 400s included (aiohttp
+    names itself and Python's version by default, read from this module global each time)."""
+    import aiohttp.web_response
+
+    aiohttp.web_response.SERVER_SOFTWARE = "dispatch-gateway"  # type: ignore[attr-defined]
+
+
+class _MalformedRequests(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """aiohttp's logger for requests it cannot parse (a malformed header value, a bad
+    Content-Length: it answers 400 itself): one line and a rejection entry with the peer's
+    address, instead of a traceback."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        super().__init__(log, {})
+        self.gateway = gateway
+
+    def exception(self, msg: object, *args: object, exc_info: Any = None, **kw: Any) -> None:
+        remote = str(args[0]) if args else "?"
+        problem = " ".join(str(exc_info).split())[:300] if exc_info else str(msg)
+        self.warning("refused a malformed HTTP request from %s: %s", remote, problem)
+        core = self.gateway.core
+        if core is not None:
+            with contextlib.suppress(RuntimeError):  # the loop is closing
+                asyncio.get_running_loop().run_in_executor(
+                    self.gateway._writer, core.reject, "http", f"-@{remote}", f"400: {problem}", b""
+                )
+
+
 def _unavailable() -> Reply:
     """Not acknowledged: the sender sends it again (``Retry-After``)."""
     return error(503, "the store is unavailable; send again later")
@@ -1034,6 +1283,22 @@ def _unavailable() -> Reply:
 
 def _too_many() -> web.Response:
     return web.json_response({"error": "rate limited"}, status=429, headers={"Retry-After": "1"})
+
+
+class _TlsPending(asyncio.Protocol):
+    """A connection to the CoT TLS port before its handshake. Reading is paused at once, so
+    the client's first bytes (its ClientHello) wait for the handshake instead of being read as
+    plain data (``StreamWriter.start_tls`` after ``start_server`` races with them)."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        transport.pause_reading()
+        task = asyncio.get_running_loop().create_task(self.gateway._tak_tls(transport))
+        self.gateway._handshakes.add(task)
+        task.add_done_callback(self.gateway._handshakes.discard)
 
 
 class _CotDatagrams(asyncio.DatagramProtocol):

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from dispatch_console.store import schema
 
-KeyKind = Literal["school", "device", "vendor", "cad"]
+KeyKind = Literal["school", "device", "vendor", "cad", "certificate"]
 #: A vendor key's schools: every school.
 ALL_SCHOOLS = "*"
 
@@ -262,7 +262,7 @@ class RegistryMixin:
                 conn.execute(
                     update(keys)
                     .where(
-                        keys.c.kind == "device",
+                        keys.c.kind.in_(("device", "certificate")),
                         keys.c.scope == device_id,
                         keys.c.revoked_at_us.is_(None),
                     )
@@ -327,6 +327,40 @@ class RegistryMixin:
             newest = conn.execute(select(func.max(table.c.rejection_id))).scalar() or 0
             if newest > REJECTIONS_KEPT and newest % 1000 < len(rows):
                 conn.execute(table.delete().where(table.c.rejection_id <= newest - REJECTIONS_KEPT))
+
+    def add_rejections_counted(self, rejections: list[Rejection]) -> list[int]:
+        """Insert rows one by one and return their ids (for the aggregated rejection log,
+        which raises a row's count later: a few rows per flush, never one per message)."""
+        table = schema.rejections
+        ids: list[int] = []
+        with self._writer.begin() as conn:
+            for r in rejections:
+                result = conn.execute(
+                    table.insert().returning(table.c.rejection_id),
+                    {
+                        "at_us": r.at_us,
+                        "transport": r.transport,
+                        "sender": r.sender[:200],
+                        "reason": r.reason[:500],
+                        "excerpt": r.excerpt,
+                    },
+                )
+                ids.append(int(result.scalar_one()))
+            newest = max(ids, default=0)
+            if newest > REJECTIONS_KEPT and newest % 1000 < len(ids):
+                conn.execute(table.delete().where(table.c.rejection_id <= newest - REJECTIONS_KEPT))
+        return ids
+
+    def update_rejections(self, updates: list[tuple[int, str, str]]) -> None:
+        """``(rejection id, reason, sender)``: an aggregated row's count went up."""
+        table = schema.rejections
+        with self._writer.begin() as conn:
+            for rejection_id, reason, sender in updates:
+                conn.execute(
+                    update(table)
+                    .where(table.c.rejection_id == rejection_id)
+                    .values(reason=reason[:500], sender=sender[:200])
+                )
 
     def rejections(self, limit: int = 100) -> list[Rejection]:
         table = schema.rejections

@@ -45,6 +45,7 @@ from dispatch_console.app.live import Changes, ConsoleState
 from dispatch_console.domain import events as ev
 from dispatch_console.domain.sentences import sentence
 from dispatch_console.domain.state import IncidentState
+from dispatch_console.domain.text import neutralise
 from dispatch_console.domain.timeutil import iso
 from dispatch_console.ui.header import local_clock, words
 from dispatch_console.ui.selection import Selection
@@ -70,7 +71,7 @@ def type_words(event_type: str) -> str:
 
 def actor_text(actor: ev.Actor) -> str:
     """``console_user: Dispatcher A. Moreno``."""
-    return f"{actor.kind.value}: {actor.name}"
+    return neutralise(f"{actor.kind.value}: {actor.name}")
 
 
 def _metres(value: float | None) -> str:
@@ -89,7 +90,12 @@ def _area_name(state: IncidentState | None, area_id: str | None) -> str:
 
 
 def summarize(event: ev.Event, state: IncidentState | None) -> str:
-    """One line saying what the event means, from its payload (and the incident's names)."""
+    """One line saying what the event means, from its payload (and the incident's names), with
+    a sender's control and bidi characters made visible (the event log and the report)."""
+    return neutralise(_summary(event, state))
+
+
+def _summary(event: ev.Event, state: IncidentState | None) -> str:
     p = event.payload
     describe = _SUMMARIES.get(type(p))
     if describe is not None:

@@ -52,6 +52,7 @@ from dispatch_console.domain import events as ev
 from dispatch_console.domain.reference import School
 from dispatch_console.domain.sentences import sentence
 from dispatch_console.domain.state import IncidentState
+from dispatch_console.domain.text import neutralise
 from dispatch_console.domain.timeutil import US_PER_S, from_us
 from dispatch_console.importers.roads_geojson import Road
 from dispatch_console.replay.metrics import Metrics, compute, series
@@ -263,7 +264,7 @@ def condensed_rows(timeline: Timeline, final: IncidentState) -> list[TimelineRow
                 continue
         rid = getattr(event.payload, "responder_id", None)
         responder = final.responders.get(rid) if rid else None
-        who = responder.display_name if responder is not None else event.actor.name
+        who = neutralise(responder.display_name if responder is not None else event.actor.name)
         strong = event.type in (ev.AlertReceived.TYPE, ev.WarningRaised.TYPE)
         rows.append(TimelineRow(at, what, who, sentence(event, final), strong))
     for (kind, _minute), times in buckets.items():

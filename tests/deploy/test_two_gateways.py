@@ -48,7 +48,7 @@ def _gateway(url: str, folder: Path, name: str) -> Iterator[tuple[RunningGateway
     child = subprocess.Popen(
         [sys.executable, "-m", "dispatch_console.cli", "gateway", "--db", url,
          "--http-port", str(port), "--udp-port", str(free_port(socket.SOCK_DGRAM)),
-         "--tcp-port", str(tcp), "--no-udp-worker",
+         "--tcp-port", str(tcp), "--no-udp-worker", "--cot-plaintext", "--no-cot-tls",
          "--journal", str(folder / f"journal-{name}.sqlite3")],
         env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip

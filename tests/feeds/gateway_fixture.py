@@ -89,7 +89,9 @@ class RunningGateway:
         self.store.close()
 
 
-def start_gateway(store_url: str, folder: Path, *, udp_worker: bool = False) -> RunningGateway:
+def start_gateway(
+    store_url: str, folder: Path, *, udp_worker: bool = False, **listen_options: Any
+) -> RunningGateway:
     """The gateway as deployed, but with CoT UDP received in-process unless ``udp_worker``
     (starting the worker process costs a second; the tests that send UDP use it)."""
     box = SecretBox(folder / "master.key")
@@ -107,7 +109,7 @@ def start_gateway(store_url: str, folder: Path, *, udp_worker: bool = False) -> 
         tak = TAK_UID if device_id == "dev-chen" else None
         store.add_device(device_id, tak_uid=tak, home=(lon, lat), label=device_id)
         add_key(device_id, "device", device_id)
-    listen = Listen("127.0.0.1", 0, 0, 0, udp_worker=udp_worker)
+    listen = Listen("127.0.0.1", 0, 0, 0, udp_worker=udp_worker, **listen_options)
     journal = str(folder / "gateway-journal.sqlite3")
     thread = GatewayThread(store_url, listen, box=box, journal_path=journal)
     thread.start_and_wait()

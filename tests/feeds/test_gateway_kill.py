@@ -56,6 +56,8 @@ def test_every_acknowledged_message_survives_kill_9_of_the_gateway(
             str(free_port(socket.SOCK_DGRAM)),
             "--tcp-port",
             str(free_port()),
+            "--cot-plaintext",
+            "--no-cot-tls",
         ],
         env=env,
         stdout=subprocess.DEVNULL,

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from dispatch_console.feeds.auth import sign
 from dispatch_console.feeds.keys import new_key_material
+from dispatch_console.feeds.rejections import counted
 from dispatch_console.feeds.server import RateLimiter
 from tests.feeds.gateway_fixture import Key, RunningGateway
 from tests.feeds.test_contract import example
@@ -20,14 +21,24 @@ POSITION = {"id": "p-1", "kind": "position", "at": "2026-11-24T09:14:35Z", "lat"
             "lon": -84.56}  # fmt: skip
 
 
+def _reasons(gateway: RunningGateway) -> list[str]:
+    """Each refusal's reason, once per refusal (a row counts the same ones from one source)."""
+    return [
+        reason
+        for r in gateway.store.rejections(1000)
+        for count, reason in [counted(r.reason)]
+        for _ in range(count)
+    ]
+
+
 def _wait_for_rejections(gateway: RunningGateway, count: int) -> list[str]:
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        reasons = [r.reason for r in gateway.store.rejections(1000)]
+        reasons = _reasons(gateway)
         if len(reasons) >= count:
             return reasons
         time.sleep(0.1)
-    return [r.reason for r in gateway.store.rejections(1000)]
+    return _reasons(gateway)
 
 
 def test_signatures_are_checked(gateway: RunningGateway) -> None:

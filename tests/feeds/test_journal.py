@@ -255,7 +255,8 @@ def test_a_journal_left_by_a_killed_gateway_is_forwarded_by_the_next_one(
     command = [
         sys.executable, "-m", "dispatch_console.cli", "gateway", "--db", prepared.store_url,
         "--http-port", str(port), "--udp-port", str(free_port(socket.SOCK_DGRAM)),
-        "--tcp-port", str(free_port()), "--journal", str(journal),
+        "--tcp-port", str(free_port()), "--journal", str(journal), "--cot-plaintext",
+        "--no-cot-tls",
     ]  # fmt: skip
     client = RunningGateway(
         f"http://127.0.0.1:{port}",

@@ -66,6 +66,8 @@ SAMPLES: dict[str, ev.Payload] = {
         ev.ParStarted("par-1", ("ios-9b8fec", "and-4dec76")),
         ev.ParAccounted("par-1", "and-4dec76"),
         ev.ParEnded("par-1"),
+        # Last: the samples above are indexed (a state is built from the first sixteen).
+        ev.AccessChanged("certificate", "enrolled", "ct7f3a", "ios-9b8fec", "SHA-256 ab12cd"),
     )
 }  # fmt: skip
 #: What must never show in a sentence: field names, reprs, tuples, ids the state can name.
@@ -117,6 +119,9 @@ def test_every_sentence_has_names_and_no_repr() -> None:
     assert "Capt. R. Ortiz" in by_type["command_transferred"]
     assert "assumed incident command" in by_type["command_established"]
     assert "attire matches the suspect" in by_type["warning_acknowledged"]
+    assert by_type["access_changed"] == (
+        "Lt. Hayes issued a client certificate (ct7f3a) to device ios-9b8fec — SHA-256 ab12cd."
+    )
 
 
 def test_without_a_state_ids_are_named_as_what_they_are() -> None:
