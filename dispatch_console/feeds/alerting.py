@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -125,9 +125,19 @@ class AgencyAlerting:
                     raise
         return self._rules
 
-    def alert(self, incident_id: str, school: School, chosen: list[Device]) -> int:
-        """Alert the devices in the school's radius that the rules allow (all of them when no
-        rules are loaded), hold the gated ones, and record the rules applied."""
+    def alert(
+        self,
+        incident_id: str,
+        school: School,
+        chosen: list[Device],
+        by: str = "console",
+        listed: Sequence[str] | None = None,
+    ) -> int:
+        """Alert the devices the rules allow of ``chosen`` (the devices in the school's radius,
+        or those the school's own system ``listed``, ``by`` "school"; all of them when no rules
+        are loaded), hold the gated ones, and record the rules applied. A listed id that is no
+        registered device is alerted only while no rules are loaded: rules never alert someone
+        they cannot check."""
         from dispatch_console.feeds.core import GATEWAY
 
         core = self.core
@@ -137,8 +147,9 @@ class AgencyAlerting:
         plan = plan_alerts(
             chosen, core.roster(), self.rules(), staging.name if staging else None, today(now)
         )
-        if plan is None:  # no agency rules loaded: everyone in the radius, as before
-            return core._notify(incident_id, school, [d.device_id for d in chosen], "console")
+        if plan is None:  # no agency rules loaded: everyone chosen, as before
+            everyone = list(listed) if listed is not None else [d.device_id for d in chosen]
+            return core._notify(incident_id, school, everyone, by)
         extra = [
             Command(
                 incident_id,
@@ -159,9 +170,7 @@ class AgencyAlerting:
             release_at = now + wait_s * US_PER_S if wait_s > 0 else None
             gate = ev.AlertGateHeld(agency, tuple(held), release_at)
             extra.append(Command(incident_id, gate, GATEWAY, ev.Source.FEED, now))
-        return core._notify(
-            incident_id, school, plan.now, "console", None, plan.instructions, extra
-        )
+        return core._notify(incident_id, school, plan.now, by, None, plan.instructions, extra)
 
     def release_gates(self) -> None:
         """Alert the officers held behind a dispatcher gate once it is released, by a

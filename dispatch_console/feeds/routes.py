@@ -169,8 +169,10 @@ class HttpRoutes(GatewayBase):
 
     def _alert_devices(self, incident_id: str, school: School, listed: Sequence[str] | None) -> int:
         """Alert the devices the school listed, or else every device within its radius."""
-        if listed is not None:
-            return self._notify(incident_id, school, listed, "school")
+        if listed is not None:  # the school's own system chose them: the rules still decide
+            devices = self.reference.devices()
+            named = [devices[d] for d in dict.fromkeys(listed) if d in devices]
+            return self.alerting.alert(incident_id, school, named, "school", listed)
         chosen = devices_to_notify(school, self.reference.devices().values())
         # Agency response rules (feeds/alerting.py) decide who of them, and what each is told.
         return self.alerting.alert(incident_id, school, chosen)

@@ -149,6 +149,24 @@ def test_open_rules_alert_trained_on_and_off_duty_and_leosa_never_the_unverified
 
 
 @ON_POSTGRES
+def test_devices_a_school_lists_are_alerted_only_as_the_rules_allow(
+    start: Callable[[str], RunningGateway],
+) -> None:
+    """A school's own panic system may name whom it alerted: the agency's rules still decide
+    whom the console alerts (the app-only user and the lapsed officer it names are not)."""
+    gateway = start(OPEN)
+    listed = ["p-on", "p-untrained", "p-app-only", "not-a-device"]
+    activation = {**example("activation"), "notified_device_ids": listed}
+    status, answer = gateway.post("/v1/activations", activation, "school")
+    assert status == 202, answer
+    incident_id = str(answer["incident_id"])
+    assert set(_alerts(gateway, incident_id)) == {"p-on"}
+    state = IncidentService(gateway.store).state(incident_id)
+    assert "not-a-device" not in state.responders and "p-app-only" not in state.responders
+    assert state.rules_in_force[AGENCY][0] == 1
+
+
+@ON_POSTGRES
 def test_on_duty_only_rules_alert_nobody_off_duty(start: Callable[[str], RunningGateway]) -> None:
     gateway = start(ON_DUTY_ONLY)
     incident_id = _activate(gateway)
