@@ -44,10 +44,10 @@ from dispatch_console.ui.theme import Theme, tabular_font
 FLASH_INTERVAL_MS = 500
 ACKNOWLEDGE_TEXT = "ACKNOWLEDGE (Space)"
 
-#: Below this height (px) the alerts panel shows its cards compact: the full unacknowledged
-#: card (about 260 px at the dock's usual width) would not fit, and a card cut in half hides its
-#: school or its ACKNOWLEDGE button.
-COMPACT_BELOW = 320
+#: Below this height (px) the alerts panel shows its cards compact (1366x768, 1600x900): the
+#: full unacknowledged card (about 230 px at the dock's usual width, under the counts line)
+#: would not fit, and a card cut in half hides its school or its ACKNOWLEDGE button.
+COMPACT_BELOW = 280
 
 AlertKey = tuple[str, str]
 
