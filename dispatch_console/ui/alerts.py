@@ -19,11 +19,11 @@ touched on each refresh, so fifty alerts of history cost nothing.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QFontMetrics, QMouseEvent, QPainter, QPaintEvent, QResizeEvent
 from PySide6.QtWidgets import (
     QFrame,
-    QHBoxLayout,
+    QGridLayout,
     QLabel,
     QPushButton,
     QSizePolicy,
@@ -43,6 +43,11 @@ from dispatch_console.ui.theme import Theme, tabular_font
 #: photosensitivity limit).
 FLASH_INTERVAL_MS = 500
 ACKNOWLEDGE_TEXT = "ACKNOWLEDGE (Space)"
+
+#: Below this height (px) the alerts panel shows its cards compact (1366x768, 1600x900): the
+#: full unacknowledged card (about 230 px at the dock's usual width, under the counts line)
+#: would not fit, and a card cut in half hides its school or its ACKNOWLEDGE button.
+COMPACT_BELOW = 280
 
 AlertKey = tuple[str, str]
 
@@ -67,27 +72,21 @@ class AlertCard(QFrame):
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
 
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(14, 8, 10, 10)
-        layout.setSpacing(2)
+        #: Whether the card is laid out compactly (a short alerts dock, see :meth:`set_compact`).
+        self.compact = False
+        self._place = ""
+        layout = QGridLayout(self)
+        layout.setHorizontalSpacing(10)
+        self.grid = layout
         self.kind = self._label("kind")
         self.school = self._label("school")
-        clock = QHBoxLayout()
-        clock.setSpacing(10)
         self.elapsed = self._label("elapsed")
         self.elapsed.setFont(tabular_font(22, bold=True))
         self.elapsed.setToolTip("Elapsed since the alert was activated")
         self.received = self._label("received")
-        clock.addWidget(self.elapsed)
-        clock.addWidget(self.received, 1, Qt.AlignmentFlag.AlignBottom)
         self.who = self._label("who")
         self.detail = self._label("detail")
         self.acknowledged_line = self._label("acknowledged")
-        layout.addWidget(self.kind)
-        layout.addWidget(self.school)
-        layout.addLayout(clock)
-        for label in (self.who, self.detail, self.acknowledged_line):
-            layout.addWidget(label)
         for label in (self.kind, self.school, self.received, self.who, self.detail):
             label.setWordWrap(True)
         self.acknowledged_line.setWordWrap(True)
@@ -97,7 +96,61 @@ class AlertCard(QFrame):
         self.button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.button.setCursor(Qt.CursorShape.PointingHandCursor)
         self.button.clicked.connect(self._on_button)
-        layout.addWidget(self.button)
+        self._arrange()
+
+    def _arrange(self) -> None:
+        """Place the parts in the grid: the full card (type, school, elapsed and received, who,
+        where, the button below), or the compact one for a short dock (type and elapsed on one
+        line, the school, where on one line with the button beside it)."""
+        grid = self.grid
+        parts: list[QWidget] = [
+            self.kind, self.school, self.elapsed, self.received, self.who, self.detail,
+            self.acknowledged_line, self.button,
+        ]  # fmt: skip
+        for part in parts:
+            grid.removeWidget(part)
+        top = Qt.AlignmentFlag.AlignTop
+        if self.compact:
+            grid.setContentsMargins(12, 5, 6, 5)
+            grid.setVerticalSpacing(0)
+            grid.addWidget(self.kind, 0, 0, 1, 2)
+            grid.addWidget(self.elapsed, 0, 2, Qt.AlignmentFlag.AlignRight)
+            grid.addWidget(self.school, 1, 0, 1, 3)
+            grid.addWidget(self.detail, 2, 0)
+            grid.addWidget(self.button, 2, 1, 1, 2, top)
+            grid.addWidget(self.who, 3, 0, 1, 3)
+            grid.addWidget(self.acknowledged_line, 4, 0, 1, 3)
+            grid.setColumnStretch(0, 1)
+            grid.setColumnStretch(1, 0)
+        else:
+            grid.setContentsMargins(14, 8, 10, 10)
+            grid.setVerticalSpacing(2)
+            grid.addWidget(self.kind, 0, 0, 1, 2)
+            grid.addWidget(self.school, 1, 0, 1, 2)
+            grid.addWidget(self.elapsed, 2, 0)
+            grid.addWidget(self.received, 2, 1, Qt.AlignmentFlag.AlignBottom)
+            grid.addWidget(self.who, 3, 0, 1, 2)
+            grid.addWidget(self.detail, 4, 0, 1, 2)
+            grid.addWidget(self.acknowledged_line, 5, 0, 1, 2)
+            grid.addWidget(self.button, 6, 0, 1, 2)
+            grid.setColumnStretch(0, 0)
+            grid.setColumnStretch(1, 1)
+
+    def set_compact(self, compact: bool) -> None:
+        """Compact (or not) from now on; an acknowledged card is compact either way."""
+        if compact == self.compact:
+            return
+        self.compact = compact
+        self._arrange()
+        self.kind.setWordWrap(not compact)
+        # Never wider than the dock: the type gives way (it is short) rather than the card.
+        self.kind.setSizePolicy(
+            QSizePolicy.Policy.Ignored if compact else QSizePolicy.Policy.Preferred,
+            QSizePolicy.Policy.Preferred,
+        )
+        self._show_parts()
+        if self._theme is not None:
+            self.set_theme(self._theme)
 
     def _label(self, name: str) -> QLabel:
         label = QLabel(self)
@@ -131,17 +184,57 @@ class AlertCard(QFrame):
             self.received.setText(f"since activation\n{received}")
             self.who.setText(f"activated by {who}")
             self.detail.setText(place)
-        self.school.setVisible(not acknowledged)
-        self.elapsed.setVisible(not acknowledged)
-        self.received.setVisible(not acknowledged)
-        self.detail.setVisible(bool(place) and not acknowledged)
-        self.acknowledged_line.setVisible(acknowledged)
-        self.button.setVisible(not acknowledged)
+        self._place = place
+        self._show_parts(acknowledged)
         self.setToolTip(f"{school}: alert {alert.alert_id}; click to focus this incident")
         if acknowledged != self.acknowledged or theme is not self._theme:
             self.acknowledged = acknowledged
             self.set_theme(theme)
+        self._fit_detail()
         self.tick(now_us)
+
+    def _show_parts(self, acknowledged: bool | None = None) -> None:
+        if acknowledged is None:
+            acknowledged = bool(self.acknowledged)
+        waiting = not acknowledged
+        self.school.setVisible(waiting)
+        self.elapsed.setVisible(waiting)
+        self.received.setVisible(waiting and not self.compact)
+        self.who.setVisible(acknowledged or not self.compact)
+        self.detail.setVisible(bool(self._place) and waiting)
+        self.acknowledged_line.setVisible(acknowledged)
+        self.button.setVisible(waiting)
+        # Compact, where it is goes on one line (the whole of it in the tooltip).
+        self.detail.setWordWrap(not self.compact)
+        self.detail.setSizePolicy(
+            QSizePolicy.Policy.Ignored if self.compact else QSizePolicy.Policy.Preferred,
+            QSizePolicy.Policy.Preferred,
+        )
+        self.detail.setToolTip(self._place if self.compact else "")
+        self._fit_detail()
+
+    def _fit_detail(self) -> None:
+        """Compact: the place elided to the width it has (it never pushes the card wider)."""
+        if self.acknowledged or not self._place:
+            return
+        if not self.compact:
+            if self.detail.text() != self._place:
+                self.detail.setText(self._place)
+            return
+        width = self.detail.width()
+        if width < 40:
+            width = max(40, self.width() - 190)
+        self.detail.ensurePolished()
+        text = QFontMetrics(self.detail.font()).elidedText(
+            self._place, Qt.TextElideMode.ElideRight, width
+        )
+        if text != self.detail.text():
+            self.detail.setText(text)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if self.compact:
+            QTimer.singleShot(0, self._fit_detail)  # once the grid has placed the label
 
     def tick(self, now_us: int) -> None:
         if not self.acknowledged:
@@ -184,6 +277,21 @@ class AlertCard(QFrame):
                 QPushButton#acknowledge:pressed {{ background: {t.calm}; color: {t.text}; }}
                 """
             )
+            if self.compact:
+                self.setStyleSheet(
+                    f"""
+                    QLabel {{ color: {t.alarm_text}; background: transparent; }}
+                    QLabel#kind {{ font-size: 13pt; font-weight: 900; }}
+                    QLabel#elapsed {{ font-family: "{mono}"; font-size: 13pt;
+                        font-weight: bold; }}
+                    QLabel#school {{ font-size: 12pt; font-weight: bold; }}
+                    QLabel#detail {{ font-size: 10pt; font-weight: bold; }}
+                    QPushButton#acknowledge {{ background: {t.alarm_text}; color: {t.alarm};
+                        font-size: 10pt; font-weight: 900; border: 0; border-radius: 4px;
+                        padding: 3px 6px; }}
+                    QPushButton#acknowledge:pressed {{ background: {t.calm}; color: {t.text}; }}
+                    """
+                )
         self._update_background()
 
     def _update_background(self) -> None:
@@ -231,6 +339,8 @@ class AlertsPanel(QWidget):
     acknowledge_requested = Signal(str, str)
     #: True while any alert is unacknowledged (the main window flashes its title).
     attention_changed = Signal(bool)
+    #: The alerts dock's title (with the counts when the panel is compact).
+    title_changed = Signal(str)
 
     def __init__(
         self,
@@ -254,6 +364,10 @@ class AlertsPanel(QWidget):
         self._unacknowledged = 0
         self._attention = False
         self._dark = False
+        #: Cards compact: the panel is shorter than :data:`COMPACT_BELOW` (a 768 or 900 px
+        #: high screen), so the whole of an unacknowledged card and its button fit.
+        self.compact = False
+        self._title = "Alerts"
         self.setObjectName("alerts_panel")
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
 
@@ -363,16 +477,50 @@ class AlertsPanel(QWidget):
                 self.list_layout.insertWidget(index, self.cards[key])
                 self.cards[key].show()  # now, not at the next event loop turn
         self._unacknowledged = sum(1 for _, a in pairs if a.acknowledged_at_us is None)
-        acknowledged = len(pairs) - self._unacknowledged
-        self.summary.setText(
-            f"{self._unacknowledged} unacknowledged · {acknowledged} acknowledged" if pairs else ""
-        )
-        self.summary.setVisible(bool(pairs))
+        self._show_summary()
         self.empty.setVisible(not pairs)
         self.scroll_area.setVisible(bool(pairs))
 
+    def dock_title(self) -> str:
+        """ "Alerts", with the counts when compact (the summary line is hidden then)."""
+        return self._title
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._choose_compact()
+
+    def leaveEvent(self, event: QEvent) -> None:
+        super().leaveEvent(event)
+        self._choose_compact()  # a change waited for the pointer to leave
+
+    def _choose_compact(self) -> None:
+        """Compact cards when the panel is short. Decided on the panel's height (set by its
+        dock, not by the cards), so it never flips back and forth; never while the pointer is
+        over the panel (nothing moves under it: the change waits until the pointer leaves)."""
+        compact = self.height() < COMPACT_BELOW
+        if compact == self.compact or self.underMouse():
+            return
+        self.compact = compact
+        for card in self.cards.values():
+            card.set_compact(compact)
+        self._show_summary()
+
+    def _show_summary(self) -> None:
+        total = len(self.cards)
+        acknowledged = total - self._unacknowledged
+        text = (
+            f"{self._unacknowledged} unacknowledged · {acknowledged} acknowledged" if total else ""
+        )
+        self.summary.setText(text)
+        self.summary.setVisible(bool(text) and not self.compact)
+        title = f"Alerts: {text}" if text and self.compact else "Alerts"
+        if title != self._title:
+            self._title = title
+            self.title_changed.emit(title)
+
     def _new_card(self, key: AlertKey) -> AlertCard:
         card = AlertCard(key[0], key[1], self.alert_list)
+        card.set_compact(self.compact)
         card.clicked.connect(self._on_card_clicked)
         card.acknowledge_clicked.connect(self.acknowledge_requested)
         card.set_focused(key[0] == self.selection.incident_id)

@@ -322,6 +322,8 @@ class MainWindow(QMainWindow):
 
         self.alerts.acknowledge_requested.connect(self.acknowledge_alert)
         self.alerts.attention_changed.connect(self._attention_changed)
+        self.alerts.title_changed.connect(self.docks["alerts"].setWindowTitle)
+        self.docks["alerts"].setWindowTitle(self.alerts.dock_title())
         self.warnings.attention_changed.connect(self._attention_changed)
         self.map.responder_activated.connect(self.show_responder)
         self.map.direct_requested.connect(self.direct_dropped)

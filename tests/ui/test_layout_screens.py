@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QRect
+from PySide6.QtCore import QPoint, QRect
 from PySide6.QtWidgets import QApplication, QWidget
 from pytestqt.qtbot import QtBot
 
@@ -132,6 +132,22 @@ def test_every_screen_at_minute_five(
 
     assert window.responders.visible_rows() >= rows
     assert window.responders.model.rowCount() == 147
+
+    # The unacknowledged alert: the whole card and its ACKNOWLEDGE button inside the alerts
+    # dock's viewport (compact on a short dock), the dock in front of the responder's detail.
+    alerts = window.alerts
+    waiting = [card for card in alerts.cards.values() if card.acknowledged is False]
+    assert waiting, "the scenario has an unacknowledged alert at minute five"
+    viewport = alerts.scroll_area.viewport()
+    seen = QRect(QPoint(0, 0), viewport.size())
+    for card in waiting[:1]:
+        for part in (card, card.button, card.school, card.kind, card.elapsed):
+            box = QRect(part.mapTo(viewport, QPoint(0, 0)), part.size())
+            assert part.isVisible() and seen.contains(box), (
+                f"{part.objectName() or 'card'} {box} outside the alerts viewport {seen}"
+                f" at {width}x{height}"
+            )
+        assert whole(card) and whole(card.button), f"alert card cut at {width}x{height}"
 
     # Warnings: one card per responder, critical above advisory, newest first.
     panel = window.warnings
