@@ -52,9 +52,9 @@ from dispatch_console.app.live import Changes, ConsoleState
 from dispatch_console.domain import events as ev
 from dispatch_console.domain.reference import School
 from dispatch_console.domain.state import IncidentWarning
-from dispatch_console.ui.map_view import MapView
-from dispatch_console.ui.selection import Selection
-from dispatch_console.ui.theme import NIGHT
+from dispatch_console.ui.map.map_view import MapView
+from dispatch_console.ui.shell.selection import Selection
+from dispatch_console.ui.shell.theme import NIGHT
 from tests.ui.factory import EventWriter, build_incident, demo_roads, demo_schools
 
 FRAME_US = 100_000  # 10 Hz

@@ -46,7 +46,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from dispatch_console.domain import events as ev  # noqa: E402
 from dispatch_console.replay.timeline import Timeline  # noqa: E402
-from dispatch_console.ui.replay_window import ReplayWindow, fill_console, roads_for  # noqa: E402
+from dispatch_console.ui.replay.replay_window import ReplayWindow, fill_console, roads_for  # noqa: E402
 
 S = 1_000_000
 LON, LAT = -84.54, 38.225

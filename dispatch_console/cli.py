@@ -926,7 +926,7 @@ def cmd_ics211(args: argparse.Namespace, out: TextIO) -> int:
     }
     if kind == ".pdf":
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # a file, never a window
-        from dispatch_console.ui.ics211_pdf import write_ics211_pdf
+        from dispatch_console.ui.print.ics211_pdf import write_ics211_pdf
 
         times = print_time_format(state, now_us)
         report = build_ics211(state, now_us, time_format=times, **options)
@@ -982,7 +982,7 @@ def cmd_console(args: argparse.Namespace, out: TextIO) -> int:
     from dispatch_console.feeds.server import Listen
     from dispatch_console.resources import resource
     from dispatch_console.ui.console_app import ConsoleOptions, run_console
-    from dispatch_console.ui.user import User
+    from dispatch_console.ui.shell.user import User
 
     logging.getLogger("dispatch_console").setLevel(logging.INFO)
     demo = None
@@ -1046,7 +1046,7 @@ def cmd_console(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_screenshot(args: argparse.Namespace, out: TextIO) -> int:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # a picture, never a window
     from dispatch_console.resources import resource
-    from dispatch_console.ui.screenshot import render_demo_screenshot
+    from dispatch_console.ui.print.screenshot import render_demo_screenshot
 
     width, _, height = args.size.partition("x")
     scenario = (
@@ -1060,7 +1060,7 @@ def cmd_screenshot(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
-    from dispatch_console.ui.replay_window import run_replay
+    from dispatch_console.ui.replay.replay_window import run_replay
 
     with _store(args) as store:
         _require_incident(store, args.incident)
@@ -1081,9 +1081,9 @@ def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
     if output.suffix.lower() not in (".pdf", ".html", ".htm"):
         raise CliError(f"-o {args.output!r}: the file must end in .pdf or .html")
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # a file, never a window
-    from dispatch_console.ui.replay_window import incident_place, roads_for
-    from dispatch_console.ui.report import write_report
-    from dispatch_console.ui.theme import THEMES
+    from dispatch_console.ui.print.report import write_report
+    from dispatch_console.ui.replay.replay_window import incident_place, roads_for
+    from dispatch_console.ui.shell.theme import THEMES
 
     with _store(args) as store:
         _require_incident(store, args.incident)
@@ -1129,7 +1129,7 @@ def _console_as_login_role(args: argparse.Namespace, store: Store, listen: Any, 
 
     from dispatch_console.store import accounts
     from dispatch_console.ui.console_app import ConsoleOptions, run_console
-    from dispatch_console.ui.user import User
+    from dispatch_console.ui.shell.user import User
 
     with store._reader.connect() as conn:
         name = str(conn.execute(text("SELECT session_user")).scalar())

@@ -26,10 +26,10 @@ from dispatch_console.feeds.server import Listen
 from dispatch_console.importers.roads_geojson import Road, load_roads
 from dispatch_console.resources import resource
 from dispatch_console.store import Store
-from dispatch_console.ui.main_window import MainWindow
-from dispatch_console.ui.sign_in import LOCK_AFTER_S, SessionLock, SignInDialog
-from dispatch_console.ui.theme import THEMES
-from dispatch_console.ui.user import User, ask_user, remember_user
+from dispatch_console.ui.shell.main_window import MainWindow
+from dispatch_console.ui.shell.sign_in import LOCK_AFTER_S, SessionLock, SignInDialog
+from dispatch_console.ui.shell.theme import THEMES
+from dispatch_console.ui.shell.user import User, ask_user, remember_user
 
 log = logging.getLogger(__name__)
 

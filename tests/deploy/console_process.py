@@ -46,7 +46,7 @@ from dispatch_console.app.backend import Loaded
 from dispatch_console.domain import events as ev
 from dispatch_console.domain.state import IncidentState
 from dispatch_console.ui.console_app import Console, ConsoleOptions, build_console
-from dispatch_console.ui.user import User
+from dispatch_console.ui.shell.user import User
 
 
 def now_us() -> int:

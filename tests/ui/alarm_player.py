@@ -12,7 +12,7 @@ import time
 from PySide6.QtCore import QCoreApplication, QEventLoop
 from PySide6.QtGui import QGuiApplication
 
-from dispatch_console.ui.alarm import Alarm
+from dispatch_console.ui.shell.alarm import Alarm
 
 
 def main() -> None:
@@ -26,7 +26,7 @@ def main() -> None:
             if record.levelno >= logging.WARNING:
                 warnings.append(record.getMessage())
 
-    logging.getLogger("dispatch_console.ui.alarm").addHandler(Keep())
+    logging.getLogger("dispatch_console.ui.shell.alarm").addHandler(Keep())
     app = QGuiApplication.instance() or QGuiApplication([])
     alarm = Alarm()
     audible = alarm.audible

@@ -25,12 +25,12 @@ from PySide6.QtCore import QtMsgType
 from pytestqt.qtbot import QtBot
 
 from dispatch_console.resources import resource
-from dispatch_console.ui.alarm import NO_AUDIO, Alarm
+from dispatch_console.ui.shell.alarm import NO_AUDIO, Alarm
 from tests.availability import unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOL = ROOT / "tools" / "make_alarm_sound.py"
-LOGGER = "dispatch_console.ui.alarm"
+LOGGER = "dispatch_console.ui.shell.alarm"
 
 
 def no_outputs() -> Sequence[object]:
@@ -93,7 +93,7 @@ def test_missing_qtmultimedia_makes_the_alarm_visual_only(
 
 def test_importing_the_alarm_does_not_load_qtmultimedia() -> None:
     code = (
-        "import sys, dispatch_console.ui.alarm, dispatch_console.ui.alerts;"
+        "import sys, dispatch_console.ui.shell.alarm, dispatch_console.ui.panels.alerts;"
         "print('PySide6.QtMultimedia' in sys.modules)"
     )
     out = subprocess.run(

@@ -13,10 +13,10 @@ from pytestqt.qtbot import QtBot
 
 from dispatch_console.app.live import Changes, ConsoleState
 from dispatch_console.domain import events as ev
-from dispatch_console.ui.alarm import Alarm
-from dispatch_console.ui.alerts import ACKNOWLEDGE_TEXT, AlertsPanel
-from dispatch_console.ui.selection import Selection
-from dispatch_console.ui.theme import NIGHT
+from dispatch_console.ui.panels.alerts import ACKNOWLEDGE_TEXT, AlertsPanel
+from dispatch_console.ui.shell.alarm import Alarm
+from dispatch_console.ui.shell.selection import Selection
+from dispatch_console.ui.shell.theme import NIGHT
 from tests.ui.factory import (
     DISPATCHER,
     SCHOOL_ACTOR,

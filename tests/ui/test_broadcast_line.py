@@ -14,9 +14,9 @@ from dispatch_console.app.live import Changes
 from dispatch_console.domain import events as ev
 from dispatch_console.domain.state import IncidentState
 from dispatch_console.domain.warnings import NO_PLAINCLOTHES_INSIDE, radio_line
-from dispatch_console.ui.broadcast_line import FRESH_US, BroadcastLinePanel
-from dispatch_console.ui.selection import Selection
-from dispatch_console.ui.theme import NIGHT
+from dispatch_console.ui.shell.broadcast_line import FRESH_US, BroadcastLinePanel
+from dispatch_console.ui.shell.selection import Selection
+from dispatch_console.ui.shell.theme import NIGHT
 from tests.ui.factory import Built, EventWriter, S, build_incident
 
 

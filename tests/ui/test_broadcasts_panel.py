@@ -18,14 +18,14 @@ from dispatch_console.domain import events as ev
 from dispatch_console.domain.geometry import local_frame
 from dispatch_console.domain.lifecycle import ResponderStatus
 from dispatch_console.domain.state import IncidentState
-from dispatch_console.ui.broadcasts_panel import (
+from dispatch_console.ui.panels.broadcasts_panel import (
     BroadcastsPanel,
     ask,
     confirmation_box,
     still_en_route,
 )
-from dispatch_console.ui.selection import Selection
-from dispatch_console.ui.theme import NIGHT
+from dispatch_console.ui.shell.selection import Selection
+from dispatch_console.ui.shell.theme import NIGHT
 from tests.ui.factory import EventWriter, S, build_incident
 
 IC = ev.Actor(ev.ActorKind.CONSOLE_USER, "Lt. Hayes")

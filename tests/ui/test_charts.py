@@ -13,9 +13,9 @@ from pytestqt.qtbot import QtBot
 from dispatch_console.domain.lifecycle import ResponderStatus
 from dispatch_console.domain.timeutil import US_PER_S
 from dispatch_console.replay.metrics import Series, series
-from dispatch_console.ui.charts import CHART_NAMES, STACK_ORDER, ChartData, ReplayCharts
-from dispatch_console.ui.selection import Selection
-from dispatch_console.ui.theme import DAY, NIGHT
+from dispatch_console.ui.replay.charts import CHART_NAMES, STACK_ORDER, ChartData, ReplayCharts
+from dispatch_console.ui.shell.selection import Selection
+from dispatch_console.ui.shell.theme import DAY, NIGHT
 from tests.ui.factory import Built, build_incident
 
 STEP_US = 5 * US_PER_S

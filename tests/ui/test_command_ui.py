@@ -18,12 +18,12 @@ from dispatch_console.domain.fold import apply
 from dispatch_console.domain.state import IncidentState, decode_state, encode_state
 from dispatch_console.replay.metrics import compute
 from dispatch_console.replay.timeline import Timeline
-from dispatch_console.ui.header import IncidentHeader
-from dispatch_console.ui.ic_dialogs import CommandDialog
-from dispatch_console.ui.report import command_text, condensed_rows, summary_lines
-from dispatch_console.ui.selection import Selection
-from dispatch_console.ui.theme import NIGHT
-from dispatch_console.ui.timeline_bar import STEP_KIND_BY_KEY
+from dispatch_console.ui.panels.ic_dialogs import CommandDialog
+from dispatch_console.ui.print.report import command_text, condensed_rows, summary_lines
+from dispatch_console.ui.replay.timeline_bar import STEP_KIND_BY_KEY
+from dispatch_console.ui.shell.header import IncidentHeader
+from dispatch_console.ui.shell.selection import Selection
+from dispatch_console.ui.shell.theme import NIGHT
 from tests.ui.factory import Built, EventWriter, S, build_incident
 
 HAYES = ev.Actor(ev.ActorKind.CONSOLE_USER, "Lt. J. Hayes")

@@ -17,7 +17,7 @@ from dispatch_console.feeds.server import Listen
 from dispatch_console.resources import resource
 from dispatch_console.store import Store
 from dispatch_console.ui.console_app import ConsoleOptions, build_console
-from dispatch_console.ui.user import User
+from dispatch_console.ui.shell.user import User
 
 USER = User("Dispatcher A. Moreno", "dispatcher")
 

@@ -11,7 +11,7 @@ from pytestqt.qtbot import QtBot
 from dispatch_console.domain.reference import Road
 from dispatch_console.store import Store
 from dispatch_console.ui.console_app import ConsoleOptions, build_console
-from dispatch_console.ui.user import User
+from dispatch_console.ui.shell.user import User
 
 STORED = [
     Road("main", "Main St", "arterial", 20.0, ((-84.56, 38.2), (-84.55, 38.21))),
@@ -64,7 +64,7 @@ def test_the_console_draws_the_stored_roads_and_roads_overrides_them(
 
 
 def test_replay_and_report_take_the_stored_roads_unless_a_file_is_given(tmp_path: Path) -> None:
-    from dispatch_console.ui.replay_window import roads_for
+    from dispatch_console.ui.replay.replay_window import roads_for
 
     assert roads_for(-84.55, 38.2, stored=STORED) == STORED
     override = tmp_path / "one.geojson"

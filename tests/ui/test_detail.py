@@ -9,9 +9,9 @@ import pytest
 from dispatch_console.app.live import Changes, ConsoleState
 from dispatch_console.domain import events as ev
 from dispatch_console.domain.state import IncidentState
-from dispatch_console.ui.detail import LIST_LIMIT, ResponderDetailPanel
-from dispatch_console.ui.selection import Selection
-from dispatch_console.ui.theme import DAY, NIGHT
+from dispatch_console.ui.panels.detail import LIST_LIMIT, ResponderDetailPanel
+from dispatch_console.ui.shell.selection import Selection
+from dispatch_console.ui.shell.theme import DAY, NIGHT
 from tests.ui.factory import DISPATCHER, Built, EventWriter, S, build_incident
 
 if TYPE_CHECKING:

@@ -13,16 +13,16 @@ from pytestqt.qtbot import QtBot
 
 from dispatch_console.app.live import Changes
 from dispatch_console.domain import events as ev
-from dispatch_console.ui.event_log import (
+from dispatch_console.ui.panels.event_log import (
     POSITION,
     EventLogFilter,
     EventLogModel,
     EventLogPanel,
     summarize,
 )
-from dispatch_console.ui.header import local_clock
-from dispatch_console.ui.selection import Selection
-from dispatch_console.ui.theme import NIGHT
+from dispatch_console.ui.shell.header import local_clock
+from dispatch_console.ui.shell.selection import Selection
+from dispatch_console.ui.shell.theme import NIGHT
 from tests.ui.factory import DISPATCHER, GATEWAY, Built, EventWriter, S, build_incident
 
 M = EventLogModel

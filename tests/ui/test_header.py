@@ -7,9 +7,9 @@ from pytestqt.qtbot import QtBot
 
 from dispatch_console.app.live import Changes, ConsoleState
 from dispatch_console.domain import events as ev
-from dispatch_console.ui.header import COUNTS, IncidentHeader, hms
-from dispatch_console.ui.selection import Selection
-from dispatch_console.ui.theme import NIGHT
+from dispatch_console.ui.shell.header import COUNTS, IncidentHeader, hms
+from dispatch_console.ui.shell.selection import Selection
+from dispatch_console.ui.shell.theme import NIGHT
 from tests.ui.factory import (
     DISPATCHER,
     SCHOOL_ACTOR,

@@ -16,7 +16,7 @@ from dispatch_console.domain.state import (
     decode_state,
     encode_state,
 )
-from dispatch_console.ui.ic_dialogs import (
+from dispatch_console.ui.panels.ic_dialogs import (
     METHOD_WORDS,
     TASK_WORDS,
     AssignDialog,
@@ -25,7 +25,7 @@ from dispatch_console.ui.ic_dialogs import (
     ReleaseDialog,
     SuspectDialog,
 )
-from dispatch_console.ui.theme import NIGHT
+from dispatch_console.ui.shell.theme import NIGHT
 from tests.ui.factory import Built, build_incident
 
 

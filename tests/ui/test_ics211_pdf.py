@@ -18,8 +18,8 @@ from PySide6.QtPdf import QPdfDocument
 from pytestqt.qtbot import QtBot
 
 from dispatch_console.app.ics211 import build_ics211, print_time_format
-from dispatch_console.ui import ics211_pdf
-from dispatch_console.ui.ics211_pdf import write_ics211_pdf
+from dispatch_console.ui.print import ics211_pdf
+from dispatch_console.ui.print.ics211_pdf import write_ics211_pdf
 from tests.ui.factory import Built, build_incident
 
 ROOT = Path(__file__).resolve().parents[2]

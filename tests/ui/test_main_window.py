@@ -15,10 +15,10 @@ from pytestqt.qtbot import QtBot
 from dispatch_console.app.backend import Loaded
 from dispatch_console.app.live import ConsoleState
 from dispatch_console.domain import events as ev
-from dispatch_console.ui.header import local_clock
-from dispatch_console.ui.main_window import MainWindow
-from dispatch_console.ui.theme import DAY, NIGHT
-from dispatch_console.ui.user import User
+from dispatch_console.ui.shell.header import local_clock
+from dispatch_console.ui.shell.main_window import MainWindow
+from dispatch_console.ui.shell.theme import DAY, NIGHT
+from dispatch_console.ui.shell.user import User
 from tests.ui.factory import Built, EventWriter, build_incident, demo_roads, demo_schools
 from tests.ui.test_map_edit import answer_modal
 
@@ -554,7 +554,7 @@ def test_a_saved_layout_larger_than_this_screen_is_not_restored(
 
 
 def test_directed_responders_say_where_in_the_table(window: MainWindow, built: Built) -> None:
-    from dispatch_console.ui.responders import Column
+    from dispatch_console.ui.panels.responders import Column
 
     window.on_events(built.events)
     state = window.console.incidents[built.incident_id]

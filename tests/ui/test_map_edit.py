@@ -19,7 +19,7 @@ from dispatch_console.domain import events as ev
 from dispatch_console.domain.geometry import local_frame
 from dispatch_console.domain.lifecycle import ResponderStatus
 from dispatch_console.domain.state import IncidentState, IncidentWarning
-from dispatch_console.ui.map_edit import (
+from dispatch_console.ui.map.map_edit import (
     GHOST_US,
     TOOLS,
     AreaDialog,
@@ -31,7 +31,7 @@ from dispatch_console.ui.map_edit import (
     tool_named,
     translated,
 )
-from dispatch_console.ui.map_view import AT_STAGING, MapView
+from dispatch_console.ui.map.map_view import AT_STAGING, MapView
 from tests.ui.factory import DISPATCHER, EventWriter, S, build_incident
 from tests.ui.test_map_view import MOVE_GAP_MS, Map, click, send_mouse, show
 
@@ -851,8 +851,8 @@ def test_the_maps_keys_win_over_the_windows_shortcuts_only_while_editing(qtbot: 
     from PySide6.QtGui import QAction, QKeySequence
     from PySide6.QtWidgets import QMainWindow
 
-    from dispatch_console.ui.selection import Selection
-    from dispatch_console.ui.theme import NIGHT
+    from dispatch_console.ui.shell.selection import Selection
+    from dispatch_console.ui.shell.theme import NIGHT
 
     built = build_incident(40)
     selection = Selection()

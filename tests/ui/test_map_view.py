@@ -18,15 +18,15 @@ from dispatch_console.app.live import Changes
 from dispatch_console.domain import events as ev
 from dispatch_console.domain.lifecycle import PRESENT, RESPONDING, ResponderStatus
 from dispatch_console.domain.state import IncidentState
-from dispatch_console.ui.map_view import (
+from dispatch_console.ui.map.map_view import (
     MAX_RESPONDER_LABELS,
     MapView,
     age_text,
     distance_text,
     nice_length,
 )
-from dispatch_console.ui.selection import Selection
-from dispatch_console.ui.theme import DAY, NIGHT
+from dispatch_console.ui.shell.selection import Selection
+from dispatch_console.ui.shell.theme import DAY, NIGHT
 from tests.ui.factory import Built, EventWriter, S, build_incident
 
 if TYPE_CHECKING:
@@ -285,7 +285,7 @@ def test_labels_are_bounded_and_never_overlap(qtbot: QtBot) -> None:
     assert 20 < len(responder_labels) <= MAX_RESPONDER_LABELS
     boxes = []
     t = view.viewbox.childTransform()
-    from dispatch_console.ui.map_view import _label_origin
+    from dispatch_console.ui.map.map_view import _label_origin
 
     for lab in layer.labels():
         p = t.map(QPointF(lab.x, lab.y))

@@ -13,8 +13,8 @@ from PySide6.QtGui import QColor, QImage
 from pytestqt.qtbot import QtBot
 
 from dispatch_console.app.live import Changes
-from dispatch_console.ui.map_view import MapView
-from dispatch_console.ui.mbtiles import (
+from dispatch_console.ui.map.map_view import MapView
+from dispatch_console.ui.map.mbtiles import (
     MBTiles,
     MBTilesError,
     TileKey,
@@ -25,8 +25,8 @@ from dispatch_console.ui.mbtiles import (
     tms_row,
     zoom_for,
 )
-from dispatch_console.ui.selection import Selection
-from dispatch_console.ui.theme import NIGHT
+from dispatch_console.ui.shell.selection import Selection
+from dispatch_console.ui.shell.theme import NIGHT
 from tests.ui.factory import build_incident
 
 #: The offscreen platform says this whenever a top-level window is shown.
@@ -270,7 +270,7 @@ def test_a_bad_basemap_file_is_logged_and_the_map_carries_on(
     path = tmp_path / "broken.mbtiles"
     path.write_bytes(b"\x00garbage" * 500)
     markers = county_map.marker_count()
-    with caplog.at_level(logging.ERROR, logger="dispatch_console.ui.mbtiles"):
+    with caplog.at_level(logging.ERROR, logger="dispatch_console.ui.map.mbtiles"):
         assert county_map.load_mbtiles(path) is False
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert len(errors) == 1

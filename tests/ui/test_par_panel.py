@@ -17,9 +17,9 @@ from dispatch_console.app.live import Changes
 from dispatch_console.domain import events as ev
 from dispatch_console.domain.lifecycle import PRESENT
 from dispatch_console.domain.state import IncidentState
-from dispatch_console.ui.par_panel import ParPanel, unaccounted_order
-from dispatch_console.ui.selection import Selection
-from dispatch_console.ui.theme import NIGHT
+from dispatch_console.ui.panels.par_panel import ParPanel, unaccounted_order
+from dispatch_console.ui.shell.selection import Selection
+from dispatch_console.ui.shell.theme import NIGHT
 from tests.ui.factory import GREY_HOODIE, EventWriter, S, build_incident
 
 IC = ev.Actor(ev.ActorKind.CONSOLE_USER, "Lt. Hayes")

@@ -18,8 +18,8 @@ from dispatch_console.domain import events as ev
 from dispatch_console.domain.timeutil import US_PER_S
 from dispatch_console.replay.timeline import Timeline
 from dispatch_console.store import Store
-from dispatch_console.ui.replay_window import ReplayWindow
-from dispatch_console.ui.timeline_bar import STEP_KIND_BY_KEY, BookmarkStore
+from dispatch_console.ui.replay.replay_window import ReplayWindow
+from dispatch_console.ui.replay.timeline_bar import STEP_KIND_BY_KEY, BookmarkStore
 from tests.ui.factory import Built, build_incident, demo_roads, demo_schools
 
 S = US_PER_S

@@ -21,7 +21,7 @@ from dispatch_console.domain import events as ev
 from dispatch_console.replay.metrics import compute
 from dispatch_console.replay.timeline import Timeline
 from dispatch_console.store import Store
-from dispatch_console.ui.report import (
+from dispatch_console.ui.print.report import (
     INDIVIDUAL_ROWS,
     build_report,
     condensed_rows,

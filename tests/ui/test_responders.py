@@ -16,7 +16,7 @@ from dispatch_console.domain import events as ev
 from dispatch_console.domain.lifecycle import RESPONDING, ResponderStatus
 from dispatch_console.domain.state import IncidentState, Responder
 from dispatch_console.domain.views import responder_row
-from dispatch_console.ui.responders import (
+from dispatch_console.ui.panels.responders import (
     FILTERS,
     Column,
     ResponderFilterProxy,
@@ -26,8 +26,8 @@ from dispatch_console.ui.responders import (
     SortRole,
     format_distance,
 )
-from dispatch_console.ui.selection import Selection
-from dispatch_console.ui.theme import DAY, NIGHT
+from dispatch_console.ui.shell.selection import Selection
+from dispatch_console.ui.shell.theme import DAY, NIGHT
 from tests.ui.factory import Built, EventWriter, S, build_incident
 
 if TYPE_CHECKING:

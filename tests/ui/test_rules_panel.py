@@ -13,9 +13,9 @@ from dispatch_console.county.generate import RULE_FILES
 from dispatch_console.domain import events as ev
 from dispatch_console.domain.rules import parse_rules, rules_json
 from dispatch_console.resources import resource
-from dispatch_console.ui.rules_panel import NO_RULES, RulesPanel
-from dispatch_console.ui.selection import Selection
-from dispatch_console.ui.theme import NIGHT
+from dispatch_console.ui.panels.rules_panel import NO_RULES, RulesPanel
+from dispatch_console.ui.shell.selection import Selection
+from dispatch_console.ui.shell.theme import NIGHT
 from tests.ui.factory import EventWriter, S, build_incident
 
 SHERIFF = parse_rules(resource("demo", RULE_FILES[1]).read_text())
@@ -68,7 +68,7 @@ def test_rules_gate_countdown_and_release(qtbot: QtBot) -> None:
 
 def test_the_report_states_the_rules_in_force_and_the_gates() -> None:
     from dispatch_console.domain.state import AlertGate, IncidentState
-    from dispatch_console.ui.report import rules_lines
+    from dispatch_console.ui.print.report import rules_lines
 
     state = IncidentState("inc-1")
     assert rules_lines(state) == [

@@ -13,7 +13,7 @@ from pytestqt.qtbot import QtBot
 from dispatch_console.domain import events as ev
 from dispatch_console.store import Store
 from dispatch_console.store import accounts as acc
-from dispatch_console.ui.sign_in import SessionLock, SignInDialog
+from dispatch_console.ui.shell.sign_in import SessionLock, SignInDialog
 
 ADMIN = ev.Actor(ev.ActorKind.SYSTEM, "cli (admin)")
 PASSWORD = "correct horse battery"

@@ -10,8 +10,8 @@ from dispatch_console.app.live import ConsoleState
 from dispatch_console.domain import events as ev
 from dispatch_console.domain.state import IncidentState
 from dispatch_console.ui.console_app import _Submitter
-from dispatch_console.ui.main_window import MainWindow
-from dispatch_console.ui.user import User
+from dispatch_console.ui.shell.main_window import MainWindow
+from dispatch_console.ui.shell.user import User
 
 
 class _Runner:

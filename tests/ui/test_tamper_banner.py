@@ -16,7 +16,7 @@ from dispatch_console.feeds.server import Listen
 from dispatch_console.store import Store
 from dispatch_console.store.chain import SIGNING_KEY_ENV
 from dispatch_console.ui.console_app import ConsoleOptions, build_console
-from dispatch_console.ui.user import User
+from dispatch_console.ui.shell.user import User
 from tests.builders import IC, Recorder
 
 USER = User("Dispatcher A. Moreno", "dispatcher")

@@ -13,7 +13,7 @@ from pytestqt.qtbot import QtBot
 
 from dispatch_console.domain import events as ev
 from dispatch_console.domain.timeutil import US_PER_S
-from dispatch_console.ui.timeline_bar import (
+from dispatch_console.ui.replay.timeline_bar import (
     SPEEDS,
     STEP_KIND_BY_KEY,
     STEP_KINDS,

@@ -14,14 +14,14 @@ from pytestqt.qtbot import QtBot
 
 from dispatch_console.app.live import Changes
 from dispatch_console.domain import events as ev
-from dispatch_console.ui.selection import Selection
-from dispatch_console.ui.theme import DAY, NIGHT
-from dispatch_console.ui.warnings_panel import (
+from dispatch_console.ui.panels.warnings_panel import (
     ACKNOWLEDGE_TEXT,
     PENDING_TEXT,
     PENDING_US,
     WarningsPanel,
 )
+from dispatch_console.ui.shell.selection import Selection
+from dispatch_console.ui.shell.theme import DAY, NIGHT
 from tests.ui.factory import Built, EventWriter, S, build_incident
 
 IC = ev.Actor(ev.ActorKind.CONSOLE_USER, "Lt. Hayes")

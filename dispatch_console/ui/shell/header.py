@@ -22,8 +22,8 @@ from dispatch_console.app.live import Changes, ConsoleState
 from dispatch_console.domain.lifecycle import ResponderStatus
 from dispatch_console.domain.state import IncidentState
 from dispatch_console.domain.timeutil import US_PER_S, from_us
-from dispatch_console.ui.selection import Selection
-from dispatch_console.ui.theme import Theme, tabular_font
+from dispatch_console.ui.shell.selection import Selection
+from dispatch_console.ui.shell.theme import Theme, tabular_font
 
 
 def hms(us: int) -> str:

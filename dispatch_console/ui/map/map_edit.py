@@ -51,10 +51,10 @@ from shapely.geometry.polygon import orient
 from dispatch_console.domain import events as ev
 from dispatch_console.domain.geometry import LocalFrame, area_problem, area_shape
 from dispatch_console.domain.state import IncidentState
-from dispatch_console.ui.theme import Theme
+from dispatch_console.ui.shell.theme import Theme
 
 if TYPE_CHECKING:
-    from dispatch_console.ui.map_view import MapView
+    from dispatch_console.ui.map.map_view import MapView
 
 AreaKind = Literal["staging", "inner", "outer"]
 DrawShape = Literal["polygon", "circle"]

@@ -8,8 +8,8 @@ same shortcuts), given
 - a ``submit`` that refuses every command (:class:`ReadOnlySubmit`): an acknowledgement, a
   directive, an edit of an area never reaches any store, and the status bar says "Replay is
   read-only"; the map's editing is off and the dialog commands are disabled;
-- a timeline bar at the bottom (:mod:`dispatch_console.ui.timeline_bar`), the charts
-  (:mod:`dispatch_console.ui.charts`) and the trainer's bookmarks as docks;
+- a timeline bar at the bottom (:mod:`dispatch_console.ui.replay.timeline_bar`), the charts
+  (:mod:`dispatch_console.ui.replay.charts`) and the trainer's bookmarks as docks;
 - a violet "REPLAY — read-only — T+…" banner across the top, and for an exercise incident a
   red and white EXERCISE banner above it, so that nobody takes it for the live console.
 
@@ -59,11 +59,9 @@ from dispatch_console.domain.reference import School
 from dispatch_console.domain.state import IncidentState
 from dispatch_console.domain.timeutil import US_PER_S
 from dispatch_console.importers.roads_geojson import Road
-from dispatch_console.ui.charts import ReplayCharts
-from dispatch_console.ui.main_window import MainWindow
-from dispatch_console.ui.map_view import MapView
-from dispatch_console.ui.theme import Theme
-from dispatch_console.ui.timeline_bar import (
+from dispatch_console.ui.map.map_view import MapView
+from dispatch_console.ui.replay.charts import ReplayCharts
+from dispatch_console.ui.replay.timeline_bar import (
     Bookmark,
     BookmarksPanel,
     BookmarkStore,
@@ -75,7 +73,9 @@ from dispatch_console.ui.timeline_bar import (
     speed_text,
     wall_text,
 )
-from dispatch_console.ui.user import User
+from dispatch_console.ui.shell.main_window import MainWindow
+from dispatch_console.ui.shell.theme import Theme
+from dispatch_console.ui.shell.user import User
 
 if TYPE_CHECKING:
     from dispatch_console.replay.timeline import Timeline
@@ -900,7 +900,7 @@ def run_replay(
     from PySide6.QtWidgets import QApplication
 
     from dispatch_console.store import Store
-    from dispatch_console.ui.theme import THEMES
+    from dispatch_console.ui.shell.theme import THEMES
 
     os.environ.setdefault("QT_SCALE_FACTOR_ROUNDING_POLICY", "PassThrough")
     no_screen = not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))

@@ -52,7 +52,7 @@ from PySide6.QtWidgets import (
 
 from dispatch_console.domain import events as ev
 from dispatch_console.domain.timeutil import US_PER_S, from_us
-from dispatch_console.ui.theme import NIGHT, Theme, tabular_font
+from dispatch_console.ui.shell.theme import NIGHT, Theme, tabular_font
 
 #: Playback speeds offered (simulated seconds per second).
 SPEEDS: tuple[float, ...] = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)

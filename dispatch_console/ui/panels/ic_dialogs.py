@@ -33,8 +33,8 @@ from dispatch_console.app import commands
 from dispatch_console.domain import events as ev
 from dispatch_console.domain.lifecycle import ResponderStatus
 from dispatch_console.domain.state import IncidentState, Responder
-from dispatch_console.ui.header import local_clock
-from dispatch_console.ui.theme import NIGHT, Theme
+from dispatch_console.ui.shell.header import local_clock
+from dispatch_console.ui.shell.theme import NIGHT, Theme
 
 #: The identification methods in words, in the order offered.
 METHOD_WORDS: dict[ev.IdentificationMethod, str] = {

@@ -78,10 +78,10 @@ from dispatch_console.domain.geometry import LocalFrame, local_frame
 from dispatch_console.domain.lifecycle import PRESENT, RESPONDING, ResponderStatus
 from dispatch_console.domain.state import IncidentState
 from dispatch_console.domain.views import responder_row
-from dispatch_console.ui.map_edit import AreaEditor, Tool
-from dispatch_console.ui.mbtiles import BasemapLayer
-from dispatch_console.ui.selection import Selection
-from dispatch_console.ui.theme import Theme
+from dispatch_console.ui.map.map_edit import AreaEditor, Tool
+from dispatch_console.ui.map.mbtiles import BasemapLayer
+from dispatch_console.ui.shell.selection import Selection
+from dispatch_console.ui.shell.theme import Theme
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -1311,7 +1311,7 @@ class MapView(QWidget):
 
     @property
     def editor(self) -> AreaEditor:
-        """The area editor (tools, selected area, dialogs): ``dispatch_console.ui.map_edit``."""
+        """The area editor (tools, selected area, dialogs): ``dispatch_console.ui.map.map_edit``."""
         return self._editor
 
     @property

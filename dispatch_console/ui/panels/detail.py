@@ -28,7 +28,7 @@ from dispatch_console.domain.geometry import local_frame
 from dispatch_console.domain.lifecycle import PRESENT, RESPONDING
 from dispatch_console.domain.state import IncidentState, Responder
 from dispatch_console.domain.views import responder_row
-from dispatch_console.ui.responders import (
+from dispatch_console.ui.panels.responders import (
     format_age,
     format_distance,
     format_eta,
@@ -36,8 +36,8 @@ from dispatch_console.ui.responders import (
     name_text,
     position_age_s,
 )
-from dispatch_console.ui.selection import Selection
-from dispatch_console.ui.theme import Theme
+from dispatch_console.ui.shell.selection import Selection
+from dispatch_console.ui.shell.theme import Theme
 
 #: Fields of the single-responder page, in display order.
 FIELDS = (

@@ -64,8 +64,8 @@ from dispatch_console.domain.lifecycle import PRESENT, RESPONDING, ResponderStat
 from dispatch_console.domain.state import IncidentState, Responder
 from dispatch_console.domain.timeutil import US_PER_S, format_duration
 from dispatch_console.domain.views import ResponderRow, responder_row
-from dispatch_console.ui.selection import Selection
-from dispatch_console.ui.theme import Theme, tabular_font
+from dispatch_console.ui.shell.selection import Selection
+from dispatch_console.ui.shell.theme import Theme, tabular_font
 
 Index = QModelIndex | QPersistentModelIndex
 

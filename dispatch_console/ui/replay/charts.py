@@ -31,8 +31,8 @@ from PySide6.QtWidgets import QGraphicsItem, QHBoxLayout, QLabel, QVBoxLayout, Q
 from dispatch_console.domain.lifecycle import ResponderStatus
 from dispatch_console.domain.timeutil import US_PER_S
 from dispatch_console.replay.metrics import Series
-from dispatch_console.ui.selection import Selection
-from dispatch_console.ui.theme import NIGHT, Theme
+from dispatch_console.ui.shell.selection import Selection
+from dispatch_console.ui.shell.theme import NIGHT, Theme
 
 S = ResponderStatus
 FloatArray = NDArray[np.float64]

@@ -59,14 +59,12 @@ from dispatch_console.domain import events as ev
 from dispatch_console.domain.events import COMMANDING_ROLES
 from dispatch_console.domain.geometry import local_frame
 from dispatch_console.domain.state import IncidentState
-from dispatch_console.ui.alerts import AlertsPanel
-from dispatch_console.ui.broadcast_line import BroadcastLinePanel
-from dispatch_console.ui.broadcasts_panel import BroadcastsPanel
-from dispatch_console.ui.cards import WrappedLabel
-from dispatch_console.ui.detail import ResponderDetailPanel
-from dispatch_console.ui.event_log import EventLogPanel
-from dispatch_console.ui.header import IncidentHeader, local_clock
-from dispatch_console.ui.ic_dialogs import (
+from dispatch_console.ui.map.map_view import MapView
+from dispatch_console.ui.panels.alerts import AlertsPanel
+from dispatch_console.ui.panels.broadcasts_panel import BroadcastsPanel
+from dispatch_console.ui.panels.detail import ResponderDetailPanel
+from dispatch_console.ui.panels.event_log import EventLogPanel
+from dispatch_console.ui.panels.ic_dialogs import (
     AssignDialog,
     CommandDialog,
     DirectDialog,
@@ -74,14 +72,16 @@ from dispatch_console.ui.ic_dialogs import (
     ReleaseDialog,
     SuspectDialog,
 )
-from dispatch_console.ui.map_view import MapView
-from dispatch_console.ui.par_panel import ParPanel
-from dispatch_console.ui.responders import RespondersPanel
-from dispatch_console.ui.rules_panel import RulesPanel
-from dispatch_console.ui.selection import Selection
-from dispatch_console.ui.theme import DAY, NIGHT, THEMES, Theme, apply_theme
-from dispatch_console.ui.user import User
-from dispatch_console.ui.warnings_panel import WarningsPanel
+from dispatch_console.ui.panels.par_panel import ParPanel
+from dispatch_console.ui.panels.responders import RespondersPanel
+from dispatch_console.ui.panels.rules_panel import RulesPanel
+from dispatch_console.ui.panels.warnings_panel import WarningsPanel
+from dispatch_console.ui.shell.broadcast_line import BroadcastLinePanel
+from dispatch_console.ui.shell.cards import WrappedLabel
+from dispatch_console.ui.shell.header import IncidentHeader, local_clock
+from dispatch_console.ui.shell.selection import Selection
+from dispatch_console.ui.shell.theme import DAY, NIGHT, THEMES, Theme, apply_theme
+from dispatch_console.ui.shell.user import User
 
 log = logging.getLogger(__name__)
 
@@ -945,7 +945,7 @@ class MainWindow(QMainWindow):
                 action.setEnabled(allowed)
 
     def change_user(self) -> None:
-        from dispatch_console.ui.user import UserDialog, remember_user
+        from dispatch_console.ui.shell.user import UserDialog, remember_user
 
         if self.authenticate is not None:  # accounts (issue 16): only a sign-in changes who
             user = self.authenticate(self.user)
@@ -1284,7 +1284,7 @@ class _ExportThread(QThread):
                 write_csv(report, self.path)
                 self.done.emit(f"ICS 211 written to {self.path}", True)
             else:
-                from dispatch_console.ui.ics211_pdf import write_ics211_pdf
+                from dispatch_console.ui.print.ics211_pdf import write_ics211_pdf
 
                 pages = write_ics211_pdf(report, self.path)
                 self.done.emit(f"ICS 211 written to {self.path} ({pages} pages)", True)

@@ -37,10 +37,10 @@ from dispatch_console.domain.geometry import MOVING_SPEED_MPS, local_frame
 from dispatch_console.domain.lifecycle import IDENTIFIED_OR_LATER, ResponderStatus
 from dispatch_console.domain.state import Broadcast, IncidentState, Responder
 from dispatch_console.domain.timeutil import US_PER_S
-from dispatch_console.ui.cards import CardColumn
-from dispatch_console.ui.header import local_clock
-from dispatch_console.ui.selection import Selection
-from dispatch_console.ui.theme import Theme, tabular_font
+from dispatch_console.ui.shell.cards import CardColumn
+from dispatch_console.ui.shell.header import local_clock
+from dispatch_console.ui.shell.selection import Selection
+from dispatch_console.ui.shell.theme import Theme, tabular_font
 
 #: ``(parent, title, text, accept label) -> accepted``: asks once before a broadcast.
 Confirm = Callable[[QWidget, str, str, str], bool]

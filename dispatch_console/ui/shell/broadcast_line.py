@@ -23,9 +23,9 @@ from PySide6.QtWidgets import (
 from dispatch_console.app.live import Changes, ConsoleState
 from dispatch_console.domain.state import IncidentState
 from dispatch_console.domain.timeutil import US_PER_S
-from dispatch_console.ui.header import hms, local_clock
-from dispatch_console.ui.selection import Selection
-from dispatch_console.ui.theme import Theme, tabular_font
+from dispatch_console.ui.shell.header import hms, local_clock
+from dispatch_console.ui.shell.selection import Selection
+from dispatch_console.ui.shell.theme import Theme, tabular_font
 
 #: With nothing new for the focused incident, the line is recomputed this often (time alone
 #: can change it: a position goes stale).

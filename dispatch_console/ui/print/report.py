@@ -8,7 +8,7 @@ Contents, in order:
 3. map snapshots at the key moments: activation, first arrival, peak exposure (most
    unidentified responders inside the inner perimeter) and all clear (or the end of the
    record), each the console's own map (:class:`MapView`) at that instant, rendered offscreen;
-4. the charts (:mod:`dispatch_console.ui.charts`) with the key moments marked;
+4. the charts (:mod:`dispatch_console.ui.replay.charts`) with the key moments marked;
 5. a condensed timeline: the key events only (alerts and acknowledgements, arrivals and
    identifications, warnings, broadcasts, PAR, status and command changes); after the first
    :data:`INDIVIDUAL_ROWS` arrivals or identifications, the rest are counted per minute.
@@ -56,9 +56,9 @@ from dispatch_console.domain.text import neutralise
 from dispatch_console.domain.timeutil import US_PER_S, from_us
 from dispatch_console.importers.roads_geojson import Road
 from dispatch_console.replay.metrics import Metrics, compute, series
-from dispatch_console.ui.selection import Selection
-from dispatch_console.ui.theme import DAY, Theme
-from dispatch_console.ui.timeline_bar import elapsed_text
+from dispatch_console.ui.replay.timeline_bar import elapsed_text
+from dispatch_console.ui.shell.selection import Selection
+from dispatch_console.ui.shell.theme import DAY, Theme
 
 if TYPE_CHECKING:
     from dispatch_console.replay.timeline import Timeline
@@ -372,8 +372,8 @@ def render_snapshots(
     size: QSize = MAP_SIZE,
 ) -> dict[str, bytes]:
     """The console's map at each moment, as PNG (a moment that never happened: none)."""
-    from dispatch_console.ui.map_view import MapView
-    from dispatch_console.ui.replay_window import console_at, full_changes
+    from dispatch_console.ui.map.map_view import MapView
+    from dispatch_console.ui.replay.replay_window import console_at, full_changes
 
     out: dict[str, bytes] = {}
     for moment in moments:
@@ -402,8 +402,8 @@ def render_charts(
     size: QSize = CHART_SIZE,
 ) -> tuple[dict[str, bytes], str]:
     """The charts as PNG, with the key moments marked, and their status legend (HTML)."""
-    from dispatch_console.ui.charts import CHART_NAMES, ReplayCharts
-    from dispatch_console.ui.replay_window import chart_step_us
+    from dispatch_console.ui.replay.charts import CHART_NAMES, ReplayCharts
+    from dispatch_console.ui.replay.replay_window import chart_step_us
 
     charts = ReplayCharts(None, theme)
     charts.set_data(series(timeline.events, chart_step_us(timeline)), origin_us)
@@ -512,7 +512,7 @@ def report_html(report: Report) -> str:
         parts.append(f"<figure>{body}<figcaption>{caption}</figcaption></figure>")
     parts.append("</div>")
     parts.append("<h2>Charts</h2>")
-    from dispatch_console.ui.charts import CHART_NAMES, TITLES
+    from dispatch_console.ui.replay.charts import CHART_NAMES, TITLES
 
     for name in CHART_NAMES:
         png = report.charts.get(name)
@@ -544,7 +544,7 @@ def report_html(report: Report) -> str:
 
 
 def chart_caption(report: Report, name: str) -> str:
-    from dispatch_console.ui.charts import TITLES
+    from dispatch_console.ui.replay.charts import TITLES
 
     text = f"<b>{escape(TITLES[name])}</b> — minutes since the incident opened; dashed lines: "
     text += "the key moments"
@@ -789,7 +789,7 @@ def _blocks(pdf: _Pdf, report: Report) -> list[_Block]:
             blocks.append(_image_block(pdf, png, caption, pdf.width * 0.78))
         else:
             blocks.append(_doc_block(pdf, f"<p>{caption}</p>"))
-    from dispatch_console.ui.charts import CHART_NAMES
+    from dispatch_console.ui.replay.charts import CHART_NAMES
 
     title = _doc_block(pdf, f"<p {h2}>Charts</p>", keep_with_next=True)
     title.page_break_before = True

@@ -20,9 +20,9 @@ from dispatch_console.app.live import Changes, ConsoleState
 from dispatch_console.domain import events as ev
 from dispatch_console.domain.rules import rules_from_json
 from dispatch_console.domain.state import AlertGate, IncidentState
-from dispatch_console.ui.header import local_clock
-from dispatch_console.ui.selection import Selection
-from dispatch_console.ui.theme import Theme
+from dispatch_console.ui.shell.header import local_clock
+from dispatch_console.ui.shell.selection import Selection
+from dispatch_console.ui.shell.theme import Theme
 
 NO_RULES = (
     "No agency rules were applied to this incident: every registered device in the school's "

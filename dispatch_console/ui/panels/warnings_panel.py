@@ -46,10 +46,10 @@ from dispatch_console.app.live import Changes, ConsoleState
 from dispatch_console.domain import events as ev
 from dispatch_console.domain.state import IncidentState, IncidentWarning, Responder
 from dispatch_console.domain.timeutil import US_PER_S, format_duration
-from dispatch_console.ui.cards import CardColumn, WrappedLabel
-from dispatch_console.ui.header import hms, local_clock
-from dispatch_console.ui.selection import Selection
-from dispatch_console.ui.theme import Theme, tabular_font
+from dispatch_console.ui.shell.cards import CardColumn, WrappedLabel
+from dispatch_console.ui.shell.header import hms, local_clock
+from dispatch_console.ui.shell.selection import Selection
+from dispatch_console.ui.shell.theme import Theme, tabular_font
 
 ORIGIN = "warnings"
 ACKNOWLEDGE_TEXT = "ACKNOWLEDGE (W)"

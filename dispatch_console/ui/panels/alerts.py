@@ -11,7 +11,7 @@ main window turns it into an event carrying the user's name. The card turns calm
 ``alert_acknowledged`` event comes back through :meth:`ConsoleState.apply` and
 :meth:`AlertsPanel.refresh`, never before (a failed command must leave it red).
 
-The panel owns the :class:`~dispatch_console.ui.alarm.Alarm`: a newly received unacknowledged
+The panel owns the :class:`~dispatch_console.ui.shell.alarm.Alarm`: a newly received unacknowledged
 alert starts it (so does a console started with alerts still waiting), and it stops when none
 is left. Cards are built once per alert and only the elapsed times of unacknowledged ones are
 touched on each refresh, so fifty alerts of history cost nothing.
@@ -33,11 +33,11 @@ from PySide6.QtWidgets import (
 
 from dispatch_console.app.live import Changes, ConsoleState
 from dispatch_console.domain.state import Alert, IncidentState
-from dispatch_console.ui.alarm import Alarm
-from dispatch_console.ui.cards import CardColumn
-from dispatch_console.ui.header import hms, local_clock, words
-from dispatch_console.ui.selection import Selection
-from dispatch_console.ui.theme import Theme, tabular_font
+from dispatch_console.ui.shell.alarm import Alarm
+from dispatch_console.ui.shell.cards import CardColumn
+from dispatch_console.ui.shell.header import hms, local_clock, words
+from dispatch_console.ui.shell.selection import Selection
+from dispatch_console.ui.shell.theme import Theme, tabular_font
 
 #: Half a flash period: red for 500 ms, darker red for 500 ms (1 Hz, far below the 3 Hz
 #: photosensitivity limit).

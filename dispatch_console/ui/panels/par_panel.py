@@ -48,10 +48,10 @@ from dispatch_console.domain import events as ev
 from dispatch_console.domain.lifecycle import ResponderStatus
 from dispatch_console.domain.state import IncidentState, Par, Responder
 from dispatch_console.domain.timeutil import US_PER_S
-from dispatch_console.ui.broadcasts_panel import Confirm, ask
-from dispatch_console.ui.header import hms, local_clock
-from dispatch_console.ui.selection import Selection
-from dispatch_console.ui.theme import Theme, tabular_font
+from dispatch_console.ui.panels.broadcasts_panel import Confirm, ask
+from dispatch_console.ui.shell.header import hms, local_clock
+from dispatch_console.ui.shell.selection import Selection
+from dispatch_console.ui.shell.theme import Theme, tabular_font
 
 PAR_EVENT_TYPES = frozenset({ev.ParStarted.TYPE, ev.ParAccounted.TYPE, ev.ParEnded.TYPE})
 ACCOUNTED_BUTTON = "Accounted"

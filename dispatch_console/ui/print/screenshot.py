@@ -24,9 +24,9 @@ from dispatch_console.importers.roads_geojson import load_roads
 from dispatch_console.resources import resource
 from dispatch_console.sim.run import run_scenario
 from dispatch_console.store import Store
-from dispatch_console.ui.main_window import MainWindow
-from dispatch_console.ui.theme import THEMES
-from dispatch_console.ui.user import User
+from dispatch_console.ui.shell.main_window import MainWindow
+from dispatch_console.ui.shell.theme import THEMES
+from dispatch_console.ui.shell.user import User
 
 
 class _NoSubmit:

@@ -47,9 +47,9 @@ from dispatch_console.domain.sentences import sentence
 from dispatch_console.domain.state import IncidentState
 from dispatch_console.domain.text import neutralise
 from dispatch_console.domain.timeutil import iso
-from dispatch_console.ui.header import local_clock, words
-from dispatch_console.ui.selection import Selection
-from dispatch_console.ui.theme import Theme, tabular_font
+from dispatch_console.ui.shell.header import local_clock, words
+from dispatch_console.ui.shell.selection import Selection
+from dispatch_console.ui.shell.theme import Theme, tabular_font
 
 ModelIndex = QModelIndex | QPersistentModelIndex
 POSITION = ev.ResponderPosition.TYPE
