@@ -1283,13 +1283,10 @@ def cmd_keys_revoke(args: argparse.Namespace, out: TextIO) -> int:
 
 def _admin() -> ev.Actor:
     """The actor of an administration command: who runs it, on this machine."""
-    import getpass
-
-    try:
-        who = getpass.getuser()
-    except (KeyError, OSError):
-        who = "unknown"
-    return ev.Actor(ev.ActorKind.SYSTEM, f"{CLI_ACTOR_NAME} ({who})"[:200])
+    who = _os_user()
+    return ev.Actor(
+        ev.ActorKind.SYSTEM, f"{CLI_ACTOR_NAME} ({'unknown' if who is None else who})"[:200]
+    )
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -1759,14 +1756,20 @@ def _short(payload: dict[str, Any], limit: int = 90) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _cli_actor() -> str:
-    """Who ran this command: ``cli:<operating-system user>`` (the audit events' actor)."""
+def _os_user() -> str | None:
+    """The operating-system user running this command (None where it cannot be told)."""
     import getpass
 
     try:
-        return f"{CLI_ACTOR_NAME}:{getpass.getuser()}"[:200]
+        return getpass.getuser()
     except (OSError, KeyError):
-        return CLI_ACTOR_NAME
+        return None
+
+
+def _cli_actor() -> str:
+    """Who ran this command: ``cli:<operating-system user>`` (the audit events' actor)."""
+    who = _os_user()
+    return f"{CLI_ACTOR_NAME}:{who}"[:200] if who is not None else CLI_ACTOR_NAME
 
 
 def _log_traceback() -> Path:
