@@ -980,8 +980,8 @@ def cmd_example(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_console(args: argparse.Namespace, out: TextIO) -> int:
     from dispatch_console.app.services import DEMO_SCENARIO, DemoPlan
     from dispatch_console.feeds.server import Listen
+    from dispatch_console.launch.console import ConsoleOptions, run_console
     from dispatch_console.resources import resource
-    from dispatch_console.ui.console_app import ConsoleOptions, run_console
     from dispatch_console.ui.shell.user import User
 
     logging.getLogger("dispatch_console").setLevel(logging.INFO)
@@ -1045,8 +1045,8 @@ def cmd_console(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_screenshot(args: argparse.Namespace, out: TextIO) -> int:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # a picture, never a window
+    from dispatch_console.launch.screenshot import render_demo_screenshot
     from dispatch_console.resources import resource
-    from dispatch_console.ui.print.screenshot import render_demo_screenshot
 
     width, _, height = args.size.partition("x")
     scenario = (
@@ -1060,7 +1060,7 @@ def cmd_screenshot(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
-    from dispatch_console.ui.replay.replay_window import run_replay
+    from dispatch_console.launch.replay import run_replay
 
     with _store(args) as store:
         _require_incident(store, args.incident)
@@ -1127,8 +1127,8 @@ def _console_as_login_role(args: argparse.Namespace, store: Store, listen: Any, 
     its role the one the owner registered for it (``users add``)."""
     from sqlalchemy import text
 
+    from dispatch_console.launch.console import ConsoleOptions, run_console
     from dispatch_console.store import accounts
-    from dispatch_console.ui.console_app import ConsoleOptions, run_console
     from dispatch_console.ui.shell.user import User
 
     with store._reader.connect() as conn:

@@ -45,7 +45,7 @@ from dispatch_console.app import commands
 from dispatch_console.app.backend import Loaded
 from dispatch_console.domain import events as ev
 from dispatch_console.domain.state import IncidentState
-from dispatch_console.ui.console_app import Console, ConsoleOptions, build_console
+from dispatch_console.launch.console import Console, ConsoleOptions, build_console
 from dispatch_console.ui.shell.user import User
 
 

@@ -139,10 +139,10 @@ def test_the_demo_console_enrols_the_demo_account_the_readme_gives(
     tmp_path: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from dispatch_console import cli
-    from dispatch_console.ui import console_app
+    from dispatch_console.launch import console
 
-    opened: list[console_app.ConsoleOptions] = []
-    monkeypatch.setattr(console_app, "run_console", lambda options: opened.append(options) or 0)
+    opened: list[console.ConsoleOptions] = []
+    monkeypatch.setattr(console, "run_console", lambda options: opened.append(options) or 0)
     db = f"sqlite:///{tmp_path}/demo.sqlite3"  # type: ignore[str-bytes-safe]
     assert cli.main(["console", "--demo", "--db", db]) == 0
     assert opened and opened[0].sign_in and opened[0].user is not None

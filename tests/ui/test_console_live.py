@@ -14,9 +14,9 @@ from pytestqt.qtbot import QtBot
 from dispatch_console.app.services import DemoPlan
 from dispatch_console.domain import events as ev
 from dispatch_console.feeds.server import Listen
+from dispatch_console.launch.console import ConsoleOptions, build_console
 from dispatch_console.resources import resource
 from dispatch_console.store import Store
-from dispatch_console.ui.console_app import ConsoleOptions, build_console
 from dispatch_console.ui.shell.user import User
 
 USER = User("Dispatcher A. Moreno", "dispatcher")

@@ -9,8 +9,8 @@ import numpy as np
 from pytestqt.qtbot import QtBot
 
 from dispatch_console.domain.reference import Road
+from dispatch_console.launch.console import ConsoleOptions, build_console
 from dispatch_console.store import Store
-from dispatch_console.ui.console_app import ConsoleOptions, build_console
 from dispatch_console.ui.shell.user import User
 
 STORED = [

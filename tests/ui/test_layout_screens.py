@@ -24,9 +24,9 @@ from pytestqt.qtbot import QtBot
 
 from dispatch_console.domain import events as ev
 from dispatch_console.feeds.keys import SecretBox
+from dispatch_console.launch.screenshot import open_window, simulate_into
 from dispatch_console.resources import resource
 from dispatch_console.ui.panels.warnings_panel import group_key
-from dispatch_console.ui.print.screenshot import open_window, simulate_into
 from dispatch_console.ui.shell.main_window import MainWindow
 
 T5_S = 300.0

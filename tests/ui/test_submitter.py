@@ -9,7 +9,7 @@ from dispatch_console.app.backend import CommandRunner
 from dispatch_console.app.live import ConsoleState
 from dispatch_console.domain import events as ev
 from dispatch_console.domain.state import IncidentState
-from dispatch_console.ui.console_app import _Submitter
+from dispatch_console.launch.console import _Submitter
 from dispatch_console.ui.shell.main_window import MainWindow
 from dispatch_console.ui.shell.user import User
 

@@ -13,9 +13,9 @@ from pytestqt.qtbot import QtBot
 from dispatch_console.domain import events as ev
 from dispatch_console.feeds.keys import MASTER_KEY_ENV
 from dispatch_console.feeds.server import Listen
+from dispatch_console.launch.console import ConsoleOptions, build_console
 from dispatch_console.store import Store
 from dispatch_console.store.chain import SIGNING_KEY_ENV
-from dispatch_console.ui.console_app import ConsoleOptions, build_console
 from dispatch_console.ui.shell.user import User
 from tests.builders import IC, Recorder
 

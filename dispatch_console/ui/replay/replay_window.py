@@ -835,11 +835,8 @@ class ReplayWindow(MainWindow):
         super().closeEvent(event)
 
 
-# --- running it (the command line) --------------------------------------------------------------
+# --- the roads and place to open it with (the launcher and the report) -------------------------
 
-#: Where the replay keeps its window layout (apart from the live console's).
-ORGANIZATION = "dispatch-console"
-REPLAY_APPLICATION = "Dispatch Console Replay"
 #: Demo roads are used for a school within this distance of their extent (degrees, ~5 km).
 ROADS_MARGIN_DEG = 0.05
 
@@ -882,64 +879,6 @@ def incident_place(store: Store, incident_id: str) -> tuple[float, float] | None
     return payload.lon, payload.lat
 
 
-def run_replay(
-    store_url: str | None,
-    incident_id: str,
-    *,
-    start_us: int | None = None,
-    speed: float = 10.0,
-    roads_file: Path | None = None,
-    theme: str | None = None,
-    settings_file: Path | None = None,
-    quit_after_s: float | None = None,
-) -> int:
-    """Open the replay window on ``incident_id`` and run until it is closed."""
-    import os
-    import sys
-
-    from PySide6.QtWidgets import QApplication
-
-    from dispatch_console.store import Store
-    from dispatch_console.ui.shell.theme import THEMES
-
-    os.environ.setdefault("QT_SCALE_FACTOR_ROUNDING_POLICY", "PassThrough")
-    no_screen = not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-    if no_screen and os.environ.setdefault("QT_QPA_PLATFORM", "offscreen") == "offscreen":
-        log.warning("no screen (DISPLAY is not set): the replay runs offscreen")
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    assert isinstance(app, QApplication)
-    app.setOrganizationName(ORGANIZATION)
-    app.setApplicationName(REPLAY_APPLICATION)
-    settings = (
-        QSettings(str(settings_file), QSettings.Format.IniFormat)
-        if settings_file is not None
-        else QSettings(ORGANIZATION, REPLAY_APPLICATION)
-    )
-    store = Store(store_url)
-    try:
-        place = incident_place(store, incident_id)
-        stored = store.roads() if roads_file is None else []
-        roads = roads_for(*place, roads_file, stored=stored) if place is not None else stored
-        window = ReplayWindow.load(
-            store,
-            incident_id,
-            settings=settings,
-            roads=roads,
-            start_us=start_us,
-            theme=THEMES.get(theme or ""),
-        )
-    finally:
-        store.close()
-    window.set_speed(speed)
-    if not window.restored:
-        window.resize(1920, 1080)
-    window.show()
-    window.fit_map()
-    if quit_after_s is not None:
-        QTimer.singleShot(int(quit_after_s * 1000), window.close)
-    return int(app.exec())
-
-
 __all__ = [
     "ReadOnlySubmit",
     "ReplayClock",
@@ -949,5 +888,4 @@ __all__ = [
     "full_changes",
     "reload_map",
     "roads_for",
-    "run_replay",
 ]
