@@ -1,5 +1,3 @@
-"""What the console puts on paper or in a file.
-
-The after-action report (HTML or PDF), the ICS 211 check-in list as a PDF, and the
-``dispatch-console screenshot`` of the console at a fixed moment, to PNG.
-"""
+"""What the console puts on paper: the after-action report (HTML or PDF) and the ICS 211
+check-in list (PDF), both written by :mod:`.pdf`, the one PDF writer (Letter page, margins,
+fonts, HTML documents, EXERCISE banner, "Page n of m", the page loop, neutralised text)."""

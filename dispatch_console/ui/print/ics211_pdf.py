@@ -8,8 +8,9 @@ next page repeats its title and column headers there. Text is 7.5 pt at the smal
 Sans Condensed where installed), black on white, to print and photocopy.
 
 Tables are :class:`QTextDocument` HTML, measured and laid out page by page here, painted with
-the repeated parts by a :class:`QPainter` on a :class:`QPdfWriter`. Needs a
-``QGuiApplication`` for its fonts (made for the call if there is none) but no window.
+the repeated parts through the one PDF writer (:mod:`.pdf`: page, fonts, documents, banner,
+"Page n of m"). Needs a ``QGuiApplication`` for its fonts (made for the call if there is none)
+but no window.
 """
 
 from __future__ import annotations
@@ -17,25 +18,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from html import escape, unescape
+from html import unescape
 from pathlib import Path
 
-from PySide6.QtCore import QMarginsF, QPointF, QRectF, Qt
-from PySide6.QtGui import (
-    QAbstractTextDocumentLayout,
-    QColor,
-    QFont,
-    QFontMetricsF,
-    QGuiApplication,
-    QPageLayout,
-    QPageSize,
-    QPainter,
-    QPalette,
-    QPdfWriter,
-    QTextDocument,
-    QTextOption,
-    QTextTable,
-)
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QGuiApplication, QPageLayout, QPainter, QTextTable
 
 from dispatch_console.app.ics211 import (
     CATEGORY,
@@ -45,9 +32,8 @@ from dispatch_console.app.ics211 import (
     Ics211,
     Ics211Row,
 )
+from dispatch_console.ui.print.pdf import PdfPages, html_text
 
-#: Resolution of the PDF's coordinate system (text stays vector whatever it is).
-DPI = 300
 MARGIN_PT = 18.0  # a quarter inch: inside most printers' printable area
 BODY_PT = 7.5  # the smallest text on the page
 LABEL_PT = 7.5
@@ -57,6 +43,7 @@ GAP_PT = 5.0
 #: Narrow faces first: 18 columns on a landscape Letter page.
 FONT_FAMILIES = ["DejaVu Sans Condensed", "Liberation Sans Narrow", "Arial Narrow", "DejaVu Sans"]
 ALARM = "#b00020"
+EXERCISE = "EXERCISE \u2014 EXERCISE \u2014 EXERCISE \u2014 NOT A REAL INCIDENT \u2014 EXERCISE"
 HEADER_FILL = "#e4e4e4"
 UNCHECKED_FILL = "#fdecec"
 
@@ -69,10 +56,10 @@ _HYPHEN = re.compile(r"(?<=[a-z])-(?=[a-z])")
 
 
 def _text(value: str) -> str:
-    """HTML for a cell: escaped, and breakable after a hyphen between lower-case letters (Qt
-    breaks "self-dispatched" anywhere in a narrow column, not after its hyphen, without the
-    hint); callsigns and ids such as "GPD-S5" stay whole."""
-    return _HYPHEN.sub("-\u200b", escape(value)) if value else ""
+    """HTML for a cell: neutralised and escaped, and breakable after a hyphen between lower-case
+    letters (Qt breaks "self-dispatched" anywhere in a narrow column, not after its hyphen,
+    without the hint); callsigns and ids such as "GPD-S5" stay whole."""
+    return _HYPHEN.sub("-\u200b", html_text(value)) if value else ""
 
 
 def _resource(row: Ics211Row) -> str:
@@ -155,11 +142,11 @@ _TOKENS = re.compile(r"(<[^>]+>)|([^<]+)")
 _BREAK = re.compile(r"[\s\u200b]+")
 
 
-def column_widths(rows: Sequence[Ics211Row], pdf: _Pdf, available: float) -> list[float]:
+def column_widths(rows: Sequence[Ics211Row], pdf: PdfPages, available: float) -> list[float]:
     """Each column's width, in the writer's units: at least its longest word (header or cell,
     bold where the cell is bold), so that no word is cut in two when the page allows it; what
     is left is shared in proportion to :data:`COLUMNS`' weights."""
-    regular, bold = pdf.metrics(), pdf.metrics(bold=True)
+    regular, bold = pdf.metrics(pdf.font()), pdf.metrics(pdf.font(bold=True))
     pad = regular.height() * 0.65  # cell padding and rules, with a little to spare
     needs = []
     for title, cell, _ in COLUMNS:
@@ -187,39 +174,6 @@ def _words(html: str) -> Iterator[tuple[str, bool]]:
                 yield word, depth > 0
 
 
-class _Pdf:
-    def __init__(self, writer: QPdfWriter) -> None:
-        self.writer = writer
-        self.scale = writer.resolution() / 72.0
-
-    def pt(self, points: float) -> float:
-        return points * self.scale
-
-    def metrics(self, *, bold: bool = False) -> QFontMetricsF:
-        font = QFont()
-        font.setFamilies(FONT_FAMILIES)
-        font.setPointSizeF(BODY_PT)
-        font.setBold(bold)
-        return QFontMetricsF(font, self.writer)
-
-    def document(self, html: str, width: float, base_pt: float = BODY_PT) -> QTextDocument:
-        doc = QTextDocument()
-        layout = doc.documentLayout()
-        assert isinstance(layout, QAbstractTextDocumentLayout)
-        layout.setPaintDevice(self.writer)
-        font = QFont()
-        font.setFamilies(FONT_FAMILIES)
-        font.setPointSizeF(base_pt)
-        doc.setDefaultFont(font)
-        option = QTextOption()
-        option.setWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
-        doc.setDefaultTextOption(option)
-        doc.setDocumentMargin(0)
-        doc.setHtml(html)
-        doc.setTextWidth(width)
-        return doc
-
-
 @dataclass(frozen=True)
 class _Section:
     title: str  # the table's title row (HTML)
@@ -243,24 +197,16 @@ def write_ics211_pdf(report: Ics211, path: Path | str) -> int:
     Needs a ``QGuiApplication`` for its fonts: one is made for the call if there is none (the
     command line; set ``QT_QPA_PLATFORM=offscreen`` where there is no display)."""
     app = QGuiApplication.instance() or QGuiApplication([])
-    path = Path(path)
-    writer = QPdfWriter(str(path))
-    writer.setResolution(DPI)
-    writer.setTitle(f"ICS 211 {report.header.incident_number} {report.header.incident_name}")
-    writer.setCreator("dispatch-console")
-    margins = QMarginsF(MARGIN_PT, MARGIN_PT, MARGIN_PT, MARGIN_PT)
-    writer.setPageLayout(
-        QPageLayout(
-            QPageSize(QPageSize.PageSizeId.Letter),
-            QPageLayout.Orientation.Landscape,
-            margins,
-            QPageLayout.Unit.Point,
-        )
-    )
-    pdf = _Pdf(writer)
-    width = float(writer.width())
-    height = float(writer.height())
     h = report.header
+    pdf = PdfPages(
+        Path(path),
+        title=f"ICS 211 {h.incident_number} {h.incident_name}",
+        orientation=QPageLayout.Orientation.Landscape,
+        margin_pt=MARGIN_PT,
+        families=FONT_FAMILIES,
+        body_pt=BODY_PT,
+    )
+    width, height = pdf.width, pdf.height
     banner_h = pdf.pt(16) if h.exercise else 0.0
     title_h = pdf.pt(TITLE_PT + 4)
     # The whole header on the first page; the blocks that identify the list on the others.
@@ -278,30 +224,24 @@ def write_ics211_pdf(report: Ics211, path: Path | str) -> int:
     sections = _sections(report)
     pages = _paginate(pdf, sections, report, widths, width, bodies)
 
-    painter = QPainter()
-    if not painter.begin(writer):
-        raise OSError(f"cannot write {path}")
-    try:
-        for number, pieces in enumerate(pages, 1):
-            if number > 1:
-                writer.newPage()
-            y = 0.0
-            if h.exercise:
-                _banner(painter, QRectF(0, 0, width, banner_h))
-                y = banner_h
-            _title(painter, QRectF(0, y, width, title_h), number, len(pages))
-            y += title_h
-            _draw(painter, headers[number > 1], QPointF(0, y))
-            y = tops[number > 1]
-            for piece in pieces:
-                doc = pdf.document(_piece_html(piece, report, widths), width)
-                _draw(painter, doc, QPointF(0, y))
-                y += doc.size().height() + pdf.pt(GAP_PT)
-            _draw(painter, footer, QPointF(0, height - footer.size().height()))
-    finally:
-        painter.end()
+    def paint_page(painter: QPainter, pieces: list[_Piece], number: int, count: int) -> None:
+        y = 0.0
+        if h.exercise:
+            pdf.banner(painter, QRectF(0, 0, width, banner_h), EXERCISE, fill=ALARM, points=10)
+            y = banner_h
+        _title(painter, pdf, QRectF(0, y, width, title_h), number, count)
+        y += title_h
+        pdf.draw(painter, headers[number > 1], QPointF(0, y))
+        y = tops[number > 1]
+        for piece in pieces:
+            doc = pdf.document(_piece_html(piece, report, widths), width)
+            pdf.draw(painter, doc, QPointF(0, y))
+            y += doc.size().height() + pdf.pt(GAP_PT)
+        pdf.draw(painter, footer, QPointF(0, height - footer.size().height()))
+
+    count = pdf.paint(pages, paint_page)
     del app  # kept alive until the file is written
-    return len(pages)
+    return count
 
 
 def _sections(report: Ics211) -> tuple[_Section, _Section]:
@@ -328,7 +268,7 @@ def _sections(report: Ics211) -> tuple[_Section, _Section]:
 
 
 def _paginate(
-    pdf: _Pdf,
+    pdf: PdfPages,
     sections: Sequence[_Section],
     report: Ics211,
     widths: Sequence[float],
@@ -384,7 +324,7 @@ def _paginate(
 
 
 def _measure(
-    pdf: _Pdf, section: _Section, widths: Sequence[float], width: float
+    pdf: PdfPages, section: _Section, widths: Sequence[float], width: float
 ) -> tuple[float, list[float]]:
     """The height of a section table's header rows, and of each of its rows."""
     doc = pdf.document(_table(section, 0, len(section.rows), widths), width)
@@ -401,62 +341,31 @@ def _measure(
     return tops[0] - frame.top(), [end - start for start, end in zip(tops, ends, strict=True)]
 
 
-def _draw(painter: QPainter, doc: QTextDocument, origin: QPointF) -> None:
-    painter.save()
-    painter.translate(origin)
-    context = QAbstractTextDocumentLayout.PaintContext()
-    context.palette.setColor(QPalette.ColorRole.Text, QColor("black"))
-    layout = doc.documentLayout()
-    assert layout is not None
-    layout.draw(painter, context)
-    painter.restore()
-
-
-def _font(points: float, *, bold: bool = False) -> QFont:
-    """Point sizes go through the painter's device resolution: nothing to scale."""
-    font = QFont()
-    font.setFamilies(FONT_FAMILIES)
-    font.setPointSizeF(points)
-    font.setBold(bold)
-    return font
-
-
-def _banner(painter: QPainter, rect: QRectF) -> None:
-    painter.save()
-    painter.fillRect(rect, QColor(ALARM))
-    painter.setPen(QColor("white"))
-    painter.setFont(_font(10, bold=True))
-    text = "EXERCISE \u2014 EXERCISE \u2014 EXERCISE \u2014 NOT A REAL INCIDENT \u2014 EXERCISE"
-    painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
-    painter.restore()
-
-
-def _title(painter: QPainter, rect: QRectF, page: int, pages: int) -> None:
+def _title(painter: QPainter, pdf: PdfPages, rect: QRectF, page: int, pages: int) -> None:
     painter.save()
     painter.setPen(QColor("black"))
-    painter.setFont(_font(TITLE_PT, bold=True))
+    painter.setFont(pdf.font(TITLE_PT, bold=True))
     flags = Qt.AlignmentFlag.AlignVCenter
     painter.drawText(rect, flags | Qt.AlignmentFlag.AlignLeft, FORM_TITLE)
-    painter.setFont(_font(9, bold=True))
-    painter.drawText(rect, flags | Qt.AlignmentFlag.AlignRight, f"Page {page} of {pages}")
     painter.restore()
+    pdf.page_number(painter, rect, page, pages, points=9, bold=True, color="black")
 
 
 def _label(text: str) -> str:
-    return f'<span style="font-size:{LABEL_PT}pt">{escape(text)}</span>'
+    return f'<span style="font-size:{LABEL_PT}pt">{html_text(text)}</span>'
 
 
 def _value(text: str, *, color: str | None = None) -> str:
     style = f"font-size:{VALUE_PT}pt; font-weight:bold"
     if color:
         style += f"; color:{color}"
-    return f'<span style="{style}">{escape(text) if text else "&nbsp;"}</span>'
+    return f'<span style="{style}">{html_text(text) if text else "&nbsp;"}</span>'
 
 
 def _header_html(report: Ics211) -> str:
     h = report.header
     boxes = "&nbsp;&nbsp;".join(
-        f"{'&#9746;' if kind in h.check_in_kinds else '&#9744;'}&nbsp;{escape(kind)}"
+        f"{'&#9746;' if kind in h.check_in_kinds else '&#9744;'}&nbsp;{html_text(kind)}"
         for kind in CHECK_IN_KINDS
     )
     unchecked_color = ALARM if h.not_checked_in else None
@@ -473,14 +382,14 @@ def _header_html(report: Ics211) -> str:
     )
     second = (
         f"<td>{_label('Incident contact:')} "
-        f'<span style="font-size:{BODY_PT}pt">{escape(h.incident_contact)}</span></td>'
+        f'<span style="font-size:{BODY_PT}pt">{html_text(h.incident_contact)}</span></td>'
         f'<td colspan="2">{_label("5. Every line:")} '
         f'<span style="font-size:{BODY_PT}pt">Category {CATEGORY} \u00b7 Kind: '
-        f"{escape(KIND.lower())} \u00b7 single resources (no ST/TF) \u00b7 under each name: "
+        f"{html_text(KIND.lower())} \u00b7 single resources (no ST/TF) \u00b7 under each name: "
         "agency \u00b7 type (duty status)</span></td>"
         f'<td colspan="2">{_label("All times:")} '
-        f'<span style="font-size:{BODY_PT}pt">{escape(h.time_zone)} \u00b7 incident '
-        f"{escape(h.status)}</span></td>"
+        f'<span style="font-size:{BODY_PT}pt">{html_text(h.time_zone)} \u00b7 incident '
+        f"{html_text(h.status)}</span></td>"
     )
     return (
         '<table width="100%" border="1" cellspacing="0" cellpadding="5" '
@@ -499,7 +408,7 @@ def _continuation_header_html(report: Ics211) -> str:
         f'<td width="34%">{_label("1. Incident Name:")}<br>{_value(h.incident_name)}</td>'
         f'<td width="22%">{_label("2. Incident Number:")}<br>{_value(h.incident_number)}</td>'
         f'<td width="16%">{_label("4. Start Date/Time:")}<br>{_value(h.start)}</td>'
-        f'<td width="28%">{_label("All times:")}<br>{small}{escape(h.time_zone)}</span></td>'
+        f'<td width="28%">{_label("All times:")}<br>{small}{html_text(h.time_zone)}</span></td>'
         "</tr></table>"
     )
 
@@ -557,10 +466,9 @@ def _table(section: _Section, start: int, stop: int, widths: Sequence[float]) ->
 def _piece_html(piece: _Piece, report: Ics211, widths: Sequence[float]) -> str:
     section = piece.section
     if section is None:  # one paragraph: a short list keeps them on its last page
-        notes = " \u00b7 ".join(escape(note) for note in report.notes)
+        notes = " \u00b7 ".join(html_text(note) for note in report.notes)
         return f'<p style="font-size:{BODY_PT}pt; margin:0"><b>Notes:</b> {notes}</p>'
     if not section.rows:
-        return (
-            f'<p style="font-size:{VALUE_PT}pt">{section.title} <i>{escape(section.empty)}</i></p>'
-        )
+        empty = html_text(section.empty)
+        return f'<p style="font-size:{VALUE_PT}pt">{section.title} <i>{empty}</i></p>'
     return _table(section, piece.start, piece.stop, widths)

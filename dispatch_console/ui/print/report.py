@@ -16,8 +16,8 @@ Contents, in order:
 An exercise says so in a red and white banner at the top of the HTML and of every PDF page.
 Everything comes from the incident's events (a :class:`Timeline`), read-only; the figures are
 those of the live run. HTML is one file (images inline as base64 PNG). PDF is US Letter,
-portrait, painted with a :class:`QPainter` on a :class:`QPdfWriter` (text stays vector) and
-needs no window: ``QT_QPA_PLATFORM=offscreen`` is enough (the command line sets it).
+portrait, written by the one PDF writer (:mod:`.pdf`, text stays vector) and needs no window:
+``QT_QPA_PLATFORM=offscreen`` is enough (the command line sets it).
 """
 
 from __future__ import annotations
@@ -30,20 +30,13 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMarginsF, QPointF, QRectF, QSize, Qt
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import (
-    QAbstractTextDocumentLayout,
     QColor,
-    QFont,
-    QFontMetricsF,
     QImage,
     QPageLayout,
-    QPageSize,
     QPainter,
-    QPalette,
-    QPdfWriter,
     QPen,
-    QTextDocument,
 )
 from PySide6.QtWidgets import QApplication
 
@@ -56,6 +49,7 @@ from dispatch_console.domain.text import neutralise
 from dispatch_console.domain.timeutil import US_PER_S, from_us
 from dispatch_console.importers.roads_geojson import Road
 from dispatch_console.replay.metrics import Metrics, compute, series
+from dispatch_console.ui.print.pdf import PdfPages, html_text
 from dispatch_console.ui.replay.timeline_bar import elapsed_text
 from dispatch_console.ui.shell.selection import Selection
 from dispatch_console.ui.shell.theme import DAY, Theme
@@ -639,40 +633,6 @@ PAGE_MARGIN_PT = 36.0
 BODY_PT = 9.5
 
 
-class _Pdf:
-    """Measures in the writer's device pixels (``pt`` converts points)."""
-
-    def __init__(self, writer: QPdfWriter) -> None:
-        self.writer = writer
-        self.scale = writer.resolution() / 72.0
-        self.width = float(writer.width())
-        self.height = float(writer.height())
-
-    def pt(self, points: float) -> float:
-        return points * self.scale
-
-    def font(self, points: float, *, bold: bool = False, mono: bool = False) -> QFont:
-        font = QFont()
-        font.setFamilies(["DejaVu Sans Mono", "Liberation Mono"] if mono else FONT_FAMILIES)
-        font.setPointSizeF(points)
-        font.setBold(bold)
-        return font
-
-    def metrics(self, font: QFont) -> QFontMetricsF:
-        return QFontMetricsF(font, self.writer)
-
-    def document(self, html: str, width: float) -> QTextDocument:
-        doc = QTextDocument()
-        layout = doc.documentLayout()
-        assert isinstance(layout, QAbstractTextDocumentLayout)
-        layout.setPaintDevice(self.writer)
-        doc.setDefaultFont(self.font(BODY_PT))
-        doc.setDocumentMargin(0)
-        doc.setHtml(html)
-        doc.setTextWidth(width)
-        return doc
-
-
 Draw = Callable[[QPainter, QRectF], None]
 
 
@@ -686,23 +646,16 @@ class _Block:
     page_break_before: bool = False
 
 
-def _doc_block(pdf: _Pdf, html: str, *, keep_with_next: bool = False) -> _Block:
-    doc = pdf.document(html, pdf.width)
+def _doc_block(pdf: PdfPages, html: str, *, keep_with_next: bool = False) -> _Block:
+    doc = pdf.document(html)
 
     def draw(painter: QPainter, rect: QRectF) -> None:
-        painter.save()
-        painter.translate(rect.topLeft())
-        context = QAbstractTextDocumentLayout.PaintContext()
-        context.palette.setColor(QPalette.ColorRole.Text, QColor("black"))
-        layout = doc.documentLayout()
-        assert layout is not None
-        layout.draw(painter, context)
-        painter.restore()
+        pdf.draw(painter, doc, rect.topLeft())
 
     return _Block(doc.size().height(), draw, keep_with_next)
 
 
-def _image_block(pdf: _Pdf, png: bytes, caption_html: str, width: float) -> _Block:
+def _image_block(pdf: PdfPages, png: bytes, caption_html: str, width: float) -> _Block:
     # Decoded PNGs of few colours are palette images, which the PDF engine draws blank.
     image = QImage.fromData(png).convertToFormat(QImage.Format.Format_RGB32)
     height = width * image.height() / max(1, image.width())
@@ -715,13 +668,8 @@ def _image_block(pdf: _Pdf, png: bytes, caption_html: str, width: float) -> _Blo
         painter.save()
         painter.setPen(QPen(QColor("#9AA2AC"), pdf.pt(0.5)))
         painter.drawRect(target)
-        painter.translate(rect.left(), rect.top() + height + gap)
-        context = QAbstractTextDocumentLayout.PaintContext()
-        context.palette.setColor(QPalette.ColorRole.Text, QColor("black"))
-        layout = caption.documentLayout()
-        assert layout is not None
-        layout.draw(painter, context)
         painter.restore()
+        pdf.draw(painter, caption, QPointF(rect.left(), rect.top() + height + gap))
 
     return _Block(height + gap + caption.size().height() + pdf.pt(8), draw)
 
@@ -729,7 +677,7 @@ def _image_block(pdf: _Pdf, png: bytes, caption_html: str, width: float) -> _Blo
 _COLUMNS = (("T+", 0.11), ("Time", 0.09), ("What", 0.17), ("Who", 0.16), ("Detail", 0.47))
 
 
-def _row_block(pdf: _Pdf, cells: Sequence[str], *, bold: bool, fill: str | None) -> _Block:
+def _row_block(pdf: PdfPages, cells: Sequence[str], *, bold: bool, fill: str | None) -> _Block:
     font = pdf.font(BODY_PT - 1, bold=bold)
     mono = pdf.font(BODY_PT - 1, bold=bold, mono=True)
     height = pdf.metrics(font).height() * 1.45
@@ -749,7 +697,9 @@ def _row_block(pdf: _Pdf, cells: Sequence[str], *, bold: bool, fill: str | None)
             w = pdf.width * share
             f = mono if index < 2 else font
             painter.setFont(f)
-            elided = pdf.metrics(f).elidedText(text, Qt.TextElideMode.ElideRight, w - 2 * pad)
+            elided = pdf.metrics(f).elidedText(
+                neutralise(text), Qt.TextElideMode.ElideRight, w - 2 * pad
+            )
             cell = QRectF(x + pad, rect.top(), w - 2 * pad, height)
             painter.drawText(
                 cell, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, elided
@@ -760,16 +710,16 @@ def _row_block(pdf: _Pdf, cells: Sequence[str], *, bold: bool, fill: str | None)
     return _Block(height, draw)
 
 
-def _blocks(pdf: _Pdf, report: Report) -> list[_Block]:
+def _blocks(pdf: PdfPages, report: Report) -> list[_Block]:
     origin = report.opened_at_us
     blocks: list[_Block] = []
     h2 = 'style="font-size:13pt; font-weight:bold; margin-top:10pt"'
     blocks.append(
         _doc_block(
             pdf,
-            f'<div style="font-size:17pt; font-weight:bold">{escape(report.title)}</div>'
-            f'<div style="color:#4E5864">Incident {escape(report.incident_id)} · times are '
-            f"local ({escape(from_us(origin).astimezone().strftime('%Z, UTC%z'))}); T+ is the "
+            f'<div style="font-size:17pt; font-weight:bold">{html_text(report.title)}</div>'
+            f'<div style="color:#4E5864">Incident {html_text(report.incident_id)} · times are '
+            f"local ({html_text(from_us(origin).astimezone().strftime('%Z, UTC%z'))}); T+ is the "
             "time since the incident opened.</div>",
         )
     )
@@ -819,13 +769,13 @@ def _blocks(pdf: _Pdf, report: Report) -> list[_Block]:
         _doc_block(
             pdf,
             f'<p style="color:#4E5864">Written by dispatch-console {__version__} on '
-            f"{escape(date_text(report.generated_at_us))} from the incident's events.</p>",
+            f"{html_text(date_text(report.generated_at_us))} from the incident's events.</p>",
         )
     )
     return blocks
 
 
-def _space(pdf: _Pdf, points: float) -> _Block:
+def _space(pdf: PdfPages, points: float) -> _Block:
     return _Block(pdf.pt(points), _nothing)
 
 
@@ -838,8 +788,8 @@ def _pdf_kv(rows: Sequence[tuple[str, str]]) -> list[str]:
     lines."""
     return [
         f'<table width="100%" cellspacing="0" cellpadding="3"><tr>'
-        f'<td width="36%" style="color:#4E5864"><b>{escape(k)}</b></td>'
-        f"<td>{escape(v)}</td></tr></table>"
+        f'<td width="36%" style="color:#4E5864"><b>{html_text(k)}</b></td>'
+        f"<td>{html_text(v)}</td></tr></table>"
         for k, v in rows
     ]
 
@@ -872,62 +822,41 @@ def _paginate(
 
 def write_pdf(report: Report, path: Path) -> int:
     """Write the PDF; return its number of pages."""
-    writer = QPdfWriter(str(path))
-    writer.setResolution(300)
-    writer.setTitle(report.title + (" — EXERCISE" if report.exercise else ""))
-    writer.setCreator(f"dispatch-console {__version__}")
-    margins = QMarginsF(PAGE_MARGIN_PT, PAGE_MARGIN_PT, PAGE_MARGIN_PT, PAGE_MARGIN_PT)
-    writer.setPageLayout(
-        QPageLayout(
-            QPageSize(QPageSize.PageSizeId.Letter),
-            QPageLayout.Orientation.Portrait,
-            margins,
-            QPageLayout.Unit.Point,
-        )
+    pdf = PdfPages(
+        path,
+        title=report.title + (" — EXERCISE" if report.exercise else ""),
+        orientation=QPageLayout.Orientation.Portrait,
+        margin_pt=PAGE_MARGIN_PT,
+        families=FONT_FAMILIES,
+        body_pt=BODY_PT,
     )
-    pdf = _Pdf(writer)
     banner_h = pdf.pt(24) if report.exercise else 0.0
     head_h = pdf.pt(16)
     foot_h = pdf.pt(14)
     top = banner_h + head_h + pdf.pt(6)
     bottom = pdf.height - foot_h - pdf.pt(4)
-    pages = _paginate(_blocks(pdf, report), top, bottom)
-    painter = QPainter()
-    if not painter.begin(writer):
-        raise OSError(f"cannot write {path}")
-    try:
-        for number, page in enumerate(pages, 1):
-            if number > 1:
-                writer.newPage()
-            if report.exercise:
-                _exercise_banner(painter, pdf, QRectF(0, 0, pdf.width, banner_h))
-            _page_head(painter, pdf, report, QRectF(0, banner_h, pdf.width, head_h))
-            for y, block in page:
-                block.draw(painter, QRectF(0, y, pdf.width, block.height))
-            _page_foot(
-                painter, pdf, report, QRectF(0, pdf.height - foot_h, pdf.width, foot_h),
-                number, len(pages),
-            )  # fmt: skip
-    finally:
-        painter.end()
-    return len(pages)
+
+    def paint_page(
+        painter: QPainter, page: list[tuple[float, _Block]], number: int, count: int
+    ) -> None:
+        if report.exercise:
+            banner = QRectF(0, 0, pdf.width, banner_h)
+            pdf.banner(painter, banner, EXERCISE_TEXT, fill=EXERCISE_RED, points=13)
+        _page_head(painter, pdf, report, QRectF(0, banner_h, pdf.width, head_h))
+        for y, block in page:
+            block.draw(painter, QRectF(0, y, pdf.width, block.height))
+        foot = QRectF(0, pdf.height - foot_h, pdf.width, foot_h)
+        _page_foot(painter, pdf, report, foot, number, count)
+
+    return pdf.paint(_paginate(_blocks(pdf, report), top, bottom), paint_page)
 
 
-def _exercise_banner(painter: QPainter, pdf: _Pdf, rect: QRectF) -> None:
-    painter.save()
-    painter.fillRect(rect, QColor(EXERCISE_RED))
-    painter.setPen(QColor("white"))
-    painter.setFont(pdf.font(13, bold=True))
-    painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, EXERCISE_TEXT)
-    painter.restore()
-
-
-def _page_head(painter: QPainter, pdf: _Pdf, report: Report, rect: QRectF) -> None:
+def _page_head(painter: QPainter, pdf: PdfPages, report: Report, rect: QRectF) -> None:
     painter.save()
     painter.setPen(QColor("#4E5864"))
     painter.setFont(pdf.font(8.5, bold=True))
     flags = Qt.AlignmentFlag.AlignVCenter
-    text = f"After-action report · {report.school_name} · {report.incident_id}"
+    text = neutralise(f"After-action report · {report.school_name} · {report.incident_id}")
     painter.drawText(rect, flags | Qt.AlignmentFlag.AlignLeft, text)
     painter.setPen(QPen(QColor("#111418"), pdf.pt(0.8)))
     painter.drawLine(rect.bottomLeft(), rect.bottomRight())
@@ -935,17 +864,16 @@ def _page_head(painter: QPainter, pdf: _Pdf, report: Report, rect: QRectF) -> No
 
 
 def _page_foot(
-    painter: QPainter, pdf: _Pdf, report: Report, rect: QRectF, page: int, pages: int
+    painter: QPainter, pdf: PdfPages, report: Report, rect: QRectF, page: int, pages: int
 ) -> None:
-    painter.save()
-    painter.setFont(pdf.font(8, bold=report.exercise))
-    flags = Qt.AlignmentFlag.AlignVCenter
     if report.exercise:
+        painter.save()
+        painter.setFont(pdf.font(8, bold=True))
         painter.setPen(QColor(EXERCISE_RED))
-        painter.drawText(rect, flags | Qt.AlignmentFlag.AlignLeft, "EXERCISE — not a real incident")
-    painter.setPen(QColor("#111418"))
-    painter.drawText(rect, flags | Qt.AlignmentFlag.AlignRight, f"Page {page} of {pages}")
-    painter.restore()
+        flags = Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft
+        painter.drawText(rect, flags, "EXERCISE — not a real incident")
+        painter.restore()
+    pdf.page_number(painter, rect, page, pages, points=8, bold=report.exercise, color="#111418")
 
 
 # --- the entry point ----------------------------------------------------------------------------
