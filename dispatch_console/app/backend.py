@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 from sqlalchemy.engine import make_url
@@ -33,6 +33,13 @@ from dispatch_console.domain.state import IncidentState
 from dispatch_console.service import IncidentService
 from dispatch_console.store import PG_CONNECT_ARGS, Store, StoreError, error_line, unreachable
 from dispatch_console.store.chain import verify_chain
+
+if TYPE_CHECKING:
+    from psycopg import Connection
+    from psycopg.rows import TupleRow
+
+    #: A PostgreSQL connection listening for the store's notifications.
+    Listener = Connection[TupleRow]
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +135,7 @@ class StoreFeed:
 
     def _run(self) -> None:
         store: Store | None = None
-        listener: Any = None
+        listener: Listener | None = None
         loaded = False
         healthy = True
         while not self._stopping.is_set():
@@ -161,7 +168,7 @@ class StoreFeed:
             store.close()
         _close_listener(listener)
 
-    def _wait(self, listener: Any) -> None:
+    def _wait(self, listener: Listener | None) -> None:
         """Until new events may be there: a PostgreSQL notification (any writer, any
         machine), a wake-up from this process, or the poll interval."""
         if listener is None:
@@ -330,7 +337,7 @@ class CommandRunner:
 NOTIFY_CHANNEL = "dispatch_events"
 
 
-def _listen(url: str) -> Any:
+def _listen(url: str) -> Listener | None:
     """A connection listening for the store's notifications, or None (SQLite polls)."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "postgresql":
@@ -346,7 +353,7 @@ def _listen(url: str) -> Any:
     return connection
 
 
-def _close_listener(listener: Any) -> None:
+def _close_listener(listener: Listener | None) -> None:
     if listener is not None:
         with contextlib.suppress(Exception):
             listener.close()

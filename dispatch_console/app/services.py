@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dispatch_console.domain import events as ev
-from dispatch_console.feeds.keys import SecretBox
+from dispatch_console.feeds.keys import NewKey, SecretBox
 from dispatch_console.feeds.server import GatewayThread, Listen
 from dispatch_console.store.chain import CentreKey, Checkpointer
 
@@ -66,7 +66,7 @@ class EmbeddedServices:
         self.gateway: GatewayThread | None = None
         self.simulator: threading.Thread | None = None
         self.simulator_error: str | None = None
-        self._keys: dict[str, object] | None = None
+        self._keys: dict[str, NewKey] | None = None
         self.checkpoints: Checkpointer | None = None
         self._stop = threading.Event()
         self._started = threading.Event()
@@ -114,7 +114,7 @@ class EmbeddedServices:
             )
             self.simulator.start()
 
-    def _simulate(self, keys: dict[str, object]) -> None:
+    def _simulate(self, keys: dict[str, NewKey]) -> None:
         from dispatch_console.app.demo_ic import act_payloads
         from dispatch_console.sim.run import run_scenario
 
@@ -128,7 +128,7 @@ class EmbeddedServices:
                 gateway_url=f"http://127.0.0.1:{ports['http']}",
                 udp=("127.0.0.1", ports["udp"]),
                 tcp=("127.0.0.1", ports["tcp"]),
-                keys=keys,  # type: ignore[arg-type]
+                keys=keys,
                 speed=self.demo.speed,
                 seed=self.demo.seed,
                 start_us=time.time_ns() // 1_000,

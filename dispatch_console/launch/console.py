@@ -105,6 +105,9 @@ class Console:
     feed: StoreFeed
     commands: CommandRunner
     services: EmbeddedServices | None
+    #: Signed in (or a PostgreSQL session): locks the window when idle; held here, as long as
+    #: the console runs.
+    session_lock: SessionLock | None = None
 
     def close(self) -> None:
         self.window.close()
@@ -156,8 +159,9 @@ def build_console(
         console, user, settings=settings, clock=clock, submit=submitter, theme=theme
     )
     submitter.window = window
+    session_lock: SessionLock | None = None
     if options.postgres_session:
-        window.session_lock = SessionLock(  # type: ignore[attr-defined]
+        session_lock = SessionLock(
             window,
             options.store_url,
             user.name,
@@ -175,7 +179,7 @@ def build_console(
         window.authenticate = same_login
     if options.sign_in:
         lock = SessionLock(window, options.store_url, user.name, lock_after_s=options.lock_after_s)
-        window.session_lock = lock  # type: ignore[attr-defined]
+        session_lock = lock
 
         def authenticate(current: User) -> User | None:
             dialog = SignInDialog(options.store_url, "", console=_console_name(), parent=window)
@@ -202,7 +206,7 @@ def build_console(
     commands.start()
     if start_feed:
         feed.start()
-    return Console(window, feed, commands, services)
+    return Console(window, feed, commands, services, session_lock)
 
 
 class _DemoEnded(QObject):

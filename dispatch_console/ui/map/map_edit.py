@@ -922,7 +922,7 @@ class AreaEditor(QObject):
         bar.adjustSize()
 
 
-class _Dots(pg.ScatterPlotItem):  # type: ignore[misc]
+class _Dots(pg.ScatterPlotItem):  # type: ignore[misc]  # pyqtgraph is untyped: an Any base
     """The corners drawn so far: drawn only (a click on one, e.g. the double-click that
     finishes the polygon, goes to the map)."""
 

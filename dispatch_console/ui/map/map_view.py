@@ -78,7 +78,7 @@ from dispatch_console.domain.geometry import LocalFrame, local_frame
 from dispatch_console.domain.lifecycle import PRESENT, RESPONDING, ResponderStatus
 from dispatch_console.domain.state import IncidentState
 from dispatch_console.domain.views import responder_row
-from dispatch_console.ui.map.map_edit import AreaEditor, Tool
+from dispatch_console.ui.map.map_edit import AreaEditor, AreaKind, DrawShape, Tool
 from dispatch_console.ui.map.mbtiles import BasemapLayer
 from dispatch_console.ui.shell.selection import Selection
 from dispatch_console.ui.shell.theme import Theme
@@ -205,7 +205,7 @@ def _polygon_rings(geometry: ev.Geometry) -> list[list[tuple[float, float]]]:
 # --- scatter items -----------------------------------------------------------------------------
 
 
-class _StyledScatter(pg.ScatterPlotItem):  # type: ignore[misc]
+class _StyledScatter(pg.ScatterPlotItem):  # type: ignore[misc]  # pyqtgraph is untyped: an Any base
     """A pixel-mode scatter whose points each take one of a small table of prebuilt styles.
 
     :meth:`set_points` is the one update per frame: it fills pyqtgraph's point records from the
@@ -358,7 +358,7 @@ class _ResponderScatter(_StyledScatter):
 # --- the view box: pan, zoom, click on nothing, lasso -------------------------------------------
 
 
-class _MapViewBox(pg.ViewBox):  # type: ignore[misc]
+class _MapViewBox(pg.ViewBox):  # type: ignore[misc]  # pyqtgraph is untyped: an Any base
     """Left-drag pans, the wheel zooms; a click on nothing and a Shift+drag lasso are signalled."""
 
     #: keyboard modifiers of a left click that hit no marker
@@ -447,7 +447,7 @@ class _Label:
     slot: int = -1
 
 
-class _LabelLayer(pg.GraphicsObject):  # type: ignore[misc]
+class _LabelLayer(pg.GraphicsObject):  # type: ignore[misc]  # pyqtgraph is untyped: an Any base
     """Every label of the map, painted by one item from cached :class:`QStaticText`.
 
     Lives in the view box's pixel space (above the data) and maps each label's anchor with the
@@ -626,7 +626,7 @@ def _cells(sx: FloatArray, sy: FloatArray, width: float, height: float) -> IntAr
     return cx * 1_000_003 + cy
 
 
-class _WarningLayer(pg.GraphicsObject):  # type: ignore[misc]
+class _WarningLayer(pg.GraphicsObject):  # type: ignore[misc]  # pyqtgraph is untyped: an Any base
     """Rings around the responders with a warning, above every marker and area (labels are
     laid out never to cover a ring, and the warned responders are labelled first).
 
@@ -722,7 +722,7 @@ class _WarningLayer(pg.GraphicsObject):  # type: ignore[misc]
         return pixmap
 
 
-class _Chrome(pg.GraphicsObject):  # type: ignore[misc]
+class _Chrome(pg.GraphicsObject):  # type: ignore[misc]  # pyqtgraph is untyped: an Any base
     """Screen-space furniture: the scale bar (bottom left) and the calm "no incident" note."""
 
     def __init__(self, viewbox: pg.ViewBox) -> None:
@@ -1330,10 +1330,10 @@ class MapView(QWidget):
         self._editor.set_enabled(enabled)
         self._update_draggable()
 
-    def start_drawing(self, kind: str, shape: str = "polygon") -> bool:
+    def start_drawing(self, kind: AreaKind, shape: DrawShape = "polygon") -> bool:
         """Start a drawing tool: ``kind`` "staging" | "inner" | "outer", ``shape`` "polygon" |
         "circle" (point + radius). ``False`` if editing is off or no incident is focused."""
-        return self._editor.start(Tool(shape, kind))  # type: ignore[arg-type]
+        return self._editor.start(Tool(shape, kind))
 
     def cancel_editing(self) -> None:
         """Drop a drawing or move in progress (nothing is emitted)."""
@@ -1765,13 +1765,14 @@ class MapView(QWidget):
         changed = {rid for iid, rid in changes.responders if iid == focus}
         if not changed:
             return grew, grew
-        position_type = ev.ResponderPosition.TYPE
         mine = [e for e in changes.events if e.incident_id == focus]
-        fixes = [e.payload for e in mine if e.type == position_type]
+        fixes = [e.payload for e in mine if isinstance(e.payload, ev.ResponderPosition)]
         others: set[str] = {
-            getattr(e.payload, "responder_id", "") for e in mine if e.type != position_type
+            getattr(e.payload, "responder_id", "")
+            for e in mine
+            if not isinstance(e.payload, ev.ResponderPosition)
         }
-        moved_only = {p.responder_id for p in fixes}  # type: ignore[attr-defined]
+        moved_only = {p.responder_id for p in fixes}
         full = (changed - moved_only) | (others & changed)
         if full:
             fleet.read(state, full, self._projector)
@@ -1779,7 +1780,7 @@ class MapView(QWidget):
         self._add_breadcrumbs(fixes)
         return True, grew or bool(full)
 
-    def _add_breadcrumbs(self, fixes: Sequence[Any]) -> None:
+    def _add_breadcrumbs(self, fixes: Sequence[ev.ResponderPosition]) -> None:
         """Trail points from new position reports (one kept per :data:`TRAIL_STEP_US`)."""
         if not fixes:
             return

@@ -94,14 +94,14 @@ def _cached(*items: Any) -> None:
         item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
 
 
-class ElapsedAxis(pg.AxisItem):  # type: ignore[misc]
+class ElapsedAxis(pg.AxisItem):  # type: ignore[misc]  # pyqtgraph is untyped: an Any base
     """Minutes since the incident opened, as ``0``, ``5``, ``10``… (the label says minutes)."""
 
     def tickStrings(self, values: Sequence[float], scale: float, spacing: float) -> list[str]:
         return [f"{v:g}" if spacing >= 1 else f"{v:.1f}" for v in values]
 
 
-class _Chart(pg.PlotWidget):  # type: ignore[misc]
+class _Chart(pg.PlotWidget):  # type: ignore[misc]  # pyqtgraph is untyped: an Any base
     """One chart: its plot, its cursor line; mouse: x pan/zoom only, click to seek."""
 
     def __init__(self, name: str, theme: Theme, parent: QWidget | None = None) -> None:

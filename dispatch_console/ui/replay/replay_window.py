@@ -39,11 +39,11 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict, Unpack
 
 import numpy as np
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction
+from PySide6.QtGui import QAction, QCloseEvent, QShowEvent
 from PySide6.QtWidgets import QInputDialog, QLabel, QSizePolicy, QToolBar, QWidget
 
 from dispatch_console.app.live import (
@@ -60,7 +60,7 @@ from dispatch_console.domain.state import IncidentState
 from dispatch_console.domain.timeutil import US_PER_S
 from dispatch_console.importers.roads_geojson import Road
 from dispatch_console.ui.map.map_view import MapView
-from dispatch_console.ui.replay.charts import ReplayCharts
+from dispatch_console.ui.replay.charts import ChartData, ReplayCharts
 from dispatch_console.ui.replay.timeline_bar import (
     Bookmark,
     BookmarksPanel,
@@ -78,6 +78,7 @@ from dispatch_console.ui.shell.theme import Theme
 from dispatch_console.ui.shell.user import User
 
 if TYPE_CHECKING:
+    from dispatch_console.replay.metrics import Series
     from dispatch_console.replay.timeline import Timeline
     from dispatch_console.store import Store
 
@@ -316,6 +317,16 @@ class ReadOnlySubmit:
             self.listener(what)
 
 
+class ReplayOptions(TypedDict, total=False):
+    """What :meth:`ReplayWindow.load` passes on to the window as given."""
+
+    theme: Theme | None
+    user: User | None
+    start_us: int | None
+    wall: Callable[[], float]
+    series: ChartData | Series | None
+
+
 class ReplayWindow(MainWindow):
     """The console replaying one incident (module doc)."""
 
@@ -341,7 +352,7 @@ class ReplayWindow(MainWindow):
         user: User | None = None,
         start_us: int | None = None,
         wall: Callable[[], float] = time.monotonic,
-        series: Any | None = None,
+        series: ChartData | Series | None = None,
     ) -> None:
         self.timeline = timeline
         self.incident_id = timeline.incident_id
@@ -465,7 +476,7 @@ class ReplayWindow(MainWindow):
         settings: QSettings,
         roads: Sequence[Road] = (),
         bookmarks_folder: Path | None = None,
-        **options: Any,
+        **options: Unpack[ReplayOptions],
     ) -> ReplayWindow:
         """The replay of ``incident_id`` read from ``store`` (its events, once; the schools)."""
         from dispatch_console.replay.timeline import Timeline
@@ -535,7 +546,7 @@ class ReplayWindow(MainWindow):
         self.resizeDocks([docks["charts"]], [max(220, self.height() // 4)], Qt.Orientation.Vertical)
         self._sized = True
 
-    def showEvent(self, event: Any) -> None:
+    def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         if not self._sized and not self.restored:
             self.size_docks()
@@ -575,7 +586,7 @@ class ReplayWindow(MainWindow):
               "Replay: go to the incident's first event")
         )  # fmt: skip
 
-    def _set_chart_data(self, series: Any | None) -> None:
+    def _set_chart_data(self, series: ChartData | Series | None) -> None:
         if series is None:
             try:
                 from dispatch_console.replay.metrics import series as compute_series
@@ -830,7 +841,7 @@ class ReplayWindow(MainWindow):
         if getattr(self, "bar", None) is not None:
             self.bar.set_markers(self._markers(), MARKER_LEGEND)
 
-    def closeEvent(self, event: Any) -> None:
+    def closeEvent(self, event: QCloseEvent) -> None:
         self.play_timer.stop()
         super().closeEvent(event)
 

@@ -20,7 +20,7 @@ import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import (
     QMessageLogContext,
@@ -32,6 +32,9 @@ from PySide6.QtCore import (
 )
 
 from dispatch_console.resources import resource
+
+if TYPE_CHECKING:  # imported when the alarm first sounds (QtMultimedia may be missing)
+    from PySide6.QtMultimedia import QSoundEffect
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +83,7 @@ class Alarm(QObject):
         self._audio_outputs = audio_outputs or _system_audio_outputs
         self._sounding = False
         self._probed = False
-        self._effect: Any = None  # QSoundEffect once probed with an output, else None
+        self._effect: QSoundEffect | None = None  # once probed with an output
         self._warned = False
 
     @property
@@ -123,7 +126,7 @@ class Alarm(QObject):
 
     # --- the sound -----------------------------------------------------------------------
 
-    def _ensure_effect(self) -> Any:
+    def _ensure_effect(self) -> QSoundEffect | None:
         if self._probed:
             return self._effect
         self._probed = True

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol, overload
 
 from PySide6.QtCore import (
     QByteArray,
@@ -79,6 +79,7 @@ from dispatch_console.ui.panels.warnings_panel import WarningsPanel
 from dispatch_console.ui.shell.broadcast_line import BroadcastLinePanel
 from dispatch_console.ui.shell.cards import WrappedLabel
 from dispatch_console.ui.shell.header import IncidentHeader, local_clock
+from dispatch_console.ui.shell.panel import Panel
 from dispatch_console.ui.shell.selection import Selection
 from dispatch_console.ui.shell.theme import DAY, NIGHT, THEMES, Theme, apply_theme
 from dispatch_console.ui.shell.user import User
@@ -225,7 +226,7 @@ class MainWindow(QMainWindow):
         self.broadcasts = BroadcastsPanel(console, self.selection, self.theme)
         self.par = ParPanel(console, self.selection, self.theme)
         self.rules = RulesPanel(console, self.selection, self.theme)
-        self.panels: list[QWidget] = [
+        self.panels: list[Panel] = [
             self.header, self.map, self.alerts, self.detail, self.responders, self.event_log,
             self.warnings, self.broadcast_line, self.broadcasts, self.par, self.rules,
         ]  # fmt: skip
@@ -643,7 +644,7 @@ class MainWindow(QMainWindow):
         self.exercise_banner.setVisible(focused is not None and focused.exercise)
         for panel in self.panels:
             try:
-                panel.refresh(changes, now)  # type: ignore[attr-defined]
+                panel.refresh(changes, now)
             except Exception:  # one broken panel must not freeze the others
                 log.exception("%s.refresh failed", type(panel).__name__)
         self._show_top_warning()
@@ -990,7 +991,7 @@ class MainWindow(QMainWindow):
         self.help.theme = theme
         self._style_top_warning()
         for panel in self.panels:
-            panel.set_theme(theme)  # type: ignore[attr-defined]
+            panel.set_theme(theme)
         self.settings.setValue("ui/theme", theme.name)
 
     # --- title --------------------------------------------------------------------------------
@@ -1124,10 +1125,16 @@ class MainWindow(QMainWindow):
         box.setDefaultButton(QMessageBox.StandardButton.No)
         return box.exec() == QMessageBox.StandardButton.Yes
 
-    def resize(self, *size: Any) -> None:
+    @overload
+    def resize(self, size: QSize, /) -> None: ...
+
+    @overload
+    def resize(self, w: int, h: int, /) -> None: ...
+
+    def resize(self, w: QSize | int, h: int = 0, /) -> None:
         """As QWidget's; the size asked for is remembered until the window is first laid out
         (the minimum of a layout not yet settled can grow the window as it appears)."""
-        wanted = size[0] if len(size) == 1 else QSize(int(size[0]), int(size[1]))
+        wanted = w if isinstance(w, QSize) else QSize(int(w), int(h))
         super().resize(wanted)
         if not self._sized:
             self._requested_size = QSize(wanted)
