@@ -245,16 +245,23 @@ class _Submitter:
         )
 
 
-def run_console(options: ConsoleOptions) -> int:
-    """Show the console and run until its window closes."""
+def qt_application(name: str, what: str) -> QApplication:
+    """The process's ``QApplication`` (made if there is none) named ``name``; offscreen, with
+    a warning naming ``what`` runs there, when there is no screen."""
     os.environ.setdefault("QT_SCALE_FACTOR_ROUNDING_POLICY", "PassThrough")
     no_screen = not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
     if no_screen and os.environ.setdefault("QT_QPA_PLATFORM", "offscreen") == "offscreen":
-        log.warning("no screen (DISPLAY is not set): the console runs offscreen")
+        log.warning("no screen (DISPLAY is not set): the %s runs offscreen", what)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     app.setOrganizationName(ORGANIZATION)
-    app.setApplicationName(APPLICATION)
+    app.setApplicationName(name)
+    return app
+
+
+def run_console(options: ConsoleOptions) -> int:
+    """Show the console and run until its window closes."""
+    app = qt_application(APPLICATION, "console")
     console = build_console(options)
     if console is None:
         print("no user given: the console needs to know who is using it", file=sys.stderr)

@@ -6,20 +6,14 @@ loop; the window itself (:mod:`dispatch_console.ui.replay.replay_window`) is onl
 
 from __future__ import annotations
 
-import logging
-import os
-import sys
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, QTimer
-from PySide6.QtWidgets import QApplication
 
-from dispatch_console.launch.console import ORGANIZATION
+from dispatch_console.launch.console import ORGANIZATION, qt_application
 from dispatch_console.store import Store
 from dispatch_console.ui.replay.replay_window import ReplayWindow, incident_place, roads_for
 from dispatch_console.ui.shell.theme import THEMES
-
-log = logging.getLogger(__name__)
 
 #: Where the replay keeps its window layout (apart from the live console's).
 REPLAY_APPLICATION = "Dispatch Console Replay"
@@ -37,14 +31,7 @@ def run_replay(
     quit_after_s: float | None = None,
 ) -> int:
     """Open the replay window on ``incident_id`` and run until it is closed."""
-    os.environ.setdefault("QT_SCALE_FACTOR_ROUNDING_POLICY", "PassThrough")
-    no_screen = not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-    if no_screen and os.environ.setdefault("QT_QPA_PLATFORM", "offscreen") == "offscreen":
-        log.warning("no screen (DISPLAY is not set): the replay runs offscreen")
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    assert isinstance(app, QApplication)
-    app.setOrganizationName(ORGANIZATION)
-    app.setApplicationName(REPLAY_APPLICATION)
+    app = qt_application(REPLAY_APPLICATION, "replay")
     settings = (
         QSettings(str(settings_file), QSettings.Format.IniFormat)
         if settings_file is not None
