@@ -685,8 +685,7 @@ def cmd_import_roster(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _audit(store: Store, payload: ev.Payload) -> None:
-    actor = ev.Actor(ev.ActorKind.CONSOLE_USER, _cli_actor())
-    store.append([ev.EventDraft(None, store._clock(), actor, ev.Source.IMPORT, payload)])
+    store.append([ev.EventDraft(None, store._clock(), _admin(), ev.Source.IMPORT, payload)])
 
 
 def cmd_incidents(args: argparse.Namespace, out: TextIO) -> int:
@@ -1282,11 +1281,11 @@ def cmd_keys_revoke(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _admin() -> ev.Actor:
-    """The actor of an administration command: who runs it, on this machine."""
+    """The one actor of every administration audit event (users, keys, devices, roster):
+    ``cli:<operating-system user>`` as a *system* actor. The command line is not a signed-in
+    console user (it passes no console sign-in), so it never wears a console user's label."""
     who = _os_user()
-    return ev.Actor(
-        ev.ActorKind.SYSTEM, f"{CLI_ACTOR_NAME} ({'unknown' if who is None else who})"[:200]
-    )
+    return ev.Actor(ev.ActorKind.SYSTEM, f"{CLI_ACTOR_NAME}:{who or 'unknown'}"[:200])
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -1764,12 +1763,6 @@ def _os_user() -> str | None:
         return getpass.getuser()
     except (OSError, KeyError):
         return None
-
-
-def _cli_actor() -> str:
-    """Who ran this command: ``cli:<operating-system user>`` (the audit events' actor)."""
-    who = _os_user()
-    return f"{CLI_ACTOR_NAME}:{who}"[:200] if who is not None else CLI_ACTOR_NAME
 
 
 def _log_traceback() -> Path:

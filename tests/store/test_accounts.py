@@ -12,7 +12,7 @@ from dispatch_console.store import Store, StoreError, schema
 from dispatch_console.store import accounts as acc
 from tests.builders import T0
 
-ADMIN = ev.Actor(ev.ActorKind.SYSTEM, "cli (admin)")
+ADMIN = ev.Actor(ev.ActorKind.SYSTEM, "cli:admin")
 PASSWORD = "correct horse battery"
 
 
@@ -132,7 +132,7 @@ def test_users_from_the_command_line(
             if e.payload.action == "role_changed"  # type: ignore[attr-defined]
         ]  # fmt: skip
     assert len(role_changes) == 1 and role_changes[0].actor.kind is ev.ActorKind.SYSTEM
-    assert role_changes[0].actor.name.startswith("cli (")
+    assert role_changes[0].actor.name.startswith("cli:")
 
 
 def test_the_demo_console_enrols_the_demo_account_the_readme_gives(
