@@ -1126,7 +1126,6 @@ def _console_as_login_role(args: argparse.Namespace, store: Store, listen: Any, 
     its role the one the owner registered for it (``users add``)."""
     from sqlalchemy import text
 
-    from dispatch_console.store import accounts
     from dispatch_console.ui.console_app import ConsoleOptions, run_console
     from dispatch_console.ui.shell.user import User
 
@@ -1138,7 +1137,8 @@ def _console_as_login_role(args: argparse.Namespace, store: Store, listen: Any, 
             f"the login role {name!r} is not a console user (the owner enrols it: "
             "dispatch-console users add NAME --role ROLE)"
         )
-    accounts.audit_pg_session(store, "signed_in", name, role)
+    # The one-time code is asked by the console's sign-in dialog and checked by the database
+    # (second_factor), which records the sign-in or its failure itself.
     options = ConsoleOptions(
         args.db,
         gateway=not args.no_gateway,
@@ -1303,19 +1303,21 @@ def cmd_users_add(args: argparse.Namespace, out: TextIO) -> int:
     from dispatch_console.store import accounts
 
     password = _read_password(args.password_stdin)
+    secret: str | None
     with _store(args) as store:
         if store.dialect == "postgresql":  # a login role of its own; the server checks it
             from dispatch_console.store.pgroles import create_login
 
-            create_login(store.url, args.name.strip(), args.role, password)
+            secret = create_login(store.url, args.name.strip(), args.role, password)
             accounts.audit_role_change(store, args.name.strip(), args.role, by=_admin())
             print(
                 f"login role {args.name.strip()!r} created in the {args.role} group; it signs "
-                "in to PostgreSQL with its password (SCRAM-SHA-256)",
+                "in to PostgreSQL with its password (SCRAM-SHA-256) and a one-time code the "
+                "database checks",
                 file=out,
             )
-            return 0
-        secret = accounts.enroll(store, args.name, args.role, password, by=_admin())
+        else:
+            secret = accounts.enroll(store, args.name, args.role, password, by=_admin())
     assert secret is not None
     uri = accounts.provisioning_uri(args.name.strip(), secret)
     print(f"enrolled {args.name.strip()} as {args.role}", file=out)
@@ -1363,7 +1365,14 @@ def cmd_users_unlock(args: argparse.Namespace, out: TextIO) -> int:
     from dispatch_console.store import accounts
 
     with _store(args) as store:
-        accounts.unlock(store, args.name, by=_admin())
+        if store.dialect == "postgresql":
+            from dispatch_console.store.pgroles import unlock_login
+
+            if not unlock_login(store.url, args.name):
+                raise CliError(f"no login role {args.name!r} with a second factor")
+            accounts.audit_unlocked(store, args.name, by=_admin())
+        else:
+            accounts.unlock(store, args.name, by=_admin())
     print(f"unlocked {args.name}", file=out)
     return 0
 

@@ -317,6 +317,11 @@ def audit_role_change(store: Store, name: str, role: str, *, by: ev.Actor) -> No
     _audit(store, "role_changed", name, by, role, "PostgreSQL login role")
 
 
+def audit_unlocked(store: Store, name: str, *, by: ev.Actor) -> None:
+    """A PostgreSQL login role's lock-out lifted (its second factor is the database's)."""
+    _audit(store, "unlocked", name, by, None, "PostgreSQL login role")
+
+
 def unlock(store: Store, name: str, *, by: ev.Actor) -> None:
     _change(store, name, by, "unlocked", None, values={"failures": 0, "locked_at_us": None})
 

@@ -123,9 +123,14 @@ def build_console(
     """Everything but the event loop (tests and the screenshot drive the loop themselves)."""
     settings = settings_for(options)
     user = options.user
-    if options.sign_in:
+    if options.sign_in or options.postgres_session:
         dialog = SignInDialog(
-            options.store_url, user.name if user is not None else "", console=_console_name()
+            options.store_url,
+            user.name if user is not None else "",
+            console=_console_name(),
+            postgres_role=(user.name, user.role)
+            if options.postgres_session and user is not None
+            else None,
         )
         if dialog.exec() != QDialog.DialogCode.Accepted or dialog.account is None:
             return None
