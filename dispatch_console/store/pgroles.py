@@ -175,6 +175,28 @@ def create_login(owner_url: str, name: str, role: str, password: str) -> str:
     return secret
 
 
+def create_gateway_login(owner_url: str, name: str, password: str) -> None:
+    """A login role for a gateway in ``dc_gateway`` (SCRAM-SHA-256 password; a service, so no
+    one-time code: it appends only the feeds' events, see :func:`setup_roles`)."""
+    if not name or len(name) > 63:
+        raise StoreError("a PostgreSQL login name has 1 to 63 characters")
+    from psycopg import sql
+
+    statement = sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} IN ROLE {}").format(
+        sql.Identifier(name), sql.Literal(password), sql.Identifier(GATEWAY)
+    )
+    engine = create_engine(owner_url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            driver = conn.connection.driver_connection
+            assert driver is not None
+            with driver.cursor() as cursor:
+                cursor.execute("SET password_encryption = 'scram-sha-256'")
+                cursor.execute(statement)
+    finally:
+        engine.dispose()
+
+
 def _attempts_sequence(name: str) -> str:
     return "dc_private.sf_" + hashlib.sha256(name.encode()).hexdigest()[:32]
 
