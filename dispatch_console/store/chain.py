@@ -17,6 +17,12 @@ holder of the centre's signing key (the gateway, or ``dispatch-console checkpoin
 centre trusts and that the chain still passes through it: a rewritten chain does not, and
 without the private key no new checkpoint can be made for it.
 
+**Snapshots** (the fold's cache, ``state_at`` starts from the newest) are outside the chain;
+each names the last event it folded (its ``seq``), so :func:`verify_chain` folds every
+incident's events again from the start and compares the state at that event with the stored
+snapshot: an altered snapshot (a state the events never produced) is reported, naming the
+incident and the event.
+
 The signing key lives outside the database, in a file readable only by its owner
 (``$DISPATCH_CONSOLE_SIGNING_KEY_FILE``, else ``<user config dir>/centre-signing.key``); only
 its public half is stored (``trusted_keys``). The same key signs exported incident files
@@ -263,6 +269,8 @@ class Verification:
     problems: list[str] = field(default_factory=list)
     #: Events stored before the chain existed (no hash): not covered.
     unchained: int = 0
+    #: Snapshots recomputed from the events and found equal.
+    snapshots: int = 0
 
     @property
     def ok(self) -> bool:
@@ -278,8 +286,11 @@ class Verification:
 _VERIFY_COLUMNS = (*schema.EVENT_COLUMNS, schema.events.c.chain_hash)
 
 
-def verify_chain(store: Store, max_breaks: int = 20, pause_s: float = 0.0) -> Verification:
-    """Recompute the whole chain and check every checkpoint; see :class:`Verification`.
+def verify_chain(
+    store: Store, max_breaks: int = 20, pause_s: float = 0.0, *, snapshots: bool = True
+) -> Verification:
+    """Recompute the whole chain and check every checkpoint and (``snapshots``) every stored
+    snapshot; see :class:`Verification`.
 
     After a break the walk goes on from the stored hash, so each further tampered place is
     reported too (up to ``max_breaks``). ``pause_s``: a pause every 5,000 events (a console's
@@ -377,7 +388,73 @@ def verify_chain(store: Store, max_breaks: int = 20, pause_s: float = 0.0) -> Ve
                 "events were removed from the end"
             )
     result.breaks.sort(key=lambda b: b.seq)
+    if snapshots:
+        verify_snapshots(store, result, pause_s)
     return result
+
+
+def verify_snapshots(store: Store, result: Verification, pause_s: float = 0.0) -> None:
+    """Fold each incident that has snapshots from its first event and compare the state at
+    each snapshot's event with the snapshot (of the current state format); a snapshot that
+    differs, cannot be read, or names no event of its incident is a problem."""
+    from dispatch_console.domain.fold import fold
+    from dispatch_console.domain.state import STATE_FORMAT, IncidentState
+
+    table = schema.snapshots
+    with store._reader.connect() as conn:
+        incidents = [
+            r[0]
+            for r in conn.execute(
+                select(table.c.incident_id).where(table.c.format == STATE_FORMAT).distinct()
+            )
+        ]
+    for incident_id in sorted(incidents):
+        with store._reader.connect() as conn:
+            snaps = conn.execute(
+                select(table.c.seq, table.c.state)
+                .where(table.c.incident_id == incident_id, table.c.format == STATE_FORMAT)
+                .order_by(table.c.seq)
+            ).all()
+        state = IncidentState(incident_id=incident_id)
+        pending = list(snaps)
+        events = store.read(incident_id, until_seq=int(pending[-1][0]))
+        for event in events:
+            fold([event], state)
+            while pending and int(pending[0][0]) <= event.seq:
+                seq, blob = pending.pop(0)
+                _compare_snapshot(result, incident_id, int(seq), bytes(blob), state, event.seq)
+            if pause_s and state.event_count % 5000 == 0:
+                time.sleep(pause_s)
+        events.close()
+        for seq, _ in pending:
+            result.problems.append(
+                f"snapshot of incident {incident_id} at event {seq}: no such event of the "
+                "incident (the snapshot was added or the events removed)"
+            )
+
+
+def _compare_snapshot(
+    result: Verification, incident_id: str, seq: int, blob: bytes, state: Any, at_seq: int
+) -> None:
+    import zlib
+
+    from dispatch_console.domain.state import decode_state
+
+    where = f"snapshot of incident {incident_id} at event {seq}"
+    if seq != at_seq:
+        result.problems.append(f"{where}: no such event of the incident")
+        return
+    try:
+        stored = decode_state(blob)
+    except (msgspec.DecodeError, msgspec.ValidationError, zlib.error):
+        result.problems.append(f"{where}: unreadable (altered)")
+        return
+    if stored != state:
+        result.problems.append(
+            f"{where}: differs from the state its events produce (the snapshot was altered)"
+        )
+        return
+    result.snapshots += 1
 
 
 def _add(result: Verification, found: Break) -> None:

@@ -389,3 +389,60 @@ def test_events_stored_before_the_chain_are_chained_by_the_migration(tmp_path: P
     with pytest.raises(sqlite3.DatabaseError, match="append-only"):
         conn.execute("UPDATE events SET actor_name = 'x' WHERE seq = 1")
     conn.close()
+
+
+def test_an_altered_snapshot_fails_verify(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Snapshots are outside the chain; ``verify`` folds the events again up to each snapshot's
+    event and compares: a snapshot that shows what the events never said is reported."""
+    import msgspec
+
+    from dispatch_console.domain.state import decode_state, encode_state
+
+    url = sqlite_url(tmp_path)
+    with Store(url, snapshot_interval=5) as store:
+        store.set_user(IC.name, "incident commander")
+        incident(store, "inc-1")
+        incident(store, "inc-2")
+        store.state_at("inc-1")
+        store.state_at("inc-2")
+        result = verify_chain(store)
+        assert result.ok and result.snapshots >= 8
+        with store._reader.connect() as conn:
+            seq, blob = conn.execute(
+                text(
+                    "SELECT seq, state FROM snapshots WHERE incident_id = 'inc-1' "
+                    "ORDER BY seq DESC LIMIT 1"
+                )
+            ).one()
+    # The attack: the cached state says all clear and the responder gone.
+    forged = msgspec.structs.replace(decode_state(blob), status="all_clear", responders={})
+    conn2 = sqlite3.connect(tmp_path / "chain.sqlite3")
+    conn2.execute(
+        "UPDATE snapshots SET state = ? WHERE incident_id = 'inc-1' AND seq = ?",
+        (encode_state(forged), seq),
+    )
+    conn2.commit()
+    conn2.close()
+    with Store(url) as store:
+        shown = store.state_at("inc-1")
+        assert shown.status == "all_clear" and not shown.responders  # what a console shows
+        result = verify_chain(store)
+    assert not result.ok and not result.breaks  # the events are intact; the cache is not
+    assert any(f"snapshot of incident inc-1 at event {seq}" in p for p in result.problems)
+    assert main(["verify", "--db", url]) == EXIT_TAMPERED
+    out = capsys.readouterr().out
+    assert f"PROBLEM: snapshot of incident inc-1 at event {seq}: differs" in out
+    # A snapshot made up for an event the incident does not have is reported too.
+    conn2 = sqlite3.connect(tmp_path / "chain.sqlite3")
+    conn2.execute("DELETE FROM snapshots WHERE incident_id = 'inc-1'")
+    conn2.execute(
+        "INSERT INTO snapshots SELECT 'inc-1', seq, received_at_us, event_count, format, state "
+        "FROM snapshots WHERE incident_id = 'inc-2' ORDER BY seq LIMIT 1"
+    )
+    conn2.commit()
+    conn2.close()
+    with Store(url) as store:
+        result = verify_chain(store)
+    assert any("snapshot of incident inc-1" in p for p in result.problems), result.problems
