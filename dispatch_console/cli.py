@@ -30,7 +30,7 @@ from dispatch_console.domain.timeutil import US_PER_S, format_duration, iso, par
 from dispatch_console.domain.views import responder_rows
 from dispatch_console.store import Store, StoreError
 from dispatch_console.store.registry import RegistryError
-from dispatch_console.store.urls import default_url, redact
+from dispatch_console.store.urls import default_url, normalize_url, redact
 
 log = logging.getLogger("dispatch_console")
 
@@ -200,6 +200,14 @@ def build_parser() -> argparse.ArgumentParser:
         "first event that breaks it (exit 3 if it does)",
     )
     p.add_argument("incident", nargs="?", default=None, help="report only this incident")
+    p.add_argument(
+        "--witness",
+        metavar="FILE",
+        default=None,
+        help="a witness file (kept by a gateway or console, or by an earlier verify): the "
+        "chain must still reach the checkpoint it saw; advanced to the newest checkpoint when "
+        "the log is intact",
+    )
     p.set_defaults(handler=cmd_verify)
 
     p = command(
@@ -305,6 +313,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--role", default=None, help="ignored: your role is your account's (kept for old scripts)"
     )
     p.add_argument(
+        "--witness",
+        metavar="FILE",
+        default=None,
+        help="where this console keeps the newest signed checkpoint it has seen, outside the "
+        "database (default: in the user's state directory; none for --demo)",
+    )
+    p.add_argument(
         "--lock-after",
         type=float,
         default=15.0,
@@ -344,6 +359,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="the device certificate authority (default: $DISPATCH_CONSOLE_CA_DIR, or ca/ "
         "beside the master key)",
+    )
+    p.add_argument(
+        "--witness",
+        metavar="FILE",
+        default=None,
+        help="where the newest signed checkpoint is witnessed, outside the database (default: "
+        "in the user's state directory)",
     )
     p.add_argument(
         "--journal",
@@ -771,12 +793,20 @@ def _trust_own_key(store: Store) -> None:
 
 
 def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
-    from dispatch_console.store.chain import verify_chain
+    from dispatch_console.store.chain import advance_witness, read_witness, verify_chain
 
+    witness = None
+    if args.witness is not None:
+        try:
+            witness = read_witness(Path(args.witness))
+        except ValueError as bad:
+            raise CliError(str(bad)) from None
     with _store(args) as store:
         if args.incident is not None:
             _require_incident(store, args.incident)
-        result = verify_chain(store)
+        result = verify_chain(store, witness=witness)
+        if args.witness is not None and result.ok:
+            witness = advance_witness(Path(args.witness), store)
     scope = f"incident {args.incident} in " if args.incident else ""
     first = result.first_break(args.incident)
     anchored = (
@@ -796,6 +826,10 @@ def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
     if result.problems:
         return EXIT_TAMPERED
     unchained = f"; {result.unchained} older events carry no hash" if result.unchained else ""
+    if result.snapshots:
+        unchained += f"; {result.snapshots} snapshots match their events"
+    if witness is not None:
+        unchained += f"; reaches {witness.describe()}"
     elsewhere = f" (elsewhere in the log: {result.breaks[0].describe()})" if result.breaks else ""
     print(
         f"OK: {scope}{redact(store.url)}: {result.events} events, chain intact up to event "
@@ -1038,6 +1072,7 @@ def cmd_console(args: argparse.Namespace, out: TextIO) -> int:
         quit_after_s=args.quit_after,
         sign_in=True,
         lock_after_s=args.lock_after * 60.0,
+        witness=_console_witness(args),
     )
     return run_console(options)
 
@@ -1151,9 +1186,23 @@ def _console_as_login_role(args: argparse.Namespace, store: Store, listen: Any, 
         quit_after_s=args.quit_after,
         lock_after_s=args.lock_after * 60.0,
         postgres_session=True,
+        witness=_console_witness(args),
     )
     store.close()
     return run_console(options)
+
+
+def _console_witness(args: argparse.Namespace) -> Path | None:
+    """The console's witness file (none for the demo, whose database is new at each start)."""
+    from dispatch_console.store.chain import witness_path
+
+    if args.demo:
+        return None
+    return (
+        Path(args.witness)
+        if args.witness
+        else witness_path(normalize_url(args.db) if args.db else default_url(), "console")
+    )
 
 
 def _fresh_demo_database(name: str) -> Path:
@@ -1199,7 +1248,14 @@ def cmd_gateway(args: argparse.Namespace, out: TextIO) -> int:
     Store(args.db).close()  # a clear error now, rather than from the writer thread
     # The gateway holds the centre's signing key: it anchors the event log's hash chain with
     # a signed checkpoint every minute (issue 16).
-    checkpoints = Checkpointer(args.db, CentreKey())
+    from dispatch_console.store.chain import witness_path
+
+    witness = (
+        Path(args.witness)
+        if args.witness
+        else witness_path(normalize_url(args.db) if args.db else default_url(), "gateway")
+    )
+    checkpoints = Checkpointer(args.db, CentreKey(), witness=witness)
     checkpoints.start()
     try:
         serve(args.db, listen, journal_path=args.journal)

@@ -61,6 +61,8 @@ class ConsoleOptions:
     #: PostgreSQL: the user is the database session's login role (``user``, found by the
     #: command line), authenticated by the server; the session locks like a signed-in one.
     postgres_session: bool = False
+    #: The console's witness file of the newest signed checkpoint (None: none kept).
+    witness: Path | None = None
 
 
 def _console_name() -> str:
@@ -150,7 +152,7 @@ def build_console(
     fallback = resource("demo", "roads.geojson") if options.demo is not None else None
     schools, road_list = reference_data(options.store_url, options.roads, fallback=fallback)
     console = ConsoleState(schools, road_list)
-    feed = StoreFeed(options.store_url)
+    feed = StoreFeed(options.store_url, witness=options.witness)
     commands = CommandRunner(options.store_url, on_stored=feed.wake, clock=clock)
     theme = THEMES.get(options.theme or "", None)
     # The user is registered in the store (in the runner's thread) before any command: the

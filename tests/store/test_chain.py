@@ -446,3 +446,65 @@ def test_an_altered_snapshot_fails_verify(
     with Store(url) as store:
         result = verify_chain(store)
     assert any("snapshot of incident inc-1" in p for p in result.problems), result.problems
+
+
+@pytest.mark.postgres
+def test_the_tail_removed_with_its_checkpoints_is_caught_by_a_witness(
+    postgres: object, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The owner deletes the newest events together with the checkpoints that signed them:
+    the rest is a consistent chain and verify alone says OK. The gateway's witness file, kept
+    outside the database, still names the checkpoint the chain no longer reaches."""
+    from dispatch_console.store.chain import read_witness
+
+    url = postgres.new()  # type: ignore[attr-defined]
+    key = CentreKey(tmp_path / "centre.key")
+    gateway_witness = tmp_path / "gateway-witness.json"
+    with Store(url) as store:
+        store.set_user(IC.name, "incident commander")
+        incident(store, "inc-1")
+    checkpoints = Checkpointer(url, key, witness=gateway_witness)
+    early = checkpoints.sign_now()
+    with Store(url) as store:
+        incident(store, "inc-2")
+    late = checkpoints.sign_now()
+    witnessed = read_witness(gateway_witness)
+    assert witnessed is not None and witnessed.seq == late > early
+    # verify --witness keeps its own copy up to date while the log is intact.
+    console_witness = tmp_path / "console-witness.json"
+    assert main(["verify", "--db", url, "--witness", str(console_witness)]) == 0
+    assert f"reaches the witnessed checkpoint at event {late}" in capsys.readouterr().out
+    # The attack, as the owner: the tail and its checkpoint go, the triggers back on.
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        for table, trigger in (("events", "events"), ("chain_checkpoints", "chain_checkpoints")):
+            conn.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER {trigger}_no_change"))
+        conn.execute(text(f"DELETE FROM events WHERE seq > {early}"))
+        conn.execute(text(f"DELETE FROM chain_checkpoints WHERE seq > {early}"))
+        for table, trigger in (("events", "events"), ("chain_checkpoints", "chain_checkpoints")):
+            conn.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER {trigger}_no_change"))
+    engine.dispose()
+    assert main(["verify", "--db", url]) == 0  # without a witness: nothing to see
+    capsys.readouterr()
+    for witness in (gateway_witness, console_witness):
+        assert main(["verify", "--db", url, "--witness", str(witness)]) == EXIT_TAMPERED
+        out = capsys.readouterr().out
+        short = f"PROBLEM: the chain ends at event {early}, short of the witnessed checkpoint at "
+        assert f"{short}event {late}" in out, out
+        assert f"events {early + 1}..{late} were removed with their checkpoints" in out
+    assert read_witness(console_witness) == witnessed  # not moved back by a tampered store
+    # The console's periodic verification says so too.
+    from PySide6.QtCore import Qt
+
+    from dispatch_console.app.backend import StoreFeed
+
+    feed = StoreFeed(url, witness=console_witness, verify_every_s=3600)
+    seen: list[tuple[bool, str]] = []
+
+    def told(ok: bool, why: str) -> None:
+        seen.append((ok, why))
+        feed._stopping.set()  # one pass is enough
+
+    feed.signals.integrity.connect(told, Qt.ConnectionType.DirectConnection)
+    feed._verify()
+    assert seen and seen[0][0] is False and f"checkpoint at event {late}" in seen[0][1]
