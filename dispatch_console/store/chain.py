@@ -555,6 +555,24 @@ def newest_checkpoint(store: Store) -> Witness | None:
     return None
 
 
+def witness_problem(store: Store, path: Path | None) -> str | None:
+    """Whether the store's chain still passes through the checkpoint witnessed in ``path``
+    (one query; :func:`verify_chain` is the full check); why not, or None."""
+    witness = read_witness(path) if path is not None else None
+    if witness is None:
+        return None
+    events = schema.events
+    with store._reader.connect() as conn:
+        stored = conn.execute(
+            select(events.c.chain_hash).where(events.c.seq == witness.seq)
+        ).scalar()
+    if stored is None:
+        return f"event {witness.seq} is missing: the log is short of {witness.describe()}"
+    if bytes(stored) != witness.chain_hash:
+        return f"the chain no longer passes through {witness.describe()}"
+    return None
+
+
 def advance_witness(path: Path, store: Store, seen: Witness | None = None) -> Witness | None:
     """Keep the store's newest valid checkpoint in ``path`` if it is newer than the one there
     (written atomically, mode 0600); the witness now in the file."""
@@ -624,6 +642,10 @@ class Checkpointer:
 
         try:
             with Store(self.store_url, signing_key=self.key, migrate=False) as store:
+                problem = witness_problem(store, self.witness)
+                if problem is not None:  # never sign over a log cut short or rewritten
+                    log.error("chain checkpoint NOT signed: %s", problem)
+                    return self.signed_seq
                 if store.last_seq() > self.signed_seq:
                     self.signed_seq = store.sign_checkpoint()
                 if self.witness is not None:

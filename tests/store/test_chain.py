@@ -37,6 +37,11 @@ def incident(store: Store, incident_id: str = "inc-1", positions: int = 20) -> N
     store.append(rec.drafts())
 
 
+def _checkpoint_rows(store: Store) -> list[tuple[int, ...]]:
+    with store._reader.connect() as conn:
+        return [tuple(r) for r in conn.execute(text("SELECT seq FROM chain_checkpoints"))]
+
+
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'chain.sqlite3'}"
 
@@ -493,6 +498,14 @@ def test_the_tail_removed_with_its_checkpoints_is_caught_by_a_witness(
         assert f"{short}event {late}" in out, out
         assert f"events {early + 1}..{late} were removed with their checkpoints" in out
     assert read_witness(console_witness) == witnessed  # not moved back by a tampered store
+    # The gateway signs nothing over the cut log, even after a restart (new events too).
+    with Store(url) as store:
+        incident(store, "inc-3", positions=40)
+    restarted = Checkpointer(url, key, witness=gateway_witness)
+    assert restarted.sign_now() == 0
+    with Store(url) as store:
+        assert store.last_seq() > late
+        assert max(seq for seq, *_ in _checkpoint_rows(store)) == early
     # The console's periodic verification says so too.
     from PySide6.QtCore import Qt
 
