@@ -434,6 +434,17 @@ def build_parser() -> argparse.ArgumentParser:
         "row-level security (then users add makes login roles)",
     )
     p.set_defaults(handler=cmd_users_pg_roles)
+    p = users.add_parser(
+        "add-gateway",
+        parents=[common],
+        help="PostgreSQL, as the owner: a login role for a gateway (in dc_gateway: it appends "
+        "only the feeds' events; SCRAM password, no one-time code)",
+    )
+    p.add_argument("name")
+    p.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    p.set_defaults(handler=cmd_users_add_gateway)
     p = users.add_parser("list", parents=[common], help="list accounts (never their secrets)")
     p.set_defaults(handler=cmd_users_list)
     p = users.add_parser("unlock", parents=[common], help="unlock a locked-out account")
@@ -1364,6 +1375,7 @@ def cmd_users_add(args: argparse.Namespace, out: TextIO) -> int:
         if store.dialect == "postgresql":  # a login role of its own; the server checks it
             from dispatch_console.store.pgroles import create_login
 
+            accounts.check_new_password(password)
             secret = create_login(store.url, args.name.strip(), args.role, password)
             accounts.audit_role_change(store, args.name.strip(), args.role, by=_admin())
             print(
@@ -1394,6 +1406,21 @@ def cmd_users_pg_roles(args: argparse.Namespace, out: TextIO) -> int:
             raise CliError("pg-roles is for PostgreSQL (SQLite has local accounts: users add)")
         setup_roles(store.url)
     print("group roles, grants and row-level security set", file=out)
+    return 0
+
+
+def cmd_users_add_gateway(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.store import accounts
+    from dispatch_console.store.pgroles import create_gateway_login
+
+    password = _read_password(args.password_stdin)
+    with _store(args) as store:
+        if store.dialect != "postgresql":
+            raise CliError("add-gateway is for PostgreSQL (on SQLite the gateway is local)")
+        accounts.check_new_password(password)
+        create_gateway_login(store.url, args.name.strip(), password)
+        accounts.audit_role_change(store, args.name.strip(), "gateway", by=_admin())
+    print(f"login role {args.name.strip()!r} created in dc_gateway", file=out)
     return 0
 
 

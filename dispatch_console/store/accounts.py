@@ -128,6 +128,11 @@ def _audit(
     )
 
 
+def check_new_password(password: str) -> None:
+    """StoreError if ``password`` is too short for a new account or login role."""
+    _check_password(password)
+
+
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:
         raise StoreError(f"a password needs at least {MIN_PASSWORD} characters")

@@ -8,6 +8,7 @@ none of the consoles' secrets (their passwords are the server's, their TOTP keys
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import socket
@@ -21,6 +22,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError
 
+from dispatch_console.cli import main
 from dispatch_console.domain import events as ev
 from dispatch_console.feeds.keys import SecretBox, new_key_material
 from dispatch_console.importers.geojson_schools import load_schools
@@ -29,7 +31,6 @@ from dispatch_console.store import Store
 from dispatch_console.store import accounts as acc
 from dispatch_console.store.chain import verify_chain
 from dispatch_console.store.pgroles import (
-    create_gateway_login,
     create_login,
     second_factor,
     setup_roles,
@@ -70,7 +71,8 @@ def test_the_gateway_runs_under_its_own_login_role(
             store.add_key(material.key_id, kind, scope, box.seal(material.secret), None)  # type: ignore[arg-type]
             keys[name] = Key(material.key_id, material.secret)
     setup_roles(owner_url)
-    create_gateway_login(owner_url, "gateway", GATEWAY_PASSWORD)
+    monkeypatch.setattr("sys.stdin", io.StringIO(GATEWAY_PASSWORD + "\n"))
+    assert main(["users", "add-gateway", "gateway", "--password-stdin", "--db", owner_url]) == 0
     ic_secret = create_login(owner_url, "Lt. Hayes", "incident commander", IC_PASSWORD)
     gateway_url = url_as(cluster, "gateway", GATEWAY_PASSWORD, "dispatch")
     port = free_port()
