@@ -11,9 +11,8 @@ role is a group role whose grants allow exactly its events:
 - ``dc_gateway``: appends the feeds' events (actors: the system or a device), never a console
   user's decision (:data:`~dispatch_console.domain.events.CONSOLE_ONLY_TYPES`), keeps the
   device, key and rejection tables, and appends signed checkpoints. Its login role is made by
-  the database administrator (``CREATE ROLE gateway LOGIN PASSWORD ... IN ROLE dc_gateway``);
-  the gateway has not been run end to end under it yet.
-
+  the owner (``users add-gateway NAME``: :func:`create_gateway_login`); the real gateway runs
+  end to end under it (``tests/store/test_pg_gateway_role.py``).
 Every runtime role may add snapshots (the fold's cache; ``verify`` recomputes each from the
 events it folded).
 A console user signs in with their own password, checked by the server with SCRAM-SHA-256
