@@ -107,6 +107,10 @@ class SignInDialog(QDialog):
             self.name.setText(postgres_role[0])
             self.name.setReadOnly(True)
             form.setRowVisible(self.password, False)
+            self.message.setText(
+                "Password checked by the database server. Enter your one-time code: every "
+                "action you take is recorded under your account."
+            )
             self.code.setFocus()
 
     def try_sign_in(self) -> None:
