@@ -450,6 +450,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = users.add_parser("unlock", parents=[common], help="unlock a locked-out account")
     p.add_argument("name")
     p.set_defaults(handler=cmd_users_unlock)
+    p = users.add_parser(
+        "new-code",
+        parents=[common],
+        help="a new one-time-code secret for an account or PostgreSQL login role (a lost "
+        "phone, or a login role made before the database checked codes); shown once as a QR code",
+    )
+    p.add_argument("name")
+    p.set_defaults(handler=cmd_users_new_code)
     p = users.add_parser("role", parents=[common], help="change an account's role")
     p.add_argument("name")
     p.add_argument("role", choices=ev.ROLES)
@@ -1387,14 +1395,35 @@ def cmd_users_add(args: argparse.Namespace, out: TextIO) -> int:
         else:
             secret = accounts.enroll(store, args.name, args.role, password, by=_admin())
     assert secret is not None
-    uri = accounts.provisioning_uri(args.name.strip(), secret)
     print(f"enrolled {args.name.strip()} as {args.role}", file=out)
+    _show_secret(args.name.strip(), secret, out)
+    return 0
+
+
+def _show_secret(name: str, secret: str, out: TextIO) -> None:
+    from dispatch_console.store import accounts
+
     print(
         "Scan this with the user's authenticator app (shown once; it is their second factor):",
         file=out,
     )
-    out.write(accounts.terminal_qr(uri))
+    out.write(accounts.terminal_qr(accounts.provisioning_uri(name, secret)))
     print(f"or enter the secret by hand: {secret}", file=out)
+
+
+def cmd_users_new_code(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.store import accounts
+
+    with _store(args) as store:
+        if store.dialect == "postgresql":
+            from dispatch_console.store.pgroles import new_second_factor
+
+            secret = new_second_factor(store.url, args.name)
+        else:
+            secret = accounts.new_second_factor(store, args.name)
+        accounts.audit_new_code(store, args.name, by=_admin())
+    print(f"new one-time-code secret for {args.name} (the old one no longer works)", file=out)
+    _show_secret(args.name, secret, out)
     return 0
 
 

@@ -224,6 +224,26 @@ def enrol_second_factor(conn: object, name: str) -> str:
     return secret
 
 
+def new_second_factor(owner_url: str, name: str) -> str:
+    """A new TOTP key for the console login role ``name`` (as the owner); its base32 secret."""
+    engine = create_engine(owner_url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            member = conn.execute(
+                text(
+                    "SELECT 1 FROM pg_roles r JOIN pg_auth_members m ON m.member = r.oid "
+                    "JOIN pg_roles g ON g.oid = m.roleid WHERE r.rolname = :n "
+                    "AND g.rolname = ANY(:groups)"
+                ),
+                {"n": name, "groups": list(GROUPS.values())},
+            ).first()
+            if member is None:
+                raise StoreError(f"{name!r} is not a console login role (see: users add)")
+            return enrol_second_factor(conn, name)
+    finally:
+        engine.dispose()
+
+
 def unlock_login(owner_url: str, name: str) -> bool:
     """Lift the lock-out of login role ``name`` (five failed codes); False if it has no second
     factor enrolled."""

@@ -133,6 +133,16 @@ def test_users_from_the_command_line(
         ]  # fmt: skip
     assert len(role_changes) == 1 and role_changes[0].actor.kind is ev.ActorKind.SYSTEM
     assert role_changes[0].actor.name.startswith("cli:")
+    # A lost phone: a new secret, shown once as a QR code; the old codes stop working.
+    assert main(["users", "new-code", "Lt. Hayes", "--db", db]) == 0
+    out = capsys.readouterr().out
+    fresh = out.split("or enter the secret by hand: ")[1].split()[0]
+    assert fresh != secret and "█" in out
+    with Store(db) as store:
+        step = acc.totp_step(store._clock())
+        with pytest.raises(acc.SignInRefused):
+            acc.sign_in(store, "Lt. Hayes", PASSWORD, acc.totp(secret, step + 1))
+        assert acc.sign_in(store, "Lt. Hayes", PASSWORD, acc.totp(fresh, step + 1)).name
 
 
 def test_the_demo_console_enrols_the_demo_account_the_readme_gives(

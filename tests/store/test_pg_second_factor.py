@@ -172,7 +172,9 @@ def test_five_failed_codes_lock_the_role_even_when_the_client_rolls_back(
 
 
 def test_five_committed_failures_are_a_locked_out_event(
-    scram: tuple[PrivateCluster, str], monkeypatch: pytest.MonkeyPatch
+    scram: tuple[PrivateCluster, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     cluster, owner_url = scram
     name = "Officer Five"
@@ -189,6 +191,14 @@ def test_five_committed_failures_are_a_locked_out_event(
     lock_actor = seen[5][0]
     assert lock_actor == ev.Actor(ev.ActorKind.SYSTEM, "second factor")
     assert "account locked" in (seen[6][2] or "")
+    # A lost phone: a new secret (shown once as a QR code); the old one no longer works.
+    assert main(["users", "unlock", name, "--db", owner_url]) == 0
+    assert main(["users", "new-code", name, "--db", owner_url]) == 0
+    printed = capsys.readouterr().out
+    assert "█" in printed
+    fresh = printed.split("or enter the secret by hand: ")[1].split()[0]
+    assert second_factor(url, _code(secret, 1)) is None
+    assert second_factor(url, _code(fresh)) is not None
     with Store(owner_url, migrate=False) as store:
         assert verify_chain(store).ok
 
