@@ -31,7 +31,7 @@ import hashlib
 import os
 import re
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import Connection, create_engine, text
 
 from dispatch_console.domain import events as ev
 from dispatch_console.store.store import StoreError
@@ -200,7 +200,7 @@ def _attempts_sequence(name: str) -> str:
     return "dc_private.sf_" + hashlib.sha256(name.encode()).hexdigest()[:32]
 
 
-def enrol_second_factor(conn: object, name: str) -> str:
+def enrol_second_factor(conn: Connection, name: str) -> str:
     """A new TOTP key for login role ``name`` (replacing any), in ``dc_private`` (as the
     owner); the base32 secret for the user's authenticator app."""
     from dispatch_console.store.accounts import new_totp_secret
@@ -208,7 +208,7 @@ def enrol_second_factor(conn: object, name: str) -> str:
     secret = new_totp_secret()
     raw = base64.b32decode(secret + "=" * (-len(secret) % 8))
     sequence = _attempts_sequence(name)
-    execute = conn.execute  # type: ignore[attr-defined]
+    execute = conn.execute
     execute(text(f"CREATE SEQUENCE IF NOT EXISTS {sequence}"))
     execute(
         text(
