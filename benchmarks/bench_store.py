@@ -105,10 +105,54 @@ def bench_append(folder: Path, count: int, batch: int) -> None:
         for start in range(0, len(drafts), batch):
             store.append(drafts[start : start + batch])
         rate = len(drafts) / (time.perf_counter() - started)
+    unchained = append_without_chain(f"sqlite:///{folder / 'unchained.sqlite3'}", drafts, batch)
+    hashing = chain_hashing_rate(rows)
     print(f"append, SQLite WAL synchronous=FULL, {batch}/transaction, {len(drafts):,} events:")
     print(f"  Store.append        {rate:>10,.0f} events/s   (target >= 50,000)")
     print(f"  raw executemany     {raw_rate:>10,.0f} rows/s")
     print(f"  ratio               {rate / raw_rate:>10.2f}            (target >= 0.50)")
+    print_chain_cost(rate, unchained, hashing)
+
+
+def append_without_chain(url: str, drafts: list[ev.EventDraft], batch: int) -> float:
+    """Store.append with the hash chain's computation replaced by a constant (what the chain
+    costs on top of everything else the store does)."""
+    from dispatch_console.store import store as store_module
+
+    real = store_module.chain_rows
+
+    def unchained(previous: bytes, rows: list[tuple[object, ...]]):  # type: ignore[no-untyped-def]
+        return [(*row, previous) for row in rows], previous
+
+    store_module.chain_rows = unchained  # type: ignore[assignment]
+    try:
+        with Store(url) as store:
+            started = time.perf_counter()
+            for start in range(0, len(drafts), batch):
+                store.append(drafts[start : start + batch])
+            return len(drafts) / (time.perf_counter() - started)
+    finally:
+        store_module.chain_rows = real
+
+
+def chain_hashing_rate(rows: list[tuple[object, ...]]) -> float:
+    """The chain's hashing alone (SHA-256 of the previous hash and the row's encoding)."""
+    from dispatch_console.store.chain import GENESIS, chain_rows
+
+    plain = [row[:10] for row in rows]
+    started = time.perf_counter()
+    chain_rows(GENESIS, plain)
+    return len(plain) / (time.perf_counter() - started)
+
+
+def print_chain_cost(rate: float, unchained: float, hashing: float) -> None:
+    print(f"  Store.append without the chain {unchained:>10,.0f} events/s")
+    print(f"  the chain's hashing alone      {hashing:>10,.0f} events/s")
+    print(
+        f"  the chain costs {1 / rate - 1 / unchained:+.2e} s/event "
+        f"({(1 - rate / unchained) * 100:.0f}% of the unchained rate; hashing "
+        f"{1 / hashing:.2e} s/event)"
+    )
 
 
 def bench_pg_append(url: str, count: int, batch: int) -> None:
@@ -126,11 +170,77 @@ def bench_pg_append(url: str, count: int, batch: int) -> None:
             for start in range(0, len(drafts), batch):
                 store.append(drafts[start : start + batch])
             rate = len(drafts) / (time.perf_counter() - started)
-        print(f"append, PostgreSQL, {batch}/transaction: {rate:,.0f} events/s")
+        raw_rate = pg_raw_rate(admin, bench_url, drafts, batch)
+        unchained = pg_unchained_rate(admin, bench_url, drafts, batch)
+        rows = [(n + 1, d.incident_id, d.type, d.occurred_at_us, T0, d.actor.kind.value,
+                 d.actor.name, d.source.value, ev.encode_payload(d.payload).decode(),
+                 d.idempotency_key) for n, d in enumerate(drafts)]  # fmt: skip
+        hashing = chain_hashing_rate(rows)  # type: ignore[arg-type]
+        print(f"append, PostgreSQL, {batch}/transaction, {len(drafts):,} events:")
+        print(f"  Store.append        {rate:>10,.0f} events/s")
+        print(f"  raw executemany     {raw_rate:>10,.0f} rows/s")
+        print(f"  ratio               {rate / raw_rate:>10.2f}            (target >= 0.50)")
+        print_chain_cost(rate, unchained, hashing)
     finally:
         with admin.connect() as conn:
             conn.execute(text("DROP DATABASE IF EXISTS dc_bench WITH (FORCE)"))
         admin.dispose()
+
+
+def _fresh(admin: object, name: str) -> None:
+    from sqlalchemy import text
+
+    with admin.connect() as conn:  # type: ignore[attr-defined]
+        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        conn.execute(text(f"CREATE DATABASE {name}"))
+
+
+def pg_raw_rate(admin: object, bench_url: str, drafts: list[ev.EventDraft], batch: int) -> float:
+    """psycopg executemany of the same rows (hash column included, precomputed), one
+    transaction per batch, synchronous_commit on: what the store's append is compared with."""
+    import psycopg
+
+    raw_url = bench_url + "_raw"
+    name = raw_url.rsplit("/", 1)[1]
+    _fresh(admin, name)
+    Store(raw_url).close()  # the same schema and triggers
+    rows = [
+        (n + 1, d.incident_id, d.type, d.occurred_at_us, T0, d.actor.kind.value, d.actor.name,
+         d.source.value, ev.encode_payload(d.payload).decode(), d.idempotency_key,
+         hashlib.sha256(n.to_bytes(8, "big")).digest())
+        for n, d in enumerate(drafts)
+    ]  # fmt: skip
+    conninfo = raw_url.replace("postgresql+psycopg://", "postgresql://")
+    sql = "INSERT INTO events VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    try:
+        with psycopg.connect(conninfo) as conn:
+            conn.execute("SET synchronous_commit = on")
+            conn.commit()
+            started = time.perf_counter()
+            for start in range(0, len(rows), batch):
+                with conn.transaction(), conn.cursor() as cursor:
+                    cursor.executemany(sql, rows[start : start + batch])
+            return len(rows) / (time.perf_counter() - started)
+    finally:
+        with admin.connect() as c:  # type: ignore[attr-defined]
+            from sqlalchemy import text
+
+            c.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
+def pg_unchained_rate(
+    admin: object, bench_url: str, drafts: list[ev.EventDraft], batch: int
+) -> float:
+    url = bench_url + "_nochain"
+    name = url.rsplit("/", 1)[1]
+    _fresh(admin, name)
+    try:
+        return append_without_chain(url, drafts, batch)
+    finally:
+        with admin.connect() as c:  # type: ignore[attr-defined]
+            from sqlalchemy import text
+
+            c.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
 
 
 def bench_fold_and_state_at(folder: Path, count: int, samples: int) -> None:
@@ -213,6 +323,9 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--samples", type=int, default=50)
     parser.add_argument("--pg-url", default=None, help="also measure PostgreSQL appends")
+    parser.add_argument(
+        "--append-only", action="store_true", help="only the append benchmarks (no fold)"
+    )
     parser.add_argument("--measure-state-at", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure_state_at:
@@ -223,7 +336,8 @@ def main() -> int:
         bench_append(folder, args.append_events, args.batch)
         if args.pg_url:
             bench_pg_append(args.pg_url, args.append_events, args.batch)
-        bench_fold_and_state_at(folder, args.events, args.samples)
+        if not args.append_only:
+            bench_fold_and_state_at(folder, args.events, args.samples)
     return 0
 
 

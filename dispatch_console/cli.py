@@ -30,7 +30,7 @@ from dispatch_console.domain.timeutil import US_PER_S, format_duration, iso, par
 from dispatch_console.domain.views import responder_rows
 from dispatch_console.store import Store, StoreError
 from dispatch_console.store.registry import RegistryError
-from dispatch_console.store.urls import default_url, redact
+from dispatch_console.store.urls import default_url, normalize_url, redact
 
 log = logging.getLogger("dispatch_console")
 
@@ -200,6 +200,14 @@ def build_parser() -> argparse.ArgumentParser:
         "first event that breaks it (exit 3 if it does)",
     )
     p.add_argument("incident", nargs="?", default=None, help="report only this incident")
+    p.add_argument(
+        "--witness",
+        metavar="FILE",
+        default=None,
+        help="a witness file (kept by a gateway or console, or by an earlier verify): the "
+        "chain must still reach the checkpoint it saw; advanced to the newest checkpoint when "
+        "the log is intact",
+    )
     p.set_defaults(handler=cmd_verify)
 
     p = command(
@@ -305,6 +313,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--role", default=None, help="ignored: your role is your account's (kept for old scripts)"
     )
     p.add_argument(
+        "--witness",
+        metavar="FILE",
+        default=None,
+        help="where this console keeps the newest signed checkpoint it has seen, outside the "
+        "database (default: in the user's state directory; none for --demo)",
+    )
+    p.add_argument(
         "--lock-after",
         type=float,
         default=15.0,
@@ -344,6 +359,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="the device certificate authority (default: $DISPATCH_CONSOLE_CA_DIR, or ca/ "
         "beside the master key)",
+    )
+    p.add_argument(
+        "--witness",
+        metavar="FILE",
+        default=None,
+        help="where the newest signed checkpoint is witnessed, outside the database (default: "
+        "in the user's state directory)",
     )
     p.add_argument(
         "--journal",
@@ -412,11 +434,30 @@ def build_parser() -> argparse.ArgumentParser:
         "row-level security (then users add makes login roles)",
     )
     p.set_defaults(handler=cmd_users_pg_roles)
+    p = users.add_parser(
+        "add-gateway",
+        parents=[common],
+        help="PostgreSQL, as the owner: a login role for a gateway (in dc_gateway: it appends "
+        "only the feeds' events; SCRAM password, no one-time code)",
+    )
+    p.add_argument("name")
+    p.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    p.set_defaults(handler=cmd_users_add_gateway)
     p = users.add_parser("list", parents=[common], help="list accounts (never their secrets)")
     p.set_defaults(handler=cmd_users_list)
     p = users.add_parser("unlock", parents=[common], help="unlock a locked-out account")
     p.add_argument("name")
     p.set_defaults(handler=cmd_users_unlock)
+    p = users.add_parser(
+        "new-code",
+        parents=[common],
+        help="a new one-time-code secret for an account or PostgreSQL login role (a lost "
+        "phone, or a login role made before the database checked codes); shown once as a QR code",
+    )
+    p.add_argument("name")
+    p.set_defaults(handler=cmd_users_new_code)
     p = users.add_parser("role", parents=[common], help="change an account's role")
     p.add_argument("name")
     p.add_argument("role", choices=ev.ROLES)
@@ -685,8 +726,7 @@ def cmd_import_roster(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _audit(store: Store, payload: ev.Payload) -> None:
-    actor = ev.Actor(ev.ActorKind.CONSOLE_USER, _cli_actor())
-    store.append([ev.EventDraft(None, store._clock(), actor, ev.Source.IMPORT, payload)])
+    store.append([ev.EventDraft(None, store._clock(), _admin(), ev.Source.IMPORT, payload)])
 
 
 def cmd_incidents(args: argparse.Namespace, out: TextIO) -> int:
@@ -772,12 +812,20 @@ def _trust_own_key(store: Store) -> None:
 
 
 def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
-    from dispatch_console.store.chain import verify_chain
+    from dispatch_console.store.chain import advance_witness, read_witness, verify_chain
 
+    witness = None
+    if args.witness is not None:
+        try:
+            witness = read_witness(Path(args.witness))
+        except ValueError as bad:
+            raise CliError(str(bad)) from None
     with _store(args) as store:
         if args.incident is not None:
             _require_incident(store, args.incident)
-        result = verify_chain(store)
+        result = verify_chain(store, witness=witness)
+        if args.witness is not None and result.ok:
+            witness = advance_witness(Path(args.witness), store)
     scope = f"incident {args.incident} in " if args.incident else ""
     first = result.first_break(args.incident)
     anchored = (
@@ -797,6 +845,10 @@ def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
     if result.problems:
         return EXIT_TAMPERED
     unchained = f"; {result.unchained} older events carry no hash" if result.unchained else ""
+    if result.snapshots:
+        unchained += f"; {result.snapshots} snapshots match their events"
+    if witness is not None:
+        unchained += f"; reaches {witness.describe()}"
     elsewhere = f" (elsewhere in the log: {result.breaks[0].describe()})" if result.breaks else ""
     print(
         f"OK: {scope}{redact(store.url)}: {result.events} events, chain intact up to event "
@@ -1039,6 +1091,7 @@ def cmd_console(args: argparse.Namespace, out: TextIO) -> int:
         quit_after_s=args.quit_after,
         sign_in=True,
         lock_after_s=args.lock_after * 60.0,
+        witness=_console_witness(args),
     )
     return run_console(options)
 
@@ -1128,7 +1181,6 @@ def _console_as_login_role(args: argparse.Namespace, store: Store, listen: Any, 
     from sqlalchemy import text
 
     from dispatch_console.launch.console import ConsoleOptions, run_console
-    from dispatch_console.store import accounts
     from dispatch_console.ui.shell.user import User
 
     with store._reader.connect() as conn:
@@ -1139,7 +1191,8 @@ def _console_as_login_role(args: argparse.Namespace, store: Store, listen: Any, 
             f"the login role {name!r} is not a console user (the owner enrols it: "
             "dispatch-console users add NAME --role ROLE)"
         )
-    accounts.audit_pg_session(store, "signed_in", name, role)
+    # The one-time code is asked by the console's sign-in dialog and checked by the database
+    # (second_factor), which records the sign-in or its failure itself.
     options = ConsoleOptions(
         args.db,
         gateway=not args.no_gateway,
@@ -1152,9 +1205,23 @@ def _console_as_login_role(args: argparse.Namespace, store: Store, listen: Any, 
         quit_after_s=args.quit_after,
         lock_after_s=args.lock_after * 60.0,
         postgres_session=True,
+        witness=_console_witness(args),
     )
     store.close()
     return run_console(options)
+
+
+def _console_witness(args: argparse.Namespace) -> Path | None:
+    """The console's witness file (none for the demo, whose database is new at each start)."""
+    from dispatch_console.store.chain import witness_path
+
+    if args.demo:
+        return None
+    return (
+        Path(args.witness)
+        if args.witness
+        else witness_path(normalize_url(args.db) if args.db else default_url(), "console")
+    )
 
 
 def _fresh_demo_database(name: str) -> Path:
@@ -1200,7 +1267,14 @@ def cmd_gateway(args: argparse.Namespace, out: TextIO) -> int:
     Store(args.db).close()  # a clear error now, rather than from the writer thread
     # The gateway holds the centre's signing key: it anchors the event log's hash chain with
     # a signed checkpoint every minute (issue 16).
-    checkpoints = Checkpointer(args.db, CentreKey())
+    from dispatch_console.store.chain import witness_path
+
+    witness = (
+        Path(args.witness)
+        if args.witness
+        else witness_path(normalize_url(args.db) if args.db else default_url(), "gateway")
+    )
+    checkpoints = Checkpointer(args.db, CentreKey(), witness=witness)
     checkpoints.start()
     try:
         serve(args.db, listen, journal_path=args.journal)
@@ -1282,11 +1356,11 @@ def cmd_keys_revoke(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _admin() -> ev.Actor:
-    """The actor of an administration command: who runs it, on this machine."""
+    """The one actor of every administration audit event (users, keys, devices, roster):
+    ``cli:<operating-system user>`` as a *system* actor. The command line is not a signed-in
+    console user (it passes no console sign-in), so it never wears a console user's label."""
     who = _os_user()
-    return ev.Actor(
-        ev.ActorKind.SYSTEM, f"{CLI_ACTOR_NAME} ({'unknown' if who is None else who})"[:200]
-    )
+    return ev.Actor(ev.ActorKind.SYSTEM, f"{CLI_ACTOR_NAME}:{who or 'unknown'}"[:200])
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -1304,28 +1378,52 @@ def cmd_users_add(args: argparse.Namespace, out: TextIO) -> int:
     from dispatch_console.store import accounts
 
     password = _read_password(args.password_stdin)
+    secret: str | None
     with _store(args) as store:
         if store.dialect == "postgresql":  # a login role of its own; the server checks it
             from dispatch_console.store.pgroles import create_login
 
-            create_login(store.url, args.name.strip(), args.role, password)
+            accounts.check_new_password(password)
+            secret = create_login(store.url, args.name.strip(), args.role, password)
             accounts.audit_role_change(store, args.name.strip(), args.role, by=_admin())
             print(
                 f"login role {args.name.strip()!r} created in the {args.role} group; it signs "
-                "in to PostgreSQL with its password (SCRAM-SHA-256)",
+                "in to PostgreSQL with its password (SCRAM-SHA-256) and a one-time code the "
+                "database checks",
                 file=out,
             )
-            return 0
-        secret = accounts.enroll(store, args.name, args.role, password, by=_admin())
+        else:
+            secret = accounts.enroll(store, args.name, args.role, password, by=_admin())
     assert secret is not None
-    uri = accounts.provisioning_uri(args.name.strip(), secret)
     print(f"enrolled {args.name.strip()} as {args.role}", file=out)
+    _show_secret(args.name.strip(), secret, out)
+    return 0
+
+
+def _show_secret(name: str, secret: str, out: TextIO) -> None:
+    from dispatch_console.store import accounts
+
     print(
         "Scan this with the user's authenticator app (shown once; it is their second factor):",
         file=out,
     )
-    out.write(accounts.terminal_qr(uri))
+    out.write(accounts.terminal_qr(accounts.provisioning_uri(name, secret)))
     print(f"or enter the secret by hand: {secret}", file=out)
+
+
+def cmd_users_new_code(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.store import accounts
+
+    with _store(args) as store:
+        if store.dialect == "postgresql":
+            from dispatch_console.store.pgroles import new_second_factor
+
+            secret = new_second_factor(store.url, args.name)
+        else:
+            secret = accounts.new_second_factor(store, args.name)
+        accounts.audit_new_code(store, args.name, by=_admin())
+    print(f"new one-time-code secret for {args.name} (the old one no longer works)", file=out)
+    _show_secret(args.name, secret, out)
     return 0
 
 
@@ -1337,6 +1435,21 @@ def cmd_users_pg_roles(args: argparse.Namespace, out: TextIO) -> int:
             raise CliError("pg-roles is for PostgreSQL (SQLite has local accounts: users add)")
         setup_roles(store.url)
     print("group roles, grants and row-level security set", file=out)
+    return 0
+
+
+def cmd_users_add_gateway(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.store import accounts
+    from dispatch_console.store.pgroles import create_gateway_login
+
+    password = _read_password(args.password_stdin)
+    with _store(args) as store:
+        if store.dialect != "postgresql":
+            raise CliError("add-gateway is for PostgreSQL (on SQLite the gateway is local)")
+        accounts.check_new_password(password)
+        create_gateway_login(store.url, args.name.strip(), password)
+        accounts.audit_role_change(store, args.name.strip(), "gateway", by=_admin())
+    print(f"login role {args.name.strip()!r} created in dc_gateway", file=out)
     return 0
 
 
@@ -1364,7 +1477,14 @@ def cmd_users_unlock(args: argparse.Namespace, out: TextIO) -> int:
     from dispatch_console.store import accounts
 
     with _store(args) as store:
-        accounts.unlock(store, args.name, by=_admin())
+        if store.dialect == "postgresql":
+            from dispatch_console.store.pgroles import unlock_login
+
+            if not unlock_login(store.url, args.name):
+                raise CliError(f"no login role {args.name!r} with a second factor")
+            accounts.audit_unlocked(store, args.name, by=_admin())
+        else:
+            accounts.unlock(store, args.name, by=_admin())
     print(f"unlocked {args.name}", file=out)
     return 0
 
@@ -1764,12 +1884,6 @@ def _os_user() -> str | None:
         return getpass.getuser()
     except (OSError, KeyError):
         return None
-
-
-def _cli_actor() -> str:
-    """Who ran this command: ``cli:<operating-system user>`` (the audit events' actor)."""
-    who = _os_user()
-    return f"{CLI_ACTOR_NAME}:{who}"[:200] if who is not None else CLI_ACTOR_NAME
 
 
 def _log_traceback() -> Path:

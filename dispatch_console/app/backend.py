@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
@@ -32,7 +33,7 @@ from dispatch_console.domain.lifecycle import RuleViolation
 from dispatch_console.domain.state import IncidentState
 from dispatch_console.service import IncidentService
 from dispatch_console.store import PG_CONNECT_ARGS, Store, StoreError, error_line, unreachable
-from dispatch_console.store.chain import verify_chain
+from dispatch_console.store.chain import advance_witness, read_witness, verify_chain
 
 if TYPE_CHECKING:
     from psycopg import Connection
@@ -86,8 +87,11 @@ class StoreFeed:
         *,
         poll_s: float = POLL_S,
         verify_every_s: float | None = VERIFY_EVERY_S,
+        witness: Path | None = None,
     ) -> None:
         self.store_url = store_url
+        #: The witness file: the newest signed checkpoint this console has seen (chain.py).
+        self.witness = witness
         self.poll_s = poll_s
         self.verify_every_s = verify_every_s
         self.signals = _Signals()
@@ -108,8 +112,11 @@ class StoreFeed:
         assert self.verify_every_s is not None
         while not self._stopping.is_set():
             try:
+                witness = read_witness(self.witness) if self.witness is not None else None
                 with Store(self.store_url, migrate=False) as store:
-                    result = verify_chain(store, pause_s=0.002)
+                    result = verify_chain(store, pause_s=0.002, witness=witness)
+                    if self.witness is not None and result.ok:
+                        advance_witness(self.witness, store)
                 first = result.first_break()
                 if first is not None:
                     self.signals.integrity.emit(False, first.describe())

@@ -61,6 +61,8 @@ class ConsoleOptions:
     #: PostgreSQL: the user is the database session's login role (``user``, found by the
     #: command line), authenticated by the server; the session locks like a signed-in one.
     postgres_session: bool = False
+    #: The console's witness file of the newest signed checkpoint (None: none kept).
+    witness: Path | None = None
 
 
 def _console_name() -> str:
@@ -126,9 +128,14 @@ def build_console(
     """Everything but the event loop (tests and the screenshot drive the loop themselves)."""
     settings = settings_for(options)
     user = options.user
-    if options.sign_in:
+    if options.sign_in or options.postgres_session:
         dialog = SignInDialog(
-            options.store_url, user.name if user is not None else "", console=_console_name()
+            options.store_url,
+            user.name if user is not None else "",
+            console=_console_name(),
+            postgres_role=(user.name, user.role)
+            if options.postgres_session and user is not None
+            else None,
         )
         if dialog.exec() != QDialog.DialogCode.Accepted or dialog.account is None:
             return None
@@ -148,7 +155,7 @@ def build_console(
     fallback = resource("demo", "roads.geojson") if options.demo is not None else None
     schools, road_list = reference_data(options.store_url, options.roads, fallback=fallback)
     console = ConsoleState(schools, road_list)
-    feed = StoreFeed(options.store_url)
+    feed = StoreFeed(options.store_url, witness=options.witness)
     commands = CommandRunner(options.store_url, on_stored=feed.wake, clock=clock)
     theme = THEMES.get(options.theme or "", None)
     # The user is registered in the store (in the runner's thread) before any command: the

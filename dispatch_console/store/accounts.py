@@ -128,6 +128,11 @@ def _audit(
     )
 
 
+def check_new_password(password: str) -> None:
+    """StoreError if ``password`` is too short for a new account or login role."""
+    _check_password(password)
+
+
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:
         raise StoreError(f"a password needs at least {MIN_PASSWORD} characters")
@@ -315,6 +320,33 @@ def audit_role_change(store: Store, name: str, role: str, *, by: ev.Actor) -> No
     """A PostgreSQL login role made or moved to ``role``'s group (its accounts are the
     server's): the audit event."""
     _audit(store, "role_changed", name, by, role, "PostgreSQL login role")
+
+
+def new_second_factor(store: Store, name: str) -> str:
+    """A new TOTP secret for account ``name`` (the old one stops working); to show once."""
+    table = schema.accounts
+    secret = new_totp_secret()
+    with store._writer.begin() as conn:
+        row = conn.execute(select(table.c.demo).where(table.c.name == name)).first()
+        if row is None:
+            raise StoreError(f"no account {name!r} (see: dispatch-console users list)")
+        if row.demo:
+            raise StoreError("the demo account has no second factor")
+        conn.execute(
+            update(table)
+            .where(table.c.name == name)
+            .values(totp_secret=secret, totp_last_step=None, updated_at_us=store._clock())
+        )
+    return secret
+
+
+def audit_new_code(store: Store, name: str, *, by: ev.Actor) -> None:
+    _audit(store, "enrolled", name, by, None, "new one-time-code secret")
+
+
+def audit_unlocked(store: Store, name: str, *, by: ev.Actor) -> None:
+    """A PostgreSQL login role's lock-out lifted (its second factor is the database's)."""
+    _audit(store, "unlocked", name, by, None, "PostgreSQL login role")
 
 
 def unlock(store: Store, name: str, *, by: ev.Actor) -> None:

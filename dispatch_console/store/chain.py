@@ -17,6 +17,19 @@ holder of the centre's signing key (the gateway, or ``dispatch-console checkpoin
 centre trusts and that the chain still passes through it: a rewritten chain does not, and
 without the private key no new checkpoint can be made for it.
 
+**Snapshots** (the fold's cache, ``state_at`` starts from the newest) are outside the chain;
+each names the last event it folded (its ``seq``), so :func:`verify_chain` folds every
+incident's events again from the start and compares the state at that event with the stored
+snapshot: an altered snapshot (a state the events never produced) is reported, naming the
+incident and the event.
+
+**Witnesses.** Someone who owns the database can delete the newest events *together with* the
+checkpoints that signed them; what remains is a shorter, consistent chain. So every gateway and
+console keeps the newest checkpoint it has seen (sequence, hash, key, signature) in a small
+**witness file** outside the database (:class:`Witness`, :func:`witness_path`): ``verify
+--witness FILE`` and the console's periodic verification report a store whose chain no longer
+reaches a witnessed checkpoint, or passes through it with another hash, naming it.
+
 The signing key lives outside the database, in a file readable only by its owner
 (``$DISPATCH_CONSOLE_SIGNING_KEY_FILE``, else ``<user config dir>/centre-signing.key``); only
 its public half is stored (``trusted_keys``). The same key signs exported incident files
@@ -26,6 +39,7 @@ its public half is stored (``trusted_keys``). The same key signs exported incide
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import struct
@@ -43,7 +57,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
-from platformdirs import user_config_path
+from platformdirs import user_config_path, user_state_path
 from sqlalchemy import Connection, select
 
 from dispatch_console.store import schema
@@ -263,6 +277,8 @@ class Verification:
     problems: list[str] = field(default_factory=list)
     #: Events stored before the chain existed (no hash): not covered.
     unchained: int = 0
+    #: Snapshots recomputed from the events and found equal.
+    snapshots: int = 0
 
     @property
     def ok(self) -> bool:
@@ -278,12 +294,21 @@ class Verification:
 _VERIFY_COLUMNS = (*schema.EVENT_COLUMNS, schema.events.c.chain_hash)
 
 
-def verify_chain(store: Store, max_breaks: int = 20, pause_s: float = 0.0) -> Verification:
-    """Recompute the whole chain and check every checkpoint; see :class:`Verification`.
+def verify_chain(
+    store: Store,
+    max_breaks: int = 20,
+    pause_s: float = 0.0,
+    *,
+    snapshots: bool = True,
+    witness: Witness | None = None,
+) -> Verification:
+    """Recompute the whole chain and check every checkpoint and (``snapshots``) every stored
+    snapshot; see :class:`Verification`.
 
     After a break the walk goes on from the stored hash, so each further tampered place is
     reported too (up to ``max_breaks``). ``pause_s``: a pause every 5,000 events (a console's
-    background check leaves the GUI thread its share of the interpreter)."""
+    background check leaves the GUI thread its share of the interpreter). ``witness``: a
+    checkpoint seen earlier outside the database, which the chain must still pass through."""
     result = Verification()
     with store._reader.connect() as conn:
         keys = trusted_keys(conn)
@@ -350,6 +375,11 @@ def verify_chain(store: Store, max_breaks: int = 20, pause_s: float = 0.0) -> Ve
                 )
             previous = stored  # go on from what is stored: later breaks are found too
             expected_seq = seq + 1
+            if witness is not None and seq == witness.seq and stored != witness.chain_hash:
+                result.problems.append(
+                    f"{witness.describe()} is not in this store's chain: the event log was "
+                    f"rewritten up to event {seq}"
+                )
             anchor = valid_checkpoints.get(seq)
             if anchor is not None:
                 if anchor != stored:
@@ -377,11 +407,197 @@ def verify_chain(store: Store, max_breaks: int = 20, pause_s: float = 0.0) -> Ve
                 "events were removed from the end"
             )
     result.breaks.sort(key=lambda b: b.seq)
+    if witness is not None and witness.seq > result.last_seq:
+        result.problems.append(
+            f"the chain ends at event {result.last_seq}, short of {witness.describe()}: events "
+            f"{result.last_seq + 1}..{witness.seq} were removed with their checkpoints"
+        )
+    if snapshots:
+        verify_snapshots(store, result, pause_s)
     return result
+
+
+def verify_snapshots(store: Store, result: Verification, pause_s: float = 0.0) -> None:
+    """Fold each incident that has snapshots from its first event and compare the state at
+    each snapshot's event with the snapshot (of the current state format); a snapshot that
+    differs, cannot be read, or names no event of its incident is a problem."""
+    from dispatch_console.domain.fold import fold
+    from dispatch_console.domain.state import STATE_FORMAT, IncidentState
+
+    table = schema.snapshots
+    with store._reader.connect() as conn:
+        incidents = [
+            r[0]
+            for r in conn.execute(
+                select(table.c.incident_id).where(table.c.format == STATE_FORMAT).distinct()
+            )
+        ]
+    for incident_id in sorted(incidents):
+        with store._reader.connect() as conn:
+            snaps = conn.execute(
+                select(table.c.seq, table.c.state)
+                .where(table.c.incident_id == incident_id, table.c.format == STATE_FORMAT)
+                .order_by(table.c.seq)
+            ).all()
+        state = IncidentState(incident_id=incident_id)
+        pending = list(snaps)
+        events = store.read(incident_id, until_seq=int(pending[-1][0]))
+        for event in events:
+            fold([event], state)
+            while pending and int(pending[0][0]) <= event.seq:
+                seq, blob = pending.pop(0)
+                _compare_snapshot(result, incident_id, int(seq), bytes(blob), state, event.seq)
+            if pause_s and state.event_count % 5000 == 0:
+                time.sleep(pause_s)
+        events.close()
+        for seq, _ in pending:
+            result.problems.append(
+                f"snapshot of incident {incident_id} at event {seq}: no such event of the "
+                "incident (the snapshot was added or the events removed)"
+            )
+
+
+def _compare_snapshot(
+    result: Verification, incident_id: str, seq: int, blob: bytes, state: Any, at_seq: int
+) -> None:
+    import zlib
+
+    from dispatch_console.domain.state import decode_state
+
+    where = f"snapshot of incident {incident_id} at event {seq}"
+    if seq != at_seq:
+        result.problems.append(f"{where}: no such event of the incident")
+        return
+    try:
+        stored = decode_state(blob)
+    except (msgspec.DecodeError, msgspec.ValidationError, zlib.error):
+        result.problems.append(f"{where}: unreadable (altered)")
+        return
+    if stored != state:
+        result.problems.append(
+            f"{where}: differs from the state its events produce (the snapshot was altered)"
+        )
+        return
+    result.snapshots += 1
 
 
 def _add(result: Verification, found: Break) -> None:
     result.breaks.append(found)
+
+
+# --- witnesses -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Witness:
+    """The newest signed checkpoint a gateway or console has seen, kept outside the database."""
+
+    seq: int
+    chain_hash: bytes
+    key_id: str
+    signature: bytes
+    signed_at_us: int
+
+    def describe(self) -> str:
+        from dispatch_console.domain.timeutil import iso
+
+        return (
+            f"the witnessed checkpoint at event {self.seq} (signed {iso(self.signed_at_us)} "
+            f"by key {self.key_id}, hash {self.chain_hash.hex()[:16]}…)"
+        )
+
+
+def witness_path(store_url: str, who: str) -> Path:
+    """The default witness file of ``who`` ("gateway", "console") for a store, in the user's
+    state directory (outside the database)."""
+    from dispatch_console.store.urls import redact
+
+    digest = hashlib.sha256(redact(store_url).encode()).hexdigest()[:16]
+    return user_state_path("dispatch-console", appauthor=False) / f"witness-{who}-{digest}.json"
+
+
+def read_witness(path: Path) -> Witness | None:
+    """The witness in ``path`` (None if there is none yet); ValueError if unreadable."""
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path}: not a witness file ({exc})") from None
+    try:
+        return Witness(
+            int(data["seq"]),
+            bytes.fromhex(data["chain_hash"]),
+            str(data["key_id"]),
+            bytes.fromhex(data["signature"]),
+            int(data["signed_at_us"]),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{path}: not a witness file ({exc})") from None
+
+
+def newest_checkpoint(store: Store) -> Witness | None:
+    """The store's newest checkpoint whose signature verifies with a trusted key."""
+    table = schema.chain_checkpoints
+    with store._reader.connect() as conn:
+        keys = trusted_keys(conn)
+        rows = conn.execute(
+            select(
+                table.c.seq, table.c.chain_hash, table.c.key_id, table.c.signature,
+                table.c.signed_at_us,
+            ).order_by(table.c.seq.desc()).limit(20)
+        ).all()  # fmt: skip
+    for seq, h, kid, sig, at in rows:
+        known = keys.get(kid)
+        message = checkpoint_message(int(seq), bytes(h))
+        if known is not None and signature_valid(known.public, bytes(sig), message):
+            return Witness(int(seq), bytes(h), kid, bytes(sig), int(at))
+    return None
+
+
+def witness_problem(store: Store, path: Path | None) -> str | None:
+    """Whether the store's chain still passes through the checkpoint witnessed in ``path``
+    (one query; :func:`verify_chain` is the full check); why not, or None."""
+    witness = read_witness(path) if path is not None else None
+    if witness is None:
+        return None
+    events = schema.events
+    with store._reader.connect() as conn:
+        stored = conn.execute(
+            select(events.c.chain_hash).where(events.c.seq == witness.seq)
+        ).scalar()
+    if stored is None:
+        return f"event {witness.seq} is missing: the log is short of {witness.describe()}"
+    if bytes(stored) != witness.chain_hash:
+        return f"the chain no longer passes through {witness.describe()}"
+    return None
+
+
+def advance_witness(path: Path, store: Store, seen: Witness | None = None) -> Witness | None:
+    """Keep the store's newest valid checkpoint in ``path`` if it is newer than the one there
+    (written atomically, mode 0600); the witness now in the file."""
+    current = read_witness(path)
+    newest = seen if seen is not None else newest_checkpoint(store)
+    if newest is None or (current is not None and newest.seq <= current.seq):
+        return current
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(
+        {
+            "seq": newest.seq,
+            "chain_hash": newest.chain_hash.hex(),
+            "key_id": newest.key_id,
+            "signature": newest.signature.hex(),
+            "signed_at_us": newest.signed_at_us,
+        }
+    )
+    partial = path.with_name(path.name + ".partial")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(partial, path)
+    return newest
 
 
 # --- signing checkpoints as the log grows -------------------------------------------------
@@ -392,8 +608,16 @@ class Checkpointer:
     since the last one, and once more on :meth:`stop` (run where the centre's key is: the
     gateway). A store that cannot be reached is tried again next time."""
 
-    def __init__(self, store_url: str | None, key: CentreKey, every_s: float = 60.0) -> None:
+    def __init__(
+        self,
+        store_url: str | None,
+        key: CentreKey,
+        every_s: float = 60.0,
+        witness: Path | None = None,
+    ) -> None:
         self.store_url = store_url
+        #: Where the newest checkpoint signed here is witnessed, outside the database.
+        self.witness = witness
         self.key = key
         self.every_s = every_s
         self.signed_seq = 0
@@ -418,8 +642,14 @@ class Checkpointer:
 
         try:
             with Store(self.store_url, signing_key=self.key, migrate=False) as store:
+                problem = witness_problem(store, self.witness)
+                if problem is not None:  # never sign over a log cut short or rewritten
+                    log.error("chain checkpoint NOT signed: %s", problem)
+                    return self.signed_seq
                 if store.last_seq() > self.signed_seq:
                     self.signed_seq = store.sign_checkpoint()
+                if self.witness is not None:
+                    advance_witness(self.witness, store)
         except Exception as exc:  # the store is away: next time
             log.warning("chain checkpoint not signed: %s: %s", type(exc).__name__, exc)
         return self.signed_seq

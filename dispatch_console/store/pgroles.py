@@ -11,21 +11,34 @@ role is a group role whose grants allow exactly its events:
 - ``dc_gateway``: appends the feeds' events (actors: the system or a device), never a console
   user's decision (:data:`~dispatch_console.domain.events.CONSOLE_ONLY_TYPES`), keeps the
   device, key and rejection tables, and appends signed checkpoints. Its login role is made by
-  the database administrator (``CREATE ROLE gateway LOGIN PASSWORD ... IN ROLE dc_gateway``);
-  the gateway has not been run end to end under it yet.
-
-Every runtime role may add snapshots (the fold's cache; not covered by the hash chain: see
-the README's Security section).
+  the owner (``users add-gateway NAME``: :func:`create_gateway_login`); the real gateway runs
+  end to end under it (``tests/store/test_pg_gateway_role.py``).
+Every runtime role may add snapshots (the fold's cache; ``verify`` recomputes each from the
+events it folded).
 A console user signs in with their own password, checked by the server with SCRAM-SHA-256
-(``pg_hba.conf``: ``scram-sha-256``). Run :func:`setup_roles` as the owner after ``init``.
+(``pg_hba.conf``: ``scram-sha-256``), **and** a one-time code (TOTP) checked by the database
+itself (migration 0009: ``second_factor(code)``): the console roles' row-level security
+policies let a session read or append events and snapshots only once it carries a ticket
+that a passed second factor issued (``second_factor_verified()``), so a client that connects
+with the password alone, skipping the console, reads and writes nothing of an incident. Five
+failed codes lock the login role. Run :func:`setup_roles` as the owner after ``init``.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import create_engine, text
+import base64
+import hashlib
+import os
+import re
+
+from sqlalchemy import Connection, create_engine, text
 
 from dispatch_console.domain import events as ev
 from dispatch_console.store.store import StoreError
+
+#: The environment variable libpq reads: the console's connections carry the ticket in it.
+_PGOPTIONS = "PGOPTIONS"
+_TICKET_OPTION = "dc.session_ticket"
 
 #: The group role of each console role.
 GROUPS: dict[str, str] = {
@@ -71,17 +84,43 @@ def setup_roles(owner_url: str) -> None:
             for table in _GATEWAY_APPENDS:
                 conn.execute(text(f"GRANT INSERT ON {table} TO {GATEWAY}"))
             conn.execute(text(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {GATEWAY}"))
-            conn.execute(text("ALTER TABLE events ENABLE ROW LEVEL SECURITY"))
-            for policy in ("events_read", "events_as_themselves", "events_of_feeds"):
-                conn.execute(text(f"DROP POLICY IF EXISTS {policy} ON events"))
+            consoles = ", ".join(GROUPS.values())
+            verified = "((SELECT public.second_factor_verified()))"
             conn.execute(
-                text(f"CREATE POLICY events_read ON events FOR SELECT TO {everyone} USING (true)")
+                text(f"GRANT EXECUTE ON FUNCTION public.second_factor(text) TO {consoles}")
+            )
+            conn.execute(text("REVOKE ALL ON FUNCTION public.second_factor(text) FROM PUBLIC"))
+            for table in ("events", "snapshots"):
+                conn.execute(text(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY"))
+            for policy in (
+                "events_read",
+                "events_read_gateway",
+                "events_read_verified",
+                "events_as_themselves",
+                "events_of_feeds",
+            ):
+                conn.execute(text(f"DROP POLICY IF EXISTS {policy} ON events"))
+            for policy in ("snapshots_gateway", "snapshots_verified"):
+                conn.execute(text(f"DROP POLICY IF EXISTS {policy} ON snapshots"))
+            conn.execute(
+                text(
+                    f"CREATE POLICY events_read_gateway ON events FOR SELECT TO {GATEWAY} "
+                    "USING (true)"
+                )
+            )
+            # A console role reads the incidents only after its second factor.
+            conn.execute(
+                text(
+                    f"CREATE POLICY events_read_verified ON events FOR SELECT TO {consoles} "
+                    f"USING {verified}"
+                )
             )
             conn.execute(
                 text(
                     "CREATE POLICY events_as_themselves ON events FOR INSERT "
                     f"TO {', '.join(_COMMANDING)} WITH CHECK "
-                    "(actor_kind = 'console_user' AND actor_name = session_user)"
+                    "(actor_kind = 'console_user' AND actor_name = session_user "
+                    f"AND {verified})"
                 )
             )
             conn.execute(
@@ -90,13 +129,23 @@ def setup_roles(owner_url: str) -> None:
                     f"(actor_kind IN ('system', 'device') AND type NOT IN ({only_console}))"
                 )
             )
+            conn.execute(
+                text(f"CREATE POLICY snapshots_gateway ON snapshots TO {GATEWAY} USING (true)")
+            )
+            conn.execute(
+                text(
+                    f"CREATE POLICY snapshots_verified ON snapshots TO {consoles} USING {verified} "
+                    f"WITH CHECK {verified}"
+                )
+            )
     finally:
         engine.dispose()
 
 
-def create_login(owner_url: str, name: str, role: str, password: str) -> None:
+def create_login(owner_url: str, name: str, role: str, password: str) -> str:
     """A login role for console user ``name`` in ``role``'s group, with ``password`` (the
-    server keeps its SCRAM-SHA-256 verifier), registered as that console user."""
+    server keeps its SCRAM-SHA-256 verifier), registered as that console user, with a TOTP
+    second factor the database checks; returns its secret (base32) to show once."""
     group = GROUPS.get(role)
     if group is None:
         raise StoreError(f"unknown role {role!r}: one of {', '.join(GROUPS)}")
@@ -115,9 +164,131 @@ def create_login(owner_url: str, name: str, role: str, password: str) -> None:
             with driver.cursor() as cursor:  # quoted by the driver: no placeholders at all
                 cursor.execute("SET password_encryption = 'scram-sha-256'")
                 cursor.execute(statement)
+            secret = enrol_second_factor(conn, name)
     finally:
         engine.dispose()
     from dispatch_console.store.store import Store
 
     with Store(owner_url, migrate=False) as store:
         store.set_user(name, role)
+    return secret
+
+
+def create_gateway_login(owner_url: str, name: str, password: str) -> None:
+    """A login role for a gateway in ``dc_gateway`` (SCRAM-SHA-256 password; a service, so no
+    one-time code: it appends only the feeds' events, see :func:`setup_roles`)."""
+    if not name or len(name) > 63:
+        raise StoreError("a PostgreSQL login name has 1 to 63 characters")
+    from psycopg import sql
+
+    statement = sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} IN ROLE {}").format(
+        sql.Identifier(name), sql.Literal(password), sql.Identifier(GATEWAY)
+    )
+    engine = create_engine(owner_url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            driver = conn.connection.driver_connection
+            assert driver is not None
+            with driver.cursor() as cursor:
+                cursor.execute("SET password_encryption = 'scram-sha-256'")
+                cursor.execute(statement)
+    finally:
+        engine.dispose()
+
+
+def _attempts_sequence(name: str) -> str:
+    return "dc_private.sf_" + hashlib.sha256(name.encode()).hexdigest()[:32]
+
+
+def enrol_second_factor(conn: Connection, name: str) -> str:
+    """A new TOTP key for login role ``name`` (replacing any), in ``dc_private`` (as the
+    owner); the base32 secret for the user's authenticator app."""
+    from dispatch_console.store.accounts import new_totp_secret
+
+    secret = new_totp_secret()
+    raw = base64.b32decode(secret + "=" * (-len(secret) % 8))
+    sequence = _attempts_sequence(name)
+    execute = conn.execute
+    execute(text(f"CREATE SEQUENCE IF NOT EXISTS {sequence}"))
+    execute(
+        text(
+            "INSERT INTO dc_private.second_factor (role_name, secret, attempts_seq, "
+            "attempts_at_success) VALUES (:n, :s, :q, "
+            "(SELECT coalesce(last_value, 0) FROM pg_sequences WHERE schemaname = 'dc_private' "
+            "AND sequencename = :short)) ON CONFLICT (role_name) DO UPDATE SET secret = "
+            "excluded.secret, last_step = NULL, attempts_at_success = "
+            "excluded.attempts_at_success, locked_at = NULL"
+        ),
+        {"n": name, "s": raw, "q": sequence, "short": sequence.split(".", 1)[1]},
+    )
+    return secret
+
+
+def new_second_factor(owner_url: str, name: str) -> str:
+    """A new TOTP key for the console login role ``name`` (as the owner); its base32 secret."""
+    engine = create_engine(owner_url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            member = conn.execute(
+                text(
+                    "SELECT 1 FROM pg_roles r JOIN pg_auth_members m ON m.member = r.oid "
+                    "JOIN pg_roles g ON g.oid = m.roleid WHERE r.rolname = :n "
+                    "AND g.rolname = ANY(:groups)"
+                ),
+                {"n": name, "groups": list(GROUPS.values())},
+            ).first()
+            if member is None:
+                raise StoreError(f"{name!r} is not a console login role (see: users add)")
+            return enrol_second_factor(conn, name)
+    finally:
+        engine.dispose()
+
+
+def unlock_login(owner_url: str, name: str) -> bool:
+    """Lift the lock-out of login role ``name`` (five failed codes); False if it has no second
+    factor enrolled."""
+    engine = create_engine(owner_url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(
+                text("SELECT attempts_seq FROM dc_private.second_factor WHERE role_name = :n"),
+                {"n": name},
+            ).first()
+            if row is None:
+                return False
+            conn.execute(
+                text(
+                    "UPDATE dc_private.second_factor SET locked_at = NULL, attempts_at_success = "
+                    "(SELECT coalesce(last_value, 0) FROM pg_sequences WHERE schemaname = "
+                    "'dc_private' AND sequencename = :short) WHERE role_name = :n"
+                ),
+                {"n": name, "short": str(row[0]).split(".", 1)[1]},
+            )
+            conn.execute(
+                text("DELETE FROM dc_private.session_tickets WHERE role_name = :n"), {"n": name}
+            )
+    finally:
+        engine.dispose()
+    return True
+
+
+def second_factor(url: str, code: str) -> str | None:
+    """Prove the URL's login role's one-time ``code`` to the database (a connection of its own,
+    outside any transaction: the attempt is counted whatever happens); the session ticket, or
+    None if refused (wrong, reused, or the role is locked)."""
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            value = conn.execute(text("SELECT public.second_factor(:c)"), {"c": code}).scalar()
+    finally:
+        engine.dispose()
+    return None if value is None else str(value)
+
+
+def carry_ticket(ticket: str) -> None:
+    """Every PostgreSQL connection this process opens from now on carries ``ticket`` (libpq's
+    ``PGOPTIONS``): the console's feed, commands and checks are all of the verified session."""
+    if not all(c in "0123456789abcdef" for c in ticket):
+        raise ValueError("not a session ticket")
+    kept = re.sub(rf"-c\s*{re.escape(_TICKET_OPTION)}=\S*", "", os.environ.get(_PGOPTIONS, ""))
+    os.environ[_PGOPTIONS] = f"{kept.strip()} -c {_TICKET_OPTION}={ticket}".strip()

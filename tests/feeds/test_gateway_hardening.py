@@ -235,7 +235,7 @@ def test_listening_beyond_loopback_without_tls_is_refused_unless_insecure(
     assert "refusing to listen: HTTP on 0.0.0.0 without TLS" in capsys.readouterr().err
 
 
-def test_key_and_device_administration_are_audit_events_with_their_actor(
+def test_user_key_and_device_administration_are_audit_events_with_one_actor(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("DISPATCH_CONSOLE_MASTER_KEY_FILE", str(tmp_path / "master.key"))
@@ -246,8 +246,15 @@ def test_key_and_device_administration_are_audit_events_with_their_actor(
     key_id = capsys.readouterr().out.split("key id:")[1].split()[0]
     assert cli.main(["keys", "revoke", key_id, "--db", db]) == 0
     assert cli.main(["devices", "remove", "dev-x", "--db", db]) == 0
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("a long enough password\n"))
+    user_add = ["users", "add", "Lt. Hayes", "--role", "dispatcher", "--password-stdin"]
+    assert cli.main([*user_add, "--db", db]) == 0
+    assert cli.main(["users", "role", "Lt. Hayes", "incident commander", "--db", db]) == 0
     with Store(db) as store:
         events = [e for e in store.read(None) if e.type == ev.AccessChanged.TYPE]
+        users = list(store.read(None, types=[ev.ConsoleUserAudit.TYPE]))
     seen = [(e.payload.what, e.payload.action, e.payload.subject) for e in events]  # type: ignore[attr-defined]
     assert seen == [
         ("device", "registered", "dev-x"),
@@ -255,10 +262,16 @@ def test_key_and_device_administration_are_audit_events_with_their_actor(
         ("key", "revoked", key_id),
         ("device", "removed", "dev-x"),
     ]
+    assert [e.payload.action for e in users] == ["enrolled", "role_changed"]  # type: ignore[attr-defined]
+    # One actor form for every administration event: the command line as a system actor
+    # named after the operating-system user, never a console user's label.
+    actors = {e.actor for e in [*events, *users]}
+    assert len(actors) == 1, actors
+    (actor,) = actors
+    assert actor.kind is ev.ActorKind.SYSTEM
+    assert actor.name.startswith("cli:") and len(actor.name) > 4
     for event in events:
         assert event.incident_id is None
-        assert event.actor.kind is ev.ActorKind.CONSOLE_USER
-        assert event.actor.name.startswith("cli:") and len(event.actor.name) > 4
     # Appended as every event is: in the event log's hash chain, which verifies.
     from dispatch_console.store.chain import verify_chain
 

@@ -12,7 +12,7 @@ from dispatch_console.store import Store, StoreError, schema
 from dispatch_console.store import accounts as acc
 from tests.builders import T0
 
-ADMIN = ev.Actor(ev.ActorKind.SYSTEM, "cli (admin)")
+ADMIN = ev.Actor(ev.ActorKind.SYSTEM, "cli:admin")
 PASSWORD = "correct horse battery"
 
 
@@ -132,7 +132,17 @@ def test_users_from_the_command_line(
             if e.payload.action == "role_changed"  # type: ignore[attr-defined]
         ]  # fmt: skip
     assert len(role_changes) == 1 and role_changes[0].actor.kind is ev.ActorKind.SYSTEM
-    assert role_changes[0].actor.name.startswith("cli (")
+    assert role_changes[0].actor.name.startswith("cli:")
+    # A lost phone: a new secret, shown once as a QR code; the old codes stop working.
+    assert main(["users", "new-code", "Lt. Hayes", "--db", db]) == 0
+    out = capsys.readouterr().out
+    fresh = out.split("or enter the secret by hand: ")[1].split()[0]
+    assert fresh != secret and "█" in out
+    with Store(db) as store:
+        step = acc.totp_step(store._clock())
+        with pytest.raises(acc.SignInRefused):
+            acc.sign_in(store, "Lt. Hayes", PASSWORD, acc.totp(secret, step + 1))
+        assert acc.sign_in(store, "Lt. Hayes", PASSWORD, acc.totp(fresh, step + 1)).name
 
 
 def test_the_demo_console_enrols_the_demo_account_the_readme_gives(

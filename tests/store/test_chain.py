@@ -37,6 +37,11 @@ def incident(store: Store, incident_id: str = "inc-1", positions: int = 20) -> N
     store.append(rec.drafts())
 
 
+def _checkpoint_rows(store: Store) -> list[tuple[int, ...]]:
+    with store._reader.connect() as conn:
+        return [tuple(r) for r in conn.execute(text("SELECT seq FROM chain_checkpoints"))]
+
+
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'chain.sqlite3'}"
 
@@ -389,3 +394,130 @@ def test_events_stored_before_the_chain_are_chained_by_the_migration(tmp_path: P
     with pytest.raises(sqlite3.DatabaseError, match="append-only"):
         conn.execute("UPDATE events SET actor_name = 'x' WHERE seq = 1")
     conn.close()
+
+
+def test_an_altered_snapshot_fails_verify(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Snapshots are outside the chain; ``verify`` folds the events again up to each snapshot's
+    event and compares: a snapshot that shows what the events never said is reported."""
+    import msgspec
+
+    from dispatch_console.domain.state import decode_state, encode_state
+
+    url = sqlite_url(tmp_path)
+    with Store(url, snapshot_interval=5) as store:
+        store.set_user(IC.name, "incident commander")
+        incident(store, "inc-1")
+        incident(store, "inc-2")
+        store.state_at("inc-1")
+        store.state_at("inc-2")
+        result = verify_chain(store)
+        assert result.ok and result.snapshots >= 8
+        with store._reader.connect() as conn:
+            seq, blob = conn.execute(
+                text(
+                    "SELECT seq, state FROM snapshots WHERE incident_id = 'inc-1' "
+                    "ORDER BY seq DESC LIMIT 1"
+                )
+            ).one()
+    # The attack: the cached state says all clear and the responder gone.
+    forged = msgspec.structs.replace(decode_state(blob), status="all_clear", responders={})
+    conn2 = sqlite3.connect(tmp_path / "chain.sqlite3")
+    conn2.execute(
+        "UPDATE snapshots SET state = ? WHERE incident_id = 'inc-1' AND seq = ?",
+        (encode_state(forged), seq),
+    )
+    conn2.commit()
+    conn2.close()
+    with Store(url) as store:
+        shown = store.state_at("inc-1")
+        assert shown.status == "all_clear" and not shown.responders  # what a console shows
+        result = verify_chain(store)
+    assert not result.ok and not result.breaks  # the events are intact; the cache is not
+    assert any(f"snapshot of incident inc-1 at event {seq}" in p for p in result.problems)
+    assert main(["verify", "--db", url]) == EXIT_TAMPERED
+    out = capsys.readouterr().out
+    assert f"PROBLEM: snapshot of incident inc-1 at event {seq}: differs" in out
+    # A snapshot made up for an event the incident does not have is reported too.
+    conn2 = sqlite3.connect(tmp_path / "chain.sqlite3")
+    conn2.execute("DELETE FROM snapshots WHERE incident_id = 'inc-1'")
+    conn2.execute(
+        "INSERT INTO snapshots SELECT 'inc-1', seq, received_at_us, event_count, format, state "
+        "FROM snapshots WHERE incident_id = 'inc-2' ORDER BY seq LIMIT 1"
+    )
+    conn2.commit()
+    conn2.close()
+    with Store(url) as store:
+        result = verify_chain(store)
+    assert any("snapshot of incident inc-1" in p for p in result.problems), result.problems
+
+
+@pytest.mark.postgres
+def test_the_tail_removed_with_its_checkpoints_is_caught_by_a_witness(
+    postgres: object, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The owner deletes the newest events together with the checkpoints that signed them:
+    the rest is a consistent chain and verify alone says OK. The gateway's witness file, kept
+    outside the database, still names the checkpoint the chain no longer reaches."""
+    from dispatch_console.store.chain import read_witness
+
+    url = postgres.new()  # type: ignore[attr-defined]
+    key = CentreKey(tmp_path / "centre.key")
+    gateway_witness = tmp_path / "gateway-witness.json"
+    with Store(url) as store:
+        store.set_user(IC.name, "incident commander")
+        incident(store, "inc-1")
+    checkpoints = Checkpointer(url, key, witness=gateway_witness)
+    early = checkpoints.sign_now()
+    with Store(url) as store:
+        incident(store, "inc-2")
+    late = checkpoints.sign_now()
+    witnessed = read_witness(gateway_witness)
+    assert witnessed is not None and witnessed.seq == late > early
+    # verify --witness keeps its own copy up to date while the log is intact.
+    console_witness = tmp_path / "console-witness.json"
+    assert main(["verify", "--db", url, "--witness", str(console_witness)]) == 0
+    assert f"reaches the witnessed checkpoint at event {late}" in capsys.readouterr().out
+    # The attack, as the owner: the tail and its checkpoint go, the triggers back on.
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        for table, trigger in (("events", "events"), ("chain_checkpoints", "chain_checkpoints")):
+            conn.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER {trigger}_no_change"))
+        conn.execute(text(f"DELETE FROM events WHERE seq > {early}"))
+        conn.execute(text(f"DELETE FROM chain_checkpoints WHERE seq > {early}"))
+        for table, trigger in (("events", "events"), ("chain_checkpoints", "chain_checkpoints")):
+            conn.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER {trigger}_no_change"))
+    engine.dispose()
+    assert main(["verify", "--db", url]) == 0  # without a witness: nothing to see
+    capsys.readouterr()
+    for witness in (gateway_witness, console_witness):
+        assert main(["verify", "--db", url, "--witness", str(witness)]) == EXIT_TAMPERED
+        out = capsys.readouterr().out
+        short = f"PROBLEM: the chain ends at event {early}, short of the witnessed checkpoint at "
+        assert f"{short}event {late}" in out, out
+        assert f"events {early + 1}..{late} were removed with their checkpoints" in out
+    assert read_witness(console_witness) == witnessed  # not moved back by a tampered store
+    # The gateway signs nothing over the cut log, even after a restart (new events too).
+    with Store(url) as store:
+        incident(store, "inc-3", positions=40)
+    restarted = Checkpointer(url, key, witness=gateway_witness)
+    assert restarted.sign_now() == 0
+    with Store(url) as store:
+        assert store.last_seq() > late
+        assert max(seq for seq, *_ in _checkpoint_rows(store)) == early
+    # The console's periodic verification says so too.
+    from PySide6.QtCore import Qt
+
+    from dispatch_console.app.backend import StoreFeed
+
+    feed = StoreFeed(url, witness=console_witness, verify_every_s=3600)
+    seen: list[tuple[bool, str]] = []
+
+    def told(ok: bool, why: str) -> None:
+        seen.append((ok, why))
+        feed._stopping.set()  # one pass is enough
+
+    feed.signals.integrity.connect(told, Qt.ConnectionType.DirectConnection)
+    feed._verify()
+    assert seen and seen[0][0] is False and f"checkpoint at event {late}" in seen[0][1]

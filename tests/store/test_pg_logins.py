@@ -7,12 +7,10 @@ the trigger (they own nothing); an observer appends nothing."""
 from __future__ import annotations
 
 import io
-import secrets
 from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from dispatch_console.cli import main
@@ -20,49 +18,29 @@ from dispatch_console.domain import events as ev
 from dispatch_console.store import Store
 from dispatch_console.store import accounts as acc
 from dispatch_console.store.chain import verify_chain
-from dispatch_console.store.pgroles import create_login, setup_roles
+from dispatch_console.store.pgroles import create_login, second_factor, setup_roles
+from dispatch_console.store.store import wall_clock_us
 from tests.builders import T0, Recorder
 from tests.pgcluster import PrivateCluster
+from tests.scram import scram_cluster as scram_setup
+from tests.scram import url_as
 
 pytestmark = pytest.mark.postgres
 
-OWNER_PASSWORD = secrets.token_urlsafe(16)
 HAYES_PASSWORD = "hayes: correct horse % battery"
 HAYES = ev.Actor(ev.ActorKind.CONSOLE_USER, "Lt. Hayes")
 
 
-def url_as(cluster: PrivateCluster, user: str, password: str | None, database: str) -> str:
-    base = make_url(cluster.url).set(database=database, username=user, password=password)
-    return base.render_as_string(hide_password=False)
-
-
 @pytest.fixture(scope="module")
 def scram_cluster() -> Iterator[tuple[PrivateCluster, str]]:
-    cluster = PrivateCluster()
-    try:
-        cluster.start()
-        admin = create_engine(cluster.url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text("SET password_encryption = 'scram-sha-256'"))
-            conn.exec_driver_sql(f"ALTER ROLE postgres PASSWORD '{OWNER_PASSWORD}'")
-            conn.exec_driver_sql(
-                f"CREATE ROLE dc_owner LOGIN CREATEROLE PASSWORD '{OWNER_PASSWORD}'"
-            )
-            conn.execute(text("CREATE DATABASE dispatch OWNER dc_owner"))
-        # Every TCP connection must prove its password with SCRAM: no trust, no md5.
-        (cluster.data / "pg_hba.conf").write_text(
-            "local all postgres peer\nhost all all 127.0.0.1/32 scram-sha-256\n"
-        )
-        with admin.connect() as conn:
-            conn.execute(text("SELECT pg_reload_conf()"))
-        admin.dispose()
-        yield cluster, url_as(cluster, "dc_owner", OWNER_PASSWORD, "dispatch")
-    finally:
-        cluster.remove()
+    with scram_setup() as found:
+        yield found
 
 
 def test_the_server_checks_each_console_user_s_password(
-    scram_cluster: tuple[PrivateCluster, str], monkeypatch: pytest.MonkeyPatch
+    scram_cluster: tuple[PrivateCluster, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     cluster, owner_url = scram_cluster
     with Store(owner_url) as store:  # the owner runs the migrations, and only it
@@ -76,10 +54,13 @@ def test_the_server_checks_each_console_user_s_password(
         )
     assert main(["users", "pg-roles", "--db", owner_url]) == 0
     setup_roles(owner_url)  # idempotent
-    create_login(owner_url, HAYES.name, "incident commander", HAYES_PASSWORD)
+    hayes_secret = create_login(owner_url, HAYES.name, "incident commander", HAYES_PASSWORD)
     monkeypatch.setattr("sys.stdin", io.StringIO("observer password 1\n"))
     observer_add = ["users", "add", "Observer O. Ng", "--role", "observer", "--password-stdin"]
     assert main([*observer_add, "--db", owner_url]) == 0
+    printed = capsys.readouterr().out
+    assert "█" in printed  # the TOTP secret as a QR code, as on SQLite
+    observer_secret = printed.split("or enter the secret by hand: ")[1].split()[0]
     # Without the password, or with another, the server refuses the connection.
     for password in (None, "hayes: wrong password"):
         engine = create_engine(url_as(cluster, HAYES.name, password, "dispatch"))
@@ -87,6 +68,10 @@ def test_the_server_checks_each_console_user_s_password(
             engine.connect().close()
         engine.dispose()
     hayes_url = url_as(cluster, HAYES.name, HAYES_PASSWORD, "dispatch")
+    step = acc.totp_step(wall_clock_us())
+    ticket = second_factor(hayes_url, acc.totp(hayes_secret, step))
+    assert ticket is not None
+    monkeypatch.setenv("PGOPTIONS", f"-c dc.session_ticket={ticket}")
     with Store(hayes_url, migrate=False) as store:
         # As themselves: stored.
         ack = ev.IncidentCommanderAssigned(HAYES.name)
@@ -124,6 +109,11 @@ def test_the_server_checks_each_console_user_s_password(
         engine.dispose()
     observer_url = url_as(cluster, "Observer O. Ng", "observer password 1", "dispatch")
     with Store(observer_url, migrate=False) as store:
+        assert not store.has_incident("inc-1")  # before its second factor: sees nothing
+    observer_ticket = second_factor(observer_url, acc.totp(observer_secret, step))
+    assert observer_ticket is not None
+    monkeypatch.setenv("PGOPTIONS", f"-c dc.session_ticket={observer_ticket}")
+    with Store(observer_url, migrate=False) as store:
         assert store.has_incident("inc-1")  # reads
         observer = ev.Actor(ev.ActorKind.CONSOLE_USER, "Observer O. Ng")
         with pytest.raises(DBAPIError, match="permission denied"), store.writing() as tx:
@@ -146,16 +136,19 @@ def test_the_server_checks_each_console_user_s_password(
     # The console as Hayes: the registration needs no write; a locked session's password is a
     # new SCRAM exchange; the sign-in and lock are audit events by Hayes (an observer may not
     # append them: the server's log is the record).
+    monkeypatch.setenv("PGOPTIONS", f"-c dc.session_ticket={ticket}")
     with Store(hayes_url, migrate=False) as store:
         store.set_user(HAYES.name, "incident commander")
-        acc.audit_pg_session(store, "signed_in", HAYES.name, "incident commander")
+        acc.audit_pg_session(store, "session_locked", HAYES.name, "incident commander")
     assert acc.pg_password_ok(hayes_url, HAYES_PASSWORD)
     assert not acc.pg_password_ok(hayes_url, "hayes: wrong password")
     with Store(observer_url, migrate=False) as store:
         acc.audit_pg_session(store, "signed_in", "Observer O. Ng", "observer")  # not stored
     with Store(owner_url, migrate=False) as store:
         audits = list(store.read(None, types=[ev.ConsoleUserAudit.TYPE]))
-        assert [(e.actor, e.payload.action) for e in audits][-1] == (HAYES, "signed_in")  # type: ignore[attr-defined]
+        seen = [(e.actor, e.payload.action) for e in audits]  # type: ignore[attr-defined]
+        assert (HAYES, "signed_in") in seen  # recorded by the database's second_factor
+        assert seen[-1] == (HAYES, "session_locked")
     with Store(owner_url, migrate=False) as store:
         assert verify_chain(store).ok
         stored = [e for e in store.read("inc-1") if e.actor == HAYES]  # the incident's

@@ -15,7 +15,7 @@ from dispatch_console.store import Store
 from dispatch_console.store import accounts as acc
 from dispatch_console.ui.shell.sign_in import SessionLock, SignInDialog
 
-ADMIN = ev.Actor(ev.ActorKind.SYSTEM, "cli (admin)")
+ADMIN = ev.Actor(ev.ActorKind.SYSTEM, "cli:admin")
 PASSWORD = "correct horse battery"
 
 

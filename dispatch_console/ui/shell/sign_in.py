@@ -60,7 +60,12 @@ def _in_thread(work: Callable[[], object], receiver: Callable[[object], None]) -
 
 
 class SignInDialog(QDialog):
-    """Name, password, one-time code; OK checks them (see the module docstring)."""
+    """Name, password, one-time code; OK checks them (see the module docstring).
+
+    ``postgres_role``: the console's PostgreSQL login role (the server checked its password
+    with SCRAM when the console connected); the dialog asks for its one-time code, which the
+    database checks (:func:`dispatch_console.store.pgroles.second_factor`): until it passes,
+    the database shows this session no incident and refuses its events."""
 
     def __init__(
         self,
@@ -68,10 +73,12 @@ class SignInDialog(QDialog):
         name: str = "",
         console: str = "",
         parent: QWidget | None = None,
+        postgres_role: tuple[str, str] | None = None,
     ) -> None:
         super().__init__(parent)
         self.store_url = store_url
         self.console = console
+        self.postgres_role = postgres_role
         self.account: acc.Account | None = None
         self._pending: _Done | None = None
         self.setWindowTitle("Sign in — Dispatch Console")
@@ -96,6 +103,15 @@ class SignInDialog(QDialog):
         form.addRow("One-time code", self.code)
         form.addRow(self.buttons)
         (self.password if name else self.name).setFocus()
+        if postgres_role is not None:  # the password was the server's, at connecting
+            self.name.setText(postgres_role[0])
+            self.name.setReadOnly(True)
+            form.setRowVisible(self.password, False)
+            self.message.setText(
+                "Password checked by the database server. Enter your one-time code: every "
+                "action you take is recorded under your account."
+            )
+            self.code.setFocus()
 
     def try_sign_in(self) -> None:
         if self._pending is not None:
@@ -104,7 +120,11 @@ class SignInDialog(QDialog):
         self.buttons.setEnabled(False)
         self.message.setText("Checking…")
 
+        postgres_role = self.postgres_role
+
         def work() -> acc.Account:
+            if postgres_role is not None:
+                return _pg_second_factor(self.store_url, *postgres_role, code)
             with Store(self.store_url, migrate=False) as store:
                 return acc.sign_in(store, name, password, code, console=self.console)
 
@@ -122,6 +142,21 @@ class SignInDialog(QDialog):
         self.password.setFocus()
         why = str(result) if isinstance(result, acc.SignInRefused) else f"{result}"
         self.message.setText(f"NOT SIGNED IN — {why}")
+
+
+def _pg_second_factor(url: str | None, name: str, role: str, code: str) -> acc.Account:
+    """The database checks ``code`` for the session's login role; on success every connection
+    this console opens from now on carries the ticket it issued."""
+    from dispatch_console.store import pgroles
+
+    ticket = pgroles.second_factor(url or "", code) if url else None
+    if ticket is None:
+        raise acc.SignInRefused(
+            "one-time code not accepted (five failures lock the login role: an administrator "
+            "unlocks it with: dispatch-console users unlock NAME)"
+        )
+    pgroles.carry_ticket(ticket)
+    return acc.Account(name, role, 0, False, False)
 
 
 class UnlockDialog(QDialog):
