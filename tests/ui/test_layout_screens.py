@@ -19,7 +19,14 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QPoint, QRect
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QStyle,
+    QStyleOptionDockWidget,
+    QStyleOptionTab,
+    QTabBar,
+    QWidget,
+)
 from pytestqt.qtbot import QtBot
 
 from dispatch_console.domain import events as ev
@@ -103,6 +110,55 @@ def whole(widget: QWidget) -> bool:
     return widget.visibleRegion().boundingRect().size() == widget.size()
 
 
+def elided_titles(window: MainWindow) -> list[str]:
+    """Dock titles and dock tab titles drawn shorter than they are (an ellipsis for the rest),
+    of the docks and tab bars on screen."""
+    cut = []
+    for name, dock in window.docks.items():
+        if not dock.isVisible() or dock.visibleRegion().isEmpty():
+            continue
+        option = QStyleOptionDockWidget()
+        dock.initStyleOption(option)
+        room = dock.style().subElementRect(
+            QStyle.SubElement.SE_DockWidgetTitleBarText, option, dock
+        )
+        if dock.fontMetrics().horizontalAdvance(option.title) > room.width():
+            cut.append(f"dock {name}: {option.title!r} in {room.width()} px")
+    for bar in window.findChildren(QTabBar):
+        if not bar.isVisible():
+            continue
+        for index in range(bar.count()):
+            tab = QStyleOptionTab()
+            bar.initStyleOption(tab, index)  # the text as drawn (elided to its tab)
+            if tab.text != bar.tabText(index) or not bar.rect().contains(bar.tabRect(index)):
+                cut.append(f"tab {bar.tabText(index)!r} drawn as {tab.text!r}")
+    return cut
+
+
+def assert_top_warning_card_whole(window: MainWindow, where: str) -> None:
+    """The warnings dock's first card (the most dangerous) whole: every reason, who it is, and
+    its ACKNOWLEDGE button inside the dock's viewport, nothing cut."""
+    panel = window.warnings
+    top = panel.cards[panel.order()[0]]
+    viewport = panel.scroll_area.viewport()
+    seen = QRect(QPoint(0, 0), viewport.size())
+    parts: list[QWidget] = [top, top.title, top.who]
+    if top.acknowledged is False:
+        parts.append(top.button)
+    for part in parts:
+        box = QRect(part.mapTo(viewport, QPoint(0, 0)), part.size())
+        assert part.isVisible() and seen.contains(box), (
+            f"top warning card: {part.objectName() or 'card'} {box} outside the warnings"
+            f" viewport {seen} at {where}"
+        )
+        assert whole(part), f"top warning card: {part.objectName() or 'card'} cut at {where}"
+    # Every reason (one line each, wrapped as they need) inside the title's own height.
+    reasons = top.title.text().split("\n")
+    assert len(reasons) == len(top.warning_ids) > 0
+    assert top.title.needed_height(top.title.width()) <= top.title.height(), where
+    assert top.who.needed_height(top.who.width()) <= top.who.height(), where
+
+
 @pytest.mark.parametrize(("width", "height", "rows"), SCREENS, ids=lambda v: str(v))
 def test_every_screen_at_minute_five(
     t5: T5, windows: list[MainWindow], width: int, height: int, rows: int
@@ -158,6 +214,8 @@ def test_every_screen_at_minute_five(
     keys = [group_key(warnings) for _, warnings in groups]
     assert keys == sorted(keys)
     assert docks["warnings"].height() >= 150
+    assert_top_warning_card_whole(window, f"{width}x{height}")
+    assert not elided_titles(window), f"titles cut at {width}x{height}"
     assert window.docks["warnings"].windowTitle().startswith("Warnings: ")
     assert "critical" in window.docks["warnings"].windowTitle()
 
