@@ -845,6 +845,7 @@ class MainWindow(QMainWindow):
             prepared_by=self.user.name,
             position=self.user.role,
             time_format=print_time_format(state, now),
+            roles=self.console.roles,
         )
         thread = _ExportThread(report, path, self)
         thread.done.connect(self._export_finished)
