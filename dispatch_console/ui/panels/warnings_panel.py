@@ -70,6 +70,9 @@ CRITICAL_KINDS = frozenset(
 CRITICAL, ADVISORY = 0, 1
 #: A card's forms, richest first: the panel shows the richest in which its top card is whole.
 FULL, COMPACT, MINIMAL = 0, 1, 2
+#: The full form only while the top card takes at most this share of the dock: a dock that one
+#: full card fills shows the cards compact, so that the next ones are in sight too.
+FULL_SHARE = 0.6
 #: Point sizes of a card's reasons and of who it is about, ``[red, calm][full, compact]``.
 TITLE_POINTS = {False: (14, 12), True: (13, 12)}
 WHO_POINTS = {False: (13, 12), True: (12, 11)}
@@ -823,8 +826,9 @@ class WarningsPanel(QWidget):
 
     def _choose_form(self) -> None:
         """The richest form (full, compact, minimal) in which the top card is whole in the
-        dock's viewport: a short dock (1366×768) shows every reason and the ACKNOWLEDGE button
-        of the most dangerous card rather than half of a full one. Decided on the viewport's
+        dock's viewport (full: with room left for the next cards, :data:`FULL_SHARE`): a short
+        dock (1366×768) shows every reason and the ACKNOWLEDGE button of the most dangerous
+        card rather than half of a full one. Decided on the viewport's
         size and the top card (not on the other cards), so it does not flip back and forth; not
         while the pointer is over the panel (nothing moves under it)."""
         if not self._order or self.underMouse():
@@ -835,7 +839,10 @@ class WarningsPanel(QWidget):
         # As if the scroll bar were there (it comes and goes with the cards' height).
         width = viewport.width() - (0 if bar.isVisible() else bar.sizeHint().width())
         room = viewport.height()
-        form = next((f for f in (FULL, COMPACT) if top.height_for(width, f) <= room), MINIMAL)
+        if top.height_for(width, FULL) <= room * FULL_SHARE:
+            form = FULL
+        else:
+            form = COMPACT if top.height_for(width, COMPACT) <= room else MINIMAL
         if form != self.form:
             self.form = form
             for card in self.cards.values():
