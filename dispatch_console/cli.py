@@ -968,7 +968,9 @@ def cmd_ics211(args: argparse.Namespace, out: TextIO) -> int:
             args.incident, types=[ev.ResponderPosition.TYPE], until_received_us=at_us
         )
         departures = first_positions(positions)
+        roles = store.user_roles(state.acted)  # who acted as IC in an older record
     options: dict[str, Any] = {
+        "roles": roles,
         "school": school,
         "prepared_by": args.prepared_by,
         "position": args.position,

@@ -35,6 +35,7 @@ from typing import Any, Literal, TypeVar
 from dispatch_console.domain import events as ev
 from dispatch_console.domain.geometry import Area, AreaIndex, area_shape, local_frame
 from dispatch_console.domain.reference import School
+from dispatch_console.domain.sentences import ACTING_COMMANDER, acting_commander_text
 from dispatch_console.domain.state import IncidentState, Responder
 from dispatch_console.domain.text import has_unsafe, neutralise
 from dispatch_console.domain.timeutil import from_us
@@ -280,6 +281,7 @@ def build_ics211(
     location: str | None = None,
     departures: Mapping[str, FirstPosition] | None = None,
     time_format: TimeFormat | None = None,
+    roles: Mapping[str, str] | None = None,
 ) -> Ics211:
     """The check-in list of ``state`` as known at ``now_us``.
 
@@ -287,6 +289,8 @@ def build_ics211(
     replaces block 3's text (the boxes are ticked from its words: base, staging, ICP,
     helibase, else other); ``departures`` (see :func:`first_positions`) gives block 12 its
     departure point; ``prepared_at_us`` (default ``now_us``) is block 17's date/time.
+    ``roles`` (console user -> registered role) names who acted as incident commander where
+    nobody established command (an older record).
     """
     fmt = time_format or TimeFormat()
     prepared_at_us = now_us if prepared_at_us is None else prepared_at_us
@@ -314,6 +318,7 @@ def build_ics211(
         checked=checked,
         counts=(len(checked), len(unchecked)),
         fmt=fmt,
+        roles=roles or {},
     )
     return Ics211(
         _neutral(header),
@@ -348,12 +353,18 @@ def _header(
     checked: Sequence[Responder],
     counts: tuple[int, int],
     fmt: TimeFormat,
+    roles: Mapping[str, str],
 ) -> Ics211Header:
     kinds, place = _check_in_location(state, checked, location)
     contact = []
+    commander = state.commander or ""
     if state.commander:
         post = state.command_post
         contact.append(f"IC: {state.commander}" + (f" (command post: {post})" if post else ""))
+    elif acting := state.acting_commanders(roles):
+        # An older record: nobody established command, but an incident commander acted.
+        contact.append("IC: " + acting_commander_text(acting, fmt.dated()))
+        commander = ", ".join(a.name for a in acting) + f" — {ACTING_COMMANDER}"
     if school is not None:
         if school.phone and not any(school.phone in c for c in school.pre_plan.contacts):
             contact.append(f"School: {school.phone}")
@@ -371,7 +382,7 @@ def _header(
         check_in_location=place,
         start=dated(state.opened_at_us) if state.opened else "",
         incident_contact="; ".join(contact) or NOT_RECORDED,
-        incident_commander=state.commander or "",
+        incident_commander=commander,
         status=state.status.replace("_", " "),
         as_of=dated(now_us),
         time_zone=zone,

@@ -94,6 +94,9 @@ class ConsoleState:
         self.trails: dict[tuple[str, str], deque[TrailPoint]] = {}
         self.log: deque[ev.Event] = deque(maxlen=LOG_LIMIT)
         self.last_seq = 0
+        #: Registered roles of console users who acted (name -> role), where known (a replay
+        #: reads them with its events): who acted as incident commander in an older record.
+        self.roles: dict[str, str] = {}
 
     # --- loading and folding ---------------------------------------------------------------
 

@@ -64,6 +64,8 @@ Role = Literal["dispatcher", "incident commander", "observer", "trainer"]
 ROLES: tuple[Role, ...] = get_args(Role)
 #: Roles that may change an incident (the others watch; the service refuses their events).
 COMMANDING_ROLES: frozenset[str] = frozenset({"dispatcher", "incident commander"})
+#: The role whose acts, where nobody established command, make its holder the acting IC.
+COMMANDER_ROLE: Role = "incident commander"
 
 AlertType = Literal["active_shooter", "lockdown", "medical", "fire", "other"]
 IncidentStatus = Literal["active", "all_clear", "cancelled"]

@@ -16,6 +16,7 @@ from dispatch_console.domain.lifecycle import IDENTIFIED_OR_LATER
 from dispatch_console.domain.lifecycle import ResponderStatus as S
 from dispatch_console.domain.state import (
     TRACK_LIMIT,
+    Acts,
     Alert,
     AlertGate,
     Assignment,
@@ -617,9 +618,28 @@ missing = set(ev.PAYLOAD_TYPES) - set(HANDLERS)
 assert not missing, f"event types without a fold handler: {missing}"
 
 
+_CONSOLE_USER = ev.ActorKind.CONSOLE_USER
+
+
+def _acted(state: IncidentState, event: ev.Event) -> None:
+    """Note a console user's act (who acted as incident commander where nobody established
+    command is read from these: :meth:`IncidentState.acting_commanders`)."""
+    name = event.actor.name
+    at = event.occurred_at_us
+    acts = state.acted.get(name)
+    if acts is None:
+        state.acted[name] = Acts(at, at)
+        return
+    acts.first_us = min(acts.first_us, at)
+    acts.last_us = max(acts.last_us, at)
+    acts.count += 1
+
+
 def apply(state: IncidentState, event: ev.Event) -> None:
     """Fold one event into ``state`` (in place)."""
     HANDLERS[event.type](state, event)
+    if event.actor.kind == _CONSOLE_USER:
+        _acted(state, event)
     state.last_seq = event.seq
     state.event_count += 1
     state.last_received_at_us = event.received_at_us
@@ -634,6 +654,8 @@ def fold(events: Iterable[ev.Event], state: IncidentState) -> IncidentState:
     count = 0
     for event in events:
         handlers[event.type](state, event)
+        if event.actor.kind == _CONSOLE_USER:
+            _acted(state, event)
         if event.occurred_at_us > state.last_event_at_us:
             state.last_event_at_us = event.occurred_at_us
         last = event

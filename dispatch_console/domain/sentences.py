@@ -17,7 +17,23 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from dispatch_console.domain import events as ev
-from dispatch_console.domain.state import IncidentState
+from dispatch_console.domain.state import ActingCommander, IncidentState
+
+#: How the record names someone who acted as incident commander where nobody established it.
+ACTING_COMMANDER = "acting incident commander (command not formally established)"
+
+
+def acting_commander_text(acting: Iterable[ActingCommander], when: Callable[[int], str]) -> str:
+    """``Lt. J. Hayes, acting incident commander (command not formally established): first
+    acted 09:15:02, last acted 09:40:10`` (``when`` writes an instant), one per person, ``; ``
+    between them; ``""`` for nobody."""
+    parts = []
+    for a in acting:
+        span = f"first acted {when(a.first_us)}"
+        span += f", last acted {when(a.last_us)}" if a.last_us != a.first_us else " (once)"
+        parts.append(f"{a.name}, {ACTING_COMMANDER}: {span}")
+    return "; ".join(parts)
+
 
 #: Names listed in one sentence at most (the rest are counted).
 NAMES_LISTED = 6

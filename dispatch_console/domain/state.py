@@ -9,10 +9,13 @@ so the same code answers for the live console and for replay at any second.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Mapping
+from typing import NamedTuple
 
 import msgspec
 
 from dispatch_console.domain.events import (
+    COMMANDER_ROLE,
     WARNING_PRIORITY,
     AlertType,
     ArrivalPlace,
@@ -218,6 +221,25 @@ class CommandPeriod(msgspec.Struct):
     until_us: int | None = None
 
 
+class Acts(msgspec.Struct):
+    """A console user's acts in an incident: the first and the last (event time), how many."""
+
+    first_us: int
+    last_us: int
+    count: int = 1
+
+
+class ActingCommander(NamedTuple):
+    """A console user registered as incident commander who acted in an incident where nobody
+    established command (older records, before command was recorded as events): the acting
+    incident commander, from their first act to their last."""
+
+    name: str
+    first_us: int
+    last_us: int
+    acts: int
+
+
 class Responder(msgspec.Struct):
     responder_id: str
     device_id: str
@@ -292,6 +314,8 @@ class IncidentState(msgspec.Struct):
     commander: str | None = None
     #: Who held command when, oldest first (the last one holds it now).
     command: list[CommandPeriod] = msgspec.field(default_factory=list)
+    #: Console users who acted in the incident (by name): their first and last act.
+    acted: dict[str, Acts] = msgspec.field(default_factory=dict)
     alerts: dict[str, Alert] = msgspec.field(default_factory=dict)
     suspect_revisions: list[SuspectRevision] = msgspec.field(default_factory=list)
     staging_areas: dict[str, StagingArea] = msgspec.field(default_factory=dict)
@@ -321,6 +345,19 @@ class IncidentState(msgspec.Struct):
     @property
     def command_post(self) -> str | None:
         return self.command[-1].command_post if self.command else None
+
+    def acting_commanders(self, roles: Mapping[str, str]) -> list[ActingCommander]:
+        """While nobody has established command: the console users registered (``roles``:
+        name -> role) as incident commander who acted, first to act first. Empty once command
+        is established (the record then says who held it, from when)."""
+        if self.command:
+            return []
+        found = [
+            ActingCommander(name, acts.first_us, acts.last_us, acts.count)
+            for name, acts in self.acted.items()
+            if roles.get(name) == COMMANDER_ROLE
+        ]
+        return sorted(found, key=lambda a: (a.first_us, a.name))
 
     def commander_at(self, t_us: int) -> str | None:
         """Who held command at ``t_us`` (None: nobody had established it by then)."""

@@ -121,6 +121,9 @@ class Timeline:
         self._by_type: dict[str, NDArray[np.intp]] = {}
         self._positions: dict[str, list[int]] = {}
         self._final: IncidentState
+        #: The registered roles (name -> role) of the console users who acted, as the store
+        #: knows them (:meth:`load`): who acted as incident commander in an older record.
+        self.roles: dict[str, str] = {}
         self._build()
 
     @classmethod
@@ -131,7 +134,9 @@ class Timeline:
         6 s per million events from SQLite: benchmarks/bench_replay.py --sqlite)."""
         with paused_collector():
             events = list(store.read(incident_id))
-        return cls(events, incident_id=incident_id, checkpoint_every=checkpoint_every)
+        timeline = cls(events, incident_id=incident_id, checkpoint_every=checkpoint_every)
+        timeline.roles = store.user_roles(timeline._final.acted)
+        return timeline
 
     def _build(self) -> None:
         """Fold every event once, keeping a checkpoint every ``checkpoint_every`` events, an

@@ -625,7 +625,7 @@ COMMAND_TYPES = frozenset(
     {ev.CommandEstablished.TYPE, ev.CommandTransferred.TYPE, ev.IncidentCommanderAssigned.TYPE}
 )
 #: The role whose first act, when nobody has established command, assumes it.
-COMMANDER_ROLE = "incident commander"
+COMMANDER_ROLE = ev.COMMANDER_ROLE
 
 
 def _assumption(command: Command, roles: dict[str, str], state: IncidentState) -> Command | None:

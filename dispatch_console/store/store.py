@@ -712,6 +712,18 @@ class Store(RegistryMixin):
             role = conn.execute(select(table.c.role).where(table.c.name == name)).scalar()
         return None if role is None else str(role)
 
+    def user_roles(self, names: Iterable[str]) -> dict[str, str]:
+        """The registered roles of those of the console users ``names`` who are registered."""
+        wanted = list(dict.fromkeys(names))
+        if not wanted:
+            return {}
+        table = schema.console_users
+        with self._reader.connect() as conn:
+            rows = conn.execute(
+                select(table.c.name, table.c.role).where(table.c.name.in_(wanted))
+            ).all()
+        return {str(name): str(role) for name, role in rows}
+
     # --- trusted keys (store/chain.py) ------------------------------------------------------
 
     def trust_key(self, public: Any, label: str) -> bool:

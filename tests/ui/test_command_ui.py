@@ -19,12 +19,17 @@ from dispatch_console.domain.state import IncidentState, decode_state, encode_st
 from dispatch_console.replay.metrics import compute
 from dispatch_console.replay.timeline import Timeline
 from dispatch_console.ui.panels.ic_dialogs import CommandDialog
-from dispatch_console.ui.print.report import command_text, condensed_rows, summary_lines
-from dispatch_console.ui.replay.timeline_bar import STEP_KIND_BY_KEY
+from dispatch_console.ui.print.report import (
+    clock_text,
+    command_text,
+    condensed_rows,
+    summary_lines,
+)
+from dispatch_console.ui.replay.timeline_bar import STEP_KIND_BY_KEY, elapsed_text
 from dispatch_console.ui.shell.header import IncidentHeader
 from dispatch_console.ui.shell.selection import Selection
 from dispatch_console.ui.shell.theme import NIGHT
-from tests.ui.factory import Built, EventWriter, S, build_incident
+from tests.ui.factory import DISPATCHER, Built, EventWriter, S, build_incident
 
 HAYES = ev.Actor(ev.ActorKind.CONSOLE_USER, "Lt. J. Hayes")
 
@@ -164,3 +169,109 @@ def test_the_console_says_the_demo_has_finished(qtbot: QtBot, tmp_path: Path) ->
     assert label is not None and label.text().startswith("DEMO FINISHED")
     assert label.toolTip() == "Demo finished: the incident is over."
     assert window.statusBar().currentMessage() == "Demo finished: the incident is over."
+
+
+# --- older records: an incident commander acted, nobody established command ---------------------
+
+#: The console users' registered roles in the store the older record is read from.
+OLDER_ROLES = {HAYES.name: "incident commander", DISPATCHER.name: "dispatcher"}
+
+
+def older_record() -> tuple[list[ev.Event], int, int]:
+    """An incident recorded before command was events: Lt. J. Hayes (registered incident
+    commander) revises the suspect twice, a dispatcher acts after him; no command event."""
+    built = build_incident(6, acknowledge_alert=True)
+    writer = EventWriter(built.incident_id, built.events[-1].seq + 1)
+    t1, t2 = built.now_us + 10 * S, built.now_us + 130 * S
+    red = ev.SuspectDescription(sex="male", free_text="red hoodie")
+    grey = ev.SuspectDescription(sex="male", free_text="grey hoodie, black jeans")
+    writer.add(ev.SuspectDescriptionRevised(red), t1, HAYES)
+    writer.add(ev.SuspectDescriptionRevised(grey), t2, HAYES)
+    writer.add(ev.SuspectDescriptionRevised(red), t2 + 30 * S, DISPATCHER)
+    events = [*built.events, *writer.events]
+    assert not any(e.type in ("command_established", "command_transferred") for e in events)
+    return events, t1, t2
+
+
+def test_an_older_record_s_report_names_the_acting_incident_commander() -> None:
+    events, t1, t2 = older_record()
+    timeline = Timeline(events)
+    final = timeline.final_state
+    origin = final.opened_at_us
+    # Nobody's role known (a file read without its store): nothing to say but that.
+    assert command_text(final) == "none recorded (nobody established command)"
+    timeline.roles = dict(OLDER_ROLES)
+    text = command_text(final, timeline.roles)
+    assert text == (
+        "Lt. J. Hayes, acting incident commander (command not formally established): "
+        f"first acted {clock_text(t1)} ({elapsed_text(t1, origin)}), "
+        f"last acted {clock_text(t2)} ({elapsed_text(t2, origin)})"
+    )
+    assert DISPATCHER.name not in text  # a dispatcher's acts make nobody IC
+    assert ("Incident commander", text) in summary_lines(timeline, compute(timeline.events), final)
+    # Once command is established, the record says who held it (no acting IC any more).
+    writer = EventWriter(timeline.incident_id, events[-1].seq + 1)
+    writer.add(ev.CommandEstablished("Capt. R. Ortiz"), t2 + 60 * S, HAYES)
+    later = Timeline([*events, *writer.events]).final_state
+    assert later.acting_commanders(OLDER_ROLES) == []
+    assert command_text(later, OLDER_ROLES).startswith("Capt. R. Ortiz (established ")
+
+
+def test_an_older_record_s_ics211_names_the_acting_incident_commander() -> None:
+    from dispatch_console.app.ics211 import TimeFormat, build_ics211
+
+    events, t1, t2 = older_record()
+    state = Timeline(events).final_state
+    now = t2 + 60 * S
+    fmt = TimeFormat(seconds=True, offset=False)
+    plain = build_ics211(state, now, time_format=fmt).header
+    assert plain.incident_commander == "" and "IC" not in plain.incident_contact
+    header = build_ics211(state, now, time_format=fmt, roles=OLDER_ROLES).header
+    assert header.incident_commander == (
+        "Lt. J. Hayes — acting incident commander (command not formally established)"
+    )
+    assert header.incident_contact.startswith(
+        "IC: Lt. J. Hayes, acting incident commander (command not formally established): "
+        f"first acted {fmt.dated()(t1)}, last acted {fmt.dated()(t2)}"
+    )
+
+
+def test_an_older_record_s_replay_shows_the_acting_incident_commander(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
+    from dispatch_console.store import Store
+    from dispatch_console.ui.replay.replay_window import ReplayWindow
+
+    events, t1, t2 = older_record()
+    store = Store(f"sqlite:///{tmp_path / 'older.sqlite3'}")
+    try:
+        for name, role in OLDER_ROLES.items():
+            store.set_user(name, role)
+        drafts = [
+            ev.EventDraft(e.incident_id, e.occurred_at_us, e.actor, e.source, e.payload)
+            for e in events
+        ]
+        store.append(drafts)
+        incident_id = events[0].incident_id or ""
+        timeline = Timeline.load(store, incident_id)
+        assert timeline.roles == OLDER_ROLES  # read with the events: who acted, in what role
+        window = ReplayWindow.load(
+            store,
+            incident_id,
+            settings=QSettings(str(tmp_path / "replay.ini"), QSettings.Format.IniFormat),
+            bookmarks_folder=tmp_path / "bookmarks",
+        )
+    finally:
+        store.close()
+    qtbot.addWidget(window)
+    window.seek(t1 - S)
+    assert window.header.text_of("commander") == "IC: none"  # he had not acted yet
+    window.seek(t1 + S)
+    assert window.header.text_of("commander") == "IC: Lt. J. Hayes (acting)"
+    assert window.header.commander.property("vacant") is True  # still not established
+    tip = window.header.commander.toolTip()
+    assert "acting incident commander (command not formally established)" in tip
+    assert "first acted" in tip and "(once)" in tip  # one act so far
+    window.seek(t2 + 5 * S)
+    assert "last acted" in window.header.commander.toolTip()
+    window.set_playing(False)

@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QPoint, QRect, Qt
 from PySide6.QtGui import QColor
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QApplication, QWidget
 from pytestqt.qtbot import QtBot
 
 from dispatch_console.app.live import Changes
@@ -350,3 +350,49 @@ def test_a_new_reason_on_an_acknowledged_card_raises_it_again_and_says_what_is_n
     assert panel.order()[0] == C_INNER
     text, critical, waiting = panel.top_line()
     assert text.startswith("TOP WARNING: ATTIRE MATCHES SUSPECT") and critical and waiting
+
+
+def test_a_short_dock_shows_the_top_card_whole_in_a_shorter_form(
+    scene: Scene, qtbot: QtBot
+) -> None:
+    """Tall: full cards (the domain's sentence, how long). Short: compact, then minimal, so that
+    the top card's reasons, who and ACKNOWLEDGE button stay whole; what the shorter form leaves
+    out goes to the card's tooltip. Not while the pointer is over the panel."""
+    from dispatch_console.ui.panels.warnings_panel import COMPACT, FULL, MINIMAL
+
+    panel = scene.panel
+    scene.add(
+        ev.WarningRaised(
+            "stale_or_no_radio_in_perimeter:r003:1",
+            "stale_or_no_radio_in_perimeter",
+            "r003",
+            "Officer 003 is inside the outer perimeter: no radio",
+        )
+    )
+    top = panel.cards[panel.order()[0]]
+    assert panel.form == FULL and top.detail.isVisible() and top.elapsed.isVisible()
+
+    def resize(height: int) -> None:
+        panel.resize(440, height)
+        qtbot.waitUntil(lambda: panel.scroll_area.height() < height)
+        QApplication.processEvents()
+
+    # The pointer over the panel: nothing changes under it until it leaves.
+    panel.setAttribute(Qt.WidgetAttribute.WA_UnderMouse, True)
+    resize(150)
+    assert panel.form == FULL
+    panel.setAttribute(Qt.WidgetAttribute.WA_UnderMouse, False)
+    QApplication.sendEvent(panel, QEvent(QEvent.Type.Leave))
+    assert panel.form == MINIMAL
+    seen = []
+    for height in (900, 260, 150):
+        resize(height)
+        seen.append(panel.form)
+        viewport = panel.scroll_area.viewport()
+        box = QRect(top.mapTo(viewport, QPoint(0, 0)), top.size())
+        assert QRect(QPoint(0, 0), viewport.size()).contains(box), (height, box, panel.form)
+        assert top.button.isVisible() and len(top.title.text().splitlines()) == 2
+        assert top.title.height() >= top.title.needed_height(top.title.width())
+    assert seen == [FULL, COMPACT, MINIMAL]
+    assert not top.detail.isVisible() and not top.facts.isVisible()
+    assert "no radio" in top.toolTip() and "started" in top.toolTip()

@@ -513,7 +513,16 @@ class AlertsPanel(QWidget):
         )
         self.summary.setText(text)
         self.summary.setVisible(bool(text) and not self.compact)
-        title = f"Alerts: {text}" if text and self.compact else "Alerts"
+        # Short, so that neither the dock's title nor its tab (beside the responder's detail)
+        # is cut: what waits, and of how many.
+        if not total or not self.compact:
+            title = "Alerts"
+        elif not self._unacknowledged:
+            title = f"Alerts: {total} acknowledged"
+        elif total > self._unacknowledged:
+            title = f"Alerts: {self._unacknowledged} unacknowledged of {total}"
+        else:
+            title = f"Alerts: {self._unacknowledged} unacknowledged"
         if title != self._title:
             self._title = title
             self.title_changed.emit(title)

@@ -28,11 +28,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent
+from PySide6.QtCore import QEvent, QObject, QRect, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QMouseEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import (
     QFrame,
-    QHBoxLayout,
+    QGridLayout,
     QLabel,
     QPushButton,
     QSizePolicy,
@@ -68,6 +68,14 @@ CRITICAL_KINDS = frozenset(
     }
 )
 CRITICAL, ADVISORY = 0, 1
+#: A card's forms, richest first: the panel shows the richest in which its top card is whole.
+FULL, COMPACT, MINIMAL = 0, 1, 2
+#: The full form only while the top card takes at most this share of the dock: a dock that one
+#: full card fills shows the cards compact, so that the next ones are in sight too.
+FULL_SHARE = 0.6
+#: Point sizes of a card's reasons and of who it is about, ``[red, calm][full, compact]``.
+TITLE_POINTS = {False: (14, 12), True: (13, 12)}
+WHO_POINTS = {False: (13, 12), True: (12, 11)}
 SEVERITY_WORDS = {CRITICAL: "critical", ADVISORY: "advisory"}
 
 
@@ -201,33 +209,127 @@ class WarningCard(QFrame):
         self.name = ""
         self._theme: Theme | None = None
         self._styled: tuple[bool, int] | None = None
+        #: How much the card shows (:data:`FULL`, :data:`COMPACT` or :data:`MINIMAL`), chosen
+        #: by the panel so that the top card is whole in its dock.
+        self.form = FULL
+        self._tip = ""
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(16, 8, 10, 8)
-        layout.setSpacing(2)
+        self.grid = QGridLayout(self)
+        self.grid.setContentsMargins(16, 8, 10, 8)
+        self.grid.setHorizontalSpacing(8)
+        self.grid.setVerticalSpacing(2)
         self.title = self._label("title")
         self.new = self._label("new")
         self.who = self._label("who")
         self.facts = self._label("facts")
         self.detail = self._label("detail")
         self.elapsed = self._label("elapsed")
-        for label in (self.title, self.new, self.who, self.facts, self.detail):
-            layout.addWidget(label)
-        bottom = QHBoxLayout()
-        bottom.setContentsMargins(0, 2, 0, 0)
-        bottom.setSpacing(8)
-        bottom.addWidget(self.elapsed, 1)
         self.button = QPushButton(ACKNOWLEDGE_TEXT, self)
         self.button.setObjectName("acknowledge")
         # The main window's key acknowledges the top warning; a focused button would take keys.
         self.button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.button.setCursor(Qt.CursorShape.PointingHandCursor)
         self.button.clicked.connect(self._on_button)
-        bottom.addWidget(self.button, 0, Qt.AlignmentFlag.AlignRight)
-        layout.addLayout(bottom)
+        self._arrange()
 
-    def _label(self, name: str) -> QLabel:
+    def _arrange(self) -> None:
+        """Place the parts for the card's form. Full: the reasons, who, what they look like,
+        the domain's sentences, then how long and the button. Compact (a short dock): the
+        reasons, who beside the button, what they look like; the sentences and the times go
+        to the tooltip. Minimal: the reasons, and who beside the button."""
+        grid = self.grid
+        for part in (self.title, self.new, self.who, self.facts, self.detail, self.elapsed):
+            grid.removeWidget(part)
+        grid.removeWidget(self.button)
+        right = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+        grid.addWidget(self.title, 0, 0, 1, 2)
+        grid.addWidget(self.new, 1, 0, 1, 2)
+        if self.form == FULL:
+            grid.setContentsMargins(16, 8, 10, 8)
+            grid.addWidget(self.who, 2, 0, 1, 2)
+            grid.addWidget(self.facts, 3, 0, 1, 2)
+            grid.addWidget(self.detail, 4, 0, 1, 2)
+            grid.addWidget(self.elapsed, 5, 0)
+            grid.addWidget(self.button, 5, 1, right)
+        else:
+            grid.setContentsMargins(14, 5, 8, 5)
+            grid.addWidget(self.who, 2, 0)
+            grid.addWidget(self.button, 2, 1, right)
+            grid.addWidget(self.facts, 3, 0, 1, 2)
+            grid.addWidget(self.elapsed, 4, 0, 1, 2)
+            grid.addWidget(self.detail, 5, 0, 1, 2)
+        grid.setColumnStretch(0, 1)
+        grid.setColumnStretch(1, 0)
+
+    def set_form(self, form: int) -> None:
+        """Show the card :data:`FULL`, :data:`COMPACT` or :data:`MINIMAL` from now on."""
+        if form == self.form:
+            return
+        self.form = form
+        self._arrange()
+        self._show_parts()
+        if self._theme is not None:
+            self.set_theme(self._theme)
+
+    def _show_parts(self) -> None:
+        full = self.form == FULL
+        self.new.setVisible(bool(self.news))
+        self.facts.setVisible(bool(self.facts.text()) and self.form != MINIMAL)
+        self.detail.setVisible(bool(self.detail.text()) and full)
+        # Compact, the time shows only on a calm card (who acknowledged it, when); a red one has
+        # its button on that line.
+        self.elapsed.setVisible(full or (self.form == COMPACT and bool(self.acknowledged)))
+        self.button.setVisible(self.acknowledged is False)
+        self._update_tooltip()
+
+    def _update_tooltip(self) -> None:
+        tip = self._tip
+        if self.form != FULL:
+            hidden = [self.facts.text()] if self.form == MINIMAL else []
+            hidden += [self.detail.text(), self.elapsed.text()]
+            tip = "\n".join([*(h for h in hidden if h), tip])
+        if self.toolTip() != tip:
+            self.setToolTip(tip)
+
+    def height_for(self, width: int, form: int) -> int:
+        """How tall the card is in ``form`` at ``width`` px (whatever its form now): the panel
+        chooses the richest form in which its top card is whole."""
+        self.ensurePolished()
+        full = form == FULL
+        left, top, right, bottom = (16, 8, 10, 8) if full else (14, 5, 8, 5)
+        inner = max(1, width - left - right)
+        spacing = self.grid.verticalSpacing()
+        sizes = TITLE_POINTS[self.quiet]
+        rows = [_text_height(self.title, inner, sizes[0 if full else 1])]
+        if self.news:
+            rows.append(_text_height(self.new, inner))
+        button = self.button.sizeHint() if self.acknowledged is False else None
+        if full:
+            rows.append(_text_height(self.who, inner, WHO_POINTS[self.quiet][0]))
+            if self.facts.text():
+                rows.append(_text_height(self.facts, inner))
+            if self.detail.text():
+                rows.append(_text_height(self.detail, inner))
+            if button is not None:
+                beside = inner - button.width() - self.grid.horizontalSpacing()
+                rows.append(max(_text_height(self.elapsed, beside), button.height()))
+            else:
+                rows.append(_text_height(self.elapsed, inner))
+        else:
+            who = WHO_POINTS[self.quiet][1]
+            if button is not None:
+                beside = inner - button.width() - self.grid.horizontalSpacing()
+                rows.append(max(_text_height(self.who, beside, who), button.height()))
+            else:
+                rows.append(_text_height(self.who, inner, who))
+            if form == COMPACT and self.facts.text():
+                rows.append(_text_height(self.facts, inner))
+            if form == COMPACT and self.acknowledged:
+                rows.append(_text_height(self.elapsed, inner))
+        return top + bottom + sum(rows) + spacing * (len(rows) - 1)
+
+    def _label(self, name: str) -> WrappedLabel:
         # As tall as its wrapped text at the card's width: a card with several reasons is
         # never cut.
         label = WrappedLabel(self)
@@ -259,10 +361,8 @@ class WarningCard(QFrame):
         # Acknowledged before, waiting again: what is new is said, not left to be spotted.
         self.news = ", ".join(KIND_WORDS.get(w.kind, w.kind) for w in waiting) if acks else ""
         _set(self.new, f"NEW SINCE ACKNOWLEDGED: {self.news}" if self.news else "")
-        self.new.setVisible(bool(self.news))
         _set(self.who, name)
         _set(self.facts, facts)
-        self.facts.setVisible(bool(facts))
         # An attire match's title already names what matched; its sentence would repeat it
         # (unless it says what a suspect revision newly matched).
         details = [
@@ -274,17 +374,15 @@ class WarningCard(QFrame):
             )
         ]
         _set(self.detail, "\n".join(details))
-        self.detail.setVisible(bool(details))
-        self.button.setVisible(not acknowledged)
         priority = min(w.priority for w in warnings)
-        self.setToolTip(
-            f"{SEVERITY_WORDS[self.severity]} · priority {priority} · click to select {name}"
-        )
+        level = SEVERITY_WORDS[self.severity]
+        self._tip = f"{level} · priority {priority} · click to select {name}"
+        self.acknowledged = acknowledged
         if (acknowledged, self.severity) != self._styled or theme is not self._theme:
-            self.acknowledged = acknowledged
             self._styled = (acknowledged, self.severity)
             self.set_theme(theme)
         self.tick(now_us)
+        self._show_parts()
 
     @property
     def quiet(self) -> bool:
@@ -312,11 +410,16 @@ class WarningCard(QFrame):
         else:
             text = f"started {started} ago"
         _set(self.elapsed, text)
+        if self.form != FULL:
+            self._update_tooltip()
 
     def set_theme(self, theme: Theme) -> None:
         self._theme = theme
         t = theme
         mono = tabular_font().family()
+        form = 0 if self.form == FULL else 1
+        title_pt = TITLE_POINTS[self.quiet][form]
+        who_pt = WHO_POINTS[self.quiet][form]
         if self.quiet:
             self.setStyleSheet(
                 f"""
@@ -324,9 +427,10 @@ class WarningCard(QFrame):
                     font-size: 11pt; font-weight: 900; border: 0; border-radius: 4px;
                     padding: 5px 10px; }}
                 QLabel {{ color: {t.text}; background: transparent; font-size: 11pt; }}
-                QLabel#title {{ color: {t.caution}; font-size: 13pt; font-weight: bold; }}
+                QLabel#title {{ color: {t.caution}; font-size: {title_pt}pt;
+                    font-weight: bold; }}
                 QLabel#new {{ color: {t.caution}; font-size: 12pt; font-weight: bold; }}
-                QLabel#who {{ font-size: 12pt; font-weight: bold; }}
+                QLabel#who {{ font-size: {who_pt}pt; font-weight: bold; }}
                 QLabel#elapsed {{ font-family: "{mono}"; font-size: 11pt; color: {t.text}; }}
                 """
             )
@@ -334,9 +438,9 @@ class WarningCard(QFrame):
             self.setStyleSheet(
                 f"""
                 QLabel {{ color: {t.alarm_text}; background: transparent; font-size: 11pt; }}
-                QLabel#title {{ font-size: 14pt; font-weight: 900; }}
+                QLabel#title {{ font-size: {title_pt}pt; font-weight: 900; }}
                 QLabel#new {{ font-size: 12pt; font-weight: 900; }}
-                QLabel#who {{ font-size: 13pt; font-weight: bold; }}
+                QLabel#who {{ font-size: {who_pt}pt; font-weight: bold; }}
                 QLabel#elapsed {{ font-family: "{mono}"; font-size: 11pt; font-weight: bold; }}
                 QPushButton#acknowledge {{ background: {t.alarm_text}; color: {t.alarm};
                     font-size: 11pt; font-weight: 900; border: 0; border-radius: 4px;
@@ -345,6 +449,8 @@ class WarningCard(QFrame):
                 QPushButton#acknowledge:pressed {{ background: {t.calm}; color: {t.text}; }}
                 """
             )
+        for label in (self.title, self.new, self.who, self.facts, self.detail, self.elapsed):
+            label.fit()  # in the font the style sheet now gives it
         self.update()
 
     @property
@@ -411,6 +517,8 @@ class WarningsPanel(QWidget):
         #: Cards (responders) per severity, and of those how many wait.
         self._cards_per: dict[int, int] = {CRITICAL: 0, ADVISORY: 0}
         self._waiting_per: dict[int, int] = {CRITICAL: 0, ADVISORY: 0}
+        #: The cards' form: the richest in which the top card is whole in the dock.
+        self.form = FULL
         self.setObjectName("warnings_panel")
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
 
@@ -432,6 +540,7 @@ class WarningsPanel(QWidget):
         self.more.setObjectName("more")
         self.list_layout.insertWidget(0, self.more)  # above the column's stretch
         self.scroll_area.setMinimumHeight(60)
+        self.scroll_area.viewport().installEventFilter(self)
         layout.addWidget(self.scroll_area, 1)
         self.history_button = QToolButton(self)
         self.history_button.setObjectName("history_button")
@@ -704,6 +813,40 @@ class WarningsPanel(QWidget):
         self.scroll_area.setVisible(bool(active))
         self._update_summary()
         self._sync_history(state)
+        self._choose_form()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Resize and watched is self.scroll_area.viewport():
+            self._choose_form()
+        return super().eventFilter(watched, event)
+
+    def leaveEvent(self, event: QEvent) -> None:
+        super().leaveEvent(event)
+        self._choose_form()  # a change waited for the pointer to leave
+
+    def _choose_form(self) -> None:
+        """The richest form (full, compact, minimal) in which the top card is whole in the
+        dock's viewport (full: with room left for the next cards, :data:`FULL_SHARE`): a short
+        dock (1366×768) shows every reason and the ACKNOWLEDGE button of the most dangerous
+        card rather than half of a full one. Decided on the viewport's
+        size and the top card (not on the other cards), so it does not flip back and forth; not
+        while the pointer is over the panel (nothing moves under it)."""
+        if not self._order or self.underMouse():
+            return
+        top = self.cards[self._order[0]]
+        viewport = self.scroll_area.viewport()
+        bar = self.scroll_area.verticalScrollBar()
+        # As if the scroll bar were there (it comes and goes with the cards' height).
+        width = viewport.width() - (0 if bar.isVisible() else bar.sizeHint().width())
+        room = viewport.height()
+        if top.height_for(width, FULL) <= room * FULL_SHARE:
+            form = FULL
+        else:
+            form = COMPACT if top.height_for(width, COMPACT) <= room else MINIMAL
+        if form != self.form:
+            self.form = form
+            for card in self.cards.values():
+                card.set_form(form)
 
     def _sync_history(self, state: IncidentState | None) -> None:
         responders = state.responders if state is not None else {}
@@ -736,6 +879,7 @@ class WarningsPanel(QWidget):
 
     def _new_card(self, responder_id: str) -> WarningCard:
         card = WarningCard(responder_id, self.card_list)
+        card.set_form(self.form)
         card.clicked.connect(self._on_card_clicked)
         card.acknowledge_clicked.connect(self.acknowledge_responder)
         self.cards[responder_id] = card
@@ -786,6 +930,21 @@ class WarningsPanel(QWidget):
     def _on_focus_changed(self, _incident_id: str) -> None:
         self._sync()
         self._update_attention(recount=True)
+
+
+def _text_height(label: WrappedLabel, width: int, points: float | None = None) -> int:
+    """How tall ``label`` is with its text wrapped at ``width`` px, in its font or that font at
+    ``points``."""
+    if points is None:
+        return label.needed_height(width)
+    font = QFont(label.font())
+    font.setPointSizeF(points)
+    margins = label.contentsMargins()
+    inner = max(1, width - margins.left() - margins.right())
+    box = QFontMetrics(font).boundingRect(
+        QRect(0, 0, inner, 100_000), Qt.TextFlag.TextWordWrap, label.text()
+    )
+    return box.height() + margins.top() + margins.bottom() + 2
 
 
 def _set(label: QLabel, text: str) -> None:

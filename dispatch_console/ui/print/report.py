@@ -23,7 +23,7 @@ portrait, written by the one PDF writer (:mod:`.pdf`, text stays vector) and nee
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from html import escape
@@ -43,7 +43,7 @@ from PySide6.QtWidgets import QApplication
 from dispatch_console import __version__
 from dispatch_console.domain import events as ev
 from dispatch_console.domain.reference import School
-from dispatch_console.domain.sentences import sentence
+from dispatch_console.domain.sentences import acting_commander_text, sentence
 from dispatch_console.domain.state import IncidentState
 from dispatch_console.domain.text import neutralise
 from dispatch_console.domain.timeutil import US_PER_S, from_us
@@ -275,12 +275,19 @@ def condensed_rows(timeline: Timeline, final: IncidentState) -> list[TimelineRow
     return rows
 
 
-def command_text(final: IncidentState) -> str:
+def command_text(final: IncidentState, roles: Mapping[str, str] | None = None) -> str:
     """Who held command when: ``Lt. J. Hayes (established 09:16:02, T+00:01:58) → Capt. R.
-    Ortiz (transferred 09:31:10, T+00:17:06)``; the command post last named."""
-    if not final.command:
-        return "none recorded (nobody established command)"
+    Ortiz (transferred 09:31:10, T+00:17:06)``; the command post last named. Where nobody
+    established command (an older record), who acted as incident commander (``roles``: console
+    user -> registered role), from their first act to their last."""
     origin = final.opened_at_us
+    if not final.command:
+        acting = final.acting_commanders(roles or {})
+        if acting:
+            return acting_commander_text(
+                acting, lambda us: f"{clock_text(us)} ({elapsed_text(us, origin)})"
+            )
+        return "none recorded (nobody established command)"
     held = [
         f"{p.commander} ({p.how} {clock_text(p.since_us)}, {elapsed_text(p.since_us, origin)})"
         for p in final.command
@@ -316,7 +323,7 @@ def summary_lines(
             f"{metrics.responded} responded · {counts['declined']} declined · "
             f"{counts['released']} released",
         ),
-        ("Incident commander", command_text(final)),
+        ("Incident commander", command_text(final, timeline.roles)),
         ("Alerts", str(len(final.alerts))),
         ("Warnings raised", str(len(final.warnings))),
         ("PAR roll calls", str(len(final.pars))),

@@ -231,6 +231,7 @@ def fill_console(
             backlog = [e for e in timeline.events[:count] if e.type != skip]
             console.log.extend(backlog[max(0, len(backlog) - limit) :])
     console.last_seq = state.last_seq
+    console.roles = timeline.roles
     return state
 
 

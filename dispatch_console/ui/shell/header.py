@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from dispatch_console.app.live import Changes, ConsoleState
 from dispatch_console.domain.lifecycle import ResponderStatus
+from dispatch_console.domain.sentences import acting_commander_text
 from dispatch_console.domain.state import IncidentState
 from dispatch_console.domain.timeutil import US_PER_S, from_us
 from dispatch_console.ui.shell.selection import Selection
@@ -295,14 +296,22 @@ class IncidentHeader(QWidget):
 
     def _show_commander(self, state: IncidentState) -> None:
         """``IC: Lt. J. Hayes`` (the command post in the tooltip), or ``IC: none`` in the
-        caution colour while nobody has established command."""
+        caution colour while nobody has established command; in an older record where nobody
+        did but an incident commander acted, ``IC: <name> (acting)``, still in caution."""
         vacant = state.commander is None
-        self.commander.setText("IC: none" if vacant else f"IC: {state.commander}")
+        acting = state.acting_commanders(self.console.roles) if vacant else []
+        if acting:
+            text = "IC: " + ", ".join(a.name for a in acting) + " (acting)"
+        else:
+            text = "IC: none" if vacant else f"IC: {state.commander}"
+        self.commander.setText(text)
         if self.commander.property("vacant") != vacant:
             self.commander.setProperty("vacant", vacant)
             self.commander.style().unpolish(self.commander)
             self.commander.style().polish(self.commander)
-        if vacant:
+        if acting:
+            tip = acting_commander_text(acting, local_clock)
+        elif vacant:
             tip = "Nobody has established incident command (Incident ▸ Incident command…)"
         else:
             period = state.command[-1] if state.command else None

@@ -846,6 +846,7 @@ class MainWindow(QMainWindow):
             prepared_by=self.user.name,
             position=self.user.role,
             time_format=print_time_format(state, now),
+            roles=self.console.roles,
         )
         thread = _ExportThread(report, path, self)
         thread.done.connect(self._export_finished)
@@ -1198,7 +1199,12 @@ class MainWindow(QMainWindow):
         stacked = self._tab_detail_if_short(self.height())
         width = self.width()
         side = max(330, min(460, width // 5))
-        self.resizeDocks([d["alerts"], d["warnings"]], [side, side + 20], Qt.Orientation.Horizontal)
+        warnings = side + 20
+        if self.height() < 1000:
+            # A short screen (768, 900 px): the warnings dock is short too, so it is wider (from
+            # the map) for the top card's reasons and its ACKNOWLEDGE button to fit whole.
+            warnings = max(warnings, min(480, width // 3))
+        self.resizeDocks([d["alerts"], d["warnings"]], [side, warnings], Qt.Orientation.Horizontal)
         if stacked and d["detail"] not in self.tabifiedDockWidgets(d["alerts"]):
             # The alert (with its ACKNOWLEDGE button) before the responder's detail.
             upper = max(260, self._upper_height(self.height()))
