@@ -3,8 +3,9 @@
 The console is the alerting service (``feeds/notify.py`` finds the devices in the school's
 radius); this decides, per device, from its roster entry and the agency's rules in force
 (``domain/rules.py``): alerted now, held behind the agency's dispatcher gate, or not alerted
-(and why), and what each alerted officer is told. With no rules loaded at all, every device in
-the radius is alerted as before (the console says "no agency rules in force").
+(and why), and what each alerted officer is told. With no rules loaded at all, the default rule
+(``domain.rules.DEFAULT_RULES``) decides: officers on a roster only, never an unverified app
+user; it is recorded with the incident like any agency's rules.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -79,10 +80,8 @@ def plan_alerts(
     rules: dict[str, AgencyRules],
     staging_name: str | None,
     today: dt.date,
-) -> AlertPlan | None:
-    """The plan for ``devices`` (None: no rules are loaded, every device is alerted)."""
-    if not rules:
-        return None
+) -> AlertPlan:
+    """The plan for ``devices`` (``rules`` empty: under the default rule)."""
     plan = AlertPlan()
     for device in devices:
         decision = decision_for(device, roster, rules, today)
@@ -131,12 +130,11 @@ class AgencyAlerting:
         school: School,
         chosen: list[Device],
         by: str = "console",
-        listed: Sequence[str] | None = None,
     ) -> int:
         """Alert the devices the rules allow of ``chosen`` (the devices in the school's radius,
-        or those the school's own system ``listed``, ``by`` "school"; all of them when no rules
-        are loaded), hold the gated ones, and record the rules applied. A listed id that is no
-        registered device is alerted only while no rules are loaded: rules never alert someone
+        or the registered ones the school's own system listed, ``by`` "school"; the default
+        rule when no rules are loaded), hold the gated ones, and record the rules applied. A
+        listed id that is no registered device is never alerted: rules never alert someone
         they cannot check."""
         from dispatch_console.feeds.core import GATEWAY
 
@@ -147,9 +145,6 @@ class AgencyAlerting:
         plan = plan_alerts(
             chosen, core.roster(), self.rules(), staging.name if staging else None, today(now)
         )
-        if plan is None:  # no agency rules loaded: everyone chosen, as before
-            everyone = list(listed) if listed is not None else [d.device_id for d in chosen]
-            return core._notify(incident_id, school, everyone, by)
         extra = [
             Command(
                 incident_id,

@@ -33,7 +33,8 @@ def test_rules_gate_countdown_and_release(qtbot: QtBot) -> None:
     panel.commands_requested.connect(lambda i, p, d: requests.append((i, list(p), d)))
     now = built.now_us
     panel.refresh(Changes(), now)
-    assert panel.rules.text() == NO_RULES
+    assert panel.rules.text().startswith(NO_RULES)  # and the default rule in plain words
+    assert "never unverified app users" in panel.rules.text()
 
     def store(payloads: list[ev.Payload], at_us: int, actor: ev.Actor | None = None) -> None:
         writer = EventWriter(built.incident_id, built.console.last_seq + 1)
