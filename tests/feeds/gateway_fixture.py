@@ -16,6 +16,7 @@ from dispatch_console.feeds.auth import sign
 from dispatch_console.feeds.keys import SecretBox, new_key_material
 from dispatch_console.feeds.server import GatewayThread, Listen
 from dispatch_console.importers.geojson_schools import load_schools
+from dispatch_console.importers.roster_csv import load_roster
 from dispatch_console.resources import resource
 from dispatch_console.store import Store
 
@@ -30,20 +31,18 @@ DEVICES = {
     "dev-far": (38.9000, -84.5400),  # 75 km north: not alerted
 }
 TAK_UID = "ANDROID-0000000000000042"
-#: Their officers on the agencies' rosters, each device registered to its officer: with no
-#: agency rules loaded, the default rule alerts officers on a roster only (never an app user).
-#: Ruiz's entry is what the contract's profile example claims.
-ROSTER = (
-    RosterEntry("Georgetown PD", "4411", "Det. M. Ruiz", "active", ("dev-ruiz",)),
-    RosterEntry("Scott County Sheriff", "212", "Dep. L. Chen", "active", ("dev-chen",)),
-    RosterEntry("Scott County Sheriff", "230", "Dep. R. Walker", "active", ("dev-walker",)),
-    RosterEntry("Scott County Sheriff", "301", "Dep. A. Farr", "active", ("dev-far",)),
-)
 
 
-def register_officers(store: Store, entries: Iterable[RosterEntry] = ROSTER) -> None:
+def example_roster() -> list[RosterEntry]:
+    """The example roster (resources/example/roster.csv, as in the README's set-up): it
+    registers dev-ruiz, dev-chen and dev-walker to their officers, so the default rule (no
+    agency rules loaded: officers on a roster only, never an app user) alerts them."""
+    return list(load_roster(resource("example", "roster.csv")).imported)
+
+
+def register_officers(store: Store, entries: Iterable[RosterEntry] | None = None) -> None:
     """Add ``entries`` to the store's roster (kept: the entries already there of other badges)."""
-    added = list(entries)
+    added = example_roster() if entries is None else list(entries)
     keys = {(e.agency, e.badge) for e in added}
     kept = [e for e in store.roster() if (e.agency, e.badge) not in keys]
     store.replace_roster([*kept, *added])

@@ -71,7 +71,7 @@ def test_the_device_messages_example_updates_the_responder(gateway: RunningGatew
     assert ruiz.name == "Det. M. Ruiz" and ruiz.duty == "off" and ruiz.plainclothes
     assert ruiz.status is ResponderStatus.EN_ROUTE and ruiz.self_dispatched
     assert ruiz.position is not None and ruiz.position.speed_mps == 14.5
-    assert ruiz.roster_verdict == "sworn_active"  # the fixture's roster (gateway_fixture.ROSTER)
+    assert ruiz.roster_verdict == "sworn_active"  # the example roster (resources/example)
     status, again = gateway.post("/v1/devices/dev-ruiz/messages", body, "dev-ruiz")
     assert [r["result"] for r in again["results"]] == ["duplicate"] * 4
 
