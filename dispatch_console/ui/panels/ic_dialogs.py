@@ -171,6 +171,7 @@ def _line(placeholder: str) -> QLineEdit:
     edit = QLineEdit()
     edit.setPlaceholderText(placeholder)
     edit.setMaxLength(ev.MAX_DETAIL_CHARS)
+    edit.setMinimumWidth(280)  # "East wing, building B" whole
     return edit
 
 
