@@ -130,6 +130,7 @@ class AgencyAlerting:
         school: School,
         chosen: list[Device],
         by: str = "console",
+        idempotency: str | None = None,
     ) -> int:
         """Alert the devices the rules allow of ``chosen`` (the devices in the school's radius,
         or the registered ones the school's own system listed, ``by`` "school"; the default
@@ -165,7 +166,9 @@ class AgencyAlerting:
             release_at = now + wait_s * US_PER_S if wait_s > 0 else None
             gate = ev.AlertGateHeld(agency, tuple(held), release_at)
             extra.append(Command(incident_id, gate, GATEWAY, ev.Source.FEED, now))
-        return core._notify(incident_id, school, plan.now, by, None, plan.instructions, extra)
+        return core._notify(
+            incident_id, school, plan.now, by, idempotency, plan.instructions, extra
+        )
 
     def release_gates(self) -> None:
         """Alert the officers held behind a dispatcher gate once it is released, by a

@@ -197,7 +197,11 @@ class HttpRoutes(GatewayBase):
             return Reply(202, {"incident_id": incident_id, "duplicate": True})
         school = self.reference.school(state.school_id)
         assert school is not None
-        count = self._notify(incident_id, school, msg.device_ids, "school", idempotency)
+        # The school's system says whom it alerted: the console alerts those of them the agency
+        # rules allow (never an unverified app user), as for an activation's list.
+        devices = self.reference.devices()
+        named = [devices[d] for d in dict.fromkeys(msg.device_ids) if d in devices]
+        count = self.alerting.alert(incident_id, school, named, "school", idempotency)
         return Reply(202, {"incident_id": incident_id, "notified": count})
 
     def _notify(

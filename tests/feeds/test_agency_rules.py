@@ -175,6 +175,11 @@ def test_with_no_rules_loaded_the_default_rule_alerts_officers_on_a_roster_only(
     status, answer = gateway.post("/v1/activations", listed, "school")
     assert status == 202 and answer["notified"] == 0, answer
     assert "p-app-only" not in IncidentService(gateway.store).state(incident_id).responders
+    # Nor does the school's report of whom it alerted afterwards (POST …/notified).
+    more = {"id": "notify-9", "device_ids": ["p-app-only", "p-retired"]}
+    status, answer = gateway.post(f"/v1/incidents/{incident_id}/notified", more, "school")
+    assert status == 202 and answer["notified"] == 0, answer
+    assert not {"p-app-only", "p-retired"} & set(_alerts(gateway, incident_id))
 
 
 @ON_POSTGRES
