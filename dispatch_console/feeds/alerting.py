@@ -108,6 +108,7 @@ class AgencyAlerting:
         self.core = core
         self._rules: dict[str, AgencyRules] | None = None
         self._read_at = 0.0
+        self._default_said = False
 
     def rules(self) -> dict[str, AgencyRules]:
         """The agency response rules in force, by agency key (re-read every few seconds)."""
@@ -119,6 +120,13 @@ class AgencyAlerting:
                 if core.offline:
                     raise StoreUnreachable("the store is down")
                 self._rules, self._read_at = core.store.agency_rules(), time.monotonic()
+                if not self._rules and not self._default_said:
+                    log.warning(
+                        "no agency rules loaded: the DEFAULT RULE is in force (officers on a "
+                        "roster only, never an unverified app user; off duty and retired to "
+                        "staging, identified, marked)"
+                    )
+                self._default_said = not self._rules
             except Exception as exc:
                 if self._rules is None or not unreachable(exc):
                     raise

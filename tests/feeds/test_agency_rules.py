@@ -151,7 +151,7 @@ def test_open_rules_alert_trained_on_and_off_duty_and_leosa_never_the_unverified
 
 @ON_POSTGRES
 def test_with_no_rules_loaded_the_default_rule_alerts_officers_on_a_roster_only(
-    start: Callable[[str], RunningGateway],
+    start: Callable[[str], RunningGateway], caplog: pytest.LogCaptureFixture
 ) -> None:
     """Nobody loaded rules: never an app-only user, nor a retired officer the roster does not
     mark LEOSA-qualified; off duty and retired to staging, identified, marked."""
@@ -170,6 +170,7 @@ def test_with_no_rules_loaded_the_default_rule_alerts_officers_on_a_roster_only(
     state = IncidentService(gateway.store).state(incident_id)
     assert "p-app-only" not in state.responders and "p-retired" not in state.responders
     assert state.rules_in_force[DEFAULT_AGENCY][0] == 1  # recorded with the incident
+    assert caplog.text.count("the DEFAULT RULE is in force") == 1  # the gateway says so, once
     # A school's own system naming the app-only user does not get it alerted either.
     listed = {**example("activation"), "id": "act-listed", "notified_device_ids": ["p-app-only"]}
     status, answer = gateway.post("/v1/activations", listed, "school")
