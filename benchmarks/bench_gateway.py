@@ -34,6 +34,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from dispatch_console.domain import events as ev
+from dispatch_console.domain.reference import RosterEntry
 from dispatch_console.feeds.auth import sign
 from dispatch_console.feeds.keys import SecretBox, new_key_material
 from dispatch_console.feeds.server import GatewayThread, Listen, RateLimiter
@@ -70,6 +71,14 @@ def setup(
             material = new_key_material("device")
             store.add_key(material.key_id, "device", device, box.seal(material.secret), None)
             keys[device] = (material.key_id, material.secret)
+        # Each on an agency's roster, registered to its officer: with no agency rules loaded,
+        # the default rule alerts officers on a roster only.
+        store.replace_roster(
+            RosterEntry(
+                "Scott County Sheriff", str(9000 + i), f"Officer {i}", "active", (f"dev-{i}",)
+            )
+            for i in range(devices)
+        )
     return box, keys
 
 

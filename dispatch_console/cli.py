@@ -1501,13 +1501,11 @@ def cmd_users_role(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _print_rules(store: Store, out: TextIO) -> None:
+    from dispatch_console.domain.rules import DEFAULT_RULES
+
     in_force = store.agency_rules()
-    if not in_force:
-        print(
-            "no agency rules in force: every registered device in a school's radius is alerted",
-            file=out,
-        )
-    for rules in sorted(in_force.values(), key=lambda r: r.agency):
+    shown = sorted(in_force.values(), key=lambda r: r.agency) or [DEFAULT_RULES]
+    for rules in shown:
         lines = rules.summary()
         print(lines[0], file=out)
         for line in lines[1:]:

@@ -16,13 +16,16 @@ DEMO = Path(__file__).resolve().parents[1] / "resources" / "demo"
 def test_rules_load_and_show(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     db = str(tmp_path / "rules.sqlite3")
     assert main(["rules", "show", "--db", db]) == 0
-    assert "no agency rules in force" in capsys.readouterr().out
+    told = capsys.readouterr().out
+    assert told.startswith("DEFAULT RULE in force: no agency rules are loaded\n"), told
+    assert "never unverified app users" in told and "staging only, never the school" in told
     for name in RULE_FILES:
         assert main(["rules", "load", str(DEMO / name), "--db", db]) == 0
     assert main(["rules", "load", str(DEMO / RULE_FILES[0]), "--db", db]) == 0
     assert "already loaded: Carverton Police Department rules version 1" in capsys.readouterr().out
     assert main(["rules", "show", "--db", db]) == 0
     shown = capsys.readouterr().out
+    assert "DEFAULT RULE" not in shown  # the agencies' own rules replace it
     assert "Harlan Valley County Sheriff's Office, rules version 1" in shown
     assert "Dispatcher gate for off duty and retired: released automatically after 90 s" in shown
     assert "Kentucky State Police Post 17, rules version 1\n  Alerted: on duty;" in shown

@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """Phone screenshots of the responder web page (docs/responder-*.png), in Debian's Chromium at
-360x800: the alert, responding (sharing location), and a go-to-staging directive with its map.
+360x800: the alert, responding (sharing location), a go-to-staging directive with its map, and
+at staging the identified and assignment directives (team and radio channel).
 
     .venv/bin/python tools/responder_screenshots.py [--out docs]
 
 A real gateway on a temporary SQLite store with the example school; the phone enrols with a
-one-time link, fills its profile, gets the alert, answers, and is directed to staging B.
+one-time link, fills its profile, gets the alert, answers, is directed to staging B, checked in
+there and assigned.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from dispatch_console.app import commands  # noqa: E402
 from dispatch_console.domain import events as ev  # noqa: E402
 from dispatch_console.feeds.web.routes import new_invite_token, token_hash  # noqa: E402
 from dispatch_console.service import IncidentService  # noqa: E402
@@ -91,10 +94,39 @@ def main(argv: list[str] | None = None) -> int:
             phone.wait(lambda: phone.text("map-info").startswith("Staging B"))
             phone.js("window.scrollTo(0, 0)")
             phone.driver.save_screenshot(str(args.out / "responder-directive.png"))
+            # At staging B: acknowledged, checked in (team, channel, marking), then assigned.
+            phone.tap(phone.driver.find_element("css selector", f"{card} .ack-btn"))
+            area = service.state(incident_id).staging_areas["staging-b"]
+            ring = area.geometry["coordinates"]
+            if area.geometry["type"] == "Polygon":
+                ring = [sum(c[i] for c in ring[0]) / len(ring[0]) for i in (0, 1)]
+            phone.locate(ring[1], ring[0])  # driven there: the next report says so
+            phone.wait(lambda: "you are there" in phone.text("map-info"), timeout_s=15)
+            arrived = ev.ResponderArrived("dev-ruiz", "staging", "staging-b")
+            service.execute(incident_id, [arrived], actor=IC, source=ev.Source.CONSOLE)
+            identify = commands.identify(
+                "dev-ruiz", "credentials_in_person", "Sgt. R. Lee", "R-14", "TAC 2",
+                "raid_jacket", team="Team 2", state=service.state(incident_id),
+            )  # fmt: skip
+            service.execute(incident_id, identify, actor=IC, source=ev.Source.CONSOLE)
+            identified = "#directives .directive[data-kind=identified] .ack-btn"
+            phone.wait(lambda: phone.driver.find_element("css selector", identified))
+            phone.js("window.scrollTo(0, 0)")
+            phone.driver.save_screenshot(str(args.out / "responder-identified.png"))
+            phone.tap(phone.driver.find_element("css selector", identified))
+            assign = commands.assign(
+                "dev-ruiz", "contact_team", "Team 2", location="East wing, building B",
+                radio_channel="TAC 3", report_to="Sgt. R. Lee", state=service.state(incident_id),
+            )  # fmt: skip
+            service.execute(incident_id, assign, actor=IC, source=ev.Source.CONSOLE)
+            assigned = "#directives .directive[data-kind=assignment] .ack-btn"
+            phone.wait(lambda: phone.driver.find_element("css selector", assigned))
+            phone.js("window.scrollTo(0, 0)")
+            phone.driver.save_screenshot(str(args.out / "responder-assignment.png"))
         finally:
             phone.quit()
             gateway.stop()
-    for name in ("alert", "attire", "responding", "directive"):
+    for name in ("alert", "attire", "responding", "directive", "identified", "assignment"):
         print(args.out / f"responder-{name}.png")
     return 0
 

@@ -17,6 +17,7 @@ from typing import Literal
 from dispatch_console.domain import events as ev
 from dispatch_console.domain.lifecycle import IDENTIFIED_OR_LATER, PRESENT, ResponderStatus
 from dispatch_console.domain.state import IncidentState, Responder
+from dispatch_console.domain.text import neutralise
 
 #: What every responder reads on a stand-down (short enough for a lock screen).
 STAND_DOWN_TEXT = "Threat neutralized. Do not respond. Stand down."
@@ -140,6 +141,60 @@ def stand_down(state: IncidentState) -> Payloads:
 # --- check-in, assignment, release -------------------------------------------------------------
 
 
+def one_line(value: str | None) -> str | None:
+    """A typed field as it is stored and sent: trimmed, control and bidi characters made
+    visible (``\\x1b``), None when empty. (Length is the decider's: an overlong field is
+    refused, never cut.)"""
+    text = (value or "").strip()
+    return neutralise(text) if text else None
+
+
+#: The markings in the words a responder reads.
+MARKING_TEXT = {"raid_jacket": "raid jacket", "vest": "vest marked POLICE"}
+#: The assignment tasks in the words a responder reads.
+TASK_TEXT: dict[str, str] = {
+    "contact_team": "Contact team",
+    "rescue_task_force": "Rescue task force",
+    "perimeter_post": "Perimeter post",
+    "traffic": "Traffic",
+    "reunification": "Reunification",
+    "other": "Task",
+}
+
+
+def directive_text(kind: ev.DirectiveKind, details: ev.DirectiveDetails) -> str:
+    """An ``identified`` or ``assignment`` directive in one line (TAK's GeoChat, the log):
+    ``Assignment: Contact team, Team 2. Where: east wing. Radio: TAC 2. Report to: Sgt. Lee.``"""
+    d = details
+    if kind == "assignment":
+        parts = [f"Assignment: {TASK_TEXT.get(d.task or 'other', 'Task')}, {d.team}."]
+    else:
+        parts = ["You are identified."]
+        parts.append(f"Team: {d.team}." if d.team else "Wait at staging for an assignment.")
+    if d.location:
+        parts.append(f"Where: {d.location}.")
+    parts.append(f"Radio: {d.radio_channel}." if d.radio_channel else "Radio: none given.")
+    if d.marking:
+        parts.append(f"Wear your {MARKING_TEXT[d.marking]}.")
+    if d.report_to:
+        parts.append(f"Report to: {d.report_to}.")
+    return " ".join(parts)
+
+
+def _directive(
+    state: IncidentState | None,
+    responder_id: str,
+    kind: ev.DirectiveKind,
+    details: ev.DirectiveDetails,
+) -> Payloads:
+    if state is None:
+        return []
+    text = directive_text(kind, details)
+    did = new_id("dir")
+    device = _device_of(state, responder_id)
+    return [ev.DirectiveQueued(did, responder_id, device, kind, text, details=details)]
+
+
 def identify(
     responder_id: str,
     method: ev.IdentificationMethod,
@@ -147,25 +202,59 @@ def identify(
     radio_id: str | None = None,
     radio_channel: str | None = None,
     marking: str | None = None,
+    *,
+    team: str | None = None,
+    state: IncidentState | None = None,
 ) -> Payloads:
-    """Mark identified (ICS check-in), and record what staging issued, if anything.
+    """Mark identified (ICS check-in), and record what staging issued, if anything; with the
+    incident's ``state``, also tell the responder's device (an ``identified`` directive: the
+    team, the radio channel and the marking to wear).
 
     ``marking`` takes the dialog's choice: ``raid_jacket`` or ``vest``; ``none`` (or None)
     issues no marking.
     """
-    payloads: Payloads = [ev.ResponderIdentified(responder_id, method, verifier.strip())]
-    radio_id = (radio_id or "").strip() or None
-    radio_channel = (radio_channel or "").strip() or None
+    team = one_line(team)
+    payloads: Payloads = [ev.ResponderIdentified(responder_id, method, verifier.strip(), team=team)]
+    radio_id = one_line(radio_id)
+    radio_channel = one_line(radio_channel)
     issued: Marking | None = (
         "raid_jacket" if marking == "raid_jacket" else "vest" if marking == "vest" else None
     )
     if radio_id or radio_channel or issued:
         payloads.append(ev.ResponderEquipmentIssued(responder_id, radio_id, radio_channel, issued))
+    if state is not None:
+        responder = state.responders.get(responder_id)
+        equipment = responder.equipment if responder is not None else None
+        channel = radio_channel or (equipment.radio_channel if equipment else None)
+        wear = issued or (equipment.marking if equipment else None)
+        details = ev.DirectiveDetails(
+            team=team,
+            radio_channel=channel,
+            marking=wear if wear in ("raid_jacket", "vest") else None,  # type: ignore[arg-type]
+        )
+        payloads += _directive(state, responder_id, "identified", details)
     return payloads
 
 
-def assign(responder_id: str, task: ev.AssignmentTask, team: str) -> Payloads:
-    return [ev.ResponderAssigned(responder_id, task, team.strip())]
+def assign(
+    responder_id: str,
+    task: ev.AssignmentTask,
+    team: str,
+    *,
+    location: str | None = None,
+    radio_channel: str | None = None,
+    report_to: str | None = None,
+    state: IncidentState | None = None,
+) -> Payloads:
+    """Assign a task and a team (where, on which channel, reporting to whom); with the
+    incident's ``state``, also send the ``assignment`` directive to the responder's device."""
+    where, channel, chief = one_line(location), one_line(radio_channel), one_line(report_to)
+    team = one_line(team) or ""
+    payloads: Payloads = [ev.ResponderAssigned(responder_id, task, team, where, channel, chief)]
+    details = ev.DirectiveDetails(
+        team=team, radio_channel=channel, task=task, location=where, report_to=chief
+    )
+    return payloads + _directive(state, responder_id, "assignment", details)
 
 
 def release(responder_id: str, reason: str | None = None) -> Payloads:

@@ -553,8 +553,9 @@ class _RowBuilder:
         parts = []
         if r.callsign:
             parts.append(f"callsign {r.callsign}")
-        if r.equipment is not None and r.equipment.radio_channel:
-            parts.append(f"radio {r.equipment.radio_channel}")
+        channel = r.radio_channel
+        if channel:
+            parts.append(f"radio {channel}")
         return "; ".join(parts) or "console app only"
 
     def _departure(self, r: Responder) -> str:
@@ -586,8 +587,13 @@ class _RowBuilder:
     def _assignment(self, r: Responder) -> str:
         parts = []
         if r.assignment is not None:
-            task = _TASKS.get(r.assignment.task, r.assignment.task)
-            parts.append(f"{task}, {r.assignment.team}")
+            a = r.assignment
+            task = _TASKS.get(a.task, a.task)
+            parts.append(f"{task}, {a.team}" + (f" at {a.location}" if a.location else ""))
+            if a.report_to:
+                parts.append(f"reports to {a.report_to}")
+        elif r.identification is not None and r.identification.team:
+            parts.append(f"{r.identification.team}, awaiting task")
         elif r.status.value == "staged":
             area = _area_name(self.state, r.staging_area_id)
             parts.append(f"staged at {area}" if area else "staged")
@@ -600,12 +606,14 @@ class _RowBuilder:
     @staticmethod
     def _radio(r: Responder) -> str:
         equipment = r.equipment
-        if equipment is not None and (equipment.radio_id or equipment.radio_channel):
-            if equipment.radio_id and equipment.radio_channel:
-                return f"{equipment.radio_id} on {equipment.radio_channel}"
-            if equipment.radio_id:
-                return equipment.radio_id
-            return f"channel {equipment.radio_channel}; radio id not recorded"
+        channel = r.radio_channel
+        radio_id = equipment.radio_id if equipment is not None else None
+        if radio_id or channel:
+            if radio_id and channel:
+                return f"{radio_id} on {channel}"
+            if radio_id:
+                return radio_id
+            return f"channel {channel}; radio id not recorded"
         if r.has_radio is True:
             return "none issued; own radio"
         if r.has_radio is False:

@@ -20,6 +20,7 @@ from dispatch_console.domain.lifecycle import (
 )
 from dispatch_console.domain.lifecycle import ResponderStatus as S
 from dispatch_console.domain.state import IncidentState, IncidentWarning, Par, Responder
+from dispatch_console.domain.text import has_unsafe, neutralise
 
 Check = Callable[[IncidentState, ev.Payload], None]
 
@@ -220,11 +221,34 @@ def _check_directed(state: IncidentState, p: ev.Payload) -> None:
         raise RuleViolation(Rule.RELEASED_IS_FINAL, f"responder {r.responder_id} is released")
 
 
+def _details(owner: str, **fields: str | None) -> None:
+    """A team, channel, place or name a responder reads on a phone: one bounded line."""
+    for name, value in fields.items():
+        if value is None:
+            continue
+        if len(value) > ev.MAX_DETAIL_CHARS or has_unsafe(value):
+            shown = neutralise(value[:40]) + ("…" if len(value) > 40 else "")
+            raise RuleViolation(Rule.BAD_DETAIL, f"{owner}: {name} {shown!r} ({len(value)} chars)")
+
+
 def _check_identified(state: IncidentState, p: ev.Payload) -> None:
     assert isinstance(p, ev.ResponderIdentified)
     if not p.verifier.strip():
         raise RuleViolation(Rule.VERIFIER_REQUIRED, f"responder {p.responder_id}")
+    _details(f"responder {p.responder_id}", team=p.team)
     _transition_check(S.IDENTIFIED)(state, p)
+
+
+def _check_assigned(state: IncidentState, p: ev.Payload) -> None:
+    assert isinstance(p, ev.ResponderAssigned)
+    _details(
+        f"responder {p.responder_id}",
+        team=p.team,
+        location=p.location,
+        radio_channel=p.radio_channel,
+        report_to=p.report_to,
+    )
+    _transition_check(S.ASSIGNED)(state, p)
 
 
 def _check_staged(state: IncidentState, p: ev.Payload) -> None:
@@ -240,6 +264,15 @@ def _check_directive_queued(state: IncidentState, p: ev.Payload) -> None:
     if r.status is S.RELEASED and p.kind != "released":
         raise RuleViolation(Rule.RELEASED_IS_FINAL, f"responder {r.responder_id} is released")
     _staging_area(state, p.staging_area_id)
+    if p.details is not None:
+        d = p.details
+        _details(
+            f"directive {p.directive_id}",
+            team=d.team,
+            radio_channel=d.radio_channel,
+            location=d.location,
+            report_to=d.report_to,
+        )
     if p.broadcast_id is not None and p.broadcast_id not in state.broadcasts:
         raise RuleViolation(Rule.UNKNOWN_BROADCAST, f"broadcast {p.broadcast_id}")
 
@@ -413,7 +446,7 @@ CHECKS: dict[str, Check] = {
     ev.ResponderIdentified.TYPE: _check_identified,
     ev.ResponderEquipmentIssued.TYPE: _check_equipment,
     ev.ResponderStaged.TYPE: _check_staged,
-    ev.ResponderAssigned.TYPE: _transition_check(S.ASSIGNED),
+    ev.ResponderAssigned.TYPE: _check_assigned,
     ev.ResponderReleased.TYPE: _transition_check(S.RELEASED, needs_active=False),
     ev.DirectiveQueued.TYPE: _check_directive_queued,
     ev.DirectiveDelivered.TYPE: _check_directive_delivered,

@@ -454,6 +454,9 @@ class ResponderIdentified(Payload, frozen=True):
     responder_id: str
     method: IdentificationMethod
     verifier: str
+    #: The team staging put the officer in at check-in, if any (the task comes with the
+    #: assignment).
+    team: str | None = None
 
 
 class ResponderEquipmentIssued(Payload, frozen=True):
@@ -475,6 +478,11 @@ class ResponderAssigned(Payload, frozen=True):
     responder_id: str
     task: AssignmentTask
     team: str
+    #: Where: a place or sector ("east wing, building B", "Sector 2").
+    location: str | None = None
+    radio_channel: str | None = None
+    #: Whom the officer reports to there ("Sgt. Lee").
+    report_to: str | None = None
 
 
 class ResponderReleased(Payload, frozen=True):
@@ -485,7 +493,30 @@ class ResponderReleased(Payload, frozen=True):
 
 # --- outbound directives (console -> responder devices) ------------------------------------
 
-DirectiveKind = Literal["alert", "go_to_staging", "identified", "released", "stand_down", "message"]
+DirectiveKind = Literal[
+    "alert", "go_to_staging", "identified", "assignment", "released", "stand_down", "message"
+]
+#: The longest team, radio channel, place or name a directive's details carry.
+MAX_DETAIL_CHARS = 80
+DETAIL_FIELDS = ("team", "radio_channel", "location", "report_to")
+
+
+class DirectiveDetails(
+    msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True, gc=False
+):
+    """What an ``identified`` or ``assignment`` directive tells the officer, field by field
+    (the responder page shows each large; the directive's ``text`` says the same in one line
+    for TAK devices and the log)."""
+
+    team: str | None = None
+    radio_channel: str | None = None
+    #: The visible marking to wear (issued at staging).
+    marking: Literal["raid_jacket", "vest"] | None = None
+    task: AssignmentTask | None = None
+    #: Where: a place or sector.
+    location: str | None = None
+    #: Whom to report to.
+    report_to: str | None = None
 
 
 class DirectiveQueued(Payload, frozen=True):
@@ -500,6 +531,8 @@ class DirectiveQueued(Payload, frozen=True):
     staging_area_id: str | None = None
     #: Set when the directive is one responder's copy of a broadcast.
     broadcast_id: str | None = None
+    #: The fields of an ``identified`` or ``assignment`` directive.
+    details: DirectiveDetails | None = None
 
 
 class DirectiveDelivered(Payload, frozen=True):

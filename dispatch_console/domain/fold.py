@@ -350,7 +350,7 @@ def _identified(state: IncidentState, event: ev.Event) -> None:
     assert isinstance(p, ev.ResponderIdentified)
     r = _responder(state, p.responder_id, event)
     if r is not None:
-        r.identification = Identification(p.method, p.verifier, event.occurred_at_us)
+        r.identification = Identification(p.method, p.verifier, event.occurred_at_us, p.team)
         _move(r, S.IDENTIFIED, event)
 
 
@@ -386,7 +386,15 @@ def _assigned(state: IncidentState, event: ev.Event) -> None:
     assert isinstance(p, ev.ResponderAssigned)
     r = _responder(state, p.responder_id, event)
     if r is not None:
-        r.assignment = Assignment(p.task, p.team, event.occurred_at_us, event.actor.name)
+        r.assignment = Assignment(
+            p.task,
+            p.team,
+            event.occurred_at_us,
+            event.actor.name,
+            p.location,
+            p.radio_channel,
+            p.report_to,
+        )
         _move(r, S.ASSIGNED, event)
 
 
@@ -411,6 +419,7 @@ def _directive_queued(state: IncidentState, event: ev.Event) -> None:
         event.occurred_at_us,
         p.staging_area_id,
         broadcast_id=p.broadcast_id,
+        details=p.details,
     )
     if p.broadcast_id is not None:
         broadcast = state.broadcasts.get(p.broadcast_id)

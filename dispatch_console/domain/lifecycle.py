@@ -78,6 +78,10 @@ class Rule(StrEnum):
     BAD_AREA = "an area is a valid polygon, or a point with a positive radius, in WGS84"
     STAGING_AREA_REQUIRED = "arrival at staging names the staging area"
     NOT_PRESENT = "equipment is issued in person: the responder must be at staging or on scene"
+    BAD_DETAIL = (
+        "a team, radio channel, place or name is one line of at most 80 characters, without "
+        "control or bidi characters"
+    )
     UNKNOWN_DIRECTIVE = "the directive does not exist in this incident"
     DIRECTIVE_ALREADY_ACKNOWLEDGED = "a directive is acknowledged once"
     NOT_YOUR_DIRECTIVE = "a device can only acknowledge its own directives"

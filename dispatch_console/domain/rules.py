@@ -26,6 +26,13 @@ The TOML file, field by field (every field but ``agency`` and ``version`` has a 
 
 Unverified people (on no roster, or whose claim does not match it) are never alerted, whatever
 the rules say: anyone can install an app.
+
+With no rules loaded at all, the :data:`DEFAULT_RULES` are in force (and say so in the console,
+the CLI and the report): only officers on a roster are alerted (on duty, off duty, and retired
+officers the roster marks LEOSA-qualified; no training requirement, as no agency has set one);
+off-duty and retired officers are told staging only, identification required, raid jacket or
+vest; no dispatcher gate. An agency that loads its own rules replaces them for every agency:
+officers of an agency with no rules of its own are then not alerted.
 """
 
 from __future__ import annotations
@@ -104,8 +111,13 @@ class AgencyRules(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             )
             if on
         ]
+        title = (
+            "DEFAULT RULE in force: no agency rules are loaded"
+            if self.agency == DEFAULT_AGENCY
+            else f"{self.agency}, rules version {self.version}"
+        )
         lines = [
-            f"{self.agency}, rules version {self.version}",
+            title,
             "Alerted: " + (", ".join(who) if who else "nobody") + "; never unverified app users",
             (
                 f"Only with active-shooter training in the last {a.training_valid_days} days"
@@ -133,6 +145,21 @@ class AgencyRules(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         else:
             lines.append("No dispatcher gate")
         return lines
+
+
+#: The name the default rules are recorded under (``agency_rules_applied``).
+DEFAULT_AGENCY = "Default rule (no agency rules loaded)"
+#: In force while no agency has loaded rules: verified officers only, off duty and retired to
+#: staging, identified, marked.
+DEFAULT_RULES = AgencyRules(
+    agency=DEFAULT_AGENCY,
+    version=1,
+    alert=AlertRules(on_duty=True, off_duty=True, leosa_retired=True, training_required=False),
+    off_duty=OffDutyRules(
+        staging_only=True, identification_required=True, attire="raid_jacket_or_vest"
+    ),
+    gate=GateRules(enabled=False),
+)
 
 
 def parse_rules(text: str | bytes, *, source: str = "<rules>") -> AgencyRules:
@@ -200,7 +227,8 @@ def decide(
     duty: str | None,
     today: dt.date,
 ) -> RuleDecision:
-    """Whether a device is alerted, under the rules of its roster entry's agency.
+    """Whether a device is alerted, under the rules of its roster entry's agency (with no rules
+    loaded at all, ``rules_by_agency`` empty: the :data:`DEFAULT_RULES`).
 
     ``verified``: the roster matched the device's claim (sworn active or retired); ``duty``:
     what the officer's profile says (unknown counts as off duty, the stricter case)."""
@@ -209,7 +237,7 @@ def decide(
     kind: ResponderKind = (
         "retired" if entry.status == "retired" else "on_duty" if duty == "on" else "off_duty"
     )
-    rules = rules_by_agency.get(agency_key(entry.agency))
+    rules = rules_by_agency.get(agency_key(entry.agency)) if rules_by_agency else DEFAULT_RULES
     if rules is None:
         return RuleDecision(kind, False, False, f"{entry.agency} has no response rules", None)
     allowed = {

@@ -286,7 +286,8 @@ def _arrived(p: ev.ResponderArrived, e: ev.Event, s: Names) -> str:
 
 def _identified(p: ev.ResponderIdentified, e: ev.Event, s: Names) -> str:
     how = METHOD_WORDS.get(p.method, words(p.method))
-    return f"{p.verifier} identified {responder_name(s, p.responder_id)} ({how}): checked in."
+    team = f", team {p.team}" if p.team else ""
+    return f"{p.verifier} identified {responder_name(s, p.responder_id)} ({how}): checked in{team}."
 
 
 def _equipment(p: ev.ResponderEquipmentIssued, e: ev.Event, s: Names) -> str:
@@ -300,9 +301,18 @@ def _equipment(p: ev.ResponderEquipmentIssued, e: ev.Event, s: Names) -> str:
 
 
 def _assigned(p: ev.ResponderAssigned, e: ev.Event, s: Names) -> str:
+    extra = "".join(
+        f", {label} {value}"
+        for label, value in (
+            ("at", p.location),
+            ("radio channel", p.radio_channel),
+            ("reporting to", p.report_to),
+        )
+        if value
+    )
     return (
         f"{_actor(e)} assigned {responder_name(s, p.responder_id)} to {words(p.task)}, "
-        f"team {p.team}."
+        f"team {p.team}{extra}."
     )
 
 

@@ -22,6 +22,7 @@ from dispatch_console.domain.events import (
     AssignmentTask,
     Attire,
     BroadcastKind,
+    DirectiveDetails,
     DirectiveKind,
     Duty,
     Geometry,
@@ -102,6 +103,7 @@ class Identification(msgspec.Struct):
     method: IdentificationMethod
     verifier: str
     at_us: int
+    team: str | None = None
 
 
 class Equipment(msgspec.Struct):
@@ -115,6 +117,9 @@ class Assignment(msgspec.Struct):
     team: str
     at_us: int
     by: str
+    location: str | None = None
+    radio_channel: str | None = None
+    report_to: str | None = None
 
 
 class Directive(msgspec.Struct):
@@ -129,6 +134,7 @@ class Directive(msgspec.Struct):
     delivered_via: str | None = None
     acknowledged_at_us: int | None = None
     broadcast_id: str | None = None
+    details: DirectiveDetails | None = None
 
 
 class Broadcast(msgspec.Struct):
@@ -282,6 +288,21 @@ class Responder(msgspec.Struct):
         return self.identification is not None
 
     @property
+    def team(self) -> str | None:
+        """The team: the assignment's, else the one given at check-in."""
+        if self.assignment is not None:
+            return self.assignment.team
+        return self.identification.team if self.identification is not None else None
+
+    @property
+    def radio_channel(self) -> str | None:
+        """The radio channel the responder was last told: the assignment's, else the one
+        issued at check-in."""
+        if self.assignment is not None and self.assignment.radio_channel:
+            return self.assignment.radio_channel
+        return self.equipment.radio_channel if self.equipment is not None else None
+
+    @property
     def plainclothes(self) -> bool:
         return self.attire is not None and not self.attire.uniform
 
@@ -381,6 +402,15 @@ class IncidentState(msgspec.Struct):
     def par(self) -> Par | None:
         """The roll call running now, if any."""
         return self.pars[-1] if self.pars and self.pars[-1].ended_at_us is None else None
+
+    def last_directive(self, responder_id: str, kind: DirectiveKind) -> Directive | None:
+        """The newest directive of ``kind`` sent to the responder (how far it got: delivered,
+        acknowledged), or None."""
+        found = None
+        for d in self.directives.values():  # in the order queued
+            if d.responder_id == responder_id and d.kind == kind:
+                found = d
+        return found
 
     def pending_directives(self, device_id: str) -> list[Directive]:
         """Directives for ``device_id`` not yet acknowledged, oldest first."""

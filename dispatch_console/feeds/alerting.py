@@ -3,8 +3,9 @@
 The console is the alerting service (``feeds/notify.py`` finds the devices in the school's
 radius); this decides, per device, from its roster entry and the agency's rules in force
 (``domain/rules.py``): alerted now, held behind the agency's dispatcher gate, or not alerted
-(and why), and what each alerted officer is told. With no rules loaded at all, every device in
-the radius is alerted as before (the console says "no agency rules in force").
+(and why), and what each alerted officer is told. With no rules loaded at all, the default rule
+(``domain.rules.DEFAULT_RULES``) decides: officers on a roster only, never an unverified app
+user; it is recorded with the incident like any agency's rules.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -79,10 +80,8 @@ def plan_alerts(
     rules: dict[str, AgencyRules],
     staging_name: str | None,
     today: dt.date,
-) -> AlertPlan | None:
-    """The plan for ``devices`` (None: no rules are loaded, every device is alerted)."""
-    if not rules:
-        return None
+) -> AlertPlan:
+    """The plan for ``devices`` (``rules`` empty: under the default rule)."""
     plan = AlertPlan()
     for device in devices:
         decision = decision_for(device, roster, rules, today)
@@ -109,6 +108,7 @@ class AgencyAlerting:
         self.core = core
         self._rules: dict[str, AgencyRules] | None = None
         self._read_at = 0.0
+        self._default_said = False
 
     def rules(self) -> dict[str, AgencyRules]:
         """The agency response rules in force, by agency key (re-read every few seconds)."""
@@ -120,6 +120,13 @@ class AgencyAlerting:
                 if core.offline:
                     raise StoreUnreachable("the store is down")
                 self._rules, self._read_at = core.store.agency_rules(), time.monotonic()
+                if not self._rules and not self._default_said:
+                    log.warning(
+                        "no agency rules loaded: the DEFAULT RULE is in force (officers on a "
+                        "roster only, never an unverified app user; off duty and retired to "
+                        "staging, identified, marked)"
+                    )
+                self._default_said = not self._rules
             except Exception as exc:
                 if self._rules is None or not unreachable(exc):
                     raise
@@ -131,12 +138,12 @@ class AgencyAlerting:
         school: School,
         chosen: list[Device],
         by: str = "console",
-        listed: Sequence[str] | None = None,
+        idempotency: str | None = None,
     ) -> int:
         """Alert the devices the rules allow of ``chosen`` (the devices in the school's radius,
-        or those the school's own system ``listed``, ``by`` "school"; all of them when no rules
-        are loaded), hold the gated ones, and record the rules applied. A listed id that is no
-        registered device is alerted only while no rules are loaded: rules never alert someone
+        or the registered ones the school's own system listed, ``by`` "school"; the default
+        rule when no rules are loaded), hold the gated ones, and record the rules applied. A
+        listed id that is no registered device is never alerted: rules never alert someone
         they cannot check."""
         from dispatch_console.feeds.core import GATEWAY
 
@@ -147,9 +154,6 @@ class AgencyAlerting:
         plan = plan_alerts(
             chosen, core.roster(), self.rules(), staging.name if staging else None, today(now)
         )
-        if plan is None:  # no agency rules loaded: everyone chosen, as before
-            everyone = list(listed) if listed is not None else [d.device_id for d in chosen]
-            return core._notify(incident_id, school, everyone, by)
         extra = [
             Command(
                 incident_id,
@@ -170,7 +174,9 @@ class AgencyAlerting:
             release_at = now + wait_s * US_PER_S if wait_s > 0 else None
             gate = ev.AlertGateHeld(agency, tuple(held), release_at)
             extra.append(Command(incident_id, gate, GATEWAY, ev.Source.FEED, now))
-        return core._notify(incident_id, school, plan.now, by, None, plan.instructions, extra)
+        return core._notify(
+            incident_id, school, plan.now, by, idempotency, plan.instructions, extra
+        )
 
     def release_gates(self) -> None:
         """Alert the officers held behind a dispatcher gate once it is released, by a

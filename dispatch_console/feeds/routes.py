@@ -172,7 +172,7 @@ class HttpRoutes(GatewayBase):
         if listed is not None:  # the school's own system chose them: the rules still decide
             devices = self.reference.devices()
             named = [devices[d] for d in dict.fromkeys(listed) if d in devices]
-            return self.alerting.alert(incident_id, school, named, "school", listed)
+            return self.alerting.alert(incident_id, school, named, "school")
         chosen = devices_to_notify(school, self.reference.devices().values())
         # Agency response rules (feeds/alerting.py) decide who of them, and what each is told.
         return self.alerting.alert(incident_id, school, chosen)
@@ -197,7 +197,11 @@ class HttpRoutes(GatewayBase):
             return Reply(202, {"incident_id": incident_id, "duplicate": True})
         school = self.reference.school(state.school_id)
         assert school is not None
-        count = self._notify(incident_id, school, msg.device_ids, "school", idempotency)
+        # The school's system says whom it alerted: the console alerts those of them the agency
+        # rules allow (never an unverified app user), as for an activation's list.
+        devices = self.reference.devices()
+        named = [devices[d] for d in dict.fromkeys(msg.device_ids) if d in devices]
+        count = self.alerting.alert(incident_id, school, named, "school", idempotency)
         return Reply(202, {"incident_id": incident_id, "notified": count})
 
     def _notify(
@@ -530,8 +534,9 @@ class HttpRoutes(GatewayBase):
 
 
 def directive_listing(state: IncidentState, directive: Any) -> dict[str, Any]:
-    """A pending directive as a device reads it (``GET …/directives``, the web page's stream)."""
-    return {
+    """A pending directive as a device reads it (``GET …/directives``, the web page's stream):
+    an ``identified`` or ``assignment`` one with its ``details`` (team, radio channel...)."""
+    listed = {
         "directive_id": directive.directive_id,
         "incident_id": state.incident_id,
         "kind": directive.kind,
@@ -539,6 +544,9 @@ def directive_listing(state: IncidentState, directive: Any) -> dict[str, Any]:
         "school": state.school_name,
         "staging_area_id": directive.staging_area_id,
     }
+    if directive.details is not None:
+        listed["details"] = msgspec.to_builtins(directive.details)
+    return listed
 
 
 class _AlreadyKnown(Exception):

@@ -46,7 +46,13 @@ class TakOut:
                 continue
             for d in state.pending_directives(device.device_id):
                 payload = ev.DirectiveQueued(
-                    d.directive_id, d.responder_id, d.device_id, d.kind, d.text, d.staging_area_id
+                    d.directive_id,
+                    d.responder_id,
+                    d.device_id,
+                    d.kind,
+                    d.text,
+                    d.staging_area_id,
+                    details=d.details,
                 )
                 documents.extend(self.for_directive(state.incident_id, payload, uid))
                 self.directive_delivered(state.incident_id, d.directive_id)

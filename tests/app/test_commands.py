@@ -10,7 +10,7 @@ from dispatch_console.domain import events as ev
 from dispatch_console.domain.decide import validate
 from dispatch_console.domain.fold import apply
 from dispatch_console.domain.geometry import area_problem
-from dispatch_console.domain.lifecycle import PRESENT, ResponderStatus, RuleViolation
+from dispatch_console.domain.lifecycle import PRESENT, ResponderStatus, Rule, RuleViolation
 from dispatch_console.domain.state import IncidentState, decode_state, encode_state
 from tests.ui.factory import Built, build_incident
 
@@ -296,3 +296,52 @@ def test_ics211_csv_cells_never_run_as_spreadsheet_formulas() -> None:
     assert csv_safe("+1 555").startswith("'")
     assert csv_safe("@cmd") == "'@cmd"
     assert csv_safe("Det. M. Ruiz") == "Det. M. Ruiz"
+
+
+def test_the_assignment_reaches_the_device_and_its_fields_the_state(state: IncidentState) -> None:
+    rid = with_status(state, ResponderStatus.IDENTIFIED)[0]
+    payloads = commands.assign(
+        rid, "rescue_task_force", " RTF 1 ", location="Gym, building C",
+        radio_channel="TAC 2", report_to="Sgt. Lee", state=state,
+    )  # fmt: skip
+    store(state, payloads)
+    r = state.responders[rid]
+    assert r.assignment is not None and r.assignment.location == "Gym, building C"
+    assert r.team == "RTF 1" and r.radio_channel == "TAC 2"
+    sent = state.last_directive(rid, "assignment")
+    assert sent is not None and sent.device_id == r.device_id
+    assert sent.details == ev.DirectiveDetails(
+        team="RTF 1", radio_channel="TAC 2", task="rescue_task_force",
+        location="Gym, building C", report_to="Sgt. Lee",
+    )  # fmt: skip
+    assert state.pending_directives(r.device_id)[-1] is sent
+    store(state, [ev.DirectiveAcknowledged(sent.directive_id)])
+    assert sent.acknowledged_at_us is not None
+
+
+@pytest.mark.parametrize(
+    "details",
+    [
+        ev.DirectiveDetails(team="T" * (ev.MAX_DETAIL_CHARS + 1)),
+        ev.DirectiveDetails(radio_channel="TAC\x1b[2J 2"),
+        ev.DirectiveDetails(report_to="Sgt.\u202eeeL"),
+        ev.DirectiveDetails(location="line one\nline two"),
+    ],
+)
+def test_an_overlong_or_control_character_detail_is_refused(
+    state: IncidentState, details: ev.DirectiveDetails
+) -> None:
+    rid = with_status(state, ResponderStatus.IDENTIFIED)[0]
+    device = state.responders[rid].device_id
+    queued = ev.DirectiveQueued("dir-x", rid, device, "assignment", "text", details=details)
+    with pytest.raises(RuleViolation) as refused:
+        store(state, [queued])
+    assert refused.value.rule is Rule.BAD_DETAIL
+    assert "dir-x" not in state.directives
+    # The console's own builders neutralise control characters (shown as \x1b) and the
+    # decider refuses what is too long, never cut silently.
+    long = commands.assign(rid, "traffic", "x" * 81, state=state)
+    with pytest.raises(RuleViolation, match="BAD_DETAIL"):
+        store(state, long)
+    safe = commands.assign(rid, "traffic", "Team\x1b 3", state=state)
+    assert safe[0] == ev.ResponderAssigned(rid, "traffic", "Team\\x1b 3")

@@ -158,6 +158,21 @@ def test_form_blocks_of_a_checked_in_responder(built: Built) -> None:
     assert h.time_zone == "local time (UTC-05:00)"
 
 
+def test_the_assignment_told_gives_place_channel_and_whom_to_report_to(built: Built) -> None:
+    state = _state(built)
+    # r006 is assigned (perimeter post, Team 2) with TAC-2 issued at check-in; reassigned with
+    # a place, a channel and a chief, the form says what the officer was last told.
+    _add(
+        built,
+        ev.ResponderEquipmentIssued("r006", "R-114", "TAC-2", "raid_jacket"),
+        ev.ResponderAssigned("r006", "contact_team", "Team 3", "East wing", "TAC-5", "Sgt. Lee"),
+    )
+    report = build_ics211(state, built.now_us, school=built.school)
+    row = _row(report, "r006")
+    assert row.assignment == "contact team, Team 3 at East wing; reports to Sgt. Lee"
+    assert row.radio == "R-114 on TAC-5" and row.contact == "callsign U-006; radio TAC-5"
+
+
 def test_times_are_local_with_their_utc_offset() -> None:
     winter, summer = parse_iso("2026-01-15T14:00:00Z"), parse_iso("2026-07-15T14:00:00Z")
     assert TimeFormat(EASTERN)(winter) == "2026-01-15 09:00:00 -05:00"

@@ -25,7 +25,7 @@ from dispatch_console.importers.geojson_schools import load_schools
 from dispatch_console.resources import resource
 from dispatch_console.store import Store
 from tests.conftest import PostgresDatabases
-from tests.feeds.gateway_fixture import Key, RunningGateway
+from tests.feeds.gateway_fixture import Key, RunningGateway, officer, register_officers
 from tests.feeds.test_contract import example
 from tests.ports import free_port
 
@@ -90,6 +90,7 @@ def _setup(url: str, folder: Path) -> dict[str, Key]:
             material = new_key_material("device")
             store.add_key(material.key_id, "device", device, box.seal(material.secret), None)
             keys[device] = Key(material.key_id, material.secret)
+        register_officers(store, [officer(d, n) for n, d in enumerate(DEVICES)])
     return keys
 
 

@@ -103,6 +103,17 @@ class Phone:
     def js(self, script: str, *args: Any) -> Any:
         return self.driver.execute_script(script, *args)
 
+    def use(self, origin: str) -> None:
+        """Reuse this browser for another gateway (each test's own origin, so its own storage
+        and key): geolocation allowed there, network on, the hosts seen so far forgotten."""
+        self.driver.get("about:blank")
+        self.offline(False)
+        self.driver.execute_cdp_cmd(
+            "Browser.grantPermissions", {"origin": origin, "permissions": ["geolocation"]}
+        )
+        self.requested_hosts()
+        self.seen_hosts.clear()
+
     def quit(self) -> None:
         try:
             self.driver.quit()
@@ -110,8 +121,9 @@ class Phone:
             shutil.rmtree(self.profile_dir, ignore_errors=True)
 
 
-def open_phone(origin: str) -> Phone:
-    """A fresh Chromium (its own profile folder) that may use geolocation on ``origin``."""
+def open_phone(origin: str | None) -> Phone:
+    """A fresh Chromium (its own profile folder) that may use geolocation on ``origin`` (None:
+    on none yet, see :meth:`Phone.use`)."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -138,7 +150,7 @@ def open_phone(origin: str) -> Phone:
     options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
     driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
     driver.execute_cdp_cmd("Network.enable", {})
-    driver.execute_cdp_cmd(
-        "Browser.grantPermissions", {"origin": origin, "permissions": ["geolocation"]}
-    )
-    return Phone(driver, profile_dir)
+    phone = Phone(driver, profile_dir)
+    if origin is not None:
+        phone.use(origin)
+    return phone

@@ -6,14 +6,17 @@ import json
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dispatch_console.domain.reference import RosterEntry
 from dispatch_console.feeds.auth import sign
 from dispatch_console.feeds.keys import SecretBox, new_key_material
 from dispatch_console.feeds.server import GatewayThread, Listen
 from dispatch_console.importers.geojson_schools import load_schools
+from dispatch_console.importers.roster_csv import load_roster
 from dispatch_console.resources import resource
 from dispatch_console.store import Store
 
@@ -28,6 +31,26 @@ DEVICES = {
     "dev-far": (38.9000, -84.5400),  # 75 km north: not alerted
 }
 TAK_UID = "ANDROID-0000000000000042"
+
+
+def example_roster() -> list[RosterEntry]:
+    """The example roster (resources/example/roster.csv, as in the README's set-up): it
+    registers dev-ruiz, dev-chen and dev-walker to their officers, so the default rule (no
+    agency rules loaded: officers on a roster only, never an app user) alerts them."""
+    return list(load_roster(resource("example", "roster.csv")).imported)
+
+
+def register_officers(store: Store, entries: Iterable[RosterEntry] | None = None) -> None:
+    """Add ``entries`` to the store's roster (kept: the entries already there of other badges)."""
+    added = example_roster() if entries is None else list(entries)
+    keys = {(e.agency, e.badge) for e in added}
+    kept = [e for e in store.roster() if (e.agency, e.badge) not in keys]
+    store.replace_roster([*kept, *added])
+
+
+def officer(device_id: str, n: int, agency: str = "Scott County Sheriff") -> RosterEntry:
+    """An active officer of ``agency`` (badge ``9000 + n``) the device is registered to."""
+    return RosterEntry(agency, str(9000 + n), f"Officer {device_id}", "active", (device_id,))
 
 
 @dataclass
@@ -109,6 +132,7 @@ def start_gateway(
         tak = TAK_UID if device_id == "dev-chen" else None
         store.add_device(device_id, tak_uid=tak, home=(lon, lat), label=device_id)
         add_key(device_id, "device", device_id)
+    register_officers(store)
     listen = Listen("127.0.0.1", 0, 0, 0, udp_worker=udp_worker, **listen_options)
     journal = str(folder / "gateway-journal.sqlite3")
     thread = GatewayThread(store_url, listen, box=box, journal_path=journal)

@@ -12,7 +12,7 @@ import pytest
 
 from dispatch_console.domain import events as ev
 from dispatch_console.domain.reference import RosterEntry
-from dispatch_console.domain.rules import parse_rules
+from dispatch_console.domain.rules import DEFAULT_AGENCY, parse_rules
 from dispatch_console.service import IncidentService
 from dispatch_console.store import Store, StoreError
 from tests.feeds.gateway_fixture import RunningGateway, start_gateway
@@ -109,7 +109,8 @@ def _people(store: Store, rules_text: str) -> None:
         claim = entry or RosterEntry(AGENCY, "999", "Zed Fan", "active")
         profile = {"name": claim.name, "agency": claim.agency, "badge": claim.badge, "duty": duty}
         store.record_device_profile(device_id, profile, now)
-    store.load_agency_rules(parse_rules(rules_text), rules_text)
+    if rules_text:  # "": no agency rules loaded, the default rule decides
+        store.load_agency_rules(parse_rules(rules_text), rules_text)
 
 
 def _activate(gateway: RunningGateway) -> str:
@@ -146,6 +147,40 @@ def test_open_rules_alert_trained_on_and_off_duty_and_leosa_never_the_unverified
     state = IncidentService(gateway.store).state(incident_id)
     assert state.rules_in_force[AGENCY][0] == 1  # the rules are part of the incident's record
     assert not state.gates
+
+
+@ON_POSTGRES
+def test_with_no_rules_loaded_the_default_rule_alerts_officers_on_a_roster_only(
+    start: Callable[[str], RunningGateway], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Nobody loaded rules: never an app-only user, nor a retired officer the roster does not
+    mark LEOSA-qualified; off duty and retired to staging, identified, marked."""
+    gateway = start("")
+    incident_id = _activate(gateway)
+    alerts = _alerts(gateway, incident_id)
+    assert set(alerts) == {"p-on", "p-off", "p-untrained", "p-leosa"}  # no training rule
+    for off_duty in ("p-off", "p-untrained", "p-leosa"):
+        text = alerts[off_duty]
+        assert "Go to Staging A" in text and "Do not go to the school." in text, text
+        assert "you will be identified at staging" in text, text
+        assert text.endswith(
+            "Put on your raid jacket or a vest marked POLICE before you leave the car."
+        )
+    assert "NOT the school, and check in there." in alerts["p-on"]
+    state = IncidentService(gateway.store).state(incident_id)
+    assert "p-app-only" not in state.responders and "p-retired" not in state.responders
+    assert state.rules_in_force[DEFAULT_AGENCY][0] == 1  # recorded with the incident
+    assert caplog.text.count("the DEFAULT RULE is in force") == 1  # the gateway says so, once
+    # A school's own system naming the app-only user does not get it alerted either.
+    listed = {**example("activation"), "id": "act-listed", "notified_device_ids": ["p-app-only"]}
+    status, answer = gateway.post("/v1/activations", listed, "school")
+    assert status == 202 and answer["notified"] == 0, answer
+    assert "p-app-only" not in IncidentService(gateway.store).state(incident_id).responders
+    # Nor does the school's report of whom it alerted afterwards (POST …/notified).
+    more = {"id": "notify-9", "device_ids": ["p-app-only", "p-retired"]}
+    status, answer = gateway.post(f"/v1/incidents/{incident_id}/notified", more, "school")
+    assert status == 202 and answer["notified"] == 0, answer
+    assert not {"p-app-only", "p-retired"} & set(_alerts(gateway, incident_id))
 
 
 @ON_POSTGRES

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from dispatch_console.domain.lifecycle import ResponderStatus
+from dispatch_console.domain.rules import DEFAULT_AGENCY
 from dispatch_console.service import IncidentService
 from tests.feeds.gateway_fixture import RunningGateway
 
@@ -46,7 +47,12 @@ def test_the_activation_example_opens_an_incident_and_alerts_devices_in_the_radi
     assert answer["notified"] == 3
     alerts = [d for d in incident.directives.values() if d.kind == "alert"]
     assert sorted(d.device_id for d in alerts) == ["dev-chen", "dev-ruiz", "dev-walker"]
-    assert all("Staging A" in d.text and "NOT the school" in d.text for d in alerts)
+    # No agency rules loaded: the default rule decided (each is on a roster, duty not reported
+    # yet: off duty, the stricter case) and is recorded with the incident.
+    for d in alerts:
+        assert "Go to Staging A" in d.text and "Do not go to the school" in d.text, d.text
+        assert "credentials" in d.text and "raid jacket or a vest" in d.text, d.text
+    assert list(incident.rules_in_force) == [DEFAULT_AGENCY]
 
     again_status, again = gateway.post("/v1/activations", example("activation"), "school")
     assert again_status == 202
@@ -65,7 +71,7 @@ def test_the_device_messages_example_updates_the_responder(gateway: RunningGatew
     assert ruiz.name == "Det. M. Ruiz" and ruiz.duty == "off" and ruiz.plainclothes
     assert ruiz.status is ResponderStatus.EN_ROUTE and ruiz.self_dispatched
     assert ruiz.position is not None and ruiz.position.speed_mps == 14.5
-    assert ruiz.roster_verdict == "not_on_roster"  # no roster imported in this store
+    assert ruiz.roster_verdict == "sworn_active"  # the example roster (resources/example)
     status, again = gateway.post("/v1/devices/dev-ruiz/messages", body, "dev-ruiz")
     assert [r["result"] for r in again["results"]] == ["duplicate"] * 4
 

@@ -18,7 +18,7 @@ from dispatch_console.feeds.keys import SecretBox, new_key_material
 from dispatch_console.importers.geojson_schools import load_schools
 from dispatch_console.resources import resource
 from dispatch_console.store import Store
-from tests.feeds.gateway_fixture import DEVICES, TAK_UID
+from tests.feeds.gateway_fixture import DEVICES, TAK_UID, register_officers
 
 S = 1_000_000
 NEAR = (38.2290, -84.5440)
@@ -38,6 +38,7 @@ class Setup:
         for device_id, (lat, lon) in DEVICES.items():
             tak = TAK_UID if device_id == "dev-chen" else None
             self.store.add_device(device_id, tak_uid=tak, home=(lon, lat), label=device_id)
+        register_officers(self.store)
         self.cores: list[GatewayCore] = []
 
     def core(self) -> GatewayCore:

@@ -15,7 +15,7 @@ from dispatch_console.feeds.keys import SecretBox, new_key_material
 from dispatch_console.importers.geojson_schools import load_schools
 from dispatch_console.resources import resource
 from dispatch_console.store import Store
-from tests.feeds.gateway_fixture import Key, RunningGateway
+from tests.feeds.gateway_fixture import Key, RunningGateway, officer, register_officers
 from tests.feeds.test_contract import example
 from tests.ports import free_port
 
@@ -40,6 +40,7 @@ def test_every_acknowledged_message_survives_kill_9_of_the_gateway(
             material = new_key_material(kind)  # type: ignore[arg-type]
             store.add_key(material.key_id, kind, scope, box.seal(material.secret), None)  # type: ignore[arg-type]
             keys[name] = Key(material.key_id, material.secret)
+        register_officers(store, [officer("dev-1", 1), officer("dev-2", 2)])
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "DISPATCH_CONSOLE_MASTER_KEY_FILE": str(master)}
     child = subprocess.Popen(

@@ -1,7 +1,12 @@
 """The responder web page in a real Chromium on a phone viewport, against a real gateway and
 PostgreSQL store: invite -> enrol -> profile -> alert pushed -> respond with attire -> positions
-stored and seen by a console -> go-to-staging directive shown and acknowledged -> stand-down
-stops sharing; the network cut and restored; a revoked key refused; no other host asked."""
+stored and seen by a console -> go-to-staging directive shown and acknowledged -> identified
+and assigned (team, radio channel large on the phone, acknowledged, seen by the console) ->
+stand-down stops sharing; sharing also stops at release and when the incident closes, and the
+page says why; the network cut and restored; a revoked key refused; no other host asked.
+
+One Chromium serves every test of the module (each test's gateway is its own origin, so its own
+storage and key)."""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from dispatch_console.app import commands
 from dispatch_console.cli import main
 from dispatch_console.domain import events as ev
 from dispatch_console.service import IncidentService
@@ -24,13 +30,20 @@ IC = ev.Actor(ev.ActorKind.CONSOLE_USER, "Lt. Hayes")  # registered by the store
 HOME = (38.2355, -84.5611)
 
 
-@pytest.fixture
-def phone(gateway: RunningGateway) -> Iterator[Phone]:
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Phone]:
     require_chromium()
-    opened = open_phone(gateway.url)
-    opened.locate(*HOME)
+    opened = open_phone(None)
     yield opened
     opened.quit()
+
+
+@pytest.fixture
+def phone(browser: Phone, gateway: RunningGateway) -> Iterator[Phone]:
+    browser.use(gateway.url)
+    browser.locate(*HOME)
+    yield browser
+    browser.driver.get("about:blank")  # the page's stream closed before its gateway stops
 
 
 def _invite(gateway: RunningGateway, device_id: str) -> str:
@@ -139,6 +152,58 @@ def test_invite_to_stand_down_in_a_real_browser(gateway: RunningGateway, phone: 
         what="the directive acknowledged",
     )
 
+    # Checked in at staging B: identified with a team, a radio channel and a marking to wear,
+    # then assigned; each shown large on the phone and acknowledged, and the console sees it.
+    service = IncidentService(gateway.store)
+    arrived = ev.ResponderArrived("dev-ruiz", "staging", "staging-b")
+    service.execute(incident_id, [arrived], actor=IC, source=ev.Source.CONSOLE)
+    identify = commands.identify(
+        "dev-ruiz", "credentials_in_person", "Sgt. Lee", None, "TAC 2", "raid_jacket",
+        team="Team 2", state=_state(gateway, incident_id),
+    )  # fmt: skip
+    service.execute(incident_id, identify, actor=IC, source=ev.Source.CONSOLE)
+    identified = "#directives .directive[data-kind=identified]"
+    phone.wait(lambda: phone.driver.find_element("css selector", identified), timeout_s=5)
+    assert _tiles(phone, identified) == ("Team 2", "TAC 2")
+    wear = phone.driver.find_element("css selector", f"{identified} .wear").text
+    assert wear == "Wear your raid jacket."
+    phone.tap(phone.driver.find_element("css selector", f"{identified} .ack-btn"))
+    told = _state(gateway, incident_id).last_directive("dev-ruiz", "identified")
+    assert told is not None
+    phone.wait(
+        lambda: _state(gateway, incident_id).directives[told.directive_id].acknowledged_at_us,
+        what="the identified directive acknowledged",
+    )
+    assign = commands.assign(
+        "dev-ruiz", "contact_team", "Team 2", location="East wing, building B",
+        radio_channel="TAC 3", report_to="Sgt. Lee", state=_state(gateway, incident_id),
+    )  # fmt: skip
+    service.execute(incident_id, assign, actor=IC, source=ev.Source.CONSOLE)
+    card = "#directives .directive[data-kind=assignment]"
+    phone.wait(lambda: phone.driver.find_element("css selector", f"{card} .ack-btn"), timeout_s=5)
+    assert phone.driver.find_element("css selector", f"{card} .task").text == "Contact team"
+    assert _tiles(phone, card) == ("Team 2", "TAC 3")
+    lines = [e.text for e in phone.driver.find_elements("css selector", f"{card} .line")]
+    assert lines == ["WHERE\nEast wing, building B", "REPORT TO\nSgt. Lee"]
+    legible = phone.js(
+        "const s = [...document.querySelectorAll(arguments[0] + ' .tile span')];"
+        "return s.map(e => [parseFloat(getComputedStyle(e).fontSize),"
+        " e.scrollWidth <= e.clientWidth, e.getBoundingClientRect().right <= innerWidth]);",
+        card,
+    )
+    assert legible == [[34, True, True], [34, True, True]]  # large, whole, on the screen
+    phone.tap(phone.driver.find_element("css selector", f"{card} .ack-btn"))
+    sent = _state(gateway, incident_id).last_directive("dev-ruiz", "assignment")
+    assert sent is not None and sent.details is not None and sent.details.team == "Team 2"
+    phone.wait(
+        lambda: _state(gateway, incident_id).directives[sent.directive_id].acknowledged_at_us,
+        what="the assignment acknowledged",
+    )
+    # Acknowledged, it stays on the phone (team and channel) without its button.
+    phone.wait(lambda: "Acknowledged" in phone.driver.find_element("css selector", card).text)
+    assert _tiles(phone, card) == ("Team 2", "TAC 3")
+    assert not phone.driver.find_elements("css selector", f"{card} .ack-btn")
+
     # The stand-down stops the sharing, and the page says so.
     stand_down = ev.DirectiveQueued(
         "dir-sd", "dev-ruiz", "dev-ruiz", "stand_down", "Threat neutralized. Stand down."
@@ -148,7 +213,87 @@ def test_invite_to_stand_down_in_a_real_browser(gateway: RunningGateway, phone: 
     )
     phone.wait(lambda: "STOPPED: STAND DOWN" in phone.text("sharing"), timeout_s=5)
     assert phone.js("return shareTimer === null && watchId === null")
+    assert phone.text("stop-note") == "Your location is no longer shared: STAND DOWN."
     assert phone.requested_hosts() == {"127.0.0.1"}  # nothing from any other host
+
+
+def _tiles(phone: Phone, card: str) -> tuple[str, str]:
+    """The team and radio channel a card shows large."""
+    team = phone.driver.find_element("css selector", f"{card} .tile.team span").text
+    radio = phone.driver.find_element("css selector", f"{card} .tile.radio span").text
+    return team, radio
+
+
+def _alerted(gateway: RunningGateway, phone: Phone, activation_id: str) -> str:
+    """A new activation of the school, its alert on the phone: its incident id."""
+    activation = {**example("activation"), "id": activation_id}
+    status, opened = gateway.post("/v1/activations", activation, "school")
+    assert status == 202 and opened["notified"] == 3, opened  # ruiz, chen, walker
+    phone.wait(lambda: phone.visible("alert"), what="the alert", timeout_s=5)
+    return str(opened["incident_id"])
+
+
+def _respond(gateway: RunningGateway, phone: Phone, incident_id: str) -> None:
+    """The alert answered Responding: sharing, and a position stored."""
+    phone.click("btn-responding")
+    phone.wait(lambda: phone.visible("attire-confirm"), what="the attire question")
+    phone.click("btn-attire-ok")
+    phone.wait(lambda: phone.text("sharing") == "SHARING LOCATION", what="sharing")
+    phone.wait(
+        lambda: _state(gateway, incident_id).responders["dev-ruiz"].position is not None,
+        what="a position stored",
+    )
+    assert not phone.visible("stop-note")
+
+
+def test_sharing_stops_at_release_and_when_the_incident_closes(
+    gateway: RunningGateway, phone: Phone
+) -> None:
+    _enrol_with_profile(gateway, phone)
+    phone.wait(lambda: phone.text("link") == "live", what="the stream")
+    service = IncidentService(gateway.store)
+
+    # Released by the incident commander: sharing stops, and the page says why.
+    first = _alerted(gateway, phone, "act-release")
+    _respond(gateway, phone, first)
+    released = ev.ResponderReleased("dev-ruiz", "not needed")
+    service.execute(first, [released], actor=IC, source=ev.Source.CONSOLE)
+    phone.wait(lambda: "STOPPED: you were released" in phone.text("sharing"), timeout_s=5)
+    stopped_at, seq = time.monotonic(), phone.js("return seq")
+    assert phone.visible("stop-note")
+    assert phone.text("stop-note") == "Your location is no longer shared: you were released."
+    assert phone.js("return shareTimer === null && watchId === null")
+    assert phone.js("return JSON.parse(localStorage.getItem('rsp.sharingFor'))") is None
+
+    # That incident closes; the next alert comes. Meanwhile (longer than the 5 s between two
+    # reports while sharing) the page queued nothing: no position after the release.
+    closed = ev.IncidentStatusChanged("all_clear", "Threat neutralized.")
+    service.execute(first, [closed], actor=IC, source=ev.Source.CONSOLE)
+    phone.wait(  # the gateway has the close (the page's briefing says so)
+        lambda: (
+            phone.js(
+                "return briefing.incidents.find(i => i.incident_id === arguments[0]).status", first
+            )
+            == "all_clear"
+        ),
+        what="the close pushed to the page",
+    )
+    second = _alerted(gateway, phone, "act-close")
+    assert second != first
+    time.sleep(max(0.0, stopped_at + 5.5 - time.monotonic()))
+    assert phone.js("return seq") == seq
+    assert "STOPPED: you were released" in phone.text("sharing")
+
+    # Answered, sharing starts again for the new incident; it closes: sharing stops, and the
+    # page says why.
+    _respond(gateway, phone, second)
+    service.execute(second, [closed], actor=IC, source=ev.Source.CONSOLE)
+    phone.wait(lambda: "STOPPED: the incident is all clear" in phone.text("sharing"), timeout_s=5)
+    assert phone.text("stop-note") == (
+        "Your location is no longer shared: the incident is all clear."
+    )
+    assert phone.js("return shareTimer === null && watchId === null")
+    assert phone.requested_hosts() == {"127.0.0.1"}
 
 
 def test_a_revoked_key_and_a_used_link_are_refused(gateway: RunningGateway, phone: Phone) -> None:

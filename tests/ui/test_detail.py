@@ -169,3 +169,39 @@ def test_theme_switch_recolours_the_roster_banner(qtbot: QtBot, built: Built) ->
     selection.select({first_with_verdict(built, "not_on_roster")}, "map")
     panel.set_theme(DAY)
     assert f"background: {DAY.caution}" in panel.roster.styleSheet()
+
+
+def test_the_assignment_shows_whether_the_phone_acknowledged_it(qtbot: QtBot, built: Built) -> None:
+    from dispatch_console.app import commands
+
+    panel, selection = make_panel(qtbot, built)
+    selection.select({"r000"}, "map")
+    state = state_of(built)
+    writer = EventWriter(built.incident_id, first_seq=built.console.last_seq + 1)
+    t = built.now_us + S
+    for payload in commands.identify("r000", "known_personally", "Lt. Reyes", team="Team 1"):
+        writer.add(payload, t, DISPATCHER)
+    sent = commands.assign(
+        "r000", "contact_team", "Team 1", location="East wing", radio_channel="TAC 2",
+        report_to="Sgt. Lee", state=state,
+    )  # fmt: skip
+    for payload in sent:
+        writer.add(payload, t + S, DISPATCHER)
+    panel.refresh(built.console.apply(writer.events), t + 2 * S)
+    assignment = panel.field("Assignment")
+    assert assignment.startswith("contact team, Team 1 at East wing, radio TAC 2, report to Sgt.")
+    assert assignment.endswith("phone: NOT delivered yet")
+    assert NIGHT.caution in panel.fields["Assignment"].styleSheet()
+    directive = sent[1]
+    assert isinstance(directive, ev.DirectiveQueued)
+    device = ev.Actor(ev.ActorKind.DEVICE, "dev-000")
+    more = EventWriter(built.incident_id, first_seq=built.console.last_seq + 1)
+    more.add(ev.DirectiveDelivered(directive.directive_id, "http"), t + 3 * S, device)
+    panel.refresh(built.console.apply(more.events), t + 3 * S)
+    assert panel.field("Assignment").endswith("phone: delivered, NOT acknowledged yet")
+    last = EventWriter(built.incident_id, first_seq=built.console.last_seq + 1)
+    last.add(ev.DirectiveAcknowledged(directive.directive_id), t + 4 * S, device)
+    panel.refresh(built.console.apply(last.events), t + 4 * S)
+    assert "phone: acknowledged " in panel.field("Assignment")
+    assert NIGHT.caution not in panel.fields["Assignment"].styleSheet()
+    assert panel.field("Identified").endswith(", Team 1")

@@ -250,3 +250,20 @@ def test_activating_a_row_focuses_the_incident_and_selects_the_responder(
     assert origins == ["focus", "event_log"]
     assert panel.selection.incident_id == built.incident_id
     assert panel.selection.responder_ids == frozenset({"r004"})
+
+
+def test_an_assignment_reads_with_where_channel_and_whom_to_report_to() -> None:
+    at = 1_800_000_000_000_000
+    actor = ev.Actor(ev.ActorKind.CONSOLE_USER, "Lt. Hayes")
+    assigned = ev.ResponderAssigned(
+        "r1", "contact_team", "Team 2", "East wing", "TAC 3", "Sgt. Lee"
+    )
+    identified = ev.ResponderIdentified("r1", "known_personally", "Sgt. Lee", "Team 2")
+    texts = [
+        summarize(ev.Event(1, "inc", p.TYPE, at, at, actor, ev.Source.CONSOLE, p), None)
+        for p in (assigned, identified)
+    ]
+    assert texts == [
+        "contact team, Team 2, at East wing, radio TAC 3, report to Sgt. Lee",
+        "known personally by Sgt. Lee, team Team 2",
+    ]

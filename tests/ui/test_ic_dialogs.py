@@ -89,10 +89,17 @@ def test_identify_builds_identification_and_issued_equipment(
     QTest.keyClick(dialog.radio_id, Qt.Key.Key_Tab)
     QTest.keyClicks(dialog.radio_channel, "TAC 2")
     choose(dialog.marking, 1)  # raid jacket
-    assert dialog.payloads() == [
-        ev.ResponderIdentified("r000", "agency_confirmed_by_radio", "Lt. Hayes"),
-        ev.ResponderEquipmentIssued("r000", "R-14", "TAC 2", "raid_jacket"),
-    ]
+    QTest.keyClicks(dialog.team, "Team 2")
+    identified, issued, told = dialog.payloads()
+    assert identified == ev.ResponderIdentified(
+        "r000", "agency_confirmed_by_radio", "Lt. Hayes", "Team 2"
+    )
+    assert issued == ev.ResponderEquipmentIssued("r000", "R-14", "TAC 2", "raid_jacket")
+    # The responder's phone is told: team, channel, the marking to wear.
+    assert isinstance(told, ev.DirectiveQueued) and told.kind == "identified"
+    assert (told.responder_id, told.device_id) == ("r000", state.responders["r000"].device_id)
+    assert told.details == ev.DirectiveDetails("Team 2", "TAC 2", "raid_jacket")
+    assert told.text == "You are identified. Team: Team 2. Radio: TAC 2. Wear your raid jacket."
     assert dialog.description() == "mark U-000 identified"
     QTest.keyClick(dialog.radio_channel, Qt.Key.Key_Return)  # Enter accepts
     assert dialog.result() == QDialog.DialogCode.Accepted
@@ -129,7 +136,10 @@ def test_no_marking_issued_means_no_equipment_event(qtbot: QtBot, state: Inciden
     dialog = IdentifyDialog(state, "r004", "Lt. Hayes")
     shown(qtbot, dialog)
     choose(dialog.method, 1)
-    assert dialog.payloads() == [ev.ResponderIdentified("r004", "known_personally", "Lt. Hayes")]
+    identified, told = dialog.payloads()
+    assert identified == ev.ResponderIdentified("r004", "known_personally", "Lt. Hayes")
+    assert isinstance(told, ev.DirectiveQueued)
+    assert told.text == "You are identified. Wait at staging for an assignment. Radio: none given."
 
 
 # --- assign ------------------------------------------------------------------------------------
@@ -150,12 +160,44 @@ def test_assign_needs_task_and_team_and_leaves_out_the_unidentified(
     assert not dialog.ok_button.isEnabled()  # no team yet
     QTest.keyClicks(dialog.team, "Contact 1")
     assert dialog.ok_button.isEnabled() and dialog.ok_button.text() == "Assign 3"
-    assert dialog.payloads() == [
+    dialog.report_to.clear()
+    payloads = dialog.payloads()
+    assert payloads[0::2] == [
         ev.ResponderAssigned(rid, "contact_team", "Contact 1") for rid in ("r005", "r015", "r006")
     ]
+    # Each one's phone is sent the assignment, to acknowledge.
+    sent = payloads[1::2]
+    assert all(isinstance(d, ev.DirectiveQueued) and d.kind == "assignment" for d in sent)
+    assert [d.responder_id for d in sent] == ["r005", "r015", "r006"]  # type: ignore[attr-defined]
     assert dialog.description() == "assign 3 responders: contact team, Contact 1"
     QTest.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
     assert dialog.result() == QDialog.DialogCode.Accepted
+
+
+def test_assign_sends_where_channel_and_whom_to_report_to(
+    qtbot: QtBot, state: IncidentState
+) -> None:
+    dialog = AssignDialog(state, ["r005"])
+    shown(qtbot, dialog)
+    choose(dialog.task, 0)
+    QTest.keyClicks(dialog.team, "Team 2")
+    QTest.keyClicks(dialog.location, "East wing, building B")
+    dialog.radio_channel.setText("")
+    QTest.keyClicks(dialog.radio_channel, "TAC 3")
+    dialog.report_to.setText("Sgt. Lee\x1b[2J")  # pasted with a control character
+    assigned, told = dialog.payloads()
+    assert assigned == ev.ResponderAssigned(
+        "r005", "contact_team", "Team 2", "East wing, building B", "TAC 3", "Sgt. Lee\\x1b[2J"
+    )
+    assert isinstance(told, ev.DirectiveQueued) and told.kind == "assignment"
+    assert told.details == ev.DirectiveDetails(
+        team="Team 2", radio_channel="TAC 3", task="contact_team",
+        location="East wing, building B", report_to="Sgt. Lee\\x1b[2J",
+    )  # fmt: skip
+    assert told.text.startswith("Assignment: Contact team, Team 2. Where: East wing, building B.")
+    # Longer than a phone line is never typed: the field stops at the limit.
+    QTest.keyClicks(dialog.location, "x" * 200)
+    assert len(dialog.location.text()) == ev.MAX_DETAIL_CHARS
 
 
 def test_assign_with_nobody_identified_never_enables_ok(qtbot: QtBot, state: IncidentState) -> None:

@@ -33,7 +33,8 @@ def test_rules_gate_countdown_and_release(qtbot: QtBot) -> None:
     panel.commands_requested.connect(lambda i, p, d: requests.append((i, list(p), d)))
     now = built.now_us
     panel.refresh(Changes(), now)
-    assert panel.rules.text() == NO_RULES
+    assert panel.rules.text().startswith(NO_RULES)  # and the default rule in plain words
+    assert "never unverified app users" in panel.rules.text()
 
     def store(payloads: list[ev.Payload], at_us: int, actor: ev.Actor | None = None) -> None:
         writer = EventWriter(built.incident_id, built.console.last_seq + 1)
@@ -67,13 +68,17 @@ def test_rules_gate_countdown_and_release(qtbot: QtBot) -> None:
 
 
 def test_the_report_states_the_rules_in_force_and_the_gates() -> None:
+    from dispatch_console.domain.rules import DEFAULT_RULES
     from dispatch_console.domain.state import AlertGate, IncidentState
-    from dispatch_console.ui.print.report import rules_lines
+    from dispatch_console.ui.print.report import NO_RULES_RECORDED, rules_lines
 
     state = IncidentState("inc-1")
-    assert rules_lines(state) == [
-        ("Agency rules", "none applied: every registered device in the radius alerted")
-    ]
+    assert rules_lines(state) == [("Agency rules", NO_RULES_RECORDED)]
+    state.rules_in_force[DEFAULT_RULES.agency] = (1, rules_json(DEFAULT_RULES))
+    (default,) = rules_lines(state)
+    assert default[0] == "Agency rules: Default rule (no agency rules loaded)"
+    assert "never unverified app users" in default[1] and "raid jacket or vest" in default[1]
+    del state.rules_in_force[DEFAULT_RULES.agency]
     state.rules_in_force[SHERIFF.agency] = (1, rules_json(SHERIFF))
     state.gates[SHERIFF.agency] = AlertGate(SHERIFF.agency, 0, ["d-1", "d-2"], 90 * S)
     rows = dict(rules_lines(state))

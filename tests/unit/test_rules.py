@@ -7,7 +7,13 @@ import datetime as dt
 import pytest
 
 from dispatch_console.domain.reference import RosterEntry
-from dispatch_console.domain.rules import RulesError, decide, instruction, parse_rules
+from dispatch_console.domain.rules import (
+    DEFAULT_RULES,
+    RulesError,
+    decide,
+    instruction,
+    parse_rules,
+)
 from dispatch_console.importers.roster_csv import parse_roster
 
 TODAY = dt.date(2026, 12, 7)
@@ -116,3 +122,34 @@ def test_the_roster_carries_training_date_and_leosa_qualification() -> None:
         ("2025-01-02", True),
     ]
     assert [p.index for p in report.rejected] == [4, 5]
+
+
+@pytest.mark.parametrize(
+    ("entry", "verified", "duty", "alerted", "kind"),
+    [
+        (None, False, "on", False, "unverified"),  # installed the app, on no roster
+        (_entry(trained=None), False, "on", False, "unverified"),  # claim does not match
+        (_entry(trained=None), True, "on", True, "on_duty"),  # no training requirement
+        (_entry(trained=None), True, None, True, "off_duty"),
+        (_entry("retired", leosa=False), True, "off", False, "retired"),
+        (_entry("retired", leosa=True), True, "off", True, "retired"),
+    ],
+)
+def test_with_no_rules_loaded_the_default_rule_alerts_officers_on_a_roster_only(
+    entry: RosterEntry | None, verified: bool, duty: str | None, alerted: bool, kind: str
+) -> None:
+    decision = decide({}, entry, verified, duty, TODAY)
+    assert (decision.alerted, decision.kind) == (alerted, kind), decision.reason
+    assert not decision.gated
+    if alerted:
+        assert decision.rules is DEFAULT_RULES
+
+
+def test_off_duty_under_the_default_rule_go_to_staging_identified_and_marked() -> None:
+    off = decide({}, _entry(trained=None), True, "off", TODAY)
+    told = instruction(off, "Staging A (church lot)")
+    assert told.startswith("Go to Staging A (church lot). Do not go to the school.")
+    assert "credentials ready" in told and "raid jacket or a vest marked POLICE" in told
+    on = decide({}, _entry(trained=None), True, "on", TODAY)
+    assert instruction(on, "Staging A") == "Go to Staging A, NOT the school, and check in there."
+    assert DEFAULT_RULES.summary()[0] == "DEFAULT RULE in force: no agency rules are loaded"

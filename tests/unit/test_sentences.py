@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from dispatch_console.app import commands
 from dispatch_console.domain import events as ev
 from dispatch_console.domain.fold import replay
 from dispatch_console.domain.sentences import SENTENCES, sentence
@@ -47,10 +48,11 @@ SAMPLES: dict[str, ev.Payload] = {
         ev.ResponderEnRoute("ios-9b8fec"),
         ev.ResponderArrived("ios-9b8fec", "staging", "staging-a"),
         ev.ResponderDirected("and-4dec76", "staging-a"),
-        ev.ResponderIdentified("ios-9b8fec", "credentials_in_person", "Sgt. Lee"),
+        ev.ResponderIdentified("ios-9b8fec", "credentials_in_person", "Sgt. Lee", "Team 2"),
         ev.ResponderEquipmentIssued("ios-9b8fec", "R-12", "TAC 2", "raid_jacket"),
         ev.ResponderStaged("ios-9b8fec", "staging-a"),
-        ev.ResponderAssigned("ios-9b8fec", "perimeter_post", "P-1"),
+        ev.ResponderAssigned("ios-9b8fec", "perimeter_post", "P-1", "Sector 2", "TAC 2",
+                             "Sgt. Lee"),
         ev.ResponderReleased("ios-9b8fec", "stand-down"),
         ev.DirectiveQueued("dir-1", "and-4dec76", "and-4dec76", "go_to_staging",
                            "Go to Staging A. Do not go to the school.", "staging-a"),
@@ -119,6 +121,11 @@ def test_every_sentence_has_names_and_no_repr() -> None:
     assert "Capt. R. Ortiz" in by_type["command_transferred"]
     assert "assumed incident command" in by_type["command_established"]
     assert "attire matches the suspect" in by_type["warning_acknowledged"]
+    assert by_type["responder_assigned"] == (
+        "Lt. Hayes assigned VIPER to perimeter post, team P-1, at Sector 2, radio channel TAC 2, "
+        "reporting to Sgt. Lee."
+    )
+    assert by_type["responder_identified"].endswith("checked in, team Team 2.")
     assert by_type["access_changed"] == (
         "Lt. Hayes issued a client certificate (ct7f3a) to device ios-9b8fec — SHA-256 ab12cd."
     )
@@ -128,3 +135,20 @@ def test_without_a_state_ids_are_named_as_what_they_are() -> None:
     event = _events()[list(SAMPLES).index("par_started")]
     text = sentence(event, None)
     assert "responder ios-9b8fec" in text and "('" not in text
+
+
+def test_an_assignment_directive_reads_with_its_team_and_channel() -> None:
+    details = ev.DirectiveDetails(
+        team="Team 2", radio_channel="TAC 2", task="contact_team", location="East wing",
+        report_to="Sgt. Lee",
+    )  # fmt: skip
+    text = commands.directive_text("assignment", details)
+    assert text == (
+        "Assignment: Contact team, Team 2. Where: East wing. Radio: TAC 2. Report to: Sgt. Lee."
+    )
+    queued = ev.DirectiveQueued("dir-9", "ios-9b8fec", "ios-9b8fec", "assignment", text,
+                                details=details)  # fmt: skip
+    event = ev.Event(1, "inc-1", queued.TYPE, T0, T0, IC, ev.Source.CONSOLE, queued)
+    said = sentence(event, None)
+    assert said.startswith("Directive to responder ios-9b8fec (assignment): “Assignment:")
+    assert "Team 2" in said and "TAC 2" in said

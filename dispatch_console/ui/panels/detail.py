@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 from dispatch_console.app.live import Changes, ConsoleState
 from dispatch_console.domain.geometry import local_frame
 from dispatch_console.domain.lifecycle import PRESENT, RESPONDING
-from dispatch_console.domain.state import IncidentState, Responder
+from dispatch_console.domain.state import Directive, IncidentState, Responder
 from dispatch_console.domain.views import responder_row
 from dispatch_console.ui.panels.responders import (
     format_age,
@@ -36,6 +36,7 @@ from dispatch_console.ui.panels.responders import (
     name_text,
     position_age_s,
 )
+from dispatch_console.ui.shell.header import local_clock
 from dispatch_console.ui.shell.selection import Selection
 from dispatch_console.ui.shell.theme import Theme
 
@@ -275,7 +276,9 @@ class ResponderDetailPanel(QWidget):
             ident = r.identification
             ago = format_age(max(0, now - ident.at_us) / 1e6)
             how = _METHODS.get(ident.method, ident.method.replace("_", " "))
-            _set(f["Identified"], f"yes, by {ident.verifier} ({how}), {ago} ago")
+            team = f", {ident.team}" if ident.team else ""
+            said = phone_text(state.last_directive(r.responder_id, "identified"))
+            _set(f["Identified"], f"yes, by {ident.verifier} ({how}), {ago} ago{team}{said}")
             _emphasis(f["Identified"])
         else:
             present = r.status in PRESENT
@@ -286,9 +289,25 @@ class ResponderDetailPanel(QWidget):
         _set(f["Equipment"], _equipment_text(r))
         if r.assignment is not None:
             a = r.assignment
-            _set(f["Assignment"], f"{a.task.replace('_', ' ')}, {a.team} (by {a.by})")
+            where = f" at {a.location}" if a.location else ""
+            extra = "".join(
+                f", {label} {value}"
+                for label, value in (("radio", a.radio_channel), ("report to", a.report_to))
+                if value
+            )
+            told = state.last_directive(r.responder_id, "assignment")
+            _set(
+                f["Assignment"],
+                f"{a.task.replace('_', ' ')}, {a.team}{where}{extra} (by {a.by}){phone_text(told)}",
+            )
+            _emphasis(
+                f["Assignment"],
+                bold=told is not None and told.acknowledged_at_us is None,
+                color=t.caution if told is not None and told.acknowledged_at_us is None else None,
+            )
         else:
             _set(f["Assignment"], "none")
+            _emphasis(f["Assignment"])
         pos = r.position
         if pos is None:
             _set(f["Position"], "no position reported")
@@ -411,3 +430,15 @@ def _equipment_text(r: Responder) -> str:
     if e.marking:
         parts.append(e.marking.replace("_", " "))
     return ", ".join(parts) or "none issued"
+
+
+def phone_text(directive: Directive | None) -> str:
+    """How far the directive that told the responder got: ``· phone: ACKNOWLEDGED 12:03:10``,
+    ``· phone: delivered, NOT acknowledged``, ``· phone: NOT delivered yet``."""
+    if directive is None:
+        return ""
+    if directive.acknowledged_at_us is not None:
+        return f"\nphone: acknowledged {local_clock(directive.acknowledged_at_us)}"
+    if directive.delivered_at_us is not None:
+        return "\nphone: delivered, NOT acknowledged yet"
+    return "\nphone: NOT delivered yet"

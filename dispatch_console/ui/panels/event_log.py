@@ -178,10 +178,21 @@ _SUMMARIES: dict[type[ev.Payload], Callable[[Any, IncidentState | None], str]] =
     ev.ResponderEnRoute: lambda _p, _s: "en route",
     ev.ResponderArrived: _arrived,
     ev.ResponderDirected: lambda p, s: f"to staging {_area_name(s, p.staging_area_id)}",
-    ev.ResponderIdentified: lambda p, _s: f"{words(p.method)} by {p.verifier}",
+    ev.ResponderIdentified: lambda p, _s: (
+        f"{words(p.method)} by {p.verifier}" + (f", team {p.team}" if p.team else "")
+    ),
     ev.ResponderEquipmentIssued: _equipment,
     ev.ResponderStaged: lambda p, s: f"staged at {_area_name(s, p.staging_area_id)}",
-    ev.ResponderAssigned: lambda p, _s: f"{words(p.task)}, {p.team}",
+    ev.ResponderAssigned: lambda p, _s: ", ".join(
+        x
+        for x in (
+            f"{words(p.task)}, {p.team}",
+            p.location and f"at {p.location}",
+            p.radio_channel and f"radio {p.radio_channel}",
+            p.report_to and f"report to {p.report_to}",
+        )
+        if x
+    ),
     ev.ResponderReleased: lambda p, _s: p.reason or "released",
     ev.DirectiveQueued: lambda p, _s: f"{words(p.kind)}: “{p.text}”",
     ev.DirectiveDelivered: lambda p, _s: f"directive {p.directive_id} delivered via {p.via}",

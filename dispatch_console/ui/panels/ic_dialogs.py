@@ -166,6 +166,15 @@ class _CommandDialog(QDialog):
         return label
 
 
+def _line(placeholder: str) -> QLineEdit:
+    """A one-line field a responder reads on a phone: no longer than a directive carries."""
+    edit = QLineEdit()
+    edit.setPlaceholderText(placeholder)
+    edit.setMaxLength(ev.MAX_DETAIL_CHARS)
+    edit.setMinimumWidth(280)  # "East wing, building B" whole
+    return edit
+
+
 def _combo(items: Iterable[tuple[str, str]], placeholder: str | None) -> QComboBox:
     combo = QComboBox()
     for value, words in items:
@@ -226,15 +235,16 @@ class IdentifyDialog(_CommandDialog):
         self.verifier.setPlaceholderText("name of the person who verified it")
         self.radio_id = QLineEdit()
         self.radio_id.setPlaceholderText("e.g. R-14 (optional)")
-        self.radio_channel = QLineEdit()
-        self.radio_channel.setPlaceholderText("e.g. TAC 2 (optional)")
+        self.radio_channel = _line("e.g. TAC 2 (optional)")
         self.marking = _combo(MARKING_WORDS.items(), None)
+        self.team = _line("e.g. Team 2 (optional)")
         form = QFormLayout()
         form.addRow("Method", self.method)
         form.addRow("Verified by", self.verifier)
         form.addRow("Radio issued", self.radio_id)
         form.addRow("Radio channel", self.radio_channel)
         form.addRow("Marking issued", self.marking)
+        form.addRow("Team", self.team)
         self.layout_.addLayout(form)
         if r.plainclothes and r.attire is not None and r.attire.visible_id in (None, "none"):
             self._note(
@@ -248,8 +258,10 @@ class IdentifyDialog(_CommandDialog):
             (self.verifier, self.radio_id),
             (self.radio_id, self.radio_channel),
             (self.radio_channel, self.marking),
+            (self.marking, self.team),
         ):
             QWidget.setTabOrder(a, b)
+        self._note("The responder's phone is told: identified, team, radio channel, marking.")
         self.ok_button.setText("Mark identified")
         self._finish(self.method)
 
@@ -273,6 +285,8 @@ class IdentifyDialog(_CommandDialog):
             self.radio_id.text(),
             self.radio_channel.text(),
             self.marking.currentData() or None,
+            team=self.team.text(),
+            state=self.state,
         )
 
     def description(self) -> str:
@@ -309,19 +323,37 @@ class AssignDialog(_CommandDialog):
                 caution=True,
             )
         self.task = _combo(TASK_WORDS.items(), "Choose a task")
-        self.team = QLineEdit()
-        self.team.setPlaceholderText("e.g. Team 2, Contact 1")
-        # Prefilled only when every one of them is in the same team already.
-        current = {r.assignment.team if r.assignment else None for r in self.assignable}
-        if len(current) == 1 and (team := current.pop()) is not None:
-            self.team.setText(team)
+        self.team = _line("e.g. Team 2, Contact 1")
+        self.location = _line("e.g. east wing, Sector 2 (optional)")
+        self.radio_channel = _line("e.g. TAC 2 (optional)")
+        self.report_to = _line("e.g. Sgt. Lee (optional)")
+        # Prefilled only when every one of them has the same already (the team, the channel
+        # issued at check-in); reporting to the incident commander unless told otherwise.
+        for edit, values in (
+            (self.team, {r.team for r in self.assignable}),
+            (self.radio_channel, {r.radio_channel for r in self.assignable}),
+        ):
+            if len(values) == 1 and (value := values.pop()) is not None:
+                edit.setText(value)
+        if state.commander:
+            self.report_to.setText(state.commander[: ev.MAX_DETAIL_CHARS])
         form = QFormLayout()
         form.addRow("Task", self.task)
         form.addRow("Team", self.team)
+        form.addRow("Where", self.location)
+        form.addRow("Radio channel", self.radio_channel)
+        form.addRow("Report to", self.report_to)
         self.layout_.addLayout(form)
+        self._note("Each responder's phone is sent the assignment, to acknowledge.")
         self.task.currentIndexChanged.connect(self.update_ok)
         self.team.textChanged.connect(self.update_ok)
-        QWidget.setTabOrder(self.task, self.team)
+        for a, b in (
+            (self.task, self.team),
+            (self.team, self.location),
+            (self.location, self.radio_channel),
+            (self.radio_channel, self.report_to),
+        ):
+            QWidget.setTabOrder(a, b)
         self.ok_button.setText(f"Assign {n}" if n else "Assign")
         self._finish(self.task)
 
@@ -334,8 +366,19 @@ class AssignDialog(_CommandDialog):
 
     def payloads(self) -> list[ev.Payload]:
         task = self.task.currentData()
-        team = self.team.text()
-        return [p for r in self.assignable for p in commands.assign(r.responder_id, task, team)]
+        return [
+            p
+            for r in self.assignable
+            for p in commands.assign(
+                r.responder_id,
+                task,
+                self.team.text(),
+                location=self.location.text(),
+                radio_channel=self.radio_channel.text(),
+                report_to=self.report_to.text(),
+                state=self.state,
+            )
+        ]
 
     def description(self) -> str:
         n = len(self.assignable)

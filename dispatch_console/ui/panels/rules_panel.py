@@ -18,15 +18,15 @@ from PySide6.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
 
 from dispatch_console.app.live import Changes, ConsoleState
 from dispatch_console.domain import events as ev
-from dispatch_console.domain.rules import rules_from_json
+from dispatch_console.domain.rules import DEFAULT_RULES, rules_from_json
 from dispatch_console.domain.state import AlertGate, IncidentState
 from dispatch_console.ui.shell.header import local_clock
 from dispatch_console.ui.shell.selection import Selection
 from dispatch_console.ui.shell.theme import Theme
 
 NO_RULES = (
-    "No agency rules were applied to this incident: every registered device in the school's "
-    "radius was alerted."
+    "No response rules are recorded with this incident yet (none of its alerts went through "
+    "them). While no agency has loaded rules, the default rule decides who is alerted:"
 )
 
 
@@ -150,7 +150,9 @@ class RulesPanel(QWidget):
                 self.gates.addWidget(button)
                 self.release_buttons[agency] = button
         if not state.rules_in_force:
-            self.rules.setText(escape(NO_RULES, quote=False))
+            lines = DEFAULT_RULES.summary()[1:]
+            body = "<br>".join(escape(line, quote=False) for line in lines)
+            self.rules.setText(f"{escape(NO_RULES, quote=False)}<br>{body}")
             return
         blocks = []
         for _agency, (_version, text) in state.rules_in_force.items():

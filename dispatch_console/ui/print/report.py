@@ -331,12 +331,16 @@ def summary_lines(
     ]
 
 
+#: An incident no alert of the console's went out for under rules (or recorded before they were).
+NO_RULES_RECORDED = "none recorded with this incident: no alert of this console was decided by them"
+
+
 def rules_lines(final: IncidentState) -> list[tuple[str, str]]:
     """The agency response rules in force for the incident, and each dispatcher gate."""
     from dispatch_console.domain.rules import rules_from_json
 
     if not final.rules_in_force:
-        return [("Agency rules", "none applied: every registered device in the radius alerted")]
+        return [("Agency rules", NO_RULES_RECORDED)]
     rows = []
     for agency, (version, text) in final.rules_in_force.items():
         lines = rules_from_json(text).summary()
