@@ -62,7 +62,7 @@ def simulate_into(store_url: str, scenario: Path, at_s: float, box: SecretBox) -
     it can); return the instant (µs) that simulated second is."""
     store = Store(store_url)
     try:
-        county = load_demo_county(store, box)
+        county = load_demo_county(store, box, rules=True)
     finally:
         store.close()
     keys = {**county.school_keys, **county.device_keys}

@@ -1,6 +1,7 @@
 """The console at minute five of the large scenario, on every dispatch screen.
 
-The demo's large scenario (84 officers, 147 notified) is run once for the module through a real
+The demo's large scenario (84 officers; 123 devices in the incident under the demo county's
+three agency rules, shown in the Agency rules panel) is run once for the module through a real
 embedded gateway to T+5 min; then a fresh console window opens on that store at each screen
 size, as a first start would (no saved layout), and is checked as a dispatcher would: no dock
 drawn over another, the critical strip (header, radio line, top warning) whole, the responders

@@ -14,7 +14,7 @@ from __future__ import annotations
 from html import escape
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
 from dispatch_console.app.live import Changes, ConsoleState
 from dispatch_console.domain import events as ev
@@ -71,12 +71,21 @@ class RulesPanel(QWidget):
         self.gates = QVBoxLayout()
         self.gates.setSpacing(4)
         layout.addLayout(self.gates)
-        self.rules = QLabel(self)
+        # The rules text scrolls: three agencies' rules are taller than a docked tab may be, and
+        # a panel's minimum height must never push the window past a 768-pixel screen. The gates
+        # (what a dispatcher may have to act on) stay above it, always in sight.
+        self.rules = QLabel()
         self.rules.setObjectName("rules_text")
         self.rules.setWordWrap(True)
         self.rules.setTextFormat(Qt.TextFormat.RichText)
         self.rules.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        layout.addWidget(self.rules, 1)
+        self.rules_scroll = QScrollArea(self)
+        self.rules_scroll.setObjectName("rules_scroll")
+        self.rules_scroll.setWidgetResizable(True)
+        self.rules_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.rules_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.rules_scroll.setWidget(self.rules)
+        layout.addWidget(self.rules_scroll, 1)
         self.gate_labels: dict[str, QLabel] = {}
         self.release_buttons: dict[str, QPushButton] = {}
         self._shown: tuple[str | None, int] = (None, -1)
@@ -103,6 +112,7 @@ class RulesPanel(QWidget):
         self.setStyleSheet(
             f"""
             QWidget#rules_panel {{ background: {t.panel}; }}
+            QScrollArea#rules_scroll, QLabel#rules_text {{ background: {t.panel}; }}
             QLabel {{ color: {t.text}; }}
             QLabel[gate="open"] {{ color: {t.caution}; font-weight: bold; }}
             """
