@@ -15,7 +15,7 @@ import logging
 import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -24,6 +24,7 @@ from platformdirs import user_log_path
 
 from dispatch_console.domain import events as ev
 from dispatch_console.domain.lifecycle import RuleViolation
+from dispatch_console.domain.sentences import acting_commander_text
 from dispatch_console.domain.state import IncidentState
 from dispatch_console.domain.text import neutralise
 from dispatch_console.domain.timeutil import US_PER_S, format_duration, iso, parse_iso
@@ -936,11 +937,12 @@ def cmd_state(args: argparse.Namespace, out: TextIO) -> int:
         at_us = _instant(store, args.incident, args.at)
         state = store.state_at(args.incident, at_us)
         now_us = at_us if at_us is not None else max(state.last_received_at_us, store._clock())
+        roles = store.user_roles(state.acted)  # who acted as IC in an older record
     if args.format == "json":
         json.dump(state_document(state, now_us), out, indent=2, sort_keys=False)
         out.write("\n")
     else:
-        write_state_text(state, now_us, out)
+        write_state_text(state, now_us, out, roles)
     return 0
 
 
@@ -1790,7 +1792,11 @@ def state_document(state: IncidentState, now_us: int) -> dict[str, Any]:
     return document
 
 
-def write_state_text(state: IncidentState, now_us: int, out: TextIO) -> None:
+def write_state_text(
+    state: IncidentState, now_us: int, out: TextIO, roles: Mapping[str, str] | None = None
+) -> None:
+    """The state as text; ``roles`` (console user -> registered role) names who acted as
+    incident commander where nobody established command (an older record)."""
     if not state.opened:
         print(f"{state.incident_id}: not opened yet at {iso(now_us)}", file=out)
         return
@@ -1823,6 +1829,8 @@ def write_state_text(state: IncidentState, now_us: int, out: TextIO) -> None:
     if state.commander:
         post = f" (command post: {state.command_post})" if state.command_post else ""
         print(f"Incident commander: {state.commander}{post}", file=out)
+    elif acting := state.acting_commanders(roles or {}):
+        print(f"Incident commander: {acting_commander_text(acting, iso)}", file=out)
     else:
         print("Incident commander: command not established", file=out)
     rows = [

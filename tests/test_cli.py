@@ -260,3 +260,30 @@ def test_init_demo_loads_the_demo_county_once(tmp_path: Path) -> None:
     assert "added 0 schools, 0 roster, 0 devices, 0 keys" in again.stdout
     schools = run("devices", "list", "--db", db, env_home=tmp_path).stdout
     assert len(schools.splitlines()) == 148  # a header and 147 devices
+
+
+def test_state_names_the_acting_incident_commander_of_an_older_record(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An incident recorded before command was events, where a registered incident commander
+    acted: ``state`` says who acted as IC, from when to when (the report's sentence), not
+    "command not established"."""
+    from dispatch_console.domain.timeutil import iso
+    from tests.ui.test_command_ui import store_older_record
+
+    db = str(tmp_path / "older.sqlite3")
+    incident, t1, t2 = store_older_record(f"sqlite:///{db}")
+    capsys.readouterr()
+    assert main(["state", incident, "--db", db]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert (
+        "Incident commander: Lt. J. Hayes, acting incident commander (command not formally "
+        f"established): first acted {iso(t1)}, last acted {iso(t2)}"
+    ) in lines
+    # The role is the store's: registered as a dispatcher, his acts make nobody IC.
+    from dispatch_console.store import Store
+
+    with Store(f"sqlite:///{db}") as store:
+        store.set_user("Lt. J. Hayes", "dispatcher")
+    assert main(["state", incident, "--db", db]) == 0
+    assert "Incident commander: command not established" in capsys.readouterr().out.splitlines()

@@ -5,7 +5,9 @@
   (LISTEN/NOTIFY: other consoles and the gateway may be on other machines) or, on SQLite, at
   the poll interval (the sequence is the truth: after an error it
   re-reads from the last sequence it delivered, so nothing is missed or applied twice). It
-  hands batches to the GUI thread through a queued Qt signal.
+  hands batches to the GUI thread through a queued Qt signal. With the states and before each
+  batch it reads the registered roles of the console users who acted that it does not know
+  yet (who acted as incident commander in an older record: the header and the ICS 211 say so).
 - :class:`CommandRunner` executes the user's commands (acknowledge an alert, ...) through the
   incident service, one at a time, in a thread of its own, and reports each outcome.
 
@@ -21,7 +23,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -64,11 +66,15 @@ class Loaded:
     states: list[IncidentState]
     last_seq: int
     backlog: list[ev.Event]
+    #: The registered roles (name -> role) of the console users who acted in ``states``.
+    roles: dict[str, str] = field(default_factory=dict)
 
 
 class _Signals(QObject):
     loaded = Signal(object)  # Loaded
     events = Signal(object)  # list[ev.Event]
+    #: dict[str, str]: registered roles of console users first seen acting in the next batch.
+    roles = Signal(object)
     #: (live, why, unreachable): live False with why, and whether the store could not be
     #: reached (rather than read and failed); (True, "live", True) when back.
     health = Signal(bool, str, bool)
@@ -100,6 +106,8 @@ class StoreFeed:
         self._thread = threading.Thread(target=self._run, name="store-feed", daemon=True)
         self._verifier = threading.Thread(target=self._verify, name="log-verify", daemon=True)
         self.last_seq = 0
+        #: Console users whose role was read already (registered or not).
+        self._roles_read: set[str] = set()
 
     def start(self) -> None:
         self._thread.start()
@@ -193,6 +201,7 @@ class StoreFeed:
     def _load(self, store: Store) -> Loaded:
         loaded = load_active(store)
         self.last_seq = loaded.last_seq
+        self._roles_read.update(name for state in loaded.states for name in state.acted)
         return loaded
 
     def _poll(self, store: Store) -> None:
@@ -204,14 +213,31 @@ class StoreFeed:
                     break
             if not batch:
                 return
+            self._read_roles(store, batch)
             self.last_seq = batch[-1].seq
             self.signals.events.emit(batch)
             if len(batch) < BATCH:
                 return
 
+    def _read_roles(self, store: Store, batch: list[ev.Event]) -> None:
+        """The roles of the console users acting in ``batch`` whose role was not read yet,
+        handed over before the batch (queued signals arrive in order)."""
+        new = {
+            e.actor.name
+            for e in batch
+            if e.actor.kind is ev.ActorKind.CONSOLE_USER and e.actor.name not in self._roles_read
+        }
+        if not new:
+            return
+        roles = store.user_roles(new)
+        self._roles_read |= new
+        if roles:
+            self.signals.roles.emit(roles)
+
 
 def load_active(store: Store) -> Loaded:
-    """The active incidents' states and their non-position events (the log's backlog)."""
+    """The active incidents' states and their non-position events (the log's backlog), and
+    the registered roles of the console users who acted in them."""
     # The global sequence first: each state knows its own last sequence, so an event appended
     # while the states are read is applied once (ConsoleState checks both).
     last_seq = store.last_seq()
@@ -227,7 +253,8 @@ def load_active(store: Store) -> Loaded:
             if e.type not in BACKLOG_SKIPS
         )
     backlog.sort(key=lambda e: e.seq)
-    return Loaded(states, last_seq, backlog)
+    roles = store.user_roles(name for state in states for name in state.acted)
+    return Loaded(states, last_seq, backlog, roles)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ of every responder (a few minutes), and the event log (the newest events, bounde
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import msgspec
@@ -94,17 +94,24 @@ class ConsoleState:
         self.trails: dict[tuple[str, str], deque[TrailPoint]] = {}
         self.log: deque[ev.Event] = deque(maxlen=LOG_LIMIT)
         self.last_seq = 0
-        #: Registered roles of console users who acted (name -> role), where known (a replay
-        #: reads them with its events): who acted as incident commander in an older record.
+        #: Registered roles of console users who acted (name -> role), where known (the feed
+        #: reads them with the states and new events, a replay with its events): who acted as
+        #: incident commander in an older record.
         self.roles: dict[str, str] = {}
 
     # --- loading and folding ---------------------------------------------------------------
 
     def load(
-        self, states: Iterable[IncidentState], last_seq: int, backlog: Iterable[ev.Event] = ()
+        self,
+        states: Iterable[IncidentState],
+        last_seq: int,
+        backlog: Iterable[ev.Event] = (),
+        roles: Mapping[str, str] | None = None,
     ) -> None:
         """Start from states read by the worker (which hands them over and keeps no copy) and
-        the event log's backlog; ``last_seq`` is the store's sequence read before the states."""
+        the event log's backlog; ``last_seq`` is the store's sequence read before the states;
+        ``roles``: the registered roles of the console users who acted in them."""
+        self.roles.update(roles or {})
         self.log.extend(backlog)
         for state in states:
             self.incidents[state.incident_id] = state

@@ -197,6 +197,7 @@ def build_console(
 
         window.authenticate = authenticate
     feed.signals.loaded.connect(window.on_loaded)
+    feed.signals.roles.connect(window.on_roles)
     feed.signals.events.connect(window.on_events)
     feed.signals.health.connect(window.on_health)
     feed.signals.integrity.connect(window.on_integrity)

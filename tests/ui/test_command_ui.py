@@ -11,11 +11,17 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from dispatch_console.app.backend import Loaded
+from dispatch_console.app.backend import Loaded, StoreFeed
 from dispatch_console.app.live import Changes
 from dispatch_console.domain import events as ev
 from dispatch_console.domain.fold import apply
-from dispatch_console.domain.state import IncidentState, decode_state, encode_state
+from dispatch_console.domain.sentences import acting_commander_text
+from dispatch_console.domain.state import (
+    ActingCommander,
+    IncidentState,
+    decode_state,
+    encode_state,
+)
 from dispatch_console.replay.metrics import compute
 from dispatch_console.replay.timeline import Timeline
 from dispatch_console.ui.panels.ic_dialogs import CommandDialog
@@ -26,7 +32,8 @@ from dispatch_console.ui.print.report import (
     summary_lines,
 )
 from dispatch_console.ui.replay.timeline_bar import STEP_KIND_BY_KEY, elapsed_text
-from dispatch_console.ui.shell.header import IncidentHeader
+from dispatch_console.ui.shell.header import IncidentHeader, local_clock
+from dispatch_console.ui.shell.main_window import MainWindow
 from dispatch_console.ui.shell.selection import Selection
 from dispatch_console.ui.shell.theme import NIGHT
 from tests.ui.factory import DISPATCHER, Built, EventWriter, S, build_incident
@@ -193,6 +200,27 @@ def older_record() -> tuple[list[ev.Event], int, int]:
     return events, t1, t2
 
 
+def store_older_record(url: str) -> tuple[str, int, int]:
+    """:func:`older_record` appended to the store at ``url``, its console users registered
+    (:data:`OLDER_ROLES`): the incident's id and Hayes's first and last act."""
+    from dispatch_console.store import Store
+
+    events, t1, t2 = older_record()
+    store = Store(url)
+    try:
+        for name, role in OLDER_ROLES.items():
+            store.set_user(name, role)
+        store.append(
+            [
+                ev.EventDraft(e.incident_id, e.occurred_at_us, e.actor, e.source, e.payload)
+                for e in events
+            ]
+        )
+    finally:
+        store.close()
+    return events[0].incident_id or "", t1, t2
+
+
 def test_an_older_record_s_report_names_the_acting_incident_commander() -> None:
     events, t1, t2 = older_record()
     timeline = Timeline(events)
@@ -242,17 +270,10 @@ def test_an_older_record_s_replay_shows_the_acting_incident_commander(
     from dispatch_console.store import Store
     from dispatch_console.ui.replay.replay_window import ReplayWindow
 
-    events, t1, t2 = older_record()
-    store = Store(f"sqlite:///{tmp_path / 'older.sqlite3'}")
+    url = f"sqlite:///{tmp_path / 'older.sqlite3'}"
+    incident_id, t1, t2 = store_older_record(url)
+    store = Store(url)
     try:
-        for name, role in OLDER_ROLES.items():
-            store.set_user(name, role)
-        drafts = [
-            ev.EventDraft(e.incident_id, e.occurred_at_us, e.actor, e.source, e.payload)
-            for e in events
-        ]
-        store.append(drafts)
-        incident_id = events[0].incident_id or ""
         timeline = Timeline.load(store, incident_id)
         assert timeline.roles == OLDER_ROLES  # read with the events: who acted, in what role
         window = ReplayWindow.load(
@@ -275,3 +296,81 @@ def test_an_older_record_s_replay_shows_the_acting_incident_commander(
     window.seek(t2 + 5 * S)
     assert "last acted" in window.header.commander.toolTip()
     window.set_playing(False)
+
+
+def _live_console(qtbot: QtBot, tmp_path: Path, now_us: int) -> MainWindow:
+    from tests.ui.test_main_window import Commands, make_window
+
+    settings = QSettings(str(tmp_path / "console.ini"), QSettings.Format.IniFormat)
+    return make_window(qtbot, settings, now_us, Commands())
+
+
+def _feed(window: MainWindow, url: str) -> StoreFeed:
+    """The console's store feed, wired to the window as the console's launcher wires it."""
+    feed = StoreFeed(url, poll_s=0.05, verify_every_s=None)
+    feed.signals.loaded.connect(window.on_loaded)
+    feed.signals.roles.connect(window.on_roles)
+    feed.signals.events.connect(window.on_events)
+    return feed
+
+
+def _assert_acting_hayes(window: MainWindow, t1: int, t2: int) -> None:
+    header = window.header
+    assert header.text_of("commander") == "IC: Lt. J. Hayes (acting)"
+    assert header.commander.property("vacant") is True  # the caution colour: not established
+    assert header.commander.toolTip() == acting_commander_text(
+        [ActingCommander(HAYES.name, t1, t2, 2)], local_clock
+    )
+
+
+def test_the_live_console_names_the_acting_incident_commander_of_an_older_record(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
+    """An older incident still active when the console starts: the feed reads the roles of
+    the users who acted with the states (off the GUI thread); the header and the console's own
+    ICS 211 export name the acting IC as the replay and the report do."""
+    url = f"sqlite:///{tmp_path / 'older.sqlite3'}"
+    incident_id, t1, t2 = store_older_record(url)
+    window = _live_console(qtbot, tmp_path, t2 + 60 * S)
+    feed = _feed(window, url)
+    try:
+        with qtbot.waitSignal(feed.signals.loaded, timeout=10_000):
+            feed.start()
+    finally:
+        feed.stop()
+    assert window.selection.incident_id == incident_id
+    _assert_acting_hayes(window, t1, t2)
+    assert window.console.roles == OLDER_ROLES
+
+    target = tmp_path / "ics211.csv"
+    with qtbot.waitSignal(window.export_done, timeout=60_000) as done:
+        window.export_ics211(target)
+    assert done.args[1], done.args[0]
+    text = target.read_text(encoding="utf-8-sig")
+    assert "IC: Lt. J. Hayes, acting incident commander (command not formally established): " \
+        "first acted " in text  # fmt: skip
+
+
+def test_the_live_console_reads_the_roles_of_users_first_seen_in_new_events(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
+    """The older record arrives while the console runs (appended by another writer): the feed
+    reads the roles of its users before handing over their events."""
+    url = f"sqlite:///{tmp_path / 'older.sqlite3'}"
+    from dispatch_console.store import Store
+
+    Store(url).close()  # an empty store: nothing to load
+    window = _live_console(qtbot, tmp_path, 0)
+    feed = _feed(window, url)
+    try:
+        with qtbot.waitSignal(feed.signals.loaded, timeout=10_000):
+            feed.start()
+        assert window.console.roles == {}
+        incident_id, t1, t2 = store_older_record(url)
+        window.clock.now_us = t2 + 60 * S  # type: ignore[attr-defined]
+        qtbot.waitUntil(lambda: window.selection.incident_id == incident_id, timeout=10_000)
+        qtbot.waitUntil(lambda: window.console.roles == OLDER_ROLES, timeout=10_000)
+    finally:
+        feed.stop()
+    window.refresh_now()
+    _assert_acting_hayes(window, t1, t2)

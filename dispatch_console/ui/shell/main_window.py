@@ -512,7 +512,7 @@ class MainWindow(QMainWindow):
             local_frame(school.lon, school.lat)
 
     def on_loaded(self, loaded: Loaded) -> None:
-        self.console.load(loaded.states, loaded.last_seq, loaded.backlog)
+        self.console.load(loaded.states, loaded.last_seq, loaded.backlog, loaded.roles)
         # What was loaded lives as long as the console: keep the cycle collector off it, so
         # its full collections stay short (they stop the GUI thread).
         gc.freeze()
@@ -527,6 +527,11 @@ class MainWindow(QMainWindow):
             self.selection.focus(self.console.default_focus())
         self.refresh_now()
         self.fit_map()
+
+    def on_roles(self, roles: dict[str, str]) -> None:
+        """Registered roles of console users the feed saw acting for the first time (read
+        before their events arrive): who acted as incident commander in an older record."""
+        self.console.roles.update(roles)
 
     def on_events(self, events: list[ev.Event]) -> None:
         changes = self.console.apply(events)
