@@ -206,7 +206,7 @@ class IncidentImported(Payload, frozen=True):
 class ConsoleUserAudit(Payload, frozen=True):
     """Who signed in at a console, failed to, was locked out or unlocked, whose role changed,
     whose session locked (issue 16): reference data, no incident. ``action``: enrolled,
-    signed_in, sign_in_failed, locked_out, unlocked, role_changed, session_locked,
+    signed_in, signed_out, sign_in_failed, locked_out, unlocked, role_changed, session_locked,
     session_unlocked, unlock_failed."""
 
     TYPE: ClassVar[str] = "console_user_audit"

@@ -179,6 +179,7 @@ def _imported(p: ev.IncidentImported, e: ev.Event, s: Names) -> str:
 _AUDIT_WORDS = {
     "enrolled": "was enrolled as a console user",
     "signed_in": "signed in",
+    "signed_out": "signed out",
     "sign_in_failed": "failed to sign in",
     "locked_out": "was locked out after repeated failed sign-ins",
     "unlocked": "was unlocked",
