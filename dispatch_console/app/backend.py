@@ -351,10 +351,20 @@ def _listen(url: str) -> Listener | None:
         return None
     import psycopg
 
-    conninfo = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+    # Keywords, not a URI: a login role named after its user ("Lt. Hayes") has spaces, which
+    # a URI must percent-encode and SQLAlchemy's rendering does not.
+    given: dict[str, str | int | None] = {
+        "host": parsed.host,
+        "port": parsed.port,
+        "user": parsed.username,
+        "password": parsed.password,
+        "dbname": parsed.database,
+        **{k: v for k, v in parsed.query.items() if isinstance(v, str)},  # sslmode=…
+    }
     # The store's connection settings: an idle listener whose server or network went away is
     # noticed in seconds (keepalives), not after hours, and the feed reconnects.
-    conninfo = psycopg.conninfo.make_conninfo(conninfo, **PG_CONNECT_ARGS)
+    keywords = {**{k: v for k, v in given.items() if v is not None}, **PG_CONNECT_ARGS}
+    conninfo = psycopg.conninfo.make_conninfo("", **keywords)
     connection = psycopg.connect(conninfo, autocommit=True)
     connection.execute(f"LISTEN {NOTIFY_CHANNEL}")
     return connection

@@ -23,7 +23,8 @@ that a passed second factor issued (``second_factor_verified()``), so a client t
 with the password alone, skipping the console, reads and writes nothing of an incident. Five
 failed codes lock the login role. Signing out, closing the console and the idle session lock
 revoke the session's ticket (``end_session(reason)``, migration 0010: :func:`end_session`);
-unlocking asks the password and a one-time code again, which issue the same ticket anew. Run :func:`setup_roles` as the owner after ``init``.
+unlocking asks the password and a one-time code again, which issue the same ticket anew.
+Run :func:`setup_roles` as the owner after ``init``.
 """
 
 from __future__ import annotations
