@@ -218,12 +218,13 @@ class ConsoleUserAudit(Payload, frozen=True):
 
 class AccessChanged(Payload, frozen=True):
     """An administration of who may speak to the gateway: a key made or revoked, a device
-    registered, removed or enrolled with a certificate (the actor says who did it)."""
+    registered, removed or enrolled with a certificate, a gateway's own PostgreSQL login role
+    made (``gateway``) (the actor says who did it)."""
 
     TYPE: ClassVar[str] = "access_changed"
-    what: Literal["key", "device", "certificate", "user"]
+    what: Literal["key", "device", "certificate", "user", "gateway"]
     action: str  # "added", "revoked", "registered", "removed", "enrolled"
-    subject: str  # the key id, device id, certificate serial or user name
+    subject: str  # the key id, device id, certificate serial, user or login role name
     scope: str | None = None  # a key's school or device
     detail: str | None = None
 

@@ -305,10 +305,10 @@ def session_locked(store: Store, name: str, idle_s: float) -> None:
     _audit(store, "session_locked", name, actor, None, f"idle {idle_s:.0f} s")
 
 
-def audit_role_change(store: Store, name: str, role: str, *, by: ev.Actor) -> None:
-    """A PostgreSQL login role made or moved to ``role``'s group (its accounts are the
-    server's): the audit event."""
-    _audit(store, "role_changed", name, by, role, "PostgreSQL login role")
+def audit_pg_login(store: Store, name: str, role: str, *, by: ev.Actor) -> None:
+    """A console user's PostgreSQL login role made in ``role``'s group (its password is the
+    server's, its one-time code the database's): the enrolment's audit event."""
+    _audit(store, "enrolled", name, by, role, "PostgreSQL login role")
 
 
 def new_second_factor(store: Store, name: str) -> str:

@@ -98,7 +98,7 @@ class Driver:
     acts as the user, never beside the code path. A failure (or ``timeout_s``) closes every
     window and ends the loops, and is raised by :meth:`check`."""
 
-    def __init__(self, script: Generator[Step, None, None], timeout_s: float = 120.0) -> None:
+    def __init__(self, script: Generator[Step, None, None], timeout_s: float = 60.0) -> None:
         self.script = script
         self.waiting: Step | None = None
         self.error: BaseException | None = None

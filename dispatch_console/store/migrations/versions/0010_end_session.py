@@ -11,8 +11,8 @@ the idle session lock revoke the session's ticket.
   well-formed ticket (64 hex digits: a locked console's, whose connections all carry it) has
   *that* ticket issued again when the code passes, so unlocking a console needs its password
   (a new SCRAM exchange) and a one-time code, and then every connection of the console works
-  again without being reopened. The ticket is bound to the login role as before: a ticket of
-  another role cannot be taken over (its row is not replaced).
+  again without being reopened. The ticket is bound to the login role as before: a session
+  that carries another role's ticket gets a new one (that role's ticket is left as it is).
 
 Revision ID: 0010
 Revises: 0009
@@ -49,7 +49,10 @@ def _second_factor(resume: bool) -> str:
     if resume:
         issue = (
             "  ticket := current_setting('dc.session_ticket', true);\n"
-            "  IF ticket IS NULL OR ticket !~ '^[0-9a-f]{64}$' THEN\n"
+            "  IF ticket IS NULL OR ticket !~ '^[0-9a-f]{64}$' OR EXISTS (\n"
+            "      SELECT 1 FROM dc_private.session_tickets\n"
+            "      WHERE ticket_hash = sha256(convert_to(ticket, 'UTF8')) AND role_name <> who)\n"
+            "  THEN  -- none, or another role's: a new one\n"
             f"    ticket := encode({crypto}.gen_random_bytes(32), 'hex');\n"
             "  ELSE\n"
             "    resumed := true;\n"
