@@ -183,6 +183,7 @@ class UnlockDialog(QDialog):
         self._pending: _Done | None = None
         self.setWindowTitle("Session locked")
         self.setModal(True)
+        self.setMinimumWidth(420)  # the message and the code's hint whole
         given = "password and a new one-time code are" if ask_code else "password is"
         self.message = QLabel(
             f"Session of {name} locked after inactivity. The incident is hidden until the "
