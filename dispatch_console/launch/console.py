@@ -202,6 +202,8 @@ def build_console(
             return None
 
         window.authenticate = same_login
+        # Locked, the session's ticket is revoked: the database shows it no event to verify.
+        session_lock.locked_changed.connect(feed.pause_verification)
     if options.sign_in:
         lock = SessionLock(window, options.store_url, user.name, lock_after_s=options.lock_after_s)
         session_lock = lock

@@ -285,3 +285,50 @@ def test_a_wrong_code_leaves_no_window_with_incident_data(
     assert shown(MainWindow) is None and not new_windows()
     assert not _sees_incident(url_as(cluster, name, PASSWORD, "dispatch"))
     assert [a for a, _ in _audits(owner_url, name)] == ["sign_in_failed", "sign_in_failed"]
+
+
+def test_a_locked_console_does_not_call_its_log_broken(
+    scram: tuple[PrivateCluster, str],
+    monkeypatch: pytest.MonkeyPatch,
+    qtbot: QtBot,
+    tmp_path: Path,
+) -> None:
+    """Locked, the session's ticket is revoked and the database shows it no event, while the
+    signed checkpoints stay visible: a verification then would read a log cut short of them.
+    The console's feed waits for the unlock to verify again."""
+    from dispatch_console.app.backend import StoreFeed
+    from dispatch_console.store.chain import CentreKey
+    from dispatch_console.store.pgroles import carry_ticket, end_session, second_factor
+
+    cluster, owner_url = scram
+    with Store(owner_url, migrate=False, signing_key=CentreKey(tmp_path / "centre.key")) as store:
+        assert store.sign_checkpoint() > 0
+    name = "Sgt. Verifier"
+    secret = create_login(owner_url, name, "dispatcher", PASSWORD)
+    url = url_as(cluster, name, PASSWORD, "dispatch")
+    monkeypatch.delenv("PGOPTIONS", raising=False)
+    ticket = second_factor(url, _code(secret))
+    assert ticket is not None
+    carry_ticket(ticket)
+    with Store(url, migrate=False) as store:
+        assert verify_chain(store).ok
+    feed = StoreFeed(url, verify_every_s=0.2, witness=tmp_path / "witness.json")
+    seen: list[tuple[bool, str]] = []
+    feed.signals.integrity.connect(lambda ok, message: seen.append((ok, message)))
+    feed.start()
+    try:
+        qtbot.waitUntil(lambda: len(seen) >= 2, timeout=20_000)
+        assert all(ok for ok, _ in seen), seen
+        feed.pause_verification(True)  # the lock: first the feed, then the ticket
+        assert end_session(url, "session_locked")
+        with Store(url, migrate=False) as store:  # what a verification would read now
+            assert not verify_chain(store).ok
+        seen.clear()
+        qtbot.wait(1_500)  # several verification periods
+        assert [message for ok, message in seen if not ok] == []  # no false alarm
+        assert second_factor(url, _code(secret, 1)) == ticket  # unlocked
+        feed.pause_verification(False)
+        qtbot.waitUntil(lambda: bool(seen), timeout=20_000)
+        assert all(ok for ok, _ in seen), seen
+    finally:
+        feed.stop()

@@ -307,6 +307,7 @@ class SessionLock(QObject):
         if self.locked:
             return
         self.locked = True
+        self.locked_changed.emit(True)  # first: the console stops verifying its log
         self._hidden = []
         central = self.window.centralWidget()
         widgets: list[QWidget] = [central] if central is not None else []
@@ -358,7 +359,6 @@ class SessionLock(QObject):
         )
         self.dialog.accepted.connect(self.unlock)
         self.dialog.open()
-        self.locked_changed.emit(True)
 
     def unlock(self) -> None:
         for widget in self._hidden:
