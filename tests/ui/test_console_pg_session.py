@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QApplication, QLabel, QWidget
 from pytestqt.qtbot import QtBot
 
 from dispatch_console.cli import main
@@ -198,6 +198,10 @@ def test_console_on_postgresql_signs_in_acts_locks_and_signs_out(
             )
         )
         assert window.console.incidents["inc-1"].school_name == "Lincoln HS"
+        yield lambda: window.alerts.unacknowledged_count() == 1  # the alert's card, on screen
+        card = window.alerts.cards[("inc-1", "act-1")]
+        shown_text = " ".join(label.text() for label in card.findChildren(QLabel))
+        assert "Lincoln HS" in shown_text and card.isVisible(), shown_text
         window.acknowledge_top_alert()  # the incident commander acknowledges the alert
 
         def acknowledged() -> bool:
