@@ -1389,7 +1389,7 @@ def cmd_users_add(args: argparse.Namespace, out: TextIO) -> int:
 
             accounts.check_new_password(password)
             secret = create_login(store.url, args.name.strip(), args.role, password)
-            accounts.audit_role_change(store, args.name.strip(), args.role, by=_admin())
+            accounts.audit_pg_login(store, args.name.strip(), args.role, by=_admin())
             print(
                 f"login role {args.name.strip()!r} created in the {args.role} group; it signs "
                 "in to PostgreSQL with its password (SCRAM-SHA-256) and a one-time code the "
@@ -1452,7 +1452,16 @@ def cmd_users_add_gateway(args: argparse.Namespace, out: TextIO) -> int:
             raise CliError("add-gateway is for PostgreSQL (on SQLite the gateway is local)")
         accounts.check_new_password(password)
         create_gateway_login(store.url, args.name.strip(), password)
-        accounts.audit_role_change(store, args.name.strip(), "gateway", by=_admin())
+        _audit(
+            store,
+            ev.AccessChanged(
+                "gateway",
+                "added",
+                args.name.strip(),
+                None,
+                "PostgreSQL login role in dc_gateway: it appends only the feeds' events",
+            ),
+        )
     print(f"login role {args.name.strip()!r} created in dc_gateway", file=out)
     return 0
 

@@ -103,11 +103,25 @@ class StoreFeed:
         self.signals = _Signals()
         self._wake = threading.Event()
         self._stopping = threading.Event()
+        #: Set to verify at once (the unlock) or to stop waiting (stop).
+        self._verify_now = threading.Event()
         self._thread = threading.Thread(target=self._run, name="store-feed", daemon=True)
         self._verifier = threading.Thread(target=self._verify, name="log-verify", daemon=True)
+        #: Set while the session is locked: no verification (see :meth:`pause`).
+        self._paused = threading.Event()
         self.last_seq = 0
         #: Console users whose role was read already (registered or not).
         self._roles_read: set[str] = set()
+
+    def pause_verification(self, paused: bool) -> None:
+        """While a PostgreSQL session is locked its ticket is revoked and the database shows it
+        no event: verifying then would see a log cut short of its checkpoints (a false alarm).
+        Verification waits for the unlock, then runs at once (thread-safe)."""
+        if paused:
+            self._paused.set()
+        else:
+            self._paused.clear()
+            self._verify_now.set()
 
     def start(self) -> None:
         self._thread.start()
@@ -119,10 +133,16 @@ class StoreFeed:
         thread: a long log takes seconds), saying whether it is intact."""
         assert self.verify_every_s is not None
         while not self._stopping.is_set():
+            if self._paused.is_set():
+                self._verify_now.wait(1.0)
+                continue
+            self._verify_now.clear()
             try:
                 witness = read_witness(self.witness) if self.witness is not None else None
                 with Store(self.store_url, migrate=False) as store:
                     result = verify_chain(store, pause_s=0.002, witness=witness)
+                    if self._paused.is_set():  # locked meanwhile: what it read is not the log
+                        continue
                     if self.witness is not None and result.ok:
                         advance_witness(self.witness, store)
                 first = result.first_break()
@@ -134,7 +154,7 @@ class StoreFeed:
                     self.signals.integrity.emit(True, f"intact up to event {result.last_seq}")
             except Exception as exc:  # unreachable: the health banner says so already
                 log.info("log verification not done: %s", _reason(exc))
-            self._stopping.wait(self.verify_every_s)
+            self._verify_now.wait(self.verify_every_s)
 
     def wake(self, _events: list[ev.Event] | None = None) -> None:
         """Look now (thread-safe; a service subscriber in this process calls it)."""
@@ -143,6 +163,7 @@ class StoreFeed:
     def stop(self, timeout: float = 10.0) -> None:
         self._stopping.set()
         self._wake.set()
+        self._verify_now.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
         if self._verifier.is_alive():
@@ -378,10 +399,20 @@ def _listen(url: str) -> Listener | None:
         return None
     import psycopg
 
-    conninfo = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+    # Keywords, not a URI: a login role named after its user ("Lt. Hayes") has spaces, which
+    # a URI must percent-encode and SQLAlchemy's rendering does not.
+    given: dict[str, str | int | None] = {
+        "host": parsed.host,
+        "port": parsed.port,
+        "user": parsed.username,
+        "password": parsed.password,
+        "dbname": parsed.database,
+        **{k: v for k, v in parsed.query.items() if isinstance(v, str)},  # sslmode=…
+    }
     # The store's connection settings: an idle listener whose server or network went away is
     # noticed in seconds (keepalives), not after hours, and the feed reconnects.
-    conninfo = psycopg.conninfo.make_conninfo(conninfo, **PG_CONNECT_ARGS)
+    keywords = {**{k: v for k, v in given.items() if v is not None}, **PG_CONNECT_ARGS}
+    conninfo = psycopg.conninfo.make_conninfo("", **keywords)
     connection = psycopg.connect(conninfo, autocommit=True)
     connection.execute(f"LISTEN {NOTIFY_CHANNEL}")
     return connection

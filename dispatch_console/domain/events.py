@@ -206,7 +206,7 @@ class IncidentImported(Payload, frozen=True):
 class ConsoleUserAudit(Payload, frozen=True):
     """Who signed in at a console, failed to, was locked out or unlocked, whose role changed,
     whose session locked (issue 16): reference data, no incident. ``action``: enrolled,
-    signed_in, sign_in_failed, locked_out, unlocked, role_changed, session_locked,
+    signed_in, signed_out, sign_in_failed, locked_out, unlocked, role_changed, session_locked,
     session_unlocked, unlock_failed."""
 
     TYPE: ClassVar[str] = "console_user_audit"
@@ -218,12 +218,13 @@ class ConsoleUserAudit(Payload, frozen=True):
 
 class AccessChanged(Payload, frozen=True):
     """An administration of who may speak to the gateway: a key made or revoked, a device
-    registered, removed or enrolled with a certificate (the actor says who did it)."""
+    registered, removed or enrolled with a certificate, a gateway's own PostgreSQL login role
+    made (``gateway``) (the actor says who did it)."""
 
     TYPE: ClassVar[str] = "access_changed"
-    what: Literal["key", "device", "certificate", "user"]
+    what: Literal["key", "device", "certificate", "user", "gateway"]
     action: str  # "added", "revoked", "registered", "removed", "enrolled"
-    subject: str  # the key id, device id, certificate serial or user name
+    subject: str  # the key id, device id, certificate serial, user or login role name
     scope: str | None = None  # a key's school or device
     detail: str | None = None
 

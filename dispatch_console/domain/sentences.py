@@ -130,6 +130,14 @@ def _actor(event: ev.Event) -> str:
     return actor.name
 
 
+def _by_administrator(event: ev.Event) -> str:
+    """`` by cli:<user>`` when the command line did it (administration), else nothing."""
+    actor = event.actor
+    if actor.kind is ev.ActorKind.SYSTEM and actor.name.startswith("cli:"):
+        return f" by {actor.name}"
+    return ""
+
+
 def _first(text: str) -> str:
     return text[:1].upper() + text[1:] if text else text
 
@@ -179,6 +187,7 @@ def _imported(p: ev.IncidentImported, e: ev.Event, s: Names) -> str:
 _AUDIT_WORDS = {
     "enrolled": "was enrolled as a console user",
     "signed_in": "signed in",
+    "signed_out": "signed out",
     "sign_in_failed": "failed to sign in",
     "locked_out": "was locked out after repeated failed sign-ins",
     "unlocked": "was unlocked",
@@ -204,7 +213,7 @@ def _user_audit(p: ev.ConsoleUserAudit, e: ev.Event, s: Names) -> str:
     what = _AUDIT_WORDS.get(p.action, words(p.action))
     role = f" (role: {p.role})" if p.role else ""
     detail = f" — {p.detail}" if p.detail else ""
-    return f"Console user {p.name} {what}{role}{detail}."
+    return f"Console user {p.name} {what}{role}{_by_administrator(e)}{detail}."
 
 
 _ACCESS_VERBS = {
@@ -229,6 +238,10 @@ def _access(p: ev.AccessChanged, e: ev.Event, s: Names) -> str:
         return f"{_actor(e)} {verb} a client certificate ({p.subject}){to}{detail}."
     if p.what == "user":
         return f"{_actor(e)} {verb} console user {p.subject}{detail}."
+    if p.what == "gateway":
+        verb = "created" if p.action == "added" else verb
+        by = _by_administrator(e) or f" by {_actor(e)}"
+        return f"Gateway login role {p.subject} {verb}{by}{detail}."
     return f"{_actor(e)} {verb} device {p.subject}{detail}."
 
 

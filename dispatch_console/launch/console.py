@@ -110,6 +110,8 @@ class Console:
     #: Signed in (or a PostgreSQL session): locks the window when idle; held here, as long as
     #: the console runs.
     session_lock: SessionLock | None = None
+    #: PostgreSQL: the store URL of the login role whose ticket closing revokes (sign-out).
+    postgres_url: str | None = None
 
     def close(self) -> None:
         self.window.close()
@@ -117,6 +119,22 @@ class Console:
         self.commands.stop()
         if self.services is not None:
             self.services.stop()
+        if self.postgres_url is not None:
+            self.sign_out()
+
+    def sign_out(self) -> None:
+        """PostgreSQL: revoke this console's session ticket in the database (the console's
+        connections, and anyone who copied the ticket, read and append nothing from now on);
+        the database records the sign-out. A failure is logged: the ticket then expires."""
+        from dispatch_console.store import pgroles
+
+        url, self.postgres_url = self.postgres_url, None
+        if url is None:
+            return
+        try:
+            pgroles.end_session(url, "signed_out")
+        except Exception as exc:
+            log.error("sign-out: the session ticket could not be revoked (%s)", exc)
 
 
 def build_console(
@@ -184,6 +202,8 @@ def build_console(
             return None
 
         window.authenticate = same_login
+        # Locked, the session's ticket is revoked: the database shows it no event to verify.
+        session_lock.locked_changed.connect(feed.pause_verification)
     if options.sign_in:
         lock = SessionLock(window, options.store_url, user.name, lock_after_s=options.lock_after_s)
         session_lock = lock
@@ -214,7 +234,8 @@ def build_console(
     commands.start()
     if start_feed:
         feed.start()
-    return Console(window, feed, commands, services, session_lock)
+    postgres_url = options.store_url if options.postgres_session else None
+    return Console(window, feed, commands, services, session_lock, postgres_url)
 
 
 class _DemoEnded(QObject):
@@ -272,7 +293,7 @@ def run_console(options: ConsoleOptions) -> int:
     app = qt_application(APPLICATION, "console")
     console = build_console(options)
     if console is None:
-        print("no user given: the console needs to know who is using it", file=sys.stderr)
+        print("not signed in: the console needs to know who is using it", file=sys.stderr)
         return 1
     if not console.window.restored:
         console.window.fit_to_screen()

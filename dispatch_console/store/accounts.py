@@ -300,26 +300,15 @@ def pg_password_ok(store_url: str, password: str) -> bool:
         engine.dispose()
 
 
-def audit_pg_session(store: Store, action: str, name: str, role: str | None) -> None:
-    """A PostgreSQL session's sign-in, lock or unlock as an audit event, by the user themselves
-    (an observer's role may append nothing: then the server's log is the record)."""
-    try:
-        _audit(store, action, name, ev.Actor(ev.ActorKind.CONSOLE_USER, name), role, None)
-    except Exception as exc:  # permission denied for a watching role
-        import logging
-
-        logging.getLogger(__name__).info("audit event %s not stored: %s", action, exc)
-
-
 def session_locked(store: Store, name: str, idle_s: float) -> None:
     actor = ev.Actor(ev.ActorKind.CONSOLE_USER, name)
     _audit(store, "session_locked", name, actor, None, f"idle {idle_s:.0f} s")
 
 
-def audit_role_change(store: Store, name: str, role: str, *, by: ev.Actor) -> None:
-    """A PostgreSQL login role made or moved to ``role``'s group (its accounts are the
-    server's): the audit event."""
-    _audit(store, "role_changed", name, by, role, "PostgreSQL login role")
+def audit_pg_login(store: Store, name: str, role: str, *, by: ev.Actor) -> None:
+    """A console user's PostgreSQL login role made in ``role``'s group (its password is the
+    server's, its one-time code the database's): the enrolment's audit event."""
+    _audit(store, "enrolled", name, by, role, "PostgreSQL login role")
 
 
 def new_second_factor(store: Store, name: str) -> str:

@@ -21,7 +21,10 @@ itself (migration 0009: ``second_factor(code)``): the console roles' row-level s
 policies let a session read or append events and snapshots only once it carries a ticket
 that a passed second factor issued (``second_factor_verified()``), so a client that connects
 with the password alone, skipping the console, reads and writes nothing of an incident. Five
-failed codes lock the login role. Run :func:`setup_roles` as the owner after ``init``.
+failed codes lock the login role. Signing out, closing the console and the idle session lock
+revoke the session's ticket (``end_session(reason)``, migration 0010: :func:`end_session`);
+unlocking asks the password and a one-time code again, which issue the same ticket anew.
+Run :func:`setup_roles` as the owner after ``init``.
 """
 
 from __future__ import annotations
@@ -90,6 +93,8 @@ def setup_roles(owner_url: str) -> None:
                 text(f"GRANT EXECUTE ON FUNCTION public.second_factor(text) TO {consoles}")
             )
             conn.execute(text("REVOKE ALL ON FUNCTION public.second_factor(text) FROM PUBLIC"))
+            conn.execute(text(f"GRANT EXECUTE ON FUNCTION public.end_session(text) TO {consoles}"))
+            conn.execute(text("REVOKE ALL ON FUNCTION public.end_session(text) FROM PUBLIC"))
             for table in ("events", "snapshots"):
                 conn.execute(text(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY"))
             for policy in (
@@ -283,6 +288,20 @@ def second_factor(url: str, code: str) -> str | None:
     finally:
         engine.dispose()
     return None if value is None else str(value)
+
+
+def end_session(url: str, reason: str = "signed_out") -> bool:
+    """Revoke the ticket this process's connections carry (``PGOPTIONS``), for the URL's login
+    role: from now on they read no incident and append nothing. ``reason``: ``signed_out``
+    (sign-out, the console closed) or ``session_locked`` (the idle lock); the database records
+    it as an audit event. False if there was no live ticket to revoke."""
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            ended = conn.execute(text("SELECT public.end_session(:r)"), {"r": reason}).scalar()
+    finally:
+        engine.dispose()
+    return bool(ended)
 
 
 def carry_ticket(ticket: str) -> None:

@@ -24,6 +24,7 @@ from sqlalchemy.exc import DBAPIError
 
 from dispatch_console.cli import main
 from dispatch_console.domain import events as ev
+from dispatch_console.domain.sentences import sentence
 from dispatch_console.feeds.keys import SecretBox, new_key_material
 from dispatch_console.importers.geojson_schools import load_schools
 from dispatch_console.resources import resource
@@ -73,6 +74,16 @@ def test_the_gateway_runs_under_its_own_login_role(
     setup_roles(owner_url)
     monkeypatch.setattr("sys.stdin", io.StringIO(GATEWAY_PASSWORD + "\n"))
     assert main(["users", "add-gateway", "gateway", "--password-stdin", "--db", owner_url]) == 0
+    with Store(owner_url, migrate=False) as store:  # the audit trail says what happened
+        made = [
+            e
+            for e in store.read(None, types=[ev.AccessChanged.TYPE])
+            if e.payload.what == "gateway"  # type: ignore[attr-defined]
+        ]
+    assert len(made) == 1 and made[0].actor.name.startswith("cli:")
+    assert sentence(made[0]).startswith(
+        f"Gateway login role gateway created by {made[0].actor.name}"
+    )
     ic_secret = create_login(owner_url, "Lt. Hayes", "incident commander", IC_PASSWORD)
     gateway_url = url_as(cluster, "gateway", GATEWAY_PASSWORD, "dispatch")
     port = free_port()

@@ -18,7 +18,7 @@ from dispatch_console.domain import events as ev
 from dispatch_console.store import Store
 from dispatch_console.store import accounts as acc
 from dispatch_console.store.chain import verify_chain
-from dispatch_console.store.pgroles import create_login, second_factor, setup_roles
+from dispatch_console.store.pgroles import create_login, end_session, second_factor, setup_roles
 from dispatch_console.store.store import wall_clock_us
 from tests.builders import T0, Recorder
 from tests.pgcluster import PrivateCluster
@@ -134,21 +134,22 @@ def test_the_server_checks_each_console_user_s_password(
                 ),
             )
     # The console as Hayes: the registration needs no write; a locked session's password is a
-    # new SCRAM exchange; the sign-in and lock are audit events by Hayes (an observer may not
-    # append them: the server's log is the record).
+    # new SCRAM exchange; the lock revokes the ticket and the database records it, for Hayes
+    # and for an observer alike (which may append nothing itself).
     monkeypatch.setenv("PGOPTIONS", f"-c dc.session_ticket={ticket}")
     with Store(hayes_url, migrate=False) as store:
         store.set_user(HAYES.name, "incident commander")
-        acc.audit_pg_session(store, "session_locked", HAYES.name, "incident commander")
+    assert end_session(hayes_url, "session_locked")
     assert acc.pg_password_ok(hayes_url, HAYES_PASSWORD)
     assert not acc.pg_password_ok(hayes_url, "hayes: wrong password")
-    with Store(observer_url, migrate=False) as store:
-        acc.audit_pg_session(store, "signed_in", "Observer O. Ng", "observer")  # not stored
+    monkeypatch.setenv("PGOPTIONS", f"-c dc.session_ticket={observer_ticket}")
+    assert end_session(observer_url, "signed_out")
+    observer = ev.Actor(ev.ActorKind.CONSOLE_USER, "Observer O. Ng")
     with Store(owner_url, migrate=False) as store:
         audits = list(store.read(None, types=[ev.ConsoleUserAudit.TYPE]))
         seen = [(e.actor, e.payload.action) for e in audits]  # type: ignore[attr-defined]
         assert (HAYES, "signed_in") in seen  # recorded by the database's second_factor
-        assert seen[-1] == (HAYES, "session_locked")
+        assert seen[-2:] == [(HAYES, "session_locked"), (observer, "signed_out")]
     with Store(owner_url, migrate=False) as store:
         assert verify_chain(store).ok
         stored = [e for e in store.read("inc-1") if e.actor == HAYES]  # the incident's

@@ -232,3 +232,49 @@ def test_the_console_s_sign_in_dialog_asks_for_the_code_on_postgresql(
     with Store(url, migrate=False) as store:
         assert store.has_incident("inc-1")
         store.append(_ack(name))
+
+
+def test_a_revoked_ticket_no_longer_reads_or_appends_until_the_code_again(
+    scram: tuple[PrivateCluster, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dispatch_console.store.pgroles import carry_ticket, end_session
+
+    cluster, owner_url = scram
+    name = "Lt. Revoked"
+    secret = create_login(owner_url, name, "incident commander", PASSWORD)
+    url = url_as(cluster, name, PASSWORD, "dispatch")
+    monkeypatch.delenv("PGOPTIONS", raising=False)
+    ticket = second_factor(url, _code(secret))
+    assert ticket is not None
+    carry_ticket(ticket)
+    with Store(url, migrate=False) as store:  # a console's connection, opened before the lock
+        assert store.has_incident("inc-1")
+        store.append(_ack(name))
+        # The idle lock: the ticket is revoked in the database; the open connection that
+        # carries it reads nothing and appends nothing from now on.
+        assert end_session(url, "session_locked")
+        assert not store.has_incident("inc-1")
+        with pytest.raises(DBAPIError, match="row-level security"):
+            store.append(_ack(name))
+        assert not end_session(url, "session_locked")  # nothing left to revoke
+        # Unlocking: the password (a new SCRAM exchange) and a new code issue the same ticket
+        # again, so the console's open connections work again.
+        assert second_factor(url, _code(secret, 1)) == ticket
+        assert store.has_incident("inc-1")
+        store.append(_ack(name))
+        # Another login role cannot revoke this one's ticket, nor take it over.
+        other_secret = create_login(owner_url, "Dispatcher Other", "dispatcher", PASSWORD)
+        other = url_as(cluster, "Dispatcher Other", PASSWORD, "dispatch")
+        assert not end_session(other, "signed_out")
+        taken = second_factor(other, _code(other_secret))  # carrying this role's ticket
+        assert taken is not None and taken != ticket
+        assert store.has_incident("inc-1")
+        # Sign-out (the console closed): revoked again.
+        assert end_session(url, "signed_out")
+        assert not store.has_incident("inc-1")
+    actions = [action for _, action, _ in _audits(owner_url, name)]
+    assert actions == ["signed_in", "session_locked", "signed_in", "signed_out"]
+    details = [detail for _, action, detail in _audits(owner_url, name) if action == "signed_in"]
+    assert "locked session resumed" in (details[1] or "")
+    with Store(owner_url, migrate=False) as store:
+        assert verify_chain(store).ok

@@ -152,3 +152,31 @@ def test_an_assignment_directive_reads_with_its_team_and_channel() -> None:
     said = sentence(event, None)
     assert said.startswith("Directive to responder ios-9b8fec (assignment): “Assignment:")
     assert "Team 2" in said and "TAC 2" in said
+
+
+def test_administration_reads_with_who_did_it() -> None:
+    """The command line's administration (``cli:<user>``) is named, and a gateway's login role
+    reads as what it is, not as a console user's role change."""
+    admin = ev.Actor(ev.ActorKind.SYSTEM, "cli:jdoe")
+
+    def stored(payload: ev.Payload) -> ev.Event:
+        return ev.Event(1, None, payload.TYPE, T0, T0, admin, ev.Source.IMPORT, payload)
+
+    gateway = ev.AccessChanged("gateway", "added", "gw-east", None, "in dc_gateway")
+    assert (
+        sentence(stored(gateway))
+        == "Gateway login role gw-east created by cli:jdoe — in dc_gateway."
+    )
+    enrolled = ev.ConsoleUserAudit(
+        "enrolled", "Lt. J. Hayes", "incident commander", "PostgreSQL login role"
+    )
+    assert sentence(stored(enrolled)) == (
+        "Console user Lt. J. Hayes was enrolled as a console user (role: incident commander) by "
+        "cli:jdoe — PostgreSQL login role."
+    )
+    signed_out = ev.ConsoleUserAudit("signed_out", "Lt. J. Hayes")
+    by_self = ev.Event(
+        2, None, signed_out.TYPE, T0, T0, ev.Actor(ev.ActorKind.CONSOLE_USER, "Lt. J. Hayes"),
+        ev.Source.CONSOLE, signed_out,
+    )  # fmt: skip
+    assert sentence(by_self) == "Console user Lt. J. Hayes signed out."

@@ -7,7 +7,9 @@ account's: nothing the user types or passes on the command line chooses it.
 
 :class:`SessionLock` locks the session after ``lock_after_s`` without keyboard or mouse input
 (15 minutes by default): the incident is hidden (the central map and every panel), a dialog asks
-for the password again, and both the lock and the unlock are audit events. An alarm still
+for the password again, and both the lock and the unlock are audit events. On PostgreSQL the
+lock revokes the session's ticket in the database (``end_session``), and unlocking asks the
+password (checked by the server) and a new one-time code (checked by the database). An alarm still
 sounds while locked; only the incident is hidden.
 """
 
@@ -160,46 +162,58 @@ def _pg_second_factor(url: str | None, name: str, role: str, code: str) -> acc.A
 
 
 class UnlockDialog(QDialog):
-    """The locked session's password prompt: it cannot be closed, only answered."""
+    """The locked session's prompt: it cannot be closed, only answered. ``ask_code``
+    (PostgreSQL): the one-time code too, since the lock revoked the session's ticket in the
+    database; ``check(password, code)`` then decides."""
 
     def __init__(
         self,
         store_url: str | None,
         name: str,
         parent: QWidget | None = None,
-        check: Callable[[str], bool] | None = None,
+        check: Callable[[str, str], bool] | None = None,
+        *,
+        ask_code: bool = False,
     ) -> None:
         super().__init__(parent)
         self.store_url = store_url
         self.check = check
         self.user_name = name
+        self.ask_code = ask_code
         self._pending: _Done | None = None
         self.setWindowTitle("Session locked")
         self.setModal(True)
+        self.setMinimumWidth(420)  # the message and the code's hint whole
+        given = "password and a new one-time code are" if ask_code else "password is"
         self.message = QLabel(
             f"Session of {name} locked after inactivity. The incident is hidden until the "
-            "password is given again."
+            f"{given} given again."
         )
         self.message.setWordWrap(True)
         self.password = QLineEdit()
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
+        self.code = QLineEdit()
+        self.code.setPlaceholderText("6 digits from your authenticator app")
+        self.code.setMaxLength(6)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok)
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Unlock")
         self.buttons.accepted.connect(self.try_unlock)
         form = QFormLayout(self)
         form.addRow(self.message)
         form.addRow("Password", self.password)
+        form.addRow("One-time code", self.code)
+        form.setRowVisible(self.code, ask_code)
         form.addRow(self.buttons)
 
     def try_unlock(self) -> None:
         if self._pending is not None:
             return
-        password = self.password.text()
+        password, code = self.password.text(), self.code.text().strip()
         self.buttons.setEnabled(False)
 
         def work() -> bool:
             if self.check is not None:
-                return self.check(password)
+                return self.check(password, code)
             with Store(self.store_url, migrate=False) as store:
                 return acc.check_password(store, self.user_name, password)
 
@@ -209,12 +223,13 @@ class UnlockDialog(QDialog):
         self._pending = None
         self.buttons.setEnabled(True)
         self.password.clear()
+        self.code.clear()
         if result is True:
             self.accept()
         else:
+            what = "password or one-time code" if self.ask_code else "password"
             self.message.setText(
-                f"NOT UNLOCKED — wrong password for {self.user_name} (five failures lock the "
-                "account)"
+                f"NOT UNLOCKED — wrong {what} for {self.user_name} (five failures lock the account)"
             )
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
@@ -292,6 +307,7 @@ class SessionLock(QObject):
         if self.locked:
             return
         self.locked = True
+        self.locked_changed.emit(True)  # first: the console stops verifying its log
         self._hidden = []
         central = self.window.centralWidget()
         widgets: list[QWidget] = [central] if central is not None else []
@@ -302,29 +318,47 @@ class SessionLock(QObject):
                 self._hidden.append(widget)
         idle = self.clock() - self.last_input
 
+        url = self.store_url
+
         def work() -> None:
-            with Store(self.store_url, migrate=False) as store:
-                if self.postgres_session:
-                    acc.audit_pg_session(store, "session_locked", self.user_name, None)
-                else:
-                    acc.session_locked(store, self.user_name, idle)
+            if self.postgres_session and url is not None:
+                # The database revokes the session's ticket (and records the lock): until the
+                # code is given again, this console's connections read and append nothing.
+                from dispatch_console.store import pgroles
+
+                pgroles.end_session(url, "session_locked")
+                return
+            with Store(url, migrate=False) as store:
+                acc.session_locked(store, self.user_name, idle)
 
         self._pending = _in_thread(work, lambda _result: None)
         check = None
-        if self.postgres_session and self.store_url is not None:
-            url = self.store_url
+        if self.postgres_session and url is not None:
 
-            def check(password: str) -> bool:
-                ok = acc.pg_password_ok(url, password)
-                with Store(url, migrate=False) as store:
-                    action = "session_unlocked" if ok else "unlock_failed"
-                    acc.audit_pg_session(store, action, self.user_name, None)
-                return ok
+            def check(password: str, code: str) -> bool:
+                # A new SCRAM exchange with the server, then the database's second factor,
+                # which issues this console's ticket again (each records itself: the server's
+                # log the password, the function the code).
+                if not acc.pg_password_ok(url, password):
+                    return False
+                from sqlalchemy.engine import make_url
 
-        self.dialog = UnlockDialog(self.store_url, self.user_name, self.window, check)
+                from dispatch_console.store import pgroles
+
+                with_password = make_url(url).set(password=password)
+                ticket = pgroles.second_factor(
+                    with_password.render_as_string(hide_password=False), code
+                )
+                if ticket is None:
+                    return False
+                pgroles.carry_ticket(ticket)
+                return True
+
+        self.dialog = UnlockDialog(
+            self.store_url, self.user_name, self.window, check, ask_code=self.postgres_session
+        )
         self.dialog.accepted.connect(self.unlock)
         self.dialog.open()
-        self.locked_changed.emit(True)
 
     def unlock(self) -> None:
         for widget in self._hidden:

@@ -1,0 +1,338 @@
+"""``dispatch-console console --db postgresql://…`` end to end on a private cluster whose
+``pg_hba.conf`` requires ``scram-sha-256`` (issue 16): the real command line
+(``cli.cmd_console`` → ``_console_as_login_role`` → ``launch.console.run_console``), in this
+process, driven as a user would: the password asked at the terminal (checked by the server with
+SCRAM), the one-time code typed in the sign-in dialog (checked by the database), then the main
+window shows the incident and the incident commander's acknowledgement is stored under the
+login role's name. The idle lock revokes the ticket in the database and unlocking asks the
+password and a new code; closing the console signs out (the ticket revoked). A wrong code
+leaves no window with incident data."""
+
+from __future__ import annotations
+
+import getpass
+import io
+from collections.abc import Callable, Generator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QLabel, QWidget
+from pytestqt.qtbot import QtBot
+
+from dispatch_console.cli import main
+from dispatch_console.domain import events as ev
+from dispatch_console.store import Store
+from dispatch_console.store import accounts as acc
+from dispatch_console.store.chain import verify_chain
+from dispatch_console.store.pgroles import create_login, setup_roles
+from dispatch_console.store.store import wall_clock_us
+from dispatch_console.ui.shell.main_window import MainWindow
+from dispatch_console.ui.shell.sign_in import SessionLock, SignInDialog, UnlockDialog
+from tests.builders import SCHOOL_LAT, SCHOOL_LON
+from tests.pgcluster import PrivateCluster
+from tests.scram import scram_cluster, url_as
+
+pytestmark = pytest.mark.postgres
+
+PASSWORD = "the commander's long password"
+IC = "Lt. Hayes"
+GATEWAY = ev.Actor(ev.ActorKind.SYSTEM, "gateway")
+
+
+@pytest.fixture(scope="module")
+def scram() -> Iterator[tuple[PrivateCluster, str]]:
+    with scram_cluster() as (cluster, owner_url):
+        now = wall_clock_us()
+        with Store(owner_url) as store:  # the owner: migrations; the feed's incident
+            store.append(
+                [
+                    ev.EventDraft("inc-1", now, GATEWAY, ev.Source.FEED, payload)
+                    for payload in (
+                        ev.IncidentOpened(
+                            "lincoln-hs", "Lincoln HS", "active_shooter", SCHOOL_LON, SCHOOL_LAT
+                        ),
+                        ev.AlertReceived(
+                            "act-1", "lincoln-hs", "active_shooter", now, "K. Webb", "teacher",
+                            "Cafeteria", "shots fired",
+                        ),
+                    )
+                ]
+            )  # fmt: skip
+        setup_roles(owner_url)
+        yield cluster, owner_url
+
+
+class _Terminal(io.StringIO):
+    """Standard input at a terminal (the console asks the PostgreSQL password there)."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.fixture
+def at_a_terminal(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[str]:
+    """The password prompt answered with :data:`PASSWORD`; the prompts seen."""
+    prompts: list[str] = []
+
+    def ask(prompt: str = "") -> str:
+        prompts.append(prompt)
+        return PASSWORD
+
+    monkeypatch.setattr("sys.stdin", _Terminal())
+    monkeypatch.setattr(getpass, "getpass", ask)
+    monkeypatch.delenv("PGOPTIONS", raising=False)
+    monkeypatch.delenv("PGPASSWORD", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.pgpass; the console's settings
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    return prompts
+
+
+Step = Callable[[], bool]
+
+
+class Driver:
+    """Plays ``script`` (a generator that yields what to wait for) from a timer while the
+    console's own event loops run (the sign-in dialog's, then the application's): the test
+    acts as the user, never beside the code path. A failure (or ``timeout_s``) closes every
+    window and ends the loops, and is raised by :meth:`check`."""
+
+    def __init__(self, script: Generator[Step, None, None], timeout_s: float = 60.0) -> None:
+        self.script = script
+        self.waiting: Step | None = None
+        self.error: BaseException | None = None
+        self.finished = False
+        self.ticks = int(timeout_s * 1000 / 50)
+        self.timer = QTimer()
+        self.timer.setInterval(50)
+        self.timer.timeout.connect(self._tick)
+        self.timer.start()
+
+    def _tick(self) -> None:
+        self.ticks -= 1
+        try:
+            if self.ticks < 0:
+                raise TimeoutError("the console never got there")
+            if self.waiting is not None and not self.waiting():
+                return
+            self.waiting = next(self.script)
+        except StopIteration:
+            self.finished = True
+            self.timer.stop()
+        except BaseException as exc:
+            self.error = exc
+            self.timer.stop()
+            for widget in QApplication.topLevelWidgets():
+                if isinstance(widget, MainWindow):
+                    widget.ask_before_closing = False
+                widget.close()
+            app = QApplication.instance()
+            assert app is not None
+            app.exit(1)
+
+    def check(self) -> None:
+        self.timer.stop()
+        if self.error is not None:
+            raise self.error
+        assert self.finished, "the script did not finish"
+
+
+def shown(kind: type[QWidget]) -> Any:
+    found = [w for w in QApplication.topLevelWidgets() if isinstance(w, kind) and w.isVisible()]
+    return found[0] if found else None
+
+
+def _code(secret: str, offset: int = 0) -> str:
+    return acc.totp(secret, acc.totp_step(wall_clock_us()) + offset)
+
+
+def _wrong(secret: str) -> str:
+    return "000000" if _code(secret) != "000000" else "111111"
+
+
+def _sees_incident(url: str) -> bool:
+    """Whether a connection carrying this process's ticket (``PGOPTIONS``) sees the incident."""
+    with Store(url, migrate=False) as store:
+        return store.has_incident("inc-1")
+
+
+def _audits(owner_url: str, name: str) -> list[tuple[str, str | None]]:
+    with Store(owner_url, migrate=False) as store:
+        return [
+            (e.payload.action, e.payload.detail)  # type: ignore[attr-defined]
+            for e in store.read(None, types=[ev.ConsoleUserAudit.TYPE])
+            if e.payload.name == name  # type: ignore[attr-defined]
+        ]
+
+
+def test_console_on_postgresql_signs_in_acts_locks_and_signs_out(
+    scram: tuple[PrivateCluster, str], at_a_terminal: list[str], qtbot: QtBot, tmp_path: Path
+) -> None:
+    cluster, owner_url = scram
+    secret = create_login(owner_url, IC, "incident commander", PASSWORD)
+    console_url = url_as(cluster, IC, None, "dispatch")  # no password: asked at the terminal
+    url = url_as(cluster, IC, PASSWORD, "dispatch")
+    seen: dict[str, Any] = {}
+
+    def script() -> Generator[Step, None, None]:
+        yield lambda: shown(SignInDialog) is not None
+        dialog: SignInDialog = shown(SignInDialog)
+        # The password was the server's (SCRAM, at connecting): the dialog asks only the code.
+        assert dialog.name.text() == IC and dialog.name.isReadOnly()
+        assert dialog.password.isHidden() and not dialog.code.isHidden()
+        qtbot.keyClicks(dialog.code, _wrong(secret))
+        dialog.buttons.accepted.emit()
+        yield lambda: "NOT SIGNED IN" in dialog.message.text()
+        assert shown(MainWindow) is None and dialog.account is None
+        qtbot.keyClicks(dialog.code, _code(secret))
+        dialog.buttons.accepted.emit()
+        yield lambda: shown(MainWindow) is not None
+        window: MainWindow = shown(MainWindow)
+        seen["window"] = window
+        assert window.user.name == IC and window.user.role == "incident commander"
+        # The incident, read through the verified session, is on screen with its alert.
+        yield (
+            lambda: (
+                "inc-1" in window.console.incidents and bool(window.console.unacknowledged_alerts())
+            )
+        )
+        assert window.console.incidents["inc-1"].school_name == "Lincoln HS"
+        yield lambda: window.alerts.unacknowledged_count() == 1  # the alert's card, on screen
+        card = window.alerts.cards[("inc-1", "act-1")]
+        shown_text = " ".join(label.text() for label in card.findChildren(QLabel))
+        assert "Lincoln HS" in shown_text and card.isVisible(), shown_text
+        window.acknowledge_top_alert()  # the incident commander acknowledges the alert
+
+        def acknowledged() -> bool:
+            with Store(owner_url, migrate=False) as store:
+                acks = list(store.read("inc-1", types=[ev.AlertAcknowledged.TYPE]))
+            seen["acks"] = acks
+            return bool(acks)
+
+        yield acknowledged
+        # The idle lock: the window hides the incident, the database revokes the ticket.
+        lock = window.findChild(SessionLock)
+        assert lock is not None
+        lock.last_input -= lock.lock_after_s
+        lock.check()
+        assert lock.locked
+        central = window.centralWidget()
+        assert central is not None and not central.isVisible()
+        yield lambda: not _sees_incident(url)
+        unlock = lock.dialog
+        assert isinstance(unlock, UnlockDialog) and not unlock.code.isHidden()
+        unlock.password.setText("not the password at all")
+        unlock.code.setText(_code(secret, 1))
+        unlock.try_unlock()
+        yield lambda: "NOT UNLOCKED" in unlock.message.text()
+        assert lock.locked and not _sees_incident(url)
+        unlock.password.setText(PASSWORD)
+        unlock.code.setText(_code(secret, 1))
+        unlock.try_unlock()
+        yield lambda: not lock.locked
+        assert central.isVisible() and _sees_incident(url)
+        # Closing the console (asked while an incident is active: yes) signs out.
+        window.ask = lambda title, text: True  # type: ignore[method-assign]
+        window.close()
+
+    driver = Driver(script())
+    witness = tmp_path / "witness.json"
+    code = main(["console", "--db", console_url, "--no-gateway", "--witness", str(witness)])
+    driver.check()
+    assert code == 0
+    assert at_a_terminal == [f"PostgreSQL password of {IC}: "]
+    acks = seen["acks"]
+    assert [e.actor for e in acks] == [ev.Actor(ev.ActorKind.CONSOLE_USER, IC)]
+    assert acks[0].payload.by == IC  # type: ignore[attr-defined]
+    # Signed out: the ticket this process's connections carry is revoked in the database.
+    assert not _sees_incident(url)
+    actions = [a for a, _ in _audits(owner_url, IC)]
+    assert actions == ["sign_in_failed", "signed_in", "session_locked", "signed_in", "signed_out"]
+    with Store(owner_url, migrate=False) as store:
+        assert verify_chain(store).ok
+
+
+def test_a_wrong_code_leaves_no_window_with_incident_data(
+    scram: tuple[PrivateCluster, str], at_a_terminal: list[str], tmp_path: Path
+) -> None:
+    cluster, owner_url = scram
+    name = "Capt. Wrong Code"
+    secret = create_login(owner_url, name, "incident commander", PASSWORD)
+    console_url = url_as(cluster, name, None, "dispatch")
+    before = {id(w) for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)}
+
+    def new_windows() -> list[QWidget]:
+        return [
+            w
+            for w in QApplication.topLevelWidgets()
+            if isinstance(w, MainWindow) and id(w) not in before
+        ]
+
+    def script() -> Generator[Step, None, None]:
+        yield lambda: shown(SignInDialog) is not None
+        dialog: SignInDialog = shown(SignInDialog)
+        for _ in range(2):
+            dialog.code.setText(_wrong(secret))
+            dialog.try_sign_in()
+            yield lambda: "NOT SIGNED IN" in dialog.message.text()
+            dialog.message.setText("")
+        assert shown(MainWindow) is None and not new_windows()
+        dialog.reject()  # the user gives up
+
+    driver = Driver(script())
+    code = main(
+        ["console", "--db", console_url, "--no-gateway", "--witness", str(tmp_path / "w.json")]
+    )
+    driver.check()
+    assert code == 1
+    assert shown(MainWindow) is None and not new_windows()
+    assert not _sees_incident(url_as(cluster, name, PASSWORD, "dispatch"))
+    assert [a for a, _ in _audits(owner_url, name)] == ["sign_in_failed", "sign_in_failed"]
+
+
+def test_a_locked_console_does_not_call_its_log_broken(
+    scram: tuple[PrivateCluster, str],
+    monkeypatch: pytest.MonkeyPatch,
+    qtbot: QtBot,
+    tmp_path: Path,
+) -> None:
+    """Locked, the session's ticket is revoked and the database shows it no event, while the
+    signed checkpoints stay visible: a verification then would read a log cut short of them.
+    The console's feed waits for the unlock to verify again."""
+    from dispatch_console.app.backend import StoreFeed
+    from dispatch_console.store.chain import CentreKey
+    from dispatch_console.store.pgroles import carry_ticket, end_session, second_factor
+
+    cluster, owner_url = scram
+    with Store(owner_url, migrate=False, signing_key=CentreKey(tmp_path / "centre.key")) as store:
+        assert store.sign_checkpoint() > 0
+    name = "Sgt. Verifier"
+    secret = create_login(owner_url, name, "dispatcher", PASSWORD)
+    url = url_as(cluster, name, PASSWORD, "dispatch")
+    monkeypatch.delenv("PGOPTIONS", raising=False)
+    ticket = second_factor(url, _code(secret))
+    assert ticket is not None
+    carry_ticket(ticket)
+    with Store(url, migrate=False) as store:
+        assert verify_chain(store).ok
+    feed = StoreFeed(url, verify_every_s=0.2, witness=tmp_path / "witness.json")
+    seen: list[tuple[bool, str]] = []
+    feed.signals.integrity.connect(lambda ok, message: seen.append((ok, message)))
+    feed.start()
+    try:
+        qtbot.waitUntil(lambda: len(seen) >= 2, timeout=20_000)
+        assert all(ok for ok, _ in seen), seen
+        feed.pause_verification(True)  # the lock: first the feed, then the ticket
+        assert end_session(url, "session_locked")
+        with Store(url, migrate=False) as store:  # what a verification would read now
+            assert not verify_chain(store).ok
+        seen.clear()
+        qtbot.wait(1_500)  # several verification periods
+        assert [message for ok, message in seen if not ok] == []  # no false alarm
+        assert second_factor(url, _code(secret, 1)) == ticket  # unlocked
+        feed.pause_verification(False)
+        qtbot.waitUntil(lambda: bool(seen), timeout=20_000)
+        assert all(ok for ok, _ in seen), seen
+    finally:
+        feed.stop()
