@@ -121,9 +121,10 @@ class Phone:
             shutil.rmtree(self.profile_dir, ignore_errors=True)
 
 
-def open_phone(origin: str | None) -> Phone:
+def open_phone(origin: str | None, extra_args: tuple[str, ...] = ()) -> Phone:
     """A fresh Chromium (its own profile folder) that may use geolocation on ``origin`` (None:
-    on none yet, see :meth:`Phone.use`)."""
+    on none yet, see :meth:`Phone.use`); ``extra_args``: more command-line switches (a host
+    resolver rule, a certificate pin)."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -142,6 +143,7 @@ def open_phone(origin: str | None) -> Phone:
         "--disable-dev-shm-usage",
         "--autoplay-policy=no-user-gesture-required",
         f"--user-data-dir={profile_dir}",
+        *extra_args,
     ):
         options.add_argument(arg)
     options.add_experimental_option(

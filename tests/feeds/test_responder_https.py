@@ -1,0 +1,293 @@
+"""The responder page as a phone opens it: at the gateway's LAN name, not 127.0.0.1.
+
+Chromium treats http://127.0.0.1 as a secure context, so the page's other browser tests never
+meet what a real phone meets at ``http://responders.county.test``: no WebCrypto, no Geolocation,
+no service workers. Here Chromium resolves ``responders.county.test`` to 127.0.0.1 (a host
+resolver rule: the origin, and so the secure-context decision, is the name) and
+
+- over HTTPS, with a server certificate the console's own authority issued for that name,
+  runs invite -> enrol (non-extractable key) -> alert -> respond -> position stored;
+- over plain HTTP at the same name, the page cannot enrol and says so to the officer, and the
+  link is not spent.
+
+How Chromium trusts the certificate: ``--ignore-certificate-errors-spki-list`` with the SHA-256
+of that one server key, not ``--ignore-certificate-errors`` (which would accept any certificate
+from anyone, and under which Chromium still marks the page as having a certificate error). The
+pin trusts exactly the gateway's key, as a phone that installed the centre's authority trusts
+exactly what it issued; that the certificate does verify against the authority for the name a
+phone uses (chain, name, server use) is checked with Python's ``ssl``, as the phone would.
+
+``devices invite`` is tested beside it: https:// when the gateway serves TLS, a non-loopback
+http:// link refused (or printed with a loud warning under ``--insecure``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import io
+import socket
+import ssl
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from selenium.common.exceptions import InvalidArgumentException
+
+from dispatch_console.cli import main
+from dispatch_console.feeds.ca import CertificateAuthority, spki_sha256
+from dispatch_console.service import IncidentService
+from tests.feeds.browser import Phone, open_phone, require_chromium
+from tests.feeds.gateway_fixture import RunningGateway, start_gateway
+from tests.feeds.test_contract import example
+
+pytestmark = pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)
+NAME = "responders.county.test"  # what phones use; never resolvable outside the test browser
+HOME = (38.2355, -84.5611)
+
+
+@pytest.fixture(scope="module")
+def authority(tmp_path_factory: pytest.TempPathFactory) -> tuple[CertificateAuthority, Path, Path]:
+    """The centre's authority and the web server certificate it issued for NAME only."""
+    folder = tmp_path_factory.mktemp("centre-ca")
+    ca = CertificateAuthority(folder / "ca")
+    cert, key = ca.issue_web_server((NAME,), folder)
+    return ca, cert, key
+
+
+@pytest.fixture(scope="module")
+def browser(authority: tuple[CertificateAuthority, Path, Path]) -> Iterator[Phone]:
+    require_chromium()
+    _, cert, _ = authority
+    opened = open_phone(
+        None,
+        (
+            f"--host-resolver-rules=MAP {NAME} 127.0.0.1",
+            f"--ignore-certificate-errors-spki-list={spki_sha256(cert.read_bytes())}",
+        ),
+    )
+    yield opened
+    opened.quit()
+
+
+@pytest.fixture
+def tls_gateway(
+    store_url: str, tmp_path: Path, authority: tuple[CertificateAuthority, Path, Path]
+) -> Iterator[RunningGateway]:
+    ca, cert, key = authority
+    running = start_gateway(store_url, tmp_path, certfile=str(cert), keyfile=str(key))
+    # The test's own requests go to 127.0.0.1, a name the certificate does not carry: the
+    # chain is still verified against the authority (the name is checked in the test).
+    trust = ssl.create_default_context(cafile=str(ca.ca_pem))
+    trust.check_hostname = False
+    running.tls = trust
+    yield running
+    running.stop()
+    # Known, and harmless where the gateway's process ends with it: a stopping gateway closes
+    # each HTTPS connection with a TLS close_notify and waits for the peer's, which Chromium's
+    # idle keep-alive sockets never send; the loop ends first and leaves those sockets to the
+    # garbage collector. Collected here, so the warning is not charged to the next test.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        gc.collect()
+
+
+def _invite(gateway: RunningGateway, url: str, *extra: str) -> tuple[int, str, str]:
+    """``devices invite dev-ruiz --url URL``: its exit code, stdout and stderr."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(
+            ["devices", "invite", "dev-ruiz", "--db", gateway.store_url, "--url", url, *extra]
+        )
+    return code, out.getvalue(), err.getvalue()
+
+
+def _link(stdout: str) -> str:
+    lines = stdout.splitlines()
+    assert lines[0].startswith("one-time enrolment link for dev-ruiz"), stdout
+    return lines[1]
+
+
+def _state(gateway: RunningGateway, incident_id: str):  # type: ignore[no-untyped-def]
+    return IncidentService(gateway.store).state(incident_id)
+
+
+def test_the_certificate_is_what_a_phone_with_the_centres_authority_accepts(
+    tls_gateway: RunningGateway, authority: tuple[CertificateAuthority, Path, Path]
+) -> None:
+    ca, _, _ = authority
+    port = tls_gateway.ports["http"]
+    phone_trust = ssl.create_default_context(cafile=str(ca.ca_pem))  # name checked, chain too
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+        phone_trust.wrap_socket(raw, server_hostname=NAME) as tls,
+    ):
+        assert tls.version() in ("TLSv1.2", "TLSv1.3")
+    # Another name is refused: the certificate is for the name phones use, nothing more.
+    with (
+        pytest.raises(ssl.SSLCertVerificationError, match="mismatch"),
+        socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+        phone_trust.wrap_socket(raw, server_hostname="other.county.test"),
+    ):
+        pass
+    # And without the centre's authority installed, nothing trusts it.
+    with (
+        pytest.raises(ssl.SSLCertVerificationError, match=r"self-signed|unable to get local"),
+        socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+        ssl.create_default_context().wrap_socket(raw, server_hostname=NAME),
+    ):
+        pass
+
+
+def test_enrol_alert_respond_over_https_at_the_gateways_name(
+    tls_gateway: RunningGateway, browser: Phone
+) -> None:
+    port = tls_gateway.ports["http"]
+    origin = f"https://{NAME}:{port}"
+    browser.use(origin)
+    browser.locate(*HOME)
+    phone = browser
+    try:
+        code, stdout, _ = _invite(tls_gateway, origin)
+        assert code == 0
+        link = _link(stdout)
+        assert link.startswith(f"{origin}/r/#invite=")
+        phone.driver.get(link)
+        phone.wait(lambda: phone.visible("screen-profile"), what="the profile form")
+        secure = phone.js(
+            "return [location.origin, window.isSecureContext, typeof crypto.subtle,"
+            " 'geolocation' in navigator, 'serviceWorker' in navigator]"
+        )
+        assert secure == [origin, True, "object", True, True]
+        # The key made at enrolment is in the browser's key store and cannot be exported.
+        stored = phone.driver.execute_async_script(
+            "const done = arguments[arguments.length - 1];"
+            "keyGet().then(k => crypto.subtle.exportKey('pkcs8', k)"
+            ".then(() => done(['exported', k.extractable]),"
+            " e => done([e.name, k.extractable, k.type, k.algorithm.name])));"
+        )
+        assert stored == ["InvalidAccessError", False, "private", "ECDSA"]
+        key_id = str(phone.js("return JSON.parse(localStorage.getItem('rsp.device')).key_id"))
+        keys = {k.key_id: k for k in tls_gateway.store.api_keys()}
+        assert keys[key_id].scope == "dev-ruiz" and keys[key_id].label == "web page"
+
+        for element_id, value in {
+            "p-name": "Det. M. Ruiz", "p-agency": "Georgetown PD", "p-badge": "4411",
+            "p-top-color": "black",
+        }.items():  # fmt: skip
+            phone.driver.find_element("id", element_id).send_keys(value)
+        phone.click("btn-profile")
+        phone.wait(lambda: phone.visible("screen-home"), what="the home screen")
+        phone.wait(lambda: phone.text("link") == "live", what="the stream over HTTPS")
+
+        status, opened = tls_gateway.post("/v1/activations", example("activation"), "school")
+        assert status == 202, opened
+        incident_id = opened["incident_id"]
+        phone.wait(lambda: phone.visible("alert"), what="the alert", timeout_s=5)
+        assert phone.text("a-school") == "Lincoln High School"
+        assert phone.text("a-instruction").startswith("Go to Staging A")
+
+        phone.click("btn-responding")
+        phone.wait(lambda: phone.visible("attire-confirm"), what="the attire question")
+        phone.click("btn-attire-ok")
+        phone.wait(lambda: phone.text("sharing") == "SHARING LOCATION", what="sharing")
+
+        def stored_position() -> bool:
+            ruiz = _state(tls_gateway, incident_id).responders["dev-ruiz"]
+            return ruiz.position is not None and ruiz.status.value == "en_route"
+
+        phone.wait(stored_position, what="en route with the phone's position stored")
+        ruiz = _state(tls_gateway, incident_id).responders["dev-ruiz"]
+        assert ruiz.position is not None
+        assert abs(ruiz.position.lat - HOME[0]) < 1e-6
+        assert abs(ruiz.position.lon - HOME[1]) < 1e-6
+        assert phone.text("outbox") == "all delivered"
+        assert phone.requested_hosts() == {NAME}  # only the gateway, by the name phones use
+    finally:
+        phone.driver.get("about:blank")  # the page's stream closed before its gateway stops
+
+
+def test_plain_http_at_the_gateways_name_cannot_enrol_and_says_so(
+    gateway: RunningGateway, browser: Phone
+) -> None:
+    port = gateway.ports["http"]
+    origin = f"http://{NAME}:{port}"
+    phone = browser
+    phone.use(f"https://{NAME}:{port}")  # fresh: network on, hosts seen so far forgotten
+    # Chromium itself will not let this origin have the phone's location.
+    with pytest.raises(InvalidArgumentException, match="insecure context"):
+        phone.driver.execute_cdp_cmd(
+            "Browser.grantPermissions", {"origin": origin, "permissions": ["geolocation"]}
+        )
+    try:
+        code, stdout, stderr = _invite(gateway, origin)
+        assert code != 0 and stdout == ""
+        assert "refusing" in stderr and "https://" in stderr
+        code, stdout, stderr = _invite(gateway, origin, "--insecure")
+        assert code == 0 and "WARNING" in stderr
+        link = _link(stdout)
+        assert link.startswith(f"{origin}/r/#invite=")
+
+        phone.driver.get(link)
+        message = "This page must be opened over https:// — ask dispatch for the right link."
+        phone.wait(
+            lambda: phone.text("enrol-status") == message,
+            what=lambda: f"the refusal (the page says {phone.text('enrol-status')!r})",
+        )
+        assert phone.visible("enrol-status") and phone.visible("screen-enrol")
+        assert not phone.visible("screen-profile")
+        assert "has not been used" in phone.text("insecure-why")
+        assert origin in phone.text("insecure-why")
+        # Why: this is not a secure context, so the key store does not exist here.
+        assert phone.js("return [window.isSecureContext, typeof crypto.subtle]") == [
+            False,
+            "undefined",
+        ]
+        assert phone.js("return localStorage.getItem('rsp.device')") is None
+        big = phone.js(
+            "return parseFloat(getComputedStyle(document.getElementById('enrol-status')).fontSize)"
+        )
+        assert big >= 22  # read at arm's length, not a footnote
+        assert phone.requested_hosts() == {NAME}
+        # Nothing was spent: the same link enrols where the browser does give WebCrypto
+        # (127.0.0.1, the secure context of the other tests).
+        token = link.split("#invite=", 1)[1]
+        phone.use(gateway.url)
+        phone.driver.get(f"{gateway.url}/r/#invite={token}")
+        phone.wait(lambda: phone.visible("screen-profile"), what="enrolled with the same link")
+    finally:
+        phone.driver.get("about:blank")
+
+
+def test_invite_says_https_when_the_gateway_serves_tls(tls_gateway: RunningGateway) -> None:
+    port = tls_gateway.ports["http"]
+    # Asked for http:// at the gateway's own address, the link says https://.
+    code, stdout, stderr = _invite(tls_gateway, f"http://127.0.0.1:{port}", "--no-qr")
+    assert code == 0
+    assert _link(stdout).startswith(f"https://127.0.0.1:{port}/r/#invite=")
+    assert "serves HTTPS" in stderr
+    # Given https:// (the name phones use), it is kept as given.
+    code, stdout, _ = _invite(tls_gateway, f"https://{NAME}:{port}/", "--no-qr")
+    assert code == 0 and _link(stdout).startswith(f"https://{NAME}:{port}/r/#invite=")
+
+
+def test_invite_refuses_a_plain_http_link_beyond_loopback(gateway: RunningGateway) -> None:
+    port = gateway.ports["http"]
+    before = len(gateway.store.rejections(50))
+    # Loopback over plain HTTP: printed, with a note that a phone needs https.
+    code, stdout, stderr = _invite(gateway, f"http://127.0.0.1:{port}", "--no-qr")
+    assert code == 0 and _link(stdout).startswith(f"http://127.0.0.1:{port}/r/#invite=")
+    assert "a phone needs --url https://" in stderr
+    # The probe was an ordinary request: the plain gateway logged nothing malformed.
+    assert len(gateway.store.rejections(50)) == before
+    for url in (f"http://{NAME}:{port}", "http://gateway.invalid:8470"):
+        code, stdout, stderr = _invite(gateway, url, "--no-qr")
+        assert code != 0 and stdout == "", url
+        assert "refusing" in stderr and "cannot enrol" in stderr, stderr
+        code, stdout, stderr = _invite(gateway, url, "--no-qr", "--insecure")
+        assert code == 0 and _link(stdout).startswith(url)
+        assert stderr.startswith("WARNING: ") and "plain HTTP" in stderr
+    for bad in ("ftp://gateway.county.test", "gateway.county.test:8470", "https://"):
+        code, stdout, stderr = _invite(gateway, bad, "--no-qr")
+        assert code != 0 and stdout == "" and "expected https://NAME:PORT" in stderr, bad
