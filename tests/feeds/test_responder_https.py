@@ -24,6 +24,7 @@ http:// link refused (or printed with a loud warning under ``--insecure``).
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import gc
 import io
 import socket
@@ -33,6 +34,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.x509.oid import ExtendedKeyUsageOID
 from selenium.common.exceptions import InvalidArgumentException
 
 from dispatch_console.cli import main
@@ -238,6 +241,7 @@ def test_plain_http_at_the_gateways_name_cannot_enrol_and_says_so(
         assert phone.visible("enrol-status") and phone.visible("screen-enrol")
         assert not phone.visible("screen-profile")
         assert "has not been used" in phone.text("insecure-why")
+        assert phone.text("link") == "not connected: needs https://"
         assert origin in phone.text("insecure-why")
         # Why: this is not a secure context, so the key store does not exist here.
         assert phone.js("return [window.isSecureContext, typeof crypto.subtle]") == [
@@ -291,3 +295,43 @@ def test_invite_refuses_a_plain_http_link_beyond_loopback(gateway: RunningGatewa
     for bad in ("ftp://gateway.county.test", "gateway.county.test:8470", "https://"):
         code, stdout, stderr = _invite(gateway, bad, "--no-qr")
         assert code != 0 and stdout == "" and "expected https://NAME:PORT" in stderr, bad
+
+
+def test_devices_web_cert_makes_the_certificate_the_gateway_serves(
+    store_url: str, tmp_path: Path
+) -> None:
+    ca_dir, out_dir = tmp_path / "ca", tmp_path / "web"
+    args = ["devices", "web-cert", NAME, "10.20.0.5", "-o", str(out_dir), "--ca-dir", str(ca_dir)]
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main([*args, "--db", store_url]) == 0
+    cert, key = out_dir / "web-gateway.pem", out_dir / "web-gateway.key"
+    assert key.stat().st_mode & 0o077 == 0  # the key is the owner's only
+    said = printed.getvalue()
+    assert f"--tls-cert {cert} --tls-key {key}" in said
+    assert str(ca_dir / "ca.pem") in said and spki_sha256(cert.read_bytes()) in said
+    leaf = x509.load_pem_x509_certificates(cert.read_bytes())[0]
+    names = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert names.get_values_for_type(x509.DNSName) == [NAME]
+    assert [str(a) for a in names.get_values_for_type(x509.IPAddress)] == ["10.20.0.5"]
+    usage = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert list(usage) == [ExtendedKeyUsageOID.SERVER_AUTH]
+    assert leaf.not_valid_after_utc - leaf.not_valid_before_utc <= dt.timedelta(days=826)
+    # The gateway serves it, and a client trusting the console's authority accepts it by name.
+    running = start_gateway(store_url, tmp_path, certfile=str(cert), keyfile=str(key))
+    try:
+        trust = ssl.create_default_context(cafile=str(ca_dir / "ca.pem"))
+        with (
+            socket.create_connection(("127.0.0.1", running.ports["http"]), timeout=10) as raw,
+            trust.wrap_socket(raw, server_hostname=NAME) as tls,
+        ):
+            tls.sendall(f"GET /r/ HTTP/1.1\r\nHost: {NAME}\r\nConnection: close\r\n\r\n".encode())
+            assert tls.recv(12) == b"HTTP/1.1 200"
+    finally:
+        running.stop()
+    # Over 825 days (iOS's limit for a user-installed authority) or a bad name: refused.
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        assert main([*args, "--days", "900", "--db", store_url]) != 0
+        assert main(["devices", "web-cert", "bad name", "--db", store_url]) != 0
+    assert "825 days" in err.getvalue() and "spaces" in err.getvalue()
