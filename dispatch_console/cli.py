@@ -1677,7 +1677,7 @@ def _loopback_host(host: str) -> bool:
 
 def cmd_devices_web_cert(args: argparse.Namespace, out: TextIO) -> int:
     from dispatch_console.domain.text import identifier_problem
-    from dispatch_console.feeds.ca import CaError, CertificateAuthority, spki_sha256
+    from dispatch_console.feeds.ca import CaError, CertificateAuthority
 
     for name in args.names:
         problem = identifier_problem(name, "NAME", 253)
@@ -1691,9 +1691,6 @@ def cmd_devices_web_cert(args: argparse.Namespace, out: TextIO) -> int:
         raise CliError(str(failed)) from None
     print(f"server certificate for {', '.join(args.names)}: {cert}", file=out)
     print(f"its private key: {key}", file=out)
-    print(
-        f"public key pin (SHA-256 of the SPKI, base64): {spki_sha256(cert.read_bytes())}", file=out
-    )
     print(f"phones install the console's authority once: {authority.ca_pem}", file=out)
     print(f"run: dispatch-console gateway --tls-cert {cert} --tls-key {key} ...", file=out)
     return 0

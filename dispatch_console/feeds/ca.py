@@ -332,20 +332,6 @@ def _manifest(device: str) -> str:
 """
 
 
-def spki_sha256(cert_pem: bytes) -> str:
-    """Base64 of the SHA-256 of a certificate's public key (its first, in a PEM chain): the
-    pin Chromium's ``--ignore-certificate-errors-spki-list`` and HPKP-style checks use."""
-    import base64
-
-    certificate = x509.load_pem_x509_certificate(cert_pem)
-    spki = certificate.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    digest = hashes.Hash(hashes.SHA256())
-    digest.update(spki)
-    return base64.b64encode(digest.finalize()).decode()
-
-
 def peer_serial(der: bytes) -> tuple[int, str]:
     """The serial number and common name of a peer's certificate (DER)."""
     certificate = x509.load_der_x509_certificate(der)
@@ -365,5 +351,4 @@ __all__ = [
     "cert_key_id",
     "default_ca_dir",
     "peer_serial",
-    "spki_sha256",
 ]

@@ -10,12 +10,14 @@ resolver rule: the origin, and so the secure-context decision, is the name) and
 - over plain HTTP at the same name, the page cannot enrol and says so to the officer, and the
   link is not spent.
 
-How Chromium trusts the certificate: ``--ignore-certificate-errors-spki-list`` with the SHA-256
-of that one server key, not ``--ignore-certificate-errors`` (which would accept any certificate
-from anyone, and under which Chromium still marks the page as having a certificate error). The
-pin trusts exactly the gateway's key, as a phone that installed the centre's authority trusts
-exactly what it issued; that the certificate does verify against the authority for the name a
-phone uses (chain, name, server use) is checked with Python's ``ssl``, as the phone would.
+How Chromium trusts the certificate: as a phone does once it installed the centre's
+authority. The authority's ``ca.pem`` is added, as a trust anchor for web servers, to the NSS
+database of the test browser's own home folder (``.pki/nssdb``, where Chromium on Linux keeps
+the authorities a user installed). Chromium then verifies the chain and the name itself:
+neither ``--ignore-certificate-errors`` (a blanket ignore, which could not fail) nor an SPKI
+pin (``--ignore-certificate-errors-spki-list``, which skips the name check) is used. So a
+certificate for another name, or from an authority the phone never installed, is refused
+(tested), as on the phone.
 
 ``devices invite`` is tested beside it: https:// when the gateway serves TLS, a non-loopback
 http:// link refused (or printed with a loud warning under ``--insecure``).
@@ -39,14 +41,17 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from selenium.common.exceptions import InvalidArgumentException
 
 from dispatch_console.cli import main
-from dispatch_console.feeds.ca import CertificateAuthority, spki_sha256
+from dispatch_console.feeds.ca import CertificateAuthority
+from dispatch_console.feeds.keys import SecretBox
+from dispatch_console.feeds.server import GatewayThread, Listen
 from dispatch_console.service import IncidentService
-from tests.feeds.browser import Phone, open_phone, require_chromium
+from tests.feeds.browser import Phone, open_phone, require_chromium, trusting_home
 from tests.feeds.gateway_fixture import RunningGateway, start_gateway
 from tests.feeds.test_contract import example
 
 pytestmark = pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)
 NAME = "responders.county.test"  # what phones use; never resolvable outside the test browser
+OTHER = "other.county.test"  # also 127.0.0.1 in the test browser, but not in the certificate
 HOME = (38.2355, -84.5611)
 
 
@@ -62,14 +67,10 @@ def authority(tmp_path_factory: pytest.TempPathFactory) -> tuple[CertificateAuth
 @pytest.fixture(scope="module")
 def browser(authority: tuple[CertificateAuthority, Path, Path]) -> Iterator[Phone]:
     require_chromium()
-    _, cert, _ = authority
-    opened = open_phone(
-        None,
-        (
-            f"--host-resolver-rules=MAP {NAME} 127.0.0.1",
-            f"--ignore-certificate-errors-spki-list={spki_sha256(cert.read_bytes())}",
-        ),
-    )
+    ca, _, _ = authority
+    home = trusting_home(str(ca.ca_pem))  # the centre's authority installed, nothing else
+    rule = f"--host-resolver-rules=MAP {NAME} 127.0.0.1, MAP {OTHER} 127.0.0.1"
+    opened = open_phone(None, (rule,), home=home)
     yield opened
     opened.quit()
 
@@ -163,6 +164,14 @@ def test_enrol_alert_respond_over_https_at_the_gateways_name(
             " 'geolocation' in navigator, 'serviceWorker' in navigator]"
         )
         assert secure == [origin, True, "object", True, True]
+        # A service worker may be registered here: its script is fetched over this connection
+        # (none exists, so 404; a certificate Chromium did not accept fails differently).
+        registered = phone.driver.execute_async_script(
+            "const done = arguments[arguments.length - 1];"
+            "navigator.serviceWorker.register('/r/no-such-worker.js')"
+            ".then(() => done('registered'), e => done(e.message));"
+        )
+        assert "bad HTTP response code (404)" in registered, registered
         # The key made at enrolment is in the browser's key store and cannot be exported.
         stored = phone.driver.execute_async_script(
             "const done = arguments[arguments.length - 1];"
@@ -309,7 +318,7 @@ def test_devices_web_cert_makes_the_certificate_the_gateway_serves(
     assert key.stat().st_mode & 0o077 == 0  # the key is the owner's only
     said = printed.getvalue()
     assert f"--tls-cert {cert} --tls-key {key}" in said
-    assert str(ca_dir / "ca.pem") in said and spki_sha256(cert.read_bytes()) in said
+    assert str(ca_dir / "ca.pem") in said
     leaf = x509.load_pem_x509_certificates(cert.read_bytes())[0]
     names = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert names.get_values_for_type(x509.DNSName) == [NAME]
@@ -335,3 +344,35 @@ def test_devices_web_cert_makes_the_certificate_the_gateway_serves(
         assert main([*args, "--days", "900", "--db", store_url]) != 0
         assert main(["devices", "web-cert", "bad name", "--db", store_url]) != 0
     assert "825 days" in err.getvalue() and "spaces" in err.getvalue()
+
+
+def test_the_browser_refuses_another_name_and_another_authority(
+    tls_gateway: RunningGateway, store_url: str, tmp_path: Path, browser: Phone
+) -> None:
+    """The browser's trust is the installed authority, checked by Chromium: the gateway's
+    certificate at a name it does not carry is refused, and so is a certificate for the right
+    name from an authority the phone never installed."""
+    port = tls_gateway.ports["http"]
+    browser.use(f"https://{NAME}:{port}")
+
+    def refused(url: str) -> str:
+        browser.driver.get(url)
+        browser.wait(lambda: browser.js("return document.readyState") == "complete")
+        assert not browser.driver.find_elements("id", "screen-enrol"), url  # no page
+        return str(browser.js("return document.body.innerText"))
+
+    assert "ERR_CERT_COMMON_NAME_INVALID" in refused(f"https://{OTHER}:{port}/r/")
+    stranger = CertificateAuthority(tmp_path / "stranger-ca")
+    cert, key = stranger.issue_web_server((NAME,), tmp_path)
+    listen = Listen("127.0.0.1", 0, 0, 0, str(cert), str(key), udp_worker=False)
+    running = GatewayThread(store_url, listen, box=SecretBox(tmp_path / "master.key"))
+    running.start_and_wait()
+    try:
+        shown = refused(f"https://{NAME}:{running.gateway.ports['http']}/r/")
+        assert "ERR_CERT_AUTHORITY_INVALID" in shown
+    finally:
+        browser.driver.get("about:blank")
+        running.stop()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ResourceWarning)
+            gc.collect()
