@@ -1593,11 +1593,11 @@ def cmd_devices_invite(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def _serves_tls(host: str, port: int) -> bool:
-    """Whether the gateway at ``host:port`` speaks TLS rather than plain HTTP (its certificate
-    is not judged here: only whether the link must say https://). Plain HTTP is asked first,
-    so a plain gateway sees an ordinary health check, never a TLS hello it would log as a
-    malformed request."""
+def _gateway_speaks(host: str, port: int) -> str | None:
+    """What the gateway at ``host:port`` speaks: ``"http"``, ``"https"`` (its certificate is
+    not judged here: only what the link must say), or None (nothing answers). Plain HTTP is
+    asked first, so a plain gateway sees an ordinary health check, never a TLS hello it would
+    log as a malformed request."""
     import socket
     import ssl
 
@@ -1606,9 +1606,9 @@ def _serves_tls(host: str, port: int) -> bool:
         with socket.create_connection((host, port), timeout=3) as raw:
             raw.sendall(request.encode("ascii"))
             if raw.recv(5) == b"HTTP/":
-                return False
+                return "http"
     except OSError:
-        return False  # nothing there (yet): the link is as given
+        return None  # nothing there (yet)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
@@ -1617,9 +1617,9 @@ def _serves_tls(host: str, port: int) -> bool:
             socket.create_connection((host, port), timeout=3) as raw,
             context.wrap_socket(raw, server_hostname=host),
         ):
-            return True
+            return "https"
     except (OSError, ssl.SSLError):
-        return False
+        return None
 
 
 def _invite_url(given: str, insecure: bool) -> str:
@@ -1627,6 +1627,8 @@ def _invite_url(given: str, insecure: bool) -> str:
     TLS there; a plain http:// link only on loopback (a browser on this machine), since a phone
     at any other address gets no WebCrypto, Geolocation or service workers without HTTPS."""
     from urllib.parse import urlsplit
+
+    from dispatch_console.feeds.server import _loopback
 
     parts = urlsplit(given.strip().rstrip("/"))
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -1638,19 +1640,26 @@ def _invite_url(given: str, insecure: bool) -> str:
     except ValueError as bad:
         raise CliError(f"--url {given!r}: {bad}") from None
     url = parts.geturl()
+    speaks = _gateway_speaks(parts.hostname, port)
     if parts.scheme == "https":
+        if speaks == "http":
+            print(
+                f"WARNING: the gateway at {parts.netloc} answers plain HTTP, not HTTPS: this "
+                "link will not open until it runs with --tls-cert/--tls-key",
+                file=sys.stderr,
+            )
         return url
-    if _serves_tls(parts.hostname, port):
+    if speaks == "https":
         url = parts._replace(scheme="https").geturl()
         print(
             f"note: the gateway at {parts.netloc} serves HTTPS: the link starts {url}",
             file=sys.stderr,
         )
         return url
-    if _loopback_host(parts.hostname):
+    if _loopback(parts.hostname):
         print(
-            f"note: an {parts.scheme}:// link at {parts.hostname} opens only in a browser on "
-            "this machine; a phone needs --url https://NAME:PORT (gateway --tls-cert/--tls-key)",
+            f"note: an http:// link at {parts.hostname} opens only in a browser on this "
+            "machine; a phone needs --url https://NAME:PORT (gateway --tls-cert/--tls-key)",
             file=sys.stderr,
         )
         return url
@@ -1664,15 +1673,6 @@ def _invite_url(given: str, insecure: bool) -> str:
         raise CliError(f"refusing: {problem}; --insecure prints it anyway")
     print(f"WARNING: {problem}.", file=sys.stderr)
     return url
-
-
-def _loopback_host(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def cmd_devices_web_cert(args: argparse.Namespace, out: TextIO) -> int:

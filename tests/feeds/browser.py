@@ -31,7 +31,7 @@ def require_chromium() -> None:
     (the Makefile's DEBS)."""
     if os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER):
         return
-    reason = "Debian's chromium and chromium-driver are not installed (make install-debs)"
+    reason = "Debian's chromium and chromium-driver are not installed (make system-deps)"
     if os.environ.get("CI"):
         pytest.fail(reason)
     pytest.skip(reason)
@@ -44,7 +44,7 @@ def trusting_home(ca_pem: str) -> str:
     import subprocess
 
     if not os.path.exists(CERTUTIL):
-        reason = "NSS's certutil is not installed (libnss3-tools; make install-debs)"
+        reason = "NSS's certutil is not installed (libnss3-tools; make system-deps)"
         if os.environ.get("CI"):
             pytest.fail(reason)
         pytest.skip(reason)

@@ -292,6 +292,11 @@ def test_invite_refuses_a_plain_http_link_beyond_loopback(gateway: RunningGatewa
     code, stdout, stderr = _invite(gateway, f"http://127.0.0.1:{port}", "--no-qr")
     assert code == 0 and _link(stdout).startswith(f"http://127.0.0.1:{port}/r/#invite=")
     assert "a phone needs --url https://" in stderr
+    # Given https:// where the gateway answers plain HTTP: printed (the gateway may be about to
+    # restart with TLS), with a warning that it will not open yet.
+    code, stdout, stderr = _invite(gateway, f"https://127.0.0.1:{port}", "--no-qr")
+    assert code == 0 and _link(stdout).startswith(f"https://127.0.0.1:{port}/r/#invite=")
+    assert stderr.startswith("WARNING: ") and "answers plain HTTP" in stderr
     # The probe was an ordinary request: the plain gateway logged nothing malformed.
     assert len(gateway.store.rejections(50)) == before
     for url in (f"http://{NAME}:{port}", "http://gateway.invalid:8470"):
