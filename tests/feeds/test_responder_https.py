@@ -88,10 +88,11 @@ def tls_gateway(
     running.tls = trust
     yield running
     running.stop()
-    # Known, and harmless where the gateway's process ends with it: a stopping gateway closes
-    # each HTTPS connection with a TLS close_notify and waits for the peer's, which Chromium's
-    # idle keep-alive sockets never send; the loop ends first and leaves those sockets to the
-    # garbage collector. Collected here, so the warning is not charged to the next test.
+    # Known, and harmless where the gateway's process ends with it: the HTTPS connections
+    # Chromium keeps open idle (keep-alive) are not closed by the time a stopping gateway's loop
+    # ends (a TLS close waits for the peer; plain HTTP ones close at once), so their sockets are
+    # left to the garbage collector. Collected here, so the warning is not charged to the next
+    # test.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ResourceWarning)
         gc.collect()
