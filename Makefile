@@ -13,8 +13,9 @@ DEBS   := libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3 libglib2.0-0 l
 # The alarm's audible test: a private PulseAudio server with a null sink, recorded with parec;
 # the lost-database-host test: a network namespace and a veth pair (ip).
 DEBS   += pulseaudio pulseaudio-utils iproute2
-# The responder web page's browser tests: Debian's Chromium and its driver.
-DEBS   += chromium chromium-driver
+# The responder web page's browser tests: Debian's Chromium and its driver; NSS's certutil
+# installs the console's authority in the test browser's trust store (the HTTPS test).
+DEBS   += chromium chromium-driver libnss3-tools
 
 # No screen (CI, a server): Qt renders offscreen. With a desktop, a real window.
 ifeq ($(DISPLAY)$(WAYLAND_DISPLAY),)

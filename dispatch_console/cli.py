@@ -490,7 +490,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="the gateway as the phone reaches it (default %(default)s)",
     )
     p.add_argument("--no-qr", action="store_true", help="print the link only")
+    p.add_argument(
+        "--insecure",
+        action="store_true",
+        help="print an http:// link for an address other than loopback anyway (refused "
+        "otherwise: a phone's browser cannot enrol over plain HTTP)",
+    )
     p.set_defaults(handler=cmd_devices_invite)
+    p = devices.add_parser(
+        "web-cert",
+        parents=[common],
+        help="a server certificate from the console's authority for the gateway's HTTPS, under "
+        "the names phones use (for gateway --tls-cert/--tls-key)",
+    )
+    p.add_argument("names", nargs="+", metavar="NAME", help="DNS names or addresses of the gateway")
+    p.add_argument(
+        "-o", "--output", type=Path, default=Path("."), help="folder for the files (default: .)"
+    )
+    p.add_argument("--ca-dir", default=None, metavar="DIR", help="as for the gateway")
+    p.add_argument("--days", type=int, default=825, help="how long it is valid (at most 825)")
+    p.set_defaults(handler=cmd_devices_web_cert)
     p = devices.add_parser("list", parents=[common], help="list registered devices")
     p.set_defaults(handler=cmd_devices_list)
     p = devices.add_parser("remove", parents=[common], help="remove a device")
@@ -1569,18 +1588,122 @@ def cmd_devices_invite(args: argparse.Namespace, out: TextIO) -> int:
         token_hash,
     )
 
+    url = _invite_url(args.url, args.insecure)
     token = new_invite_token()
     with _store(args) as store:
         expires = store._clock() + INVITE_TTL_S * 1_000_000
         store.add_invite(args.device_id, token_hash(token), expires)
     # The token rides in the fragment: a browser never sends it in a request line or a log.
-    link = f"{args.url.rstrip('/')}/r/#invite={token}"
+    link = f"{url}/r/#invite={token}"
     print(f"one-time enrolment link for {args.device_id} (expires on use or in 24 h):", file=out)
     print(link, file=out)
     if not args.no_qr:
         import segno
 
         segno.make(link, error="m").terminal(out=out, compact=True)
+    return 0
+
+
+def _gateway_speaks(host: str, port: int) -> str | None:
+    """What the gateway at ``host:port`` speaks: ``"http"``, ``"https"`` (its certificate is
+    not judged here: only what the link must say), or None (nothing answers). Plain HTTP is
+    asked first, so a plain gateway sees an ordinary health check, never a TLS hello it would
+    log as a malformed request."""
+    import socket
+    import ssl
+
+    request = f"GET /v1/health HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    try:
+        with socket.create_connection((host, port), timeout=3) as raw:
+            raw.sendall(request.encode("ascii"))
+            if raw.recv(5) == b"HTTP/":
+                return "http"
+    except OSError:
+        return None  # nothing there (yet)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        with (
+            socket.create_connection((host, port), timeout=3) as raw,
+            context.wrap_socket(raw, server_hostname=host),
+        ):
+            return "https"
+    except (OSError, ssl.SSLError):
+        return None
+
+
+def _invite_url(given: str, insecure: bool) -> str:
+    """The gateway's address as an invite link starts: https:// whenever the gateway serves
+    TLS there; a plain http:// link only on loopback (a browser on this machine), since a phone
+    at any other address gets no WebCrypto, Geolocation or service workers without HTTPS."""
+    from urllib.parse import urlsplit
+
+    from dispatch_console.feeds.server import _loopback
+
+    parts = urlsplit(given.strip().rstrip("/"))
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise CliError(
+            f"--url {given!r}: expected https://NAME:PORT, the gateway as phones reach it"
+        )
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as bad:
+        raise CliError(f"--url {given!r}: {bad}") from None
+    url = parts.geturl()
+    speaks = _gateway_speaks(parts.hostname, port)
+    if parts.scheme == "https":
+        if speaks == "http":
+            print(
+                f"WARNING: the gateway at {parts.netloc} answers plain HTTP, not HTTPS: this "
+                "link will not open until it runs with --tls-cert/--tls-key",
+                file=sys.stderr,
+            )
+        return url
+    if speaks == "https":
+        url = parts._replace(scheme="https").geturl()
+        print(
+            f"note: the gateway at {parts.netloc} serves HTTPS: the link starts {url}",
+            file=sys.stderr,
+        )
+        return url
+    if _loopback(parts.hostname):
+        print(
+            f"note: an http:// link at {parts.hostname} opens only in a browser on this "
+            "machine; a phone needs --url https://NAME:PORT (gateway --tls-cert/--tls-key)",
+            file=sys.stderr,
+        )
+        return url
+    problem = (
+        f"{url} is plain HTTP at an address other than loopback: a phone's browser gives no "
+        "WebCrypto, Geolocation or service workers there, so the page cannot enrol. Serve the "
+        "gateway over HTTPS (--tls-cert/--tls-key; devices web-cert makes a certificate) and "
+        "give --url https://NAME:PORT"
+    )
+    if not insecure:
+        raise CliError(f"refusing: {problem}; --insecure prints it anyway")
+    print(f"WARNING: {problem}.", file=sys.stderr)
+    return url
+
+
+def cmd_devices_web_cert(args: argparse.Namespace, out: TextIO) -> int:
+    from dispatch_console.domain.text import identifier_problem
+    from dispatch_console.feeds.ca import CaError, CertificateAuthority
+
+    for name in args.names:
+        problem = identifier_problem(name, "NAME", 253)
+        if problem is not None:
+            raise CliError(problem)
+    authority = CertificateAuthority(args.ca_dir)
+    args.output.mkdir(parents=True, exist_ok=True)
+    try:
+        cert, key = authority.issue_web_server(tuple(args.names), args.output, args.days)
+    except CaError as failed:
+        raise CliError(str(failed)) from None
+    print(f"server certificate for {', '.join(args.names)}: {cert}", file=out)
+    print(f"its private key: {key}", file=out)
+    print(f"phones install the console's authority once: {authority.ca_pem}", file=out)
+    print(f"run: dispatch-console gateway --tls-cert {cert} --tls-key {key} ...", file=out)
     return 0
 
 

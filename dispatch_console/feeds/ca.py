@@ -41,6 +41,8 @@ CA_DIR_ENV: Final = "DISPATCH_CONSOLE_CA_DIR"
 COT_TLS_PORT: Final = 8089
 DEVICE_DAYS: Final = 365
 CA_DAYS: Final = 3650
+#: The longest a server certificate from a user-installed authority may be valid on iOS.
+WEB_SERVER_DAYS: Final = 825
 #: The key id of a device certificate's record: ``ct_`` and its serial number in hex.
 CERT_KEY_PREFIX: Final = "ct_"
 
@@ -197,6 +199,26 @@ class CertificateAuthority:
         certificate, key = self._issue(device_id, client=True, days=days)
         return Issued(device_id, certificate.serial_number, certificate, key)
 
+    def issue_web_server(
+        self, hosts: tuple[str, ...], folder: Path, days: int = WEB_SERVER_DAYS
+    ) -> tuple[Path, Path]:
+        """A server certificate for the gateway's HTTPS (``gateway --tls-cert/--tls-key``) under
+        the names phones use (``hosts``: DNS names or addresses), issued by this authority:
+        ``web-gateway.pem`` (the certificate, then this authority's) and ``web-gateway.key``
+        (mode 0600) in ``folder``. A phone that installed ``ca.pem`` trusts it; at most 825
+        days, as iOS requires of a certificate from a user-installed authority."""
+        if not hosts:
+            raise CaError("a web server certificate needs at least one name")
+        if not 1 <= days <= WEB_SERVER_DAYS:
+            raise CaError(f"a web server certificate is valid 1 to {WEB_SERVER_DAYS} days")
+        self.ensure()
+        certificate, key = self._issue(hosts[0], client=False, hosts=hosts, days=days)
+        cert_path, key_path = folder / "web-gateway.pem", folder / "web-gateway.key"
+        _write_private(key_path, _pem_key(key))
+        chain = certificate.public_bytes(serialization.Encoding.PEM) + self.ca_pem.read_bytes()
+        cert_path.write_bytes(chain)
+        return cert_path, key_path
+
     def server_context(self, host: str) -> ssl.SSLContext:
         """The gateway's TLS context for CoT: its own certificate (issued for ``host``,
         localhost and 127.0.0.1; made on first use), and a client certificate from this
@@ -321,6 +343,7 @@ def peer_serial(der: bytes) -> tuple[int, str]:
 __all__ = [
     "CA_DIR_ENV",
     "COT_TLS_PORT",
+    "WEB_SERVER_DAYS",
     "CaError",
     "CertificateAuthority",
     "Enrolment",

@@ -18,6 +18,7 @@ import pytest
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
+CERTUTIL = "/usr/bin/certutil"
 PHONE = {"width": 360, "height": 800, "pixelRatio": 2.0}
 PHONE_UA = (
     "Mozilla/5.0 (Linux; Android 14; Pixel 7) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -30,10 +31,32 @@ def require_chromium() -> None:
     (the Makefile's DEBS)."""
     if os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER):
         return
-    reason = "Debian's chromium and chromium-driver are not installed (make install-debs)"
+    reason = "Debian's chromium and chromium-driver are not installed (make system-deps)"
     if os.environ.get("CI"):
         pytest.fail(reason)
     pytest.skip(reason)
+
+
+def trusting_home(ca_pem: str) -> str:
+    """A home folder whose NSS database (``.pki/nssdb``, where Chromium on Linux keeps the
+    authorities a user installed) trusts ``ca_pem`` to identify web servers: what a phone has
+    after installing the centre's authority. Needs NSS's certutil (libnss3-tools)."""
+    import subprocess
+
+    if not os.path.exists(CERTUTIL):
+        reason = "NSS's certutil is not installed (libnss3-tools; make system-deps)"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    home = tempfile.mkdtemp(prefix="responder-home-")
+    nss = os.path.join(home, ".pki", "nssdb")
+    os.makedirs(nss)
+    for command in (
+        ["-N", "--empty-password"],
+        ["-A", "-n", "dispatch-console authority", "-t", "C,,", "-i", ca_pem],
+    ):
+        subprocess.run([CERTUTIL, "-d", f"sql:{nss}", *command], check=True, capture_output=True)
+    return home
 
 
 @dataclass
@@ -41,6 +64,7 @@ class Phone:
     driver: Any
     profile_dir: str
     seen_hosts: set[str] = field(default_factory=set)
+    home: str | None = None
 
     def requested_hosts(self) -> set[str]:
         """Hosts of every request the page made so far (from Chromium's performance log)."""
@@ -119,11 +143,17 @@ class Phone:
             self.driver.quit()
         finally:
             shutil.rmtree(self.profile_dir, ignore_errors=True)
+            if self.home is not None:
+                shutil.rmtree(self.home, ignore_errors=True)
 
 
-def open_phone(origin: str | None) -> Phone:
+def open_phone(
+    origin: str | None, extra_args: tuple[str, ...] = (), home: str | None = None
+) -> Phone:
     """A fresh Chromium (its own profile folder) that may use geolocation on ``origin`` (None:
-    on none yet, see :meth:`Phone.use`)."""
+    on none yet, see :meth:`Phone.use`); ``extra_args``: more command-line switches (a host
+    resolver rule); ``home``: its home folder (its trust store, see :func:`trusting_home`;
+    removed when the phone quits)."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -142,15 +172,17 @@ def open_phone(origin: str | None) -> Phone:
         "--disable-dev-shm-usage",
         "--autoplay-policy=no-user-gesture-required",
         f"--user-data-dir={profile_dir}",
+        *extra_args,
     ):
         options.add_argument(arg)
     options.add_experimental_option(
         "mobileEmulation", {"deviceMetrics": PHONE, "userAgent": PHONE_UA}
     )
     options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    env = None if home is None else {**os.environ, "HOME": home}
+    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER, env=env))
     driver.execute_cdp_cmd("Network.enable", {})
-    phone = Phone(driver, profile_dir)
+    phone = Phone(driver, profile_dir, home=home)
     if origin is not None:
         phone.use(origin)
     return phone

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import ssl
 import time
 import urllib.error
 import urllib.request
@@ -69,6 +70,8 @@ class RunningGateway:
     store: Store
     clock_offset_s: float = 0.0
     sent: list[str] = field(default_factory=list)
+    #: How requests trust the gateway's certificate when it serves HTTPS.
+    tls: ssl.SSLContext | None = None
 
     def request(
         self,
@@ -93,7 +96,7 @@ class RunningGateway:
             self.url + path, data=raw if method == "POST" else None, headers=headers, method=method
         )
         try:
-            with urllib.request.urlopen(request, timeout=30) as response:
+            with urllib.request.urlopen(request, timeout=30, context=self.tls) as response:
                 return response.status, json.loads(response.read() or b"{}")
         except urllib.error.HTTPError as failed:
             with failed:
@@ -138,6 +141,7 @@ def start_gateway(
     thread = GatewayThread(store_url, listen, box=box, journal_path=journal)
     thread.start_and_wait()
     ports = dict(thread.gateway.ports)
+    scheme = "https" if listen.certfile else "http"
     return RunningGateway(
-        f"http://127.0.0.1:{ports['http']}", store_url, ports, keys, thread, store
+        f"{scheme}://127.0.0.1:{ports['http']}", store_url, ports, keys, thread, store
     )
