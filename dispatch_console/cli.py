@@ -1641,7 +1641,10 @@ def _invite_url(given: str, insecure: bool) -> str:
 
     from dispatch_console.feeds.server import _loopback
 
-    parts = urlsplit(given.strip().rstrip("/"))
+    text = given.strip().rstrip("/")
+    if text.endswith("/r"):  # the page's own address given: the link adds /r/ itself
+        text = text[: -len("/r")]
+    parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise CliError(
             f"--url {given!r}: expected https://NAME:PORT, the gateway as phones reach it"

@@ -284,6 +284,9 @@ def test_invite_says_https_when_the_gateway_serves_tls(tls_gateway: RunningGatew
     # Given https:// (the name phones use), it is kept as given.
     code, stdout, _ = _invite(tls_gateway, f"https://{NAME}:{port}/", "--no-qr")
     assert code == 0 and _link(stdout).startswith(f"https://{NAME}:{port}/r/#invite=")
+    # Given the page's own address (…/r/), the link does not repeat it.
+    code, stdout, _ = _invite(tls_gateway, f"https://{NAME}:{port}/r/", "--no-qr")
+    assert code == 0 and _link(stdout).startswith(f"https://{NAME}:{port}/r/#invite=")
 
 
 def test_invite_refuses_a_plain_http_link_beyond_loopback(gateway: RunningGateway) -> None:
