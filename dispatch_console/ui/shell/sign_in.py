@@ -119,7 +119,7 @@ class SignInDialog(QDialog):
             # The database server checks the password (SCRAM) as the console connects, then
             # the database the code. The name is the URL's login role, if it names one.
             self.name.setText(postgres_role[0])
-            self.name.setReadOnly(bool(postgres_role[0]))
+            self._name_fixed(bool(postgres_role[0]))
             self.message.setText(
                 "Your PostgreSQL password is checked by the database server, your one-time "
                 "code by the database. Every action you take is recorded under your account."
@@ -128,13 +128,20 @@ class SignInDialog(QDialog):
             (self.password if postgres_role[0] else self.name).setFocus()
         elif postgres_role is not None:  # the password was the server's, at connecting
             self.name.setText(postgres_role[0])
-            self.name.setReadOnly(True)
+            self._name_fixed(True)
             form.setRowVisible(self.password, False)
             self.message.setText(
                 "Password checked by the database server. Enter your one-time code: every "
                 "action you take is recorded under your account."
             )
             self.code.setFocus()
+
+    def _name_fixed(self, fixed: bool) -> None:
+        """The login role named by the URL: shown as text, not as a field to type in."""
+        self.name.setReadOnly(fixed)
+        self.name.setFrame(not fixed)
+        if fixed:
+            self.name.setFocusPolicy(Qt.FocusPolicy.NoFocus)
 
     def try_sign_in(self) -> None:
         if self._pending is not None:
