@@ -1086,10 +1086,16 @@ def cmd_console(args: argparse.Namespace, out: TextIO) -> int:
         listen = Listen(args.host, 0, 0, 0, udp_worker=False, insecure=args.insecure)
     from dispatch_console.store import accounts
 
-    args.db = _with_password(args.db)
-    with Store(args.db) as store:  # a clear error now, rather than from a worker thread
+    try:
+        store = Store(args.db)  # a clear error now, rather than from a worker thread
+    except StoreError as exc:
+        if not accounts.pg_no_password(exc.__cause__ or exc):
+            raise
+        # No password from the URL, PGPASSWORD or ~/.pgpass: the sign-in dialog asks it.
+        return _console_as_login_role(args, None, listen, demo)
+    with store:
         if store.dialect == "postgresql":
-            return _console_as_login_role(args, store, listen, demo)
+            return _console_as_login_role(args, store.url, listen, demo)
         if args.demo and accounts.account(store, DEMO_ACCOUNT) is None:
             accounts.enroll(
                 store, DEMO_ACCOUNT, "dispatcher", DEMO_PASSWORD, by=_admin(), demo=True
@@ -1180,40 +1186,26 @@ def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def _with_password(url: str | None) -> str | None:
-    """A PostgreSQL URL naming a login role but no password: the password is asked here (not
-    echoed), unless libpq finds one itself ($PGPASSWORD, ~/.pgpass)."""
-    if not url or not url.startswith("postgresql") or not sys.stdin.isatty():
-        return url
+def _console_as_login_role(
+    args: argparse.Namespace, url: str | None, listen: Any, demo: Any
+) -> int:
+    """PostgreSQL: the console's user is the login role the server authenticated (SCRAM), and
+    its role the one the owner registered for it (``users add``). ``url``: connected already
+    (the password came from the URL, ``PGPASSWORD`` or ``~/.pgpass``); None: no password was
+    found, and the sign-in dialog asks it (with the name, if the URL has none)."""
     from sqlalchemy.engine import make_url
 
-    parsed = make_url(url)
-    if parsed.username is None or parsed.password is not None or os.environ.get("PGPASSWORD"):
-        return url
-    if (Path.home() / ".pgpass").exists():
-        return url
-    import getpass
-
-    password = getpass.getpass(f"PostgreSQL password of {parsed.username}: ")
-    return parsed.set(password=password).render_as_string(hide_password=False)
-
-
-def _console_as_login_role(args: argparse.Namespace, store: Store, listen: Any, demo: Any) -> int:
-    """PostgreSQL: the console's user is the login role the server authenticated (SCRAM), and
-    its role the one the owner registered for it (``users add``)."""
-    from sqlalchemy import text
-
     from dispatch_console.launch.console import ConsoleOptions, run_console
+    from dispatch_console.store import accounts
     from dispatch_console.ui.shell.user import User
 
-    with store._reader.connect() as conn:
-        name = str(conn.execute(text("SELECT session_user")).scalar())
-    role = store.user_role(name)
-    if role is None:
-        raise CliError(
-            f"the login role {name!r} is not a console user (the owner enrols it: "
-            "dispatch-console users add NAME --role ROLE)"
-        )
+    if url is not None:
+        try:
+            name, role = accounts.pg_login(url)
+        except accounts.SignInRefused as exc:
+            raise CliError(str(exc)) from None
+    else:
+        name, role = make_url(args.db).username or args.user or "", "observer"
     # The one-time code is asked by the console's sign-in dialog and checked by the database
     # (second_factor), which records the sign-in or its failure itself.
     options = ConsoleOptions(
@@ -1228,9 +1220,9 @@ def _console_as_login_role(args: argparse.Namespace, store: Store, listen: Any, 
         quit_after_s=args.quit_after,
         lock_after_s=args.lock_after * 60.0,
         postgres_session=True,
+        postgres_password=url is None,
         witness=_console_witness(args),
     )
-    store.close()
     return run_console(options)
 
 

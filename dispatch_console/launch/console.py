@@ -10,7 +10,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QSettings, QTimer, Signal
@@ -61,6 +61,10 @@ class ConsoleOptions:
     #: PostgreSQL: the user is the database session's login role (``user``, found by the
     #: command line), authenticated by the server; the session locks like a signed-in one.
     postgres_session: bool = False
+    #: With ``postgres_session``: no password was found (URL, ``PGPASSWORD``, ``~/.pgpass``),
+    #: so the sign-in dialog asks it (and the name if the URL has none) and the console
+    #: connects with it.
+    postgres_password: bool = False
     #: The console's witness file of the newest signed checkpoint (None: none kept).
     witness: Path | None = None
 
@@ -154,10 +158,13 @@ def build_console(
             postgres_role=(user.name, user.role)
             if options.postgres_session and user is not None
             else None,
+            ask_postgres_password=options.postgres_password,
         )
         if dialog.exec() != QDialog.DialogCode.Accepted or dialog.account is None:
             return None
         user = User(dialog.account.name, dialog.account.role)
+        # PostgreSQL with the password asked in the dialog: the console connects with it.
+        options = replace(options, store_url=dialog.store_url)
     elif user is None:
         user = ask_user(settings)
         if user is None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 import struct
 import urllib.parse
@@ -281,6 +282,65 @@ def check_password(store: Store, name: str, password: str) -> bool:
     if locked:
         _audit(store, "locked_out", name, system, None, f"{MAX_FAILURES} failed sign-ins")
     return False
+
+
+def pg_login(store_url: str) -> tuple[str, str]:
+    """Connect as the URL's login role (the server checks its password: SCRAM) and return its
+    name (``session_user``) and its registered console role. :class:`SignInRefused` with the
+    server's reason if the server refuses the connection (this console counts nothing: the
+    server logs the attempt), or if the login role is not a console user."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import OperationalError
+
+    engine = create_engine(store_url)
+    try:
+        with engine.connect() as conn:
+            name = str(conn.execute(text("SELECT session_user")).scalar())
+            role = conn.execute(
+                select(schema.console_users.c.role).where(schema.console_users.c.name == name)
+            ).scalar()
+    except OperationalError as exc:
+        raise SignInRefused(
+            f"the database server refused: {pg_refusal(exc)} (nothing is counted at this "
+            "console; the server logs the attempt)"
+        ) from None
+    finally:
+        engine.dispose()
+    if role is None:
+        raise SignInRefused(
+            f"the login role {name!r} is not a console user (the owner enrols it: "
+            "dispatch-console users add NAME --role ROLE)"
+        )
+    return name, str(role)
+
+
+def pg_login_url(store_url: str, name: str, password: str) -> str:
+    """``store_url`` as login role ``name`` with ``password`` (the sign-in dialog's)."""
+    from sqlalchemy.engine import make_url
+
+    from dispatch_console.store.urls import normalize_url
+
+    login = make_url(normalize_url(store_url)).set(username=name, password=password)
+    return login.render_as_string(hide_password=False)
+
+
+def pg_refusal(exc: BaseException) -> str:
+    """The server's reason for refusing a connection, in one line that gives nothing away (no
+    host, port or user name: libpq's message has them; the log keeps the whole of it)."""
+    message = str(getattr(exc, "orig", None) or exc)
+    if "no password supplied" in message:
+        return "no password given"
+    _, fatal, reason = message.rpartition("FATAL:")
+    if not fatal:
+        return "the database server could not be reached"
+    reason = reason.strip().splitlines()[0] if reason.strip() else "no reason given"
+    return re.sub(r'\s+for user ".*"', "", reason)[:120]
+
+
+def pg_no_password(exc: BaseException) -> bool:
+    """Whether connecting failed only because libpq found no password (none in the URL,
+    ``PGPASSWORD`` or ``~/.pgpass``) for a server that asks one: the sign-in dialog asks it."""
+    return "no password supplied" in str(getattr(exc, "orig", None) or exc)
 
 
 def pg_password_ok(store_url: str, password: str) -> bool:

@@ -1,12 +1,14 @@
 """``dispatch-console console --db postgresql://…`` end to end on a private cluster whose
 ``pg_hba.conf`` requires ``scram-sha-256`` (issue 16): the real command line
 (``cli.cmd_console`` → ``_console_as_login_role`` → ``launch.console.run_console``), in this
-process, driven as a user would: the password asked at the terminal (checked by the server with
-SCRAM), the one-time code typed in the sign-in dialog (checked by the database), then the main
-window shows the incident and the incident commander's acknowledgement is stored under the
-login role's name. The idle lock revokes the ticket in the database and unlocking asks the
-password and a new code; closing the console signs out (the ticket revoked). A wrong code
-leaves no window with incident data."""
+process, driven as a user would. With no password in the URL, ``PGPASSWORD`` or ``~/.pgpass``,
+the password and the one-time code are typed in the sign-in dialog, never at a terminal: the
+server checks the password (SCRAM; a wrong one is refused in the dialog, which stays, and
+nothing counts it at the console), the database the code. Then the main window shows the
+incident and the incident commander's acknowledgement is stored under the login role's name.
+The idle lock revokes the ticket in the database and unlocking asks the password and a new
+code; closing the console signs out (the ticket revoked). A wrong code leaves no window with
+incident data; a URL without a name makes the name editable."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ import pytest
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QLabel, QWidget
 from pytestqt.qtbot import QtBot
+from sqlalchemy.engine import make_url
 
 from dispatch_console.cli import main
 from dispatch_console.domain import events as ev
@@ -65,7 +68,7 @@ def scram() -> Iterator[tuple[PrivateCluster, str]]:
 
 
 class _Terminal(io.StringIO):
-    """Standard input at a terminal (the console asks the PostgreSQL password there)."""
+    """Standard input at a terminal: even there, the password is asked by the dialog only."""
 
     def isatty(self) -> bool:
         return True
@@ -73,7 +76,8 @@ class _Terminal(io.StringIO):
 
 @pytest.fixture
 def at_a_terminal(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[str]:
-    """The password prompt answered with :data:`PASSWORD`; the prompts seen."""
+    """No password anywhere (URL, PGPASSWORD, ~/.pgpass) and standard input a terminal; the
+    terminal prompts seen (there must be none: the sign-in dialog asks the password)."""
     prompts: list[str] = []
 
     def ask(prompt: str = "") -> str:
@@ -84,6 +88,8 @@ def at_a_terminal(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[str]:
     monkeypatch.setattr(getpass, "getpass", ask)
     monkeypatch.delenv("PGOPTIONS", raising=False)
     monkeypatch.delenv("PGPASSWORD", raising=False)
+    monkeypatch.delenv("PGPASSFILE", raising=False)
+    monkeypatch.delenv("PGUSER", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.pgpass; the console's settings
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     return prompts
@@ -171,20 +177,37 @@ def test_console_on_postgresql_signs_in_acts_locks_and_signs_out(
 ) -> None:
     cluster, owner_url = scram
     secret = create_login(owner_url, IC, "incident commander", PASSWORD)
-    console_url = url_as(cluster, IC, None, "dispatch")  # no password: asked at the terminal
+    console_url = url_as(cluster, IC, None, "dispatch")  # no password: the dialog asks it
     url = url_as(cluster, IC, PASSWORD, "dispatch")
     seen: dict[str, Any] = {}
 
     def script() -> Generator[Step, None, None]:
         yield lambda: shown(SignInDialog) is not None
         dialog: SignInDialog = shown(SignInDialog)
-        # The password was the server's (SCRAM, at connecting): the dialog asks only the code.
+        # No password was found: the dialog asks it (the name, the URL's, read-only) and the code.
         assert dialog.name.text() == IC and dialog.name.isReadOnly()
-        assert dialog.password.isHidden() and not dialog.code.isHidden()
-        qtbot.keyClicks(dialog.code, _wrong(secret))
+        assert not dialog.password.isHidden() and not dialog.code.isHidden()
+        # A wrong password: the server refuses it (SCRAM); the dialog says so and stays, and
+        # nothing is counted (the database never saw the code: no audit event below).
+        qtbot.keyClicks(dialog.password, "not the password at all")
+        qtbot.keyClicks(dialog.code, _code(secret))
         dialog.buttons.accepted.emit()
         yield lambda: "NOT SIGNED IN" in dialog.message.text()
+        refused = dialog.message.text()
+        assert "password authentication failed" in refused, refused
+        assert "nothing is counted" in refused, refused
+        host = make_url(cluster.url)
+        assert str(host.port) not in refused and str(host.host) not in refused, refused
+        assert shown(MainWindow) is None and dialog.account is None and dialog.isVisible()
+        assert dialog.password.text() == "" and dialog.code.text() == ""
+        # The right password with a wrong code: the database refuses (and counts) the code.
+        qtbot.keyClicks(dialog.password, PASSWORD)
+        qtbot.keyClicks(dialog.code, _wrong(secret))
+        dialog.buttons.accepted.emit()
+        yield lambda: "NOT SIGNED IN" in dialog.message.text() and dialog.message.text() != refused
+        assert "one-time code not accepted" in dialog.message.text()
         assert shown(MainWindow) is None and dialog.account is None
+        qtbot.keyClicks(dialog.password, PASSWORD)
         qtbot.keyClicks(dialog.code, _code(secret))
         dialog.buttons.accepted.emit()
         yield lambda: shown(MainWindow) is not None
@@ -241,7 +264,7 @@ def test_console_on_postgresql_signs_in_acts_locks_and_signs_out(
     code = main(["console", "--db", console_url, "--no-gateway", "--witness", str(witness)])
     driver.check()
     assert code == 0
-    assert at_a_terminal == [f"PostgreSQL password of {IC}: "]
+    assert at_a_terminal == []  # nothing asked at the terminal
     acks = seen["acks"]
     assert [e.actor for e in acks] == [ev.Actor(ev.ActorKind.CONSOLE_USER, IC)]
     assert acks[0].payload.by == IC  # type: ignore[attr-defined]
@@ -254,12 +277,13 @@ def test_console_on_postgresql_signs_in_acts_locks_and_signs_out(
 
 
 def test_a_wrong_code_leaves_no_window_with_incident_data(
-    scram: tuple[PrivateCluster, str], at_a_terminal: list[str], tmp_path: Path
+    scram: tuple[PrivateCluster, str], at_a_terminal: list[str], qtbot: QtBot, tmp_path: Path
 ) -> None:
     cluster, owner_url = scram
     name = "Capt. Wrong Code"
     secret = create_login(owner_url, name, "incident commander", PASSWORD)
-    console_url = url_as(cluster, name, None, "dispatch")
+    server = make_url(cluster.url)
+    console_url = f"postgresql://{server.host}:{server.port}/dispatch"  # no name, no password
     before = {id(w) for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)}
 
     def new_windows() -> list[QWidget]:
@@ -272,10 +296,16 @@ def test_a_wrong_code_leaves_no_window_with_incident_data(
     def script() -> Generator[Step, None, None]:
         yield lambda: shown(SignInDialog) is not None
         dialog: SignInDialog = shown(SignInDialog)
+        # The URL names no login role: the name is typed, with the password and the code.
+        assert dialog.name.text() == "" and not dialog.name.isReadOnly()
+        assert not dialog.password.isHidden()
+        qtbot.keyClicks(dialog.name, name)
         for _ in range(2):
+            dialog.password.setText(PASSWORD)
             dialog.code.setText(_wrong(secret))
             dialog.try_sign_in()
             yield lambda: "NOT SIGNED IN" in dialog.message.text()
+            assert "one-time code not accepted" in dialog.message.text()
             dialog.message.setText("")
         assert shown(MainWindow) is None and not new_windows()
         dialog.reject()  # the user gives up

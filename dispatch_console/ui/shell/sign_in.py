@@ -15,6 +15,7 @@ sounds while locked; only the incident is hidden.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -35,6 +36,8 @@ from PySide6.QtWidgets import (
 
 from dispatch_console.store import Store
 from dispatch_console.store import accounts as acc
+
+log = logging.getLogger(__name__)
 
 #: Idle time after which a session locks (seconds).
 LOCK_AFTER_S = 15 * 60.0
@@ -64,10 +67,14 @@ def _in_thread(work: Callable[[], object], receiver: Callable[[object], None]) -
 class SignInDialog(QDialog):
     """Name, password, one-time code; OK checks them (see the module docstring).
 
-    ``postgres_role``: the console's PostgreSQL login role (the server checked its password
-    with SCRAM when the console connected); the dialog asks for its one-time code, which the
-    database checks (:func:`dispatch_console.store.pgroles.second_factor`): until it passes,
-    the database shows this session no incident and refuses its events."""
+    ``postgres_role``: the console's PostgreSQL login role (name, role); the dialog asks for
+    its one-time code, which the database checks
+    (:func:`dispatch_console.store.pgroles.second_factor`): until it passes, the database shows
+    this session no incident and refuses its events. ``ask_postgres_password``: no password
+    was found (URL, ``PGPASSWORD``, ``~/.pgpass``), so the dialog asks it too (and the name,
+    if the URL has none: the role is then the one registered for the login role) and the
+    console connects with it (:attr:`store_url` then carries it); a password the server
+    refuses is counted by nothing here (the server logs it) and the dialog stays."""
 
     def __init__(
         self,
@@ -76,11 +83,14 @@ class SignInDialog(QDialog):
         console: str = "",
         parent: QWidget | None = None,
         postgres_role: tuple[str, str] | None = None,
+        *,
+        ask_postgres_password: bool = False,
     ) -> None:
         super().__init__(parent)
         self.store_url = store_url
         self.console = console
         self.postgres_role = postgres_role
+        self.ask_postgres_password = ask_postgres_password and postgres_role is not None
         self.account: acc.Account | None = None
         self._pending: _Done | None = None
         self.setWindowTitle("Sign in — Dispatch Console")
@@ -105,15 +115,33 @@ class SignInDialog(QDialog):
         form.addRow("One-time code", self.code)
         form.addRow(self.buttons)
         (self.password if name else self.name).setFocus()
-        if postgres_role is not None:  # the password was the server's, at connecting
+        if postgres_role is not None and self.ask_postgres_password:
+            # The database server checks the password (SCRAM) as the console connects, then
+            # the database the code. The name is the URL's login role, if it names one.
             self.name.setText(postgres_role[0])
-            self.name.setReadOnly(True)
+            self._name_fixed(bool(postgres_role[0]))
+            self.message.setText(
+                "Your PostgreSQL password is checked by the database server, your one-time "
+                "code by the database. Every action you take is recorded under your account."
+            )
+            self.setMinimumWidth(440)  # the message and the code's hint whole
+            (self.password if postgres_role[0] else self.name).setFocus()
+        elif postgres_role is not None:  # the password was the server's, at connecting
+            self.name.setText(postgres_role[0])
+            self._name_fixed(True)
             form.setRowVisible(self.password, False)
             self.message.setText(
                 "Password checked by the database server. Enter your one-time code: every "
                 "action you take is recorded under your account."
             )
             self.code.setFocus()
+
+    def _name_fixed(self, fixed: bool) -> None:
+        """The login role named by the URL: shown as text, not as a field to type in."""
+        self.name.setReadOnly(fixed)
+        self.name.setFrame(not fixed)
+        if fixed:
+            self.name.setFocusPolicy(Qt.FocusPolicy.NoFocus)
 
     def try_sign_in(self) -> None:
         if self._pending is not None:
@@ -122,27 +150,38 @@ class SignInDialog(QDialog):
         self.buttons.setEnabled(False)
         self.message.setText("Checking…")
 
-        postgres_role = self.postgres_role
+        postgres_role, url = self.postgres_role, self.store_url
+        ask_password = self.ask_postgres_password
 
-        def work() -> acc.Account:
+        def work() -> object:
+            if postgres_role is not None and ask_password:
+                if not name or not password:
+                    raise acc.SignInRefused("enter your name and your PostgreSQL password")
+                login_url = acc.pg_login_url(url or "", name, password)
+                # The server checks the password (SCRAM); nothing here counts a refusal.
+                return login_url, _pg_second_factor(login_url, *acc.pg_login(login_url), code)
             if postgres_role is not None:
-                return _pg_second_factor(self.store_url, *postgres_role, code)
-            with Store(self.store_url, migrate=False) as store:
-                return acc.sign_in(store, name, password, code, console=self.console)
+                return url, _pg_second_factor(url, *postgres_role, code)
+            with Store(url, migrate=False) as store:
+                return url, acc.sign_in(store, name, password, code, console=self.console)
 
         self._pending = _in_thread(work, self._done)
 
     def _done(self, result: object) -> None:
         self._pending = None
         self.buttons.setEnabled(True)
-        if isinstance(result, acc.Account):
-            self.account = result
+        if isinstance(result, tuple):
+            self.store_url, self.account = result
             self.accept()
             return
         self.password.clear()
         self.code.clear()
-        self.password.setFocus()
-        why = str(result) if isinstance(result, acc.SignInRefused) else f"{result}"
+        (self.code if self.password.isHidden() else self.password).setFocus()
+        if isinstance(result, acc.SignInRefused):
+            why = str(result)
+        else:  # never the exception's text: a database's message names hosts and users
+            log.warning("sign-in failed: %s", type(result).__name__)
+            why = "the check could not be made (see the log)"
         self.message.setText(f"NOT SIGNED IN — {why}")
 
 
