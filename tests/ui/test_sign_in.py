@@ -13,7 +13,7 @@ from pytestqt.qtbot import QtBot
 from dispatch_console.domain import events as ev
 from dispatch_console.store import Store
 from dispatch_console.store import accounts as acc
-from dispatch_console.ui.shell.sign_in import SessionLock, SignInDialog
+from dispatch_console.ui.shell.sign_in import REFUSED_STYLE, SessionLock, SignInDialog
 
 ADMIN = ev.Actor(ev.ActorKind.SYSTEM, "cli:admin")
 PASSWORD = "correct horse battery"
@@ -42,6 +42,7 @@ def test_the_impostor_cannot_sign_in_and_the_role_is_the_account_s(
     dialog.try_sign_in()
     qtbot.waitUntil(lambda: "NOT SIGNED IN" in dialog.message.text(), timeout=20_000)
     assert dialog.account is None and dialog.password.text() == ""
+    assert dialog.message.styleSheet() == REFUSED_STYLE  # the refusal stands out, red and bold
     # The real dispatcher signs in; the role is the account's.
     dialog.name.setText("Dispatcher A. Moreno")
     dialog.password.setText(PASSWORD)
@@ -86,6 +87,7 @@ def test_an_idle_session_locks_and_hides_the_incident_until_the_password(
     dialog = lock.dialog
     qtbot.waitUntil(lambda: "NOT UNLOCKED" in dialog.message.text(), timeout=20_000)
     assert lock.locked and not central.isVisible()
+    assert dialog.message.styleSheet() == REFUSED_STYLE
     lock.dialog.password.setText(PASSWORD)
     with qtbot.waitSignal(lock.locked_changed, timeout=20_000):
         lock.dialog.try_unlock()

@@ -114,6 +114,7 @@ class SignInDialog(QDialog):
         form.addRow("Password", self.password)
         form.addRow("One-time code", self.code)
         form.addRow(self.buttons)
+        self.setMinimumWidth(440)  # the message and the code's hint whole
         (self.password if name else self.name).setFocus()
         if postgres_role is not None and self.ask_postgres_password:
             # The database server checks the password (SCRAM) as the console connects, then
@@ -124,7 +125,6 @@ class SignInDialog(QDialog):
                 "Your PostgreSQL password is checked by the database server, your one-time "
                 "code by the database. Every action you take is recorded under your account."
             )
-            self.setMinimumWidth(440)  # the message and the code's hint whole
             (self.password if postgres_role[0] else self.name).setFocus()
         elif postgres_role is not None:  # the password was the server's, at connecting
             self.name.setText(postgres_role[0])
@@ -148,7 +148,7 @@ class SignInDialog(QDialog):
             return
         name, password, code = self.name.text().strip(), self.password.text(), self.code.text()
         self.buttons.setEnabled(False)
-        self.message.setText("Checking…")
+        _say(self.message, "Checking…")
 
         postgres_role, url = self.postgres_role, self.store_url
         ask_password = self.ask_postgres_password
@@ -182,7 +182,21 @@ class SignInDialog(QDialog):
         else:  # never the exception's text: a database's message names hosts and users
             log.warning("sign-in failed: %s", type(result).__name__)
             why = "the check could not be made (see the log)"
-        self.message.setText(f"NOT SIGNED IN — {why}")
+        _say_refused(self.message, f"NOT SIGNED IN — {why}")
+
+
+#: A refusal stands out at 3 a.m.: bold, in a red legible on a light or a dark dialog.
+REFUSED_STYLE = "color: #e53935; font-weight: bold;"
+
+
+def _say(label: QLabel, text: str) -> None:
+    label.setStyleSheet("")
+    label.setText(text)
+
+
+def _say_refused(label: QLabel, text: str) -> None:
+    label.setStyleSheet(REFUSED_STYLE)
+    label.setText(text)
 
 
 def _pg_second_factor(url: str | None, name: str, role: str, code: str) -> acc.Account:
@@ -267,8 +281,10 @@ class UnlockDialog(QDialog):
             self.accept()
         else:
             what = "password or one-time code" if self.ask_code else "password"
-            self.message.setText(
-                f"NOT UNLOCKED — wrong {what} for {self.user_name} (five failures lock the account)"
+            _say_refused(
+                self.message,
+                f"NOT UNLOCKED — wrong {what} for {self.user_name} "
+                "(five failures lock the account)",
             )
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
