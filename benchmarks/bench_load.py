@@ -188,6 +188,22 @@ def _cpu_s(pid: int) -> float:
     return sum(int(fields[i]) for i in (11, 12)) / ticks
 
 
+def _profile(pid: int, seconds: float, name: str) -> subprocess.Popen[bytes] | None:
+    """With $BENCH_PROFILE set to a folder, py-spy (installed by hand, not a dependency)
+    samples the gateway process through the measured window into ``FOLDER/NAME.txt``
+    (collapsed stacks), for finding where its time goes."""
+    folder = os.environ.get("BENCH_PROFILE")
+    if not folder:
+        return None
+    out = Path(folder) / f"{name}.txt"
+    spy = Path(sys.executable).with_name("py-spy")
+    return subprocess.Popen(
+        [str(spy), "record", "-p", str(pid), "-d", str(int(seconds)), "-r", "200", "--nonblocking",
+         "-f", "raw", "-o", str(out), "--threads"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
 def _percentile(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
@@ -285,7 +301,10 @@ def run_step(
             assert json.loads(line)["kind"] == "started", line
         time.sleep(warmup)
         cpu_before = _cpu_s(ports["pid"])
+        profiler = _profile(ports["pid"], seconds, f"{label}-{phones}")
         time.sleep(seconds)
+        if profiler is not None:
+            profiler.wait(30)
         cpu_after = _cpu_s(ports["pid"])
         connection = http.client.HTTPConnection("127.0.0.1", ports["http"], timeout=60)
         connection.request("GET", "/v1/health?stats")
