@@ -350,7 +350,9 @@ def show(row: dict[str, Any]) -> None:
         f"({row['gateway_cpu_share']:.0%} of a core; generators {row['generator_cpu_s']:.0f} s)"
         f"\n    inside the gateway (read to answer, last 5,000): p50 "
         f"{row['inside']['recent_p50_ms']} ms, p99 {row['inside']['recent_p99_ms']} ms; "
-        f"{row['inside']['grouped']} requests in {row['inside']['groups']} group commits",
+        f"{row['inside']['grouped']} requests in {row['inside']['groups']} group commits "
+        f"(each on the writer: p50 {row['inside'].get('group_p50_ms')} ms, p99 "
+        f"{row['inside'].get('group_p99_ms')} ms, max {row['inside'].get('group_max_ms')} ms)",
         flush=True,
     )
 

@@ -229,6 +229,8 @@ class Gateway:
         #: Seconds from a device-messages request read to its answer, the latest ones (what
         #: the gateway itself adds; a sender also sees the network and the event loop).
         self.answer_times: deque[float] = deque(maxlen=5000)
+        #: Seconds each recent group commit took on the writer (validation, commit, answers).
+        self.group_times: deque[float] = deque(maxlen=2000)
         #: Group commits made, and the requests they answered (health, benchmark).
         self.groups = 0
         self.grouped = 0
@@ -414,8 +416,21 @@ class Gateway:
                         continue
                 await self.on_writer(self._tick)
                 self._last_tick = time.monotonic()
+                # Keys in use read again before they expire: off the writer (a read of every
+                # phone's key, which group commits need not wait behind).
+                core = self.core
+                if core is not None and self.store_down is None:
+                    await loop.run_in_executor(None, self._refresh_keys, core)
             except Exception:
                 log.exception("gateway flush failed")
+
+    @staticmethod
+    def _refresh_keys(core: GatewayCore) -> None:
+        try:
+            core.refresh_keys()
+        except Exception as exc:
+            if not unreachable(exc):
+                raise
 
     def _store_answers(self) -> bool:
         """Whether the store answers a read (off the writer thread, while it is down)."""
@@ -449,7 +464,6 @@ class Gateway:
             if time.monotonic() - self._reference_read_at > REFERENCE_EVERY_S:
                 core.remember_reference()
                 self._reference_read_at = time.monotonic()
-            core.refresh_keys()
             if self.monitor is not None:
                 self.monitor.check()
         except Exception as exc:
@@ -762,6 +776,7 @@ class Gateway:
         """On the writer: answer the device-message requests waiting, up to
         :data:`HTTP_GROUP_MAX`, with one durable commit; requests arriving meanwhile make the
         next group (the longer a commit takes, the more the next one carries)."""
+        began = time.monotonic()
         group: list[_Waiting] = []
         with self._http_lock:
             while self._http_waiting and len(group) < HTTP_GROUP_MAX:
@@ -777,8 +792,10 @@ class Gateway:
             failed = error(500, "internal error; retry later")
             replies = [failed] * len(group)
         finally:
-            for waiting, reply in zip(group, replies, strict=False):
-                loop.call_soon_threadsafe(_resolve, waiting.future, reply)
+            # One wake-up of the loop for the whole group (not one per request).
+            answered = [(w.future, reply) for w, reply in zip(group, replies, strict=False)]
+            loop.call_soon_threadsafe(_resolve_all, answered)
+            self.group_times.append(time.monotonic() - began)
             with self._http_lock:
                 if self._http_waiting:
                     self._writer.submit(self._answer_group, loop)
@@ -899,6 +916,13 @@ class Gateway:
             "recent_p50_ms": round(times[len(times) // 2] * 1000, 1) if times else None,
             "recent_p99_ms": round(times[int(len(times) * 0.99)] * 1000, 1) if times else None,
         }
+        groups = sorted(self.group_times)
+        if groups:
+            body["device_messages"]["group_p50_ms"] = round(groups[len(groups) // 2] * 1000, 1)
+            body["device_messages"]["group_p99_ms"] = round(
+                groups[int(len(groups) * 0.99)] * 1000, 1
+            )
+            body["device_messages"]["group_max_ms"] = round(groups[-1] * 1000, 1)
         return web.json_response(body)
 
     # --- Cursor-on-Target ---------------------------------------------------------------------
@@ -1245,6 +1269,11 @@ class _Waiting:
 def _resolve(future: asyncio.Future[Reply], reply: Reply) -> None:
     if not future.done():  # (the sender may have gone)
         future.set_result(reply)
+
+
+def _resolve_all(answered: list[tuple[asyncio.Future[Reply], Reply]]) -> None:
+    for future, reply in answered:
+        _resolve(future, reply)
 
 
 def _no_banner() -> None:

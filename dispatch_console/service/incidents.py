@@ -114,6 +114,9 @@ class IncidentService:
         self.clock = clock or store._clock
         self._lock = threading.RLock()
         self._live: dict[str, IncidentState] = {}
+        #: incident id -> (its live state, a sequence number up to which everything stored in
+        #: it was folded into that state): see ``_fold_foreign``.
+        self._checked: dict[str, tuple[IncidentState, int]] = {}
         self._subscribers: list[Subscriber] = []
         #: The store's sequence :meth:`catch_up` has read up to (None: not started).
         self._seen_seq: int | None = None
@@ -343,12 +346,17 @@ class IncidentService:
         a console's directive must reach the gateway's subscribers (its TAK push, the
         monitor) however it was first seen."""
         foreign: list[ev.Event] = []
+        checked = self._checked
         for incident_id in incident_ids:
             live = self._live[incident_id]
+            known = checked.get(incident_id)
+            if known is not None and known[0] is live and tx.quiet_since(known[1]):
+                continue  # nobody else stored anything since it was last read: no query
             events = list(tx.read(incident_id, live.last_seq))
             if events:
                 fold(events, live)
                 foreign.extend(events)
+            checked[incident_id] = (live, tx.seq_at_start())
         return foreign
 
     def _publish_foreign(self, foreign: list[ev.Event]) -> None:
