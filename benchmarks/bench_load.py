@@ -30,6 +30,7 @@ import random
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from contextlib import ExitStack
@@ -311,8 +312,142 @@ def _merged(parts: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+class Extras:
+    """``--with-cot-and-activations``: while the phones send, a burst of CoT position reports
+    over UDP (another process; :data:`COT_RATE` a second for :data:`COT_SECONDS`) and an
+    activation joining the open incident every :data:`ACTIVATION_EVERY_S`."""
+
+    def __init__(self, url: str, port: int, udp_port: int, key: tuple[str, str]) -> None:
+        from bench_gateway import parse_ceiling, udp_messages
+
+        self.url, self.port, self.udp_port, self.key = url, port, udp_port, key
+        # The bare parse of the same reports, measured before the run (the ratio's base): the
+        # best of three, as a shared machine's noise only ever slows it.
+        sample = udp_messages(COT_DEVICES, 20_000)
+        self.ceiling = max(parse_ceiling(sample) for _ in range(3))
+        self.activations: list[tuple[str, float, float]] = []  # (alert id, sent, answered)
+        self.cot_first_send = 0.0
+        self.cot_offered = 0
+        self.cot_send_s = 0.0
+        self._threads: list[threading.Thread] = []
+
+    def start(self, measured_from: float) -> None:
+        self._threads = [
+            threading.Thread(target=self._cot, args=(measured_from + 3.0,), daemon=True),
+            threading.Thread(target=self._activate, args=(measured_from,), daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def join(self) -> None:
+        for thread in self._threads:
+            thread.join(120)
+
+    def _cot(self, at: float) -> None:
+        time.sleep(max(0.0, at - time.time()))
+        sender = subprocess.run(
+            [sys.executable, str(Path(__file__).with_name("bench_gateway.py")), "--send-udp",
+             str(self.udp_port), "--udp-rate", str(COT_RATE), "--udp-seconds", str(COT_SECONDS),
+             "--devices", str(COT_DEVICES)],
+            check=True, capture_output=True, text=True, cwd=ROOT,
+        )  # fmt: skip
+        first, took = sender.stdout.split()
+        self.cot_first_send, self.cot_send_s = float(first), float(took)
+        self.cot_offered = int(COT_RATE * COT_SECONDS)
+
+    def _activate(self, start: float) -> None:
+        import http.client
+
+        from dispatch_console.domain.timeutil import iso
+        from dispatch_console.feeds.auth import sign
+
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        n = 0
+        while time.time() < start + ACTIVATION_SECONDS:
+            alert_id = f"join-{n}"
+            body = json.dumps({"id": alert_id, "school_id": "lincoln-hs", "type": "lockdown",
+                               "activated_at": iso(time.time_ns() // 1000)}).encode()  # fmt: skip
+            headers = {
+                "X-Dispatch-Key-Id": self.key[0],
+                "X-Dispatch-Signature": sign(self.key[1].encode(), int(time.time()), body),
+            }
+            sent = time.time()
+            connection.request("POST", "/v1/activations", body, headers)
+            response = connection.getresponse()
+            response.read()
+            if response.status == 202:
+                self.activations.append((alert_id, sent, time.time()))
+            n += 1
+            time.sleep(max(0.0, sent + ACTIVATION_EVERY_S - time.time()))
+
+    def figures(self, console: Any = None) -> dict[str, Any]:
+        """What the extras measured (after the run)."""
+        from sqlalchemy import text
+
+        from dispatch_console.store import Store
+
+        with Store(self.url) as store, store._reader.connect() as conn:
+            count, _, last = conn.execute(
+                text(
+                    "SELECT count(*), min(received_at_us), max(received_at_us) FROM events "
+                    "WHERE idempotency_key LIKE 'cot:%'"
+                )
+            ).one()
+            seqs = dict(
+                conn.execute(
+                    text(
+                        "SELECT idempotency_key, seq FROM events WHERE type = 'alert_received' "
+                        "AND idempotency_key LIKE :key"
+                    ),
+                    {"key": f"{self.key[0]}/join-%"},
+                ).all()
+            )
+        stored = int(count or 0)
+        span = (last / 1e6 - self.cot_first_send) if stored else float("nan")
+        rate = stored / span if stored and span > 0 else float("nan")
+        answered = [(b - a) * 1000 for _, a, b in self.activations]
+        shown = []
+        if console is not None:
+            for alert_id, sent, _ in self.activations:
+                seq = seqs.get(f"{self.key[0]}/{alert_id}")
+                if seq is not None and seq in console.seen_us:
+                    shown.append(console.seen_us[seq] / 1000 - sent * 1000)
+        return {
+            "cot_offered": self.cot_offered,
+            "cot_offered_rate": self.cot_offered / self.cot_send_s if self.cot_send_s else 0,
+            "cot_stored": stored,
+            "cot_rate": rate,
+            "cot_ratio": rate / self.ceiling,
+            "ceiling": self.ceiling,
+            "activations": len(self.activations),
+            "activation_p50_ms": _percentile(answered, 50),
+            "activation_p99_ms": _percentile(answered, 99),
+            "activation_max_ms": max(answered, default=float("nan")),
+            "shown": len(shown),
+            "shown_p99_ms": _percentile(shown, 99),
+            "shown_max_ms": max(shown, default=float("nan")),
+        }
+
+
+#: CoT reports a second, for how long, from how many TAK uids (``--with-cot-and-activations``).
+COT_RATE = 30_000
+COT_SECONDS = 2.0
+COT_DEVICES = 200
+#: An activation every this many seconds for this long (``--with-cot-and-activations``).
+ACTIVATION_EVERY_S = 0.5
+ACTIVATION_SECONDS = 15.0
+
+
 def run_step(
-    url: str, folder: Path, phones: int, seconds: float, interval: float, label: str
+    url: str,
+    folder: Path,
+    phones: int,
+    seconds: float,
+    interval: float,
+    label: str,
+    *,
+    extras: bool = False,
+    console: Any = None,
 ) -> dict[str, Any]:
     from bench_gateway import setup
     from bench_propagation import gateway_process
@@ -383,9 +518,14 @@ def run_step(
         time.sleep(warmup)
         cpu_before = _cpu_s(ports["pid"])
         profiler = _profile(ports["pid"], seconds, f"{label}-{phones}")
+        more = Extras(url, ports["http"], ports["udp"], key) if extras else None
+        if more is not None:
+            more.start(time.time())
         time.sleep(seconds)
         if profiler is not None:
             profiler.wait(30)
+        if more is not None:
+            more.join()
         cpu_after = _cpu_s(ports["pid"])
         connection = http.client.HTTPConnection("127.0.0.1", ports["http"], timeout=60)
         connection.request("GET", "/v1/health?stats")
@@ -399,6 +539,7 @@ def run_step(
                     parts.append(record)
             generator.wait(120)
     result = _merged(parts)
+    extra = more.figures(console) if more is not None else None
     counts = result["counts"]
     latencies = result["latencies"]
     answered = counts.get("answered", 0)
@@ -426,7 +567,29 @@ def run_step(
         "gateway_cpu_share": (cpu_after - cpu_before) / seconds,
         "generator_cpu_s": result["generator_cpu_s"],
         "inside": inside,
+        "extras": extra,
     }
+
+
+def show_extras(extra: dict[str, Any]) -> None:
+    print(
+        f"    while they sent: CoT over UDP, {extra['cot_offered']:,} reports offered at "
+        f"{extra['cot_offered_rate']:,.0f}/s: {extra['cot_stored']:,} stored "
+        f"({extra['cot_offered'] - extra['cot_stored']:,} lost), {extra['cot_rate']:,.0f} stored/s "
+        f"end to end, {extra['cot_ratio']:.2f} of the bare parse ({extra['ceiling']:,.0f}/s)"
+        f"   (targets: >= 20,000/s lossless, >= 0.3)"
+        f"\n    activations joining the incident: {extra['activations']}, POST -> 202 (stored and "
+        f"published to the gateway's subscribers) p50 {extra['activation_p50_ms']:.0f} ms, "
+        f"p99 {extra['activation_p99_ms']:.0f} ms, max {extra['activation_max_ms']:.0f} ms"
+        f"   (target p99 <= 100 ms)"
+        + (
+            f"; shown in the console's window: {extra['shown']}, p99 {extra['shown_p99_ms']:.0f}"
+            f" ms, max {extra['shown_max_ms']:.0f} ms"
+            if extra["shown"]
+            else ""
+        ),
+        flush=True,
+    )
 
 
 def show(row: dict[str, Any]) -> None:
@@ -452,6 +615,8 @@ def show(row: dict[str, Any]) -> None:
         f"{row['inside'].get('loop_lag_max_ms')} ms (last 30 s)",
         flush=True,
     )
+    if row.get("extras"):
+        show_extras(row["extras"])
 
 
 def main() -> None:
@@ -461,6 +626,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--overload", type=float, default=0.0, help="times the largest load")
     parser.add_argument("--no-console", action="store_true", help="PostgreSQL: no console")
+    parser.add_argument(
+        "--with-cot-and-activations",
+        action="store_true",
+        help="at the largest N: a CoT burst and activations while the phones send",
+    )
     # The load generator's own arguments (run by the driver in another process).
     parser.add_argument("--generate", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -484,7 +654,10 @@ def main() -> None:
         if args.db in ("sqlite", "both"):
             for n in phones:
                 url = f"sqlite:///{folder / f'sqlite-{n}.sqlite3'}"
-                rows.append(run_step(url, folder, n, args.seconds, INTERVAL_S, "sqlite"))
+                extras = args.with_cot_and_activations and n == max(phones)
+                rows.append(
+                    run_step(url, folder, n, args.seconds, INTERVAL_S, "sqlite", extras=extras)
+                )
                 show(rows[-1])
             if args.overload:
                 n = max(phones)
@@ -506,12 +679,19 @@ def main() -> None:
                 try:
                     with ExitStack() as stack:
                         url = stack.enter_context(fresh_database(SERVER))
+                        console = None
                         if not args.no_console:
                             name, role = USERS[0]
                             console = ConsoleProcess(url, name, role, folder / f"console-{n}.log")
                             stack.callback(console.stop)
                             console.wait_ready(timeout=120)
-                        row = run_step(url, folder, n, args.seconds, interval, label)
+                        extras = (
+                            args.with_cot_and_activations
+                            and n == max(phones)
+                            and interval == INTERVAL_S
+                        )
+                        row = run_step(url, folder, n, args.seconds, interval, label,
+                                       extras=extras, console=console)  # fmt: skip
                 except Unreachable as exc:
                     print(f"PostgreSQL skipped: {exc}")
                     break

@@ -68,7 +68,7 @@ TLS_HANDSHAKE_TIMEOUT_S = 10.0
 CERT_RECHECK_S = 30.0
 #: The most CoT UDP reports stored in one transaction (the writer is busy about 12 us per
 #: report: a group this size keeps an HTTP request waiting behind it for ~100 ms at most).
-UDP_GROUP_MAX = 8000
+UDP_GROUP_MAX = 2000
 #: CoT UDP reports waiting for the writer at most before the pump stops reading the worker.
 UDP_GATHERED_MAX = 4 * UDP_GROUP_MAX
 #: Journaled messages forwarded in one go on the writer (then it takes other work, and goes on).

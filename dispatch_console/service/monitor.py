@@ -194,6 +194,7 @@ class Monitor:
 #: Events that change nothing the monitor derives from (who acknowledged what, deliveries).
 _NEUTRAL = frozenset(
     {
+        ev.AlertReceived.TYPE,
         ev.AlertAcknowledged.TYPE,
         ev.AlertRevised.TYPE,
         ev.DirectiveDelivered.TYPE,
