@@ -402,7 +402,8 @@ def _device(row: Any) -> Device:
 
 _PG_UPDATE_POSITIONS = (
     "UPDATE devices AS d SET last_lon = u.x, last_lat = u.y, last_at_us = u.t "
-    "FROM unnest(%s::varchar[], %s::float8[], %s::float8[], %s::bigint[]) AS u(id, x, y, t) "
+    "FROM (SELECT e->>0 AS id, (e->>1)::float8 AS x, (e->>2)::float8 AS y, "
+    "(e->>3)::bigint AS t FROM json_array_elements(%s::json) AS e) AS u "
     "WHERE d.device_id = u.id AND (d.last_at_us IS NULL OR d.last_at_us < u.t)"
 )
 
@@ -421,8 +422,8 @@ def write_device_positions(
             kept = newest.get(position[0])
             if kept is None or kept[3] < position[3]:
                 newest[position[0]] = position
-        columns = tuple(list(column) for column in zip(*newest.values(), strict=True))
-        conn.exec_driver_sql(_PG_UPDATE_POSITIONS, columns)
+        rows = msgspec.json.encode(list(newest.values())).decode()
+        conn.exec_driver_sql(_PG_UPDATE_POSITIONS, (rows,))
         return
     table = schema.devices
     statement = (
