@@ -28,9 +28,10 @@ until the console's window shows it). ``BENCH_PROFILE=FOLDER`` samples the gatew
 (installed by hand: ``.venv/bin/pip install py-spy``) through each measured window.
 
 Run: ``.venv/bin/python benchmarks/bench_load.py [--db sqlite|postgresql|both] [--phones
-100,400,1000,2000] [--seconds 20] [--overload 5] [--with-cot-and-activations]``. PostgreSQL: a fresh database on
-$DISPATCH_TEST_PG_URL (default the local test server), dropped at the end. The machine is
-shared: say how loaded it was (``uptime``) with the figures. Prints figures; asserts nothing.
+100,400,1000,2000] [--seconds 20] [--overload 5] [--with-cot-and-activations]``.
+PostgreSQL: a fresh database on $DISPATCH_TEST_PG_URL (default the local test server), dropped
+at the end. The machine is shared: say how loaded it was (``uptime``) with the figures. Prints
+figures; asserts nothing.
 """
 
 from __future__ import annotations
