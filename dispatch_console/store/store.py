@@ -199,7 +199,10 @@ class Store(RegistryMixin):
             # minutes the network stack would wait.
             engine = create_engine(self.url, connect_args=PG_CONNECT_ARGS)
             _ping_when_idle(engine)
-            self._writer = self._reader = self._cache_writer = engine
+            self._writer = self._cache_writer = engine
+            # Reads (streamed with server-side cursors, off the group commits' path) keep a
+            # ping on every checkout: a server that just restarted is found before the read.
+            self._reader = create_engine(self.url, pool_pre_ping=True, connect_args=PG_CONNECT_ARGS)
             placeholders = ", ".join(["%s"] * 11)
         else:
             raise StoreError(f"unsupported database {redact(self.url)}: use sqlite or postgresql")
