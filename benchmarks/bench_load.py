@@ -185,7 +185,7 @@ async def _generate(args: argparse.Namespace) -> dict[str, Any]:
     counts = Counter[str]()
     tasks: set[asyncio.Task[None]] = set()
 
-    async def send(idle: list[_Connection], raw: bytes, meant: float) -> None:
+    async def send(idle: list[tuple[_Connection, float]], raw: bytes, meant: float) -> None:
         """One request, meant to go at ``meant`` (monotonic): its latency is counted from then,
         so a generator or a loop running late adds to it rather than hiding it."""
         measured = window[0] <= meant < window[1]
@@ -195,8 +195,14 @@ async def _generate(args: argparse.Namespace) -> dict[str, Any]:
         for attempt in range(10):
             connection = None
             while idle and connection is None:
-                candidate = idle.pop()
-                connection = None if candidate.closed else candidate
+                # As HTTP clients do, a connection idle longer than the server keeps one
+                # (10 s) is not reused.
+                candidate, since = idle.pop()
+                if candidate.closed or time.monotonic() - since > IDLE_REUSE_S:
+                    if candidate.transport is not None:
+                        candidate.transport.close()
+                else:
+                    connection = candidate
             try:
                 if connection is None:
                     _, connection = await loop.create_connection(
@@ -204,7 +210,7 @@ async def _generate(args: argparse.Namespace) -> dict[str, Any]:
                     )
                 status, retry_after = await asyncio.wait_for(connection.request(raw), 60)
                 if not connection.closed:
-                    idle.append(connection)
+                    idle.append((connection, time.monotonic()))
             except (OSError, ConnectionError, TimeoutError):
                 if connection is not None and connection.transport is not None:
                     connection.transport.close()
@@ -235,7 +241,7 @@ async def _generate(args: argparse.Namespace) -> dict[str, Any]:
         counts["lost"] += 1
 
     async def phone(offset: float, requests: list[bytes]) -> None:
-        idle: list[_Connection] = []
+        idle: list[tuple[_Connection, float]] = []
         for tick, raw in enumerate(requests):
             meant = zero + offset + tick * interval
             if meant >= end:
@@ -307,6 +313,8 @@ def _percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
+#: A kept-alive connection idle longer than this is not reused (the gateway closes them at 10 s).
+IDLE_REUSE_S = 8.0
 #: Load generator processes (each sends for its share of the phones).
 GENERATORS = 2
 
