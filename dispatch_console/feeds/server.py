@@ -66,8 +66,9 @@ TAK_IDLE_TIMEOUT_S = 600.0
 TLS_HANDSHAKE_TIMEOUT_S = 10.0
 #: How often an open CoT TLS connection's certificate is checked again (revoked: closed).
 CERT_RECHECK_S = 30.0
-#: The most CoT UDP reports stored in one transaction (the writer is busy about 12 us per
-#: report: a group this size keeps an HTTP request waiting behind it for ~100 ms at most).
+#: The most CoT UDP reports stored in one transaction (the writer is busy 12 to 30 us per
+#: report: a group this size keeps the phones' group commits waiting behind it for 25 to 60 ms;
+#: 8,000 held them long enough, under a CoT burst, for their queue to age past admission).
 UDP_GROUP_MAX = 2000
 #: CoT UDP reports waiting for the writer at most before the pump stops reading the worker.
 UDP_GATHERED_MAX = 4 * UDP_GROUP_MAX
@@ -1425,9 +1426,9 @@ def serve(store_url: str | None, listen: Listen, *, journal_path: str | None = N
     # Two threads share the interpreter: the event loop (many short steps, each ending in a
     # system call that lets go of the GIL) and the writer (Python work between round trips to
     # the store). With the default 5 ms switch interval, each of the loop's sends or reads
-    # could wait up to 5 ms for the GIL while the writer runs, and each of the writer's round
-    # trips as long for the loop: measured, the loop ran 750 ms late at 5x load. 0.5 ms keeps
-    # both responsive for a negligible cost in switches.
+    # may wait up to 5 ms for the GIL while the writer runs Python, and each of the writer's
+    # round trips as long for the loop. 0.5 ms keeps both responsive for a small cost in
+    # switches.
     sys.setswitchinterval(GIL_SWITCH_S)
 
     async def main() -> None:
@@ -1448,7 +1449,7 @@ def serve(store_url: str | None, listen: Listen, *, journal_path: str | None = N
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     """uvloop's event loop where installed (Linux, macOS): its transports and selector are
-    C, which about halves what the loop costs per HTTP request (what bounds a gateway at 5x
+    C, so the loop spends less per HTTP request (the loop is what bounds a gateway at 5x
     load); asyncio's own loop otherwise."""
     try:
         import uvloop
