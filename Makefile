@@ -51,7 +51,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_replay.py
 	$(BIN)/python benchmarks/bench_playback.py
 	$(BIN)/python benchmarks/bench_propagation.py
-	$(BIN)/python benchmarks/bench_load.py
+	$(BIN)/python benchmarks/bench_load.py --overload 5 --with-cot-and-activations
 	$(BIN)/python benchmarks/bench_responder_page.py
 
 install: $(VENV)/.installed

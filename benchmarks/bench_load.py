@@ -8,15 +8,30 @@ status, open loop (a phone sends on its schedule whether or not its last request
 A 503 or 429 is backed off as its Retry-After says, and sent again (counted under ``resent``).
 With PostgreSQL, one real console (offscreen, LISTEN/NOTIFY) is attached throughout.
 
+The generator is cheap, so that it measures the gateway and not itself: every request is built
+and signed before the run (a signature holds for 5 minutes), sent as raw bytes on kept-alive
+connections (a phone opens another only while its last request is unanswered), and its latency
+counts from when it was MEANT to be sent, so a late generator adds to the figures rather than
+hiding load.
+
 Printed per N: offered and answered requests a second, latency p50/p99/max, the answer codes,
-how many were sent again, and the gateway process's CPU seconds per answered request. With
-``--overload X``, a last step offers X times the load of the largest N (each phone sends every
-5/X s): every request should still be answered within 1 s (stored, or 503 with Retry-After).
+how many were sent again, and the gateway process's CPU seconds per answered request; the
+shares answered 2xx and 503 (with their p99); and, from the gateway's health stats, its own
+answer times, group commit times and how late its event loop ran. With ``--overload X``, a last
+step offers X times the load of the largest N (each phone sends every 5/X s): every request
+should still be answered within 1 s (stored, or 503 with Retry-After). With
+``--with-cot-and-activations``, one more step at the largest N: while the phones send, a burst
+of CoT reports over UDP from another process (lossless? stored a second, against the bare parse
+of the same reports) and an activation joining the incident every 0.5 s (POST -> 202, which
+comes after the alert is stored and published to the gateway's subscribers; on PostgreSQL also
+until the console's window shows it). ``BENCH_PROFILE=FOLDER`` samples the gateway with py-spy
+(installed by hand: ``.venv/bin/pip install py-spy``) through each measured window.
 
 Run: ``.venv/bin/python benchmarks/bench_load.py [--db sqlite|postgresql|both] [--phones
-100,400,1000,2000] [--seconds 20] [--overload 5]``. PostgreSQL: a fresh database on
-$DISPATCH_TEST_PG_URL (default the local test server), dropped at the end. The machine is
-shared: say how loaded it was (``uptime``) with the figures. Prints figures; asserts nothing.
+100,400,1000,2000] [--seconds 20] [--overload 5] [--with-cot-and-activations]``.
+PostgreSQL: a fresh database on $DISPATCH_TEST_PG_URL (default the local test server), dropped
+at the end. The machine is shared: say how loaded it was (``uptime``) with the figures. Prints
+figures; asserts nothing.
 """
 
 from __future__ import annotations
@@ -30,6 +45,7 @@ import random
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from contextlib import ExitStack
@@ -60,104 +76,189 @@ def _iso(at_s: float) -> str:
     )
 
 
+class _Connection(asyncio.Protocol):
+    """One kept-alive HTTP/1.1 connection of the generator: a raw request written, the status
+    and ``Retry-After`` of its answer read (no HTTP client library: at 5x load the generator
+    must cost far less than the gateway it measures)."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.buffer = b""
+        self.waiter: asyncio.Future[tuple[int, str | None]] | None = None
+        self.closed = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        head_end = self.buffer.find(b"\r\n\r\n")
+        if head_end < 0:
+            return
+        head = self.buffer[:head_end].decode("latin-1").split("\r\n")
+        fields = {}
+        for line in head[1:]:
+            name, _, value = line.partition(":")
+            fields[name.strip().lower()] = value.strip()
+        length = int(fields.get("content-length", "0"))
+        if len(self.buffer) < head_end + 4 + length:
+            return
+        self.buffer = self.buffer[head_end + 4 + length :]
+        if fields.get("connection", "").lower() == "close":
+            self.closed = True
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result((int(head[0].split()[1]), fields.get("retry-after")))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_exception(ConnectionError("connection lost"))
+
+    async def request(self, raw: bytes) -> tuple[int, str | None]:
+        assert self.transport is not None
+        self.waiter = asyncio.get_running_loop().create_future()
+        self.transport.write(raw)
+        return await self.waiter
+
+
+def _messages(args: argparse.Namespace, n: int, device: str, first_at: float) -> list[bytes]:
+    """Every message body phone ``n`` sends, in order: an acknowledgement, then a position
+    every ``interval`` (a short random walk), and one "en route" status half-way."""
+    lon, lat = phone_home(n)
+    rng = random.Random(n)
+    ticks = int((args.warmup + args.seconds) / args.interval) + 2
+    bodies = []
+    for tick in range(ticks):
+        at = _iso(first_at + tick * args.interval)
+        if tick == 0:
+            message: dict[str, Any] = {
+                "id": f"ack-{device}", "kind": "ack", "at": at, "incident_id": args.incident,
+                "responding": True,
+            }  # fmt: skip
+        elif tick == int(args.seconds / args.interval / 2) + 1:
+            message = {"id": f"scene-{device}", "kind": "status", "at": at,
+                       "incident_id": args.incident, "status": "en_route"}  # fmt: skip
+        else:
+            lat += rng.uniform(-2e-5, 2e-5)
+            lon += rng.uniform(-2e-5, 2e-5)
+            message = {"id": f"p-{device}-{tick}", "kind": "position", "at": at,
+                       "lat": round(lat, 6), "lon": round(lon, 6), "accuracy_m": 6.0}  # fmt: skip
+        bodies.append(json.dumps({"messages": [message]}, separators=(",", ":")).encode())
+    return bodies
+
+
 async def _generate(args: argparse.Namespace) -> dict[str, Any]:
     import resource
-
-    import aiohttp
 
     from dispatch_console.feeds.auth import sign
 
     keys: dict[str, list[str]] = json.loads(Path(args.keys).read_text())
     phones = [f"dev-{i}" for i in range(args.phones) if i % args.generators == args.part]
-    base = f"http://127.0.0.1:{args.port}"
     interval = args.interval
-    started = time.monotonic()
-    window = (started + args.warmup, started + args.warmup + args.seconds)
+    loop = asyncio.get_running_loop()
+    # Every request is built and signed BEFORE the run (a signature holds for 5 minutes): the
+    # timed part only writes bytes and reads answers.
+    wall_zero = time.time()  # the messages' times and the signatures' (built ahead)
+    plans: list[tuple[float, list[bytes]]] = []
+    for device in phones:
+        n = int(device[4:])
+        offset = random.Random(n * 7919).uniform(0, interval)
+        key_id, secret = keys[device]
+        requests = []
+        for body in _messages(args, n, device, wall_zero + offset):
+            head = (
+                f"POST /v1/devices/{device}/messages HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+                f"X-Dispatch-Key-Id: {key_id}\r\n"
+                f"X-Dispatch-Signature: {sign(secret.encode(), int(wall_zero), body)}\r\n\r\n"
+            )
+            requests.append(head.encode() + body)
+        plans.append((offset, requests))
+    zero = time.monotonic()  # when the first phone may send (the driver is told now)
+    window = (zero + args.warmup, zero + args.warmup + args.seconds)
     end = window[1]
     latencies: list[float] = []
+    refused_latencies: list[float] = []
+    stored_latencies: list[float] = []
     codes: Counter[int] = Counter()
     counts = Counter[str]()
-    refused_latencies: list[float] = []
     tasks: set[asyncio.Task[None]] = set()
-    connector = aiohttp.TCPConnector(limit=args.connections, force_close=False)
-    timeout = aiohttp.ClientTimeout(total=60)
 
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-
-        async def send(device: str, message: dict[str, Any]) -> None:
-            key_id, secret = keys[device]
-            path = f"/v1/devices/{device}/messages"
-            first = time.monotonic()
-            measured = window[0] <= first < window[1]
-            if measured:
-                counts["offered"] += 1
-            for attempt in range(10):
-                raw = json.dumps({"messages": [message]}, separators=(",", ":")).encode()
-                headers = {
-                    "Content-Type": "application/json",
-                    "X-Dispatch-Key-Id": key_id,
-                    "X-Dispatch-Signature": sign(secret.encode(), int(time.time()), raw),
-                }
-                sent = time.monotonic()
-                try:
-                    async with session.post(base + path, data=raw, headers=headers) as response:
-                        await response.read()
-                        status = response.status
-                        retry_after = response.headers.get("Retry-After")
-                except (aiohttp.ClientError, TimeoutError):
-                    status, retry_after = 599, "1"
-                took = time.monotonic() - sent
-                if measured:
-                    codes[status] += 1
-                    latencies.append(took)
-                    if status in (429, 503):
-                        refused_latencies.append(took)
-                    elif 200 <= status < 300 and sent < window[1]:
-                        counts["answered"] += 1
-                if status not in (429, 503, 599):
-                    if not 200 <= status < 300:
-                        counts["failed"] += 1
-                    return
-                if measured:
-                    counts["resent"] += 1
-                wait = float(retry_after or 1) * (1 + attempt / 4) * random.uniform(0.5, 1.0)
-                await asyncio.sleep(min(wait, 5.0))
-            counts["lost"] += 1
-
-        async def phone(n: int, device: str) -> None:
-            lon, lat = phone_home(n)
-            await asyncio.sleep(random.uniform(0, interval))
-            tick = 0
-            ack = {"id": f"ack-{device}", "kind": "ack", "at": _iso(time.time()),
-                   "incident_id": args.incident, "responding": True}  # fmt: skip
-            message: dict[str, Any] = ack
-            next_at = time.monotonic()
-            while next_at < end:
-                task = asyncio.create_task(send(device, message))
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
-                tick += 1
-                next_at += interval
-                await asyncio.sleep(max(0.0, next_at - time.monotonic()))
-                now = time.time()
-                if tick == int(args.seconds / interval / 2) + 1:
-                    message = {"id": f"scene-{device}", "kind": "status", "at": _iso(now),
-                               "incident_id": args.incident, "status": "en_route"}  # fmt: skip
+    async def send(idle: list[tuple[_Connection, float]], raw: bytes, meant: float) -> None:
+        """One request, meant to go at ``meant`` (monotonic): its latency is counted from then,
+        so a generator or a loop running late adds to it rather than hiding it."""
+        measured = window[0] <= meant < window[1]
+        if measured:
+            counts["offered"] += 1
+        first = meant
+        for attempt in range(10):
+            connection = None
+            while idle and connection is None:
+                # As HTTP clients do, a connection idle longer than the server keeps one
+                # (10 s) is not reused.
+                candidate, since = idle.pop()
+                if candidate.closed or time.monotonic() - since > IDLE_REUSE_S:
+                    if candidate.transport is not None:
+                        candidate.transport.close()
                 else:
-                    lat += random.uniform(-2e-5, 2e-5)
-                    lon += random.uniform(-2e-5, 2e-5)
-                    message = {"id": f"p-{device}-{tick}", "kind": "position", "at": _iso(now),
-                               "lat": round(lat, 6), "lon": round(lon, 6),
-                               "accuracy_m": 6.0}  # fmt: skip
+                    connection = candidate
+            try:
+                if connection is None:
+                    _, connection = await loop.create_connection(
+                        _Connection, "127.0.0.1", args.port
+                    )
+                status, retry_after = await asyncio.wait_for(connection.request(raw), 60)
+                if not connection.closed:
+                    idle.append((connection, time.monotonic()))
+            except (OSError, ConnectionError, TimeoutError):
+                if connection is not None and connection.transport is not None:
+                    connection.transport.close()
+                status, retry_after = 599, "1"
+            took = time.monotonic() - meant
+            if measured:
+                codes[status] += 1
+                latencies.append(took)
+                if status in (429, 503):
+                    refused_latencies.append(took)
+                elif 200 <= status < 300:
+                    stored_latencies.append(took)
+                    counts["answered"] += 1
+                    if attempt:
+                        counts["stored_after_resend"] += 1
+            if status not in (429, 503, 599):
+                if not 200 <= status < 300:
+                    counts["failed"] += 1
+                elif measured:
+                    counts["end_to_end_ms_sum"] += int((time.monotonic() - first) * 1000)
+                return
+            if measured:
+                counts["resent"] += 1
+            wait = float(retry_after or 1) * (1 + attempt / 4) * random.uniform(0.5, 1.0)
+            wait = min(wait, 5.0)
+            meant = time.monotonic() + wait
+            await asyncio.sleep(wait)
+        counts["lost"] += 1
 
-        print(json.dumps({"kind": "started"}), flush=True)
-        await asyncio.gather(*(phone(int(d[4:]), d) for d in phones))
-        if tasks:
-            await asyncio.wait(tasks, timeout=70)
-        for task in list(tasks):  # still unanswered after 70 s: counted as lost
-            counts["lost"] += 1
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+    async def phone(offset: float, requests: list[bytes]) -> None:
+        idle: list[tuple[_Connection, float]] = []
+        for tick, raw in enumerate(requests):
+            meant = zero + offset + tick * interval
+            if meant >= end:
+                break
+            await asyncio.sleep(max(0.0, meant - time.monotonic()))
+            task = asyncio.create_task(send(idle, raw, meant))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+
+    print(json.dumps({"kind": "started"}), flush=True)
+    await asyncio.gather(*(phone(offset, requests) for offset, requests in plans))
+    if tasks:
+        await asyncio.wait(tasks, timeout=70)
+    for task in list(tasks):  # still unanswered after 70 s: counted as lost
+        counts["lost"] += 1
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return {
         "cpu_s": usage.ru_utime + usage.ru_stime,
@@ -166,6 +267,7 @@ async def _generate(args: argparse.Namespace) -> dict[str, Any]:
         "codes": {str(k): v for k, v in sorted(codes.items())},
         "latencies": latencies,
         "refused_latencies": refused_latencies,
+        "stored_latencies": stored_latencies,
     }
 
 
@@ -188,6 +290,22 @@ def _cpu_s(pid: int) -> float:
     return sum(int(fields[i]) for i in (11, 12)) / ticks
 
 
+def _profile(pid: int, seconds: float, name: str) -> subprocess.Popen[bytes] | None:
+    """With $BENCH_PROFILE set to a folder, py-spy (installed by hand, not a dependency)
+    samples the gateway process through the measured window into ``FOLDER/NAME.txt``
+    (collapsed stacks), for finding where its time goes."""
+    folder = os.environ.get("BENCH_PROFILE")
+    if not folder:
+        return None
+    out = Path(folder) / f"{name}.txt"
+    spy = Path(sys.executable).with_name("py-spy")
+    return subprocess.Popen(
+        [str(spy), "record", "-p", str(pid), "-d", str(int(seconds)), "-r", "200", "--nonblocking",
+         "-f", "raw", "-o", str(out), "--threads"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
 def _percentile(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
@@ -195,6 +313,8 @@ def _percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
+#: A kept-alive connection idle longer than this is not reused (the gateway closes them at 10 s).
+IDLE_REUSE_S = 8.0
 #: Load generator processes (each sends for its share of the phones).
 GENERATORS = 2
 
@@ -210,12 +330,147 @@ def _merged(parts: list[dict[str, Any]]) -> dict[str, Any]:
         "codes": dict(sorted(codes.items())),
         "latencies": [t for part in parts for t in part["latencies"]],
         "refused_latencies": [t for part in parts for t in part["refused_latencies"]],
+        "stored_latencies": [t for part in parts for t in part["stored_latencies"]],
         "generator_cpu_s": sum(part["cpu_s"] for part in parts),
     }
 
 
+class Extras:
+    """``--with-cot-and-activations``: while the phones send, a burst of CoT position reports
+    over UDP (another process; :data:`COT_RATE` a second for :data:`COT_SECONDS`) and an
+    activation joining the open incident every :data:`ACTIVATION_EVERY_S`."""
+
+    def __init__(self, url: str, port: int, udp_port: int, key: tuple[str, str]) -> None:
+        from bench_gateway import parse_ceiling, udp_messages
+
+        self.url, self.port, self.udp_port, self.key = url, port, udp_port, key
+        # The bare parse of the same reports, measured before the run (the ratio's base): the
+        # best of three, as a shared machine's noise only ever slows it.
+        sample = udp_messages(COT_DEVICES, 20_000)
+        self.ceiling = max(parse_ceiling(sample) for _ in range(3))
+        self.activations: list[tuple[str, float, float]] = []  # (alert id, sent, answered)
+        self.cot_first_send = 0.0
+        self.cot_offered = 0
+        self.cot_send_s = 0.0
+        self._threads: list[threading.Thread] = []
+
+    def start(self, measured_from: float) -> None:
+        self._threads = [
+            threading.Thread(target=self._cot, args=(measured_from + 3.0,), daemon=True),
+            threading.Thread(target=self._activate, args=(measured_from,), daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def join(self) -> None:
+        for thread in self._threads:
+            thread.join(120)
+
+    def _cot(self, at: float) -> None:
+        time.sleep(max(0.0, at - time.time()))
+        sender = subprocess.run(
+            [sys.executable, str(Path(__file__).with_name("bench_gateway.py")), "--send-udp",
+             str(self.udp_port), "--udp-rate", str(COT_RATE), "--udp-seconds", str(COT_SECONDS),
+             "--devices", str(COT_DEVICES)],
+            check=True, capture_output=True, text=True, cwd=ROOT,
+        )  # fmt: skip
+        first, took = sender.stdout.split()
+        self.cot_first_send, self.cot_send_s = float(first), float(took)
+        self.cot_offered = int(COT_RATE * COT_SECONDS)
+
+    def _activate(self, start: float) -> None:
+        import http.client
+
+        from dispatch_console.domain.timeutil import iso
+        from dispatch_console.feeds.auth import sign
+
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        n = 0
+        while time.time() < start + ACTIVATION_SECONDS:
+            alert_id = f"join-{n}"
+            body = json.dumps({"id": alert_id, "school_id": "lincoln-hs", "type": "lockdown",
+                               "activated_at": iso(time.time_ns() // 1000)}).encode()  # fmt: skip
+            headers = {
+                "X-Dispatch-Key-Id": self.key[0],
+                "X-Dispatch-Signature": sign(self.key[1].encode(), int(time.time()), body),
+            }
+            sent = time.time()
+            connection.request("POST", "/v1/activations", body, headers)
+            response = connection.getresponse()
+            response.read()
+            if response.status == 202:
+                self.activations.append((alert_id, sent, time.time()))
+            n += 1
+            time.sleep(max(0.0, sent + ACTIVATION_EVERY_S - time.time()))
+
+    def figures(self, console: Any = None) -> dict[str, Any]:
+        """What the extras measured (after the run)."""
+        from sqlalchemy import text
+
+        from dispatch_console.store import Store
+
+        with Store(self.url) as store, store._reader.connect() as conn:
+            count, _, last = conn.execute(
+                text(
+                    "SELECT count(*), min(received_at_us), max(received_at_us) FROM events "
+                    "WHERE idempotency_key LIKE 'cot:%'"
+                )
+            ).one()
+            seqs = dict(
+                conn.execute(
+                    text(
+                        "SELECT idempotency_key, seq FROM events WHERE type = 'alert_received' "
+                        "AND idempotency_key LIKE :key"
+                    ),
+                    {"key": f"{self.key[0]}/join-%"},
+                ).all()
+            )
+        stored = int(count or 0)
+        span = (last / 1e6 - self.cot_first_send) if stored else float("nan")
+        rate = stored / span if stored and span > 0 else float("nan")
+        answered = [(b - a) * 1000 for _, a, b in self.activations]
+        shown = []
+        if console is not None:
+            for alert_id, sent, _ in self.activations:
+                seq = seqs.get(f"{self.key[0]}/{alert_id}")
+                if seq is not None and seq in console.seen_us:
+                    shown.append(console.seen_us[seq] / 1000 - sent * 1000)
+        return {
+            "cot_offered": self.cot_offered,
+            "cot_offered_rate": self.cot_offered / self.cot_send_s if self.cot_send_s else 0,
+            "cot_stored": stored,
+            "cot_rate": rate,
+            "cot_ratio": rate / self.ceiling,
+            "ceiling": self.ceiling,
+            "activations": len(self.activations),
+            "activation_p50_ms": _percentile(answered, 50),
+            "activation_p99_ms": _percentile(answered, 99),
+            "activation_max_ms": max(answered, default=float("nan")),
+            "shown": len(shown),
+            "shown_p99_ms": _percentile(shown, 99),
+            "shown_max_ms": max(shown, default=float("nan")),
+        }
+
+
+#: CoT reports a second, for how long, from how many TAK uids (``--with-cot-and-activations``).
+COT_RATE = 30_000
+COT_SECONDS = 2.0
+COT_DEVICES = 200
+#: An activation every this many seconds for this long (``--with-cot-and-activations``).
+ACTIVATION_EVERY_S = 0.5
+ACTIVATION_SECONDS = 15.0
+
+
 def run_step(
-    url: str, folder: Path, phones: int, seconds: float, interval: float, label: str
+    url: str,
+    folder: Path,
+    phones: int,
+    seconds: float,
+    interval: float,
+    label: str,
+    *,
+    extras: bool = False,
+    console: Any = None,
 ) -> dict[str, Any]:
     from bench_gateway import setup
     from bench_propagation import gateway_process
@@ -285,7 +540,15 @@ def run_step(
             assert json.loads(line)["kind"] == "started", line
         time.sleep(warmup)
         cpu_before = _cpu_s(ports["pid"])
+        profiler = _profile(ports["pid"], seconds, f"{label}-{phones}")
+        more = Extras(url, ports["http"], ports["udp"], key) if extras else None
+        if more is not None:
+            more.start(time.time())
         time.sleep(seconds)
+        if profiler is not None:
+            profiler.wait(30)
+        if more is not None:
+            more.join()
         cpu_after = _cpu_s(ports["pid"])
         connection = http.client.HTTPConnection("127.0.0.1", ports["http"], timeout=60)
         connection.request("GET", "/v1/health?stats")
@@ -299,6 +562,7 @@ def run_step(
                     parts.append(record)
             generator.wait(120)
     result = _merged(parts)
+    extra = more.figures(console) if more is not None else None
     counts = result["counts"]
     latencies = result["latencies"]
     answered = counts.get("answered", 0)
@@ -311,6 +575,14 @@ def run_step(
         "p99_ms": _percentile(latencies, 99) * 1000,
         "max_ms": max(latencies, default=float("nan")) * 1000,
         "refused_max_ms": max(result["refused_latencies"], default=0.0) * 1000,
+        "refused_p99_ms": _percentile(result["refused_latencies"], 99) * 1000,
+        "stored_p99_ms": _percentile(result["stored_latencies"], 99) * 1000,
+        "stored_max_ms": max(result["stored_latencies"], default=float("nan")) * 1000,
+        "attempts": len(latencies),
+        "attempts_2xx": len(result["stored_latencies"]),
+        "attempts_refused": len(result["refused_latencies"]),
+        "over_1s": sum(1 for t in latencies if t > 1.0),
+        "stored_after_resend": counts.get("stored_after_resend", 0),
         "codes": result["codes"],
         "resent": counts.get("resent", 0),
         "lost": counts.get("lost", 0),
@@ -318,7 +590,29 @@ def run_step(
         "gateway_cpu_share": (cpu_after - cpu_before) / seconds,
         "generator_cpu_s": result["generator_cpu_s"],
         "inside": inside,
+        "extras": extra,
     }
+
+
+def show_extras(extra: dict[str, Any]) -> None:
+    print(
+        f"    while they sent: CoT over UDP, {extra['cot_offered']:,} reports offered at "
+        f"{extra['cot_offered_rate']:,.0f}/s: {extra['cot_stored']:,} stored "
+        f"({extra['cot_offered'] - extra['cot_stored']:,} lost), {extra['cot_rate']:,.0f} stored/s "
+        f"end to end, {extra['cot_ratio']:.2f} of the bare parse ({extra['ceiling']:,.0f}/s)"
+        f"   (targets: >= 20,000/s lossless, >= 0.3)"
+        f"\n    activations joining the incident: {extra['activations']}, POST -> 202 (stored and "
+        f"published to the gateway's subscribers) p50 {extra['activation_p50_ms']:.0f} ms, "
+        f"p99 {extra['activation_p99_ms']:.0f} ms, max {extra['activation_max_ms']:.0f} ms"
+        f"   (target p99 <= 100 ms)"
+        + (
+            f"; shown in the console's window: {extra['shown']}, p99 {extra['shown_p99_ms']:.0f}"
+            f" ms, max {extra['shown_max_ms']:.0f} ms"
+            if extra["shown"]
+            else ""
+        ),
+        flush=True,
+    )
 
 
 def show(row: dict[str, Any]) -> None:
@@ -329,11 +623,23 @@ def show(row: dict[str, Any]) -> None:
         f"resent {row['resent']}  lost {row['lost']}  "
         f"gateway CPU {row['cpu_ms_per_request']:.2f} ms/request "
         f"({row['gateway_cpu_share']:.0%} of a core; generators {row['generator_cpu_s']:.0f} s)"
+        f"\n    of {row['attempts']} requests sent (resends included): "
+        f"{row['attempts_2xx'] / max(row['attempts'], 1):.0%} answered 2xx (p99 "
+        f"{row['stored_p99_ms']:.0f} ms, max {row['stored_max_ms']:.0f} ms), "
+        f"{row['attempts_refused'] / max(row['attempts'], 1):.0%} refused 503/429 (p99 "
+        f"{row['refused_p99_ms']:.0f} ms, max {row['refused_max_ms']:.0f} ms); answered after "
+        f"more than 1 s: {row['over_1s']}; stored after a resend: {row['stored_after_resend']}"
         f"\n    inside the gateway (read to answer, last 5,000): p50 "
         f"{row['inside']['recent_p50_ms']} ms, p99 {row['inside']['recent_p99_ms']} ms; "
-        f"{row['inside']['grouped']} requests in {row['inside']['groups']} group commits",
+        f"{row['inside']['grouped']} requests in {row['inside']['groups']} group commits "
+        f"(each on the writer: p50 {row['inside'].get('group_p50_ms')} ms, p99 "
+        f"{row['inside'].get('group_p99_ms')} ms, max {row['inside'].get('group_max_ms')} ms); "
+        f"event loop late by p99 {row['inside'].get('loop_lag_p99_ms')} ms, max "
+        f"{row['inside'].get('loop_lag_max_ms')} ms (last 30 s)",
         flush=True,
     )
+    if row.get("extras"):
+        show_extras(row["extras"])
 
 
 def main() -> None:
@@ -343,6 +649,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--overload", type=float, default=0.0, help="times the largest load")
     parser.add_argument("--no-console", action="store_true", help="PostgreSQL: no console")
+    parser.add_argument(
+        "--with-cot-and-activations",
+        action="store_true",
+        help="one more step at the largest N: a CoT burst and activations while phones send",
+    )
     # The load generator's own arguments (run by the driver in another process).
     parser.add_argument("--generate", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -368,6 +679,12 @@ def main() -> None:
                 url = f"sqlite:///{folder / f'sqlite-{n}.sqlite3'}"
                 rows.append(run_step(url, folder, n, args.seconds, INTERVAL_S, "sqlite"))
                 show(rows[-1])
+            if args.with_cot_and_activations:
+                n = max(phones)
+                url = f"sqlite:///{folder / 'sqlite-cot.sqlite3'}"
+                row = run_step(url, folder, n, args.seconds, INTERVAL_S, "sqlite+cot",
+                               extras=True)  # fmt: skip
+                show(row)
             if args.overload:
                 n = max(phones)
                 url = f"sqlite:///{folder / 'sqlite-overload.sqlite3'}"
@@ -382,22 +699,28 @@ def main() -> None:
             from tests.deploy.consoles import ConsoleProcess
 
             steps = [(n, INTERVAL_S, "postgresql") for n in phones]
+            if args.with_cot_and_activations:
+                steps.append((max(phones), INTERVAL_S, "pg+cot"))
             if args.overload:
                 steps.append((max(phones), INTERVAL_S / args.overload, f"pg-x{args.overload:g}"))
             for n, interval, label in steps:
                 try:
                     with ExitStack() as stack:
                         url = stack.enter_context(fresh_database(SERVER))
+                        console = None
                         if not args.no_console:
                             name, role = USERS[0]
                             console = ConsoleProcess(url, name, role, folder / f"console-{n}.log")
                             stack.callback(console.stop)
                             console.wait_ready(timeout=120)
-                        row = run_step(url, folder, n, args.seconds, interval, label)
+                        extras = label == "pg+cot"
+                        row = run_step(url, folder, n, args.seconds, interval, label,
+                                       extras=extras, console=console)  # fmt: skip
                 except Unreachable as exc:
                     print(f"PostgreSQL skipped: {exc}")
                     break
-                rows.append(row)
+                if not row.get("extras"):
+                    rows.append(row)  # (the CPU ratio compares plain steps)
                 show(row)
                 if interval < INTERVAL_S:
                     print(f"  refusals answered within {row['refused_max_ms']:.0f} ms at most")

@@ -29,7 +29,9 @@ incident (all clear, cancelled) only the ends of the warnings still active are d
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
+from collections.abc import Collection
 
 import msgspec
 
@@ -60,29 +62,74 @@ MONITOR = ev.Actor(ev.ActorKind.SYSTEM, "monitor")
 
 
 def derive(
-    state: IncidentState, now_us: int, index: GeofenceIndex | None = None
+    state: IncidentState,
+    now_us: int,
+    index: GeofenceIndex | None = None,
+    *,
+    only: Collection[str] | None = None,
 ) -> list[ev.Payload]:
     """The events that bring geofences, arrivals and warnings up to date at ``now_us``.
 
     ``index``: a prebuilt :class:`~dispatch_console.domain.warnings.GeofenceIndex` of the
-    state's areas (default: the cached one)."""
+    state's areas (default: the cached one). ``only``: the responders to look at, when the
+    caller knows nothing else changed since everything was derived last (no area, suspect
+    description or status of the incident, and no other responder, whose position did not
+    go stale meanwhile either: see ``service.monitor``): the result is then what the whole
+    derivation would return, for a cost in proportion to ``only``, not to the incident."""
     if not state.opened:
         return []
     if state.closed:
         reason = f"incident {state.status.replace('_', ' ')}"
         return [ev.WarningEnded(w.warning_id, reason) for w in state.active_warnings()]
-    where = survey(state, index)
-    geofence = _geofence(state, where)
-    arrivals = _arrivals(state, where)
+    members = None if only is None else in_state_order(state, only)
+    where = survey(state, index, members)
+    geofence = _geofence(state, where, members)
+    arrivals = _arrivals(state, where, members)
     view = _after(state, arrivals, now_us)
-    return [*geofence, *arrivals, *_warnings(view, where, now_us)]
+    if members is not None and arrivals:
+        members = {rid: view.responders[rid] for rid in members}
+    return [*geofence, *arrivals, *_warnings(view, where, now_us, members)]
 
 
-def _geofence(state: IncidentState, where: Survey) -> list[ev.Payload]:
+def in_state_order(state: IncidentState, only: Collection[str]) -> dict[str, Responder]:
+    """The responders of ``only`` that the state knows, in the state's order (the order the
+    whole derivation reports them in), without walking every responder when they are few."""
+    responders = state.responders
+    if len(only) * 4 >= len(responders):
+        return {rid: r for rid, r in responders.items() if rid in only}
+    ranks = _ranks(state)
+    known = [rid for rid in only if rid in responders]
+    known.sort(key=ranks.__getitem__)
+    return {rid: responders[rid] for rid in known}
+
+
+#: incident id -> (its responders dict, how many were ranked, responder id -> rank). Responders
+#: are only ever added to a state (never removed), so ranks are extended, not rebuilt.
+_RANKS: dict[str, tuple[dict[str, Responder], int, dict[str, int]]] = {}
+
+
+def _ranks(state: IncidentState) -> dict[str, int]:
+    responders = state.responders
+    cached = _RANKS.get(state.incident_id)
+    if cached is None or cached[0] is not responders or cached[1] > len(responders):
+        if len(_RANKS) >= 32:
+            _RANKS.pop(next(iter(_RANKS)))
+        cached = (responders, 0, {})
+    ranks = cached[2]
+    if cached[1] < len(responders):
+        for n, rid in enumerate(itertools.islice(responders, cached[1], None), cached[1]):
+            ranks[rid] = n
+    _RANKS[state.incident_id] = (responders, len(responders), ranks)
+    return ranks
+
+
+def _geofence(
+    state: IncidentState, where: Survey, members: dict[str, Responder] | None = None
+) -> list[ev.Payload]:
     out: list[ev.Payload] = []
     perimeters = state.perimeters
     inside = where.inside
-    for rid, r in state.responders.items():
+    for rid, r in (state.responders if members is None else members).items():
         recorded = r.inside_perimeters
         if r.position is None:
             continue  # nothing known of where they are: like a stale position, keep membership
@@ -103,7 +150,9 @@ def _geofence(state: IncidentState, where: Survey) -> list[ev.Payload]:
     return out
 
 
-def _arrivals(state: IncidentState, where: Survey) -> list[ev.Payload]:
+def _arrivals(
+    state: IncidentState, where: Survey, members: dict[str, Responder] | None = None
+) -> list[ev.Payload]:
     out: list[ev.Payload] = []
     index = where.index
     near_school: set[str] = set()
@@ -111,7 +160,8 @@ def _arrivals(state: IncidentState, where: Survey) -> list[ev.Payload]:
         x0, y0 = index.to_plane(state.lon, state.lat)
         near_school = set(where.within(x0, y0, SCENE_RADIUS_M))
     inside = where.inside
-    for rid, r in state.responders.items():  # in the state's order: the same in every process
+    # In the state's order: the same in every process.
+    for rid, r in (state.responders if members is None else members).items():
         if r.status not in NOT_ARRIVED and r.status is not S.ON_SCENE:
             continue
         if rid not in inside and rid not in near_school:
@@ -142,9 +192,18 @@ def _after(state: IncidentState, arrivals: list[ev.Payload], now_us: int) -> Inc
     return view
 
 
-def _warnings(state: IncidentState, where: Survey, now_us: int) -> list[ev.Payload]:
-    active = {(w.kind, w.responder_id): w for w in state.warnings.values() if w.ended_at_us is None}
-    found = scan(state, now_us, where, known=active)
+def _warnings(
+    state: IncidentState,
+    where: Survey,
+    now_us: int,
+    members: dict[str, Responder] | None = None,
+) -> list[ev.Payload]:
+    active = {
+        (w.kind, w.responder_id): w
+        for w in state.warnings.values()
+        if w.ended_at_us is None and (members is None or w.responder_id in members)
+    }
+    found = scan(state, now_us, where, known=active, members=members)
     still = set(found.still)
     gone = [w for key, w in active.items() if key not in still]
     gone.sort(key=lambda w: (w.priority, w.raised_at_us, w.warning_id))

@@ -584,7 +584,8 @@ class Survey:
         return self.index.to_plane(pos.lon, pos.lat)
 
     def within(self, x: float, y: float, radius_m: float) -> list[str]:
-        """Responders whose last known position is within ``radius_m`` of (x, y)."""
+        """Responders (of those surveyed) whose last known position is within ``radius_m``
+        of (x, y)."""
         to_plane = self.index.to_plane
         out = []
         for rid, r in self._responders.items():
@@ -595,9 +596,15 @@ class Survey:
         return out
 
 
-def survey(state: IncidentState, index: GeofenceIndex | None = None) -> Survey:
+def survey(
+    state: IncidentState,
+    index: GeofenceIndex | None = None,
+    members: Mapping[str, Responder] | None = None,
+) -> Survey:
     """Which areas each responder's last known position is in. Positions the index located
-    already are not located again; the new ones are located together (vectorised)."""
+    already are not located again; the new ones are located together (vectorised).
+    ``members``: only these responders (the others are not looked at, and the survey must
+    not be asked about them)."""
     index = index or GeofenceIndex.for_state(state)
     seen = index._seen
     seen_get = seen.get
@@ -605,7 +612,7 @@ def survey(state: IncidentState, index: GeofenceIndex | None = None) -> Survey:
     new: list[tuple[str, Position]] = []
     lons: list[float] = []
     lats: list[float] = []
-    for rid, r in state.responders.items():
+    for rid, r in (state.responders if members is None else members).items():
         pos = r.position
         if pos is None:
             continue
@@ -624,8 +631,8 @@ def survey(state: IncidentState, index: GeofenceIndex | None = None) -> Survey:
             seen[rid] = (pos, place)
             if place is not NOWHERE:
                 inside[rid] = place
-    _keep_near_boundary(state, index, inside)
-    return Survey(index, inside, state.responders)
+    _keep_near_boundary(state.responders if members is None else members, index, inside)
+    return Survey(index, inside, state.responders if members is None else members)
 
 
 #: A responder recorded inside a perimeter counts as having left it only when their position
@@ -635,10 +642,10 @@ EXIT_MARGIN_M = 15.0
 
 
 def _keep_near_boundary(
-    state: IncidentState, index: GeofenceIndex, inside: dict[str, Place]
+    responders: Mapping[str, Responder], index: GeofenceIndex, inside: dict[str, Place]
 ) -> None:
     area_of = {area_id: k for k, area_id in enumerate(index.ids)}
-    for rid, r in state.responders.items():
+    for rid, r in responders.items():
         if not r.inside_perimeters or r.position is None:
             continue
         place = inside.get(rid, NOWHERE)
@@ -804,10 +811,12 @@ def scan(
     now_us: int,
     where: Survey,
     known: Container[tuple[str, str]] = (),
+    members: Mapping[str, Responder] | None = None,
 ) -> Scan:
     """:func:`evaluate` given a survey. A finding whose ``(kind, responder_id)`` is in
     ``known`` (an active warning says it already) is only reported by its key: no detail is
-    written for it (the monitor runs this after every batch of positions)."""
+    written for it (the monitor runs this after every batch of positions). ``members``: only
+    these responders are looked at (what changed: see ``domain.monitor.derive``)."""
     still: list[tuple[str, str]] = []
     if not state.opened or state.closed:
         return Scan([], still)
@@ -819,7 +828,7 @@ def scan(
     bypassing: list[WarningFinding] = []
     stale_or_no_radio: list[WarningFinding] = []
     not_on_roster: list[WarningFinding] = []
-    for rid, r in state.responders.items():
+    for rid, r in (state.responders if members is None else members).items():
         if r.status not in RESPONDING:
             continue
         place = inside_get(rid, NOWHERE)

@@ -316,7 +316,17 @@ class HttpRoutes(GatewayBase):
                 replies[index] = valid
             else:
                 checked.append((index, request, valid[0], valid[1]))
-        keys = [f"{r.key.key_id}/{m.id}" for _, r, msgs, _ in checked for m in msgs.messages]
+        # Looked up first only for messages that make commands (an acknowledgement stored
+        # already is a duplicate, not refused by the rules); a position's key is left to the
+        # store's unique index inside the group's transaction (``append_raw``), which answers
+        # a resent one "duplicate" too: no round trip before the commit for a group of
+        # positions.
+        keys = [
+            f"{r.key.key_id}/{m.id}"
+            for _, r, msgs, _ in checked
+            for m in msgs.messages
+            if not isinstance(m, c.Position)
+        ]
         seen = self.store.stored_keys(keys) if keys else set()
         batch = self.positions.batch()
         commands = batch.commands

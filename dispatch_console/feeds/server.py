@@ -16,6 +16,7 @@ import ipaddress
 import logging
 import signal
 import ssl
+import sys
 import threading
 import time
 from collections import OrderedDict, deque
@@ -65,9 +66,10 @@ TAK_IDLE_TIMEOUT_S = 600.0
 TLS_HANDSHAKE_TIMEOUT_S = 10.0
 #: How often an open CoT TLS connection's certificate is checked again (revoked: closed).
 CERT_RECHECK_S = 30.0
-#: The most CoT UDP reports stored in one transaction (the writer is busy about 12 us per
-#: report: a group this size keeps an HTTP request waiting behind it for ~100 ms at most).
-UDP_GROUP_MAX = 8000
+#: The most CoT UDP reports stored in one transaction (the writer is busy 12 to 30 us per
+#: report: a group this size keeps the phones' group commits waiting behind it for 25 to 60 ms;
+#: 8,000 held them long enough, under a CoT burst, for their queue to age past admission).
+UDP_GROUP_MAX = 2000
 #: CoT UDP reports waiting for the writer at most before the pump stops reading the worker.
 UDP_GATHERED_MAX = 4 * UDP_GROUP_MAX
 #: Journaled messages forwarded in one go on the writer (then it takes other work, and goes on).
@@ -89,6 +91,10 @@ HTTP_QUEUE_MAX = 600
 #: A request that waited this long for its group is answered ``503`` without being handled
 #: (the writer is behind: the sender backs off and sends again, rather than wait).
 HTTP_WAIT_MAX_S = 0.5
+#: A device-message request arriving when the oldest one waiting (or the group on the writer)
+#: has waited this long is refused at once with ``503`` (see ``Gateway._admit``): together with
+#: :data:`HTTP_WAIT_MAX_S`, every request is answered within about a second, stored or not.
+HTTP_ADMIT_AGE_S = 0.4
 #: Seconds a refused sender is asked to wait before sending again.
 RETRY_AFTER_S = 1
 #: Requests per second (and burst) from one address before authentication. Sized for a
@@ -97,6 +103,14 @@ RETRY_AFTER_S = 1
 #: queue above, and each key has its own limit after authentication.
 PEER_RATE = 2000.0
 PEER_BURST = 4000.0
+#: Connections waiting to be accepted (aiohttp's default is 128): thousands of phones
+#: reconnecting at once (after a network blip, or opening a second connection while the
+#: first waits) would overflow a short queue, and a dropped SYN is tried again after 1, 3, 7,
+#: 15 s: answers half a minute late although the gateway refuses fast. The kernel caps it
+#: at net.core.somaxconn.
+HTTP_BACKLOG = 4096
+#: The interpreter's thread switch interval in a standalone gateway (see :func:`serve`).
+GIL_SWITCH_S = 0.0005
 T = TypeVar("T")
 
 
@@ -224,11 +238,18 @@ class Gateway:
         self._http_waiting: deque[_Waiting] = deque()
         self._http_grouping = False
         self._http_lock = threading.Lock()
+        #: When the writer began the group it is on (None between groups).
+        self._group_began: float | None = None
         #: Requests answered 503 because the gateway was past capacity (health, benchmark).
         self.overloaded = 0
         #: Seconds from a device-messages request read to its answer, the latest ones (what
         #: the gateway itself adds; a sender also sees the network and the event loop).
         self.answer_times: deque[float] = deque(maxlen=5000)
+        #: Seconds each recent group commit took on the writer (validation, commit, answers).
+        self.group_times: deque[float] = deque(maxlen=2000)
+        #: How late the event loop woke for a timer, the latest ones (health stats).
+        self.loop_lags: deque[float] = deque(maxlen=600)
+        self._lag_watch: asyncio.Task[None] | None = None
         #: Group commits made, and the requests they answered (health, benchmark).
         self.groups = 0
         self.grouped = 0
@@ -319,7 +340,11 @@ class Gateway:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(self.listen.certfile, self.listen.keyfile)
         site = web.TCPSite(
-            self._runner, self.listen.host, self.listen.http_port, ssl_context=context
+            self._runner,
+            self.listen.host,
+            self.listen.http_port,
+            ssl_context=context,
+            backlog=HTTP_BACKLOG,
         )
         await site.start()
         self.ports["http"] = _bound_port(site)
@@ -352,6 +377,7 @@ class Gateway:
             )
             self.ports["tls"] = self._tls.sockets[0].getsockname()[1]
         self._flusher = asyncio.create_task(self._flush_periodically())
+        self._lag_watch = asyncio.create_task(self._watch_loop())
         scheme = "https" if context else "http"
         names = {"udp": "CoT UDP", "tcp": "CoT TCP (plain)", "tls": "CoT TLS (device certificates)"}
         log.warning(
@@ -364,7 +390,18 @@ class Gateway:
             ),
         )
 
+    async def _watch_loop(self) -> None:
+        """How late the event loop runs what is due (health stats): every request waits
+        that long before the gateway even reads it."""
+        loop = asyncio.get_running_loop()
+        while True:
+            due = loop.time() + 0.05
+            await asyncio.sleep(0.05)
+            self.loop_lags.append(max(0.0, loop.time() - due))
+
     async def stop(self) -> None:
+        if self._lag_watch is not None:
+            self._lag_watch.cancel()
         if self._flusher is not None:
             self._flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -414,8 +451,21 @@ class Gateway:
                         continue
                 await self.on_writer(self._tick)
                 self._last_tick = time.monotonic()
+                # Keys in use read again before they expire: off the writer (a read of every
+                # phone's key, which group commits need not wait behind).
+                core = self.core
+                if core is not None and self.store_down is None:
+                    await loop.run_in_executor(None, self._refresh_keys, core)
             except Exception:
                 log.exception("gateway flush failed")
+
+    @staticmethod
+    def _refresh_keys(core: GatewayCore) -> None:
+        try:
+            core.refresh_keys()
+        except Exception as exc:
+            if not unreachable(exc):
+                raise
 
     def _store_answers(self) -> bool:
         """Whether the store answers a read (off the writer thread, while it is down)."""
@@ -449,7 +499,6 @@ class Gateway:
             if time.monotonic() - self._reference_read_at > REFERENCE_EVERY_S:
                 core.remember_reference()
                 self._reference_read_at = time.monotonic()
-            core.refresh_keys()
             if self.monitor is not None:
                 self.monitor.check()
         except Exception as exc:
@@ -762,10 +811,12 @@ class Gateway:
         """On the writer: answer the device-message requests waiting, up to
         :data:`HTTP_GROUP_MAX`, with one durable commit; requests arriving meanwhile make the
         next group (the longer a commit takes, the more the next one carries)."""
+        began = time.monotonic()
         group: list[_Waiting] = []
         with self._http_lock:
             while self._http_waiting and len(group) < HTTP_GROUP_MAX:
                 group.append(self._http_waiting.popleft())
+            self._group_began = group[0].since if group else None
         replies: list[Reply] = []
         try:
             late = time.monotonic() - HTTP_WAIT_MAX_S
@@ -777,9 +828,12 @@ class Gateway:
             failed = error(500, "internal error; retry later")
             replies = [failed] * len(group)
         finally:
-            for waiting, reply in zip(group, replies, strict=False):
-                loop.call_soon_threadsafe(_resolve, waiting.future, reply)
+            # One wake-up of the loop for the whole group (not one per request).
+            answered = [(w.future, reply) for w, reply in zip(group, replies, strict=False)]
+            loop.call_soon_threadsafe(_resolve_all, answered)
+            self.group_times.append(time.monotonic() - began)
             with self._http_lock:
+                self._group_began = None
                 if self._http_waiting:
                     self._writer.submit(self._answer_group, loop)
                 else:
@@ -865,7 +919,34 @@ class Gateway:
         return await self.eido.handle(request, authorize, self.on_writer)
 
     async def _device_messages(self, request: web.Request) -> web.Response:
+        refused = self._admit()
+        if refused is not None:
+            return refused
         return await self._signed(request, "device_messages", request.match_info["device_id"])
+
+    def _admit(self) -> web.Response | None:
+        """Admission, decided before anything else is done for the request (its body read,
+        its signature checked, its sender's rate counted): past capacity it is refused with
+        ``503`` and ``Retry-After`` at once, costing the gateway next to nothing. Past
+        capacity means the queue is full, or its oldest request (or the group the writer is
+        on) has waited more than :data:`HTTP_ADMIT_AGE_S`: what comes now would be answered
+        late. The age says it sooner than the length when commits slow down."""
+        waiting = self._http_waiting
+        oldest = self._group_began
+        if waiting:
+            first = waiting[0].since
+            oldest = first if oldest is None else min(oldest, first)
+        if len(waiting) < HTTP_QUEUE_MAX and (
+            oldest is None or time.monotonic() - oldest < HTTP_ADMIT_AGE_S
+        ):
+            return None
+        self.overloaded += 1
+        return web.Response(
+            body=_BUSY_BODY,
+            status=503,
+            content_type="application/json",
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        )
 
     async def _notified(self, request: web.Request) -> web.Response:
         return await self._signed(request, "notified", request.match_info["incident_id"])
@@ -899,6 +980,19 @@ class Gateway:
             "recent_p50_ms": round(times[len(times) // 2] * 1000, 1) if times else None,
             "recent_p99_ms": round(times[int(len(times) * 0.99)] * 1000, 1) if times else None,
         }
+        groups = sorted(self.group_times)
+        if groups:
+            body["device_messages"]["group_p50_ms"] = round(groups[len(groups) // 2] * 1000, 1)
+            body["device_messages"]["group_p99_ms"] = round(
+                groups[int(len(groups) * 0.99)] * 1000, 1
+            )
+            body["device_messages"]["group_max_ms"] = round(groups[-1] * 1000, 1)
+        lags = sorted(self.loop_lags)
+        if lags:
+            body["device_messages"]["loop_lag_p99_ms"] = round(
+                lags[int(len(lags) * 0.99)] * 1000, 1
+            )
+            body["device_messages"]["loop_lag_max_ms"] = round(lags[-1] * 1000, 1)
         return web.json_response(body)
 
     # --- Cursor-on-Target ---------------------------------------------------------------------
@@ -1242,9 +1336,17 @@ class _Waiting:
     future: asyncio.Future[Reply]
 
 
+_BUSY_BODY = b'{"error": "the gateway is at capacity; send again later"}'
+
+
 def _resolve(future: asyncio.Future[Reply], reply: Reply) -> None:
     if not future.done():  # (the sender may have gone)
         future.set_result(reply)
+
+
+def _resolve_all(answered: list[tuple[asyncio.Future[Reply], Reply]]) -> None:
+    for future, reply in answered:
+        _resolve(future, reply)
 
 
 def _no_banner() -> None:
@@ -1321,6 +1423,13 @@ def _bound_port(site: web.TCPSite) -> int:
 
 def serve(store_url: str | None, listen: Listen, *, journal_path: str | None = None) -> None:
     """Run a standalone gateway until SIGINT or SIGTERM."""
+    # Two threads share the interpreter: the event loop (many short steps, each ending in a
+    # system call that lets go of the GIL) and the writer (Python work between round trips to
+    # the store). With the default 5 ms switch interval, each of the loop's sends or reads
+    # may wait up to 5 ms for the GIL while the writer runs Python, and each of the writer's
+    # round trips as long for the loop. 0.5 ms keeps both responsive for a small cost in
+    # switches.
+    sys.setswitchinterval(GIL_SWITCH_S)
 
     async def main() -> None:
         # Handlers first: a SIGTERM that comes while the gateway starts still stops it cleanly.
@@ -1334,7 +1443,19 @@ def serve(store_url: str | None, listen: Listen, *, journal_path: str | None = N
         log.warning("stopping the gateway")
         await gateway.stop()
 
-    asyncio.run(main())
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        runner.run(main())
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop where installed (Linux, macOS): its transports and selector are
+    C, so the loop spends less per HTTP request (the loop is what bounds a gateway at 5x
+    load); asyncio's own loop otherwise."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 class GatewayThread(threading.Thread):

@@ -114,6 +114,9 @@ class IncidentService:
         self.clock = clock or store._clock
         self._lock = threading.RLock()
         self._live: dict[str, IncidentState] = {}
+        #: incident id -> (its live state, a sequence number up to which everything stored in
+        #: it was folded into that state): see ``_fold_foreign``.
+        self._checked: dict[str, tuple[IncidentState, int]] = {}
         self._subscribers: list[Subscriber] = []
         #: The store's sequence :meth:`catch_up` has read up to (None: not started).
         self._seen_seq: int | None = None
@@ -277,7 +280,7 @@ class IncidentService:
                     keys = [c.idempotency_key for c in commands if c.idempotency_key is not None]
                     duplicates = tx.existing_keys(keys)
                     accepted, refused_commands = self._decide(
-                        commands, duplicates, False, working, tx
+                        commands, duplicates, False, working, tx, keep_working=True
                     )
                     drafts = [
                         ev.EventDraft(c.incident_id, c.occurred_at_us, c.actor, c.source,
@@ -343,12 +346,17 @@ class IncidentService:
         a console's directive must reach the gateway's subscribers (its TAK push, the
         monitor) however it was first seen."""
         foreign: list[ev.Event] = []
+        checked = self._checked
         for incident_id in incident_ids:
             live = self._live[incident_id]
+            known = checked.get(incident_id)
+            if known is not None and known[0] is live and tx.quiet_since(known[1]):
+                continue  # nobody else stored anything since it was last read: no query
             events = list(tx.read(incident_id, live.last_seq))
             if events:
                 fold(events, live)
                 foreign.extend(events)
+            checked[incident_id] = (live, tx.seq_at_start())
         return foreign
 
     def _publish_foreign(self, foreign: list[ev.Event]) -> None:
@@ -385,10 +393,15 @@ class IncidentService:
         all_or_nothing: bool,
         working: dict[str, IncidentState],
         tx: WriteTransaction,
+        *,
+        keep_working: bool = False,
     ) -> tuple[list[Command], dict[int, RuleViolation]]:
         """The commands that pass the rules, each checked against the state the accepted ones
         before it leave; a command whose key is stored already is skipped, not re-checked.
-        ``working`` is left holding, per incident, the state the accepted commands leave.
+        With ``keep_working``, ``working`` is left holding, per incident, the state the
+        accepted commands leave; without, the last command of an incident is not applied to a
+        working copy (nothing is checked against it after: an activation joining an incident
+        of 2,000 responders copied the whole state for nothing).
 
         First, who acts: a console user must be registered in the store, in a role that
         commands (``UNKNOWN_USER``, ``ROLE_MAY_NOT_COMMAND``); then, for a command that says
@@ -407,7 +420,9 @@ class IncidentService:
         # 2,000-responder state for one acknowledgement made each group cost as much as the
         # incident is large).
         last_naming: dict[tuple[str, str], int] = {}
+        last_of_incident: dict[str, int] = {}
         for index, command in enumerate(commands):
+            last_of_incident[command.incident_id] = index
             rid = getattr(command.payload, "responder_id", None)
             if isinstance(rid, str):
                 last_naming[(command.incident_id, rid)] = index
@@ -440,6 +455,8 @@ class IncidentService:
             accepted.append(command)
             if command.payload.TYPE in VALIDATION_NEUTRAL:
                 continue  # cannot change what later commands are checked against
+            if not keep_working and last_of_incident[command.incident_id] == index:
+                continue  # no later command of its incident is checked against it
             if (
                 command.payload.TYPE in _RESPONDER_LOCAL
                 and last_naming.get(

@@ -400,12 +400,30 @@ def _device(row: Any) -> Device:
     )
 
 
+_PG_UPDATE_POSITIONS = (
+    "UPDATE devices AS d SET last_lon = u.x, last_lat = u.y, last_at_us = u.t "
+    "FROM (SELECT e->>0 AS id, (e->>1)::float8 AS x, (e->>2)::float8 AS y, "
+    "(e->>3)::bigint AS t FROM json_array_elements(%s::json) AS e) AS u "
+    "WHERE d.device_id = u.id AND (d.last_at_us IS NULL OR d.last_at_us < u.t)"
+)
+
+
 def write_device_positions(
     conn: Connection, positions: Sequence[tuple[str, float, float, int]]
 ) -> None:
     """Last known positions ``(device_id, lon, lat, at_us)`` in ``conn``'s transaction; an
     older one changes nothing."""
     if not positions:
+        return
+    if conn.dialect.name == "postgresql" and len(positions) > 1:
+        # One statement for the batch (not one per device): the newest position per device.
+        newest: dict[str, tuple[str, float, float, int]] = {}
+        for position in positions:
+            kept = newest.get(position[0])
+            if kept is None or kept[3] < position[3]:
+                newest[position[0]] = position
+        rows = msgspec.json.encode(list(newest.values())).decode()
+        conn.exec_driver_sql(_PG_UPDATE_POSITIONS, (rows,))
         return
     table = schema.devices
     statement = (

@@ -56,6 +56,7 @@ def test_requests_arriving_together_are_stored_in_one_group_commit(
     gateway: RunningGateway, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(server, "HTTP_WAIT_MAX_S", 30.0)  # (the machine may be slow)
+    monkeypatch.setattr(server, "HTTP_ADMIT_AGE_S", 30.0)
     status, opened = gateway.post("/v1/activations", example("activation"), "school")
     assert status == 202
     running = gateway.thread.gateway
@@ -97,6 +98,51 @@ def test_past_capacity_the_gateway_refuses_fast_and_loses_nothing_acknowledged(
     assert sorted(refused_fast)[len(refused_fast) // 2] < 1.0  # not held behind the writer
     acknowledged = {mid for mid, status, _, _ in answers if status == 202}
     assert _stored_position_ids(gateway, opened["incident_id"]) == acknowledged
+
+
+def test_past_capacity_a_request_is_refused_by_the_queue_age_before_its_signature_is_checked(
+    gateway: RunningGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+    import urllib.error
+    import urllib.request
+
+    status, opened = gateway.post("/v1/activations", example("activation"), "school")
+    assert status == 202
+    monkeypatch.setattr(server, "HTTP_ADMIT_AGE_S", 0.2)
+    running = gateway.thread.gateway
+    release = threading.Event()
+    running._writer.submit(release.wait, 10)  # the writer is stuck: the queue ages
+    with ThreadPoolExecutor(max_workers=1) as background:
+        first = background.submit(
+            gateway.post, "/v1/devices/dev-ruiz/messages", _position("pa1"), "dev-ruiz"
+        )
+        deadline = time.monotonic() + 10
+        while not running._http_waiting and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.3)  # the one waiting is now older than the admission age
+        overloaded_before = running.overloaded
+        # A forged signature: refused 503 at admission, not 401 after checking it (the queue
+        # is only one request long: it is its age that refuses).
+        forged = urllib.request.Request(
+            gateway.url + "/v1/devices/dev-chen/messages",
+            data=json.dumps(_position("pa2")).encode(),
+            headers={"X-Dispatch-Key-Id": "dk_nobody", "X-Dispatch-Signature": "t=1,v1=00"},
+            method="POST",
+        )
+        started = time.monotonic()
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(forged, timeout=10)
+        took = time.monotonic() - started
+        assert refused.value.code == 503 and refused.value.headers["Retry-After"] == "1"
+        refused.value.close()
+        assert took < 1.0 and running.overloaded == overloaded_before + 1
+        release.set()
+        assert first.result()[0] == 202  # admitted before the queue aged: stored
+    assert _stored_position_ids(gateway, opened["incident_id"]) == {"pa1"}
+    gateway.thread.gateway._writer.submit(lambda: None).result(10)  # (refusals logged by now)
+    # Its signature was never checked: no 401 was logged for it.
+    assert not [r for r in gateway.store.rejections(1000) if "dk_nobody" in r.sender]
 
 
 def test_a_503_at_capacity_says_when_to_send_again(

@@ -257,3 +257,42 @@ def test_set_user_checks_the_role_and_the_name(store_url: str) -> None:
         store.set_user("A. Moreno", "dispatcher")
         store.set_user("A. Moreno", "incident commander")
         assert store.user_role("A. Moreno") == "incident commander"
+
+
+def test_others_events_are_read_under_the_lock_only_when_someone_else_stored_since(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A writer that was the only one to store since it last looked reads nothing of others'
+    before deciding (no query per group commit); once another process stored anything, even
+    in another incident, it reads again, and folds what was stored in its incident."""
+    from dispatch_console.store.store import WriteTransaction
+
+    reads: list[str] = []
+    real_read = WriteTransaction.read
+
+    def counted(self: WriteTransaction, incident_id: str, *args: object, **kw: object) -> object:
+        reads.append(incident_id)
+        return real_read(self, incident_id, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(WriteTransaction, "read", counted)
+    with Store(store_url) as mine_store, Store(store_url) as other_store:
+        incident = _incident(mine_store)
+        mine = IncidentService(mine_store, clock=lambda: T0)
+        other = IncidentService(other_store, clock=lambda: T0)
+        notify = [ev.ResponderNotified("U-001", "d1")]
+        mine.execute(incident, notify, actor=GW, source=ev.Source.FEED)
+        reads.clear()
+        for n in range(3):  # only this writer stores: no read of others' events
+            mine.execute(
+                incident, [ev.ResponderNotified(f"U-10{n}", f"d10{n}")], actor=GW,
+                source=ev.Source.FEED,
+            )  # fmt: skip
+        assert reads == []
+        other.execute(incident, [ev.ResponderNotified("U-200", "d200")], actor=GW,
+                      source=ev.Source.FEED)  # fmt: skip
+        reads.clear()
+        mine.execute(incident, [ev.ResponderNotified("U-300", "d300")], actor=GW,
+                     source=ev.Source.FEED)  # fmt: skip
+        assert reads == [incident]
+        assert "U-200" in mine.state(incident).responders  # folded before deciding
+        assert mine.state(incident) == mine_store.state_at(incident)
