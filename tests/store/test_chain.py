@@ -516,8 +516,12 @@ def test_the_tail_removed_with_its_checkpoints_is_caught_by_a_witness(
 
     def told(ok: bool, why: str) -> None:
         seen.append((ok, why))
-        feed._stopping.set()  # one pass is enough
+        feed._stopping.set()  # one pass is enough: stop, and end the wait for the next pass
+        feed._verify_now.set()
 
     feed.signals.integrity.connect(told, Qt.ConnectionType.DirectConnection)
-    feed._verify()
+    pass_ = threading.Thread(target=feed._verify, daemon=True)
+    pass_.start()
+    pass_.join(120)
+    assert not pass_.is_alive(), "the console's verification pass did not end"
     assert seen and seen[0][0] is False and f"checkpoint at event {late}" in seen[0][1]
