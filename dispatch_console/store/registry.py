@@ -403,7 +403,7 @@ def _device(row: Any) -> Device:
 _PG_UPDATE_POSITIONS = (
     "UPDATE devices AS d SET last_lon = u.x, last_lat = u.y, last_at_us = u.t "
     "FROM (SELECT e->>0 AS id, (e->>1)::float8 AS x, (e->>2)::float8 AS y, "
-    "(e->>3)::bigint AS t FROM json_array_elements(%s::json) AS e) AS u "
+    "(e->>3)::bigint AS t FROM jsonb_array_elements(%s::jsonb) AS e) AS u "
     "WHERE d.device_id = u.id AND (d.last_at_us IS NULL OR d.last_at_us < u.t)"
 )
 

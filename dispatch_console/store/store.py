@@ -1271,13 +1271,15 @@ def _sqlite_insert(rows: int) -> str:
 
 #: A batch of event rows as ONE parameter (PostgreSQL): a JSON array of rows, encoded in C
 #: (msgspec) and read by the server in C. Arrays as parameters were dumped element by element
-#: in Python, with escaping (measured: half of the writer's time storing a CoT burst).
+#: in Python, with escaping (measured: half of the writer's time storing a CoT burst). Read as
+#: ``jsonb``, parsed once: as ``json`` each ``->>`` parsed its row's text again, eleven times
+#: a row (measured: 63 ms of a 2,000-report CoT group's 78 ms statement; as jsonb, 1.3 ms).
 _PG_ROWS = (
     "SELECT (e->>0)::bigint AS seq, e->>1 AS incident_id, e->>2 AS type, "
     "(e->>3)::bigint AS occurred_at_us, (e->>4)::bigint AS received_at_us, "
     "e->>5 AS actor_kind, e->>6 AS actor_name, e->>7 AS source, e->>8 AS payload, "
     "e->>9 AS idempotency_key, decode(e->>10, 'base64') AS chain_hash "
-    "FROM json_array_elements(%s::json) AS e"
+    "FROM jsonb_array_elements(%s::jsonb) AS e"
 )
 _PG_EVENT_COLUMNS = (
     "seq, incident_id, type, occurred_at_us, received_at_us, actor_kind, actor_name, source, "
