@@ -1062,51 +1062,13 @@ class WriteTransaction:
         return AppendResult(stored, duplicates, refused)
 
     def _insert_raw(self, candidates: list[tuple[RawDraft, ev.Payload]]) -> list[ev.Event]:
-        """Insert ``candidates`` (their keys not known to be stored) under a savepoint; on a
-        conflict with a stored key, look the keys up and insert the rest."""
-        conn = self.conn
-        if self.store.dialect == "postgresql":
-            return self._insert_raw_pg(candidates)
+        """Insert ``candidates`` (their keys not known to be stored); if another writer stored
+        some of the keys meanwhile, look them up and insert the rest (so sequence numbers stay
+        contiguous)."""
         rows, stored = self._raw_rows(candidates)
         saved = self._next
-        try:
-            with conn.begin_nested():
-                self.store.insert_events(conn, self.chained(rows))
-        except IntegrityError:
-            self._next = saved
-            keys = [d.idempotency_key for d, _ in candidates if d.idempotency_key is not None]
-            existing = _existing_keys(conn, keys)
-            if not existing:
-                raise
-            for key in keys:
-                self._looked_up[key] = existing.get(key)
-            rest = [(d, p) for d, p in candidates if d.idempotency_key not in existing]
-            if not rest:
-                return []
-            rows, stored = self._raw_rows(rest)
-            self.store.insert_events(conn, self.chained(rows))
-        written = self.keys_written
-        for made in stored:
-            if made.idempotency_key is not None:
-                written[made.idempotency_key] = made.seq
-        return stored
-
-    def _insert_raw_pg(self, candidates: list[tuple[RawDraft, ev.Payload]]) -> list[ev.Event]:
-        """PostgreSQL: ONE statement inserts the batch unless one of its keys is stored
-        already, and says which were (no savepoint: two round trips fewer per group commit).
-        Only then are the others inserted on their own, so sequence numbers stay contiguous.
-        The write lock is held: nobody can store one of the keys in between."""
-        conn = self.conn
-        rows, stored = self._raw_rows(candidates)
-        saved = self._next
-        chained = self.chained(rows)
         keys = [d.idempotency_key for d, _ in candidates if d.idempotency_key is not None]
-        existing = {
-            str(key): int(seq)
-            for key, seq in conn.exec_driver_sql(
-                _PG_INSERT_UNLESS_STORED, (_pg_rows_json(chained),)
-            )
-        }
+        existing = self._insert_unless_stored(self.chained(rows), keys)
         if existing:
             self._next = saved
             for key in keys:
@@ -1115,12 +1077,37 @@ class WriteTransaction:
             if not rest:
                 return []
             rows, stored = self._raw_rows(rest)
-            self.store.insert_events(conn, self.chained(rows))
+            self.store.insert_events(self.conn, self.chained(rows))
         written = self.keys_written
         for made in stored:
             if made.idempotency_key is not None:
                 written[made.idempotency_key] = made.seq
         return stored
+
+    def _insert_unless_stored(
+        self, chained: list[tuple[Any, ...]], keys: list[str]
+    ) -> dict[str, int]:
+        """Insert ``chained`` unless one of ``keys`` is stored already; return those that were
+        (empty: everything inserted). PostgreSQL: ONE statement does both (no savepoint: two
+        round trips fewer per group commit; the write lock is held, so nobody can store one of
+        the keys in between). SQLite: under a savepoint, the keys looked up on a conflict."""
+        conn = self.conn
+        if self.store.dialect == "postgresql":
+            return {
+                str(key): int(seq)
+                for key, seq in conn.exec_driver_sql(
+                    _PG_INSERT_UNLESS_STORED, (_pg_rows_json(chained),)
+                )
+            }
+        try:
+            with conn.begin_nested():
+                self.store.insert_events(conn, chained)
+        except IntegrityError:
+            existing = _existing_keys(conn, keys)
+            if not existing:
+                raise
+            return existing
+        return {}
 
     def _raw_rows(
         self, candidates: list[tuple[RawDraft, ev.Payload]]
