@@ -179,6 +179,10 @@ class ConsoleState:
         since = now_us - TRAIL_WINDOW_US
         return [p for p in trail if since <= p.at_us <= now_us]
 
+    def incident(self, incident_id: str | None) -> IncidentState | None:
+        """The incident ``incident_id`` (None: no incident named, or none of that id)."""
+        return self.incidents.get(incident_id) if incident_id else None
+
     def active_incidents(self) -> list[IncidentState]:
         """Open incidents, newest first."""
         live = [s for s in self.incidents.values() if s.opened and not s.closed]

@@ -1183,7 +1183,7 @@ class MapView(QWidget):
         """Fit the incident's outer perimeter and its responders (focused incident by default);
         with no incident, the whole county."""
         incident_id = incident_id or self._selection.incident_id
-        state = self._console.incidents.get(incident_id) if incident_id else None
+        state = self._console.incident(incident_id)
         xs: list[float] = []
         ys: list[float] = []
         if state is not None:
@@ -1716,7 +1716,7 @@ class MapView(QWidget):
 
     def _focused_state(self) -> IncidentState | None:
         focus = self._selection.incident_id
-        return self._console.incidents.get(focus) if focus else None
+        return self._console.incident(focus)
 
     def _load_focus(self) -> None:
         """Rebuild the arrays for the focused incident (on focus change)."""

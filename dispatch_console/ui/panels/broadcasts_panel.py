@@ -376,7 +376,7 @@ class BroadcastsPanel(QWidget):
 
     def _state(self) -> IncidentState | None:
         focused = self.selection.incident_id
-        return self.console.incidents.get(focused) if focused else None
+        return self.console.incident(focused)
 
     def _sync(self) -> None:
         state = self._state()

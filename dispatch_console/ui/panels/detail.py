@@ -206,7 +206,7 @@ class ResponderDetailPanel(QWidget):
 
     def _state(self) -> IncidentState | None:
         incident_id = self._selection.incident_id
-        return self._console.incidents.get(incident_id) if incident_id else None
+        return self._console.incident(incident_id)
 
     def _render(self) -> None:
         state = self._state()

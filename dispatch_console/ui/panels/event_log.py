@@ -314,7 +314,7 @@ class EventLogModel(QAbstractTableModel):
         return None
 
     def text(self, event: ev.Event, column: int) -> str:
-        state = self.console.incidents.get(event.incident_id) if event.incident_id else None
+        state = self.console.incident(event.incident_id)
         if column == self.TIME:
             return local_clock(event.occurred_at_us)
         if column == self.INCIDENT:
@@ -355,7 +355,7 @@ class EventLogModel(QAbstractTableModel):
                 f"received {iso(event.received_at_us)}\nsequence {event.seq}"
             )
         if column == self.RESPONDER:
-            state = self.console.incidents.get(event.incident_id) if event.incident_id else None
+            state = self.console.incident(event.incident_id)
             responder_id = self.responder_id_of(event, state)
             responder = state.responders.get(responder_id) if state and responder_id else None
             if responder is not None:
@@ -404,7 +404,7 @@ class EventLogFilter(QSortFilterProxyModel):
         if self.hide_positions and event.type == POSITION:
             return False
         if self.responder_text:
-            state = model.console.incidents.get(event.incident_id) if event.incident_id else None
+            state = model.console.incident(event.incident_id)
             responder_id = model.responder_id_of(event, state)
             if responder_id is None:
                 return False

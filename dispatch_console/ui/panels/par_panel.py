@@ -401,7 +401,7 @@ class ParPanel(QWidget):
 
     def _state(self) -> IncidentState | None:
         focused = self.selection.incident_id
-        return self.console.incidents.get(focused) if focused else None
+        return self.console.incident(focused)
 
     @staticmethod
     def _key(state: IncidentState | None) -> tuple[str, int, int | None] | None:

@@ -314,7 +314,7 @@ class ResponderTableModel(QAbstractTableModel):
             self._now_us = now_us
         self._incident_id = incident_id
         self._clear()
-        state = self._console.incidents.get(incident_id) if incident_id else None
+        state = self._console.incident(incident_id)
         if state is not None:
             self._adopt(state)
             self._append(list(state.responders))

@@ -134,7 +134,7 @@ class RulesPanel(QWidget):
 
     def _state(self) -> IncidentState | None:
         focused = self.selection.incident_id
-        return self.console.incidents.get(focused) if focused else None
+        return self.console.incident(focused)
 
     def _render(self, state: IncidentState | None) -> None:
         while self.gates.count():

@@ -568,7 +568,7 @@ class WarningsPanel(QWidget):
     def refresh(self, changes: Changes, now_us: int) -> None:
         self.now_us = now_us
         focused = self.selection.incident_id
-        state = self.console.incidents.get(focused) if focused else None
+        state = self.console.incident(focused)
         warning_events = [e for e in changes.events if e.type in WARNING_EVENT_TYPES]
         changed = (
             focused != self._incident_id
@@ -743,7 +743,7 @@ class WarningsPanel(QWidget):
 
     def _state(self) -> IncidentState | None:
         focused = self.selection.incident_id
-        return self.console.incidents.get(focused) if focused else None
+        return self.console.incident(focused)
 
     def _names_changed(self, changes: Changes) -> bool:
         if not self.cards or not changes.responders:

@@ -171,7 +171,7 @@ class BroadcastLinePanel(QWidget):
 
     def _recompute(self) -> None:
         focused = self.selection.incident_id
-        state = self.console.incidents.get(focused) if focused else None
+        state = self.console.incident(focused)
         line = radio_line(state, self.now_us) if state is not None else ""
         first = focused != self._incident_id or self._computed_at_us is None
         if focused != self._incident_id:

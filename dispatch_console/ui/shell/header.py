@@ -260,7 +260,7 @@ class IncidentHeader(QWidget):
 
     def _state(self) -> IncidentState | None:
         incident_id = self.selection.incident_id
-        return self.console.incidents.get(incident_id) if incident_id else None
+        return self.console.incident(incident_id)
 
     def _show(self) -> None:
         state = self._state()

@@ -538,7 +538,7 @@ class MainWindow(QMainWindow):
         self.pending.merge(changes)
         if changes.new_alerts:
             # A new alert takes the focus unless the user is already on an unacknowledged one.
-            focused = self.console.incidents.get(self.selection.incident_id or "")
+            focused = self.console.incident(self.selection.incident_id)
             incoming = self.console.incidents.get(changes.new_alerts[-1][0])
             busy = focused is not None and any(
                 a.acknowledged_at_us is None for a in focused.alerts.values()
@@ -734,7 +734,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("No warning waits for acknowledgement", 3000)
 
     def _focused_state(self) -> IncidentState | None:
-        return self.console.incidents.get(self.selection.incident_id or "")
+        return self.console.incident(self.selection.incident_id)
 
     def _selected(
         self, what: str, *, single: bool = False
