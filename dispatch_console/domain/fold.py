@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 
+import msgspec
+
 from dispatch_console.domain import events as ev
 from dispatch_console.domain.lifecycle import IDENTIFIED_OR_LATER
 from dispatch_console.domain.lifecycle import ResponderStatus as S
@@ -34,6 +36,8 @@ from dispatch_console.domain.state import (
     Responder,
     StagingArea,
     SuspectRevision,
+    copy_responder,
+    copy_state,
 )
 from dispatch_console.domain.text import neutralise
 
@@ -679,3 +683,79 @@ def fold(events: Iterable[ev.Event], state: IncidentState) -> IncidentState:
 def replay(incident_id: str, events: Iterable[ev.Event]) -> IncidentState:
     """The state after all ``events`` of one incident, from nothing."""
     return fold(events, IncidentState(incident_id=incident_id))
+
+
+#: Event types whose fold changes nothing in a state but the responder they name (or adds
+#: them), the warning they name (or add) and the state's counters; and, for a console user's
+#: act, their entry in ``acted``. Checked for every event type by
+#: ``tests/unit/test_working_copy.py``: a type added here whose fold touches anything else
+#: makes it fail.
+RECORD_LOCAL = frozenset(
+    {
+        ev.ResponderNotified.TYPE,
+        ev.ResponderProfileReported.TYPE,
+        ev.ResponderRosterChecked.TYPE,
+        ev.ResponderAcknowledged.TYPE,
+        ev.ResponderPosition.TYPE,
+        ev.ResponderEnRoute.TYPE,
+        ev.ResponderArrived.TYPE,
+        ev.ResponderDirected.TYPE,
+        ev.ResponderIdentified.TYPE,
+        ev.ResponderEquipmentIssued.TYPE,
+        ev.ResponderStaged.TYPE,
+        ev.ResponderAssigned.TYPE,
+        ev.ResponderReleased.TYPE,
+        ev.PerimeterEntered.TYPE,
+        ev.PerimeterExited.TYPE,
+        ev.WarningRaised.TYPE,
+        ev.WarningAcknowledged.TYPE,
+        ev.WarningEnded.TYPE,
+    }
+)
+
+
+class WorkingCopy:
+    """``state`` as some events leave it, for checking what comes after them, without
+    touching ``state`` and without copying all of it: copy on write, record by record.
+
+    The copy shares every record with ``state`` until an event changes it: the responder or
+    warning an event of :data:`RECORD_LOCAL` names is copied before the event is folded in
+    (the dicts holding them are copied at the start: a 2,000-responder incident costs two dict
+    copies, not a deep copy of 2,000 records and their tracks). Any other event type makes it
+    a whole deep copy first (then it folds in place)."""
+
+    __slots__ = ("_own", "_whole", "state")
+
+    def __init__(self, state: IncidentState) -> None:
+        self.state = msgspec.structs.replace(
+            state,
+            responders=dict(state.responders),
+            warnings=dict(state.warnings),
+            acted={name: msgspec.structs.replace(acts) for name, acts in state.acted.items()},
+        )
+        self._own: set[tuple[str, str]] = set()  # records copied already
+        self._whole = False
+
+    def apply(self, event: ev.Event) -> None:
+        if not self._whole:
+            if event.type in RECORD_LOCAL:
+                self._copy_named(event.payload)
+            else:
+                self.state = copy_state(self.state)
+                self._whole = True
+        apply(self.state, event)
+
+    def _copy_named(self, payload: ev.Payload) -> None:
+        state = self.state
+        responder_id = getattr(payload, "responder_id", None)
+        if isinstance(responder_id, str) and ("r", responder_id) not in self._own:
+            responder = state.responders.get(responder_id)
+            if responder is not None:
+                state.responders[responder_id] = copy_responder(responder)
+            self._own.add(("r", responder_id))
+        warning_id = getattr(payload, "warning_id", None)
+        if isinstance(warning_id, str) and ("w", warning_id) not in self._own:
+            warning = state.warnings.get(warning_id)
+            if warning is not None:  # every field a scalar or a tuple: a shallow copy is whole
+                state.warnings[warning_id] = msgspec.structs.replace(warning)
+            self._own.add(("w", warning_id))

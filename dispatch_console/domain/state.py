@@ -461,3 +461,16 @@ def encode_state(state: IncidentState) -> bytes:
 
 def decode_state(blob: bytes) -> IncidentState:
     return _decoder.decode(zlib.decompress(blob))
+
+
+_responder_decoder = msgspec.msgpack.Decoder(Responder)
+
+
+def copy_state(state: IncidentState) -> IncidentState:
+    """A deep copy that shares nothing with ``state`` (msgpack there and back: no zlib)."""
+    return _decoder.decode(_encoder.encode(state))
+
+
+def copy_responder(responder: Responder) -> Responder:
+    """A deep copy of one responder's record."""
+    return _responder_decoder.decode(_encoder.encode(responder))

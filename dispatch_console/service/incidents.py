@@ -20,10 +20,10 @@ import msgspec
 
 from dispatch_console.domain import events as ev
 from dispatch_console.domain.decide import validate
-from dispatch_console.domain.fold import apply, fold
+from dispatch_console.domain.fold import WorkingCopy, fold
 from dispatch_console.domain.lifecycle import Rule, RuleViolation
 from dispatch_console.domain.reference import School
-from dispatch_console.domain.state import IncidentState, decode_state, encode_state
+from dispatch_console.domain.state import IncidentState
 from dispatch_console.domain.timeutil import from_us
 from dispatch_console.store import RawDraft, Store, StoreError
 from dispatch_console.store.store import WriteTransaction
@@ -407,7 +407,9 @@ class IncidentService:
         commands (``UNKNOWN_USER``, ``ROLE_MAY_NOT_COMMAND``); then, for a command that says
         which version it was decided on, that no other console user changed what it acts on
         since (``CONFLICT``)."""
-        copied: set[str] = set()
+        # Per incident, the working copy the accepted commands are folded into (copy on write:
+        # the live state is never touched; see ``WorkingCopy``).
+        copies: dict[str, WorkingCopy] = {}
         accepted: list[Command] = []
         refused: dict[int, RuleViolation] = {}
         seen_keys: set[str] = set()
@@ -447,11 +449,8 @@ class IncidentService:
                 seen_keys.add(key)
             assumed = _assumption(command, roles, state)
             if assumed is not None:
-                if command.incident_id not in copied:
-                    state = working[command.incident_id] = decode_state(encode_state(state))
-                    copied.add(command.incident_id)
+                working[command.incident_id] = _fold_provisional(copies, state, assumed)
                 accepted.append(assumed)
-                apply(state, _provisional(assumed))
             accepted.append(command)
             if command.payload.TYPE in VALIDATION_NEUTRAL:
                 continue  # cannot change what later commands are checked against
@@ -465,10 +464,7 @@ class IncidentService:
                 == index
             ):
                 continue  # changes only its responder, whom no later command names
-            if command.incident_id not in copied:
-                state = working[command.incident_id] = decode_state(encode_state(state))
-                copied.add(command.incident_id)
-            apply(state, _provisional(command))
+            working[command.incident_id] = _fold_provisional(copies, state, command)
         return accepted, refused
 
     def _check_conflict(
@@ -771,6 +767,18 @@ def describe_change(event: ev.Event, state: IncidentState | None) -> str:
         what = event.type.replace("_", " ") + (f" for {responder(rid)}" if rid else "")
     at = from_us(event.occurred_at_us).strftime("%H:%M:%S")
     return f"{event.actor.name} {what} (at {at})"
+
+
+def _fold_provisional(
+    copies: dict[str, WorkingCopy], state: IncidentState, command: Command
+) -> IncidentState:
+    """Fold ``command`` into its incident's working copy (made from ``state`` the first
+    time): the state the next commands of the batch are checked against."""
+    copy = copies.get(command.incident_id)
+    if copy is None:
+        copy = copies[command.incident_id] = WorkingCopy(state)
+    copy.apply(_provisional(command))
+    return copy.state
 
 
 def _provisional(command: Command) -> ev.Event:
