@@ -107,6 +107,29 @@ class LocalFrame:
         return self.unproject(Point(x, y).buffer(radius_m, quad_segs=max(4, segments // 4)))
 
 
+#: The mean Earth radius (IUGG), for the near-distance rule below.
+EARTH_RADIUS_M = 6_371_008.8
+
+
+def near_distance_m(lon0: float, lat0: float, lon: float, lat: float) -> float:
+    """Metres from ``(lon0, lat0)`` to ``(lon, lat)``, equirectangular: within a few metres of
+    the geodesic at the ranges a notification radius spans (tens of km), and far cheaper than
+    a projection. The one rule for "within the notification radius", whether an activation
+    picks whom to alert (:func:`near_distances_m`) or a report joins an incident."""
+    dx = math.radians(lon - lon0) * math.cos(math.radians(lat0))
+    dy = math.radians(lat - lat0)
+    return EARTH_RADIUS_M * math.hypot(dx, dy)
+
+
+def near_distances_m(
+    lon0: float, lat0: float, lons: NDArray[np.float64], lats: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """:func:`near_distance_m` for many points at once (the same formula, in numpy)."""
+    dx = np.radians(lons - lon0) * math.cos(math.radians(lat0))
+    dy = np.radians(lats - lat0)
+    return EARTH_RADIUS_M * np.hypot(dx, dy)
+
+
 @lru_cache(maxsize=64)
 def local_frame(lon0: float, lat0: float) -> LocalFrame:
     """A shared :class:`LocalFrame` per centre (building a projection costs a millisecond)."""

@@ -5,25 +5,27 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from shapely.geometry import Point
+import numpy as np
 
-from dispatch_console.domain.geometry import Area, AreaIndex, local_frame
+from dispatch_console.domain.geometry import near_distances_m
 from dispatch_console.domain.reference import School
 from dispatch_console.store.registry import Device
 
 
 def devices_to_notify(school: School, devices: Iterable[Device]) -> list[Device]:
-    """Devices inside the radius, nearest first (a spatial index over the device positions)."""
-    frame = local_frame(school.lon, school.lat)
-    radius = Area("radius", "notification", Point(0.0, 0.0).buffer(school.notification_radius_m))
-    known = {d.device_id: (d, d.known_position()) for d in devices}
-    points = {device_id: pos for device_id, (_, pos) in known.items() if pos is not None}
-    inside = AreaIndex(frame, [radius]).containing(points)
-    chosen = [known[device_id][0] for device_id, areas in inside.items() if areas]
-    return sorted(
-        chosen,
-        key=lambda d: frame.distance_m(*points[d.device_id], school.lon, school.lat),
-    )
+    """Devices within the school's notification radius, nearest first (ties in the registry's
+    order). The radius is measured as a report joining an incident measures it
+    (:func:`~dispatch_console.domain.geometry.near_distance_m`), for all devices at once: an
+    activation among 2,000 devices costs a millisecond, not a projection of each."""
+    placed = [(d, d.known_position()) for d in devices]
+    placed = [(d, p) for d, p in placed if p is not None]
+    if not placed:
+        return []
+    lonlat = np.array([p for _, p in placed], dtype=np.float64)
+    distances = near_distances_m(school.lon, school.lat, lonlat[:, 0], lonlat[:, 1])
+    inside = np.flatnonzero(distances <= school.notification_radius_m)
+    order = inside[np.argsort(distances[inside], kind="stable")]
+    return [placed[i][0] for i in order]
 
 
 def alert_text(

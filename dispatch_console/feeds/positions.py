@@ -28,12 +28,12 @@ batch is proportional to the reports in it and the incidents open, never to past
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from dispatch_console.domain import events as ev
 from dispatch_console.domain.fold import CLOCK_TOLERANCE_US
+from dispatch_console.domain.geometry import near_distance_m
 from dispatch_console.domain.state import DEFAULT_STALE_US, IncidentState
 from dispatch_console.domain.timeutil import US_PER_S
 from dispatch_console.feeds.cot.parse import CotPosition
@@ -51,7 +51,6 @@ MAX_STALE_WINDOW_US = 600 * US_PER_S
 #: Unregistered TAK contacts added to one incident at most (each is an UNVERIFIED responder);
 #: past that, a flood of made-up uids is refused instead of burying the real responders.
 MAX_UNREGISTERED_PER_INCIDENT = 200
-_EARTH_RADIUS_M = 6_371_008.8
 
 
 def time_problem(at_us: int, now_us: int) -> str | None:
@@ -280,9 +279,8 @@ class PositionPipeline:
         """Within the notification radius of the incident's school. An equirectangular
         distance is far cheaper than a projection and within a few metres of it at these
         ranges; the radius is what matters here, not the metre."""
-        dx = math.radians(lon - state.lon) * math.cos(math.radians(state.lat))
-        dy = math.radians(lat - state.lat)
-        return _EARTH_RADIUS_M * math.hypot(dx, dy) <= self.reference.radius(state.school_id)
+        distance = near_distance_m(state.lon, state.lat, lon, lat)
+        return distance <= self.reference.radius(state.school_id)
 
 
 def _unregistered_contact(

@@ -45,10 +45,13 @@ from dispatch_console.domain.rules import AgencyRules, rules_from_json, rules_js
 from dispatch_console.domain.state import (
     STATE_FORMAT,
     IncidentState,
+    compress_state,
     decode_state,
     encode_state,
+    encode_state_uncompressed,
 )
 from dispatch_console.store import schema
+from dispatch_console.store.background import Background
 from dispatch_console.store.chain import GENESIS, CentreKey, chain_rows, write_checkpoint
 from dispatch_console.store.registry import RegistryMixin, write_device_positions
 from dispatch_console.store.urls import default_url, normalize_url, redact
@@ -57,6 +60,9 @@ log = logging.getLogger(__name__)
 
 #: A snapshot of an incident's state is kept every this many of its events.
 SNAPSHOT_INTERVAL = 5_000
+#: Snapshots waiting for the snapshot thread at most; past that the oldest is dropped (a
+#: snapshot is a cache: the next one, or a fold from an older one, stands in for it).
+SNAPSHOTS_WAITING_MAX = 8
 #: Idempotency keys this store knows are committed (its own appends, and what it read in a
 #: write transaction), kept so that a repeat is recognised without asking the database; the
 #: unique index on the key stays the final guard (several writers share one database).
@@ -185,6 +191,7 @@ class Store(RegistryMixin):
         self.signing_key = signing_key
         self.checkpoint_every = checkpoint_every
         self._checkpointed_seq: int | None = None
+        self._snapshots = Background("store-snapshots", SNAPSHOTS_WAITING_MAX)
         try:
             parsed = make_url(self.url)
         except ArgumentError:
@@ -280,6 +287,7 @@ class Store(RegistryMixin):
             raise StoreError(f"cannot open {redact(self.url)}: {_first_line(exc)}") from exc
 
     def close(self) -> None:
+        self._snapshots.close()
         self._writer.dispose()
         if self._reader is not self._writer:
             self._reader.dispose()
@@ -559,11 +567,22 @@ class Store(RegistryMixin):
             log.warning("snapshot of %s not saved: %s", incident_id, _first_line(exc))
 
     def save_snapshot(self, state: IncidentState) -> None:
-        """Keep ``state`` as the snapshot at its last sequence number (a cache of the fold)."""
-        self._save_snapshots(
-            state.incident_id,
-            [(state.last_seq, state.last_received_at_us, state.event_count, encode_state(state))],
-        )
+        """Keep ``state`` as the snapshot at its last sequence number (a cache of the fold).
+
+        Only the copy is made here (msgpack of the state as it is now); compressing and
+        writing it happen on the store's snapshot thread, off the caller's path: a gateway
+        storing a CoT burst crossed a snapshot boundary of a 2,000-responder incident several
+        times a second, and each cost its writer ~10 ms. :meth:`flush_snapshots` waits for
+        them; :meth:`close` does too."""
+        raw = encode_state_uncompressed(state)
+        row = (state.last_seq, state.last_received_at_us, state.event_count)
+        self._snapshots.submit(lambda: self._save_snapshots(
+            state.incident_id, [(*row, compress_state(raw))]
+        ))  # fmt: skip
+
+    def flush_snapshots(self) -> None:
+        """Wait until every snapshot handed to :meth:`save_snapshot` is written."""
+        self._snapshots.flush()
 
     def checkpoint(self, incident_id: str) -> IncidentState:
         """Fold the whole incident, writing every missing snapshot; return the current state."""

@@ -200,6 +200,7 @@ def test_the_live_path_keeps_snapshots_for_replay(store_url: str) -> None:
         for i in range(30):
             service.execute(incident, [ev.ResponderNotified(f"r{i}", f"d{i}")], actor=GW,
                             source=ev.Source.FEED)  # fmt: skip
+        store.flush_snapshots()  # written off the writer's path, on the store's own thread
         engine = create_engine(store_url)
         with engine.connect() as conn:
             counts = [r[0] for r in conn.execute(text("SELECT event_count FROM snapshots"))]
