@@ -30,7 +30,7 @@ PostgreSQL, until the console's window shows it. ``BENCH_PROFILE=FOLDER`` sample
 with py-spy (installed by hand: ``.venv/bin/pip install py-spy``) through each measured window.
 
 Run: ``.venv/bin/python benchmarks/bench_load.py [--db sqlite|postgresql|both] [--phones
-100,400,1000,2000] [--seconds 20] [--overload 5] [--with-cot-and-activations]``.
+100,400,1000,2000] [--seconds 20] [--overload 5] [--with-cot-and-activations [--cot-rate 30000]]``.
 PostgreSQL: a fresh database on $DISPATCH_TEST_PG_URL (default the local test server), dropped
 at the end. The machine is shared: say how loaded it was (``uptime``) with the figures. Prints
 figures; asserts nothing.
@@ -415,11 +415,19 @@ class Extras:
     activation joining the open incident every :data:`ACTIVATION_EVERY_S`."""
 
     def __init__(
-        self, url: str, port: int, udp_port: int, key: tuple[str, str], *, cot: bool = True
+        self,
+        url: str,
+        port: int,
+        udp_port: int,
+        key: tuple[str, str],
+        *,
+        cot: bool = True,
+        cot_rate: int = 0,
     ) -> None:
         from bench_gateway import parse_ceiling, udp_messages
 
         self.url, self.port, self.udp_port, self.key, self.cot = url, port, udp_port, key, cot
+        self.cot_rate = cot_rate or COT_RATE
         # The bare parse of the same reports, measured before the run (the ratio's base): the
         # best of three, as a shared machine's noise only ever slows it.
         self.ceiling = 0.0
@@ -454,13 +462,13 @@ class Extras:
         time.sleep(max(0.0, at - time.time()))
         sender = subprocess.run(
             [sys.executable, str(Path(__file__).with_name("bench_gateway.py")), "--send-udp",
-             str(self.udp_port), "--udp-rate", str(COT_RATE), "--udp-seconds", str(COT_SECONDS),
-             "--devices", str(COT_DEVICES)],
+             str(self.udp_port), "--udp-rate", str(self.cot_rate), "--udp-seconds",
+             str(COT_SECONDS), "--devices", str(COT_DEVICES)],
             check=True, capture_output=True, text=True, cwd=ROOT,
         )  # fmt: skip
         first, took = sender.stdout.split()
         self.cot_first_send, self.cot_send_s = float(first), float(took)
-        self.cot_offered = int(COT_RATE * COT_SECONDS)
+        self.cot_offered = int(self.cot_rate * COT_SECONDS)
 
     def _activate(self, start: float) -> None:
         import http.client
@@ -565,6 +573,7 @@ def run_step(
     *,
     extras: str = "",
     console: Any = None,
+    cot_rate: int = 0,
 ) -> dict[str, Any]:
     from bench_gateway import setup
     from bench_propagation import gateway_process
@@ -636,7 +645,9 @@ def run_step(
         cpu_before = _cpu_s(ports["pid"])
         profiler = _profile(ports["pid"], seconds, f"{label}-{phones}")
         more = (
-            Extras(url, ports["http"], ports["udp"], key, cot=extras == "cot") if extras else None
+            Extras(url, ports["http"], ports["udp"], key, cot=extras == "cot", cot_rate=cot_rate)
+            if extras
+            else None
         )
         if more is not None:
             more.start(time.time())
@@ -761,6 +772,12 @@ def main() -> None:
         action="store_true",
         help="one more step at the largest N: a CoT burst and activations while phones send",
     )
+    parser.add_argument(
+        "--cot-rate",
+        type=int,
+        default=COT_RATE,
+        help="CoT reports a second offered in that burst (for 2 s)",
+    )
     # The load generator's own arguments (run by the driver in another process).
     parser.add_argument("--generate", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -792,7 +809,7 @@ def main() -> None:
                 n = max(phones)
                 url = f"sqlite:///{folder / 'sqlite-cot.sqlite3'}"
                 row = run_step(url, folder, n, args.seconds, INTERVAL_S, "sqlite+cot",
-                               extras="cot")  # fmt: skip
+                               extras="cot", cot_rate=args.cot_rate)  # fmt: skip
                 show(row)
             if args.overload:
                 n = max(phones)
@@ -826,7 +843,8 @@ def main() -> None:
                         if args.with_cot_and_activations and label == "postgresql":
                             extras = "activations" if n == max(phones) else ""
                         row = run_step(url, folder, n, args.seconds, interval, label,
-                                       extras=extras, console=console)  # fmt: skip
+                                       extras=extras, console=console,
+                                       cot_rate=args.cot_rate)  # fmt: skip
                 except Unreachable as exc:
                     print(f"PostgreSQL skipped: {exc}")
                     break
