@@ -21,7 +21,6 @@ import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -42,6 +41,7 @@ from dispatch_console.feeds.udp_worker import (
     enlarge_receive_buffer,
 )
 from dispatch_console.feeds.web.routes import ResponderWeb
+from dispatch_console.feeds.writer_thread import WriterThread
 from dispatch_console.service.monitor import Monitor
 from dispatch_console.store import (
     Store,
@@ -70,6 +70,8 @@ CERT_RECHECK_S = 30.0
 #: report: a group this size keeps the phones' group commits waiting behind it for 25 to 60 ms;
 #: 8,000 held them long enough, under a CoT burst, for their queue to age past admission).
 UDP_GROUP_MAX = 2000
+#: Requests the writer takes before the ordinary jobs waiting: alerts (activations, CAP, EIDO).
+URGENT_ROUTES = frozenset({"activation", "cap", "eido"})
 #: CoT UDP reports waiting for the writer at most before the pump stops reading the worker.
 UDP_GATHERED_MAX = 4 * UDP_GROUP_MAX
 #: Journaled messages forwarded in one go on the writer (then it takes other work, and goes on).
@@ -218,7 +220,7 @@ class Gateway:
         self.core: GatewayCore | None = None
         self.web: ResponderWeb | None = None
         self._store: Store | None = None
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gateway-writer")
+        self._writer = WriterThread("gateway-writer_0")
         self._runner: web.AppRunner | None = None
         self._udp: asyncio.DatagramTransport | None = None
         self._tcp: asyncio.Server | None = None
@@ -268,6 +270,10 @@ class Gateway:
 
     async def on_writer(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._writer, fn, *args)
+
+    async def on_writer_first(self, fn: Callable[..., T], *args: Any) -> T:
+        """:meth:`on_writer`, before the ordinary jobs waiting (see ``WriterThread``)."""
+        return await asyncio.wrap_future(self._writer.submit_urgent(fn, *args))
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -727,9 +733,9 @@ class Gateway:
         if route == "device_messages":
             reply = await self._grouped(target, key_id, signature, body, peer)
         else:
-            reply = await self.on_writer(
-                self._answer_one, route, target, key_id, signature, body, peer
-            )
+            # An alert from a school goes before the group commits and CoT batches waiting.
+            run = self.on_writer_first if route in URGENT_ROUTES else self.on_writer
+            reply = await run(self._answer_one, route, target, key_id, signature, body, peer)
         headers = {"Retry-After": str(RETRY_AFTER_S)} if reply.status in (429, 503) else None
         return web.json_response(reply.body, status=reply.status, headers=headers)
 
