@@ -45,9 +45,17 @@ def admitted(
     ``proven``: ``(device id, its TAK uid)`` proven by the connection's client certificate.
     """
     kept: list[tuple[CotPosition, S]] = []
+    # A device reports many times in a batch under one uid and callsign: checked once each.
+    problems: dict[tuple[str, str | None], str | None] = {}
     for cot, sender in positions:
         uid = cot.uid
-        problem = identifier_problem(uid, "uid") or text_problem(cot.callsign, "callsign")
+        named = (uid, cot.callsign)
+        try:
+            problem = problems[named]
+        except KeyError:
+            problem = problems[named] = identifier_problem(uid, "uid") or text_problem(
+                cot.callsign, "callsign"
+            )
         if problem is not None:
             reject(transport, str(sender), problem, f"uid {uid[:80]}")
             continue

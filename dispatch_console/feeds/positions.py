@@ -95,6 +95,8 @@ class PositionBatch:
     """The positions of one group, and the joins they bring about (stored first)."""
 
     open_states: list[IncidentState]
+    #: The gateway's clock when the batch began (one reading for all its reports).
+    now_us: int = 0
     commands: list[Command] = field(default_factory=list)
     reports: list[PositionReport] = field(default_factory=list)
     routes: dict[str, Route] = field(default_factory=dict)
@@ -115,7 +117,7 @@ class PositionPipeline:
 
     def batch(self) -> PositionBatch:
         return PositionBatch(
-            [s for s in self.service.live_incidents() if s.opened and not s.closed]
+            [s for s in self.service.live_incidents() if s.opened and not s.closed], self.clock()
         )
 
     # --- who may report -----------------------------------------------------------------------
@@ -182,7 +184,7 @@ class PositionPipeline:
         at_us = fields.at_us
         lon, lat = fields.lon, fields.lat
         if route.device is not None:
-            self.remember(route.responder_id, lon, lat, at_us)
+            self.remember(route.responder_id, lon, lat, at_us, batch.now_us)
             if route.others:
                 self._join_near(batch, route, lon, lat, at_us)
             targets = route.member
@@ -197,10 +199,13 @@ class PositionPipeline:
             reports.append(PositionReport(incident_id, actor, feed, fields, report_key))
         return len(targets)
 
-    def remember(self, device_id: str, lon: float, lat: float, at_us: int) -> None:
+    def remember(
+        self, device_id: str, lon: float, lat: float, at_us: int, now_us: int | None = None
+    ) -> None:
         """The newest report wins, whatever order reports arrive in (a clock running ahead is
-        capped at now, so it cannot hold the last known position)."""
-        latest = self.clock() + CLOCK_TOLERANCE_US
+        capped at now, so it cannot hold the last known position). ``now_us``: the clock's
+        reading, if the caller has one."""
+        latest = (self.clock() if now_us is None else now_us) + CLOCK_TOLERANCE_US
         capped = at_us if at_us < latest else latest
         known = self.last_known.get(device_id)
         if known is None or known[3] < capped:
