@@ -446,7 +446,7 @@ def _run_embedded(args: argparse.Namespace) -> SimResult:
     box = SecretBox(Path(args.master_key)) if args.master_key else SecretBox()
     store = Store(args.db)
     try:
-        county = load_demo_county(store, box)
+        county = load_demo_county(store, box, rules=True)  # as `make run` plays it
     finally:
         store.close()
     keys: dict[str, KeyPair] = {**county.school_keys, **county.device_keys}

@@ -7,9 +7,11 @@ from collections.abc import Callable
 
 import pytest
 
+from dispatch_console.domain.rules import DEFAULT_AGENCY
 from dispatch_console.domain.state import IncidentState
 from dispatch_console.sim.run import SimResult, main
 from dispatch_console.sim.scenario import load_scenario
+from dispatch_console.store import Store
 from tests.sim.conftest import SimGateway, scenario_path
 
 Start = Callable[..., SimGateway]
@@ -187,6 +189,12 @@ def test_main_with_embedded_gateway(
     assert main([*argv, "--until", "60", "--seed", "3"]) == 0
     out = capsys.readouterr().out
     assert "incident " in out and "self-dispatched" in out and "digest " in out
+    # The demo county as `make run` plays it: under its three agencies' response rules.
+    with Store(db) as store:
+        (incident,) = [i.incident_id for i in store.incidents()]
+        state = store.state_at(incident)
+    assert len(state.rules_in_force) == 3
+    assert DEFAULT_AGENCY not in state.rules_in_force
 
 
 def test_main_reports_bad_scenario(
