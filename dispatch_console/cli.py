@@ -958,7 +958,7 @@ def cmd_state(args: argparse.Namespace, out: TextIO) -> int:
         now_us = at_us if at_us is not None else max(state.last_received_at_us, store._clock())
         roles = store.user_roles(state.acted)  # who acted as IC in an older record
     if args.format == "json":
-        json.dump(state_document(state, now_us), out, indent=2, sort_keys=False)
+        json.dump(state_document(state, now_us, roles), out, indent=2, sort_keys=False)
         out.write("\n")
     else:
         write_state_text(state, now_us, out, roles)
@@ -1910,10 +1910,19 @@ def _instant(store: Store, incident_id: str, text: str | None) -> int | None:
         raise CliError(f"--at: {exc} (use e.g. 2026-11-24T09:20:00Z or +90)") from None
 
 
-def state_document(state: IncidentState, now_us: int) -> dict[str, Any]:
-    """The JSON form of ``state``: the state itself plus the figures derived at ``now_us``."""
+def state_document(
+    state: IncidentState, now_us: int, roles: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The JSON form of ``state``: the state itself plus the figures derived at ``now_us``;
+    with ``roles`` (console user -> registered role), who acted as incident commander where
+    nobody established command (an older record), as the text form says it."""
     document: dict[str, Any] = msgspec.to_builtins(state)
     document["at"] = iso(now_us)
+    document["acting_commanders"] = [
+        {"name": a.name, "first_acted": iso(a.first_us), "last_acted": iso(a.last_us),
+         "acts": a.acts, "sentence": acting_commander_text([a], iso)}
+        for a in state.acting_commanders(roles or {})
+    ]  # fmt: skip
     document["counts"] = state.counts(now_us)
     document["responder_rows"] = [msgspec.to_builtins(row) for row in responder_rows(state, now_us)]
     return document

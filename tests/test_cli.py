@@ -280,6 +280,11 @@ def test_state_names_the_acting_incident_commander_of_an_older_record(
         "Incident commander: Lt. J. Hayes, acting incident commander (command not formally "
         f"established): first acted {iso(t1)}, last acted {iso(t2)}"
     ) in lines
+    # The JSON form names him too, with the same sentence.
+    assert main(["state", incident, "--db", db, "--format", "json"]) == 0
+    (acting,) = json.loads(capsys.readouterr().out)["acting_commanders"]
+    assert acting["name"] == "Lt. J. Hayes" and acting["first_acted"] == iso(t1)
+    assert acting["last_acted"] == iso(t2) and acting["sentence"].startswith("Lt. J. Hayes, acting")
     # The role is the store's: registered as a dispatcher, his acts make nobody IC.
     from dispatch_console.store import Store
 
@@ -287,3 +292,5 @@ def test_state_names_the_acting_incident_commander_of_an_older_record(
         store.set_user("Lt. J. Hayes", "dispatcher")
     assert main(["state", incident, "--db", db]) == 0
     assert "Incident commander: command not established" in capsys.readouterr().out.splitlines()
+    assert main(["state", incident, "--db", db, "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["acting_commanders"] == []
