@@ -209,9 +209,12 @@ class Store(RegistryMixin):
             self._writer = self._cache_writer = engine
             #: Write transactions: BEGIN is sent with the lock (see :meth:`writing`).
             self._pg_transactions = engine.execution_options(isolation_level="AUTOCOMMIT")
-            # Reads (streamed with server-side cursors, off the group commits' path) keep a
-            # ping on every checkout: a server that just restarted is found before the read.
-            self._reader = create_engine(self.url, pool_pre_ping=True, connect_args=PG_CONNECT_ARGS)
+            # Reads (streamed with server-side cursors, off the group commits' path): pinged
+            # when idle, as the writer's (a console's feed reads several times a second; a
+            # ping on every checkout was a sixth of its feed thread and a round trip more for
+            # the server each time).
+            self._reader = create_engine(self.url, connect_args=PG_CONNECT_ARGS)
+            _ping_when_idle(self._reader)
             placeholders = ", ".join(["%s"] * 11)
         else:
             raise StoreError(f"unsupported database {redact(self.url)}: use sqlite or postgresql")
