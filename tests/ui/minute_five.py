@@ -163,5 +163,14 @@ def check_minute_five(window: MainWindow, width: int, height: int, rows: int) ->
     assert docks["warnings"].height() >= 150
     assert_top_warning_card_whole(window, f"{width}x{height}")
     assert not elided_titles(window), f"titles cut at {width}x{height}"
+    # The responder's detail, with nobody selected: its hint whole where the dock shows it.
+    detail = window.detail
+    if detail.mode == "none" and not detail.visibleRegion().isEmpty():
+        hint = detail.hint
+        needed = hint.heightForWidth(hint.width())
+        shown = hint.parentWidget().height()  # the scroll area's viewport
+        assert needed <= shown, (
+            f"responder hint needs {needed} px, {shown} shown at {width}x{height}"
+        )
     assert window.docks["warnings"].windowTitle().startswith("Warnings: ")
     assert "critical" in window.docks["warnings"].windowTitle()

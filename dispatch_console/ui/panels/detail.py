@@ -92,12 +92,18 @@ class ResponderDetailPanel(QWidget):
 
         self.pages = QStackedWidget(self)
         # --- hint page (none selected / no incident)
+        # From the top, in a scroll area: in a short dock (1920x1080) the centred hint's last
+        # line was cut by the dock's bottom edge.
         self.hint = QLabel()
         self.hint.setWordWrap(True)
-        self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.hint.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignHCenter)
         self.hint.setProperty("role", "muted")
-        self.hint.setContentsMargins(16, 16, 16, 16)
-        self.pages.addWidget(self.hint)
+        self.hint.setContentsMargins(12, 8, 12, 8)
+        hint_scroll = QScrollArea()
+        hint_scroll.setWidget(self.hint)
+        hint_scroll.setWidgetResizable(True)
+        hint_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.pages.addWidget(hint_scroll)
 
         # --- one responder
         single = QWidget()
@@ -217,7 +223,7 @@ class ResponderDetailPanel(QWidget):
         if not ids:
             self._show_hint(
                 "none",
-                "No responder selected.\n\nSelect one in the responders table or on the map "
+                "No responder selected.\nSelect one in the responders table or on the map "
                 "to see who they are, what they are wearing and where they are.",
             )
         elif len(ids) == 1:
