@@ -431,7 +431,16 @@ class Gateway:
         if self.web is not None:
             self.web.close_streams()
         if self._runner is not None:
+            # Idle keep-alive connections are closed by the cleanup, but a TLS close waits for
+            # the peer's answer, which a browser may never send before this loop ends: their
+            # sockets were left open to the garbage collector. Whatever is still open after
+            # the orderly close is cut.
+            web_server = self._runner.server
+            transports = [h.transport for h in web_server.connections] if web_server else []
             await self._runner.cleanup()
+            for transport in transports:
+                if transport is not None:
+                    transport.abort()
         while self._udp_busy or self._udp_queue:
             await self._drain_udp_now()
         if self.core is not None:

@@ -88,14 +88,17 @@ def tls_gateway(
     running.tls = trust
     yield running
     running.stop()
-    # Known, and harmless where the gateway's process ends with it: the HTTPS connections
-    # Chromium keeps open idle (keep-alive) are not closed by the time a stopping gateway's loop
-    # ends (a TLS close waits for the peer; plain HTTP ones close at once), so their sockets are
-    # left to the garbage collector. Collected here, so the warning is not charged to the next
-    # test.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ResourceWarning)
+    # The HTTPS connections Chromium keeps open idle (keep-alive) are closed by the stopping
+    # gateway, not left to the garbage collector (a TLS close waits for the peer's answer).
+    _no_socket_left_open()
+
+
+def _no_socket_left_open() -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
         gc.collect()
+    left = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
+    assert not [m for m in left if "socket" in m or "transport" in m], left
 
 
 def _invite(gateway: RunningGateway, url: str, *extra: str) -> tuple[int, str, str]:
@@ -382,6 +385,4 @@ def test_the_browser_refuses_another_name_and_another_authority(
     finally:
         browser.driver.get("about:blank")
         running.stop()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ResourceWarning)
-            gc.collect()
+        _no_socket_left_open()
