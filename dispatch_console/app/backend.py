@@ -227,17 +227,13 @@ class StoreFeed:
 
     def _poll(self, store: Store) -> None:
         while not self._stopping.is_set():
-            batch: list[ev.Event] = []
-            for event in store.read(all_incidents=True, after_seq=self.last_seq):
-                batch.append(event)
-                if len(batch) >= BATCH:
-                    break
-            if not batch:
-                return
-            self._read_roles(store, batch)
-            self.last_seq = batch[-1].seq
-            self.signals.events.emit(batch)
-            if len(batch) < BATCH:
+            batch, last_seq, more = store.read_after(self.last_seq, BATCH)
+            if batch:
+                self._read_roles(store, batch)
+            self.last_seq = last_seq  # past an event this version cannot read, too
+            if batch:
+                self.signals.events.emit(batch)
+            if not more:
                 return
 
     def _read_roles(self, store: Store, batch: list[ev.Event]) -> None:
