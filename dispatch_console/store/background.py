@@ -19,9 +19,12 @@ class Background:
     ``waiting_max`` jobs wait; past that the oldest waiting one is dropped, and logged. A job
     that raises is logged and the next one runs."""
 
-    def __init__(self, name: str, waiting_max: int) -> None:
+    def __init__(self, name: str, waiting_max: int, *, inline: bool = False) -> None:
+        """``inline``: run each job at once in the caller's thread instead (where the work
+        cannot be done beside the caller's, such as on a connection the caller shares)."""
         self.name = name
         self.waiting_max = waiting_max
+        self.inline = inline
         self.dropped = 0
         self._jobs: deque[Callable[[], None]] = deque()
         self._changed = threading.Condition()
@@ -30,6 +33,9 @@ class Background:
         self._thread: threading.Thread | None = None
 
     def submit(self, job: Callable[[], None]) -> None:
+        if self.inline:
+            job()
+            return
         with self._changed:
             if self._closed:
                 job()  # after close: in the caller's thread, as before there was a thread

@@ -191,7 +191,6 @@ class Store(RegistryMixin):
         self.signing_key = signing_key
         self.checkpoint_every = checkpoint_every
         self._checkpointed_seq: int | None = None
-        self._snapshots = Background("store-snapshots", SNAPSHOTS_WAITING_MAX)
         try:
             parsed = make_url(self.url)
         except ArgumentError:
@@ -218,6 +217,10 @@ class Store(RegistryMixin):
             placeholders = ", ".join(["%s"] * 11)
         else:
             raise StoreError(f"unsupported database {redact(self.url)}: use sqlite or postgresql")
+        # Snapshots on a thread of their own, with a connection of their own; an in-memory
+        # SQLite store has one connection for everything, so there they are written at once.
+        shared = self.dialect == "sqlite" and self._cache_writer is self._writer
+        self._snapshots = Background("store-snapshots", SNAPSHOTS_WAITING_MAX, inline=shared)
         #: Short lookups on a writer's path (a group's stored keys): on PostgreSQL one round
         #: trip each (the writer's pool, pinged only when idle; autocommit: no BEGIN and
         #: ROLLBACK around it), not the reader's four (ping, BEGIN, SELECT, ROLLBACK).

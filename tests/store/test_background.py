@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -79,3 +80,24 @@ def test_an_idle_thread_ends(monkeypatch: pytest.MonkeyPatch) -> None:
     jobs.submit(lambda: done.append(1))  # a new thread takes it
     jobs.flush()
     assert done == [1]
+
+
+def test_inline_jobs_run_at_once_in_the_callers_thread() -> None:
+    done: list[str] = []
+    jobs = Background("test", 10, inline=True)
+    jobs.submit(lambda: done.append(threading.current_thread().name))
+    assert done == [threading.current_thread().name]
+    assert jobs._thread is None
+
+
+def test_an_in_memory_store_writes_its_snapshots_at_once(tmp_path: Path) -> None:
+    """One connection serves everything in memory: no second thread may use it."""
+    from dispatch_console.store import Store
+
+    with Store(f"sqlite:///{tmp_path / 'file.sqlite3'}") as on_disk:
+        assert not on_disk._snapshots.inline  # a connection of its own
+
+    with Store("sqlite://") as memory:
+        assert memory._snapshots.inline
+    with Store("sqlite:///:memory:") as memory:
+        assert memory._snapshots.inline
