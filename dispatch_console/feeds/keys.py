@@ -96,6 +96,10 @@ class OpenKey:
     secret: bytes
 
 
+#: The kinds of key that send alerts (a school's system, a vendor's CAP, a CAD's EIDO).
+ALERTING_KINDS: frozenset[str] = frozenset({"school", "vendor", "cad"})
+
+
 class KeyRing:
     """Opened keys for signature checks, cached briefly so a revocation takes effect within
     ``ttl_s`` seconds without opening the seal on every request."""
@@ -175,6 +179,20 @@ class KeyRing:
                         opened = self._open(record)
                         self._sealed[key_id] = record.secret_sealed
                 self._cache[key_id] = (now, opened)
+
+    def known(self, key_id: str) -> OpenKey | None:
+        """The key as the gateway holds it already, opened, without asking the store: opened
+        within the last ``ttl_s``, else from the copy of every key read last (:meth:`remember`,
+        at most a minute old). None: not held, or revoked. For deciding a request's priority
+        only; :meth:`get` still decides whether it is let in."""
+        with self._lock:
+            cached = self._cache.get(key_id)
+            record = self._known.get(key_id)
+        if cached is not None and time.monotonic() - cached[0] < self._ttl:
+            return cached[1]
+        if record is None or record.revoked:
+            return None
+        return self._open(record)
 
     def get(self, key_id: str, *, offline: bool = False) -> OpenKey | None:
         """The opened key (None: unknown or revoked). ``offline``: the store is known to be

@@ -96,7 +96,7 @@ class PositionBatch:
 
     open_states: list[IncidentState]
     #: The gateway's clock when the batch began (one reading for all its reports).
-    now_us: int = 0
+    now_us: int
     commands: list[Command] = field(default_factory=list)
     reports: list[PositionReport] = field(default_factory=list)
     routes: dict[str, Route] = field(default_factory=dict)

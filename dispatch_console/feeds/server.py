@@ -27,12 +27,20 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from dispatch_console.domain import events as ev
+from dispatch_console.domain.timeutil import US_PER_S
+from dispatch_console.feeds.auth import AuthError, verify
 from dispatch_console.feeds.ca import CertificateAuthority, peer_serial
 from dispatch_console.feeds.core import GatewayCore, Reply, error
 from dispatch_console.feeds.eido_ws import EidoSubscribers
 from dispatch_console.feeds.identity import certified_device
 from dispatch_console.feeds.journal import Entry, Journal, JournalError, default_journal_path
-from dispatch_console.feeds.keys import MASTER_KEY_ENV, KeyProblem, OpenKey, SecretBox
+from dispatch_console.feeds.keys import (
+    ALERTING_KINDS,
+    MASTER_KEY_ENV,
+    KeyProblem,
+    OpenKey,
+    SecretBox,
+)
 from dispatch_console.feeds.routes import DeviceRequest
 from dispatch_console.feeds.udp_worker import (
     EncodedBatch,
@@ -742,11 +750,30 @@ class Gateway:
         if route == "device_messages":
             reply = await self._grouped(target, key_id, signature, body, peer)
         else:
-            # An alert from a school goes before the group commits and CoT batches waiting.
-            run = self.on_writer_first if route in URGENT_ROUTES else self.on_writer
+            # A proven alert goes before the group commits and CoT batches waiting.
+            urgent = route in URGENT_ROUTES and self._proven_alert(key_id, signature, body)
+            run = self.on_writer_first if urgent else self.on_writer
             reply = await run(self._answer_one, route, target, key_id, signature, body, peer)
         headers = {"Retry-After": str(RETRY_AFTER_S)} if reply.status in (429, 503) else None
         return web.json_response(reply.body, status=reply.status, headers=headers)
+
+    def _proven_alert(self, key_id: str | None, signature: str | None, body: bytes) -> bool:
+        """Whether the request is signed by a key that may send alerts and that the gateway
+        holds already (checked here, on the loop, in microseconds, without the store). Only a
+        proven alert goes before the queue: unsigned or forged requests to an alert route,
+        however many, wait their turn behind the phones' group commits instead of starving
+        them. The writer still authenticates it as any other request."""
+        core = self.core
+        if core is None or not key_id:
+            return False
+        key = core.keys.known(key_id)
+        if key is None or key.kind not in ALERTING_KINDS:
+            return False
+        try:
+            verify(key.secret, signature, body, core.clock() / US_PER_S)
+        except (AuthError, KeyProblem):
+            return False
+        return True
 
     def _answer_one(
         self, route: str, target: str, key_id: str | None, signature: str | None, body: bytes,

@@ -1,7 +1,8 @@
 """The gateway's one writer thread: every store write, in the order submitted, except that an
 urgent job (a school's activation: an alert that decides who drives to a shooting) goes before
 the ordinary ones waiting (group commits of positions, CoT batches). A CoT burst keeps a batch
-queued behind every other job; an activation no longer waits behind it."""
+queued behind every other job; an activation no longer waits behind it. After
+:data:`URGENT_RUN_MAX` urgent jobs in a row, one ordinary job waiting runs."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ from concurrent.futures import Executor, Future
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+#: Urgent jobs run in a row at most while ordinary ones wait; then one ordinary job runs (a
+#: flood of urgent work cannot stop the phones' group commits altogether).
+URGENT_RUN_MAX = 8
 _Job = tuple["Future[Any]", Callable[..., Any], tuple[Any, ...], dict[str, Any]]
 
 
@@ -21,6 +25,7 @@ class WriterThread(Executor):
         self._ordinary: deque[_Job] = deque()
         self._changed = threading.Condition()
         self._shut = False
+        self._urgent_run = 0  # urgent jobs run in a row while ordinary ones waited
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
@@ -59,10 +64,12 @@ class WriterThread(Executor):
             with self._changed:
                 while not self._urgent and not self._ordinary and not self._shut:
                     self._changed.wait()
-                if self._urgent:
+                if self._urgent and not (self._ordinary and self._urgent_run >= URGENT_RUN_MAX):
                     job = self._urgent.popleft()
+                    self._urgent_run = self._urgent_run + 1 if self._ordinary else 0
                 elif self._ordinary:
                     job = self._ordinary.popleft()
+                    self._urgent_run = 0
                 else:
                     return  # shut down, and nothing waits
             future, fn, args, kwargs = job

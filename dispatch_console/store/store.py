@@ -1366,7 +1366,10 @@ def _pg_rows_json(rows: Sequence[tuple[Any, ...]]) -> str:
 #: One simple-query message (no parameters): the transaction, the write lock, durable commits,
 #: then the last event (its statement's snapshot is taken once the lock is held).
 _PG_BEGIN_LOCKED = (
-    f"BEGIN; SELECT pg_advisory_xact_lock({_PG_APPEND_LOCK}), "
+    # READ COMMITTED whatever the server's default: the last event's statement must take its
+    # snapshot after the lock is granted (under REPEATABLE READ the transaction's first
+    # statement, the lock's, would fix it before).
+    f"BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({_PG_APPEND_LOCK}), "
     "set_config('synchronous_commit', 'on', true); "
     "SELECT seq, received_at_us, chain_hash FROM events ORDER BY seq DESC LIMIT 1"
 )
@@ -1375,12 +1378,18 @@ _PG_BEGIN_LOCKED = (
 def _pg_begin_locked(conn: Connection) -> tuple[Any, ...] | None:
     """Send :data:`_PG_BEGIN_LOCKED` on ``conn`` (whose driver is in autocommit): the last
     event's row, or None if none is stored."""
+    import psycopg
+
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         cursor.execute(_PG_BEGIN_LOCKED)
         while cursor.nextset():
             pass  # to the last statement's result
         row = cursor.fetchone()
+    except psycopg.Error as failed:
+        # As SQLAlchemy would have raised it (a lock timeout, a cancelled wait, a lost
+        # connection: OperationalError), so that callers tell "unreachable" from "wrong".
+        raise DBAPIError.instance(_PG_BEGIN_LOCKED, None, failed, psycopg.Error) from failed
     finally:
         cursor.close()
     return tuple(row) if row is not None else None

@@ -87,15 +87,17 @@ def tls_gateway(
     trust.check_hostname = False
     running.tls = trust
     yield running
-    running.stop()
     # The HTTPS connections Chromium keeps open idle (keep-alive) are closed by the stopping
     # gateway, not left to the garbage collector (a TLS close waits for the peer's answer).
-    _no_socket_left_open()
+    _stop_with_no_socket_left_open(running)
 
 
-def _no_socket_left_open() -> None:
+def _stop_with_no_socket_left_open(running: RunningGateway | GatewayThread) -> None:
+    """Stop the gateway; fail on a socket or transport left open, whether it is finalised as
+    the gateway's loop ends or when the garbage collector runs after."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ResourceWarning)
+        running.stop()
         gc.collect()
     left = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
     assert not [m for m in left if "socket" in m or "transport" in m], left
@@ -384,5 +386,4 @@ def test_the_browser_refuses_another_name_and_another_authority(
         assert "ERR_CERT_AUTHORITY_INVALID" in shown
     finally:
         browser.driver.get("about:blank")
-        running.stop()
-        _no_socket_left_open()
+        _stop_with_no_socket_left_open(running)
