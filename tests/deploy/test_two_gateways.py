@@ -25,7 +25,13 @@ from dispatch_console.importers.geojson_schools import load_schools
 from dispatch_console.resources import resource
 from dispatch_console.store import Store
 from tests.conftest import PostgresDatabases
-from tests.feeds.gateway_fixture import Key, RunningGateway, officer, register_officers
+from tests.feeds.gateway_fixture import (
+    Key,
+    RunningGateway,
+    officer,
+    register_officers,
+    wait_until_healthy,
+)
 from tests.feeds.test_contract import example
 from tests.ports import free_port
 
@@ -54,16 +60,7 @@ def _gateway(url: str, folder: Path, name: str) -> Iterator[tuple[RunningGateway
     )  # fmt: skip
     client = RunningGateway(f"http://127.0.0.1:{port}", url, {}, {}, None, None)  # type: ignore[arg-type]
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if client.get("/v1/health", None)[0] == 200:
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "gateway did not start"
-            assert child.poll() is None, (folder / f"gateway-{name}.log").read_text()
-            time.sleep(0.1)
+        wait_until_healthy(client, child, (folder / f"gateway-{name}.log").read_text)
         yield client, tcp
     finally:
         child.terminate()

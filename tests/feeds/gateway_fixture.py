@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import ssl
+import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -113,6 +114,28 @@ class RunningGateway:
     def stop(self) -> None:
         self.thread.stop()
         self.store.close()
+
+
+def wait_until_healthy(
+    client: RunningGateway,
+    child: subprocess.Popen[bytes],
+    output: Callable[[], str] | None = None,
+    timeout_s: float = 60.0,
+) -> None:
+    """Until the gateway process ``child`` answers ``/v1/health`` with 200. Fails if it exits
+    (with ``output()``, by default its stderr) or has not answered within ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if client.get("/v1/health", None)[0] == 200:
+                return
+        except OSError:
+            pass
+        assert time.monotonic() < deadline, "gateway did not start"
+        if child.poll() is not None:
+            shown = output() if output else (child.stderr.read().decode() if child.stderr else "")
+            raise AssertionError(f"the gateway exited ({child.returncode}): {shown}")
+        time.sleep(0.1)
 
 
 def start_gateway(

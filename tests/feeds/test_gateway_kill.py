@@ -15,7 +15,13 @@ from dispatch_console.feeds.keys import SecretBox, new_key_material
 from dispatch_console.importers.geojson_schools import load_schools
 from dispatch_console.resources import resource
 from dispatch_console.store import Store
-from tests.feeds.gateway_fixture import Key, RunningGateway, officer, register_officers
+from tests.feeds.gateway_fixture import (
+    Key,
+    RunningGateway,
+    officer,
+    register_officers,
+    wait_until_healthy,
+)
 from tests.feeds.test_contract import example
 from tests.ports import free_port
 
@@ -66,16 +72,7 @@ def test_every_acknowledged_message_survives_kill_9_of_the_gateway(
     )
     client = RunningGateway(f"http://127.0.0.1:{port}", store_url, {}, keys, None, None)  # type: ignore[arg-type]
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if client.get("/v1/health", None)[0] == 200:
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "gateway did not start"
-            assert child.poll() is None, child.stderr.read() if child.stderr else ""
-            time.sleep(0.1)
+        wait_until_healthy(client, child)
         status, opened = client.post("/v1/activations", example("activation"), "school")
         assert status == 202, opened
         acknowledged: list[tuple[str, str]] = []

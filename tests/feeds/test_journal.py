@@ -24,7 +24,7 @@ from dispatch_console.feeds.auth import sign
 from dispatch_console.feeds.journal import Entry, Journal, JournalError, default_journal_path
 from dispatch_console.service import IncidentService
 from dispatch_console.store import Store
-from tests.feeds.gateway_fixture import RunningGateway, start_gateway
+from tests.feeds.gateway_fixture import RunningGateway, start_gateway, wait_until_healthy
 from tests.feeds.test_contract import example
 from tests.pgcluster import PrivateCluster
 from tests.ports import free_port
@@ -267,21 +267,10 @@ def test_a_journal_left_by_a_killed_gateway_is_forwarded_by_the_next_one(
         None,  # type: ignore[arg-type]
     )
 
-    def started(child: subprocess.Popen[bytes]) -> None:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if client.get("/v1/health", None)[0] == 200:
-                    return
-            except OSError:
-                pass
-            assert child.poll() is None and time.monotonic() < deadline, "no gateway"
-            time.sleep(0.1)
-
     child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     acknowledged: list[str] = []
     try:
-        started(child)
+        wait_until_healthy(client, child)
         # The keys are read once while the database answers, as in a real outage.
         warm = [{"id": "w-0", "kind": "position", "at": _now(), "lat": 38.23, "lon": -84.55}]
         assert (
@@ -320,7 +309,7 @@ def test_a_journal_left_by_a_killed_gateway_is_forwarded_by_the_next_one(
     cluster.start()
     child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        started(child)
+        wait_until_healthy(client, child)
         _wait_until_forwarded(client)
     finally:
         child.send_signal(signal.SIGTERM)

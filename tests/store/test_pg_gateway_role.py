@@ -37,7 +37,7 @@ from dispatch_console.store.pgroles import (
     setup_roles,
 )
 from dispatch_console.store.store import wall_clock_us
-from tests.feeds.gateway_fixture import Key, RunningGateway
+from tests.feeds.gateway_fixture import Key, RunningGateway, wait_until_healthy
 from tests.feeds.test_contract import example
 from tests.pgcluster import PrivateCluster
 from tests.ports import free_port
@@ -106,16 +106,7 @@ def test_the_gateway_runs_under_its_own_login_role(
     child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     client = RunningGateway(f"http://127.0.0.1:{port}", gateway_url, {}, keys, None, None)  # type: ignore[arg-type]
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if client.get("/v1/health", None)[0] == 200:
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "gateway did not start"
-            assert child.poll() is None, child.stderr.read() if child.stderr else ""
-            time.sleep(0.1)
+        wait_until_healthy(client, child)
         status, opened = client.post("/v1/activations", example("activation"), "school")
         assert status == 202, opened
         incident_id = opened["incident_id"]
