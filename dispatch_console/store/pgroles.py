@@ -33,6 +33,7 @@ import base64
 import hashlib
 import os
 import re
+from collections.abc import Callable
 
 from sqlalchemy import Connection, create_engine, text
 
@@ -154,6 +155,29 @@ def create_login(owner_url: str, name: str, role: str, password: str) -> str:
     group = GROUPS.get(role)
     if group is None:
         raise StoreError(f"unknown role {role!r}: one of {', '.join(GROUPS)}")
+    secret = _create_login_role(owner_url, name, password, group, enrol_second_factor)
+    from dispatch_console.store.store import Store
+
+    with Store(owner_url, migrate=False) as store:
+        store.set_user(name, role)
+    return secret
+
+
+def create_gateway_login(owner_url: str, name: str, password: str) -> None:
+    """A login role for a gateway in ``dc_gateway`` (SCRAM-SHA-256 password; a service, so no
+    one-time code: it appends only the feeds' events, see :func:`setup_roles`)."""
+    _create_login_role(owner_url, name, password, GATEWAY, lambda conn, name: "")
+
+
+def _create_login_role(
+    owner_url: str,
+    name: str,
+    password: str,
+    group: str,
+    then: Callable[[Connection, str], str],
+) -> str:
+    """``CREATE ROLE name LOGIN PASSWORD … IN ROLE group`` (SCRAM-SHA-256 verifier), then
+    ``then(conn, name)`` on the owner's connection; returns what ``then`` returns."""
     if not name or len(name) > 63:
         raise StoreError("a PostgreSQL login name has 1 to 63 characters")
     from psycopg import sql
@@ -169,34 +193,7 @@ def create_login(owner_url: str, name: str, role: str, password: str) -> str:
             with driver.cursor() as cursor:  # quoted by the driver: no placeholders at all
                 cursor.execute("SET password_encryption = 'scram-sha-256'")
                 cursor.execute(statement)
-            secret = enrol_second_factor(conn, name)
-    finally:
-        engine.dispose()
-    from dispatch_console.store.store import Store
-
-    with Store(owner_url, migrate=False) as store:
-        store.set_user(name, role)
-    return secret
-
-
-def create_gateway_login(owner_url: str, name: str, password: str) -> None:
-    """A login role for a gateway in ``dc_gateway`` (SCRAM-SHA-256 password; a service, so no
-    one-time code: it appends only the feeds' events, see :func:`setup_roles`)."""
-    if not name or len(name) > 63:
-        raise StoreError("a PostgreSQL login name has 1 to 63 characters")
-    from psycopg import sql
-
-    statement = sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} IN ROLE {}").format(
-        sql.Identifier(name), sql.Literal(password), sql.Identifier(GATEWAY)
-    )
-    engine = create_engine(owner_url, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            driver = conn.connection.driver_connection
-            assert driver is not None
-            with driver.cursor() as cursor:
-                cursor.execute("SET password_encryption = 'scram-sha-256'")
-                cursor.execute(statement)
+            return then(conn, name)
     finally:
         engine.dispose()
 
