@@ -221,15 +221,9 @@ class Store(RegistryMixin):
         # SQLite store has one connection for everything, so there they are written at once.
         shared = self.dialect == "sqlite" and self._cache_writer is self._writer
         self._snapshots = Background("store-snapshots", SNAPSHOTS_WAITING_MAX, inline=shared)
-        #: Short lookups on a writer's path (a group's stored keys): on PostgreSQL one round
-        #: trip each (the writer's pool, pinged only when idle; autocommit: no BEGIN and
-        #: ROLLBACK around it), not the reader's four (ping, BEGIN, SELECT, ROLLBACK).
-        self._lookup = (
-            self._writer.execution_options(isolation_level="AUTOCOMMIT")
-            if self.dialect == "postgresql"
-            else self._reader
-        )
-        #: Bounded reads (``read(limit=...)``): one statement each, no transaction around it.
+        #: Reads of one statement (a group's stored keys, a console feed's next events): on
+        #: PostgreSQL one round trip each, with no BEGIN and ROLLBACK around it (the reader's
+        #: pool, pinged only when idle), not four or five.
         self._quick_reader = (
             self._reader.execution_options(isolation_level="AUTOCOMMIT")
             if self.dialect == "postgresql"
@@ -409,7 +403,7 @@ class Store(RegistryMixin):
         found = {key for key in keys if key in recent}
         wanted = [key for key in dict.fromkeys(keys) if key not in found]
         if wanted:
-            with self._lookup.connect() as conn:
+            with self._quick_reader.connect() as conn:
                 found.update(_existing_keys(conn, wanted))
         return found
 
