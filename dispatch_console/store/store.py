@@ -208,12 +208,10 @@ class Store(RegistryMixin):
             self._writer = self._cache_writer = engine
             #: Write transactions: BEGIN is sent with the lock (see :meth:`writing`).
             self._pg_transactions = engine.execution_options(isolation_level="AUTOCOMMIT")
-            # Reads (streamed with server-side cursors, off the group commits' path): pinged
-            # when idle, as the writer's (a console's feed reads several times a second; a
-            # ping on every checkout was a sixth of its feed thread and a round trip more for
-            # the server each time).
-            self._reader = create_engine(self.url, connect_args=PG_CONNECT_ARGS)
-            _ping_when_idle(self._reader)
+            # Reads streamed with server-side cursors (off the group commits' path) keep a
+            # ping on every checkout: a server that just restarted is found before the cursor
+            # is declared (a cursor cut off on a dead connection cannot be closed, and leaks).
+            self._reader = create_engine(self.url, pool_pre_ping=True, connect_args=PG_CONNECT_ARGS)
             placeholders = ", ".join(["%s"] * 11)
         else:
             raise StoreError(f"unsupported database {redact(self.url)}: use sqlite or postgresql")
@@ -221,11 +219,11 @@ class Store(RegistryMixin):
         # SQLite store has one connection for everything, so there they are written at once.
         shared = self.dialect == "sqlite" and self._cache_writer is self._writer
         self._snapshots = Background("store-snapshots", SNAPSHOTS_WAITING_MAX, inline=shared)
-        #: Reads of one statement (a group's stored keys, a console feed's next events): on
-        #: PostgreSQL one round trip each, with no BEGIN and ROLLBACK around it (the reader's
-        #: pool, pinged only when idle), not four or five.
+        #: Reads of one statement, no cursor kept open (a group's stored keys, a console
+        #: feed's next events): on PostgreSQL one round trip each, on the writer's pool
+        #: (pinged only when idle) with no BEGIN and ROLLBACK around it, not four or five.
         self._quick_reader = (
-            self._reader.execution_options(isolation_level="AUTOCOMMIT")
+            self._writer.execution_options(isolation_level="AUTOCOMMIT")
             if self.dialect == "postgresql"
             else self._reader
         )
