@@ -23,7 +23,10 @@ that a passed second factor issued (``second_factor_verified()``), so a client t
 with the password alone, skipping the console, reads and writes nothing of an incident. Five
 failed codes lock the login role. Signing out, closing the console and the idle session lock
 revoke the session's ticket (``end_session(reason)``, migration 0010: :func:`end_session`);
-unlocking asks the password and a one-time code again, which issue the same ticket anew.
+unlocking asks the password and a one-time code again, which issue the same ticket anew. A
+ticket is a 15-minute lease that a running console renews every minute, up to the 12 hours of
+a shift (``renew_session()``, migration 0011: :func:`renew_session`): the ticket of a console
+that was killed dies within 15 minutes.
 Run :func:`setup_roles` as the owner after ``init``.
 """
 
@@ -34,6 +37,7 @@ import hashlib
 import os
 import re
 from collections.abc import Callable
+from datetime import datetime
 
 from sqlalchemy import Connection, create_engine, text
 
@@ -96,6 +100,8 @@ def setup_roles(owner_url: str) -> None:
             conn.execute(text("REVOKE ALL ON FUNCTION public.second_factor(text) FROM PUBLIC"))
             conn.execute(text(f"GRANT EXECUTE ON FUNCTION public.end_session(text) TO {consoles}"))
             conn.execute(text("REVOKE ALL ON FUNCTION public.end_session(text) FROM PUBLIC"))
+            conn.execute(text(f"GRANT EXECUTE ON FUNCTION public.renew_session() TO {consoles}"))
+            conn.execute(text("REVOKE ALL ON FUNCTION public.renew_session() FROM PUBLIC"))
             for table in ("events", "snapshots"):
                 conn.execute(text(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY"))
             for policy in (
@@ -299,6 +305,21 @@ def end_session(url: str, reason: str = "signed_out") -> bool:
     finally:
         engine.dispose()
     return bool(ended)
+
+
+def renew_session(url: str) -> datetime | None:
+    """Renew the lease of the ticket this process's connections carry, for the URL's login
+    role (migration 0011): the ticket's new expiry (15 minutes from now, never past the 12 hours
+    of its shift), or None if the database holds no live ticket to renew (expired, revoked by
+    a sign-out or the idle lock, the role locked). Raises if the database cannot be asked (a
+    lost connection is not a refusal)."""
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            until = conn.execute(text("SELECT public.renew_session()")).scalar()
+    finally:
+        engine.dispose()
+    return until if isinstance(until, datetime) else None
 
 
 def carry_ticket(ticket: str) -> None:

@@ -22,6 +22,7 @@ import pytest
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QLabel, QWidget
 from pytestqt.qtbot import QtBot
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from dispatch_console.cli import main
@@ -366,3 +367,98 @@ def test_a_locked_console_does_not_call_its_log_broken(
         assert all(ok for ok, _ in seen), seen
     finally:
         feed.stop()
+
+
+def _lease_s(owner_url: str, name: str) -> float:
+    """Seconds until the live ticket of ``name`` expires (its lease)."""
+    engine = create_engine(owner_url)
+    try:
+        with engine.connect() as conn:
+            return float(
+                conn.execute(
+                    text(
+                        "SELECT extract(epoch FROM expires_at - clock_timestamp()) "
+                        "FROM dc_private.session_tickets WHERE role_name = :n"
+                    ),
+                    {"n": name},
+                ).scalar_one()
+            )
+    finally:
+        engine.dispose()
+
+
+def _set_lease(owner_url: str, name: str, seconds: float) -> None:
+    engine = create_engine(owner_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "UPDATE dc_private.session_tickets SET expires_at = clock_timestamp() "
+                    "+ make_interval(secs => :s) WHERE role_name = :n"
+                ),
+                {"n": name, "s": seconds},
+            )
+    finally:
+        engine.dispose()
+
+
+def test_the_console_renews_its_lease_and_locks_saying_why_when_the_database_ends_it(
+    scram: tuple[PrivateCluster, str], at_a_terminal: list[str], qtbot: QtBot, tmp_path: Path
+) -> None:
+    """A running console keeps its 15-minute ticket alive; when the database no longer holds a
+    live ticket for it (it ran out while the machine slept, or was revoked from elsewhere),
+    the console does not go on showing a picture that silently stopped changing (the policies
+    return no rows, not an error): it hides the incident, says the database ended the session,
+    and the password and a new code bring it back."""
+    cluster, owner_url = scram
+    name = "Lt. Lease"
+    secret = create_login(owner_url, name, "incident commander", PASSWORD)
+    url = url_as(cluster, name, PASSWORD, "dispatch")
+    seen: dict[str, Any] = {}
+
+    def script() -> Generator[Step, None, None]:
+        yield lambda: shown(SignInDialog) is not None
+        dialog: SignInDialog = shown(SignInDialog)
+        qtbot.keyClicks(dialog.password, PASSWORD)
+        qtbot.keyClicks(dialog.code, _code(secret))
+        dialog.buttons.accepted.emit()
+        yield lambda: shown(MainWindow) is not None
+        window: MainWindow = shown(MainWindow)
+        yield lambda: "inc-1" in window.console.incidents
+        lock = window.findChild(SessionLock)
+        assert lock is not None and lock.renew is not None and lock.renew_timer.isActive()
+        assert lock.renew_timer.interval() == 60_000
+        # A renewal moves the lease forward (shortened first, to see it move).
+        _set_lease(owner_url, name, 300)
+        lock.renew_now()
+        yield lambda: lock._renewing is None and _lease_s(owner_url, name) > 800
+        assert not lock.locked
+        # The database ends the session (the lease ran out): the next renewal finds nothing.
+        _set_lease(owner_url, name, -1)
+        lock.renew_now()
+        yield lambda: lock.locked
+        central = window.centralWidget()
+        assert central is not None and not central.isVisible()
+        unlock = lock.dialog
+        assert isinstance(unlock, UnlockDialog) and not unlock.code.isHidden()
+        seen["message"] = unlock.message.text()
+        unlock.password.setText(PASSWORD)
+        unlock.code.setText(_code(secret, 1))
+        unlock.try_unlock()
+        yield lambda: not lock.locked
+        assert central.isVisible() and _sees_incident(url)
+        assert _lease_s(owner_url, name) > 800
+        window.ask = lambda title, text: True  # type: ignore[method-assign]
+        window.close()
+
+    driver = Driver(script())
+    console_url = url_as(cluster, name, None, "dispatch")
+    code = main(
+        ["console", "--db", console_url, "--no-gateway", "--witness", str(tmp_path / "w.json")]
+    )
+    driver.check()
+    assert code == 0
+    message = seen["message"]
+    assert message.startswith(f"The database ended the session of {name}"), message
+    assert "password and a new one-time code" in message, message
+    assert not _sees_incident(url)  # signed out on close

@@ -10,7 +10,10 @@ account's: nothing the user types or passes on the command line chooses it.
 for the password again, and both the lock and the unlock are audit events. On PostgreSQL the
 lock revokes the session's ticket in the database (``end_session``), and unlocking asks the
 password (checked by the server) and a new one-time code (checked by the database). An alarm still
-sounds while locked; only the incident is hidden.
+sounds while locked; only the incident is hidden. A PostgreSQL console renews its ticket's
+15-minute lease every minute (``renew_session``, off the GUI thread); when the database holds no
+live ticket for it any more, the console locks at once and says that the database ended the
+session (its reads would otherwise come back empty, the picture frozen without a word).
 """
 
 from __future__ import annotations
@@ -41,6 +44,8 @@ log = logging.getLogger(__name__)
 
 #: Idle time after which a session locks (seconds).
 LOCK_AFTER_S = 15 * 60.0
+#: How often a PostgreSQL console renews its session ticket, a 15-minute lease (seconds).
+RENEW_EVERY_S = 60.0
 
 
 class _Done(QObject):
@@ -227,6 +232,7 @@ class UnlockDialog(QDialog):
         check: Callable[[str, str], bool] | None = None,
         *,
         ask_code: bool = False,
+        why: str | None = None,
     ) -> None:
         super().__init__(parent)
         self.store_url = store_url
@@ -238,10 +244,8 @@ class UnlockDialog(QDialog):
         self.setModal(True)
         self.setMinimumWidth(420)  # the message and the code's hint whole
         given = "password and a new one-time code are" if ask_code else "password is"
-        self.message = QLabel(
-            f"Session of {name} locked after inactivity. The incident is hidden until the "
-            f"{given} given again."
-        )
+        why = why or f"Session of {name} locked after inactivity."
+        self.message = QLabel(f"{why} The incident is hidden until the {given} given again.")
         self.message.setWordWrap(True)
         self.password = QLineEdit()
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
@@ -348,6 +352,23 @@ class SessionLock(QObject):
         self.timer.setInterval(5_000)
         self.timer.timeout.connect(self.check)
         self.timer.start()
+        #: PostgreSQL: renews the session ticket's lease (None: nothing to renew).
+        self.renew: Callable[[], object] | None = None
+        self._renewing: _Done | None = None
+        self._renew_failing = False
+        self.renew_timer = QTimer(self)
+        self.renew_timer.setInterval(int(RENEW_EVERY_S * 1000))
+        self.renew_timer.timeout.connect(self.renew_now)
+        if postgres_session and store_url is not None:
+            url = store_url
+
+            def renew() -> object:
+                from dispatch_console.store import pgroles
+
+                return pgroles.renew_session(url)
+
+            self.renew = renew
+            self.renew_timer.start()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() in _INPUT and not self.locked:
@@ -358,7 +379,42 @@ class SessionLock(QObject):
         if not self.locked and self.clock() - self.last_input >= self.lock_after_s:
             self.lock()
 
-    def lock(self) -> None:
+    def renew_now(self) -> None:
+        """Renew the session ticket's lease in a worker thread (PostgreSQL; not while locked:
+        the lock revoked it). If the database says there is no live ticket to renew, the
+        console locks at once and says why: its reads would otherwise come back empty, and the
+        screen would stop changing without a word."""
+        if self.renew is None or self.locked or self._renewing is not None:
+            return
+        self._renewing = _in_thread(self.renew, self._renewed)
+
+    def _renewed(self, result: object) -> None:
+        self._renewing = None
+        if isinstance(result, Exception):  # the database could not be asked: try again
+            if not self._renew_failing:
+                log.warning(
+                    "session ticket not renewed: the database cannot be asked (%s); trying "
+                    "again every %.0f s",
+                    result,
+                    RENEW_EVERY_S,
+                )
+            self._renew_failing = True
+            return
+        self._renew_failing = False
+        if result is None and not self.locked:
+            log.warning(
+                "the database ended the session of %s (its ticket expired, was revoked, or the "
+                "login was locked): locked until the password and a new code are given",
+                self.user_name,
+            )
+            self.lock(
+                why=f"The database ended the session of {self.user_name}: its ticket expired, "
+                "was revoked, or the login was locked."
+            )
+
+    def lock(self, why: str | None = None) -> None:
+        """Hide the incident and ask for the password (and on PostgreSQL a new code); ``why``:
+        what the dialog says first (inactivity if not given)."""
         if self.locked:
             return
         self.locked = True
@@ -410,7 +466,12 @@ class SessionLock(QObject):
                 return True
 
         self.dialog = UnlockDialog(
-            self.store_url, self.user_name, self.window, check, ask_code=self.postgres_session
+            self.store_url,
+            self.user_name,
+            self.window,
+            check,
+            ask_code=self.postgres_session,
+            why=why,
         )
         self.dialog.accepted.connect(self.unlock)
         self.dialog.open()
@@ -421,6 +482,7 @@ class SessionLock(QObject):
         self._hidden = []
         self.locked = False
         self.last_input = self.clock()
+        self._renew_failing = False
         if self.dialog is not None:
             self.dialog.deleteLater()
             self.dialog = None
