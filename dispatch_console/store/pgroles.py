@@ -42,7 +42,7 @@ from datetime import datetime
 from sqlalchemy import Connection, create_engine, text
 
 from dispatch_console.domain import events as ev
-from dispatch_console.store.store import StoreError
+from dispatch_console.store.store import PG_CONNECT_ARGS, StoreError
 
 #: The environment variable libpq reads: the console's connections carry the ticket in it.
 _PGOPTIONS = "PGOPTIONS"
@@ -313,13 +313,62 @@ def renew_session(url: str) -> datetime | None:
     of its shift), or None if the database holds no live ticket to renew (expired, revoked by
     a sign-out or the idle lock, the role locked). Raises if the database cannot be asked (a
     lost connection is not a refusal)."""
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    engine = create_engine(
+        url,
+        isolation_level="AUTOCOMMIT",
+        # A lost or silent server must not hold the renewal (the console gives it up anyway).
+        # Not libpq's "options": it would replace PGOPTIONS, which carries the ticket.
+        connect_args=PG_CONNECT_ARGS,
+    )
     try:
         with engine.connect() as conn:
+            conn.execute(text("SET statement_timeout = 10000"))
             until = conn.execute(text("SELECT public.renew_session()")).scalar()
     finally:
         engine.dispose()
     return until if isinstance(until, datetime) else None
+
+
+#: What the server says when it refuses a login as it stands (not an outage): the role may no
+#: longer log in, its password changed, it was dropped, or the address is not allowed.
+_LOGIN_REFUSED = (
+    "is not permitted to log in",
+    "password authentication failed",
+    "does not exist",
+    "no pg_hba.conf entry",
+    "permission denied",
+)
+
+
+def sqlstate(exc: BaseException) -> str | None:
+    """The SQLSTATE the server gave with ``exc`` (None for most connection failures)."""
+    state = getattr(getattr(exc, "orig", None), "sqlstate", None) or getattr(exc, "sqlstate", None)
+    return state if isinstance(state, str) else None
+
+
+#: SQLSTATE of a function the database does not have (a schema older than revision 0011).
+UNDEFINED_FUNCTION = "42883"
+
+
+def login_refused(exc: BaseException) -> bool:
+    """Whether ``exc`` is the server refusing this login or this call (SQLSTATE class 28,
+    insufficient privilege), rather than a server that could not be reached: asking again will
+    not help."""
+    state = sqlstate(exc)
+    if state is not None and (state.startswith("28") or state == "42501"):
+        return True
+    text_ = str(exc)
+    return "FATAL:" in text_ and any(phrase in text_ for phrase in _LOGIN_REFUSED)
+
+
+def refusal_text(exc: BaseException) -> str:
+    """What the server said when it refused (the text after ``FATAL:``), without the host,
+    port or driver around it; else the error's first line."""
+    found = re.search(r"FATAL:\s*([^\n]+)", str(exc))
+    if found:
+        return found.group(1).strip()
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 def carry_ticket(ticket: str) -> None:

@@ -431,7 +431,7 @@ def test_the_console_renews_its_lease_and_locks_saying_why_when_the_database_end
         # A renewal moves the lease forward (shortened first, to see it move).
         _set_lease(owner_url, name, 300)
         lock.renew_now()
-        yield lambda: lock._renewing is None and _lease_s(owner_url, name) > 800
+        yield lambda: not lock.renewing() and _lease_s(owner_url, name) > 800
         assert not lock.locked
         # The database ends the session (the lease ran out): the next renewal finds nothing.
         _set_lease(owner_url, name, -1)

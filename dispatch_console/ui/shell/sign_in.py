@@ -46,6 +46,10 @@ log = logging.getLogger(__name__)
 LOCK_AFTER_S = 15 * 60.0
 #: How often a PostgreSQL console renews its session ticket, a 15-minute lease (seconds).
 RENEW_EVERY_S = 60.0
+#: The lease (revision 0011): renewals failing this long mean the ticket has expired.
+LEASE_S = 15 * 60.0
+#: A renewal still unanswered after this long is given up (its late answer ignored).
+RENEW_GIVE_UP_S = 30.0
 
 
 class _Done(QObject):
@@ -354,8 +358,13 @@ class SessionLock(QObject):
         self.timer.start()
         #: PostgreSQL: renews the session ticket's lease (None: nothing to renew).
         self.renew: Callable[[], object] | None = None
-        self._renewing: _Done | None = None
-        self._renew_failing = False
+        #: Renewals asked and not yet answered, by round (kept alive until they answer, even
+        #: when given up: their thread still signals through it).
+        self._in_flight: dict[int, _Done] = {}
+        self._renew_started = 0.0
+        self._renew_round = 0
+        #: When renewals began to fail for want of the database (None: the last one passed).
+        self._failing_since: float | None = None
         self.renew_timer = QTimer(self)
         self.renew_timer.setInterval(int(RENEW_EVERY_S * 1000))
         self.renew_timer.timeout.connect(self.renew_now)
@@ -381,27 +390,54 @@ class SessionLock(QObject):
 
     def renew_now(self) -> None:
         """Renew the session ticket's lease in a worker thread (PostgreSQL; not while locked:
-        the lock revoked it). If the database says there is no live ticket to renew, the
-        console locks at once and says why: its reads would otherwise come back empty, and the
-        screen would stop changing without a word."""
-        if self.renew is None or self.locked or self._renewing is not None:
+        the lock revoked it). The console locks at once, saying why, when the database holds no
+        live ticket for it or refuses its login, and when renewals have failed for want of the
+        database for as long as the lease: its reads would otherwise come back empty, and the
+        screen would stop changing without a word. A renewal that hangs is given up after
+        :data:`RENEW_GIVE_UP_S` (its late answer is ignored)."""
+        if self.renew is None or self.locked:
             return
-        self._renewing = _in_thread(self.renew, self._renewed)
+        now = self.clock()
+        if self.renewing():
+            if now - self._renew_started < RENEW_GIVE_UP_S:
+                return
+            self._failed(TimeoutError(f"no answer in {RENEW_GIVE_UP_S:.0f} s"), now)
+        self._renew_round += 1
+        round_ = self._renew_round
+        self._renew_started = now
+        self._in_flight[round_] = _in_thread(
+            self.renew, lambda result: self._renewed(result, round_)
+        )
 
-    def _renewed(self, result: object) -> None:
-        self._renewing = None
-        if isinstance(result, Exception):  # the database could not be asked: try again
-            if not self._renew_failing:
-                log.warning(
-                    "session ticket not renewed: the database cannot be asked (%s); trying "
-                    "again every %.0f s",
-                    result,
-                    RENEW_EVERY_S,
+    def renewing(self) -> bool:
+        """Whether the latest renewal is still unanswered."""
+        return self._renew_round in self._in_flight
+
+    def _renewed(self, result: object, round_: int) -> None:
+        self._in_flight.pop(round_, None)
+        if round_ != self._renew_round or self.locked:
+            return  # given up already, or asked before a lock
+        if isinstance(result, Exception):
+            from dispatch_console.store import pgroles
+
+            if pgroles.sqlstate(result) == pgroles.UNDEFINED_FUNCTION:
+                # A database older than revision 0011: its tickets are not leases, nothing to
+                # renew (they last until the end of the shift, as that revision's predecessors).
+                log.warning("the database has no renew_session(): session tickets not renewed")
+                self.renew_timer.stop()
+                self.renew = None
+                return
+            if pgroles.login_refused(result):
+                log.warning("the database refused the session of %s: %s", self.user_name, result)
+                self.lock(
+                    why=f"The database refused the login of {self.user_name} "
+                    f"({pgroles.refusal_text(result)[:160]})."
                 )
-            self._renew_failing = True
+                return
+            self._failed(result, self.clock())
             return
-        self._renew_failing = False
-        if result is None and not self.locked:
+        self._failing_since = None
+        if result is None:
             log.warning(
                 "the database ended the session of %s (its ticket expired, was revoked, or the "
                 "login was locked): locked until the password and a new code are given",
@@ -410,6 +446,23 @@ class SessionLock(QObject):
             self.lock(
                 why=f"The database ended the session of {self.user_name}: its ticket expired, "
                 "was revoked, or the login was locked."
+            )
+
+    def _failed(self, exc: BaseException, now: float) -> None:
+        """A renewal failed for want of the database (unreachable, or no answer)."""
+        if self._failing_since is None:
+            self._failing_since = now
+            log.warning(
+                "session ticket not renewed: the database cannot be asked (%s); trying again "
+                "every %.0f s",
+                exc,
+                RENEW_EVERY_S,
+            )
+        elif now - self._failing_since >= LEASE_S:
+            log.warning("session ticket not renewed for %.0f s: it has expired", LEASE_S)
+            self.lock(
+                why=f"The session of {self.user_name} could not be renewed for "
+                f"{LEASE_S / 60:.0f} minutes: the database has let its ticket expire."
             )
 
     def lock(self, why: str | None = None) -> None:
@@ -482,7 +535,8 @@ class SessionLock(QObject):
         self._hidden = []
         self.locked = False
         self.last_input = self.clock()
-        self._renew_failing = False
+        self._failing_since = None
+        self._renew_round += 1  # an answer asked before the lock is not this session's
         if self.dialog is not None:
             self.dialog.deleteLater()
             self.dialog = None

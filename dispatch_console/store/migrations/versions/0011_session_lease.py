@@ -14,8 +14,9 @@ of the 12 hours, for anyone who held a copy and the login's password. Now:
   ``second_factor_verified()`` (the role not locked), moves ``expires_at`` to 15 minutes from
   now, never past ``renewable_until``; returns the new expiry, or NULL if there was nothing to
   renew (expired, revoked by sign-out or the idle lock, the role locked, no ticket, another
-  role's ticket). A running console renews every minute; its ticket dies within 15 minutes of
-  the console's death, and a store outage of up to 15 minutes costs nothing.
+  role's ticket). A running console renews every minute; a ticket nobody renews dies within
+  15 minutes (someone holding a copy and the login's password can renew it as they can use it,
+  up to the end of the shift), and a store outage of up to 15 minutes costs nothing.
 
 Tickets live when this revision runs keep their expiry and are renewable until it.
 
@@ -95,5 +96,7 @@ def downgrade() -> None:
     op.execute("DROP FUNCTION IF EXISTS public.renew_session()")
     op.execute("DROP TRIGGER IF EXISTS session_tickets_lease ON dc_private.session_tickets")
     op.execute("DROP FUNCTION IF EXISTS dc_private.ticket_lease()")
+    # An expired lease stays expired (the shift's end would revive it without a code).
+    op.execute("DELETE FROM dc_private.session_tickets WHERE expires_at <= clock_timestamp()")
     op.execute("UPDATE dc_private.session_tickets SET expires_at = renewable_until")
     op.execute("ALTER TABLE dc_private.session_tickets DROP COLUMN renewable_until")
