@@ -22,7 +22,9 @@ step offers X times the load of the largest N (each phone sends every 5/X s): ev
 should still be answered within 1 s (stored, or 503 with Retry-After). With
 ``--with-cot-and-activations``, an activation joins the incident every 0.5 s during the largest
 N's step (phones only), and one more step at the largest N adds a burst of CoT reports over UDP
-from another process (lossless? stored a second, against the bare parse of the same reports)
+from another process (``--cot-rate`` a second for ``--cot-seconds``, default 30,000 for 6 s;
+lossless? stored a second end to end and while the burst was steady, against the bare parse of
+the same reports, and the CPU each process used while it was stored, in cores and per report)
 with the same activations. An activation is timed to a store subscriber in this process (as a
 console's feed: PostgreSQL LISTEN, SQLite looking every 5 ms), the issue's activation ->
 subscriber target; also POST -> 202 (stored, published and the devices notified) and, on
@@ -30,7 +32,8 @@ PostgreSQL, until the console's window shows it. ``BENCH_PROFILE=FOLDER`` sample
 with py-spy (installed by hand: ``.venv/bin/pip install py-spy``) through each measured window.
 
 Run: ``.venv/bin/python benchmarks/bench_load.py [--db sqlite|postgresql|both] [--phones
-100,400,1000,2000] [--seconds 20] [--overload 5] [--with-cot-and-activations [--cot-rate 30000]]``.
+100,400,1000,2000] [--seconds 20] [--overload 5] [--with-cot-and-activations [--cot-rate 30000]
+[--cot-seconds 6]]``.
 PostgreSQL: a fresh database on $DISPATCH_TEST_PG_URL (default the local test server), dropped
 at the end. The machine is shared: say how loaded it was (``uptime``) with the figures. Prints
 figures; asserts nothing.
@@ -40,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import math
 import os
@@ -292,6 +296,82 @@ def _cpu_s(pid: int) -> float:
     return sum(int(fields[i]) for i in (11, 12)) / ticks
 
 
+class CpuSampler:
+    """The CPU of every process on the machine, by who it is, sampled every ``every`` s in a
+    thread: what each participant of a CoT burst costs, per stored report and in cores (the
+    two cores are shared by all of them). A process's CPU after its last sample is not
+    counted (at most ``every`` s of it)."""
+
+    def __init__(self, gateway_pid: int, every: float = 0.2) -> None:
+        self.gateway_pid = gateway_pid
+        self.every = every
+        self.samples: list[tuple[float, dict[int, float]]] = []
+        self.roles: dict[int, str] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="cpu-sampler", daemon=True)
+        self._ticks = os.sysconf("SC_CLK_TCK")
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def _role(self, pid: int, parent: int, argv: list[str]) -> str:
+        command = " ".join(argv)
+        if pid == self.gateway_pid:
+            return "gateway"
+        if parent == self.gateway_pid:
+            return "UDP worker"
+        if pid == os.getpid():
+            return "this driver"
+        if argv and Path(argv[0].split(" ")[0]).name.startswith("postgres"):
+            return "PostgreSQL"
+        if "--send-udp" in command:
+            return "CoT sender"
+        if "console_process" in command:
+            return "console"
+        if "--generate" in command:
+            return "phones' generators"
+        return "other"
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            now = time.time()
+            cpu: dict[int, float] = {}
+            for entry in os.scandir("/proc"):
+                if not entry.name.isdigit():
+                    continue
+                pid = int(entry.name)
+                try:
+                    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                    if pid not in self.roles:
+                        argv = (
+                            Path(f"/proc/{pid}/cmdline")
+                            .read_bytes()
+                            .decode(errors="replace")
+                            .split("\0")
+                        )
+                        self.roles[pid] = self._role(pid, int(fields[1]), argv)
+                except (OSError, IndexError, ValueError):
+                    continue
+                cpu[pid] = (int(fields[11]) + int(fields[12])) / self._ticks
+            self.samples.append((now, cpu))
+            self._stop.wait(self.every)
+
+    def between(self, start: float, end: float) -> dict[str, float]:
+        """CPU seconds of each role from ``start`` to ``end`` (wall clock)."""
+        used: dict[str, float] = {}
+        window = [(t, cpu) for t, cpu in self.samples if start <= t <= end]
+        for (_, before), (_, after) in itertools.pairwise(window):
+            for pid, seconds in after.items():
+                if pid in before:
+                    role = self.roles.get(pid, "other")
+                    used[role] = used.get(role, 0.0) + seconds - before[pid]
+        return used
+
+
 def _profile(pid: int, seconds: float, name: str) -> subprocess.Popen[bytes] | None:
     """With $BENCH_PROFILE set to a folder, py-spy (installed by hand, not a dependency)
     samples the gateway process through the measured window into ``FOLDER/NAME.txt``
@@ -441,6 +521,7 @@ class Extras:
     ) -> None:
         self.url, self.port, self.udp_port, self.key, self.cot = url, port, udp_port, key, cot
         self.cot_rate = cot_rate or COT_RATE
+        self.cot_seconds = COT_SECONDS
         # The bare parse of the same reports (the ratio's base), measured once at the start,
         # before any gateway or phone runs (see :func:`parse_ceiling_quiet`).
         self.ceiling = parse_ceiling_quiet() if cot else 0.0
@@ -473,12 +554,12 @@ class Extras:
         sender = subprocess.run(
             [sys.executable, str(Path(__file__).with_name("bench_gateway.py")), "--send-udp",
              str(self.udp_port), "--udp-rate", str(self.cot_rate), "--udp-seconds",
-             str(COT_SECONDS), "--devices", str(COT_DEVICES)],
+             str(self.cot_seconds), "--devices", str(COT_DEVICES)],
             check=True, capture_output=True, text=True, cwd=ROOT,
         )  # fmt: skip
         first, took = sender.stdout.split()
         self.cot_first_send, self.cot_send_s = float(first), float(took)
-        self.cot_offered = int(self.cot_rate * COT_SECONDS)
+        self.cot_offered = int(self.cot_rate * self.cot_seconds)
 
     def _activate(self, start: float) -> None:
         import http.client
@@ -505,7 +586,7 @@ class Extras:
             n += 1
             time.sleep(max(0.0, sent + ACTIVATION_EVERY_S - time.time()))
 
-    def figures(self, console: Any = None) -> dict[str, Any]:
+    def figures(self, console: Any = None, sampler: CpuSampler | None = None) -> dict[str, Any]:
         """What the extras measured (after the run)."""
         from sqlalchemy import text
 
@@ -527,8 +608,25 @@ class Extras:
                     {"key": f"{self.key[0]}/join-%"},
                 ).all()
             )
+            # Stored while the burst was steady: from its first second (the pipeline filled)
+            # to its end; what the pipeline still held at the end is left out.
+            steady_from = self.cot_first_send + 1.0
+            steady_to = self.cot_first_send + self.cot_seconds
+            steady = conn.execute(
+                text(
+                    "SELECT count(*) FROM events WHERE idempotency_key LIKE 'cot:%' "
+                    "AND received_at_us > :a AND received_at_us <= :b"
+                ),
+                {"a": int(steady_from * 1e6), "b": int(steady_to * 1e6)},
+            ).scalar()
         stored = int(count or 0)
+        steady_rate = int(steady or 0) / (steady_to - steady_from)
         span = (last / 1e6 - self.cot_first_send) if stored else float("nan")
+        cpu = (
+            sampler.between(self.cot_first_send, last / 1e6)
+            if sampler is not None and stored
+            else {}
+        )
         rate = stored / span if stored and span > 0 else float("nan")
         answered = [(b - a) * 1000 for _, a, b in self.activations]
         heard = [
@@ -549,6 +647,9 @@ class Extras:
             "cot_stored": stored,
             "cot_rate": rate,
             "cot_ratio": rate / self.ceiling if self.ceiling else float("nan"),
+            "cot_cpu_s": cpu,
+            "cot_steady_rate": steady_rate,
+            "cot_span_s": span,
             "ceiling": self.ceiling,
             "activations": len(self.activations),
             "activation_p50_ms": _percentile(answered, 50),
@@ -566,7 +667,7 @@ class Extras:
 
 #: CoT reports a second, for how long, from how many TAK uids (``--with-cot-and-activations``).
 COT_RATE = 30_000
-COT_SECONDS = 2.0
+COT_SECONDS = 6.0
 COT_DEVICES = 200
 #: An activation every this many seconds for this long (``--with-cot-and-activations``).
 ACTIVATION_EVERY_S = 0.5
@@ -659,6 +760,9 @@ def run_step(
             if extras
             else None
         )
+        sampler = CpuSampler(ports["pid"]) if more is not None and more.cot else None
+        if sampler is not None:
+            sampler.start()
         if more is not None:
             more.start(time.time())
         time.sleep(seconds)
@@ -666,6 +770,8 @@ def run_step(
             profiler.wait(30)
         if more is not None:
             more.join()
+        if sampler is not None:
+            sampler.stop()
         cpu_after = _cpu_s(ports["pid"])
         connection = http.client.HTTPConnection("127.0.0.1", ports["http"], timeout=60)
         connection.request("GET", "/v1/health?stats")
@@ -679,7 +785,7 @@ def run_step(
                     parts.append(record)
             generator.wait(120)
     result = _merged(parts)
-    extra = more.figures(console) if more is not None else None
+    extra = more.figures(console, sampler) if more is not None else None
     counts = result["counts"]
     latencies = result["latencies"]
     answered = counts.get("answered", 0)
@@ -720,7 +826,27 @@ def show_extras(extra: dict[str, Any]) -> None:
             f"({extra['cot_offered'] - extra['cot_stored']:,} lost), {extra['cot_rate']:,.0f} "
             f"stored/s end to end, {extra['cot_ratio']:.2f} of the bare parse "
             f"({extra['ceiling']:,.0f}/s)   (targets: >= 20,000/s lossless, >= 0.3)"
+            f"\n      stored while the burst was steady (after its first second): "
+            f"{extra['cot_steady_rate']:,.0f}/s, "
+            f"{extra['cot_steady_rate'] / extra['ceiling']:.2f} of the bare parse"
         )
+        cpu, span, stored = extra["cot_cpu_s"], extra["cot_span_s"], extra["cot_stored"]
+        if cpu and span > 0:
+            order = sorted(cpu.items(), key=lambda item: -item[1])
+            lines.append(
+                f"      CPU while the burst was stored ({span:.1f} s), in cores: "
+                + ", ".join(f"{role} {seconds / span:.2f}" for role, seconds in order)
+                + f"; {sum(cpu.values()) / span:.2f} of {os.cpu_count()} in all"
+            )
+            lines.append(
+                "      per stored report: "
+                + ", ".join(
+                    f"{role} {seconds / stored * 1e6:.1f} us"
+                    for role, seconds in order
+                    if role not in ("phones' generators", "this driver", "other")
+                )
+                + " (the gateway's figure includes answering the phones meanwhile)"
+            )
     during = "during the CoT burst" if extra["cot"] else "phones only, no CoT"
     lines.append(
         f"    activations joining the incident ({during}): {extra['activations']}; "
@@ -786,7 +912,13 @@ def main() -> None:
         "--cot-rate",
         type=int,
         default=COT_RATE,
-        help="CoT reports a second offered in that burst (for 2 s)",
+        help="CoT reports a second offered in that burst",
+    )
+    parser.add_argument(
+        "--cot-seconds",
+        type=float,
+        default=COT_SECONDS,
+        help="how long the CoT burst lasts (the steady rate leaves out its first second)",
     )
     # The load generator's own arguments (run by the driver in another process).
     parser.add_argument("--generate", action="store_true", help=argparse.SUPPRESS)
@@ -799,6 +931,7 @@ def main() -> None:
     parser.add_argument("--generators", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--part", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    globals()["COT_SECONDS"] = args.cot_seconds  # the bursts of this run (see Extras)
     if args.generate:
         args.phones = int(args.phones)
         generate_main(args)

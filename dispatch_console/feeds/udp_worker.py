@@ -24,6 +24,7 @@ import struct
 import sys
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -40,6 +41,13 @@ BATCH_MAX = 2000
 QUEUED_BATCHES_MAX = 1000
 BATCH_WAIT_S = 0.02
 RECEIVE_BUFFER = 64 * 1024 * 1024
+#: Datagrams received and not yet parsed, held in the worker (about 70 MB at most): receiving
+#: costs a tenth of parsing, so the socket is drained between every few parsed datagrams and a
+#: burst that parsing cannot keep up with (both cores busy) waits here rather than being
+#: dropped by the kernel once its buffer is full. Past this the kernel's buffer fills.
+RECEIVED_MAX = 100_000
+#: Datagrams parsed between two drains of the socket.
+PARSE_SLICE = 64
 EXCERPT = 300
 
 
@@ -128,10 +136,12 @@ def run_worker(
 ) -> None:
     """The worker's loop (in the child process).
 
-    Receiving never waits for the gateway: encoded batches go to a sender thread through a
-    bounded queue, so while the gateway is busy with a commit the socket keeps being drained
-    into memory here (up to :data:`QUEUED_BATCHES_MAX` batches) instead of overflowing the
-    kernel's buffer.
+    One thread receives and parses: it drains the socket into memory (up to
+    :data:`RECEIVED_MAX` datagrams) before every :data:`PARSE_SLICE` datagrams it parses, so
+    the kernel's buffer stays empty while parsing falls behind (a second receiving thread would
+    wait for the interpreter lock at every datagram, and drain almost nothing). Encoded batches
+    go to a sender thread through a bounded queue, so a gateway busy with a commit does not
+    hold up receiving either.
     """
     outbox: queue.Queue[bytes | None] = queue.Queue(maxsize=QUEUED_BATCHES_MAX)
     gone = threading.Event()
@@ -153,6 +163,7 @@ def run_worker(
     waiting.register(sock, select.POLLIN)
     receive = sock.recvfrom
     parse = parse_position_message
+    pending: deque[tuple[bytes, Any]] = deque()
     senders: dict[Any, str] = {}
     positions: list[tuple[CotPosition, str]] = []
     rejected: list[tuple[str, str, bytes]] = []
@@ -176,8 +187,13 @@ def run_worker(
     try:
         while not gone.is_set():
             try:
-                data, address = receive(70_000)
-            except BlockingIOError:  # drained: hand over what waits, then wait for more
+                while len(pending) < RECEIVED_MAX:
+                    pending.append(receive(70_000))
+            except BlockingIOError:
+                pass
+            except OSError:
+                return
+            if not pending:  # drained: hand over what waits, then wait for more
                 now = time.monotonic()
                 if received and now - last_sent >= BATCH_WAIT_S:
                     hand_over(now)
@@ -186,21 +202,21 @@ def run_worker(
                 wait = BATCH_WAIT_S - (now - last_sent) if received else 0.5
                 waiting.poll(max(1, int(wait * 1000)))
                 continue
-            except OSError:
-                return
-            received += 1
-            sender = senders.get(address)
-            if sender is None:
-                if len(senders) > 4096:  # a flood of made-up source ports
-                    senders.clear()
-                sender = senders[address] = f"{address[0]}:{address[1]}"
-            try:
-                position = parse(data)
-            except CotRejected as refused:
-                rejected.append((sender, refused.reason, data[:EXCERPT]))
-            else:
-                if position is not None:
-                    positions.append((position, sender))
+            for _ in range(min(PARSE_SLICE, len(pending))):
+                data, address = pending.popleft()
+                received += 1
+                sender = senders.get(address)
+                if sender is None:
+                    if len(senders) > 4096:  # a flood of made-up source ports
+                        senders.clear()
+                    sender = senders[address] = f"{address[0]}:{address[1]}"
+                try:
+                    position = parse(data)
+                except CotRejected as refused:
+                    rejected.append((sender, refused.reason, data[:EXCERPT]))
+                else:
+                    if position is not None:
+                        positions.append((position, sender))
             now = time.monotonic()
             if len(positions) + len(rejected) >= BATCH_MAX or now - last_sent >= BATCH_WAIT_S:
                 hand_over(now)
