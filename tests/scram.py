@@ -44,3 +44,33 @@ def scram_cluster() -> Iterator[tuple[PrivateCluster, str]]:
         yield cluster, url_as(cluster, "dc_owner", OWNER_PASSWORD, "dispatch")
     finally:
         cluster.remove()
+
+
+def ticket_times(owner_url: str, name: str) -> list[tuple[float, float]]:
+    """Each live session ticket of login role ``name`` (read as the owner): seconds until it
+    expires (its lease), and until its shift ends."""
+    engine = create_engine(owner_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT extract(epoch FROM expires_at - clock_timestamp()), "
+                    "extract(epoch FROM renewable_until - clock_timestamp()) "
+                    "FROM dc_private.session_tickets WHERE role_name = :n"
+                ),
+                {"n": name},
+            ).all()
+    finally:
+        engine.dispose()
+    return [(float(a), float(b)) for a, b in rows]
+
+
+def as_owner(owner_url: str, statement: str, **params: object) -> None:
+    """Run ``statement`` as the owner, in a transaction of its own (what the private schema's
+    tables allow nobody else)."""
+    engine = create_engine(owner_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(statement), params)
+    finally:
+        engine.dispose()

@@ -25,7 +25,7 @@ from dispatch_console.store.pgroles import create_login, second_factor, setup_ro
 from dispatch_console.store.store import wall_clock_us
 from tests.builders import T0, Recorder
 from tests.pgcluster import PrivateCluster
-from tests.scram import scram_cluster, url_as
+from tests.scram import as_owner, scram_cluster, ticket_times, url_as
 
 pytestmark = pytest.mark.postgres
 
@@ -280,33 +280,6 @@ def test_a_revoked_ticket_no_longer_reads_or_appends_until_the_code_again(
         assert verify_chain(store).ok
 
 
-def _ticket_times(owner_url: str, name: str) -> list[tuple[float, float]]:
-    """Each live ticket of ``name``: seconds until it expires, and until its shift ends."""
-    engine = create_engine(owner_url)
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(
-                text(
-                    "SELECT extract(epoch FROM expires_at - clock_timestamp()), "
-                    "extract(epoch FROM renewable_until - clock_timestamp()) "
-                    "FROM dc_private.session_tickets WHERE role_name = :n"
-                ),
-                {"n": name},
-            ).all()
-    finally:
-        engine.dispose()
-    return [(float(a), float(b)) for a, b in rows]
-
-
-def _as_owner(owner_url: str, statement: str, name: str) -> None:
-    engine = create_engine(owner_url)
-    try:
-        with engine.begin() as conn:
-            conn.execute(text(statement), {"n": name})
-    finally:
-        engine.dispose()
-
-
 def test_a_ticket_is_a_15_minute_lease_renewed_up_to_the_shift(
     scram: tuple[PrivateCluster, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -324,40 +297,40 @@ def test_a_ticket_is_a_15_minute_lease_renewed_up_to_the_shift(
     ticket = second_factor(url, _code(secret))
     assert ticket is not None
     carry_ticket(ticket)
-    [(expires_s, shift_s)] = _ticket_times(owner_url, name)
+    [(expires_s, shift_s)] = ticket_times(owner_url, name)
     assert 14 * 60 < expires_s <= 15 * 60, expires_s
     assert 11.9 * 3600 < shift_s <= 12 * 3600, shift_s
     # Renewed: 15 minutes from now again (a minute is taken off first, to see it move).
-    _as_owner(
+    as_owner(
         owner_url,
         "UPDATE dc_private.session_tickets SET expires_at = expires_at - interval '60 seconds' "
         "WHERE role_name = :n",
-        name,
+        n=name,
     )
-    [(shortened_s, _)] = _ticket_times(owner_url, name)
+    [(shortened_s, _)] = ticket_times(owner_url, name)
     until = renew_session(url)
     assert until is not None
-    [(renewed_s, _)] = _ticket_times(owner_url, name)
+    [(renewed_s, _)] = ticket_times(owner_url, name)
     assert renewed_s > shortened_s + 50 and renewed_s <= 15 * 60, (shortened_s, renewed_s)
     with Store(url, migrate=False) as store:
         assert store.has_incident("inc-1")
         # Near the end of the shift a renewal stops at the shift's end.
-        _as_owner(
+        as_owner(
             owner_url,
             "UPDATE dc_private.session_tickets SET renewable_until = clock_timestamp() "
             "+ interval '90 seconds' WHERE role_name = :n",
-            name,
+            n=name,
         )
         assert renew_session(url) is not None
-        [(capped_s, shift_s)] = _ticket_times(owner_url, name)
+        [(capped_s, shift_s)] = ticket_times(owner_url, name)
         assert abs(capped_s - shift_s) < 0.1 and shift_s <= 90, (capped_s, shift_s)
         # The console died: nobody renews, the lease runs out (here: set in the past), and the
         # connection that carries the ticket reads nothing; the ticket cannot be renewed back.
-        _as_owner(
+        as_owner(
             owner_url,
             "UPDATE dc_private.session_tickets SET expires_at = clock_timestamp() "
             "- interval '1 second' WHERE role_name = :n",
-            name,
+            n=name,
         )
         assert not store.has_incident("inc-1")
         assert renew_session(url) is None
@@ -365,7 +338,7 @@ def test_a_ticket_is_a_15_minute_lease_renewed_up_to_the_shift(
         # The password and a new code issue it again (a fresh lease, a fresh shift).
         assert second_factor(url, _code(secret, 1)) == ticket
         assert store.has_incident("inc-1")
-        [(expires_s, shift_s)] = _ticket_times(owner_url, name)
+        [(expires_s, shift_s)] = ticket_times(owner_url, name)
         assert 14 * 60 < expires_s <= 15 * 60 and shift_s > 11.9 * 3600
         # Another login role carrying this ticket cannot renew it.
         create_login(owner_url, "Dispatcher Lease Other", "dispatcher", PASSWORD)

@@ -22,7 +22,6 @@ import pytest
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QLabel, QWidget
 from pytestqt.qtbot import QtBot
-from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from dispatch_console.cli import main
@@ -36,7 +35,7 @@ from dispatch_console.ui.shell.main_window import MainWindow
 from dispatch_console.ui.shell.sign_in import SessionLock, SignInDialog, UnlockDialog
 from tests.builders import SCHOOL_LAT, SCHOOL_LON
 from tests.pgcluster import PrivateCluster
-from tests.scram import scram_cluster, url_as
+from tests.scram import as_owner, scram_cluster, ticket_times, url_as
 
 pytestmark = pytest.mark.postgres
 
@@ -371,35 +370,18 @@ def test_a_locked_console_does_not_call_its_log_broken(
 
 def _lease_s(owner_url: str, name: str) -> float:
     """Seconds until the live ticket of ``name`` expires (its lease)."""
-    engine = create_engine(owner_url)
-    try:
-        with engine.connect() as conn:
-            return float(
-                conn.execute(
-                    text(
-                        "SELECT extract(epoch FROM expires_at - clock_timestamp()) "
-                        "FROM dc_private.session_tickets WHERE role_name = :n"
-                    ),
-                    {"n": name},
-                ).scalar_one()
-            )
-    finally:
-        engine.dispose()
+    [(lease_s, _)] = ticket_times(owner_url, name)
+    return lease_s
 
 
 def _set_lease(owner_url: str, name: str, seconds: float) -> None:
-    engine = create_engine(owner_url)
-    try:
-        with engine.begin() as conn:
-            conn.execute(
-                text(
-                    "UPDATE dc_private.session_tickets SET expires_at = clock_timestamp() "
-                    "+ make_interval(secs => :s) WHERE role_name = :n"
-                ),
-                {"n": name, "s": seconds},
-            )
-    finally:
-        engine.dispose()
+    as_owner(
+        owner_url,
+        "UPDATE dc_private.session_tickets SET expires_at = clock_timestamp() "
+        "+ make_interval(secs => :s) WHERE role_name = :n",
+        n=name,
+        s=seconds,
+    )
 
 
 def test_the_console_renews_its_lease_and_locks_saying_why_when_the_database_ends_it(
