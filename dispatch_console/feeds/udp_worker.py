@@ -41,11 +41,14 @@ BATCH_MAX = 2000
 QUEUED_BATCHES_MAX = 1000
 BATCH_WAIT_S = 0.02
 RECEIVE_BUFFER = 64 * 1024 * 1024
-#: Datagrams received and not yet parsed, held in the worker (about 70 MB at most): receiving
-#: costs a tenth of parsing, so the socket is drained between every few parsed datagrams and a
-#: burst that parsing cannot keep up with (both cores busy) waits here rather than being
-#: dropped by the kernel once its buffer is full. Past this the kernel's buffer fills.
+#: Datagrams received and not yet parsed, held in the worker: receiving costs a tenth of
+#: parsing, so the socket is drained between every few parsed datagrams and a burst that
+#: parsing cannot keep up with (both cores busy) waits here rather than being dropped by the
+#: kernel once its buffer is full. At most this many, and at most :data:`RECEIVED_BYTES_MAX`
+#: of them (a flood of 64 KiB datagrams must not take gigabytes); past either the kernel's
+#: buffer fills.
 RECEIVED_MAX = 100_000
+RECEIVED_BYTES_MAX = 96 * 1024 * 1024
 #: Datagrams parsed between two drains of the socket.
 PARSE_SLICE = 64
 EXCERPT = 300
@@ -137,11 +140,11 @@ def run_worker(
     """The worker's loop (in the child process).
 
     One thread receives and parses: it drains the socket into memory (up to
-    :data:`RECEIVED_MAX` datagrams) before every :data:`PARSE_SLICE` datagrams it parses, so
-    the kernel's buffer stays empty while parsing falls behind (a second receiving thread would
-    wait for the interpreter lock at every datagram, and drain almost nothing). Encoded batches
-    go to a sender thread through a bounded queue, so a gateway busy with a commit does not
-    hold up receiving either.
+    :data:`RECEIVED_MAX` datagrams and :data:`RECEIVED_BYTES_MAX` bytes) before every
+    :data:`PARSE_SLICE` datagrams it parses, so the kernel's buffer stays empty while parsing
+    falls behind (a second receiving thread would wait for the interpreter lock at every
+    datagram, and drain almost nothing). Encoded batches go to a sender thread through a
+    bounded queue, so a gateway busy with a commit does not hold up receiving either.
     """
     outbox: queue.Queue[bytes | None] = queue.Queue(maxsize=QUEUED_BATCHES_MAX)
     gone = threading.Event()
@@ -164,6 +167,7 @@ def run_worker(
     receive = sock.recvfrom
     parse = parse_position_message
     pending: deque[tuple[bytes, Any]] = deque()
+    pending_bytes = 0
     senders: dict[Any, str] = {}
     positions: list[tuple[CotPosition, str]] = []
     rejected: list[tuple[str, str, bytes]] = []
@@ -187,8 +191,10 @@ def run_worker(
     try:
         while not gone.is_set():
             try:
-                while len(pending) < RECEIVED_MAX:
-                    pending.append(receive(70_000))
+                while len(pending) < RECEIVED_MAX and pending_bytes < RECEIVED_BYTES_MAX:
+                    datagram = receive(70_000)
+                    pending.append(datagram)
+                    pending_bytes += len(datagram[0])
             except BlockingIOError:
                 pass
             except OSError:
@@ -204,6 +210,7 @@ def run_worker(
                 continue
             for _ in range(min(PARSE_SLICE, len(pending))):
                 data, address = pending.popleft()
+                pending_bytes -= len(data)
                 received += 1
                 sender = senders.get(address)
                 if sender is None:

@@ -25,9 +25,9 @@ SENT = 2_000
 RATE = 2_000  # a second; parsing takes 1 ms a report: half that
 
 
-def test_a_burst_the_parser_cannot_keep_up_with_is_not_dropped(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def _delivered(monkeypatch: pytest.MonkeyPatch, datagram: bytes, parse_slice: int = 8) -> int:
+    """Send :data:`SENT` copies of ``datagram`` at :data:`RATE` to a worker whose parsing
+    takes 1 ms a datagram; how many it handed over (parsed or refused)."""
     real_parse = udp_worker.parse_position_message
 
     def slow_parse(data: bytes) -> object:
@@ -35,7 +35,7 @@ def test_a_burst_the_parser_cannot_keep_up_with_is_not_dropped(
         return real_parse(data)
 
     monkeypatch.setattr(udp_worker, "parse_position_message", slow_parse)
-    monkeypatch.setattr(udp_worker, "PARSE_SLICE", 8, raising=False)
+    monkeypatch.setattr(udp_worker, "PARSE_SLICE", parse_slice, raising=False)
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65_536)  # a few dozen datagrams
     sock.bind(("127.0.0.1", 0))
@@ -45,16 +45,33 @@ def test_a_burst_the_parser_cannot_keep_up_with_is_not_dropped(
     sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     started = time.monotonic()
     for n in range(SENT):
-        sender.sendto(PLI, sock.getsockname())
+        sender.sendto(datagram, sock.getsockname())
         time.sleep(max(0.0, started + (n + 1) / RATE - time.monotonic()))
     received = 0
-    deadline = time.monotonic() + 10
-    while received < SENT and time.monotonic() < deadline:
-        if ours.poll(0.5):
-            received += read_batch(ours.recv_bytes()).received
+    deadline = time.monotonic() + 20
+    # Until all came, or nothing more came for 1.5 s (batches follow every 20 ms while it
+    # parses).
+    while received < SENT and time.monotonic() < deadline and ours.poll(1.5):
+        received += read_batch(ours.recv_bytes()).received
     ours.send_bytes(b"stop")  # the worker checks its pipe twice a second
     worker.join(5)
     sender.close()
     sock.close()
     assert not worker.is_alive()
+    return received
+
+
+def test_a_burst_the_parser_cannot_keep_up_with_is_not_dropped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    received = _delivered(monkeypatch, PLI)
     assert received == SENT, f"{SENT - received} of {SENT} datagrams dropped"
+
+
+def test_what_waits_in_the_worker_is_bounded_in_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A flood of big datagrams (hostile, or not CoT at all) must not take the worker's memory:
+    past :data:`RECEIVED_BYTES_MAX` waiting it stops draining, and the kernel drops the rest."""
+    monkeypatch.setattr(udp_worker, "RECEIVED_BYTES_MAX", 100_000, raising=False)
+    # Drained after every datagram parsed: only the bound makes the kernel drop any.
+    received = _delivered(monkeypatch, b"<" + b"x" * 8_000, parse_slice=1)  # refused, in 1 ms
+    assert received < SENT * 3 // 4, received
