@@ -548,6 +548,30 @@ class Extras:
             thread.join(120)
         time.sleep(1.0)  # the last activation reaches the subscriber
         self.subscriber.stop()
+        if self.cot:
+            self._drained()
+
+    def _drained(self, quiet_s: float = 3.0, at_most_s: float = 120.0) -> None:
+        """Wait until the gateway has stored what it received of the burst (nothing more stored
+        for ``quiet_s``): the gateway stops after the step, and what it still held then would
+        count as lost though it was only late (its rate is measured end to end)."""
+        from sqlalchemy import text
+
+        from dispatch_console.store import Store
+
+        query = text("SELECT count(*) FROM events WHERE idempotency_key LIKE 'cot:%'")
+        last, since, started = -1, time.monotonic(), time.monotonic()
+        with Store(self.url) as store:
+            while time.monotonic() - started < at_most_s:
+                with store._reader.connect() as conn:
+                    count = int(conn.execute(query).scalar() or 0)
+                if count >= self.cot_offered:
+                    return
+                if count != last:
+                    last, since = count, time.monotonic()
+                elif time.monotonic() - since >= quiet_s:
+                    return
+                time.sleep(0.5)
 
     def _cot(self, at: float) -> None:
         time.sleep(max(0.0, at - time.time()))
@@ -775,7 +799,9 @@ def run_step(
         cpu_after = _cpu_s(ports["pid"])
         connection = http.client.HTTPConnection("127.0.0.1", ports["http"], timeout=60)
         connection.request("GET", "/v1/health?stats")
-        inside = json.loads(connection.getresponse().read())["device_messages"]
+        health = json.loads(connection.getresponse().read())
+        inside = health["device_messages"]
+        cot_udp = health.get("cot_udp", {})
         parts = []
         for generator in generators:
             assert generator.stdout is not None
@@ -786,6 +812,8 @@ def run_step(
             generator.wait(120)
     result = _merged(parts)
     extra = more.figures(console, sampler) if more is not None else None
+    if extra is not None:
+        extra["cot_udp"] = cot_udp
     counts = result["counts"]
     latencies = result["latencies"]
     answered = counts.get("answered", 0)
@@ -826,6 +854,8 @@ def show_extras(extra: dict[str, Any]) -> None:
             f"({extra['cot_offered'] - extra['cot_stored']:,} lost), {extra['cot_rate']:,.0f} "
             f"stored/s end to end, {extra['cot_ratio']:.2f} of the bare parse "
             f"({extra['ceiling']:,.0f}/s)   (targets: >= 20,000/s lossless, >= 0.3)"
+            f"\n      received by the gateway {extra['cot_udp'].get('received', 0):,} (the rest "
+            f"dropped before it), not stored by it {extra['cot_udp'].get('not_stored', 0):,}"
             f"\n      stored while the burst was steady (after its first second): "
             f"{extra['cot_steady_rate']:,.0f}/s, "
             f"{extra['cot_steady_rate'] / extra['ceiling']:.2f} of the bare parse"

@@ -999,7 +999,8 @@ class Gateway:
     async def _health(self, request: web.Request) -> web.Response:
         """``ok``; or ``degraded`` while the store is unreachable or the journal is being
         forwarded (how many messages it holds). With ``?stats``: the device-message group
-        commits, refusals at capacity and recent answer times (benchmarks, operators)."""
+        commits, refusals at capacity and recent answer times, and the CoT datagrams received
+        and not stored (benchmarks, operators)."""
         pending = self.journal.pending if self.journal is not None else 0
         stuck_s = time.monotonic() - self._last_tick
         stuck = stuck_s > WRITER_STUCK_S
@@ -1035,6 +1036,9 @@ class Gateway:
                 lags[int(len(lags) * 0.99)] * 1000, 1
             )
             body["device_messages"]["loop_lag_max_ms"] = round(lags[-1] * 1000, 1)
+        # CoT over UDP: datagrams the worker handed over, and reports the gateway could not
+        # store (the store unreachable): offered minus received is what the kernel dropped.
+        body["cot_udp"] = {"received": self.udp_datagrams, "not_stored": self.cot_dropped}
         return web.json_response(body)
 
     # --- Cursor-on-Target ---------------------------------------------------------------------

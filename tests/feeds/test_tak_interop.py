@@ -127,6 +127,10 @@ def test_pytak_over_udp_puts_an_unregistered_contact_in_the_incident_as_unverifi
         )
 
     _wait(contact_seen)
+    # The operators' figures: every datagram was received (the kernel dropped none), and the
+    # gateway stored all it could (the store was never down).
+    status, health = gateway.get("/v1/health?stats", None)
+    assert status == 200 and health["cot_udp"] == {"received": 3, "not_stored": 0}, health
     contact = (
         IncidentService(gateway.store).state(incident_id).responders["tak:ANDROID-deadbeef00000001"]
     )
