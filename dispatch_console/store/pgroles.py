@@ -25,8 +25,9 @@ failed codes lock the login role. Signing out, closing the console and the idle 
 revoke the session's ticket (``end_session(reason)``, migration 0010: :func:`end_session`);
 unlocking asks the password and a one-time code again, which issue the same ticket anew. A
 ticket is a 15-minute lease that a running console renews every minute, up to the 12 hours of
-a shift (``renew_session()``, migration 0011: :func:`renew_session`): the ticket of a console
-that was killed dies within 15 minutes.
+a shift (``renew_session()``, migration 0011: :func:`renew_session`): a ticket nobody renews,
+such as a killed console's, dies within 15 minutes (whoever holds a copy and the password can
+renew it as they can use it, until the shift ends).
 Run :func:`setup_roles` as the owner after ``init``.
 """
 
@@ -284,12 +285,7 @@ def second_factor(url: str, code: str) -> str | None:
     """Prove the URL's login role's one-time ``code`` to the database (a connection of its own,
     outside any transaction: the attempt is counted whatever happens); the session ticket, or
     None if refused (wrong, reused, or the role is locked)."""
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            value = conn.execute(text("SELECT public.second_factor(:c)"), {"c": code}).scalar()
-    finally:
-        engine.dispose()
+    value = _call(url, "SELECT public.second_factor(:c)", {"c": code})
     return None if value is None else str(value)
 
 
@@ -298,13 +294,12 @@ def end_session(url: str, reason: str = "signed_out") -> bool:
     role: from now on they read no incident and append nothing. ``reason``: ``signed_out``
     (sign-out, the console closed) or ``session_locked`` (the idle lock); the database records
     it as an audit event. False if there was no live ticket to revoke."""
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            ended = conn.execute(text("SELECT public.end_session(:r)"), {"r": reason}).scalar()
-    finally:
-        engine.dispose()
-    return bool(ended)
+    return bool(_call(url, "SELECT public.end_session(:r)", {"r": reason}))
+
+
+#: A session ticket's lease, as revision 0011 sets it: renewals failing this long mean the
+#: ticket has expired.
+LEASE_S = 15 * 60.0
 
 
 def renew_session(url: str) -> datetime | None:
@@ -313,20 +308,29 @@ def renew_session(url: str) -> datetime | None:
     of its shift), or None if the database holds no live ticket to renew (expired, revoked by
     a sign-out or the idle lock, the role locked). Raises if the database cannot be asked (a
     lost connection is not a refusal)."""
+    # A lost or silent server must not hold the renewal (the console gives it up anyway).
+    until = _call(url, "SELECT public.renew_session()", bounded=True)
+    return until if isinstance(until, datetime) else None
+
+
+def _call(
+    url: str, statement: str, params: dict[str, str] | None = None, *, bounded: bool = False
+) -> object:
+    """One of the database's session functions, on a connection of its own outside any
+    transaction (what it counts or records stays, whatever happens next): its value.
+    ``bounded``: the connection gives up on a lost host (:data:`PG_CONNECT_ARGS`) and the
+    statement after 10 s (set in the session, not with libpq's "options", which would replace
+    ``PGOPTIONS``, where the ticket is)."""
     engine = create_engine(
-        url,
-        isolation_level="AUTOCOMMIT",
-        # A lost or silent server must not hold the renewal (the console gives it up anyway).
-        # Not libpq's "options": it would replace PGOPTIONS, which carries the ticket.
-        connect_args=PG_CONNECT_ARGS,
+        url, isolation_level="AUTOCOMMIT", connect_args=PG_CONNECT_ARGS if bounded else {}
     )
     try:
         with engine.connect() as conn:
-            conn.execute(text("SET statement_timeout = 10000"))
-            until = conn.execute(text("SELECT public.renew_session()")).scalar()
+            if bounded:
+                conn.execute(text("SET statement_timeout = 10000"))
+            return conn.execute(text(statement), params or {}).scalar()
     finally:
         engine.dispose()
-    return until if isinstance(until, datetime) else None
 
 
 #: What the server says when it refuses a login as it stands (not an outage): the role may no

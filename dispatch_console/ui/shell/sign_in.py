@@ -22,6 +22,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeyEvent
@@ -37,7 +38,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from dispatch_console.store import Store
+from dispatch_console.store import Store, pgroles
 from dispatch_console.store import accounts as acc
 
 log = logging.getLogger(__name__)
@@ -46,8 +47,6 @@ log = logging.getLogger(__name__)
 LOCK_AFTER_S = 15 * 60.0
 #: How often a PostgreSQL console renews its session ticket, a 15-minute lease (seconds).
 RENEW_EVERY_S = 60.0
-#: The lease (revision 0011): renewals failing this long mean the ticket has expired.
-LEASE_S = 15 * 60.0
 #: A renewal still unanswered after this long is given up (its late answer ignored).
 RENEW_GIVE_UP_S = 30.0
 
@@ -211,8 +210,6 @@ def _say_refused(label: QLabel, text: str) -> None:
 def _pg_second_factor(url: str | None, name: str, role: str, code: str) -> acc.Account:
     """The database checks ``code`` for the session's login role; on success every connection
     this console opens from now on carries the ticket it issued."""
-    from dispatch_console.store import pgroles
-
     ticket = pgroles.second_factor(url or "", code) if url else None
     if ticket is None:
         raise acc.SignInRefused(
@@ -369,14 +366,7 @@ class SessionLock(QObject):
         self.renew_timer.setInterval(int(RENEW_EVERY_S * 1000))
         self.renew_timer.timeout.connect(self.renew_now)
         if postgres_session and store_url is not None:
-            url = store_url
-
-            def renew() -> object:
-                from dispatch_console.store import pgroles
-
-                return pgroles.renew_session(url)
-
-            self.renew = renew
+            self.renew = partial(pgroles.renew_session, store_url)
             self.renew_timer.start()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
@@ -418,8 +408,6 @@ class SessionLock(QObject):
         if round_ != self._renew_round or self.locked:
             return  # given up already, or asked before a lock
         if isinstance(result, Exception):
-            from dispatch_console.store import pgroles
-
             if pgroles.sqlstate(result) == pgroles.UNDEFINED_FUNCTION:
                 # A database older than revision 0011: its tickets are not leases, nothing to
                 # renew (they last until the end of the shift, as that revision's predecessors).
@@ -458,11 +446,11 @@ class SessionLock(QObject):
                 exc,
                 RENEW_EVERY_S,
             )
-        elif now - self._failing_since >= LEASE_S:
-            log.warning("session ticket not renewed for %.0f s: it has expired", LEASE_S)
+        elif now - self._failing_since >= pgroles.LEASE_S:
+            log.warning("session ticket not renewed for %.0f s: it has expired", pgroles.LEASE_S)
             self.lock(
                 why=f"The session of {self.user_name} could not be renewed for "
-                f"{LEASE_S / 60:.0f} minutes: the database has let its ticket expire."
+                f"{pgroles.LEASE_S / 60:.0f} minutes: the database has let its ticket expire."
             )
 
     def lock(self, why: str | None = None) -> None:
@@ -488,8 +476,6 @@ class SessionLock(QObject):
             if self.postgres_session and url is not None:
                 # The database revokes the session's ticket (and records the lock): until the
                 # code is given again, this console's connections read and append nothing.
-                from dispatch_console.store import pgroles
-
                 pgroles.end_session(url, "session_locked")
                 return
             with Store(url, migrate=False) as store:
@@ -506,8 +492,6 @@ class SessionLock(QObject):
                 if not acc.pg_password_ok(url, password):
                     return False
                 from sqlalchemy.engine import make_url
-
-                from dispatch_console.store import pgroles
 
                 with_password = make_url(url).set(password=password)
                 ticket = pgroles.second_factor(
