@@ -289,11 +289,19 @@ def generate_main(args: argparse.Namespace) -> None:
 # --- the driver ------------------------------------------------------------------------------
 
 
+def _proc_stat(pid: int) -> list[str]:
+    """The fields of ``/proc/PID/stat`` after the command name (state, parent, ...)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def _cpu_of(fields: list[str]) -> float:
+    """User and system CPU seconds in :func:`_proc_stat`'s fields."""
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _cpu_s(pid: int) -> float:
-    """User and system CPU seconds of process ``pid`` (and its reaped children)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = os.sysconf("SC_CLK_TCK")
-    return sum(int(fields[i]) for i in (11, 12)) / ticks
+    """User and system CPU seconds of process ``pid``."""
+    return _cpu_of(_proc_stat(pid))
 
 
 class CpuSampler:
@@ -309,7 +317,6 @@ class CpuSampler:
         self.roles: dict[int, str] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="cpu-sampler", daemon=True)
-        self._ticks = os.sysconf("SC_CLK_TCK")
 
     def start(self) -> None:
         self._thread.start()
@@ -345,7 +352,7 @@ class CpuSampler:
                     continue
                 pid = int(entry.name)
                 try:
-                    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                    fields = _proc_stat(pid)
                     if pid not in self.roles:
                         argv = (
                             Path(f"/proc/{pid}/cmdline")
@@ -356,7 +363,7 @@ class CpuSampler:
                         self.roles[pid] = self._role(pid, int(fields[1]), argv)
                 except (OSError, IndexError, ValueError):
                     continue
-                cpu[pid] = (int(fields[11]) + int(fields[12])) / self._ticks
+                cpu[pid] = _cpu_of(fields)
             self.samples.append((now, cpu))
             self._stop.wait(self.every)
 
@@ -518,10 +525,11 @@ class Extras:
         *,
         cot: bool = True,
         cot_rate: int = 0,
+        cot_seconds: float = 0.0,
     ) -> None:
         self.url, self.port, self.udp_port, self.key, self.cot = url, port, udp_port, key, cot
         self.cot_rate = cot_rate or COT_RATE
-        self.cot_seconds = COT_SECONDS
+        self.cot_seconds = cot_seconds or COT_SECONDS
         # The bare parse of the same reports (the ratio's base), measured once at the start,
         # before any gateway or phone runs (see :func:`parse_ceiling_quiet`).
         self.ceiling = parse_ceiling_quiet() if cot else 0.0
@@ -559,7 +567,7 @@ class Extras:
 
         from dispatch_console.store import Store
 
-        query = text("SELECT count(*) FROM events WHERE idempotency_key LIKE 'cot:%'")
+        query = text(f"SELECT count(*) FROM events WHERE {COT_STORED}")
         last, since, started = -1, time.monotonic(), time.monotonic()
         with Store(self.url) as store:
             while time.monotonic() - started < at_most_s:
@@ -620,7 +628,7 @@ class Extras:
             count, _, last = conn.execute(
                 text(
                     "SELECT count(*), min(received_at_us), max(received_at_us) FROM events "
-                    "WHERE idempotency_key LIKE 'cot:%'"
+                    f"WHERE {COT_STORED}"
                 )
             ).one()
             seqs = dict(
@@ -638,7 +646,7 @@ class Extras:
             steady_to = self.cot_first_send + self.cot_seconds
             steady = conn.execute(
                 text(
-                    "SELECT count(*) FROM events WHERE idempotency_key LIKE 'cot:%' "
+                    f"SELECT count(*) FROM events WHERE {COT_STORED} "
                     "AND received_at_us > :a AND received_at_us <= :b"
                 ),
                 {"a": int(steady_from * 1e6), "b": int(steady_to * 1e6)},
@@ -692,6 +700,8 @@ class Extras:
 #: CoT reports a second, for how long, from how many TAK uids (``--with-cot-and-activations``).
 COT_RATE = 30_000
 COT_SECONDS = 6.0
+#: The events the CoT burst stored (a CoT report's idempotency key).
+COT_STORED = "idempotency_key LIKE 'cot:%'"
 COT_DEVICES = 200
 #: An activation every this many seconds for this long (``--with-cot-and-activations``).
 ACTIVATION_EVERY_S = 0.5
@@ -709,6 +719,7 @@ def run_step(
     extras: str = "",
     console: Any = None,
     cot_rate: int = 0,
+    cot_seconds: float = 0.0,
 ) -> dict[str, Any]:
     from bench_gateway import setup
     from bench_propagation import gateway_process
@@ -780,7 +791,15 @@ def run_step(
         cpu_before = _cpu_s(ports["pid"])
         profiler = _profile(ports["pid"], seconds, f"{label}-{phones}")
         more = (
-            Extras(url, ports["http"], ports["udp"], key, cot=extras == "cot", cot_rate=cot_rate)
+            Extras(
+                url,
+                ports["http"],
+                ports["udp"],
+                key,
+                cot=extras == "cot",
+                cot_rate=cot_rate,
+                cot_seconds=cot_seconds,
+            )
             if extras
             else None
         )
@@ -961,7 +980,6 @@ def main() -> None:
     parser.add_argument("--generators", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--part", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    globals()["COT_SECONDS"] = args.cot_seconds  # the bursts of this run (see Extras)
     if args.generate:
         args.phones = int(args.phones)
         generate_main(args)
@@ -985,7 +1003,8 @@ def main() -> None:
                 n = max(phones)
                 url = f"sqlite:///{folder / 'sqlite-cot.sqlite3'}"
                 row = run_step(url, folder, n, args.seconds, INTERVAL_S, "sqlite+cot",
-                               extras="cot", cot_rate=args.cot_rate)  # fmt: skip
+                               extras="cot", cot_rate=args.cot_rate,
+                               cot_seconds=args.cot_seconds)  # fmt: skip
                 show(row)
             if args.overload:
                 n = max(phones)
@@ -1020,7 +1039,8 @@ def main() -> None:
                             extras = "activations" if n == max(phones) else ""
                         row = run_step(url, folder, n, args.seconds, interval, label,
                                        extras=extras, console=console,
-                                       cot_rate=args.cot_rate)  # fmt: skip
+                                       cot_rate=args.cot_rate,
+                                       cot_seconds=args.cot_seconds)  # fmt: skip
                 except Unreachable as exc:
                     print(f"PostgreSQL skipped: {exc}")
                     break
