@@ -100,7 +100,7 @@ def test_an_idle_session_locks_and_hides_the_incident_until_the_password(
 
 class Renewals:
     """Stands in for the database's ``renew_session()``: answers in order (an exception is
-    raised); an answer that is a ``threading.Event`` first waits for it (a hung server)."""
+    raised); an answer ``(event, answer)`` first waits for the event (a hung server)."""
 
     def __init__(self, *answers: object) -> None:
         self.answers = list(answers)
@@ -117,7 +117,7 @@ class Renewals:
         return answer
 
 
-def _pg_lock(qtbot: QtBot, now: list[float]) -> tuple[SessionLock, QMainWindow]:
+def _pg_lock(qtbot: QtBot, now: list[float]) -> SessionLock:
     window = QMainWindow()
     window.setCentralWidget(QLabel("the incident"))
     qtbot.addWidget(window)
@@ -126,7 +126,7 @@ def _pg_lock(qtbot: QtBot, now: list[float]) -> tuple[SessionLock, QMainWindow]:
     url = "postgresql+psycopg://nobody@127.0.0.1:1/none"
     lock = SessionLock(window, url, "Lt. Hayes", clock=lambda: now[0], postgres_session=True)
     assert lock.renew is not None and lock.renew_timer.isActive()
-    return lock, window
+    return lock
 
 
 def _answered(qtbot: QtBot, lock: SessionLock) -> None:
@@ -141,7 +141,7 @@ def test_a_database_outage_does_not_lock_until_the_lease_must_have_run_out(
     from sqlalchemy.exc import OperationalError
 
     now = [1000.0]
-    lock, _ = _pg_lock(qtbot, now)
+    lock = _pg_lock(qtbot, now)
     down = OperationalError("SELECT 1", {}, Exception("connection refused"))
     lock.renew = Renewals(down, down, datetime.now(UTC), down, down, down)
     for _ in range(2):  # the server is down for two minutes: the console goes on
@@ -170,7 +170,7 @@ def test_a_refused_login_or_an_ended_ticket_locks_at_once_saying_why(qtbot: QtBo
     from sqlalchemy.exc import OperationalError
 
     now = [1000.0]
-    lock, _ = _pg_lock(qtbot, now)
+    lock = _pg_lock(qtbot, now)
     refused = OperationalError(
         "SELECT public.renew_session()",
         {},
@@ -184,7 +184,7 @@ def test_a_refused_login_or_an_ended_ticket_locks_at_once_saying_why(qtbot: QtBo
     assert 'role "Lt. Hayes" is not permitted to log in).' in lock.dialog.message.text()
     assert "SELECT" not in lock.dialog.message.text()
 
-    lock, _ = _pg_lock(qtbot, now)
+    lock = _pg_lock(qtbot, now)
     lock.renew = Renewals(None)
     lock.renew_now()
     qtbot.waitUntil(lambda: lock.locked, timeout=5_000)
@@ -197,7 +197,7 @@ def test_a_hung_renewal_is_given_up_and_its_late_answer_ignored(qtbot: QtBot) ->
     from datetime import UTC, datetime
 
     now = [1000.0]
-    lock, _ = _pg_lock(qtbot, now)
+    lock = _pg_lock(qtbot, now)
     release = threading.Event()
     # The first renewal hangs, then answers "no ticket" long after; the second passes.
     lock.renew = Renewals((release, None), datetime.now(UTC))
@@ -221,7 +221,7 @@ def test_a_database_without_renew_session_is_not_asked_again(qtbot: QtBot) -> No
         sqlstate = "42883"
 
     now = [1000.0]
-    lock, _ = _pg_lock(qtbot, now)
+    lock = _pg_lock(qtbot, now)
     lock.renew = Renewals(ProgrammingError("SELECT public.renew_session()", {}, Missing("no")))
     lock.renew_now()
     qtbot.waitUntil(lambda: lock.renew is None, timeout=5_000)
